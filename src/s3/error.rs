@@ -1,0 +1,249 @@
+//! One table of S3 error codes and their HTTP status, and the `<Error>` document.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use actix_web::http::StatusCode;
+
+use crate::s3::xml::XmlWriter;
+use crate::store::{BodyError, StoreError};
+
+macro_rules! error_codes {
+    ($($code:ident => $status:literal,)*) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum S3ErrorCode { $($code,)* }
+
+        impl S3ErrorCode {
+            pub fn as_str(self) -> &'static str {
+                match self { $(S3ErrorCode::$code => stringify!($code),)* }
+            }
+            pub fn status(self) -> StatusCode {
+                let code = match self { $(S3ErrorCode::$code => $status,)* };
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+            #[cfg(test)]
+            pub const ALL: &'static [S3ErrorCode] = &[$(S3ErrorCode::$code,)*];
+        }
+    };
+}
+
+// Codes and statuses as listed in the Amazon S3 API reference, "Error responses".
+error_codes! {
+    AccessDenied => 403,
+    AuthorizationHeaderMalformed => 400,
+    AuthorizationQueryParametersError => 400,
+    BadDigest => 400,
+    BucketAlreadyExists => 409,
+    BucketAlreadyOwnedByYou => 409,
+    BucketNotEmpty => 409,
+    EntityTooLarge => 400,
+    EntityTooSmall => 400,
+    IncompleteBody => 400,
+    InternalError => 500,
+    InvalidAccessKeyId => 403,
+    InvalidArgument => 400,
+    InvalidBucketName => 400,
+    InvalidDigest => 400,
+    InvalidLocationConstraint => 400,
+    InvalidPart => 400,
+    InvalidPartOrder => 400,
+    InvalidRange => 416,
+    InvalidRequest => 400,
+    InvalidURI => 400,
+    KeyTooLongError => 400,
+    MalformedXML => 400,
+    MaxMessageLengthExceeded => 400,
+    MetadataTooLarge => 400,
+    MethodNotAllowed => 405,
+    MissingContentLength => 411,
+    MissingRequestBodyError => 400,
+    NoSuchBucket => 404,
+    NoSuchKey => 404,
+    NoSuchUpload => 404,
+    NotImplemented => 501,
+    PreconditionFailed => 412,
+    RequestHeaderSectionTooLarge => 400,
+    RequestTimeTooSkewed => 403,
+    RequestTimeout => 400,
+    ServiceUnavailable => 503,
+    SignatureDoesNotMatch => 403,
+    SlowDown => 503,
+    TooManyBuckets => 400,
+    UnexpectedContent => 400,
+    XAmzContentSHA256Mismatch => 400,
+}
+
+/// An error answered to an S3 client.
+#[derive(Debug)]
+pub struct S3Error {
+    pub code: S3ErrorCode,
+    pub message: Cow<'static, str>,
+    /// Extra elements of the `<Error>` document (e.g. `Key`, `UploadId`), already plain text.
+    pub details: Vec<(&'static str, String)>,
+    /// Logged, never sent to the client.
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl S3Error {
+    pub fn new(code: S3ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        S3Error {
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            source: None,
+        }
+    }
+
+    pub fn with_detail(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.details.push((name, value.into()));
+        self
+    }
+
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        S3Error {
+            source: Some(source.into()),
+            ..S3Error::new(
+                S3ErrorCode::InternalError,
+                "We encountered an internal error. Please try again.",
+            )
+        }
+    }
+
+    pub fn not_implemented(operation: &str) -> Self {
+        S3Error::new(
+            S3ErrorCode::NotImplemented,
+            format!("{operation} is not implemented by this server"),
+        )
+    }
+
+    /// The `<Error>` document for a request to `resource` (the request path).
+    pub fn to_xml(&self, resource: &str, request_id: &str) -> String {
+        let mut w = XmlWriter::new();
+        w.open("Error");
+        w.elem("Code", self.code.as_str());
+        w.elem("Message", &self.message);
+        for (name, value) in &self.details {
+            w.elem(name, value);
+        }
+        w.elem("Resource", resource);
+        w.elem("RequestId", request_id);
+        w.close("Error");
+        w.finish()
+    }
+}
+
+/// `s3_error!(NoSuchKey, "the key {key} does not exist")`
+#[macro_export]
+macro_rules! s3_error {
+    ($code:ident, $($fmt:tt)+) => {
+        $crate::s3::error::S3Error::new($crate::s3::error::S3ErrorCode::$code, format!($($fmt)+))
+    };
+}
+
+impl fmt::Display for S3Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)?;
+        if let Some(source) = &self.source {
+            write!(f, " ({source})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for S3Error {}
+
+impl From<S3Error> for BodyError {
+    fn from(e: S3Error) -> Self {
+        BodyError(Box::new(e))
+    }
+}
+
+impl From<StoreError> for S3Error {
+    fn from(e: StoreError) -> Self {
+        use S3ErrorCode::*;
+        match e {
+            StoreError::NoSuchBucket => {
+                S3Error::new(NoSuchBucket, "The specified bucket does not exist")
+            }
+            StoreError::BucketAlreadyOwnedByYou => S3Error::new(
+                BucketAlreadyOwnedByYou,
+                "Your previous request to create the named bucket succeeded and you already own it.",
+            ),
+            StoreError::BucketAlreadyExists => S3Error::new(
+                BucketAlreadyExists,
+                "The requested bucket name is not available. Please select a different name and try again.",
+            ),
+            StoreError::BucketNotEmpty => {
+                S3Error::new(BucketNotEmpty, "The bucket you tried to delete is not empty")
+            }
+            StoreError::NoSuchKey => S3Error::new(NoSuchKey, "The specified key does not exist."),
+            StoreError::NoSuchUpload => S3Error::new(
+                NoSuchUpload,
+                "The specified multipart upload does not exist. The upload ID might be invalid, or the upload might have been aborted or completed.",
+            ),
+            StoreError::InvalidPart(n) => S3Error::new(
+                InvalidPart,
+                format!("Part {n} could not be found, or its ETag does not match the part's entity tag."),
+            ),
+            StoreError::PreconditionFailed => S3Error::new(
+                PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold",
+            ),
+            StoreError::AccessDenied => S3Error::new(AccessDenied, "Access Denied"),
+            StoreError::Body(body) => match body.0.downcast::<S3Error>() {
+                Ok(e) => *e,
+                Err(other) => S3Error {
+                    source: Some(other),
+                    ..S3Error::new(
+                        IncompleteBody,
+                        "The request body could not be read completely.",
+                    )
+                },
+            },
+            StoreError::Unavailable(why) => S3Error {
+                source: Some(why.into()),
+                ..S3Error::new(
+                    ServiceUnavailable,
+                    "The storage backend is unavailable. Please try again.",
+                )
+            },
+            StoreError::Io(e) => S3Error::internal(e),
+            StoreError::Internal(e) => S3Error::internal(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_an_error_status() {
+        for code in S3ErrorCode::ALL {
+            let status = code.status().as_u16();
+            assert!(status >= 400, "{} -> {status}", code.as_str());
+        }
+        assert_eq!(S3ErrorCode::NoSuchKey.status().as_u16(), 404);
+        assert_eq!(S3ErrorCode::InvalidRange.status().as_u16(), 416);
+        assert_eq!(S3ErrorCode::NotImplemented.status().as_u16(), 501);
+        assert_eq!(S3ErrorCode::RequestTimeTooSkewed.as_str(), "RequestTimeTooSkewed");
+    }
+
+    #[test]
+    fn error_document() {
+        let e = S3Error::from(StoreError::NoSuchKey).with_detail("Key", "a&b");
+        assert_eq!(
+            e.to_xml("/bucket/a&b", "ID1"),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code>\
+             <Message>The specified key does not exist.</Message><Key>a&amp;b</Key>\
+             <Resource>/bucket/a&amp;b</Resource><RequestId>ID1</RequestId></Error>"
+        );
+    }
+
+    #[test]
+    fn body_errors_keep_their_s3_code() {
+        let inner = S3Error::new(S3ErrorCode::SignatureDoesNotMatch, "chunk");
+        let e = S3Error::from(StoreError::Body(inner.into()));
+        assert_eq!(e.code, S3ErrorCode::SignatureDoesNotMatch);
+    }
+}

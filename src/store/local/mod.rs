@@ -1,0 +1,1 @@
+//! The embedded store: SQLite index and content-addressed block files.

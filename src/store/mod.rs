@@ -1,0 +1,307 @@
+//! The seam between the S3 protocol and where data lives.
+//!
+//! `s3/` only ever talks to an [`ObjectStore`]. A backend stores opaque bytes, a few opaque
+//! metadata strings and bucket/user records; every S3 rule that does not depend on where data
+//! lives (ETag computation, delimiter grouping, pagination tokens, range arithmetic, multipart
+//! validation) is written once in `s3/`.
+//!
+//! Writes are two-phase: [`ObjectStore::stage`] consumes a body stream and makes its bytes
+//! durable but invisible; the S3 layer then checks the digests it computed while the stream
+//! ran, and only then calls a `commit_*` method that makes the data visible atomically.
+//! Dropping a staged value without committing it releases everything it held.
+
+pub mod local;
+
+use std::fmt;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use futures_util::stream::LocalBoxStream;
+
+/// An error raised by a request body stream (client disconnect, bad chunk signature, ...).
+/// The S3 layer puts its own error inside and gets it back from [`StoreError::Body`].
+#[derive(Debug)]
+pub struct BodyError(pub Box<dyn std::error::Error + Send + Sync>);
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A body going into the store.
+pub type BodyStream = LocalBoxStream<'static, Result<Bytes, BodyError>>;
+/// A body coming out of the store.
+pub type DataStream = LocalBoxStream<'static, Result<Bytes, StoreError>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no such bucket")]
+    NoSuchBucket,
+    #[error("bucket already exists and is owned by you")]
+    BucketAlreadyOwnedByYou,
+    #[error("bucket already exists")]
+    BucketAlreadyExists,
+    #[error("bucket is not empty")]
+    BucketNotEmpty,
+    #[error("no such key")]
+    NoSuchKey,
+    #[error("no such upload")]
+    NoSuchUpload,
+    /// A part named in a completion does not exist or its ETag does not match.
+    #[error("invalid part {0}")]
+    InvalidPart(u32),
+    /// A write precondition ([`WriteCondition`]) did not hold at commit time.
+    #[error("precondition failed")]
+    PreconditionFailed,
+    #[error("access denied")]
+    AccessDenied,
+    /// The request body failed while being read; the inner error says why.
+    #[error("request body: {0}")]
+    Body(BodyError),
+    /// The backend cannot be reached or is overloaded; the client should retry later.
+    #[error("backend unavailable: {0}")]
+    Unavailable(String),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Who a request runs as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    User(String),
+    Anonymous,
+}
+
+/// A secret access key; its Debug output never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey(String);
+
+impl SecretKey {
+    pub fn new(secret: String) -> Self {
+        SecretKey(secret)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub name: String,
+    pub access_key: String,
+    pub secret: SecretKey,
+}
+
+#[derive(Clone, Debug)]
+pub struct BucketInfo {
+    pub name: String,
+    pub owner: String,
+    pub created: SystemTime,
+}
+
+/// What the S3 layer stores with an object and gets back verbatim.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ObjectMeta {
+    /// ETag without quotes: hex MD5, or `hex-N` for multipart objects.
+    pub etag: String,
+    /// Response headers stored with the object, lower-case names, in the order received:
+    /// content-type, content-encoding, cache-control, ..., `x-amz-meta-*`.
+    pub headers: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+    pub last_modified: SystemTime,
+    pub meta: ObjectMeta,
+}
+
+/// An object as listed: like [`ObjectInfo`] without the stored headers.
+#[derive(Clone, Debug)]
+pub struct ObjectSummary {
+    pub key: String,
+    pub size: u64,
+    pub last_modified: SystemTime,
+    pub etag: String,
+}
+
+/// Where a listing starts, in UTF-8 byte order of keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListStart {
+    Beginning,
+    /// Keys strictly greater than this one.
+    After(String),
+    /// Keys greater than this one that do not start with it (skips a whole common prefix).
+    AfterPrefix(String),
+}
+
+/// Checked atomically with the commit of an object write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteCondition {
+    None,
+    /// `If-None-Match: *`: fail if the key exists.
+    IfAbsent,
+    /// `If-Match: etag`: fail unless the key exists with this ETag (unquoted).
+    IfEtag(String),
+}
+
+/// An inclusive byte range already validated against the object size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteRange {
+    pub first: u64,
+    pub last: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct UploadInfo {
+    pub upload_id: String,
+    pub key: String,
+    pub initiated: SystemTime,
+    /// Metadata given at CreateMultipartUpload; `etag` is empty.
+    pub meta: ObjectMeta,
+}
+
+#[derive(Clone, Debug)]
+pub struct PartInfo {
+    pub number: u32,
+    pub size: u64,
+    pub etag: String,
+    pub last_modified: SystemTime,
+}
+
+/// Data made durable by [`ObjectStore::stage`] and not yet visible.
+pub trait Staged {
+    fn size(&self) -> u64;
+}
+
+/// An object opened for reading: its metadata and the version of the data it names are fixed
+/// when it is opened, so a concurrent overwrite never mixes two versions in one response.
+pub trait ObjectReader {
+    fn info(&self) -> &ObjectInfo;
+    /// The bytes of `range` (or of the whole object), streamed with bounded memory.
+    fn stream(self, range: Option<ByteRange>) -> DataStream;
+}
+
+/// A storage backend. Every call names the principal it runs as; the backend enforces who may
+/// touch which bucket (the embedded store: the bucket owner; SX: the cluster's own ACLs).
+#[allow(async_fn_in_trait)] // the server runs on actix's single-threaded workers: no Send needed
+pub trait ObjectStore: 'static {
+    type Staged: Staged;
+    type Reader: ObjectReader;
+
+    /// The user owning an access key, if any.
+    async fn user_by_access_key(&self, access_key: &str) -> Result<Option<User>, StoreError>;
+
+    async fn list_buckets(&self, who: &Principal) -> Result<Vec<BucketInfo>, StoreError>;
+    async fn create_bucket(&self, who: &Principal, bucket: &str) -> Result<(), StoreError>;
+    /// Fails with NoSuchBucket or AccessDenied when `who` may not use the bucket.
+    async fn bucket_info(&self, who: &Principal, bucket: &str) -> Result<BucketInfo, StoreError>;
+    async fn delete_bucket(&self, who: &Principal, bucket: &str) -> Result<(), StoreError>;
+
+    /// Consumes `body` (of `size` bytes when known) into durable, invisible storage.
+    async fn stage(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        body: BodyStream,
+        size: Option<u64>,
+    ) -> Result<Self::Staged, StoreError>;
+    /// Makes staged data visible as `key`, replacing any previous object atomically.
+    async fn commit_object(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        data: Self::Staged,
+        meta: ObjectMeta,
+        condition: WriteCondition,
+    ) -> Result<ObjectInfo, StoreError>;
+
+    async fn open_object(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Self::Reader, StoreError>;
+    /// Ok also when the key does not exist.
+    async fn delete_object(&self, who: &Principal, bucket: &str, key: &str)
+        -> Result<(), StoreError>;
+    /// Up to `limit` objects whose key starts with `prefix`, from `start`, in key order.
+    async fn list_objects(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        prefix: &str,
+        start: &ListStart,
+        limit: usize,
+    ) -> Result<Vec<ObjectSummary>, StoreError>;
+
+    /// Returns the new upload id.
+    async fn create_multipart(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        meta: ObjectMeta,
+    ) -> Result<String, StoreError>;
+    /// Stores a part, replacing a previous part with the same number.
+    async fn commit_part(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        data: Self::Staged,
+        etag: String,
+    ) -> Result<PartInfo, StoreError>;
+    /// The upload and all its parts in part-number order.
+    async fn list_parts(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(UploadInfo, Vec<PartInfo>), StoreError>;
+    /// Joins the named parts (number, unquoted ETag), in the given order, into one object
+    /// without copying their data, and removes the upload. InvalidPart if a part is missing or
+    /// its ETag differs.
+    #[allow(clippy::too_many_arguments)]
+    async fn complete_multipart(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+        meta: ObjectMeta,
+        condition: WriteCondition,
+    ) -> Result<ObjectInfo, StoreError>;
+    async fn abort_multipart(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), StoreError>;
+    /// Uploads whose key starts with `prefix`, in (key, upload id) order. `after`: keys
+    /// greater than the key, or with the upload id given, also that key's later uploads.
+    async fn list_multipart_uploads(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        prefix: &str,
+        after: Option<(&str, Option<&str>)>,
+        limit: usize,
+    ) -> Result<Vec<UploadInfo>, StoreError>;
+}
