@@ -86,7 +86,9 @@ pub enum LocalError {
     Duplicate { first: PathBuf, second: PathBuf },
     #[error("the index references storage directory {last_path} (id {ident}), which is not among the given directories; add it back with --data-dir")]
     MissingDir { last_path: String, ident: String },
-    #[error("crash recovery in {path}: {source}")]
+    #[error(
+        "crash recovery in {path}: {source}; check the permissions and the health of that disk"
+    )]
     Recovery { path: PathBuf, source: StoreError },
     #[error("cannot start the index writer thread: {0}")]
     Thread(io::Error),
