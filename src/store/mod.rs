@@ -255,6 +255,7 @@ pub trait ObjectStore: 'static {
         meta: ObjectMeta,
     ) -> Result<String, StoreError>;
     /// Stores a part, replacing a previous part with the same number.
+    #[allow(clippy::too_many_arguments)]
     async fn commit_part(
         &self,
         who: &Principal,
