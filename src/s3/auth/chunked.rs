@@ -71,7 +71,7 @@ impl Trailers {
 #[derive(Debug)]
 pub struct ChunkedBody {
     /// None for `STREAMING-UNSIGNED-PAYLOAD-TRAILER`.
-    signing: Option<ChunkSigning>,
+    signing: Option<Box<ChunkSigning>>,
     with_trailer: bool,
     decoded_length: u64,
     trailers: Trailers,
@@ -80,7 +80,7 @@ pub struct ChunkedBody {
 impl ChunkedBody {
     pub(crate) fn signed(signing: ChunkSigning, with_trailer: bool, decoded_length: u64) -> Self {
         ChunkedBody {
-            signing: Some(signing),
+            signing: Some(Box::new(signing)),
             with_trailer,
             decoded_length,
             trailers: Trailers::default(),
@@ -151,7 +151,7 @@ impl ChunkedBody {
 
 /// The running signature chain.
 struct Chain {
-    signing: ChunkSigning,
+    signing: Box<ChunkSigning>,
     /// Hex of the last verified signature.
     previous: String,
 }
@@ -202,7 +202,6 @@ enum State {
         remaining: usize,
         signature: Option<[u8; 32]>,
         collected: BytesMut,
-        hasher: digest::Context,
     },
     /// Expecting the `\r\n` after a chunk's data.
     ChunkEnd,
@@ -227,6 +226,8 @@ struct Decoder {
     input: BytesMut,
     /// None for unsigned chunks.
     chain: Option<Chain>,
+    /// SHA-256 of the signed chunk being received.
+    chunk_hasher: digest::Context,
     with_trailer: bool,
     expected_length: u64,
     decoded_so_far: u64,
@@ -257,6 +258,7 @@ impl Decoder {
             state: State::ChunkHeader,
             input: BytesMut::new(),
             chain,
+            chunk_hasher: digest::Context::new(&digest::SHA256),
             with_trailer: body.with_trailer,
             expected_length: body.decoded_length,
             decoded_so_far: 0,
@@ -285,7 +287,6 @@ impl Decoder {
                             remaining: size,
                             signature,
                             collected: BytesMut::new(),
-                            hasher: digest::Context::new(&digest::SHA256),
                         };
                         continue;
                     }
@@ -310,7 +311,6 @@ impl Decoder {
                     remaining,
                     signature,
                     collected,
-                    hasher,
                 } => {
                     if self.input.is_empty() {
                         return Ok(Step::NeedInput);
@@ -325,7 +325,7 @@ impl Decoder {
                         }
                         return Ok(Step::Data(piece.freeze()));
                     };
-                    hasher.update(&piece);
+                    self.chunk_hasher.update(&piece);
                     if collected.is_empty() && *remaining == 0 {
                         *collected = piece; // the whole chunk arrived in one piece: no copy
                     } else {
@@ -335,8 +335,11 @@ impl Decoder {
                         continue;
                     }
                     let provided = signature.ok_or_else(|| malformed("missing chunk signature"))?;
-                    let data_hash =
-                        std::mem::replace(hasher, digest::Context::new(&digest::SHA256)).finish();
+                    let data_hash = std::mem::replace(
+                        &mut self.chunk_hasher,
+                        digest::Context::new(&digest::SHA256),
+                    )
+                    .finish();
                     chain.verify_chunk(data_hash.as_ref(), &provided)?;
                     let data = std::mem::take(collected).freeze();
                     self.decoded_so_far += data.len() as u64;
@@ -586,7 +589,7 @@ mod tests {
         // by the test above.
         let seed = SEED;
         let mut chain = Chain {
-            signing: signing(seed),
+            signing: Box::new(signing(seed)),
             previous: seed.to_owned(),
         };
         let mut body = Vec::new();
