@@ -329,6 +329,10 @@ impl Decoder {
                     if collected.is_empty() && *remaining == 0 {
                         *collected = piece; // the whole chunk arrived in one piece: no copy
                     } else {
+                        if collected.is_empty() {
+                            // Exactly one chunk, not the doubling growth of extend.
+                            collected.reserve(piece.len() + *remaining);
+                        }
                         collected.extend_from_slice(&piece);
                     }
                     if *remaining > 0 {

@@ -1133,6 +1133,67 @@ mod tests {
         assert_eq!(err.code, S3ErrorCode::MissingContentLength);
     }
 
+    /// Signs a header-authenticated request with the pure functions above.
+    fn sign_with_header(method: &str, path: &str, pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = headers(pairs);
+        let mut signed: Vec<String> = h.keys().map(|k| k.as_str().to_owned()).collect();
+        signed.sort();
+        let payload = header_str(&h, "x-amz-content-sha256")
+            .unwrap_or(UNSIGNED_PAYLOAD)
+            .to_owned();
+        let canonical = canonical_request(method, path, "", false, &h, &signed, &payload);
+        let to_sign = string_to_sign(
+            "20130524T000000Z",
+            "20130524/us-east-1/s3/aws4_request",
+            &canonical,
+        );
+        let key = signing_key(&secret(), "20130524", "us-east-1");
+        let signature = hex_encode(hmac::sign(&key, to_sign.as_bytes()).as_ref());
+        let auth = authorization(&signed.join(";"), &signature);
+        h.insert(
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::HeaderValue::from_str(&auth).expect("ascii"),
+        );
+        h
+    }
+
+    #[test]
+    fn streaming_variants_give_a_chunked_check() {
+        for mode in [
+            STREAMING_SIGNED,
+            STREAMING_SIGNED_TRAILER,
+            STREAMING_UNSIGNED_TRAILER,
+        ] {
+            let h = sign_with_header(
+                "PUT",
+                "/bucket/key",
+                &[
+                    ("host", "s3.amazonaws.com"),
+                    ("x-amz-date", "20130524T000000Z"),
+                    ("x-amz-content-sha256", mode),
+                    ("x-amz-decoded-content-length", "11"),
+                    ("x-amz-trailer", "x-amz-checksum-crc32"),
+                ],
+            );
+            let check = parse_and_verify(&request("PUT", "/bucket/key", "", &h))
+                .unwrap_or_else(|e| panic!("{mode}: {e}"));
+            assert_eq!(check.decoded_length(), Some(11), "{mode}");
+            assert!(matches!(check, PayloadCheck::Chunked(_)), "{mode}");
+        }
+        let h = sign_with_header(
+            "PUT",
+            "/bucket/key",
+            &[
+                ("host", "s3.amazonaws.com"),
+                ("x-amz-date", "20130524T000000Z"),
+                ("x-amz-content-sha256", UNSIGNED_PAYLOAD),
+            ],
+        );
+        let check = parse_and_verify(&request("PUT", "/bucket/key", "", &h)).expect("verifies");
+        assert!(matches!(check, PayloadCheck::Unchecked));
+        assert_eq!(check.decoded_length(), None);
+    }
+
     #[test]
     fn canonical_uri_encoding() {
         assert_eq!(canonical_uri(""), "/");
