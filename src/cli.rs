@@ -128,7 +128,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, String> {
         ["user", "add", name] => Command::UserAdd(name.to_string()),
         ["user", "list"] => Command::UserList,
         ["user", "remove", name] => Command::UserRemove(name.to_string()),
-        ["user", ..] => return Err("usage: libres3 user add NAME | user list | user remove NAME".into()),
+        ["user", ..] => {
+            return Err("usage: libres3 user add NAME | user list | user remove NAME".into())
+        }
         [other, ..] => return Err(format!("unknown command {other:?}; see libres3 --help")),
     };
     Ok(parsed)
@@ -145,7 +147,14 @@ mod tests {
     #[test]
     fn serve_flags() {
         let a = parse_words(&[
-            "serve", "--data-dir", "/a", "--data-dir=/b", "--listen", "0.0.0.0:80", "--s3-host", "s3.local",
+            "serve",
+            "--data-dir",
+            "/a",
+            "--data-dir=/b",
+            "--listen",
+            "0.0.0.0:80",
+            "--s3-host",
+            "s3.local",
         ])
         .unwrap();
         assert_eq!(a.command, Command::Serve);
@@ -157,10 +166,25 @@ mod tests {
 
     #[test]
     fn user_commands() {
-        let a = parse_words(&["user", "add", "bob", "--access-key", "K", "--secret-key", "S"]).unwrap();
+        let a = parse_words(&[
+            "user",
+            "add",
+            "bob",
+            "--access-key",
+            "K",
+            "--secret-key",
+            "S",
+        ])
+        .unwrap();
         assert_eq!(a.command, Command::UserAdd("bob".into()));
-        assert_eq!((a.access_key.as_deref(), a.secret_key.as_deref()), (Some("K"), Some("S")));
-        assert_eq!(parse_words(&["user", "list"]).unwrap().command, Command::UserList);
+        assert_eq!(
+            (a.access_key.as_deref(), a.secret_key.as_deref()),
+            (Some("K"), Some("S"))
+        );
+        assert_eq!(
+            parse_words(&["user", "list"]).unwrap().command,
+            Command::UserList
+        );
         assert_eq!(
             parse_words(&["user", "remove", "bob"]).unwrap().command,
             Command::UserRemove("bob".into())
@@ -170,7 +194,9 @@ mod tests {
     #[test]
     fn errors() {
         assert!(parse_words(&["--bogus"]).unwrap_err().contains("--bogus"));
-        assert!(parse_words(&["--listen"]).unwrap_err().contains("needs a value"));
+        assert!(parse_words(&["--listen"])
+            .unwrap_err()
+            .contains("needs a value"));
         assert!(parse_words(&["frobnicate"]).is_err());
         assert!(parse_words(&["user", "add"]).is_err());
         assert_eq!(parse_words(&["-h"]).unwrap().command, Command::Help);

@@ -12,8 +12,14 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 
 /// Keys the configuration file accepts, with what each one means.
 pub const KEYS: &[(&str, &str)] = &[
-    ("data_dir", "a storage directory of the embedded store; one line per directory"),
-    ("s3_host", "host name for virtual-hosted-style bucket addressing"),
+    (
+        "data_dir",
+        "a storage directory of the embedded store; one line per directory",
+    ),
+    (
+        "s3_host",
+        "host name for virtual-hosted-style bucket addressing",
+    ),
     ("s3_listen_ip", "address to listen on (default 127.0.0.1)"),
     ("s3_http_port", "port to listen on (default 8008)"),
     ("s3_region", "region clients sign for (default us-east-1)"),
@@ -66,9 +72,7 @@ fn parse_file(path: &Path, text: &str) -> Result<FileSettings, ConfigError> {
             message,
         };
         let Some((key, value)) = line.split_once('=') else {
-            return Err(error(format!(
-                "expected `key = value`, found {line:?}"
-            )));
+            return Err(error(format!("expected `key = value`, found {line:?}")));
         };
         let (key, value) = (key.trim(), value.trim().trim_matches('"'));
         match key {
@@ -78,7 +82,9 @@ fn parse_file(path: &Path, text: &str) -> Result<FileSettings, ConfigError> {
             "s3_region" => settings.region = Some(value.to_string()),
             "s3_http_port" => {
                 settings.port = Some(value.parse().map_err(|_| {
-                    error(format!("s3_http_port: {value:?} is not a port number (1-65535)"))
+                    error(format!(
+                        "s3_http_port: {value:?} is not a port number (1-65535)"
+                    ))
                 })?)
             }
             _ => {
@@ -148,7 +154,11 @@ impl Config {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let s3_host = args.s3_host.clone().or(file.s3_host).filter(|h| !h.is_empty());
+        let s3_host = args
+            .s3_host
+            .clone()
+            .or(file.s3_host)
+            .filter(|h| !h.is_empty());
         let region = args
             .region
             .clone()
@@ -181,7 +191,11 @@ mod tests {
     #[test]
     fn errors_name_file_and_line() {
         let e = parse_file(Path::new("t.conf"), "\n\ns3_htp_port = 1\n").unwrap_err();
-        assert!(e.to_string().starts_with("t.conf:3: unknown key \"s3_htp_port\""), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("t.conf:3: unknown key \"s3_htp_port\""),
+            "{e}"
+        );
         let e = parse_file(Path::new("t.conf"), "s3_http_port = x\n").unwrap_err();
         assert!(e.to_string().starts_with("t.conf:1: s3_http_port"), "{e}");
         let e = parse_file(Path::new("t.conf"), "junk\n").unwrap_err();

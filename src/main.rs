@@ -69,27 +69,35 @@ fn serve(config: Config) -> Result<(), String> {
 /// A store with no user gets one: from LIBRES3_ACCESS_KEY / LIBRES3_SECRET_KEY, or generated
 /// and printed once with a command to try it.
 async fn first_user(store: &LocalStore, config: &Config) -> Result<(), String> {
-    if !store.list_users().await.map_err(|e| e.to_string())?.is_empty() {
+    if !store
+        .list_users()
+        .await
+        .map_err(|e| e.to_string())?
+        .is_empty()
+    {
         return Ok(());
     }
     let from_env = (
-        std::env::var("LIBRES3_ACCESS_KEY").ok().filter(|k| !k.is_empty()),
-        std::env::var("LIBRES3_SECRET_KEY").ok().filter(|k| !k.is_empty()),
+        std::env::var("LIBRES3_ACCESS_KEY")
+            .ok()
+            .filter(|k| !k.is_empty()),
+        std::env::var("LIBRES3_SECRET_KEY")
+            .ok()
+            .filter(|k| !k.is_empty()),
     );
-    let (access_key, secret, generated) = match from_env {
-        (Some(access), Some(secret)) => (access, SecretKey::new(secret), false),
-        (None, None) => (
-            credentials::generate_access_key()?,
-            credentials::generate_secret_key()?,
-            true,
-        ),
-        _ => {
-            return Err(
+    let (access_key, secret, generated) =
+        match from_env {
+            (Some(access), Some(secret)) => (access, SecretKey::new(secret), false),
+            (None, None) => (
+                credentials::generate_access_key()?,
+                credentials::generate_secret_key()?,
+                true,
+            ),
+            _ => return Err(
                 "set both LIBRES3_ACCESS_KEY and LIBRES3_SECRET_KEY, or neither to generate keys"
                     .into(),
-            )
-        }
-    };
+            ),
+        };
     store
         .add_user("admin", &access_key, &secret)
         .await
@@ -138,7 +146,12 @@ fn manage_users(command: &Command, args: &cli::Args, config: Config) -> Result<(
             Command::UserList => {
                 for user in store.list_users().await.map_err(|e| e.to_string())? {
                     if args.show_secrets {
-                        println!("{}\t{}\t{}", user.name, user.access_key, user.secret.expose());
+                        println!(
+                            "{}\t{}\t{}",
+                            user.name,
+                            user.access_key,
+                            user.secret.expose()
+                        );
                     } else {
                         println!("{}\t{}", user.name, user.access_key);
                     }

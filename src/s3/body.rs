@@ -107,7 +107,9 @@ impl DigestHandle {
         let state = self.0.borrow();
         match state.digest {
             Some(digest) => Ok((digest, state.length)),
-            None => Err(S3Error::internal("the store did not read the body to its end")),
+            None => Err(S3Error::internal(
+                "the store did not read the body to its end",
+            )),
         }
     }
 }
@@ -139,8 +141,10 @@ mod tests {
 
     #[actix_web::test]
     async fn md5_of_a_split_body() {
-        let chunks: Vec<Result<Bytes, S3Error>> =
-            vec![Ok(Bytes::from_static(b"hello ")), Ok(Bytes::from_static(b"world"))];
+        let chunks: Vec<Result<Bytes, S3Error>> = vec![
+            Ok(Bytes::from_static(b"hello ")),
+            Ok(Bytes::from_static(b"world")),
+        ];
         let body = RequestBody {
             stream: stream::iter(chunks).boxed_local(),
             length: Some(11),

@@ -23,13 +23,21 @@ pub enum Outcome {
 /// True when an `If-Match`/`If-None-Match` list names `etag` (unquoted), or is `*`.
 pub fn etag_list_matches(list: &str, etag: &str) -> bool {
     list.split(',').map(str::trim).any(|candidate| {
-        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate).trim_matches('"') == etag
+        candidate == "*"
+            || candidate
+                .strip_prefix("W/")
+                .unwrap_or(candidate)
+                .trim_matches('"')
+                == etag
     })
 }
 
 /// HTTP dates have whole seconds: compare at that precision.
 fn whole_seconds(t: SystemTime) -> SystemTime {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     UNIX_EPOCH + Duration::from_secs(secs)
 }
 
@@ -94,10 +102,22 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(evaluate(&p(None, None), ETAG, at(10)), Outcome::Proceed);
-        assert_eq!(evaluate(&p(Some("\"abc\""), None), ETAG, at(10)), Outcome::Proceed);
-        assert_eq!(evaluate(&p(Some("\"x\""), None), ETAG, at(10)), Outcome::PreconditionFailed);
-        assert_eq!(evaluate(&p(None, Some("\"abc\"")), ETAG, at(10)), Outcome::NotModified);
-        assert_eq!(evaluate(&p(None, Some("\"x\"")), ETAG, at(10)), Outcome::Proceed);
+        assert_eq!(
+            evaluate(&p(Some("\"abc\""), None), ETAG, at(10)),
+            Outcome::Proceed
+        );
+        assert_eq!(
+            evaluate(&p(Some("\"x\""), None), ETAG, at(10)),
+            Outcome::PreconditionFailed
+        );
+        assert_eq!(
+            evaluate(&p(None, Some("\"abc\"")), ETAG, at(10)),
+            Outcome::NotModified
+        );
+        assert_eq!(
+            evaluate(&p(None, Some("\"x\"")), ETAG, at(10)),
+            Outcome::Proceed
+        );
         // If-Match wins over If-None-Match.
         assert_eq!(
             evaluate(&p(Some("\"x\""), Some("\"abc\"")), ETAG, at(10)),

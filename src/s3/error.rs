@@ -234,7 +234,10 @@ mod tests {
         assert_eq!(S3ErrorCode::NoSuchKey.status().as_u16(), 404);
         assert_eq!(S3ErrorCode::InvalidRange.status().as_u16(), 416);
         assert_eq!(S3ErrorCode::NotImplemented.status().as_u16(), 501);
-        assert_eq!(S3ErrorCode::RequestTimeTooSkewed.as_str(), "RequestTimeTooSkewed");
+        assert_eq!(
+            S3ErrorCode::RequestTimeTooSkewed.as_str(),
+            "RequestTimeTooSkewed"
+        );
     }
 
     #[test]

@@ -215,28 +215,113 @@ fn service_endpoint(method: &Method) -> Result<Endpoint, S3Error> {
 
 /// Bucket sub-resources: (query keyword, GET name, PUT name, DELETE name).
 const BUCKET_SUBRESOURCES: &[(&str, &str, &str, &str)] = &[
-    ("accelerate", "GetBucketAccelerateConfiguration", "PutBucketAccelerateConfiguration", ""),
+    (
+        "accelerate",
+        "GetBucketAccelerateConfiguration",
+        "PutBucketAccelerateConfiguration",
+        "",
+    ),
     ("acl", "GetBucketAcl", "PutBucketAcl", ""),
-    ("analytics", "GetBucketAnalyticsConfiguration", "PutBucketAnalyticsConfiguration", "DeleteBucketAnalyticsConfiguration"),
+    (
+        "analytics",
+        "GetBucketAnalyticsConfiguration",
+        "PutBucketAnalyticsConfiguration",
+        "DeleteBucketAnalyticsConfiguration",
+    ),
     ("cors", "GetBucketCors", "PutBucketCors", "DeleteBucketCors"),
-    ("encryption", "GetBucketEncryption", "PutBucketEncryption", "DeleteBucketEncryption"),
-    ("intelligent-tiering", "GetBucketIntelligentTieringConfiguration", "PutBucketIntelligentTieringConfiguration", "DeleteBucketIntelligentTieringConfiguration"),
-    ("inventory", "GetBucketInventoryConfiguration", "PutBucketInventoryConfiguration", "DeleteBucketInventoryConfiguration"),
-    ("lifecycle", "GetBucketLifecycleConfiguration", "PutBucketLifecycleConfiguration", "DeleteBucketLifecycle"),
+    (
+        "encryption",
+        "GetBucketEncryption",
+        "PutBucketEncryption",
+        "DeleteBucketEncryption",
+    ),
+    (
+        "intelligent-tiering",
+        "GetBucketIntelligentTieringConfiguration",
+        "PutBucketIntelligentTieringConfiguration",
+        "DeleteBucketIntelligentTieringConfiguration",
+    ),
+    (
+        "inventory",
+        "GetBucketInventoryConfiguration",
+        "PutBucketInventoryConfiguration",
+        "DeleteBucketInventoryConfiguration",
+    ),
+    (
+        "lifecycle",
+        "GetBucketLifecycleConfiguration",
+        "PutBucketLifecycleConfiguration",
+        "DeleteBucketLifecycle",
+    ),
     ("logging", "GetBucketLogging", "PutBucketLogging", ""),
-    ("metrics", "GetBucketMetricsConfiguration", "PutBucketMetricsConfiguration", "DeleteBucketMetricsConfiguration"),
-    ("notification", "GetBucketNotificationConfiguration", "PutBucketNotificationConfiguration", ""),
-    ("object-lock", "GetObjectLockConfiguration", "PutObjectLockConfiguration", ""),
-    ("ownershipControls", "GetBucketOwnershipControls", "PutBucketOwnershipControls", "DeleteBucketOwnershipControls"),
-    ("policy", "GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"),
+    (
+        "metrics",
+        "GetBucketMetricsConfiguration",
+        "PutBucketMetricsConfiguration",
+        "DeleteBucketMetricsConfiguration",
+    ),
+    (
+        "notification",
+        "GetBucketNotificationConfiguration",
+        "PutBucketNotificationConfiguration",
+        "",
+    ),
+    (
+        "object-lock",
+        "GetObjectLockConfiguration",
+        "PutObjectLockConfiguration",
+        "",
+    ),
+    (
+        "ownershipControls",
+        "GetBucketOwnershipControls",
+        "PutBucketOwnershipControls",
+        "DeleteBucketOwnershipControls",
+    ),
+    (
+        "policy",
+        "GetBucketPolicy",
+        "PutBucketPolicy",
+        "DeleteBucketPolicy",
+    ),
     ("policyStatus", "GetBucketPolicyStatus", "", ""),
-    ("publicAccessBlock", "GetPublicAccessBlock", "PutPublicAccessBlock", "DeletePublicAccessBlock"),
-    ("replication", "GetBucketReplication", "PutBucketReplication", "DeleteBucketReplication"),
-    ("requestPayment", "GetBucketRequestPayment", "PutBucketRequestPayment", ""),
-    ("tagging", "GetBucketTagging", "PutBucketTagging", "DeleteBucketTagging"),
-    ("versioning", "GetBucketVersioning", "PutBucketVersioning", ""),
+    (
+        "publicAccessBlock",
+        "GetPublicAccessBlock",
+        "PutPublicAccessBlock",
+        "DeletePublicAccessBlock",
+    ),
+    (
+        "replication",
+        "GetBucketReplication",
+        "PutBucketReplication",
+        "DeleteBucketReplication",
+    ),
+    (
+        "requestPayment",
+        "GetBucketRequestPayment",
+        "PutBucketRequestPayment",
+        "",
+    ),
+    (
+        "tagging",
+        "GetBucketTagging",
+        "PutBucketTagging",
+        "DeleteBucketTagging",
+    ),
+    (
+        "versioning",
+        "GetBucketVersioning",
+        "PutBucketVersioning",
+        "",
+    ),
     ("versions", "ListObjectVersions", "", ""),
-    ("website", "GetBucketWebsite", "PutBucketWebsite", "DeleteBucketWebsite"),
+    (
+        "website",
+        "GetBucketWebsite",
+        "PutBucketWebsite",
+        "DeleteBucketWebsite",
+    ),
 ];
 
 /// Object sub-resources: (query keyword, GET name, PUT name, DELETE name).
@@ -245,7 +330,12 @@ const OBJECT_SUBRESOURCES: &[(&str, &str, &str, &str)] = &[
     ("attributes", "GetObjectAttributes", "", ""),
     ("legal-hold", "GetObjectLegalHold", "PutObjectLegalHold", ""),
     ("retention", "GetObjectRetention", "PutObjectRetention", ""),
-    ("tagging", "GetObjectTagging", "PutObjectTagging", "DeleteObjectTagging"),
+    (
+        "tagging",
+        "GetObjectTagging",
+        "PutObjectTagging",
+        "DeleteObjectTagging",
+    ),
     ("torrent", "GetObjectTorrent", "", ""),
 ];
 
@@ -346,29 +436,114 @@ mod tests {
             (Method::PUT, "/bucket", false, Endpoint::CreateBucket),
             (Method::HEAD, "/bucket", false, Endpoint::HeadBucket),
             (Method::DELETE, "/bucket", false, Endpoint::DeleteBucket),
-            (Method::GET, "/bucket?location", false, Endpoint::GetBucketLocation),
+            (
+                Method::GET,
+                "/bucket?location",
+                false,
+                Endpoint::GetBucketLocation,
+            ),
             (Method::GET, "/bucket", false, Endpoint::ListObjects),
-            (Method::GET, "/bucket?prefix=p&marker=m&max-keys=5", false, Endpoint::ListObjects),
-            (Method::GET, "/bucket?list-type=2&start-after=x", false, Endpoint::ListObjectsV2),
-            (Method::GET, "/bucket?uploads&max-uploads=3", false, Endpoint::ListMultipartUploads),
-            (Method::POST, "/bucket?delete", false, Endpoint::DeleteObjects),
+            (
+                Method::GET,
+                "/bucket?prefix=p&marker=m&max-keys=5",
+                false,
+                Endpoint::ListObjects,
+            ),
+            (
+                Method::GET,
+                "/bucket?list-type=2&start-after=x",
+                false,
+                Endpoint::ListObjectsV2,
+            ),
+            (
+                Method::GET,
+                "/bucket?uploads&max-uploads=3",
+                false,
+                Endpoint::ListMultipartUploads,
+            ),
+            (
+                Method::POST,
+                "/bucket?delete",
+                false,
+                Endpoint::DeleteObjects,
+            ),
             (Method::GET, "/bucket/my/key", false, Endpoint::GetObject),
             (Method::HEAD, "/bucket/key", false, Endpoint::HeadObject),
             (Method::PUT, "/bucket/key", false, Endpoint::PutObject),
             (Method::PUT, "/bucket/key", true, Endpoint::CopyObject),
             (Method::DELETE, "/bucket/key", false, Endpoint::DeleteObject),
-            (Method::POST, "/bucket/key?uploads", false, Endpoint::CreateMultipartUpload),
-            (Method::PUT, "/bucket/key?partNumber=1&uploadId=u", false, Endpoint::UploadPart),
-            (Method::PUT, "/bucket/key?partNumber=1&uploadId=u", true, Endpoint::UploadPartCopy),
-            (Method::POST, "/bucket/key?uploadId=u", false, Endpoint::CompleteMultipartUpload),
-            (Method::DELETE, "/bucket/key?uploadId=u", false, Endpoint::AbortMultipartUpload),
-            (Method::GET, "/bucket/key?uploadId=u", false, Endpoint::ListParts),
-            (Method::GET, "/bucket?logging", false, Endpoint::Unsupported("GetBucketLogging")),
-            (Method::PUT, "/bucket?replication", false, Endpoint::Unsupported("PutBucketReplication")),
-            (Method::GET, "/bucket?versions", false, Endpoint::Unsupported("ListObjectVersions")),
-            (Method::PUT, "/bucket/key?tagging", false, Endpoint::Unsupported("PutObjectTagging")),
-            (Method::GET, "/bucket/key?acl", false, Endpoint::Unsupported("GetObjectAcl")),
-            (Method::POST, "/bucket", false, Endpoint::Unsupported("PostObject")),
+            (
+                Method::POST,
+                "/bucket/key?uploads",
+                false,
+                Endpoint::CreateMultipartUpload,
+            ),
+            (
+                Method::PUT,
+                "/bucket/key?partNumber=1&uploadId=u",
+                false,
+                Endpoint::UploadPart,
+            ),
+            (
+                Method::PUT,
+                "/bucket/key?partNumber=1&uploadId=u",
+                true,
+                Endpoint::UploadPartCopy,
+            ),
+            (
+                Method::POST,
+                "/bucket/key?uploadId=u",
+                false,
+                Endpoint::CompleteMultipartUpload,
+            ),
+            (
+                Method::DELETE,
+                "/bucket/key?uploadId=u",
+                false,
+                Endpoint::AbortMultipartUpload,
+            ),
+            (
+                Method::GET,
+                "/bucket/key?uploadId=u",
+                false,
+                Endpoint::ListParts,
+            ),
+            (
+                Method::GET,
+                "/bucket?logging",
+                false,
+                Endpoint::Unsupported("GetBucketLogging"),
+            ),
+            (
+                Method::PUT,
+                "/bucket?replication",
+                false,
+                Endpoint::Unsupported("PutBucketReplication"),
+            ),
+            (
+                Method::GET,
+                "/bucket?versions",
+                false,
+                Endpoint::Unsupported("ListObjectVersions"),
+            ),
+            (
+                Method::PUT,
+                "/bucket/key?tagging",
+                false,
+                Endpoint::Unsupported("PutObjectTagging"),
+            ),
+            (
+                Method::GET,
+                "/bucket/key?acl",
+                false,
+                Endpoint::Unsupported("GetObjectAcl"),
+            ),
+            (
+                Method::POST,
+                "/bucket",
+                false,
+                Endpoint::Unsupported("PostObject"),
+            ),
         ];
         for (method, url, copy, expected) in table {
             let got = route(method.clone(), url, *copy).unwrap();
@@ -403,13 +578,22 @@ mod tests {
         assert_eq!(e.code, S3ErrorCode::KeyTooLongError);
         let ok = format!("/b/{}", "k".repeat(MAX_KEY_LEN));
         assert!(route(Method::GET, &ok, false).is_ok());
-        assert_eq!(route(Method::GET, "/b/%zz", false).unwrap_err().code, S3ErrorCode::InvalidURI);
-        assert_eq!(route(Method::GET, "/b/%ff", false).unwrap_err().code, S3ErrorCode::InvalidURI);
+        assert_eq!(
+            route(Method::GET, "/b/%zz", false).unwrap_err().code,
+            S3ErrorCode::InvalidURI
+        );
+        assert_eq!(
+            route(Method::GET, "/b/%ff", false).unwrap_err().code,
+            S3ErrorCode::InvalidURI
+        );
         assert_eq!(
             route(Method::PATCH, "/b/k", false).unwrap_err().code,
             S3ErrorCode::MethodNotAllowed
         );
-        assert_eq!(route(Method::POST, "/", false).unwrap_err().code, S3ErrorCode::MethodNotAllowed);
+        assert_eq!(
+            route(Method::POST, "/", false).unwrap_err().code,
+            S3ErrorCode::MethodNotAllowed
+        );
     }
 
     #[test]

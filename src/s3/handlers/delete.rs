@@ -13,6 +13,7 @@ use crate::store::ObjectStore;
 /// The most keys one DeleteObjects request may name (as S3).
 pub const MAX_DELETE_KEYS: usize = 1000;
 
+#[derive(Debug)]
 struct DeleteRequest {
     quiet: bool,
     keys: Vec<String>,
@@ -107,7 +108,10 @@ mod tests {
             b"<Remove><Object><Key>a</Key></Object></Remove>",
             b"<Delete><Object><Key>a</Key>",
         ] {
-            assert_eq!(parse_request(bad).unwrap_err().code, S3ErrorCode::MalformedXML);
+            assert_eq!(
+                parse_request(bad).unwrap_err().code,
+                S3ErrorCode::MalformedXML
+            );
         }
     }
 }

@@ -163,7 +163,10 @@ pub async fn list_objects_v1<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRes
     if !delimiter.is_empty() {
         key_elem(&mut w, "Delimiter", delimiter, url);
     }
-    w.elem("IsTruncated", if page.next.is_some() { "true" } else { "false" });
+    w.elem(
+        "IsTruncated",
+        if page.next.is_some() { "true" } else { "false" },
+    );
     if url {
         w.elem("EncodingType", "url");
     }
@@ -237,7 +240,10 @@ pub async fn list_objects_v2<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRes
     if !delimiter.is_empty() {
         key_elem(&mut w, "Delimiter", delimiter, url);
     }
-    w.elem("IsTruncated", if page.next.is_some() { "true" } else { "false" });
+    w.elem(
+        "IsTruncated",
+        if page.next.is_some() { "true" } else { "false" },
+    );
     if url {
         w.elem("EncodingType", "url");
     }
@@ -266,7 +272,10 @@ mod tests {
             start_after_key("a/", "", "/"),
             ListStart::AfterPrefix("a/".into())
         );
-        assert_eq!(start_after_key("a/b", "", "/"), ListStart::After("a/b".into()));
+        assert_eq!(
+            start_after_key("a/b", "", "/"),
+            ListStart::After("a/b".into())
+        );
         assert_eq!(start_after_key("a/", "", ""), ListStart::After("a/".into()));
     }
 
@@ -291,7 +300,7 @@ mod paging_tests {
     use crate::s3::S3Config;
     use crate::store::local::LocalStore;
     use crate::store::{ObjectMeta, Principal, WriteCondition};
-    use futures_util::stream;
+    use futures_util::{stream, StreamExt};
 
     const KEYS: &[&str] = &[
         "a", "a/", "a/b", "a/c/d", "a0", "ab", "b--x", "b/x/y", "b/z", "c", "c/", "é/1", "é/2",
@@ -301,7 +310,9 @@ mod paging_tests {
     fn reference(prefix: &str, delimiter: &str) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         for key in KEYS.iter().filter(|k| k.starts_with(prefix)) {
-            let entry = common_prefix(key, prefix, delimiter).unwrap_or(key).to_string();
+            let entry = common_prefix(key, prefix, delimiter)
+                .unwrap_or(key)
+                .to_string();
             if out.last() != Some(&entry) {
                 out.push(entry);
             }
@@ -322,7 +333,10 @@ mod paging_tests {
         for key in KEYS {
             let body = stream::iter(vec![Ok(bytes::Bytes::from_static(b"x"))]).boxed_local();
             let staged = store.stage(&who, "bkt", body, Some(1)).await.unwrap();
-            let meta = ObjectMeta { etag: "e".into(), headers: vec![] };
+            let meta = ObjectMeta {
+                etag: "e".into(),
+                headers: vec![],
+            };
             store
                 .commit_object(&who, "bkt", key, staged, meta, WriteCondition::None)
                 .await
@@ -330,7 +344,10 @@ mod paging_tests {
         }
         let req = actix_web::test::TestRequest::default().to_http_request();
         let query = Query::default();
-        let config = S3Config { region: "us-east-1".into(), s3_host: None };
+        let config = S3Config {
+            region: "us-east-1".into(),
+            s3_host: None,
+        };
         let ctx = Ctx {
             store: &store,
             config: &config,
@@ -361,7 +378,10 @@ mod paging_tests {
                             None => break,
                         }
                     }
-                    assert_eq!(seen, expected, "prefix {prefix:?} delimiter {delimiter:?} max {max_keys}");
+                    assert_eq!(
+                        seen, expected,
+                        "prefix {prefix:?} delimiter {delimiter:?} max {max_keys}"
+                    );
                 }
             }
         }

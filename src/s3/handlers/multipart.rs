@@ -168,7 +168,13 @@ pub async fn complete<S: ObjectStore>(
     let info = ctx
         .store
         .complete_multipart(
-            &ctx.who, &ctx.bucket, &ctx.key, id, &requested, meta, condition,
+            &ctx.who,
+            &ctx.bucket,
+            &ctx.key,
+            id,
+            &requested,
+            meta,
+            condition,
         )
         .await?;
     let mut w = XmlWriter::new();
@@ -192,7 +198,8 @@ pub async fn abort<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3E
 
 pub async fn list_parts<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
     let id = upload_id(ctx);
-    let max_parts = query_number(ctx, "max-parts")?.map_or(MAX_LISTED, |n| n.min(MAX_LISTED as u64) as usize);
+    let max_parts =
+        query_number(ctx, "max-parts")?.map_or(MAX_LISTED, |n| n.min(MAX_LISTED as u64) as usize);
     let marker = query_number(ctx, "part-number-marker")?.unwrap_or(0);
     let (_upload, parts) = ctx
         .store
@@ -308,8 +315,14 @@ mod tests {
             let req: Vec<(u32, String)> = req.iter().map(|(n, e)| (*n, e.to_string())).collect();
             completion_etag(&req, &stored).unwrap_err().code
         };
-        assert_eq!(code(&[(2, MD5_B), (1, MD5_A)]), S3ErrorCode::InvalidPartOrder);
-        assert_eq!(code(&[(1, MD5_A), (1, MD5_A)]), S3ErrorCode::InvalidPartOrder);
+        assert_eq!(
+            code(&[(2, MD5_B), (1, MD5_A)]),
+            S3ErrorCode::InvalidPartOrder
+        );
+        assert_eq!(
+            code(&[(1, MD5_A), (1, MD5_A)]),
+            S3ErrorCode::InvalidPartOrder
+        );
         assert_eq!(code(&[(3, MD5_A)]), S3ErrorCode::InvalidPart);
         assert_eq!(code(&[(1, MD5_B)]), S3ErrorCode::InvalidPart);
         assert_eq!(code(&[(1, MD5_A), (2, MD5_B)]), S3ErrorCode::EntityTooSmall);

@@ -77,7 +77,9 @@ pub fn write_condition<S>(ctx: &Ctx<'_, S>) -> Result<WriteCondition, S3Error> {
         return Ok(WriteCondition::IfAbsent);
     }
     if let Some(value) = ctx.header("if-match") {
-        return Ok(WriteCondition::IfEtag(value.trim().trim_matches('"').to_string()));
+        return Ok(WriteCondition::IfEtag(
+            value.trim().trim_matches('"').to_string(),
+        ));
     }
     Ok(WriteCondition::None)
 }
@@ -121,7 +123,9 @@ pub async fn stage_body<S: ObjectStore>(
         Some(len) if len > max_size => {
             return Err(S3Error::new(
                 S3ErrorCode::EntityTooLarge,
-                format!("Your proposed upload exceeds the maximum allowed size of {max_size} bytes"),
+                format!(
+                    "Your proposed upload exceeds the maximum allowed size of {max_size} bytes"
+                ),
             )
             .with_detail("ProposedSize", len.to_string())
             .with_detail("MaxSizeAllowed", max_size.to_string()))
@@ -272,8 +276,9 @@ pub async fn get_object<S: ObjectStore>(
     object_headers(ctx, &mut builder, &info);
     let length = byte_range.map_or(info.size, |r| r.last - r.first + 1);
     if !with_body {
-        builder.insert_header(("Content-Length", length.to_string()));
-        return Ok(builder.finish());
+        // actix writes Content-Length from the body's size and sends no body for HEAD.
+        let nothing = futures_util::stream::empty::<Result<bytes::Bytes, actix_web::Error>>();
+        return Ok(builder.body(SizedStream::new(length, nothing)));
     }
     let stream = reader.stream(byte_range).map_err(|e| {
         log::error!("read failed mid-response: {e}");

@@ -98,7 +98,7 @@ impl StorageDir {
 
     fn free_bytes(&self) -> u64 {
         match nix::sys::statvfs::statvfs(&self.path) {
-            Ok(stat) => (stat.blocks_available() as u64).saturating_mul(stat.fragment_size() as u64),
+            Ok(stat) => stat.blocks_available().saturating_mul(stat.fragment_size()),
             Err(e) => {
                 log::warn!("cannot read free space of {}: {e}", self.path.display());
                 0
