@@ -4,7 +4,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// What the command line asks for, before the configuration file is read.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Args {
     pub command: Command,
     pub config: Option<PathBuf>,
@@ -15,15 +15,29 @@ pub struct Args {
     pub access_key: Option<String>,
     pub secret_key: Option<String>,
     pub show_secrets: bool,
+    pub daemon: bool,
+    pub foreground: bool,
+    pub pidfile: Option<PathBuf>,
+    pub logdir: Option<PathBuf>,
+    pub run_as: Option<String>,
+    pub admin_listen: Option<String>,
+    pub https_listen: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub show_keys: bool,
 }
 
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub enum Command {
     #[default]
     Serve,
     UserAdd(String),
     UserList,
     UserRemove(String),
+    CheckConfig,
+    Stop,
+    Status,
+    Reload,
     Help,
     Version,
 }
@@ -33,11 +47,21 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
     ("--config", "FILE", "read settings from FILE (key = value lines)"),
     ("--data-dir", "DIR", "a storage directory of the embedded store; repeat for several (default: /var/lib/libres3 as root, else $XDG_DATA_HOME/libres3 or ~/.local/share/libres3)"),
     ("--listen", "ADDR:PORT", "listen for S3 requests there; repeatable (default: 127.0.0.1:8008)"),
+    ("--daemon", "", "serve: detach into the background under a supervisor (like daemonize = yes)"),
+    ("--foreground", "", "serve: stay in the foreground even if the file says daemonize = yes"),
+    ("--pidfile", "FILE", "the daemon's pid file (default /run/libres3/libres3.pid as root)"),
+    ("--logdir", "DIR", "where the daemon writes access.log and errors.log (default /var/log/libres3 as root)"),
+    ("--run-as", "USER[:GROUP]", "drop to this user after binding the ports"),
+    ("--admin-listen", "ADDR:PORT", "the admin endpoint (/health, /stats, /metrics), or off (default 127.0.0.1:8009)"),
+    ("--https-listen", "ADDR:PORT", "listen for S3 over HTTPS there (needs --tls-cert and --tls-key or the file's keys)"),
+    ("--tls-cert", "FILE", "PEM certificate chain for HTTPS"),
+    ("--tls-key", "FILE", "PEM private key for HTTPS (mode 0600)"),
     ("--s3-host", "NAME", "answer virtual-hosted-style requests for bucket.NAME"),
     ("--region", "REGION", "the region clients sign requests for (default: us-east-1)"),
     ("--access-key", "KEY", "user add: the access key to give the user (default: generated)"),
     ("--secret-key", "SECRET", "user add: the secret key to give the user (default: generated)"),
     ("--secrets", "", "user list: also print secret keys"),
+    ("--keys", "", "check-config: list every key libres3.conf accepts"),
     ("--help", "", "print this help and exit"),
     ("--version", "", "print the version and exit"),
 ];
@@ -49,7 +73,11 @@ pub fn usage() -> String {
          libres3 [serve] [OPTIONS]          run the S3 server (the default command)\n  \
          libres3 user add NAME [OPTIONS]    create a user and print its keys\n  \
          libres3 user list [OPTIONS]        list users and their access keys\n  \
-         libres3 user remove NAME [OPTIONS] delete a user\n\n\
+         libres3 user remove NAME [OPTIONS] delete a user\n  \
+         libres3 check-config [OPTIONS]     validate the configuration and print the effective settings\n  \
+         libres3 stop [OPTIONS]             stop the daemon named by the pid file (waits for it)\n  \
+         libres3 status [OPTIONS]           exit 0 if the daemon runs, 3 if not\n  \
+         libres3 reload [OPTIONS]           make the daemon re-read its configuration (SIGHUP)\n\n\
          Options:\n",
     );
     for (flag, value, help) in FLAGS {
@@ -114,6 +142,16 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, String> {
             ("--access-key", Some(v)) => parsed.access_key = Some(v),
             ("--secret-key", Some(v)) => parsed.secret_key = Some(v),
             ("--secrets", None) => parsed.show_secrets = true,
+            ("--keys", None) => parsed.show_keys = true,
+            ("--daemon", None) => parsed.daemon = true,
+            ("--foreground", None) => parsed.foreground = true,
+            ("--pidfile", Some(v)) => parsed.pidfile = Some(v.into()),
+            ("--logdir", Some(v)) => parsed.logdir = Some(v.into()),
+            ("--run-as", Some(v)) => parsed.run_as = Some(v),
+            ("--admin-listen", Some(v)) => parsed.admin_listen = Some(v),
+            ("--https-listen", Some(v)) => parsed.https_listen = Some(v),
+            ("--tls-cert", Some(v)) => parsed.tls_cert = Some(v.into()),
+            ("--tls-key", Some(v)) => parsed.tls_key = Some(v.into()),
             ("--help", None) => parsed.command = Command::Help,
             ("--version", None) => parsed.command = Command::Version,
             (flag, _) => return Err(format!("{flag} is not handled")),
@@ -125,6 +163,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, String> {
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     parsed.command = match words.as_slice() {
         [] | ["serve"] => Command::Serve,
+        ["check-config"] => Command::CheckConfig,
+        ["stop"] => Command::Stop,
+        ["status"] => Command::Status,
+        ["reload"] => Command::Reload,
         ["user", "add", name] => Command::UserAdd(name.to_string()),
         ["user", "list"] => Command::UserList,
         ["user", "remove", name] => Command::UserRemove(name.to_string()),
@@ -201,5 +243,25 @@ mod tests {
         assert!(parse_words(&["user", "add"]).is_err());
         assert_eq!(parse_words(&["-h"]).unwrap().command, Command::Help);
         assert!(usage().contains("--data-dir DIR"));
+        assert!(parse_words(&["stop", "now"]).is_err());
+    }
+
+    #[test]
+    fn service_commands() {
+        let a = parse_words(&["serve", "--daemon", "--pidfile", "/p", "--run-as", "u:g"]).unwrap();
+        assert!(a.daemon);
+        assert_eq!(a.pidfile, Some(PathBuf::from("/p")));
+        assert_eq!(a.run_as.as_deref(), Some("u:g"));
+        for (word, command) in [
+            ("stop", Command::Stop),
+            ("status", Command::Status),
+            ("reload", Command::Reload),
+            ("check-config", Command::CheckConfig),
+        ] {
+            assert_eq!(
+                parse_words(&[word, "--config", "/c"]).unwrap().command,
+                command
+            );
+        }
     }
 }

@@ -1,23 +1,31 @@
 //! libres3: an Amazon S3 compatible server.
 #![allow(dead_code)] // skeleton: removed once every module is wired into the server
 
+mod admin;
 mod cli;
 mod config;
 mod credentials;
+mod logging;
 mod s3;
 mod server;
 mod store;
+mod supervisor;
 mod time;
+mod tls;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use cli::Command;
-use config::Config;
+use cli::{Args, Command};
+use config::{Backend, Config};
+use server::Sockets;
 use store::local::{LocalStore, UserAdmin};
 use store::SecretKey;
+use supervisor::{Daemon, Notify, Pidfile};
 
 fn main() -> ExitCode {
-    let args = match cli::parse(std::env::args_os().skip(1)) {
+    let mut args = match cli::parse(std::env::args_os().skip(1)) {
         Ok(args) => args,
         Err(message) => {
             eprintln!("libres3: {message}");
@@ -35,18 +43,187 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let result = Config::load(&args)
+    // The daemon works in `/`: pin every path given on the command line now.
+    if let Err(message) = absolutize(&mut args) {
+        eprintln!("libres3: {message}");
+        return ExitCode::from(2);
+    }
+    let fail = |message: String, code: u8| {
+        eprintln!("libres3: {message}");
+        ExitCode::from(code)
+    };
+    match &args.command {
+        Command::Serve => serve(args),
+        Command::CheckConfig => check_config(&args),
+        command @ (Command::Stop | Command::Status | Command::Reload) => {
+            match Config::load(&args) {
+                Ok(config) => {
+                    supervisor::control(command, &config.pidfile, config.shutdown_timeout)
+                }
+                // A reload of a broken file would be refused: say so now, signal nothing.
+                Err(e) if matches!(command, Command::Reload) => fail(e.to_string(), 1),
+                Err(e) => {
+                    eprintln!("libres3: warning: {e}");
+                    let timeout = std::time::Duration::from_secs(300);
+                    supervisor::control(command, &config::pidfile_leniently(&args), timeout)
+                }
+            }
+        }
+        command => {
+            logging::init_stderr(log::LevelFilter::Info);
+            match Config::load(&args)
+                .map_err(|e| e.to_string())
+                .and_then(|config| manage_users(command, &args, config))
+            {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => fail(message, 1),
+            }
+        }
+    }
+}
+
+fn absolutize(args: &mut Args) -> Result<(), String> {
+    let abs = |p: &mut PathBuf| -> Result<(), String> {
+        *p = std::path::absolute(&*p).map_err(|e| format!("{}: {e}", p.display()))?;
+        Ok(())
+    };
+    for path in args
+        .config
+        .iter_mut()
+        .chain(args.data_dirs.iter_mut())
+        .chain(args.pidfile.iter_mut())
+        .chain(args.logdir.iter_mut())
+        .chain(args.tls_cert.iter_mut())
+        .chain(args.tls_key.iter_mut())
+    {
+        abs(path)?;
+    }
+    Ok(())
+}
+
+/// What `serve` would refuse after the file parsed: backends and features not built, TLS
+/// files that do not load, a run-as user that does not exist.
+fn preflight(config: &Config) -> Result<Preflight, String> {
+    if config.backend == Backend::Sx {
+        return Err("backend = sx: the sx backend is not built yet; use backend = embedded".into());
+    }
+    if let Some(path) = &config.encryption_key_file {
+        return Err(format!(
+            "encryption_key_file = {}: encryption at rest is not built yet; remove the key to \
+             store data unencrypted",
+            path.display()
+        ));
+    }
+    // Loaded now, while we may still be root: the key file is usually readable by root only.
+    let certificate = match &config.tls {
+        Some(files) if !config.https_listen.is_empty() => Some(tls::load(files)?),
+        _ => None,
+    };
+    let run_as = config
+        .run_as
+        .as_ref()
+        .map(supervisor::resolve_run_as)
+        .transpose()?;
+    Ok(Preflight {
+        run_as,
+        certificate,
+    })
+}
+
+/// What `serve` learns before it forks.
+pub struct Preflight {
+    pub run_as: Option<(nix::unistd::User, nix::unistd::Gid)>,
+    pub certificate: Option<Arc<rustls::sign::CertifiedKey>>,
+}
+
+fn check_config(args: &Args) -> ExitCode {
+    if args.show_keys {
+        print!("{}", config::keys_help());
+        return ExitCode::SUCCESS;
+    }
+    let result = Config::load(args)
         .map_err(|e| e.to_string())
-        .and_then(|config| match &args.command {
-            Command::Serve => serve(config),
-            command => manage_users(command, &args, config),
-        });
+        .and_then(|config| preflight(&config).map(|_| config));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(config) => {
+            print!("{}", config::describe(&config));
+            match &args.config {
+                Some(path) => println!("# {}: OK", path.display()),
+                None => println!("# no --config given: defaults and flags only: OK"),
+            }
+            ExitCode::SUCCESS
+        }
         Err(message) => {
             eprintln!("libres3: {message}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: Args) -> ExitCode {
+    let fail = |message: String| {
+        eprintln!("libres3: {message}");
+        ExitCode::FAILURE
+    };
+    let config = match Config::load(&args) {
+        Ok(config) => config,
+        Err(e) => return fail(e.to_string()),
+    };
+    let Preflight {
+        run_as,
+        certificate,
+    } = match preflight(&config) {
+        Ok(checked) => checked,
+        Err(e) => return fail(e),
+    };
+    let daemon = config.daemonize && !args.foreground;
+    if !daemon {
+        logging::init_stderr(config.live.log_level);
+    }
+    let owner = run_as.as_ref().map(|(user, gid)| (user.uid, *gid));
+    let pidfile = if daemon || config.pidfile_explicit {
+        match Pidfile::lock(&config.pidfile, owner) {
+            Ok(pidfile) => Some(pidfile),
+            Err(e) => return fail(e),
+        }
+    } else {
+        None
+    };
+    // Made before dropping privileges, so that /var/lib/libres3 can belong to the run-as user.
+    for dir in &config.data_dirs {
+        if let Err(e) = supervisor::prepare_dir(dir, owner) {
+            return fail(e);
+        }
+    }
+    let sockets = match server::bind(&config) {
+        Ok(sockets) => sockets,
+        Err(e) => return fail(e),
+    };
+    match (daemon, pidfile) {
+        (true, Some(pidfile)) => supervisor::daemonize(Daemon {
+            args,
+            config,
+            sockets,
+            pidfile,
+            run_as,
+            certificate,
+        }),
+        (_, mut pidfile) => {
+            if let Some(pidfile) = &mut pidfile {
+                if let Err(e) = pidfile.write_pid() {
+                    return fail(e);
+                }
+            }
+            if let Some((user, gid)) = &run_as {
+                if let Err(e) = supervisor::drop_privileges(user, *gid) {
+                    return fail(e);
+                }
+            }
+            let code = run_worker(&args, config, sockets, certificate, None, Notify::Stdout);
+            if let Some(pidfile) = pidfile {
+                pidfile.remove();
+            }
+            ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
     }
 }
@@ -55,20 +232,53 @@ fn open_store(config: &Config) -> Result<LocalStore, String> {
     LocalStore::open(&config.data_dirs).map_err(|e| e.to_string())
 }
 
-fn serve(config: Config) -> Result<(), String> {
-    let listeners = server::bind(&config.listen)?;
-    actix_web::rt::System::new().block_on(async move {
+/// A worker: the actix runtime, the store and the server, created here and only here (after
+/// any fork). Returns the process exit code.
+pub fn run_worker(
+    args: &Args,
+    config: Config,
+    sockets: Sockets,
+    certificate: Option<Arc<rustls::sign::CertifiedKey>>,
+    control: Option<std::fs::File>,
+    mut notify: Notify,
+) -> i32 {
+    let result = actix_web::rt::System::new().block_on(async {
         let store = open_store(&config)?;
-        first_user(&store, &config).await?;
-        server::run(store, config.s3, listeners)
-            .await
-            .map_err(|e| format!("the server stopped: {e}"))
-    })
+        let endpoint = match (sockets.http.first(), sockets.https.first()) {
+            (Some(l), _) => l.local_addr().map(|a| format!("http://{a}")),
+            (None, Some(l)) => l.local_addr().map(|a| format!("https://{a}")),
+            (None, None) => Ok(String::new()),
+        }
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+        first_user(&store, &endpoint, &mut notify).await?;
+        server::run(
+            store,
+            args,
+            config,
+            sockets,
+            certificate,
+            control,
+            &mut notify,
+        )
+        .await
+    });
+    match result {
+        Ok(()) => 0,
+        Err(message) => {
+            if notify.fail(&message).is_err() {
+                log::error!("{message}");
+                if matches!(notify, Notify::Stdout) {
+                    eprintln!("libres3: {message}");
+                }
+            }
+            1
+        }
+    }
 }
 
 /// A store with no user gets one: from LIBRES3_ACCESS_KEY / LIBRES3_SECRET_KEY, or generated
 /// and printed once with a command to try it.
-async fn first_user(store: &LocalStore, config: &Config) -> Result<(), String> {
+async fn first_user(store: &LocalStore, endpoint: &str, notify: &mut Notify) -> Result<(), String> {
     if !store
         .list_users()
         .await
@@ -108,19 +318,14 @@ async fn first_user(store: &LocalStore, config: &Config) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     log::info!("created the first user \"admin\" (access key {access_key})");
     if generated {
-        let endpoint = config
-            .listen
-            .first()
-            .map(|a| format!("http://{a}"))
-            .unwrap_or_default();
-        println!(
+        notify.line(&format!(
             "libres3: created the first user \"admin\"; its keys are shown only this once:\n\
              \x20 access key: {access_key}\n\
              \x20 secret key: {secret}\n\
              Try it:\n\
              \x20 AWS_ACCESS_KEY_ID={access_key} AWS_SECRET_ACCESS_KEY={secret} aws --endpoint-url {endpoint} s3 ls",
             secret = secret.expose()
-        );
+        ));
     }
     Ok(())
 }
@@ -167,7 +372,7 @@ fn manage_users(command: &Command, args: &cli::Args, config: Config) -> Result<(
             }
             println!("removed user {name}");
         }
-        Command::Serve | Command::Help | Command::Version => {}
+        _ => {}
     }
     Ok(())
 }

@@ -1,48 +1,482 @@
-//! The HTTP server: one catch-all service that hands every request to `s3::dispatch`.
+//! The HTTP server: one catch-all service that hands every request to `s3::dispatch`, wrapped
+//! by the limits, the counters and the access log; the admin endpoint on its own listener;
+//! and the signals a running worker obeys.
 
-use std::io::Write;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, RwLock};
+use std::time::{Instant, SystemTime};
 
-use actix_web::{web, App, HttpServer};
+use actix_web::body::{BodySize, MessageBody};
+use actix_web::http::Method;
+use actix_web::rt::signal::unix::{signal, SignalKind};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 
-use crate::s3::{dispatch, AppState, S3Config};
+use crate::admin::Stats;
+use crate::cli::Args;
+use crate::config::{Config, LiveSettings};
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::{dispatch, error_response, AppState, OperationName};
 use crate::store::ObjectStore;
+use crate::supervisor::Notify;
+use crate::{logging, tls};
 
-/// Binds every address first, so a port that is taken fails before anything starts.
-pub fn bind(addrs: &[std::net::SocketAddr]) -> Result<Vec<TcpListener>, String> {
-    addrs
-        .iter()
-        .map(|addr| {
-            TcpListener::bind(addr).map_err(|e| {
-                format!("cannot listen on {addr}: {e}; choose another address with --listen")
-            })
-        })
-        .collect()
+/// The listening sockets, bound by the synchronous main before any fork or privilege drop.
+#[derive(Debug)]
+pub struct Sockets {
+    pub http: Vec<TcpListener>,
+    pub https: Vec<TcpListener>,
+    pub admin: Option<TcpListener>,
 }
 
-/// Serves S3 on `listeners` until SIGINT or SIGTERM.
-pub async fn run<S>(store: S, config: S3Config, listeners: Vec<TcpListener>) -> std::io::Result<()>
+impl Sockets {
+    /// Duplicates the sockets for a worker process.
+    pub fn try_clone(&self) -> std::io::Result<Sockets> {
+        let dup = |all: &[TcpListener]| -> std::io::Result<Vec<TcpListener>> {
+            all.iter().map(TcpListener::try_clone).collect()
+        };
+        Ok(Sockets {
+            http: dup(&self.http)?,
+            https: dup(&self.https)?,
+            admin: self
+                .admin
+                .as_ref()
+                .map(TcpListener::try_clone)
+                .transpose()?,
+        })
+    }
+}
+
+fn bind_one(addr: &SocketAddr, hint: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}; {hint}"))
+}
+
+/// Binds every address first, so a port that is taken fails before anything starts.
+pub fn bind(config: &Config) -> Result<Sockets, String> {
+    let http = config
+        .listen
+        .iter()
+        .map(|a| bind_one(a, "choose another address with --listen or s3_http_port"))
+        .collect::<Result<_, _>>()?;
+    let https = config
+        .https_listen
+        .iter()
+        .map(|a| {
+            bind_one(
+                a,
+                "choose another port with s3_https_port or --https-listen",
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    let admin = match config.admin_listen {
+        None => None,
+        Some(addr) => match TcpListener::bind(addr) {
+            Ok(listener) => Some(listener),
+            // The default address is only a convenience: a second instance on one host, or a
+            // test run, still starts, without the admin endpoint.
+            Err(e) if !config.admin_listen_explicit => {
+                eprintln!(
+                    "libres3: warning: the admin endpoint cannot listen on {addr} ({e}); \
+                     running without it (set admin_listen to another address, or off)"
+                );
+                None
+            }
+            Err(e) => return Err(format!("cannot listen on {addr}: {e}; change admin_listen")),
+        },
+    };
+    Ok(Sockets { http, https, admin })
+}
+
+/// What the S3 wrapper needs besides the store.
+pub struct Front {
+    pub live: RwLock<LiveSettings>,
+    pub stats: Arc<Stats>,
+}
+
+/// Serves S3 (and the admin endpoint) on `sockets` until SIGTERM or SIGINT, obeying SIGHUP
+/// (reload) and SIGUSR1 (reopen logs) meanwhile.
+pub async fn run<S>(
+    store: S,
+    args: &Args,
+    mut config: Config,
+    sockets: Sockets,
+    certificate: Option<Arc<rustls::sign::CertifiedKey>>,
+    mut control: Option<std::fs::File>,
+    notify: &mut Notify,
+) -> Result<(), String>
 where
     S: ObjectStore + Send + Sync,
 {
-    let state = web::Data::new(AppState { store, config });
+    let io = |e: std::io::Error| format!("cannot start the server: {e}");
+    let backend = match config.backend {
+        crate::config::Backend::Embedded => "embedded",
+        crate::config::Backend::Sx => "sx",
+    };
+    let stats = Arc::new(Stats::new(config.data_dirs.clone(), backend));
+    let front = web::Data::new(Front {
+        live: RwLock::new(config.live.clone()),
+        stats: stats.clone(),
+    });
+    let state = web::Data::new(AppState {
+        store,
+        config: config.s3.clone(),
+    });
+    let certs = match (&config.tls, certificate) {
+        (_, Some(key)) => Some(tls::Reloadable::new(key)),
+        (Some(files), None) if !sockets.https.is_empty() => {
+            Some(tls::Reloadable::new(tls::load(files)?))
+        }
+        _ => None,
+    };
+
+    let counted = stats.clone();
+    let front_app = front.clone();
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .default_service(web::to(dispatch::<S>))
-    });
-    let mut bound = Vec::new();
-    for listener in listeners {
-        bound.push(listener.local_addr()?);
-        server = server.listen(listener)?;
+            .app_data(front_app.clone())
+            .default_service(web::to(serve_s3::<S>))
+    })
+    .on_connect(move |_, extensions| {
+        extensions.insert(counted.connection());
+    })
+    .disable_signals()
+    .shutdown_timeout(config.shutdown_timeout.as_secs())
+    .max_connections(config.limits.max_parallel)
+    .client_request_timeout(config.limits.client_request_timeout)
+    .keep_alive(config.limits.keep_alive);
+    if config.limits.workers > 0 {
+        server = server.workers(config.limits.workers);
     }
-    let running = server.run();
+    let mut lines = Vec::new();
+    for listener in sockets.http {
+        lines.push(format!(
+            "libres3: listening on http://{}",
+            listener.local_addr().map_err(io)?
+        ));
+        server = server.listen(listener).map_err(io)?;
+    }
+    if let Some(certs) = &certs {
+        for listener in sockets.https {
+            lines.push(format!(
+                "libres3: listening on https://{}",
+                listener.local_addr().map_err(io)?
+            ));
+            server = server
+                .listen_rustls_0_23(listener, tls::server_config(certs.clone())?)
+                .map_err(io)?;
+        }
+    }
+    let s3 = server.run();
+    let s3_handle = s3.handle();
+
+    let admin = match sockets.admin {
+        Some(listener) => {
+            lines.push(format!(
+                "libres3: admin endpoint on http://{}",
+                listener.local_addr().map_err(io)?
+            ));
+            let stats = web::Data::from(stats.clone());
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(stats.clone())
+                    .default_service(web::to(crate::admin::handle))
+            })
+            .disable_signals()
+            .workers(1)
+            .shutdown_timeout(1)
+            .listen(listener)
+            .map_err(io)?
+            .run();
+            let handle = server.handle();
+            actix_web::rt::spawn(server);
+            Some(handle)
+        }
+        None => None,
+    };
+
+    let sig = |kind| signal(kind).map_err(|e| format!("cannot handle signals: {e}"));
+    let (mut term, mut int, mut hup, mut usr1) = (
+        sig(SignalKind::terminate())?,
+        sig(SignalKind::interrupt())?,
+        sig(SignalKind::hangup())?,
+        sig(SignalKind::user_defined1())?,
+    );
+    // A worker forked by the supervisor inherits its blocked signals: take them now that
+    // the handlers above are in place.
+    crate::supervisor::unblock_signals();
     // Printed once the sockets are served, so whoever started us may connect now.
-    let mut stdout = std::io::stdout().lock();
-    for addr in bound {
-        writeln!(stdout, "libres3: listening on http://{addr}")?;
+    for line in &lines {
+        notify.line(line);
     }
-    stdout.flush()?;
-    drop(stdout);
-    running.await
+    notify.ready();
+    log::info!("serving ({}); pid {}", lines.join(", "), std::process::id());
+
+    let mut s3 = std::pin::pin!(s3);
+    let grace = config.shutdown_timeout.as_secs();
+    let stop = |name: &str| {
+        log::info!(
+            "{name}: no new connections; letting in-flight requests finish (at most {grace}s)"
+        );
+        let s3_handle = s3_handle.clone();
+        let admin = admin.clone();
+        actix_web::rt::spawn(async move {
+            s3_handle.stop(true).await;
+            if let Some(admin) = admin {
+                admin.stop(false).await;
+            }
+        });
+    };
+    loop {
+        tokio::select! {
+            result = &mut s3 => {
+                log::info!("stopped");
+                return result.map_err(|e| format!("the server stopped: {e}"));
+            }
+            _ = term.recv() => stop("SIGTERM"),
+            _ = int.recv() => stop("SIGINT"),
+            _ = usr1.recv() => logging::reopen(),
+            _ = hup.recv() => {
+                // Under a supervisor, the text it read (and checked) comes down the control
+                // pipe; in the foreground, the file is read again here.
+                let message = control.as_mut().and_then(crate::supervisor::latest_reload);
+                reload(args, message, &mut config, &front, certs.as_deref());
+            }
+        }
+    }
+}
+
+/// SIGHUP: re-reads the configuration; applies what can change live; keeps the running
+/// settings if the file is broken.
+fn reload(
+    args: &Args,
+    message: Option<crate::supervisor::Reload>,
+    config: &mut Config,
+    front: &Front,
+    certs: Option<&tls::Reloadable>,
+) {
+    let (loaded, pem) = match message {
+        Some(m) => (Config::from_text(args, &m.config), m.tls),
+        None => (Config::load(args), None),
+    };
+    let new = match loaded {
+        Ok(new) => new,
+        Err(e) => {
+            log::error!("SIGHUP: the configuration is not valid, keeping the running one: {e}");
+            return;
+        }
+    };
+    let new_cert = match (certs, &new.tls) {
+        (Some(_), Some(files)) => {
+            match pem.map_or_else(|| tls::load(files), |p| tls::parse(files, &p)) {
+                Ok(key) => Some(key),
+                Err(e) => {
+                    log::error!("SIGHUP: keeping the running configuration: {e}");
+                    return;
+                }
+            }
+        }
+        _ => None,
+    };
+    if let (Some(certs), Some(key)) = (certs, new_cert) {
+        certs.replace(key);
+        log::info!("SIGHUP: reloaded the TLS certificate");
+    }
+    logging::set_level(new.live.log_level);
+    if let Ok(mut live) = front.live.write() {
+        *live = new.live.clone();
+    }
+    let pending = new.restart_needed(config);
+    if !pending.is_empty() {
+        log::warn!(
+            "SIGHUP: changed settings that apply only after a restart: {}",
+            pending.join(", ")
+        );
+    }
+    let source = args
+        .config
+        .as_ref()
+        .map_or("the command line".into(), |p| p.display().to_string());
+    log::info!(
+        "SIGHUP: reloaded {source} (log_level {}, max_header_size {}, max_object_size {})",
+        new.live.log_level,
+        new.live.max_header_size,
+        new.live.max_object_size
+    );
+    *config = Config {
+        live: new.live,
+        tls: new.tls,
+        ..config.clone()
+    };
+}
+
+/// Declared request body size: the decoded length of aws-chunked bodies, else Content-Length.
+fn declared_length(req: &HttpRequest) -> Option<u64> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    header("x-amz-decoded-content-length").or_else(|| header("content-length"))
+}
+
+/// The access key a request is signed with, for the access log's user field.
+fn access_key(req: &HttpRequest) -> Option<String> {
+    if let Some(auth) = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(rest) = auth.split("Credential=").nth(1) {
+            return rest.split('/').next().map(str::to_string);
+        }
+        if let Some(rest) = auth.strip_prefix("AWS ") {
+            return rest.split(':').next().map(str::to_string);
+        }
+    }
+    req.query_string().split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        match k {
+            "X-Amz-Credential" => v.split("%2F").next().map(str::to_string),
+            "AWSAccessKeyId" => Some(v.to_string()),
+            _ => None,
+        }
+    })
+}
+
+/// `10/Oct/2000:13:55:36 +0000`, the Apache log date, from the HTTP date.
+fn apache_date(t: SystemTime) -> String {
+    let http = crate::time::http_date(t); // "Sun, 06 Nov 1994 08:49:37 GMT"
+    let parts: Vec<&str> = http.split_whitespace().collect();
+    match parts.as_slice() {
+        [_, day, month, year, time, _] => format!("{day}/{month}/{year}:{time} +0000"),
+        _ => http,
+    }
+}
+
+fn quoted(value: Option<&str>) -> String {
+    match value {
+        Some(v) => v
+            .chars()
+            .flat_map(|c| match c {
+                '"' | '\\' => vec!['\\', c],
+                c if c.is_control() => vec!['?'],
+                c => vec![c],
+            })
+            .collect(),
+        None => "-".into(),
+    }
+}
+
+/// Every S3 request: limits checked, counted, logged in the access log.
+async fn serve_s3<S: ObjectStore>(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState<S>>,
+    front: web::Data<Front>,
+) -> HttpResponse {
+    let started = Instant::now();
+    let (max_header, max_object) = front
+        .live
+        .read()
+        .map(|l| (l.max_header_size, l.max_object_size))
+        .unwrap_or((u64::MAX, u64::MAX));
+    let upload = matches!(*req.method(), Method::PUT | Method::POST);
+    let _in_flight = front.stats.request(upload);
+    let declared = declared_length(&req);
+    let header_bytes: u64 = req
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str().len() + v.len() + 4) as u64)
+        .sum();
+    let refuse = |code, message: String| {
+        let id = crate::s3::next_request_id();
+        let mut response = error_response(&S3Error::new(code, message), &req, &id);
+        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&id) {
+            response.headers_mut().insert(
+                actix_web::http::header::HeaderName::from_static("x-amz-request-id"),
+                v,
+            );
+        }
+        response
+    };
+    let response = if header_bytes > max_header {
+        refuse(
+            S3ErrorCode::RequestHeaderSectionTooLarge,
+            format!("Your request header section exceeds the maximum allowed size ({max_header} bytes)."),
+        )
+    } else if upload && declared.is_some_and(|n| n > max_object) {
+        refuse(
+            S3ErrorCode::EntityTooLarge,
+            format!("Your proposed upload exceeds the maximum allowed size ({max_object} bytes)."),
+        )
+    } else {
+        dispatch(req.clone(), payload, state).await
+    };
+
+    let operation = response
+        .extensions()
+        .get::<OperationName>()
+        .map_or("-", |o| o.0);
+    let status = response.status();
+    let sent = match response.body().size() {
+        BodySize::Sized(n) if *req.method() != Method::HEAD => Some(n),
+        _ => None,
+    };
+    front.stats.record(
+        operation,
+        status.is_client_error() || status.is_server_error(),
+        if upload { declared.unwrap_or(0) } else { 0 },
+        sent.unwrap_or(0),
+    );
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let request_id = response
+        .headers()
+        .get("x-amz-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    let line = format!(
+        "{} - {} [{}] \"{} {} {:?}\" {} {} \"{}\" \"{}\" {} {} {}ms",
+        req.peer_addr().map_or("-".into(), |a| a.ip().to_string()),
+        access_key(&req).unwrap_or_else(|| "-".into()),
+        apache_date(SystemTime::now()),
+        req.method(),
+        quoted(Some(&req.uri().to_string())),
+        req.version(),
+        status.as_u16(),
+        sent.map_or("-".into(), |n| n.to_string()),
+        quoted(header("referer")),
+        quoted(header("user-agent")),
+        request_id,
+        operation,
+        started.elapsed().as_millis(),
+    );
+    if status.is_server_error() {
+        log::warn!("{request_id} {operation} {}: answered {status}", req.path());
+    }
+    logging::access(&line);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn log_fields() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(784_111_777);
+        assert_eq!(apache_date(t), "06/Nov/1994:08:49:37 +0000");
+        assert_eq!(quoted(Some("a\"b\n")), "a\\\"b?");
+        assert_eq!(quoted(None), "-");
+        let req = TestRequest::default()
+            .insert_header((
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=AKID/20130524/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x",
+            ))
+            .to_http_request();
+        assert_eq!(access_key(&req).as_deref(), Some("AKID"));
+        let req = TestRequest::with_uri("/b/k?AWSAccessKeyId=OLD&Signature=x").to_http_request();
+        assert_eq!(access_key(&req).as_deref(), Some("OLD"));
+    }
 }

@@ -11,7 +11,7 @@ pub mod xml;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use actix_web::http::Method;
@@ -56,7 +56,10 @@ impl<S> Ctx<'_, S> {
     }
 }
 
-fn next_request_id() -> String {
+/// Put in each response's extensions: which S3 operation answered (for logs and stats).
+pub struct OperationName(pub &'static str);
+
+pub fn next_request_id() -> String {
     static BASE: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let base = *BASE.get_or_init(|| {
@@ -78,7 +81,6 @@ pub async fn dispatch<S: ObjectStore>(
     payload: web::Payload,
     state: web::Data<AppState<S>>,
 ) -> HttpResponse {
-    let started = Instant::now();
     let request_id = next_request_id();
     let mut operation = "-";
     let result = handle(&req, payload, &state, &mut operation).await;
@@ -103,17 +105,7 @@ pub async fn dispatch<S: ObjectStore>(
         actix_web::http::header::SERVER,
         HeaderValue::from_static("LibreS3"),
     );
-    log::info!(
-        "{} {} {} {} {} {:.1}ms",
-        req.peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default(),
-        req.method(),
-        req.uri(),
-        operation,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
+    response.extensions_mut().insert(OperationName(operation));
     response
 }
 
