@@ -29,6 +29,16 @@ pub struct Sockets {
 }
 
 impl Sockets {
+    pub fn raw_fds(&self) -> Vec<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.http
+            .iter()
+            .chain(&self.https)
+            .chain(&self.admin)
+            .map(AsRawFd::as_raw_fd)
+            .collect()
+    }
+
     /// Duplicates the sockets for a worker process.
     pub fn try_clone(&self) -> std::io::Result<Sockets> {
         let dup = |all: &[TcpListener]| -> std::io::Result<Vec<TcpListener>> {

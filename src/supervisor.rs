@@ -336,7 +336,7 @@ fn supervise(daemon: Daemon, report: File) -> i32 {
     let Daemon {
         args,
         mut config,
-        sockets,
+        mut sockets,
         mut pidfile,
         run_as,
         mut certificate,
@@ -471,6 +471,13 @@ fn supervise(daemon: Daemon, report: File) -> i32 {
             }
             Signal::SIGTERM | Signal::SIGINT => {
                 stopping = true;
+                // Our copies of the listening sockets would keep the ports accepting
+                // connections nobody serves once the worker closes its own.
+                sockets = Sockets {
+                    http: Vec::new(),
+                    https: Vec::new(),
+                    admin: None,
+                };
                 match worker {
                     Some((pid, ..)) => {
                         log::info!("{signal}: stopping worker {pid}");
@@ -589,6 +596,7 @@ fn start_worker(
     let pipe = || nix::unistd::pipe().map_err(|e| format!("cannot create a pipe: {e}"));
     let (read_end, write_end): (OwnedFd, OwnedFd) = pipe()?;
     let (control_read, control_write) = pipe()?;
+    let originals = sockets.raw_fds();
     let sockets = sockets
         .try_clone()
         .map_err(|e| format!("cannot share the listening sockets: {e}"))?;
@@ -600,6 +608,11 @@ fn start_worker(
         ForkResult::Child => {
             drop(read_end);
             drop(control_write);
+            // The supervisor's own copies of the listening sockets came along with the fork:
+            // close them, or the ports would keep accepting after this worker stops serving.
+            for fd in originals.iter().copied() {
+                let _ = nix::unistd::close(fd);
+            }
             abort_on_panic();
             let mut notify = Notify::Pipe(Some(File::from(write_end)));
             if let Some((user, gid)) = run_as {

@@ -1,0 +1,563 @@
+//! The daemon for real: `serve --daemon` with a pid file, logs, signals, a supervisor and
+//! the stop/status/reload commands. Every test has its own directory and ports (port 0: the
+//! daemon reports what it bound), and waits by polling with a deadline, never by sleeping.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+
+const ACCESS_KEY: &str = "LS3DAEMONTESTKEY0001";
+const SECRET_KEY: &str = "daemon-test-secret-key-0123456789abcdefgh";
+
+/// The binary under test; `LIBRES3_TEST_BIN` overrides it (useful when several worktrees
+/// share one target directory and overwrite each other's builds).
+fn bin() -> String {
+    std::env::var("LIBRES3_TEST_BIN")
+        .ok()
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_libres3").to_string())
+}
+
+/// Polls `check` every 20 ms until it returns Some, or panics naming `what` after `limit`.
+fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+fn uid_of(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+/// A scratch directory removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "libres3-it-{name}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create scratch dir");
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One daemon, configured by a file in its own directory.
+struct Daemon {
+    dir: PathBuf,
+    conf: PathBuf,
+    s3: SocketAddr,
+    admin: SocketAddr,
+}
+
+fn write_private(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("write file");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+}
+
+fn base_config(dir: &Path, extra: &str) -> String {
+    format!(
+        "# written by tests/it/daemon.rs\n\
+         data_dir = {dir}/data\n\
+         s3_listen_ip = 127.0.0.1\n\
+         s3_http_port = 0\n\
+         admin_listen = 127.0.0.1:0\n\
+         pidfile = {dir}/run/libres3.pid\n\
+         logdir = {dir}/log\n\
+         daemonize = yes\n\
+         shutdown_timeout = 20\n\
+         {extra}",
+        dir = dir.display()
+    )
+}
+
+fn libres3(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .env("LIBRES3_ACCESS_KEY", ACCESS_KEY)
+        .env("LIBRES3_SECRET_KEY", SECRET_KEY)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run libres3")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The address after `prefix` in the daemon's start-up output.
+fn address(stdout: &str, prefix: &str) -> SocketAddr {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|a| a.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix:?} line in {stdout:?}"))
+}
+
+impl Daemon {
+    /// Starts a daemon in `scratch`, which must outlive it (declare it first).
+    fn start(scratch: &Scratch, extra: &str) -> Daemon {
+        let dir = scratch.0.clone();
+        let conf = dir.join("libres3.conf");
+        write_private(&conf, &base_config(&dir, extra));
+        let out = libres3(&["serve", "--config", conf.to_str().unwrap_or_default()]);
+        let stdout = text(&out.stdout);
+        assert!(
+            out.status.success(),
+            "serve --daemon failed: {}\n{stdout}",
+            text(&out.stderr)
+        );
+        let s3 = address(&stdout, "libres3: listening on http://");
+        let admin = address(&stdout, "libres3: admin endpoint on http://");
+        Daemon {
+            dir,
+            conf,
+            s3,
+            admin,
+        }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.join(relative)
+    }
+
+    fn command(&self, word: &str) -> Output {
+        libres3(&[word, "--config", self.conf.to_str().unwrap_or_default()])
+    }
+
+    fn supervisor_pid(&self) -> u32 {
+        let text = std::fs::read_to_string(self.path("run/libres3.pid")).expect("read pid file");
+        text.trim().parse().expect("pid in pid file")
+    }
+
+    fn worker_pid(&self) -> u32 {
+        let (status, body) = get(self.admin, "/health");
+        assert_eq!(status, 200, "{body}");
+        let pid = body
+            .split("\"pid\":")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|digits| digits.parse().ok());
+        pid.unwrap_or_else(|| panic!("no pid in {body}"))
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(&format!("log/{name}"))).unwrap_or_default()
+    }
+
+    fn wait_for_log(&self, name: &str, needle: &str) {
+        wait_for(
+            &format!("{needle:?} in {name}"),
+            Duration::from_secs(15),
+            || self.log(name).contains(needle).then_some(()),
+        );
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "--- {} errors.log:\n{}",
+                self.dir.display(),
+                self.log("errors.log")
+            );
+        }
+        let _ = self.command("stop");
+    }
+}
+
+/// One request on a fresh connection; returns the status and the body.
+fn request(addr: SocketAddr, head: &str, body: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    stream.write_all(head.as_bytes()).expect("send head");
+    stream.write_all(body).expect("send body");
+    read_response(&mut stream)
+}
+
+fn read_response(stream: &mut TcpStream) -> (u16, String) {
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let answer = text(&raw);
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    request(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+        b"",
+    )
+}
+
+/// A SigV2-signed request head (the test signs on its own, sharing no code with the server).
+fn signed_head(method: &str, path: &str, addr: SocketAddr, length: usize) -> String {
+    let date = http_date_now();
+    let to_sign = format!("{method}\n\napplication/octet-stream\n{date}\n{path}");
+    let key = ring::hmac::Key::new(
+        ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        SECRET_KEY.as_bytes(),
+    );
+    let signature = base64::engine::general_purpose::STANDARD
+        .encode(ring::hmac::sign(&key, to_sign.as_bytes()).as_ref());
+    format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nDate: {date}\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: {length}\r\n\
+         Authorization: AWS {ACCESS_KEY}:{signature}\r\nConnection: close\r\n\r\n"
+    )
+}
+
+fn http_date_now() -> String {
+    let out = Command::new("date")
+        .args(["-u", "+%a, %d %b %Y %H:%M:%S GMT"])
+        .env("LC_ALL", "C")
+        .output()
+        .expect("run date");
+    text(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn pidfile_lock_status_and_stop() {
+    let scratch = Scratch::new("pidfile");
+    let daemon = Daemon::start(&scratch, "");
+    let pid = daemon.supervisor_pid();
+    let status = daemon.command("status");
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
+    assert!(text(&status.stdout).contains(&pid.to_string()));
+    assert_eq!(get(daemon.s3, "/").0, 403, "anonymous ListBuckets");
+
+    // A second instance on the same pid file refuses and names the running pid.
+    let second = libres3(&[
+        "serve",
+        "--config",
+        daemon.conf.to_str().unwrap_or_default(),
+    ]);
+    assert_eq!(second.status.code(), Some(1));
+    let message = text(&second.stderr);
+    assert!(
+        message.contains(&format!("already running as pid {pid}")),
+        "{message}"
+    );
+
+    let stop = daemon.command("stop");
+    assert_eq!(stop.status.code(), Some(0), "{}", text(&stop.stderr));
+    assert_eq!(daemon.command("status").status.code(), Some(3));
+    assert_eq!(
+        daemon.command("stop").status.code(),
+        Some(0),
+        "stop when stopped"
+    );
+    assert_eq!(daemon.command("reload").status.code(), Some(7));
+    assert!(!daemon.path("run/libres3.pid").exists());
+    assert!(daemon.log("errors.log").contains("exiting"));
+}
+
+#[test]
+fn start_failure_is_reported_by_the_parent() {
+    let dir = Scratch::new("startfail");
+    // A data directory that is a file: the worker fails to open the store.
+    std::fs::write(dir.0.join("data"), b"not a directory").expect("write");
+    let conf = dir.0.join("libres3.conf");
+    write_private(&conf, &base_config(&dir.0, ""));
+    let out = libres3(&["serve", "--config", conf.to_str().unwrap_or_default()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("libres3: "),
+        "{}",
+        text(&out.stderr)
+    );
+    let status = libres3(&["status", "--config", conf.to_str().unwrap_or_default()]);
+    assert_eq!(status.status.code(), Some(3));
+}
+
+#[test]
+fn check_config_names_file_line_and_key() {
+    let dir = Scratch::new("check");
+    let conf = dir.0.join("libres3.conf");
+    write_private(&conf, "s3_http_port = 8008\n\nmax_parallel = lots\n");
+    let out = libres3(&[
+        "check-config",
+        "--config",
+        conf.to_str().unwrap_or_default(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let message = text(&out.stderr);
+    assert!(
+        message.contains(&format!("{}:3: max_parallel", conf.display())),
+        "{message}"
+    );
+    write_private(&conf, "s3_htp_port = 1\n");
+    let message = text(
+        &libres3(&[
+            "check-config",
+            "--config",
+            conf.to_str().unwrap_or_default(),
+        ])
+        .stderr,
+    );
+    assert!(
+        message.contains(":1: unknown key \"s3_htp_port\""),
+        "{message}"
+    );
+
+    write_private(&conf, "s3_http_port = 8008\nsx_host = sx.example.com\n");
+    let out = libres3(&[
+        "check-config",
+        "--config",
+        conf.to_str().unwrap_or_default(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("sx_host = sx.example.com"));
+
+    // A file holding a secret must not be readable by others.
+    std::fs::write(&conf, "secret_key = x\n").expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = libres3(&[
+        "check-config",
+        "--config",
+        conf.to_str().unwrap_or_default(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("readable by group or others"));
+}
+
+#[test]
+fn worker_drops_privileges() {
+    if !is_root() {
+        println!("skipped: dropping privileges needs the tests to run as root");
+        return;
+    }
+    let nobody = Command::new("id")
+        .args(["-u", "nobody"])
+        .output()
+        .expect("id");
+    let Ok(uid) = text(&nobody.stdout).trim().parse::<u32>() else {
+        println!("skipped: there is no user nobody");
+        return;
+    };
+    let scratch = Scratch::new("runas");
+    let daemon = Daemon::start(&scratch, "run-as = nobody\n");
+    let worker = daemon.worker_pid();
+    assert_eq!(uid_of(worker), Some(uid), "the worker runs as nobody");
+    // The supervisor keeps root to re-read the 0600 file and reopen logs; it serves nothing.
+    assert_eq!(uid_of(daemon.supervisor_pid()), Some(0));
+    // And the worker can use what the daemon created for it.
+    let head = signed_head("PUT", "/runas-bucket", daemon.s3, 0);
+    assert_eq!(request(daemon.s3, &head, b"").0, 200);
+    // SIGHUP works although the worker cannot read the 0600 file itself.
+    std::fs::write(
+        &daemon.conf,
+        base_config(&daemon.dir, "run-as = nobody\nlog_level = debug\n"),
+    )
+    .expect("rewrite");
+    assert_eq!(daemon.command("reload").status.code(), Some(0));
+    daemon.wait_for_log("errors.log", "SIGHUP: reloaded");
+}
+
+#[test]
+fn sighup_applies_a_good_file_and_refuses_a_broken_one() {
+    let scratch = Scratch::new("sighup");
+    let daemon = Daemon::start(&scratch, "max_object_size = 1M\n");
+    let put = |size: usize| {
+        let head = signed_head("PUT", "/hup-bucket/k", daemon.s3, size);
+        request(daemon.s3, &head, &vec![b'x'; size])
+    };
+    let head = signed_head("PUT", "/hup-bucket", daemon.s3, 0);
+    assert_eq!(request(daemon.s3, &head, b"").0, 200);
+    assert_eq!(put(100).0, 200);
+
+    std::fs::write(
+        &daemon.conf,
+        base_config(&daemon.dir, "max_object_size = 10\n"),
+    )
+    .expect("rewrite");
+    assert_eq!(daemon.command("reload").status.code(), Some(0));
+    daemon.wait_for_log("errors.log", "max_object_size 10)");
+    let (status, body) = put(100);
+    assert_eq!(status, 400);
+    assert!(body.contains("EntityTooLarge"), "{body}");
+
+    // A broken file: `reload` says so; a raw SIGHUP is refused and logged; the old
+    // settings stay.
+    std::fs::write(
+        &daemon.conf,
+        base_config(&daemon.dir, "max_object_size = big\n"),
+    )
+    .expect("rewrite");
+    let reload = daemon.command("reload");
+    assert_eq!(reload.status.code(), Some(1));
+    assert!(text(&reload.stderr).contains("max_object_size"));
+    signal(daemon.supervisor_pid(), "HUP");
+    daemon.wait_for_log("errors.log", "keeping the running one");
+    assert_eq!(put(100).0, 400);
+    assert_eq!(put(5).0, 200);
+}
+
+#[test]
+fn sigusr1_reopens_moved_logs() {
+    let scratch = Scratch::new("usr1");
+    let daemon = Daemon::start(&scratch, "");
+    assert_eq!(get(daemon.s3, "/first").0, 403);
+    daemon.wait_for_log("access.log", "/first");
+    std::fs::rename(
+        daemon.path("log/access.log"),
+        daemon.path("log/access.log.1"),
+    )
+    .expect("move log");
+    std::fs::rename(
+        daemon.path("log/errors.log"),
+        daemon.path("log/errors.log.1"),
+    )
+    .expect("move log");
+    signal(daemon.supervisor_pid(), "USR1");
+    daemon.wait_for_log("errors.log", "reopened the log files");
+    assert_eq!(get(daemon.s3, "/second").0, 403);
+    daemon.wait_for_log("access.log", "/second");
+    let old = std::fs::read_to_string(daemon.path("log/access.log.1")).expect("old log");
+    assert!(old.contains("/first") && !old.contains("/second"), "{old}");
+    // Apache combined, then the request id, the operation and the duration.
+    let line = daemon.log("access.log");
+    assert!(line.starts_with("127.0.0.1 - - ["), "{line}");
+    assert!(line.contains("\"GET /second HTTP/1.1\" 403 "), "{line}");
+    assert!(line.trim_end().ends_with("ms"), "{line}");
+}
+
+#[test]
+fn a_killed_worker_is_restarted() {
+    let scratch = Scratch::new("restart");
+    let daemon = Daemon::start(&scratch, "");
+    let first = daemon.worker_pid();
+    signal(first, "KILL");
+    wait_for("a new worker", Duration::from_secs(20), || {
+        let (status, body) = get_quietly(daemon.admin, "/health")?;
+        (status == 200 && !body.contains(&format!("\"pid\":{first},"))).then_some(())
+    });
+    assert_ne!(daemon.worker_pid(), first);
+    assert_eq!(get(daemon.s3, "/").0, 403, "S3 answers again");
+    daemon.wait_for_log(
+        "errors.log",
+        &format!("worker {first} died (killed by SIGKILL)"),
+    );
+    assert_eq!(daemon.command("status").status.code(), Some(0));
+}
+
+fn get_quietly(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).ok()?;
+    let (status, body) = read_response(&mut stream);
+    (status != 0).then_some((status, body))
+}
+
+#[test]
+fn sigterm_drains_an_upload_in_flight() {
+    let scratch = Scratch::new("drain");
+    let daemon = Daemon::start(&scratch, "");
+    let head = signed_head("PUT", "/drain-bucket", daemon.s3, 0);
+    assert_eq!(request(daemon.s3, &head, b"").0, 200);
+
+    let size = 1 << 20;
+    let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    let mut upload = TcpStream::connect(daemon.s3).expect("connect");
+    upload
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    upload
+        .write_all(signed_head("PUT", "/drain-bucket/big", daemon.s3, size).as_bytes())
+        .expect("head");
+    upload.write_all(&body[..size / 2]).expect("first half");
+    wait_for(
+        "the upload to be in flight",
+        Duration::from_secs(10),
+        || {
+            let (_, stats) = get(daemon.admin, "/stats");
+            stats.contains("\"in_flight_uploads\":1").then_some(())
+        },
+    );
+
+    let supervisor = daemon.supervisor_pid();
+    signal(supervisor, "TERM");
+    // The port closes for new connections while the upload goes on.
+    wait_for("the port to close", Duration::from_secs(10), || {
+        TcpStream::connect(daemon.s3).is_err().then_some(())
+    });
+    upload.write_all(&body[size / 2..]).expect("second half");
+    let (status, answer) = read_response(&mut upload);
+    assert_eq!(status, 200, "{answer}");
+    wait_for("the daemon to exit", Duration::from_secs(30), || {
+        (daemon.command("status").status.code() == Some(3)).then_some(())
+    });
+    daemon.wait_for_log("errors.log", "stopped (exit code 0); exiting");
+
+    // Nothing lost: a new daemon on the same data serves the object whole.
+    drop(daemon);
+    let again = Daemon::start(&scratch, "");
+    let mut stream = TcpStream::connect(again.s3).expect("connect");
+    stream
+        .write_all(signed_head("GET", "/drain-bucket/big", again.s3, 0).as_bytes())
+        .expect("get");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of head");
+    assert!(text(&raw[..split]).starts_with("HTTP/1.1 200"));
+    assert!(raw[split + 4..] == body[..], "the object came back whole");
+}
