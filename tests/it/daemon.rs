@@ -89,6 +89,8 @@ struct Daemon {
     conf: PathBuf,
     s3: SocketAddr,
     admin: SocketAddr,
+    /// What `serve` printed (the listening addresses).
+    stdout: String,
 }
 
 fn write_private(path: &Path, text: &str) {
@@ -156,6 +158,7 @@ impl Daemon {
             conf,
             s3,
             admin,
+            stdout,
         }
     }
 
@@ -560,4 +563,122 @@ fn sigterm_drains_an_upload_in_flight() {
         .expect("end of head");
     assert!(text(&raw[..split]).starts_with("HTTP/1.1 200"));
     assert!(raw[split + 4..] == body[..], "the object came back whole");
+}
+
+/// A self-signed certificate for 127.0.0.1 made with the openssl command, if there is one.
+fn self_signed(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf)> {
+    let cert = dir.join(format!("{name}.crt"));
+    let key = dir.join(format!("{name}.key"));
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", &format!("/CN={name}")])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .ok()?;
+    if !status.status.success() {
+        return None;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).ok()?;
+    Some((cert, key))
+}
+
+/// The subject CN curl sees on an HTTPS request to `addr`, trusting `ca`.
+fn https_subject(addr: SocketAddr, ca: &Path) -> Option<String> {
+    let out = Command::new("curl")
+        .args(["-sv", "--max-time", "10", "--cacert"])
+        .arg(ca)
+        .arg(format!("https://{addr}/"))
+        .output()
+        .ok()?;
+    let log = text(&out.stderr);
+    log.lines()
+        .find_map(|l| l.split("subject: CN=").nth(1))
+        .map(|s| s.trim().to_string())
+}
+
+#[test]
+fn https_listener_and_certificate_reload() {
+    let scratch = Scratch::new("tls");
+    let Some((cert, key)) = self_signed(&scratch.0, "first") else {
+        println!("skipped: no openssl command to make a test certificate");
+        return;
+    };
+    if Command::new("curl").arg("--version").output().is_err() {
+        println!("skipped: no curl command to talk HTTPS");
+        return;
+    }
+    let tls = format!(
+        "s3_https_port = 0\ns3_ssl_certificate_file = {}\ns3_ssl_privatekey_file = {}\n",
+        cert.display(),
+        key.display()
+    );
+    let daemon = Daemon::start(&scratch, &tls);
+    let https = address(&daemon.stdout, "libres3: listening on https://");
+    assert_eq!(https_subject(https, &cert).as_deref(), Some("first"));
+
+    // A new certificate in the same files, then SIGHUP: new handshakes get it.
+    let Some((cert2, key2)) = self_signed(&scratch.0, "second") else {
+        panic!("openssl worked once");
+    };
+    std::fs::rename(&cert2, &cert).expect("replace certificate");
+    std::fs::rename(&key2, &key).expect("replace key");
+    assert_eq!(daemon.command("reload").status.code(), Some(0));
+    daemon.wait_for_log("errors.log", "reloaded the TLS certificate");
+    assert_eq!(https_subject(https, &cert).as_deref(), Some("second"));
+
+    // A world-readable private key is refused.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let check = daemon.command("check-config");
+    assert_eq!(check.status.code(), Some(1));
+    assert!(text(&check.stderr).contains("TLS private key"));
+}
+
+#[test]
+fn admin_endpoint_reports_stats_and_metrics() {
+    let scratch = Scratch::new("admin");
+    let daemon = Daemon::start(&scratch, "");
+    let head = signed_head("PUT", "/admin-bucket", daemon.s3, 0);
+    assert_eq!(request(daemon.s3, &head, b"").0, 200);
+    let head = signed_head("PUT", "/admin-bucket/k", daemon.s3, 5);
+    assert_eq!(request(daemon.s3, &head, b"hello").0, 200);
+
+    let (status, health) = get(daemon.admin, "/health");
+    assert_eq!(status, 200);
+    assert!(health.contains("\"status\":\"ok\""), "{health}");
+    let (_, json) = get(daemon.admin, "/stats");
+    assert!(json.contains("\"PutObject\":{"), "{json}");
+    assert!(json.contains("\"bytes_in\":5"), "{json}");
+    assert!(
+        json.contains(&format!("{}/data", daemon.dir.display())),
+        "{json}"
+    );
+    let (_, csv) = get(daemon.admin, "/stats?format=csv");
+    assert!(
+        csv.starts_with("kind,name,requests,errors,bytes_in,bytes_out,value\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("operation,PutObject,1,0,5,"), "{csv}");
+    let (_, metrics) = get(daemon.admin, "/metrics");
+    assert!(
+        metrics.contains("libres3_requests_total{operation=\"CreateBucket\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("# TYPE libres3_open_connections gauge"),
+        "{metrics}"
+    );
+    assert_eq!(get(daemon.admin, "/nope").0, 404);
 }
