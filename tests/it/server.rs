@@ -1,0 +1,173 @@
+//! The binary's command line: several listeners and data directories, user
+//! management and per-user isolation, and the fixture's own cleanup.
+
+use crate::common::raw::obj_path;
+use crate::common::{
+    test_data, unique_bucket, xml_child_texts, Creds, RawClient, ServerOpts, TestServer,
+};
+
+#[test]
+fn fixture_removes_its_data_dir() {
+    let s = TestServer::start();
+    let dir = s.data_dir().to_path_buf();
+    s.raw().create_bucket(&unique_bucket("fixture"));
+    assert!(dir.exists());
+    drop(s);
+    assert!(!dir.exists(), "{} left behind", dir.display());
+}
+
+#[test]
+fn several_listeners_serve_the_same_store() {
+    let s = TestServer::start_with(ServerOpts {
+        listeners: 2,
+        ..ServerOpts::default()
+    });
+    assert_eq!(s.addrs.len(), 2);
+    assert_ne!(s.addrs[0], s.addrs[1]);
+    let a = RawClient::new(s.addrs[0], s.creds());
+    let b2 = RawClient::new(s.addrs[1], s.creds());
+    let b = unique_bucket("listeners");
+    a.create_bucket(&b);
+    a.put_object(&b, "k", b"via first");
+    assert_eq!(b2.get_object(&b, "k"), b"via first");
+}
+
+#[test]
+fn several_data_dirs_hold_the_data() {
+    let s = TestServer::start_with(ServerOpts {
+        data_dirs: 2,
+        ..ServerOpts::default()
+    });
+    let c = s.raw();
+    let b = unique_bucket("datadirs");
+    c.create_bucket(&b);
+    let objects: Vec<Vec<u8>> = (0..24)
+        .map(|i| test_data(20_000 + i * 7, 100 + i as u64))
+        .collect();
+    for (i, d) in objects.iter().enumerate() {
+        c.put_object(&b, &format!("o{i}"), d);
+    }
+    for (i, d) in objects.iter().enumerate() {
+        assert_eq!(&c.get_object(&b, &format!("o{i}")), d);
+    }
+    // Blocks are spread over both directories.
+    for dir in &s.data_dirs {
+        let n = count_files(dir);
+        assert!(n > 0, "{} holds no file after 24 uploads", dir.display());
+    }
+    let total: u64 = s.data_dirs.iter().map(|d| dir_size(d)).sum();
+    let data: u64 = objects.iter().map(|o| o.len() as u64).sum();
+    assert!(
+        total >= data,
+        "the data dirs hold {total} bytes, less than the {data} bytes stored"
+    );
+}
+
+fn count_files(dir: &std::path::Path) -> usize {
+    walk(dir).len()
+}
+
+fn dir_size(dir: &std::path::Path) -> u64 {
+    walk(dir)
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn users_are_isolated() {
+    let s = TestServer::start();
+    let alice = s.raw();
+    let b = unique_bucket("alice");
+    alice.create_bucket(&b);
+    alice.put_object(&b, "private", b"alice's data");
+
+    let out = s.admin(&[
+        "user",
+        "add",
+        "bob",
+        "--access-key",
+        "AKIABOBBOBBOBBOB0001",
+        "--secret-key",
+        "bob-secret-key-0123456789abcdef",
+    ]);
+    eprintln!("user add bob printed: {out}");
+    // A generated pair is printed when none is given.
+    let out = s.admin(&["user", "add", "carol"]);
+    assert!(
+        !out.trim().is_empty(),
+        "user add without keys printed nothing"
+    );
+
+    let list = s.admin(&["user", "list"]);
+    assert!(list.contains("bob"), "user list:\n{list}");
+    assert!(list.contains("carol"), "user list:\n{list}");
+    assert!(
+        list.contains(&s.opts.access_key),
+        "user list lacks the first user:\n{list}"
+    );
+
+    let bob = alice.with_creds(Creds::new(
+        "AKIABOBBOBBOBBOB0001",
+        "bob-secret-key-0123456789abcdef",
+    ));
+    // Bob sees no bucket of Alice's and cannot read or write in hers.
+    let text = bob.get("/").send().ok().text();
+    assert!(
+        !xml_child_texts(&text, "Bucket", "Name").contains(&b),
+        "bob sees alice's bucket:\n{text}"
+    );
+    bob.get(&obj_path(&b, "private"))
+        .send()
+        .assert_error(403, "AccessDenied");
+    bob.get(&format!("/{b}"))
+        .send()
+        .assert_error(403, "AccessDenied");
+    bob.put(&obj_path(&b, "intruder"))
+        .body("x")
+        .send()
+        .assert_error(403, "AccessDenied");
+    bob.delete(&obj_path(&b, "private"))
+        .send()
+        .assert_error(403, "AccessDenied");
+    bob.delete(&format!("/{b}"))
+        .send()
+        .assert_error(403, "AccessDenied");
+    assert_eq!(alice.get_object(&b, "private"), b"alice's data");
+    assert_eq!(alice.list_keys(&b, ""), vec!["private"]);
+
+    // Bob's own bucket is his only.
+    let bb = unique_bucket("bob");
+    bob.create_bucket(&bb);
+    bob.put_object(&bb, "mine", b"bob's");
+    let text = bob.get("/").send().ok().text();
+    assert_eq!(xml_child_texts(&text, "Bucket", "Name"), vec![bb.clone()]);
+    let text = alice.get("/").send().ok().text();
+    assert_eq!(xml_child_texts(&text, "Bucket", "Name"), vec![b.clone()]);
+
+    // Removing bob: his key no longer works.
+    s.admin(&["user", "remove", "bob"]);
+    let list = s.admin(&["user", "list"]);
+    assert!(!list.contains("bob"), "bob still listed:\n{list}");
+    bob.get("/").send().assert_error(403, "InvalidAccessKeyId");
+}
