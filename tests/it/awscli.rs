@@ -166,6 +166,7 @@ fn aws_s3_sync_both_ways() {
     );
     // Change one file, delete one, sync with --delete.
     write(src.join("a.txt"), b"changed content");
+    crate::common::age_files(&src, 3600);
     std::fs::remove_file(src.join("sub/b.bin")).unwrap();
     let out = aws.ok(&[
         "s3",
@@ -538,7 +539,7 @@ fn aws_s3api_delete_objects() {
     deleted.sort();
     assert_eq!(deleted, vec!["a", "d/e", "zz"]);
     assert_eq!(c.list_keys(&b, ""), vec!["b", "c"]);
-    // `s3 rm --recursive` uses DeleteObjects too.
+    // `s3 rm --recursive` empties the bucket.
     aws.ok(&["s3", "rm", "--recursive", &format!("s3://{b}")]);
     assert!(c.list_keys(&b, "").is_empty());
 }

@@ -274,9 +274,22 @@ fn virtual_hosted_style() {
         .send()
         .ok();
     assert_eq!(r.body, data);
-    // SigV2 virtual-hosted-style: the bucket is part of the resource signed.
-    // (Our signer signs the request path; for vhost the server must sign /bucket/key,
-    // so only SigV4 is checked here.)
+    // SigV2 virtual-hosted-style signs `/bucket/key`.
+    let r = c
+        .get("/dir/obj%201")
+        .vhost(&b, "s3.libres3.test")
+        .auth(Auth::V2)
+        .send()
+        .ok();
+    assert_eq!(r.body, data);
+    c.put("/v2-vhost")
+        .vhost(&b, "s3.libres3.test")
+        .body("v2")
+        .auth(Auth::V2)
+        .send()
+        .ok();
+    assert_eq!(c.get_object(&b, "v2-vhost"), b"v2");
+    c.delete("/v2-vhost").host(&vhost).send().status(204);
     // Errors name the virtual-hosted resource.
     c.get("/missing")
         .host(&vhost)

@@ -414,6 +414,34 @@ fn overwrite_replaces_content_and_metadata() {
     assert_eq!(c.list_keys(&b, ""), vec!["o".to_string()]);
 }
 
+#[test]
+fn interrupted_upload_leaves_nothing() {
+    let (s, b) = setup("interrupted");
+    let c = s.raw();
+    let data = test_data(3 * 1024 * 1024, 15);
+    for (key, auth) in [
+        ("plain", Auth::V4),
+        ("unsigned", Auth::V4Unsigned),
+        ("chunked", Auth::V4Chunked { chunk_size: 65_536 }),
+    ] {
+        c.put(&obj_path(&b, key))
+            .body(data.clone())
+            .auth(auth)
+            .send_truncated(1024 * 1024 + 17);
+    }
+    // An object becomes visible only once complete, so whatever the server is
+    // still doing with the dropped connections, none of them can be there.
+    for key in ["plain", "unsigned", "chunked"] {
+        c.head(&obj_path(&b, key))
+            .send()
+            .assert_error(404, "NoSuchKey");
+    }
+    assert!(c.list_keys(&b, "").is_empty());
+    // The same keys can then be written normally.
+    c.put_object(&b, "plain", &data);
+    assert_eq!(c.get_object(&b, "plain"), data);
+}
+
 // ---- multipart ---------------------------------------------------------------
 
 fn create_upload(c: &crate::common::RawClient, b: &str, k: &str) -> String {

@@ -378,6 +378,26 @@ pub fn write(path: impl AsRef<Path>, data: &[u8]) {
     std::fs::write(path, data).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
+/// Sets the modification time of every file under `dir` to `secs` ago.
+pub fn age_files(dir: &Path, secs: u64) {
+    let when = SystemTime::now() - Duration::from_secs(secs);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                std::fs::File::options()
+                    .write(true)
+                    .open(&p)
+                    .and_then(|f| f.set_modified(when))
+                    .unwrap_or_else(|e| panic!("set mtime of {}: {e}", p.display()));
+            }
+        }
+    }
+}
+
 /// Seconds since the epoch.
 pub fn now_secs() -> i64 {
     SystemTime::now()

@@ -351,6 +351,7 @@ impl RawClient {
             time: now_secs(),
             tamper: Tamper::default(),
             creds: None,
+            vhost_bucket: None,
         }
     }
 
@@ -427,9 +428,18 @@ pub struct Req<'a> {
     time: i64,
     tamper: Tamper,
     creds: Option<Creds>,
+    /// The bucket named by the Host header (virtual-hosted-style), which
+    /// SigV2 puts in front of the path in the resource it signs.
+    vhost_bucket: Option<String>,
 }
 
 impl<'a> Req<'a> {
+    /// Virtual-hosted-style: `Host: {bucket}.{s3_host}:{port}`.
+    pub fn vhost(mut self, bucket: &str, s3_host: &str) -> Self {
+        self.host = Some(format!("{bucket}.{s3_host}:{}", self.client.addr.port()));
+        self.vhost_bucket = Some(bucket.to_string());
+        self
+    }
     pub fn query(mut self, k: &str, v: &str) -> Self {
         self.query.push((k.into(), Some(v.into())));
         self
@@ -606,7 +616,10 @@ impl<'a> Req<'a> {
             .filter(|(k, _)| SUB.contains(&k.as_str()))
             .collect();
         subs.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut resource = self.path.clone();
+        let mut resource = match &self.vhost_bucket {
+            Some(b) => format!("/{b}{}", self.path),
+            None => self.path.clone(),
+        };
         for (i, (k, v)) in subs.iter().enumerate() {
             resource.push(if i == 0 { '?' } else { '&' });
             resource.push_str(k);
@@ -794,6 +807,27 @@ impl<'a> Req<'a> {
             out.extend_from_slice(b"\r\n");
         }
         out
+    }
+}
+
+impl Req<'_> {
+    /// Signs the request, sends its head and only the first `n` bytes of its
+    /// body, then closes the connection: a client that disconnects mid-upload.
+    pub fn send_truncated(self, n: usize) {
+        let addr = self.client.addr;
+        let p = self.prepare();
+        let mut head = format!("{} {} HTTP/1.1\r\nHost: {}\r\n", p.method, p.target, p.host);
+        for (k, v) in &p.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", p.body.len()));
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream.write_all(head.as_bytes()).expect("write head");
+        stream
+            .write_all(&p.body[..n.min(p.body.len())])
+            .expect("write body");
+        stream.flush().expect("flush");
+        let _ = stream.shutdown(std::net::Shutdown::Both);
     }
 }
 
