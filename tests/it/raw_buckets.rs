@@ -120,10 +120,10 @@ fn invalid_bucket_names() {
 
 #[test]
 fn another_users_bucket_name_is_taken() {
-    let s = TestServer::start();
-    let c = s.raw();
+    let mut s = TestServer::start();
     let b = unique_bucket("taken");
-    c.create_bucket(&b);
+    s.raw().create_bucket(&b);
+    s.stop();
     s.admin(&[
         "user",
         "add",
@@ -133,7 +133,8 @@ fn another_users_bucket_name_is_taken() {
         "--secret-key",
         "other-secret-key-0123456789",
     ]);
-    let other = c.with_creds(crate::common::Creds::new(
+    s.restart();
+    let other = s.raw().with_creds(crate::common::Creds::new(
         "AKIAOTHERUSER0000001",
         "other-secret-key-0123456789",
     ));
@@ -141,6 +142,8 @@ fn another_users_bucket_name_is_taken() {
         .put(&format!("/{b}"))
         .send()
         .assert_error(409, "BucketAlreadyExists");
+    // The first user still owns it.
+    s.raw().head(&format!("/{b}")).send().status(200);
 }
 
 #[test]
@@ -193,19 +196,17 @@ fn oversized_headers_are_refused_and_server_survives() {
         .send()
         .assert_error(400, "MetadataTooLarge");
 
-    // A header section of 64 KiB (one huge header, then many headers).
-    let huge = "h".repeat(64 * 1024);
-    let r = c
-        .get(&obj_path(&b, "ok"))
-        .header("x-filler", &huge)
-        .auth(Auth::Anonymous)
-        .send();
-    check_too_large(&r);
-    let mut req = c.get(&obj_path(&b, "ok")).auth(Auth::Anonymous);
+    // More than actix's 96 headers (60 KiB in all).
+    let mut req = c.get(&obj_path(&b, "ok"));
     for i in 0..600 {
         req = req.header(&format!("x-filler-{i}"), &"v".repeat(100));
     }
     check_too_large(&req.send());
+    // One 64 KiB header; S3 refuses a header section over 8 KiB. Signed, so
+    // that only its size can be the reason to refuse it.
+    let huge = "h".repeat(64 * 1024);
+    let r = c.get(&obj_path(&b, "ok")).header("x-filler", &huge).send();
+    check_too_large(&r);
     // Still serving.
     assert_eq!(c.get_object(&b, "ok"), b"x");
 }

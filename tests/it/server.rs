@@ -94,15 +94,25 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// The value after "access key" / "secret key" in `user add`'s output.
+fn printed_key(out: &str, what: &str) -> String {
+    out.lines()
+        .find(|l| l.to_ascii_lowercase().contains(what))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap_or_else(|| panic!("no {what} in:\n{out}"))
+        .to_string()
+}
+
 #[test]
 fn users_are_isolated() {
-    let s = TestServer::start();
-    let alice = s.raw();
+    let mut s = TestServer::start();
     let b = unique_bucket("alice");
-    alice.create_bucket(&b);
-    alice.put_object(&b, "private", b"alice's data");
+    s.raw().create_bucket(&b);
+    s.raw().put_object(&b, "private", b"alice's data");
 
-    let out = s.admin(&[
+    // The store belongs to the running server: user commands run while it is stopped.
+    s.stop();
+    s.admin(&[
         "user",
         "add",
         "bob",
@@ -111,26 +121,41 @@ fn users_are_isolated() {
         "--secret-key",
         "bob-secret-key-0123456789abcdef",
     ]);
-    eprintln!("user add bob printed: {out}");
     // A generated pair is printed when none is given.
     let out = s.admin(&["user", "add", "carol"]);
-    assert!(
-        !out.trim().is_empty(),
-        "user add without keys printed nothing"
+    let carol = Creds::new(
+        &printed_key(&out, "access key"),
+        &printed_key(&out, "secret key"),
     );
-
     let list = s.admin(&["user", "list"]);
-    assert!(list.contains("bob"), "user list:\n{list}");
-    assert!(list.contains("carol"), "user list:\n{list}");
+    for name in ["admin", "bob", "carol"] {
+        assert!(list.contains(name), "user list lacks {name}:\n{list}");
+    }
+    for key in [
+        s.opts.access_key.as_str(),
+        "AKIABOBBOBBOBBOB0001",
+        &carol.access,
+    ] {
+        assert!(list.contains(key), "user list lacks {key}:\n{list}");
+    }
     assert!(
-        list.contains(&s.opts.access_key),
-        "user list lacks the first user:\n{list}"
+        !list.contains("bob-secret-key"),
+        "user list prints secrets without being asked:\n{list}"
     );
+    s.restart();
 
+    let alice = s.raw();
     let bob = alice.with_creds(Creds::new(
         "AKIABOBBOBBOBBOB0001",
         "bob-secret-key-0123456789abcdef",
     ));
+    let carol = alice.with_creds(carol);
+    // Carol's generated keys work, and she has no bucket.
+    let text = carol.get("/").send().ok().text();
+    assert!(
+        xml_child_texts(&text, "Bucket", "Name").is_empty(),
+        "{text}"
+    );
     // Bob sees no bucket of Alice's and cannot read or write in hers.
     let text = bob.get("/").send().ok().text();
     assert!(
@@ -138,6 +163,9 @@ fn users_are_isolated() {
         "bob sees alice's bucket:\n{text}"
     );
     bob.get(&obj_path(&b, "private"))
+        .send()
+        .assert_error(403, "AccessDenied");
+    bob.head(&obj_path(&b, "private"))
         .send()
         .assert_error(403, "AccessDenied");
     bob.get(&format!("/{b}"))
@@ -164,10 +192,59 @@ fn users_are_isolated() {
     assert_eq!(xml_child_texts(&text, "Bucket", "Name"), vec![bb.clone()]);
     let text = alice.get("/").send().ok().text();
     assert_eq!(xml_child_texts(&text, "Bucket", "Name"), vec![b.clone()]);
+    alice
+        .get(&obj_path(&bb, "mine"))
+        .send()
+        .assert_error(403, "AccessDenied");
 
     // Removing bob: his key no longer works.
+    s.stop();
     s.admin(&["user", "remove", "bob"]);
     let list = s.admin(&["user", "list"]);
-    assert!(!list.contains("bob"), "bob still listed:\n{list}");
-    bob.get("/").send().assert_error(403, "InvalidAccessKeyId");
+    assert!(
+        !list.contains("AKIABOBBOBBOBBOB0001"),
+        "bob still listed:\n{list}"
+    );
+    assert!(
+        !s.admin_output(&["user", "remove", "bob"]).status.success(),
+        "removing a missing user should fail"
+    );
+    s.restart();
+    s.raw()
+        .with_creds(Creds::new(
+            "AKIABOBBOBBOBBOB0001",
+            "bob-secret-key-0123456789abcdef",
+        ))
+        .get("/")
+        .send()
+        .assert_error(403, "InvalidAccessKeyId");
+    // Data survived the restarts.
+    assert_eq!(s.raw().get_object(&b, "private"), b"alice's data");
+}
+
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused() {
+    let s = TestServer::start();
+    let mut cmd = std::process::Command::new(crate::common::libres3_bin());
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(s.data_dir())
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null());
+    let out = crate::common::clients::run_with_timeout(
+        &mut cmd,
+        "second libres3 serve on the same data dir",
+        std::time::Duration::from_secs(30),
+    );
+    assert!(
+        out.status.code().is_some_and(|c| c != 0),
+        "a second server on the same data dir should refuse to start ({})",
+        out.status
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("listening"),
+        "the second server listened"
+    );
+    // The first is unharmed.
+    let b = unique_bucket("second");
+    s.raw().create_bucket(&b);
 }

@@ -39,6 +39,11 @@ pub fn clean_command(program: &str, home: &Path) -> Command {
 /// Runs a command to completion (killed after `CLIENT_TIMEOUT`), echoing it and
 /// its stderr to the test output.
 pub fn run(cmd: &mut Command, what: &str) -> Output {
+    run_with_timeout(cmd, what, CLIENT_TIMEOUT)
+}
+
+/// `run` with another time limit.
+pub fn run_with_timeout(cmd: &mut Command, what: &str, limit: Duration) -> Output {
     eprintln!("$ {what}");
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let child = cmd
@@ -47,8 +52,8 @@ pub fn run(cmd: &mut Command, what: &str) -> Output {
     let pid = child.id();
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let watchdog = std::thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(CLIENT_TIMEOUT) {
-            eprintln!("{pid}: still running after {CLIENT_TIMEOUT:?}, killing it");
+        if let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
+            eprintln!("{pid}: still running after {limit:?}, killing it");
             let _ = Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
                 .status();

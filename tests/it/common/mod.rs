@@ -173,11 +173,13 @@ impl Default for ServerOpts {
     }
 }
 
-/// Runs the server and removes the test's temporary root when it exits. A
-/// watcher stops the server (TERM, then KILL after 10 s) when the wrapper's
-/// stdin closes. That stdin is a pipe held by the `TestServer`: dropping the
-/// fixture closes it, and so does the end of the test process, so a server
-/// shared through a `OnceLock` (never dropped) does not outlive the tests.
+/// Runs the server; when it exits, removes the test's temporary root unless
+/// told to keep it. A watcher stops the server (TERM, then KILL after 10 s)
+/// when a line arrives on the wrapper's stdin or the pipe closes; the line
+/// `keep` asks to keep the data for a restart. That stdin is a pipe held by
+/// the `TestServer`: dropping the fixture closes it, and so does the end of
+/// the test process, so a server shared through a `OnceLock` (never dropped)
+/// does not outlive the tests.
 const WRAPPER: &str = r#"
 root="$1"; shift
 exec 3<&0
@@ -185,7 +187,8 @@ exec 3<&0
 pid=$!
 (
   trap 'kill "$nap" 2>/dev/null; exit 0' TERM
-  cat <&3 >/dev/null
+  IFS= read -r line <&3 || true
+  if [ "$line" = keep ]; then : >"$root/.keep"; fi
   kill -TERM "$pid"
   sleep 10 & nap=$!
   wait "$nap"
@@ -196,14 +199,14 @@ exec 3<&-
 wait "$pid"
 status=$?
 kill "$watcher" 2>/dev/null
-rm -rf -- "$root"
+if [ -e "$root/.keep" ]; then rm -f -- "$root/.keep"; else rm -rf -- "$root"; fi
 exit "$status"
 "#;
 
 /// A running `libres3 serve` on free ports with a fresh data directory.
 pub struct TestServer {
-    wrapper: Child,
-    stdin: Option<ChildStdin>,
+    /// The wrapper and the write end of its stdin; `None` while stopped.
+    process: Option<(Child, ChildStdin)>,
     pub addrs: Vec<SocketAddr>,
     pub data_dirs: Vec<PathBuf>,
     pub opts: ServerOpts,
@@ -230,32 +233,46 @@ impl TestServer {
         for d in &data_dirs {
             std::fs::create_dir_all(d).expect("mkdir data dir");
         }
+        let mut server = TestServer {
+            process: None,
+            addrs: Vec::new(),
+            data_dirs,
+            opts,
+            root,
+        };
+        server.spawn();
+        server
+    }
+
+    /// Starts the binary on the data dirs and waits for its listening lines.
+    fn spawn(&mut self) {
+        assert!(self.process.is_none(), "server already running");
         let mut cmd = Command::new("bash");
         cmd.arg("-c")
             .arg(WRAPPER)
             .arg("libres3-test-wrapper")
-            .arg(root.path())
+            .arg(self.root.path())
             .arg(libres3_bin())
             .arg("serve");
-        for _ in 0..opts.listeners {
+        for _ in 0..self.opts.listeners {
             cmd.args(["--listen", "127.0.0.1:0"]);
         }
-        for d in &data_dirs {
+        for d in &self.data_dirs {
             cmd.arg("--data-dir").arg(d);
         }
-        if let Some(h) = &opts.s3_host {
+        if let Some(h) = &self.opts.s3_host {
             cmd.args(["--s3-host", h]);
         }
-        cmd.args(&opts.extra_args);
+        cmd.args(&self.opts.extra_args);
         cmd.env("RUST_LOG", "info")
-            .env("LIBRES3_ACCESS_KEY", &opts.access_key)
-            .env("LIBRES3_SECRET_KEY", &opts.secret_key)
-            .env("HOME", root.path())
+            .env("LIBRES3_ACCESS_KEY", &self.opts.access_key)
+            .env("LIBRES3_SECRET_KEY", &self.opts.secret_key)
+            .env("HOME", self.root.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut wrapper = cmd.spawn().expect("spawn bash wrapper for libres3");
-        let stdin = wrapper.stdin.take();
+        let stdin = wrapper.stdin.take().expect("stdin pipe");
         let stdout = wrapper.stdout.take().expect("stdout pipe");
         let stderr = wrapper.stderr.take().expect("stderr pipe");
 
@@ -278,32 +295,42 @@ impl TestServer {
             }
         });
 
-        let mut server = TestServer {
-            wrapper,
-            stdin,
-            addrs: Vec::new(),
-            data_dirs,
-            opts,
-            root,
-        };
+        self.process = Some((wrapper, stdin));
+        self.addrs.clear();
         let deadline = Instant::now() + START_TIMEOUT;
-        while server.addrs.len() < server.opts.listeners {
+        while self.addrs.len() < self.opts.listeners {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
-                Ok(addr) => server.addrs.push(addr),
+                Ok(addr) => self.addrs.push(addr),
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     panic!("libres3 did not print its listening line within {START_TIMEOUT:?}")
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = server.wrapper.wait();
+                    let status = self.process.take().map(|(mut w, _)| w.wait());
                     panic!("libres3 exited before listening ({status:?}); see its output above")
                 }
             }
         }
-        server
+    }
+
+    /// Stops the server, keeping its data for `restart` (or for `admin`
+    /// commands that need the store to themselves).
+    pub fn stop(&mut self) {
+        if let Some((mut wrapper, mut stdin)) = self.process.take() {
+            let _ = stdin.write_all(b"keep\n").and_then(|_| stdin.flush());
+            drop(stdin);
+            let _ = wrapper.wait();
+        }
+    }
+
+    /// Starts the server again on the same data (on new ports).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
     }
 
     pub fn addr(&self) -> SocketAddr {
+        assert!(self.process.is_some(), "the server is stopped");
         self.addrs[0]
     }
 
@@ -329,17 +356,27 @@ impl TestServer {
         RawClient::new(self.addr(), self.creds())
     }
 
-    /// Runs `libres3 ARGS --data-dir <this server's first data dir>` and returns its stdout.
+    /// Runs `libres3 ARGS --data-dir DIR...` on this server's data dirs and
+    /// returns its output (stdout then stderr); asserts success.
     pub fn admin(&self, args: &[&str]) -> String {
+        let out = self.admin_output(args);
+        clients::assert_success(&out, &format!("libres3 {}", args.join(" ")));
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    /// Like `admin`, whatever the exit status.
+    pub fn admin_output(&self, args: &[&str]) -> std::process::Output {
         let mut cmd = Command::new(libres3_bin());
-        cmd.args(args)
-            .arg("--data-dir")
-            .arg(self.data_dir())
-            .env("HOME", self.root.path())
-            .env("RUST_LOG", "info");
-        let out = clients::run(&mut cmd, &format!("libres3 {}", args.join(" ")));
-        clients::assert_success(&out, "libres3 admin command");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        cmd.args(args);
+        for d in &self.data_dirs {
+            cmd.arg("--data-dir").arg(d);
+        }
+        cmd.env("HOME", self.root.path()).env("RUST_LOG", "warn");
+        clients::run(&mut cmd, &format!("libres3 {}", args.join(" ")))
     }
 
     /// A scratch directory inside this server's temporary root.
@@ -352,11 +389,12 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        // Closing the wrapper's stdin stops the server; the wrapper exits within ~10 s.
-        if let Some(mut stdin) = self.stdin.take() {
-            let _ = stdin.flush();
+        // Closing the wrapper's stdin stops the server; the wrapper exits
+        // within ~10 s and removes the root (TempDir's drop does it too).
+        if let Some((mut wrapper, stdin)) = self.process.take() {
+            drop(stdin);
+            let _ = wrapper.wait();
         }
-        let _ = self.wrapper.wait();
     }
 }
 
