@@ -122,6 +122,44 @@ fn sigv4_malformed_authorization_header() {
 }
 
 #[test]
+fn sigv4_scope_must_name_our_region() {
+    let (s, b) = setup("v4-region");
+    let c = s.raw();
+    let wrong = Tamper {
+        region: Some("eu-west-1"),
+        ..Tamper::default()
+    };
+    c.get(&format!("/{b}"))
+        .tamper(wrong.clone())
+        .send()
+        .assert_error(400, "AuthorizationHeaderMalformed");
+    c.get(&format!("/{b}"))
+        .auth(Auth::V4Presigned { expires: 60 })
+        .tamper(wrong)
+        .send()
+        .assert_error(400, "AuthorizationQueryParametersError");
+}
+
+#[test]
+fn sigv4_unsigned_amz_headers_are_refused() {
+    let (s, b) = setup("v4-unsigned-header");
+    let c = s.raw();
+    // An x-amz-* header added to a signed request must not be accepted:
+    // whoever replays the request could otherwise change its meaning.
+    c.put(&obj_path(&b, "k"))
+        .body("data")
+        .tamper(Tamper {
+            unsigned_header: Some(("x-amz-meta-injected", "evil")),
+            ..Tamper::default()
+        })
+        .send()
+        .assert_error(403, "AccessDenied");
+    c.head(&obj_path(&b, "k"))
+        .send()
+        .assert_error(404, "NoSuchKey");
+}
+
+#[test]
 fn anonymous_requests_are_access_denied() {
     let (s, b) = setup("anonymous");
     let c = s.raw();

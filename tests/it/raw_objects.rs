@@ -329,6 +329,67 @@ fn etag_is_quoted_md5_everywhere() {
 }
 
 #[test]
+fn conditional_requests_on_dates() {
+    let (s, b) = setup("conditional");
+    let c = s.raw();
+    c.put_object(&b, "c", b"conditional");
+    let r = c.head(&obj_path(&b, "c")).send().ok();
+    let lm = r
+        .header("last-modified")
+        .expect("Last-Modified")
+        .to_string();
+    let past = crate::common::raw::http_date(now_secs() - 86_400);
+    let future = crate::common::raw::http_date(now_secs() + 86_400);
+    c.get(&obj_path(&b, "c"))
+        .header("If-Modified-Since", &lm)
+        .send()
+        .status(304);
+    c.get(&obj_path(&b, "c"))
+        .header("If-Modified-Since", &future)
+        .send()
+        .status(304);
+    let r = c
+        .get(&obj_path(&b, "c"))
+        .header("If-Modified-Since", &past)
+        .send()
+        .ok();
+    assert_eq!(r.body, b"conditional");
+    c.get(&obj_path(&b, "c"))
+        .header("If-Unmodified-Since", &past)
+        .send()
+        .assert_error(412, "PreconditionFailed");
+    c.get(&obj_path(&b, "c"))
+        .header("If-Unmodified-Since", &future)
+        .send()
+        .ok();
+    // If-Match wins over If-Unmodified-Since, If-None-Match over If-Modified-Since.
+    let etag = r.header("etag").unwrap().to_string();
+    c.get(&obj_path(&b, "c"))
+        .header("If-Match", &etag)
+        .header("If-Unmodified-Since", &past)
+        .send()
+        .ok();
+    c.get(&obj_path(&b, "c"))
+        .header("If-None-Match", "\"ffffffffffffffffffffffffffffffff\"")
+        .header("If-Modified-Since", &future)
+        .send()
+        .ok();
+}
+
+#[test]
+fn unknown_methods_are_refused() {
+    let (s, b) = setup("methods");
+    let c = s.raw();
+    c.put_object(&b, "k", b"v");
+    let r = c.req("PATCH", &obj_path(&b, "k")).body("x").send();
+    match r.status {
+        405 => r.assert_error(405, "MethodNotAllowed"),
+        _ => r.assert_error(501, "NotImplemented"),
+    }
+    assert_eq!(c.get_object(&b, "k"), b"v");
+}
+
+#[test]
 fn content_md5_is_verified() {
     let (s, b) = setup("content-md5");
     let c = s.raw();

@@ -61,6 +61,10 @@ pub struct Tamper {
     pub chunk_signature: Option<usize>,
     /// Change one byte of this chunk's data after signing it.
     pub chunk_data: Option<usize>,
+    /// Sign for this region instead of `REGION`.
+    pub region: Option<&'static str>,
+    /// Add this header after signing (SigV4 header auth).
+    pub unsigned_header: Option<(&'static str, &'static str)>,
 }
 
 /// S3's URI encoding: everything but `A-Za-z0-9-._~` (and `/` when `keep_slash`).
@@ -557,12 +561,13 @@ impl<'a> Req<'a> {
             payload_hash
         );
         let date = amz_date(self.time);
-        let scope = format!("{}/{REGION}/s3/aws4_request", &date[..8]);
+        let region = self.tamper.region.unwrap_or(REGION);
+        let scope = format!("{}/{region}/s3/aws4_request", &date[..8]);
         let sts = format!(
             "AWS4-HMAC-SHA256\n{date}\n{scope}\n{}",
             sha256_hex(creq.as_bytes())
         );
-        let key = signing_key(&self.creds_ref().secret, &date[..8], REGION);
+        let key = signing_key(&self.creds_ref().secret, &date[..8], region);
         let sig = hex(&hmac_sha256(&key, sts.as_bytes()));
         (sig, signed)
     }
@@ -655,7 +660,8 @@ impl<'a> Req<'a> {
         let mut headers = self.headers.clone();
         let mut body = self.body.clone();
         let date = amz_date(self.time);
-        let scope = format!("{}/{REGION}/s3/aws4_request", &date[..8]);
+        let region = self.tamper.region.unwrap_or(REGION);
+        let scope = format!("{}/{region}/s3/aws4_request", &date[..8]);
         let has =
             |hs: &[(String, String)], n: &str| hs.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
 
@@ -695,6 +701,9 @@ impl<'a> Req<'a> {
                         creds.access
                     ),
                 ));
+                if let Some((k, v)) = self.tamper.unsigned_header {
+                    headers.push((k.into(), v.into()));
+                }
                 if let Auth::V4Chunked { chunk_size } = self.auth {
                     body = self.encode_chunks(&body, chunk_size, &sig, &date, &scope);
                 }
