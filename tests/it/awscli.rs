@@ -107,6 +107,34 @@ fn aws_s3_cp_large_file_multipart() {
     assert_eq!(read(&part), &data[8_388_600..=8_388_620]);
 }
 
+#[test]
+fn aws_s3_cp_from_stdin_streams_multipart() {
+    let s = TestServer::shared();
+    let aws = Aws::new(s);
+    let dir = s.scratch("aws-stdin");
+    let b = unique_bucket("aws-stdin");
+    aws.ok(&["s3", "mb", &format!("s3://{b}")]);
+    // A stream of unknown size: awscli uploads it in 8 MiB parts.
+    let data = test_data(9 * MIB + 1, 5);
+    write(dir.join("in.bin"), &data);
+    let mut cmd = aws.command(&["s3", "cp", "-", &s3url(&b, "from-stdin")]);
+    cmd.stdin(std::fs::File::open(dir.join("in.bin")).unwrap());
+    let out = crate::common::clients::run(&mut cmd, "aws s3 cp - (stdin)");
+    crate::common::clients::assert_success(&out, "aws s3 cp from stdin");
+    let got = s.raw().get_object(&b, "from-stdin");
+    assert_bytes_eq(&got, &data, "stdin upload");
+    let head = aws.json(&[
+        "s3api",
+        "head-object",
+        "--bucket",
+        &b,
+        "--key",
+        "from-stdin",
+    ]);
+    let parts: Vec<&[u8]> = data.chunks(8 * MIB).collect();
+    assert_eq!(head["ETag"], Value::from(multipart_etag(&parts)));
+}
+
 fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
