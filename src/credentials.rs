@@ -32,6 +32,30 @@ pub fn generate_secret_key() -> Result<SecretKey, String> {
     Ok(SecretKey::new(random_string(SECRET_ALPHABET, 40)?))
 }
 
+/// Names and keys travel in headers and in the SigV4 `Credential=` field: keep them to
+/// characters that survive both.
+pub fn check_user(name: &str, access_key: &str, secret: &SecretKey) -> Result<(), String> {
+    let plain = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
+    };
+    if name.is_empty() || name.len() > 64 || !plain(name) {
+        return Err(format!(
+            "user name {name:?}: use 1 to 64 letters, digits, '-', '_', '.' or '@'"
+        ));
+    }
+    if !(3..=128).contains(&access_key.len()) || !plain(access_key) || access_key.contains('@') {
+        return Err(format!(
+            "access key {access_key:?}: use 3 to 128 letters, digits, '-', '_' or '.'"
+        ));
+    }
+    let secret = secret.expose();
+    if !(8..=128).contains(&secret.len()) || !secret.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("secret key: use 8 to 128 printable ASCII characters, no spaces".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +68,16 @@ mod tests {
         let secret = generate_secret_key().unwrap();
         assert_eq!(secret.expose().len(), 40);
         assert_ne!(generate_secret_key().unwrap(), secret);
+        assert!(check_user("admin", &access, &secret).is_ok());
+    }
+
+    #[test]
+    fn bad_names_and_keys() {
+        let secret = SecretKey::new("12345678".into());
+        assert!(check_user("a b", "AK1", &secret).is_err());
+        assert!(check_user("a", "A/K", &secret).is_err());
+        assert!(check_user("a", "AK", &secret).is_err());
+        assert!(check_user("a", "AK1", &SecretKey::new("short".into())).is_err());
+        assert!(check_user("a", "AK1", &SecretKey::new("has space".into())).is_err());
     }
 }

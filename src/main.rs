@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use cli::Command;
 use config::Config;
-use store::local::LocalStore;
+use store::local::{LocalStore, UserAdmin};
 use store::SecretKey;
 
 fn main() -> ExitCode {
@@ -87,7 +87,11 @@ async fn first_user(store: &LocalStore, config: &Config) -> Result<(), String> {
     );
     let (access_key, secret, generated) =
         match from_env {
-            (Some(access), Some(secret)) => (access, SecretKey::new(secret), false),
+            (Some(access), Some(secret)) => {
+                let secret = SecretKey::new(secret);
+                credentials::check_user("admin", &access, &secret)?;
+                (access, secret, false)
+            }
             (None, None) => (
                 credentials::generate_access_key()?,
                 credentials::generate_secret_key()?,
@@ -121,50 +125,49 @@ async fn first_user(store: &LocalStore, config: &Config) -> Result<(), String> {
     Ok(())
 }
 
+/// `user add|list|remove`: works on the index alone, so also while a server runs.
 fn manage_users(command: &Command, args: &cli::Args, config: Config) -> Result<(), String> {
-    actix_web::rt::System::new().block_on(async move {
-        let store = open_store(&config)?;
-        match command {
-            Command::UserAdd(name) => {
-                let access_key = match &args.access_key {
-                    Some(key) => key.clone(),
-                    None => credentials::generate_access_key()?,
-                };
-                let secret = match &args.secret_key {
-                    Some(secret) => SecretKey::new(secret.clone()),
-                    None => credentials::generate_secret_key()?,
-                };
-                store
-                    .add_user(name, &access_key, &secret)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                println!(
-                    "user {name}\naccess key: {access_key}\nsecret key: {}",
-                    secret.expose()
-                );
-            }
-            Command::UserList => {
-                for user in store.list_users().await.map_err(|e| e.to_string())? {
-                    if args.show_secrets {
-                        println!(
-                            "{}\t{}\t{}",
-                            user.name,
-                            user.access_key,
-                            user.secret.expose()
-                        );
-                    } else {
-                        println!("{}\t{}", user.name, user.access_key);
-                    }
-                }
-            }
-            Command::UserRemove(name) => {
-                if !store.remove_user(name).await.map_err(|e| e.to_string())? {
-                    return Err(format!("there is no user {name:?}"));
-                }
-                println!("removed user {name}");
-            }
-            Command::Serve | Command::Help | Command::Version => {}
+    let admin = UserAdmin::open(&config.data_dirs).map_err(|e| e.to_string())?;
+    match command {
+        Command::UserAdd(name) => {
+            let access_key = match &args.access_key {
+                Some(key) => key.clone(),
+                None => credentials::generate_access_key()?,
+            };
+            let secret = match &args.secret_key {
+                Some(secret) => SecretKey::new(secret.clone()),
+                None => credentials::generate_secret_key()?,
+            };
+            credentials::check_user(name, &access_key, &secret)?;
+            admin
+                .add(name, &access_key, &secret)
+                .map_err(|e| e.to_string())?;
+            println!(
+                "user {name}\naccess key: {access_key}\nsecret key: {}",
+                secret.expose()
+            );
         }
-        Ok(())
-    })
+        Command::UserList => {
+            for user in admin.list().map_err(|e| e.to_string())? {
+                if args.show_secrets {
+                    println!(
+                        "{}\t{}\t{}",
+                        user.name,
+                        user.access_key,
+                        user.secret.expose()
+                    );
+                } else {
+                    println!("{}\t{}", user.name, user.access_key);
+                }
+            }
+        }
+        Command::UserRemove(name) => {
+            if !admin.remove(name).map_err(|e| e.to_string())? {
+                return Err(format!("there is no user {name:?}"));
+            }
+            println!("removed user {name}");
+        }
+        Command::Serve | Command::Help | Command::Version => {}
+    }
+    Ok(())
 }

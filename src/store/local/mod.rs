@@ -18,7 +18,10 @@ mod blocks;
 mod index;
 mod reader;
 mod staging;
+mod users;
 mod writer;
+
+pub use users::UserAdmin;
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -203,62 +206,16 @@ impl LocalStore {
         access_key: &str,
         secret: &SecretKey,
     ) -> Result<(), StoreError> {
-        let (name, access_key, secret) = (
-            name.to_owned(),
-            access_key.to_owned(),
-            secret.expose().to_owned(),
-        );
+        let (name, access_key, secret) = (name.to_owned(), access_key.to_owned(), secret.clone());
         self.writer
             .run(None, move |tx| {
-                let taken = |sql: &str, value: &str| -> Result<bool, StoreError> {
-                    tx.conn
-                        .query_row(sql, params![value], |_| Ok(()))
-                        .optional()
-                        .db()
-                        .map(|found| found.is_some())
-                };
-                if taken("SELECT 1 FROM users WHERE name = ?1", &name)? {
-                    return Err(StoreError::Internal(format!("user {name} already exists")));
-                }
-                if taken("SELECT 1 FROM users WHERE access_key = ?1", &access_key)? {
-                    return Err(StoreError::Internal(format!(
-                        "access key {access_key} is already in use"
-                    )));
-                }
-                tx.conn
-                    .execute(
-                        "INSERT INTO users(name, access_key, secret) VALUES (?1, ?2, ?3)",
-                        params![name, access_key, secret],
-                    )
-                    .db()?;
-                Ok(())
+                users::add(tx.conn, &name, &access_key, &secret)
             })
             .await
     }
 
     pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-        self.read(|conn| {
-            let mut stmt = conn
-                .prepare("SELECT name, access_key, secret FROM users ORDER BY name")
-                .db()?;
-            let rows = stmt.query_map([], user_from_row).db()?;
-            rows.collect::<rusqlite::Result<Vec<User>>>().db()
-        })
-        .await
-    }
-
-    /// Removes a user; false if there was none. Their buckets stay, owned by the old name.
-    pub async fn remove_user(&self, name: &str) -> Result<bool, StoreError> {
-        let name = name.to_owned();
-        self.writer
-            .run(None, move |tx| {
-                let removed = tx
-                    .conn
-                    .execute("DELETE FROM users WHERE name = ?1", params![name])
-                    .db()?;
-                Ok(removed > 0)
-            })
-            .await
+        self.read(users::list).await
     }
 
     /// Removes unreferenced blocks that no reader or upload can still need (the writer also
@@ -280,19 +237,11 @@ impl LocalStore {
     }
 }
 
-fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
-    Ok(User {
-        name: row.get(0)?,
-        access_key: row.get(1)?,
-        secret: SecretKey::new(row.get(2)?),
-    })
-}
-
 // ---------------------------------------------------------------------------------------------
 // Opening
 
 /// Creates `path` readable by its owner only, or narrows an existing file to that.
-fn prepare_private_file(path: &Path) -> io::Result<()> {
+pub(crate) fn prepare_private_file(path: &Path) -> io::Result<()> {
     OpenOptions::new()
         .create(true)
         .append(true)
@@ -594,7 +543,7 @@ impl ObjectStore for LocalStore {
         self.read(move |conn| {
             conn.prepare_cached("SELECT name, access_key, secret FROM users WHERE access_key = ?1")
                 .db()?
-                .query_row(params![access_key], user_from_row)
+                .query_row(params![access_key], users::user_from_row)
                 .optional()
                 .db()
         })

@@ -863,8 +863,17 @@ async fn users_are_managed() {
         .map(|u| u.name)
         .collect();
     assert_eq!(names, ["alice", "bob"]);
-    assert!(store.remove_user("bob").await.unwrap());
-    assert!(!store.remove_user("bob").await.unwrap());
+
+    // The command line manages users while the store is open (and its directories locked).
+    let admin = UserAdmin::open(&[scratch.dir("d0")]).unwrap();
+    admin.add("carol", "AK3", &secret).unwrap();
+    assert_eq!(
+        store.user_by_access_key("AK3").await.unwrap().unwrap().name,
+        "carol"
+    );
+    assert_eq!(admin.list().unwrap().len(), 3);
+    assert!(admin.remove("bob").unwrap());
+    assert!(!admin.remove("bob").unwrap());
     assert!(store.user_by_access_key("AK2").await.unwrap().is_none());
 }
 
