@@ -120,10 +120,9 @@ fn invalid_bucket_names() {
 
 #[test]
 fn another_users_bucket_name_is_taken() {
-    let mut s = TestServer::start();
+    let s = TestServer::start();
     let b = unique_bucket("taken");
     s.raw().create_bucket(&b);
-    s.stop();
     s.admin(&[
         "user",
         "add",
@@ -133,7 +132,6 @@ fn another_users_bucket_name_is_taken() {
         "--secret-key",
         "other-secret-key-0123456789",
     ]);
-    s.restart();
     let other = s.raw().with_creds(crate::common::Creds::new(
         "AKIAOTHERUSER0000001",
         "other-secret-key-0123456789",
