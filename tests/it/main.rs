@@ -9,6 +9,7 @@ mod boto3;
 mod raw_auth;
 mod raw_buckets;
 mod raw_objects;
+mod raw_store;
 mod rclone;
 mod s3cmd;
 mod server;
