@@ -325,6 +325,70 @@ fn chunked_upload_with_broken_chunk_signature_stores_nothing() {
 }
 
 #[test]
+fn unsigned_payload_trailer_upload() {
+    let (s, b) = setup("trailer");
+    let c = s.raw();
+    let data = test_data(150_000, 9);
+    c.put(&obj_path(&b, "t"))
+        .body(data.clone())
+        .auth(Auth::V4UnsignedTrailer { chunk_size: 65_536 })
+        .send()
+        .ok();
+    let r = c.get(&obj_path(&b, "t")).send().ok();
+    assert!(r.body == data, "trailer upload stored other bytes");
+    assert_eq!(r.header("etag"), Some(etag_of(&data).as_str()));
+}
+
+#[test]
+fn trailer_checksum_is_verified() {
+    let (s, b) = setup("trailer-bad");
+    let c = s.raw();
+    let data = test_data(150_000, 11);
+    // A wrong trailing checksum stores nothing, as a wrong Content-MD5.
+    c.put(&obj_path(&b, "bad"))
+        .body(data)
+        .auth(Auth::V4UnsignedTrailer { chunk_size: 65_536 })
+        .tamper(Tamper {
+            trailer_checksum: Some("AAAAAA=="),
+            ..Tamper::default()
+        })
+        .send()
+        .assert_error(400, "BadDigest");
+    c.head(&obj_path(&b, "bad"))
+        .send()
+        .assert_error(404, "NoSuchKey");
+}
+
+#[test]
+fn chunked_body_shorter_or_longer_than_declared_stores_nothing() {
+    let (s, b) = setup("chunked-length");
+    let c = s.raw();
+    let data = test_data(100_000, 10);
+    for (key, declared) in [("short", 150_000), ("long", 50_000)] {
+        let r = c
+            .put(&obj_path(&b, key))
+            .body(data.clone())
+            .auth(Auth::V4Chunked { chunk_size: 65_536 })
+            .tamper(Tamper {
+                decoded_length: Some(declared),
+                ..Tamper::default()
+            })
+            .send();
+        assert!(
+            (400..500).contains(&r.status),
+            "{key}: a body that disagrees with x-amz-decoded-content-length was answered {}:\n{}",
+            r.status,
+            r.text()
+        );
+        let code = r.error_code().unwrap_or_default();
+        r.assert_error(r.status, &code);
+        c.head(&obj_path(&b, key))
+            .send()
+            .assert_error(404, "NoSuchKey");
+    }
+}
+
+#[test]
 fn wrong_content_sha256_is_rejected_and_stores_nothing() {
     let (s, b) = setup("sha256-mismatch");
     let c = s.raw();

@@ -128,3 +128,8 @@ fn sigv2_header_example() {
         Some("AWS AKIAIOSFODNN7EXAMPLE:qgk2+6Sv9/oM7G3qLEjTH1a1l1g=")
     );
 }
+
+#[test]
+fn crc32_check_value() {
+    assert_eq!(crate::common::raw::crc32(b"123456789"), 0xCBF4_3926);
+}

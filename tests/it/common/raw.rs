@@ -45,6 +45,9 @@ pub enum Auth {
     V4Presigned { expires: u64 },
     /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` with chunks of this size.
     V4Chunked { chunk_size: usize },
+    /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`: unsigned aws-chunked body with an
+    /// `x-amz-checksum-crc32` trailer, as recent SDKs send it.
+    V4UnsignedTrailer { chunk_size: usize },
     /// SigV2 `Authorization: AWS key:sig` header.
     V2,
     /// SigV2 query string (`AWSAccessKeyId`, `Expires`, `Signature`).
@@ -63,6 +66,10 @@ pub struct Tamper {
     pub chunk_data: Option<usize>,
     /// Sign for this region instead of `REGION`.
     pub region: Option<&'static str>,
+    /// Declare this `x-amz-decoded-content-length` instead of the real one.
+    pub decoded_length: Option<usize>,
+    /// Send this trailer checksum instead of the real CRC32.
+    pub trailer_checksum: Option<&'static str>,
     /// Add this header after signing (SigV4 header auth).
     pub unsigned_header: Option<(&'static str, &'static str)>,
 }
@@ -164,6 +171,22 @@ pub fn http_date(t: i64) -> String {
         DAYS[wd as usize],
         MONTHS[mo as usize - 1]
     )
+}
+
+/// CRC-32 (IEEE 802.3), as `x-amz-checksum-crc32` uses it.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }
 
 /// The SigV4 signing key for a day.
@@ -667,9 +690,15 @@ impl<'a> Req<'a> {
 
         match &self.auth {
             Auth::Anonymous => {}
-            Auth::V4 | Auth::V4Unsigned | Auth::V4Chunked { .. } => {
+            Auth::V4
+            | Auth::V4Unsigned
+            | Auth::V4Chunked { .. }
+            | Auth::V4UnsignedTrailer { .. } => {
                 let payload_hash = match &self.auth {
                     Auth::V4Unsigned => "UNSIGNED-PAYLOAD".to_string(),
+                    Auth::V4UnsignedTrailer { .. } => {
+                        "STREAMING-UNSIGNED-PAYLOAD-TRAILER".to_string()
+                    }
                     Auth::V4Chunked { .. } => "STREAMING-AWS4-HMAC-SHA256-PAYLOAD".to_string(),
                     _ => headers
                         .iter()
@@ -680,12 +709,15 @@ impl<'a> Req<'a> {
                 if !has(&headers, "x-amz-content-sha256") {
                     headers.push(("x-amz-content-sha256".into(), payload_hash.clone()));
                 }
-                if let Auth::V4Chunked { .. } = self.auth {
+                if let Auth::V4Chunked { .. } | Auth::V4UnsignedTrailer { .. } = self.auth {
                     headers.push(("content-encoding".into(), "aws-chunked".into()));
                     headers.push((
                         "x-amz-decoded-content-length".into(),
-                        body.len().to_string(),
+                        self.tamper.decoded_length.unwrap_or(body.len()).to_string(),
                     ));
+                }
+                if let Auth::V4UnsignedTrailer { .. } = self.auth {
+                    headers.push(("x-amz-trailer".into(), "x-amz-checksum-crc32".into()));
                 }
                 headers.push(("x-amz-date".into(), date.clone()));
                 let mut to_sign = headers.clone();
@@ -706,6 +738,9 @@ impl<'a> Req<'a> {
                 }
                 if let Auth::V4Chunked { chunk_size } = self.auth {
                     body = self.encode_chunks(&body, chunk_size, &sig, &date, &scope);
+                }
+                if let Auth::V4UnsignedTrailer { chunk_size } = self.auth {
+                    body = self.encode_unsigned_trailer(&body, chunk_size);
                 }
             }
             Auth::V4Presigned { expires } => {
@@ -777,6 +812,25 @@ impl<'a> Req<'a> {
         let addr = self.client.addr;
         let p = self.prepare();
         format!("http://{addr}{}", p.target)
+    }
+
+    /// Unsigned aws-chunked body with a CRC32 trailer:
+    /// `hex(len)\r\nDATA\r\n` ... `0\r\nx-amz-checksum-crc32:B64\r\n\r\n`.
+    fn encode_unsigned_trailer(&self, data: &[u8], chunk_size: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(data.len() + 256);
+        for chunk in data.chunks(chunk_size.max(1)) {
+            out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            out.extend_from_slice(chunk);
+            out.extend_from_slice(b"\r\n");
+        }
+        let crc = base64::engine::general_purpose::STANDARD.encode(crc32(data).to_be_bytes());
+        let crc = self
+            .tamper
+            .trailer_checksum
+            .map(str::to_string)
+            .unwrap_or(crc);
+        out.extend_from_slice(format!("0\r\nx-amz-checksum-crc32:{crc}\r\n\r\n").as_bytes());
+        out
     }
 
     /// aws-chunked body: `hex(len);chunk-signature=SIG\r\nDATA\r\n` ... `0;chunk-signature=SIG\r\n\r\n`.
