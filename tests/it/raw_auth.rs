@@ -1,6 +1,8 @@
 //! Authentication with the raw client: SigV4 header, presigned and chunked,
 //! SigV2 header and query, and every way of getting them wrong.
 
+use base64::Engine as _;
+
 use crate::common::raw::{obj_path, send_raw, Auth, Creds, Tamper};
 use crate::common::{etag_of, test_data, unique_bucket, TestServer};
 
@@ -344,7 +346,23 @@ fn trailer_checksum_is_verified() {
     let (s, b) = setup("trailer-bad");
     let c = s.raw();
     let data = test_data(150_000, 11);
-    // A wrong trailing checksum stores nothing, as a wrong Content-MD5.
+    // A wrong x-amz-checksum-crc32 header (botocore sends one on every PUT)
+    // or trailer stores nothing, as a wrong Content-MD5.
+    c.put(&obj_path(&b, "bad-header"))
+        .header("x-amz-checksum-crc32", "AAAAAA==")
+        .body(data.clone())
+        .send()
+        .assert_error(400, "BadDigest");
+    c.head(&obj_path(&b, "bad-header"))
+        .send()
+        .assert_error(404, "NoSuchKey");
+    let right = base64::engine::general_purpose::STANDARD
+        .encode(crate::common::raw::crc32(&data).to_be_bytes());
+    c.put(&obj_path(&b, "good-header"))
+        .header("x-amz-checksum-crc32", &right)
+        .body(data.clone())
+        .send()
+        .ok();
     c.put(&obj_path(&b, "bad"))
         .body(data)
         .auth(Auth::V4UnsignedTrailer { chunk_size: 65_536 })

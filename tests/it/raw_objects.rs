@@ -159,6 +159,11 @@ fn ranges() {
             .send()
             .assert_error(416, "InvalidRange");
     }
+    // A Range header that does not parse is ignored (RFC 9110): the whole object.
+    for junk in ["bytes=abc", "lines=0-5", "bytes=5-1"] {
+        let r = c.get(&path).header("Range", junk).send().status(200);
+        assert_eq!(r.body, data, "{junk}");
+    }
     // HEAD with a range describes the range.
     let r = c
         .head(&path)
@@ -387,6 +392,37 @@ fn unknown_methods_are_refused() {
         _ => r.assert_error(501, "NotImplemented"),
     }
     assert_eq!(c.get_object(&b, "k"), b"v");
+}
+
+#[test]
+fn expect_100_continue() {
+    let (s, b) = setup("expect");
+    let c = s.raw();
+    let data = test_data(300_000, 16);
+    // Good request: 100 Continue, then the body, then 200.
+    let (continued, r) = c
+        .put(&obj_path(&b, "k"))
+        .header("Expect", "100-continue")
+        .body(data.clone())
+        .send_expect_continue(true);
+    assert!(continued, "no 100 Continue before the body");
+    let r = r.ok();
+    assert_eq!(r.header("etag"), Some(etag_of(&data).as_str()));
+    assert_eq!(c.get_object(&b, "k"), data);
+    // A request refused on its head is answered without waiting for the body.
+    let (_, r) = c
+        .put(&obj_path(&b, "k2"))
+        .header("Expect", "100-continue")
+        .body(data)
+        .tamper(crate::common::raw::Tamper {
+            signature: true,
+            ..Default::default()
+        })
+        .send_expect_continue(false);
+    r.assert_error(403, "SignatureDoesNotMatch");
+    c.head(&obj_path(&b, "k2"))
+        .send()
+        .assert_error(404, "NoSuchKey");
 }
 
 #[test]

@@ -894,6 +894,63 @@ impl Req<'_> {
     }
 }
 
+impl Req<'_> {
+    /// Sends the head of a request carrying `Expect: 100-continue`, then waits
+    /// (10 s at most) for an answer. With `send_body`, the body follows a
+    /// `100 Continue`; without, the server must give a final answer on the
+    /// head alone. Returns whether `100 Continue` came, and the final response.
+    pub fn send_expect_continue(self, send_body: bool) -> (bool, Response) {
+        let addr = self.client.addr;
+        let p = self.prepare();
+        let request = format!("{} {}", p.method, p.target);
+        let mut head = format!("{} {} HTTP/1.1\r\nHost: {}\r\n", p.method, p.target, p.host);
+        for (k, v) in &p.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str(&format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n",
+            p.body.len()
+        ));
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        stream.write_all(head.as_bytes()).expect("write head");
+        let mut got: Vec<u8> = Vec::new();
+        let mut buf = [0u8; 4096];
+        let mut continued = false;
+        loop {
+            // Drop a complete `100 Continue` head from the front.
+            if got.starts_with(b"HTTP/1.1 100") {
+                if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                    got.drain(..end + 4);
+                    continued = true;
+                    if send_body {
+                        stream.write_all(&p.body).expect("write body");
+                        stream
+                            .set_read_timeout(Some(Duration::from_secs(60)))
+                            .expect("timeout");
+                    }
+                    continue;
+                }
+            }
+            if got.windows(4).any(|w| w == b"\r\n\r\n") && !got.starts_with(b"HTTP/1.1 100") {
+                // A final head: read the rest of the response.
+                let _ = stream.read_to_end(&mut got);
+                return (continued, parse_response(&got, false, request));
+            }
+            match stream.read(&mut buf) {
+                Ok(0) => panic!(
+                    "{request}: connection closed after {:?}",
+                    String::from_utf8_lossy(&got)
+                ),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => panic!("{request}: no final answer within the time limit: {e}"),
+            }
+        }
+    }
+}
+
 /// Sends one HTTP/1.1 request with `Connection: close` and reads the response to EOF.
 pub fn send_raw(
     addr: SocketAddr,
