@@ -181,6 +181,11 @@ pub struct S3cmd {
 
 impl S3cmd {
     pub fn new(server: &TestServer) -> S3cmd {
+        S3cmd::with_signature_v2(server, false)
+    }
+
+    /// s3cmd signing with SigV2 (`signature_v2 = True`), as legacy setups do.
+    pub fn with_signature_v2(server: &TestServer, v2: bool) -> S3cmd {
         let home = TempDir::new("s3cmd-home");
         let config = home.join("s3cfg");
         let creds = server.creds();
@@ -189,9 +194,11 @@ impl S3cmd {
             &config,
             format!(
                 "[default]\naccess_key = {}\nsecret_key = {}\nhost_base = {hostport}\nhost_bucket = {hostport}\n\
-                 use_https = False\nsignature_v2 = False\nbucket_location = us-east-1\n\
+                 use_https = False\nsignature_v2 = {}\nbucket_location = us-east-1\n\
                  check_ssl_certificate = False\nproxy_host =\nproxy_port = 0\n",
-                creds.access, creds.secret
+                creds.access,
+                creds.secret,
+                if v2 { "True" } else { "False" }
             ),
         )
         .expect("write s3cmd config");
