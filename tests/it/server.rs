@@ -248,3 +248,70 @@ fn a_second_server_on_the_same_data_dir_is_refused() {
     let b = unique_bucket("second");
     s.raw().create_bucket(&b);
 }
+
+/// What a newcomer sees: a fresh store without LIBRES3_* keys creates an
+/// admin user, prints its keys once with an aws example, and keeps the
+/// secret in files no one else can read.
+#[test]
+fn first_start_generates_and_prints_admin_keys_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut s = TestServer::start_with(ServerOpts {
+        keys_from_env: false,
+        ..ServerOpts::default()
+    });
+    let out = s.stdout().join("\n");
+    let key_after = |what: &str| {
+        out.lines()
+            .find(|l| l.contains(what))
+            .and_then(|l| l.split_whitespace().last())
+            .unwrap_or_else(|| panic!("no {what} printed on first start:\n{out}"))
+            .to_string()
+    };
+    let creds = Creds::new(&key_after("access key"), &key_after("secret key"));
+    assert!(out.contains("aws --endpoint-url"), "no aws example:\n{out}");
+    assert!(
+        out.contains(&format!("AWS_SECRET_ACCESS_KEY={}", creds.secret)),
+        "the aws example lacks the keys:\n{out}"
+    );
+    // The printed keys work, with awscli as the example says.
+    let aws = crate::common::clients::Aws::with_creds(&s, creds.clone());
+    let b = unique_bucket("newcomer");
+    aws.ok(&["s3", "mb", &format!("s3://{b}")]);
+    assert!(aws.ok(&["s3", "ls"]).contains(&b));
+
+    // Stored, and only for the owner.
+    let mut holders = Vec::new();
+    for f in walk(s.data_dir()) {
+        let Ok(bytes) = std::fs::read(&f) else {
+            continue;
+        };
+        if bytes
+            .windows(creds.secret.len())
+            .any(|w| w == creds.secret.as_bytes())
+        {
+            let mode = std::fs::metadata(&f).unwrap().permissions().mode();
+            assert_eq!(
+                mode & 0o077,
+                0,
+                "{} holds the secret with mode {mode:o}",
+                f.display()
+            );
+            holders.push(f);
+        }
+    }
+    assert!(
+        !holders.is_empty(),
+        "the secret key is stored nowhere in the data dir"
+    );
+
+    // A second start does not print the secret again; the keys still work.
+    let printed_before = s.stdout().len();
+    s.restart();
+    let again = s.stdout()[printed_before..].join("\n");
+    assert!(
+        !again.contains(&creds.secret),
+        "the secret was printed again:\n{again}"
+    );
+    let r = s.raw().with_creds(creds).get("/").send().ok().text();
+    assert_eq!(xml_child_texts(&r, "Bucket", "Name"), vec![b]);
+}

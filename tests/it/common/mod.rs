@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use md5::{Digest, Md5};
@@ -157,6 +157,9 @@ pub struct ServerOpts {
     pub s3_host: Option<String>,
     pub access_key: String,
     pub secret_key: String,
+    /// Pass `access_key`/`secret_key` as LIBRES3_ACCESS_KEY/LIBRES3_SECRET_KEY
+    /// (otherwise a fresh store generates and prints its first user's keys).
+    pub keys_from_env: bool,
     pub extra_args: Vec<String>,
 }
 
@@ -168,6 +171,7 @@ impl Default for ServerOpts {
             s3_host: None,
             access_key: ACCESS_KEY.into(),
             secret_key: SECRET_KEY.into(),
+            keys_from_env: true,
             extra_args: Vec::new(),
         }
     }
@@ -210,6 +214,8 @@ pub struct TestServer {
     pub addrs: Vec<SocketAddr>,
     pub data_dirs: Vec<PathBuf>,
     pub opts: ServerOpts,
+    /// Every line the server printed on stdout, across restarts.
+    stdout: Arc<Mutex<Vec<String>>>,
     root: TempDir,
 }
 
@@ -238,6 +244,7 @@ impl TestServer {
             addrs: Vec::new(),
             data_dirs,
             opts,
+            stdout: Arc::default(),
             root,
         };
         server.spawn();
@@ -264,9 +271,13 @@ impl TestServer {
             cmd.args(["--s3-host", h]);
         }
         cmd.args(&self.opts.extra_args);
+        if self.opts.keys_from_env {
+            cmd.env("LIBRES3_ACCESS_KEY", &self.opts.access_key)
+                .env("LIBRES3_SECRET_KEY", &self.opts.secret_key);
+        }
         cmd.env("RUST_LOG", "info")
-            .env("LIBRES3_ACCESS_KEY", &self.opts.access_key)
-            .env("LIBRES3_SECRET_KEY", &self.opts.secret_key)
+            .env_remove("LIBRES3_ACCESS_KEY")
+            .env_remove("LIBRES3_SECRET_KEY")
             .env("HOME", self.root.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -277,10 +288,15 @@ impl TestServer {
         let stderr = wrapper.stderr.take().expect("stderr pipe");
 
         let (tx, rx) = mpsc::channel::<SocketAddr>();
+        let lines = Arc::clone(&self.stdout);
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 eprintln!("[libres3 stdout] {line}");
+                lines
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(line.clone());
                 if let Some(rest) = line.strip_prefix("libres3: listening on http://") {
                     if let Ok(addr) = rest.trim().trim_end_matches('/').parse() {
                         let _ = tx.send(addr);
@@ -311,6 +327,14 @@ impl TestServer {
                 }
             }
         }
+    }
+
+    /// What the server printed on stdout so far (all runs).
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Stops the server, keeping its data for `restart` (or for `admin`
