@@ -271,13 +271,13 @@ impl TestServer {
             cmd.args(["--s3-host", h]);
         }
         cmd.args(&self.opts.extra_args);
+        cmd.env_remove("LIBRES3_ACCESS_KEY")
+            .env_remove("LIBRES3_SECRET_KEY");
         if self.opts.keys_from_env {
             cmd.env("LIBRES3_ACCESS_KEY", &self.opts.access_key)
                 .env("LIBRES3_SECRET_KEY", &self.opts.secret_key);
         }
         cmd.env("RUST_LOG", "info")
-            .env_remove("LIBRES3_ACCESS_KEY")
-            .env_remove("LIBRES3_SECRET_KEY")
             .env("HOME", self.root.path())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
