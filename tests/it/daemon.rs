@@ -14,10 +14,10 @@ use base64::Engine;
 const ACCESS_KEY: &str = "LS3DAEMONTESTKEY0001";
 const SECRET_KEY: &str = "daemon-test-secret-key-0123456789abcdefgh";
 
-/// The binary under test; `LIBRES3_TEST_BIN` overrides it (useful when several worktrees
+/// The binary under test; `LIBRES3_IT_BIN` overrides it (useful when several worktrees
 /// share one target directory and overwrite each other's builds).
 fn bin() -> String {
-    std::env::var("LIBRES3_TEST_BIN")
+    std::env::var("LIBRES3_IT_BIN")
         .ok()
         .filter(|b| !b.is_empty())
         .unwrap_or_else(|| env!("CARGO_BIN_EXE_libres3").to_string())
