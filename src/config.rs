@@ -1025,6 +1025,18 @@ mod tests {
     }
 
     #[test]
+    fn readme_documents_every_key() {
+        let readme = include_str!("../README.md");
+        for k in KEYS {
+            assert!(
+                readme.contains(&format!("`{}`", k.name)),
+                "README.md lacks `{}`",
+                k.name
+            );
+        }
+    }
+
+    #[test]
     fn secret_files_must_be_private() {
         let dir = std::env::temp_dir().join(format!("libres3-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
