@@ -25,6 +25,8 @@ pub struct Args {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub show_keys: bool,
+    pub batch: bool,
+    pub force: bool,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -35,6 +37,7 @@ pub enum Command {
     UserList,
     UserRemove(String),
     CheckConfig,
+    Setup,
     Stop,
     Status,
     Reload,
@@ -62,6 +65,8 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
     ("--secret-key", "SECRET", "user add: the secret key to give the user (default: generated)"),
     ("--secrets", "", "user list: also print secret keys"),
     ("--keys", "", "check-config: list every key libres3.conf accepts"),
+    ("--batch", "", "setup: ask nothing; take the settings from the flags"),
+    ("--force", "", "setup: replace an existing configuration file"),
     ("--help", "", "print this help and exit"),
     ("--version", "", "print the version and exit"),
 ];
@@ -75,6 +80,7 @@ pub fn usage() -> String {
          libres3 user list [OPTIONS]        list users and their access keys\n  \
          libres3 user remove NAME [OPTIONS] delete a user\n  \
          libres3 check-config [OPTIONS]     validate the configuration and print the effective settings\n  \
+         libres3 setup [--batch] [OPTIONS]  write --config FILE, create the store and client examples\n  \
          libres3 stop [OPTIONS]             stop the daemon named by the pid file (waits for it)\n  \
          libres3 status [OPTIONS]           exit 0 if the daemon runs, 3 if not\n  \
          libres3 reload [OPTIONS]           make the daemon re-read its configuration (SIGHUP)\n\n\
@@ -143,6 +149,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, String> {
             ("--secret-key", Some(v)) => parsed.secret_key = Some(v),
             ("--secrets", None) => parsed.show_secrets = true,
             ("--keys", None) => parsed.show_keys = true,
+            ("--batch", None) => parsed.batch = true,
+            ("--force", None) => parsed.force = true,
             ("--daemon", None) => parsed.daemon = true,
             ("--foreground", None) => parsed.foreground = true,
             ("--pidfile", Some(v)) => parsed.pidfile = Some(v.into()),
@@ -164,6 +172,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, String> {
     parsed.command = match words.as_slice() {
         [] | ["serve"] => Command::Serve,
         ["check-config"] => Command::CheckConfig,
+        ["setup"] => Command::Setup,
         ["stop"] => Command::Stop,
         ["status"] => Command::Status,
         ["reload"] => Command::Reload,

@@ -8,6 +8,7 @@ mod credentials;
 mod logging;
 mod s3;
 mod server;
+mod setup;
 mod store;
 mod supervisor;
 mod time;
@@ -55,6 +56,10 @@ fn main() -> ExitCode {
     match &args.command {
         Command::Serve => serve(args),
         Command::CheckConfig => check_config(&args),
+        Command::Setup => match setup::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => fail(message, 1),
+        },
         command @ (Command::Stop | Command::Status | Command::Reload) => {
             match Config::load(&args) {
                 Ok(config) => {

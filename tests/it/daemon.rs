@@ -249,18 +249,29 @@ fn get(addr: SocketAddr, path: &str) -> (u16, String) {
 
 /// A SigV2-signed request head (the test signs on its own, sharing no code with the server).
 fn signed_head(method: &str, path: &str, addr: SocketAddr, length: usize) -> String {
+    signed_head_as(method, path, addr, length, ACCESS_KEY, SECRET_KEY)
+}
+
+fn signed_head_as(
+    method: &str,
+    path: &str,
+    addr: SocketAddr,
+    length: usize,
+    access_key: &str,
+    secret_key: &str,
+) -> String {
     let date = http_date_now();
     let to_sign = format!("{method}\n\napplication/octet-stream\n{date}\n{path}");
     let key = ring::hmac::Key::new(
         ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-        SECRET_KEY.as_bytes(),
+        secret_key.as_bytes(),
     );
     let signature = base64::engine::general_purpose::STANDARD
         .encode(ring::hmac::sign(&key, to_sign.as_bytes()).as_ref());
     format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nDate: {date}\r\n\
          Content-Type: application/octet-stream\r\nContent-Length: {length}\r\n\
-         Authorization: AWS {ACCESS_KEY}:{signature}\r\nConnection: close\r\n\r\n"
+         Authorization: AWS {access_key}:{signature}\r\nConnection: close\r\n\r\n"
     )
 }
 
@@ -681,4 +692,61 @@ fn admin_endpoint_reports_stats_and_metrics() {
         "{metrics}"
     );
     assert_eq!(get(daemon.admin, "/nope").0, 404);
+}
+
+#[test]
+fn setup_batch_writes_a_working_configuration() {
+    let scratch = Scratch::new("setup");
+    let conf = scratch.0.join("etc/libres3.conf");
+    let conf_arg = conf.to_str().unwrap_or_default();
+    let data = scratch.0.join("data");
+    let out = libres3(&[
+        "setup",
+        "--batch",
+        "--config",
+        conf_arg,
+        "--data-dir",
+        data.to_str().unwrap_or_default(),
+        "--listen",
+        "127.0.0.1:0",
+        "--admin-listen",
+        "off",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    use std::os::unix::fs::PermissionsExt;
+    for name in ["libres3.conf", "s3cmd.cfg", "aws-profile.example"] {
+        let mode = std::fs::metadata(scratch.0.join("etc").join(name))
+            .expect(name)
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+    let s3cmd = std::fs::read_to_string(scratch.0.join("etc/s3cmd.cfg")).expect("s3cmd.cfg");
+    let value = |key: &str| {
+        s3cmd
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("no {key} in {s3cmd}"))
+            .to_string()
+    };
+    let (access_key, secret_key) = (value("access_key"), value("secret_key"));
+    // Not twice without --force.
+    let again = libres3(&["setup", "--batch", "--config", conf_arg]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).contains("--force"));
+
+    // The file it wrote starts a daemon that knows the admin keys it printed.
+    let mut file = std::fs::read_to_string(&conf).expect("conf");
+    file.push_str(&format!(
+        "pidfile = {dir}/run/libres3.pid\nlogdir = {dir}/log\ndaemonize = yes\n",
+        dir = scratch.0.display()
+    ));
+    write_private(&conf, &file);
+    let out = libres3(&["serve", "--config", conf_arg]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s3 = address(&text(&out.stdout), "libres3: listening on http://");
+    let head = signed_head_as("PUT", "/setup-bucket", s3, 0, &access_key, &secret_key);
+    assert_eq!(request(s3, &head, b"").0, 200);
+    let stop = libres3(&["stop", "--config", conf_arg]);
+    assert_eq!(stop.status.code(), Some(0), "{}", text(&stop.stderr));
 }
