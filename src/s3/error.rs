@@ -99,6 +99,14 @@ impl S3Error {
         self
     }
 
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
     pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         S3Error {
             source: Some(source.into()),
@@ -226,7 +234,10 @@ mod tests {
         assert_eq!(S3ErrorCode::NoSuchKey.status().as_u16(), 404);
         assert_eq!(S3ErrorCode::InvalidRange.status().as_u16(), 416);
         assert_eq!(S3ErrorCode::NotImplemented.status().as_u16(), 501);
-        assert_eq!(S3ErrorCode::RequestTimeTooSkewed.as_str(), "RequestTimeTooSkewed");
+        assert_eq!(
+            S3ErrorCode::RequestTimeTooSkewed.as_str(),
+            "RequestTimeTooSkewed"
+        );
     }
 
     #[test]

@@ -1,5 +1,250 @@
 //! The S3 protocol, independent of where data lives.
 
 pub mod auth;
+pub mod body;
+pub mod conditional;
 pub mod error;
+pub mod handlers;
+pub mod range;
+pub mod router;
 pub mod xml;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::{StreamExt, TryStreamExt};
+
+use crate::s3::body::RequestBody;
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::router::Query;
+use crate::store::{ObjectStore, Principal};
+
+/// Settings of the S3 front end.
+#[derive(Clone, Debug)]
+pub struct S3Config {
+    /// The region clients sign for and GetBucketLocation answers.
+    pub region: String,
+    /// With a host name set, `bucket.<s3_host>` addresses a bucket (virtual-hosted style).
+    pub s3_host: Option<String>,
+}
+
+pub struct AppState<S> {
+    pub store: S,
+    pub config: S3Config,
+}
+
+/// What a handler knows of its request.
+pub struct Ctx<'a, S> {
+    pub store: &'a S,
+    pub config: &'a S3Config,
+    pub req: &'a HttpRequest,
+    pub query: &'a Query,
+    pub who: Principal,
+    /// Empty for service-level requests.
+    pub bucket: String,
+    /// Empty for bucket-level requests.
+    pub key: String,
+}
+
+impl<S> Ctx<'_, S> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.req.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+fn next_request_id() -> String {
+    static BASE: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let base = *BASE.get_or_init(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{:016X}",
+        base.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    )
+}
+
+/// The one entry point of every S3 request.
+pub async fn dispatch<S: ObjectStore>(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState<S>>,
+) -> HttpResponse {
+    let started = Instant::now();
+    let request_id = next_request_id();
+    let mut operation = "-";
+    let result = handle(&req, payload, &state, &mut operation).await;
+    let mut response = match result {
+        Ok(response) => response,
+        Err(error) => {
+            let status = error.code.status();
+            if status.is_server_error() {
+                log::error!("{request_id} {operation} {}: {error}", req.path());
+            } else {
+                log::info!("{request_id} {operation} {}: {error}", req.path());
+            }
+            error_response(&error, &req, &request_id)
+        }
+    };
+    let headers = response.headers_mut();
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
+        headers.insert(HeaderName::from_static("x-amz-request-id"), id.clone());
+        headers.insert(HeaderName::from_static("x-amz-id-2"), id);
+    }
+    headers.insert(
+        actix_web::http::header::SERVER,
+        HeaderValue::from_static("LibreS3"),
+    );
+    log::info!(
+        "{} {} {} {} {} {:.1}ms",
+        req.peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default(),
+        req.method(),
+        req.uri(),
+        operation,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}
+
+/// The `<Error>` answer for a request; no body for HEAD.
+pub fn error_response(error: &S3Error, req: &HttpRequest, request_id: &str) -> HttpResponse {
+    let mut builder = HttpResponse::build(error.code.status());
+    if *req.method() == Method::HEAD {
+        return builder.finish();
+    }
+    builder
+        .insert_header((CONTENT_TYPE, "application/xml"))
+        .body(error.to_xml(req.path(), request_id))
+}
+
+/// The bucket a Host header names in virtual-hosted style, if any.
+fn virtual_bucket<'a>(host: Option<&'a str>, s3_host: Option<&str>) -> Option<&'a str> {
+    let s3_host = s3_host?;
+    let host = host?;
+    let host = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let bucket = host.strip_suffix(s3_host)?.strip_suffix('.')?;
+    (!bucket.is_empty()).then_some(bucket)
+}
+
+async fn handle<S: ObjectStore>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState<S>,
+    operation: &mut &'static str,
+) -> Result<HttpResponse, S3Error> {
+    let headers = req.headers();
+    let host = headers
+        .get(actix_web::http::header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let virtual_bucket = virtual_bucket(host, state.config.s3_host.as_deref());
+    let raw_path = req.uri().path();
+    let raw_query = req.query_string();
+    let query = Query::parse(raw_query)?;
+    let route = router::resolve(
+        req.method(),
+        raw_path,
+        virtual_bucket,
+        &query,
+        headers.contains_key("x-amz-copy-source"),
+    )?;
+    *operation = route.endpoint.name();
+
+    let signed = auth::SignedRequest {
+        method: req.method().as_str(),
+        raw_path,
+        raw_query,
+        headers,
+        virtual_bucket,
+    };
+    let credentials = auth::parse(&signed, SystemTime::now(), &state.config.region)?;
+    let (who, check) = match credentials.access_key() {
+        // Nothing is public yet: anonymous requests stop here.
+        None => return Err(S3Error::new(S3ErrorCode::AccessDenied, "Access Denied")),
+        Some(access_key) => {
+            let user = state
+                .store
+                .user_by_access_key(access_key)
+                .await?
+                .ok_or_else(|| {
+                    S3Error::new(
+                        S3ErrorCode::InvalidAccessKeyId,
+                        "The AWS Access Key Id you provided does not exist in our records.",
+                    )
+                    .with_detail("AWSAccessKeyId", access_key)
+                })?;
+            let check = auth::verify(&credentials, &signed, &user.secret)?;
+            (Principal::User(user.name), check)
+        }
+    };
+
+    let length = check.decoded_length().or_else(|| content_length(req));
+    let raw_body = payload
+        .map_err(|e| {
+            S3Error::new(
+                S3ErrorCode::IncompleteBody,
+                "The request body could not be read completely.",
+            )
+            .with_source(e)
+        })
+        .boxed_local();
+    let body = RequestBody {
+        stream: check.wrap(raw_body),
+        length,
+    };
+
+    let ctx = Ctx {
+        store: &state.store,
+        config: &state.config,
+        req,
+        query: &query,
+        who,
+        bucket: route.bucket.unwrap_or_default(),
+        key: route.key.unwrap_or_default(),
+    };
+    handlers::run(route.endpoint, &ctx, body).await
+}
+
+fn content_length(req: &HttpRequest) -> Option<u64> {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virtual_host_names() {
+        let h = Some("s3.example.com");
+        assert_eq!(
+            virtual_bucket(Some("b1.s3.example.com:8008"), h),
+            Some("b1")
+        );
+        assert_eq!(virtual_bucket(Some("a.b.s3.example.com"), h), Some("a.b"));
+        assert_eq!(virtual_bucket(Some("s3.example.com"), h), None);
+        assert_eq!(virtual_bucket(Some("xs3.example.com"), h), None);
+        assert_eq!(virtual_bucket(Some("b1.s3.example.com"), None), None);
+        assert_eq!(virtual_bucket(Some("127.0.0.1:8008"), h), None);
+    }
+
+    #[test]
+    fn request_ids_differ() {
+        assert_ne!(next_request_id(), next_request_id());
+    }
+}

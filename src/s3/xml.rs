@@ -45,8 +45,12 @@ impl XmlWriter {
 
     pub fn elem(&mut self, name: &str, text: &str) {
         self.open(name);
-        escape_into(&mut self.out, text);
+        self.text(text);
         self.close(name);
+    }
+
+    pub fn text(&mut self, text: &str) {
+        escape_into(&mut self.out, text);
     }
 
     pub fn elem_opt(&mut self, name: &str, text: Option<&str>) {

@@ -234,8 +234,12 @@ pub trait ObjectStore: 'static {
         key: &str,
     ) -> Result<Self::Reader, StoreError>;
     /// Ok also when the key does not exist.
-    async fn delete_object(&self, who: &Principal, bucket: &str, key: &str)
-        -> Result<(), StoreError>;
+    async fn delete_object(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(), StoreError>;
     /// Up to `limit` objects whose key starts with `prefix`, from `start`, in key order.
     async fn list_objects(
         &self,
@@ -255,6 +259,7 @@ pub trait ObjectStore: 'static {
         meta: ObjectMeta,
     ) -> Result<String, StoreError>;
     /// Stores a part, replacing a previous part with the same number.
+    #[allow(clippy::too_many_arguments)]
     async fn commit_part(
         &self,
         who: &Principal,

@@ -1,0 +1,205 @@
+//! Subcommands and flags. The flag table is the one source of `--help`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// What the command line asks for, before the configuration file is read.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Args {
+    pub command: Command,
+    pub config: Option<PathBuf>,
+    pub data_dirs: Vec<PathBuf>,
+    pub listen: Vec<String>,
+    pub s3_host: Option<String>,
+    pub region: Option<String>,
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
+    pub show_secrets: bool,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub enum Command {
+    #[default]
+    Serve,
+    UserAdd(String),
+    UserList,
+    UserRemove(String),
+    Help,
+    Version,
+}
+
+/// (flag, value name, help). Every flag takes a value unless its value name is empty.
+pub const FLAGS: &[(&str, &str, &str)] = &[
+    ("--config", "FILE", "read settings from FILE (key = value lines)"),
+    ("--data-dir", "DIR", "a storage directory of the embedded store; repeat for several (default: /var/lib/libres3 as root, else $XDG_DATA_HOME/libres3 or ~/.local/share/libres3)"),
+    ("--listen", "ADDR:PORT", "listen for S3 requests there; repeatable (default: 127.0.0.1:8008)"),
+    ("--s3-host", "NAME", "answer virtual-hosted-style requests for bucket.NAME"),
+    ("--region", "REGION", "the region clients sign requests for (default: us-east-1)"),
+    ("--access-key", "KEY", "user add: the access key to give the user (default: generated)"),
+    ("--secret-key", "SECRET", "user add: the secret key to give the user (default: generated)"),
+    ("--secrets", "", "user list: also print secret keys"),
+    ("--help", "", "print this help and exit"),
+    ("--version", "", "print the version and exit"),
+];
+
+pub fn usage() -> String {
+    let mut out = String::from(
+        "libres3: an Amazon S3 compatible server\n\n\
+         Usage:\n  \
+         libres3 [serve] [OPTIONS]          run the S3 server (the default command)\n  \
+         libres3 user add NAME [OPTIONS]    create a user and print its keys\n  \
+         libres3 user list [OPTIONS]        list users and their access keys\n  \
+         libres3 user remove NAME [OPTIONS] delete a user\n\n\
+         Options:\n",
+    );
+    for (flag, value, help) in FLAGS {
+        let left = if value.is_empty() {
+            flag.to_string()
+        } else {
+            format!("{flag} {value}")
+        };
+        out.push_str(&format!("  {left:<24} {help}\n"));
+    }
+    out.push_str(
+        "\nEnvironment:\n  \
+         LIBRES3_ACCESS_KEY, LIBRES3_SECRET_KEY  keys of the first user, used when the store has no user yet\n  \
+         RUST_LOG                                log level (error, warn, info, debug, trace; default info)\n",
+    );
+    out
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, String> {
+    let mut parsed = Args::default();
+    let mut words = Vec::new();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let arg = arg
+            .into_string()
+            .map_err(|a| format!("argument {a:?} is not valid UTF-8"))?;
+        let (flag, inline_value) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let flag = match flag.as_str() {
+            "-h" => "--help",
+            "-V" => "--version",
+            f => f,
+        };
+        if !flag.starts_with('-') || flag == "-" {
+            words.push(arg);
+            continue;
+        }
+        let Some((_, value_name, _)) = FLAGS.iter().find(|(f, ..)| *f == flag) else {
+            return Err(format!("unknown option {flag}; see libres3 --help"));
+        };
+        let value = if value_name.is_empty() {
+            None
+        } else {
+            let value = match inline_value {
+                Some(v) => v,
+                None => args
+                    .next()
+                    .and_then(|v| v.into_string().ok())
+                    .ok_or_else(|| format!("{flag} needs a value ({value_name})"))?,
+            };
+            Some(value)
+        };
+        match (flag, value) {
+            ("--config", Some(v)) => parsed.config = Some(v.into()),
+            ("--data-dir", Some(v)) => parsed.data_dirs.push(v.into()),
+            ("--listen", Some(v)) => parsed.listen.push(v),
+            ("--s3-host", Some(v)) => parsed.s3_host = Some(v),
+            ("--region", Some(v)) => parsed.region = Some(v),
+            ("--access-key", Some(v)) => parsed.access_key = Some(v),
+            ("--secret-key", Some(v)) => parsed.secret_key = Some(v),
+            ("--secrets", None) => parsed.show_secrets = true,
+            ("--help", None) => parsed.command = Command::Help,
+            ("--version", None) => parsed.command = Command::Version,
+            (flag, _) => return Err(format!("{flag} is not handled")),
+        }
+    }
+    if matches!(parsed.command, Command::Help | Command::Version) {
+        return Ok(parsed);
+    }
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    parsed.command = match words.as_slice() {
+        [] | ["serve"] => Command::Serve,
+        ["user", "add", name] => Command::UserAdd(name.to_string()),
+        ["user", "list"] => Command::UserList,
+        ["user", "remove", name] => Command::UserRemove(name.to_string()),
+        ["user", ..] => {
+            return Err("usage: libres3 user add NAME | user list | user remove NAME".into())
+        }
+        [other, ..] => return Err(format!("unknown command {other:?}; see libres3 --help")),
+    };
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_words(words: &[&str]) -> Result<Args, String> {
+        parse(words.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn serve_flags() {
+        let a = parse_words(&[
+            "serve",
+            "--data-dir",
+            "/a",
+            "--data-dir=/b",
+            "--listen",
+            "0.0.0.0:80",
+            "--s3-host",
+            "s3.local",
+        ])
+        .unwrap();
+        assert_eq!(a.command, Command::Serve);
+        assert_eq!(a.data_dirs, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(a.listen, vec!["0.0.0.0:80"]);
+        assert_eq!(a.s3_host.as_deref(), Some("s3.local"));
+        assert_eq!(parse_words(&[]).unwrap().command, Command::Serve);
+    }
+
+    #[test]
+    fn user_commands() {
+        let a = parse_words(&[
+            "user",
+            "add",
+            "bob",
+            "--access-key",
+            "K",
+            "--secret-key",
+            "S",
+        ])
+        .unwrap();
+        assert_eq!(a.command, Command::UserAdd("bob".into()));
+        assert_eq!(
+            (a.access_key.as_deref(), a.secret_key.as_deref()),
+            (Some("K"), Some("S"))
+        );
+        assert_eq!(
+            parse_words(&["user", "list"]).unwrap().command,
+            Command::UserList
+        );
+        assert_eq!(
+            parse_words(&["user", "remove", "bob"]).unwrap().command,
+            Command::UserRemove("bob".into())
+        );
+    }
+
+    #[test]
+    fn errors() {
+        assert!(parse_words(&["--bogus"]).unwrap_err().contains("--bogus"));
+        assert!(parse_words(&["--listen"])
+            .unwrap_err()
+            .contains("needs a value"));
+        assert!(parse_words(&["frobnicate"]).is_err());
+        assert!(parse_words(&["user", "add"]).is_err());
+        assert_eq!(parse_words(&["-h"]).unwrap().command, Command::Help);
+        assert!(usage().contains("--data-dir DIR"));
+    }
+}

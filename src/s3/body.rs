@@ -1,0 +1,172 @@
+//! Request bodies: capped reads of XML documents, and the MD5 every stored byte passes through.
+
+use std::cell::RefCell;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::stream::{LocalBoxStream, Stream, StreamExt};
+use md5::{Digest, Md5};
+
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::store::{BodyError, BodyStream};
+
+/// The largest XML request body we read (DeleteObjects with 1000 long keys fits).
+pub const MAX_XML_BODY: usize = 2 * 1024 * 1024;
+
+/// A request body after signature checks: chunk signatures and the declared SHA-256 are
+/// verified by the stream itself.
+pub struct RequestBody {
+    pub stream: LocalBoxStream<'static, Result<Bytes, S3Error>>,
+    /// The length of the (decoded) body, when the request says it.
+    pub length: Option<u64>,
+}
+
+impl RequestBody {
+    /// Reads the whole body, refusing more than `cap` bytes.
+    pub async fn read_capped(mut self, cap: usize) -> Result<Bytes, S3Error> {
+        if self.length.is_some_and(|len| len > cap as u64) {
+            return Err(too_long(cap));
+        }
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = self.stream.next().await {
+            let chunk = chunk?;
+            if buf.len() + chunk.len() > cap {
+                return Err(too_long(cap));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    }
+
+    /// The body as the store consumes it, hashed with MD5 on the way.
+    pub fn into_hashed(self) -> (BodyStream, DigestHandle) {
+        let state = Rc::new(RefCell::new(HashState {
+            md5: Some(Md5::new()),
+            length: 0,
+            digest: None,
+        }));
+        let stream = HashingStream {
+            inner: self.stream,
+            state: state.clone(),
+        };
+        (Box::pin(stream), DigestHandle(state))
+    }
+}
+
+fn too_long(cap: usize) -> S3Error {
+    S3Error::new(
+        S3ErrorCode::MaxMessageLengthExceeded,
+        format!("Your request body is too large: at most {cap} bytes are accepted here."),
+    )
+}
+
+struct HashState {
+    md5: Option<Md5>,
+    length: u64,
+    digest: Option<[u8; 16]>,
+}
+
+struct HashingStream {
+    inner: LocalBoxStream<'static, Result<Bytes, S3Error>>,
+    state: Rc<RefCell<HashState>>,
+}
+
+impl Stream for HashingStream {
+    type Item = Result<Bytes, BodyError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.inner.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                let mut state = self.state.borrow_mut();
+                if let Some(md5) = state.md5.as_mut() {
+                    md5.update(&chunk);
+                }
+                state.length += chunk.len() as u64;
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => {
+                let mut state = self.state.borrow_mut();
+                if let Some(md5) = state.md5.take() {
+                    state.digest = Some(md5.finalize().into());
+                }
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Gives the MD5 and length of a hashed body once the store has read it to the end.
+pub struct DigestHandle(Rc<RefCell<HashState>>);
+
+impl DigestHandle {
+    pub fn finish(&self) -> Result<([u8; 16], u64), S3Error> {
+        let state = self.0.borrow();
+        match state.digest {
+            Some(digest) => Ok((digest, state.length)),
+            None => Err(S3Error::internal(
+                "the store did not read the body to its end",
+            )),
+        }
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+    out
+}
+
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+
+    #[actix_web::test]
+    async fn md5_of_a_split_body() {
+        let chunks: Vec<Result<Bytes, S3Error>> = vec![
+            Ok(Bytes::from_static(b"hello ")),
+            Ok(Bytes::from_static(b"world")),
+        ];
+        let body = RequestBody {
+            stream: stream::iter(chunks).boxed_local(),
+            length: Some(11),
+        };
+        let (mut stream, digest) = body.into_hashed();
+        assert!(digest.finish().is_err(), "no digest before the end");
+        while stream.next().await.is_some() {}
+        let (md5, len) = digest.finish().unwrap();
+        assert_eq!(hex(&md5), "5eb63bbbe01eeed093cb22bb8f5acdc3");
+        assert_eq!(len, 11);
+    }
+
+    #[actix_web::test]
+    async fn capped_read() {
+        let chunks: Vec<Result<Bytes, S3Error>> = vec![Ok(Bytes::from_static(b"0123456789"))];
+        let body = RequestBody {
+            stream: stream::iter(chunks).boxed_local(),
+            length: None,
+        };
+        let e = body.read_capped(5).await.unwrap_err();
+        assert_eq!(e.code, S3ErrorCode::MaxMessageLengthExceeded);
+        assert_eq!(unhex("00ff10"), Some(vec![0, 255, 16]));
+        assert_eq!(unhex("0g"), None);
+    }
+}

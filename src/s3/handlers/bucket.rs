@@ -1,0 +1,158 @@
+//! ListBuckets, CreateBucket, DeleteBucket, HeadBucket, GetBucketLocation.
+
+use actix_web::HttpResponse;
+
+use super::{owner_name, xml_response};
+use crate::s3::body::RequestBody;
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::xml::{self, XmlWriter};
+use crate::s3::Ctx;
+use crate::store::ObjectStore;
+use crate::time::iso8601;
+
+/// The largest CreateBucketConfiguration document we read.
+const MAX_CREATE_BUCKET_BODY: usize = 64 * 1024;
+
+pub async fn list_buckets<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
+    let buckets = ctx.store.list_buckets(&ctx.who).await?;
+    let owner = owner_name(&ctx.who);
+    let mut w = XmlWriter::new();
+    w.open_root("ListAllMyBucketsResult");
+    w.open("Owner");
+    w.elem("ID", owner);
+    w.elem("DisplayName", owner);
+    w.close("Owner");
+    w.open("Buckets");
+    for bucket in &buckets {
+        w.open("Bucket");
+        w.elem("Name", &bucket.name);
+        w.elem("CreationDate", &iso8601(bucket.created));
+        w.close("Bucket");
+    }
+    w.close("Buckets");
+    w.close("ListAllMyBucketsResult");
+    Ok(xml_response(w.finish()))
+}
+
+pub async fn create_bucket<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    body: RequestBody,
+) -> Result<HttpResponse, S3Error> {
+    check_bucket_name(&ctx.bucket)?;
+    let document = body.read_capped(MAX_CREATE_BUCKET_BODY).await?;
+    if !document.iter().all(u8::is_ascii_whitespace) {
+        let doc = xml::parse(&document)?;
+        let root = doc.root_element();
+        if root.tag_name().name() != "CreateBucketConfiguration" {
+            return Err(xml::malformed("expected CreateBucketConfiguration"));
+        }
+        let location = xml::child_text(root, "LocationConstraint").unwrap_or("");
+        if !location.is_empty() && location != ctx.config.region {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidLocationConstraint,
+                format!(
+                    "The specified location-constraint is not valid: this server's region is {}",
+                    ctx.config.region
+                ),
+            )
+            .with_detail("LocationConstraint", location));
+        }
+    }
+    ctx.store.create_bucket(&ctx.who, &ctx.bucket).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Location", format!("/{}", ctx.bucket)))
+        .finish())
+}
+
+pub async fn delete_bucket<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
+    ctx.store.delete_bucket(&ctx.who, &ctx.bucket).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn head_bucket<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
+    ctx.store.bucket_info(&ctx.who, &ctx.bucket).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("x-amz-bucket-region", ctx.config.region.as_str()))
+        .finish())
+}
+
+pub async fn get_bucket_location<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+) -> Result<HttpResponse, S3Error> {
+    ctx.store.bucket_info(&ctx.who, &ctx.bucket).await?;
+    let mut w = XmlWriter::new();
+    w.open_root("LocationConstraint");
+    // AWS answers an empty constraint for its original region.
+    if ctx.config.region != "us-east-1" {
+        w.text(&ctx.config.region);
+    }
+    w.close("LocationConstraint");
+    Ok(xml_response(w.finish()))
+}
+
+/// The bucket naming rules of S3 (general purpose buckets).
+pub fn check_bucket_name(name: &str) -> Result<(), S3Error> {
+    let invalid = |why: &str| {
+        Err(S3Error::new(
+            S3ErrorCode::InvalidBucketName,
+            format!("The specified bucket is not valid: {why}"),
+        )
+        .with_detail("BucketName", name))
+    };
+    if !(3..=63).contains(&name.len()) {
+        return invalid("a bucket name has 3 to 63 characters");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        return invalid("only lower-case letters, digits, '.' and '-' are allowed");
+    }
+    let edge_ok = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if !edge_ok(name.bytes().next()) || !edge_ok(name.bytes().last()) {
+        return invalid("a bucket name starts and ends with a letter or a digit");
+    }
+    if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        return invalid("a bucket name has no '..', '.-' or '-.'");
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return invalid("a bucket name is not an IP address");
+    }
+    if name.starts_with("xn--") || name.starts_with("sthree-") {
+        return invalid("the prefixes 'xn--' and 'sthree-' are reserved");
+    }
+    if name.ends_with("-s3alias") || name.ends_with("--ol-s3") {
+        return invalid("the suffixes '-s3alias' and '--ol-s3' are reserved");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names() {
+        for good in ["abc", "my-bucket.1", "a1b", &"a".repeat(63), "1.2.3"] {
+            assert!(check_bucket_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "ab",
+            &"a".repeat(64),
+            "My-Bucket",
+            "a_b",
+            "-ab",
+            "ab-",
+            "a..b",
+            "a.-b",
+            "192.168.1.1",
+            "xn--abc",
+            "abc-s3alias",
+            "a b",
+            "ab/",
+        ] {
+            let e = check_bucket_name(bad).unwrap_err();
+            assert_eq!(e.code, S3ErrorCode::InvalidBucketName, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! DeleteObjects: up to 1000 keys in one request, each answered on its own.
+
+use actix_web::HttpResponse;
+
+use super::xml_response;
+use crate::s3::body::{RequestBody, MAX_XML_BODY};
+use crate::s3::error::S3Error;
+use crate::s3::router::MAX_KEY_LEN;
+use crate::s3::xml::{self, XmlWriter};
+use crate::s3::Ctx;
+use crate::store::ObjectStore;
+
+/// The most keys one DeleteObjects request may name (as S3).
+pub const MAX_DELETE_KEYS: usize = 1000;
+
+#[derive(Debug)]
+struct DeleteRequest {
+    quiet: bool,
+    keys: Vec<String>,
+}
+
+fn parse_request(body: &[u8]) -> Result<DeleteRequest, S3Error> {
+    let doc = xml::parse(body)?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "Delete" {
+        return Err(xml::malformed("expected a Delete element"));
+    }
+    let quiet = match xml::child_text(root, "Quiet").map(str::trim) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(xml::malformed("Quiet is true or false")),
+    };
+    let mut keys = Vec::new();
+    for object in xml::children(root, "Object") {
+        let key = xml::child_text(object, "Key")
+            .ok_or_else(|| xml::malformed("every Object has a Key"))?;
+        keys.push(key.to_string());
+    }
+    if keys.is_empty() || keys.len() > MAX_DELETE_KEYS {
+        return Err(xml::malformed("a Delete names 1 to 1000 objects"));
+    }
+    Ok(DeleteRequest { quiet, keys })
+}
+
+pub async fn delete_objects<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    body: RequestBody,
+) -> Result<HttpResponse, S3Error> {
+    let document = body.read_capped(MAX_XML_BODY).await?;
+    let request = parse_request(&document)?;
+    // A bucket that is missing or not ours fails the whole request, as S3 does.
+    ctx.store.bucket_info(&ctx.who, &ctx.bucket).await?;
+
+    let mut w = XmlWriter::new();
+    w.open_root("DeleteResult");
+    for key in &request.keys {
+        let result = if key.is_empty() || key.len() > MAX_KEY_LEN {
+            Err(S3Error::new(
+                crate::s3::error::S3ErrorCode::InvalidArgument,
+                "A key is 1 to 1024 bytes long",
+            ))
+        } else {
+            ctx.store
+                .delete_object(&ctx.who, &ctx.bucket, key)
+                .await
+                .map_err(S3Error::from)
+        };
+        match result {
+            Ok(()) if request.quiet => {}
+            Ok(()) => {
+                w.open("Deleted");
+                w.elem("Key", key);
+                w.close("Deleted");
+            }
+            Err(e) => {
+                if e.code.status().is_server_error() {
+                    log::error!("DeleteObjects {}/{key}: {e}", ctx.bucket);
+                }
+                w.open("Error");
+                w.elem("Key", key);
+                w.elem("Code", e.code.as_str());
+                w.elem("Message", &e.message);
+                w.close("Error");
+            }
+        }
+    }
+    w.close("DeleteResult");
+    Ok(xml_response(w.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::s3::error::S3ErrorCode;
+
+    #[test]
+    fn parses_delete_documents() {
+        let r = parse_request(
+            b"<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>\
+              <Object><Key>a&amp;b</Key></Object><Object><Key>c</Key><VersionId>null</VersionId></Object></Delete>",
+        )
+        .unwrap();
+        assert!(r.quiet);
+        assert_eq!(r.keys, vec!["a&b", "c"]);
+        for bad in [
+            &b"<Delete></Delete>"[..],
+            b"<Delete><Object></Object></Delete>",
+            b"<Remove><Object><Key>a</Key></Object></Remove>",
+            b"<Delete><Object><Key>a</Key>",
+        ] {
+            assert_eq!(
+                parse_request(bad).unwrap_err().code,
+                S3ErrorCode::MalformedXML
+            );
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! PutObject, GetObject, HeadObject, DeleteObject.
+
+use actix_web::body::SizedStream;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, HttpResponseBuilder};
+use base64::Engine;
+use futures_util::TryStreamExt;
+
+use super::quoted;
+use crate::s3::body::{hex, RequestBody};
+use crate::s3::conditional::{self, Outcome, Preconditions};
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::range;
+use crate::s3::Ctx;
+use crate::store::{ObjectInfo, ObjectMeta, ObjectReader, ObjectStore, WriteCondition};
+use crate::time::http_date;
+
+/// The largest object a single PUT may carry (as S3).
+pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// The largest total size of user metadata (`x-amz-meta-*` names and values), as S3.
+pub const MAX_USER_META: usize = 2 * 1024;
+
+/// Standard headers stored with an object and sent back on GET and HEAD.
+const STORED_HEADERS: &[&str] = &[
+    "content-type",
+    "content-encoding",
+    "content-disposition",
+    "content-language",
+    "cache-control",
+    "expires",
+    "x-amz-website-redirect-location",
+];
+
+/// The headers of a PUT or CreateMultipartUpload request that are kept with the object.
+pub fn meta_headers<S>(ctx: &Ctx<'_, S>) -> Result<Vec<(String, String)>, S3Error> {
+    let mut headers = Vec::new();
+    let mut user_size = 0;
+    for (name, value) in ctx.req.headers() {
+        let name = name.as_str();
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        if name == "content-encoding" {
+            // aws-chunked describes the transfer, not the object.
+            let kept: Vec<&str> = value
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("aws-chunked"))
+                .collect();
+            if !kept.is_empty() {
+                headers.push((name.to_string(), kept.join(", ")));
+            }
+        } else if let Some(user_name) = name.strip_prefix("x-amz-meta-") {
+            user_size += user_name.len() + value.len();
+            headers.push((name.to_string(), value));
+        } else if STORED_HEADERS.contains(&name) {
+            headers.push((name.to_string(), value));
+        }
+    }
+    if user_size > MAX_USER_META {
+        return Err(S3Error::new(
+            S3ErrorCode::MetadataTooLarge,
+            format!("Your metadata headers exceed the maximum allowed metadata size of {MAX_USER_META} bytes."),
+        ));
+    }
+    Ok(headers)
+}
+
+/// `If-None-Match: *` and `If-Match: etag` on a write.
+pub fn write_condition<S>(ctx: &Ctx<'_, S>) -> Result<WriteCondition, S3Error> {
+    if let Some(value) = ctx.header("if-none-match") {
+        if value.trim() != "*" {
+            return Err(S3Error::new(
+                S3ErrorCode::NotImplemented,
+                "If-None-Match on a write accepts only '*'",
+            ));
+        }
+        return Ok(WriteCondition::IfAbsent);
+    }
+    if let Some(value) = ctx.header("if-match") {
+        return Ok(WriteCondition::IfEtag(
+            value.trim().trim_matches('"').to_string(),
+        ));
+    }
+    Ok(WriteCondition::None)
+}
+
+/// The Content-MD5 header decoded, if sent.
+fn content_md5<S>(ctx: &Ctx<'_, S>) -> Result<Option<[u8; 16]>, S3Error> {
+    let Some(value) = ctx.header("content-md5") else {
+        return Ok(None);
+    };
+    let invalid = || {
+        S3Error::new(
+            S3ErrorCode::InvalidDigest,
+            "The Content-MD5 you specified is not valid.",
+        )
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .map_err(|_| invalid())?;
+    bytes.try_into().map(Some).map_err(|_| invalid())
+}
+
+/// Streams a body into the store, checking its length and Content-MD5.
+/// Returns the staged data and the hex MD5.
+pub async fn stage_body<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    body: RequestBody,
+    max_size: u64,
+) -> Result<(S::Staged, String), S3Error> {
+    let expected_md5 = content_md5(ctx)?;
+    let length = body.length;
+    let chunked_transfer = ctx
+        .header("transfer-encoding")
+        .is_some_and(|te| te.to_ascii_lowercase().contains("chunked"));
+    match length {
+        None if !chunked_transfer => {
+            return Err(S3Error::new(
+                S3ErrorCode::MissingContentLength,
+                "You must provide the Content-Length HTTP header.",
+            ))
+        }
+        Some(len) if len > max_size => {
+            return Err(S3Error::new(
+                S3ErrorCode::EntityTooLarge,
+                format!(
+                    "Your proposed upload exceeds the maximum allowed size of {max_size} bytes"
+                ),
+            )
+            .with_detail("ProposedSize", len.to_string())
+            .with_detail("MaxSizeAllowed", max_size.to_string()))
+        }
+        _ => {}
+    }
+    let (stream, digest) = body.into_hashed();
+    let staged = ctx
+        .store
+        .stage(&ctx.who, &ctx.bucket, stream, length)
+        .await?;
+    let (md5, received) = digest.finish()?;
+    if length.is_some_and(|len| len != received) {
+        return Err(S3Error::new(
+            S3ErrorCode::IncompleteBody,
+            "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+        ));
+    }
+    if received > max_size {
+        return Err(S3Error::new(
+            S3ErrorCode::EntityTooLarge,
+            format!("Your upload exceeds the maximum allowed size of {max_size} bytes"),
+        ));
+    }
+    if expected_md5.is_some_and(|expected| expected != md5) {
+        return Err(S3Error::new(
+            S3ErrorCode::BadDigest,
+            "The Content-MD5 you specified did not match what we received.",
+        ));
+    }
+    Ok((staged, hex(&md5)))
+}
+
+pub async fn put_object<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    body: RequestBody,
+) -> Result<HttpResponse, S3Error> {
+    let headers = meta_headers(ctx)?;
+    let condition = write_condition(ctx)?;
+    let (staged, etag) = stage_body(ctx, body, MAX_PUT_SIZE).await?;
+    let meta = ObjectMeta { etag, headers };
+    let info = ctx
+        .store
+        .commit_object(&ctx.who, &ctx.bucket, &ctx.key, staged, meta, condition)
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", quoted(&info.meta.etag)))
+        .finish())
+}
+
+pub async fn delete_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
+    ctx.store
+        .delete_object(&ctx.who, &ctx.bucket, &ctx.key)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `response-*` query parameters and the header each one overrides.
+const RESPONSE_OVERRIDES: &[(&str, &str)] = &[
+    ("response-content-type", "content-type"),
+    ("response-content-language", "content-language"),
+    ("response-expires", "expires"),
+    ("response-cache-control", "cache-control"),
+    ("response-content-disposition", "content-disposition"),
+    ("response-content-encoding", "content-encoding"),
+];
+
+fn insert_header(builder: &mut HttpResponseBuilder, name: &str, value: &str) {
+    if let (Ok(name), Ok(value)) = (
+        HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_bytes(value.as_bytes()),
+    ) {
+        builder.insert_header((name, value));
+    }
+}
+
+/// ETag, Last-Modified and the stored headers, with `response-*` overrides applied.
+fn object_headers<S>(ctx: &Ctx<'_, S>, builder: &mut HttpResponseBuilder, info: &ObjectInfo) {
+    builder.insert_header(("ETag", quoted(&info.meta.etag)));
+    builder.insert_header(("Last-Modified", http_date(info.last_modified)));
+    builder.insert_header(("Accept-Ranges", "bytes"));
+    let has_type = info.meta.headers.iter().any(|(n, _)| n == "content-type");
+    if !has_type {
+        builder.insert_header(("Content-Type", "binary/octet-stream"));
+    }
+    for (name, value) in &info.meta.headers {
+        insert_header(builder, name, value);
+    }
+    for (param, header) in RESPONSE_OVERRIDES {
+        if let Some(value) = ctx.query.get(param) {
+            insert_header(builder, header, value);
+        }
+    }
+}
+
+pub async fn get_object<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    with_body: bool,
+) -> Result<HttpResponse, S3Error> {
+    let reader = ctx
+        .store
+        .open_object(&ctx.who, &ctx.bucket, &ctx.key)
+        .await
+        .map_err(|e| S3Error::from(e).with_detail("Key", ctx.key.clone()))?;
+    let info = reader.info().clone();
+    let preconditions = Preconditions {
+        if_match: ctx.header("if-match"),
+        if_none_match: ctx.header("if-none-match"),
+        if_modified_since: ctx.header("if-modified-since"),
+        if_unmodified_since: ctx.header("if-unmodified-since"),
+    };
+    match conditional::evaluate(&preconditions, &info.meta.etag, info.last_modified) {
+        Outcome::Proceed => {}
+        Outcome::PreconditionFailed => {
+            return Err(S3Error::new(
+                S3ErrorCode::PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold",
+            ))
+        }
+        Outcome::NotModified => {
+            return Ok(HttpResponse::NotModified()
+                .insert_header(("ETag", quoted(&info.meta.etag)))
+                .insert_header(("Last-Modified", http_date(info.last_modified)))
+                .finish())
+        }
+    }
+
+    let wanted = ctx.header("range").and_then(range::parse).filter(|_| {
+        ctx.header("if-range").is_none_or(|validator| {
+            conditional::if_range_holds(validator, &info.meta.etag, info.last_modified)
+        })
+    });
+    let byte_range = wanted
+        .map(|spec| range::resolve(spec, info.size))
+        .transpose()?;
+
+    let mut builder = match byte_range {
+        Some(r) => {
+            let mut b = HttpResponse::build(StatusCode::PARTIAL_CONTENT);
+            b.insert_header((
+                "Content-Range",
+                format!("bytes {}-{}/{}", r.first, r.last, info.size),
+            ));
+            b
+        }
+        None => HttpResponse::Ok(),
+    };
+    object_headers(ctx, &mut builder, &info);
+    let length = byte_range.map_or(info.size, |r| r.last - r.first + 1);
+    if !with_body {
+        // actix writes Content-Length from the body's size and sends no body for HEAD.
+        let nothing = futures_util::stream::empty::<Result<bytes::Bytes, actix_web::Error>>();
+        return Ok(builder.body(SizedStream::new(length, nothing)));
+    }
+    let stream = reader.stream(byte_range).map_err(|e| {
+        log::error!("read failed mid-response: {e}");
+        actix_web::error::ErrorInternalServerError("read failed")
+    });
+    Ok(builder.body(SizedStream::new(length, stream)))
+}

@@ -1,0 +1,415 @@
+//! Block files: content-addressed by SHA-256, spread over the storage directories, written
+//! durably before any index row names them. Also the pins that keep the garbage collector
+//! away from blocks an upload is about to reference, and the crash-recovery sweeps.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError};
+
+use bytes::Bytes;
+use ring::rand::SecureRandom;
+
+use super::Shared;
+use crate::store::StoreError;
+
+/// Bodies larger than the inline limit are cut into blocks of this size (the last is shorter).
+pub const BLOCK_SIZE: usize = 1024 * 1024;
+
+pub type Hash = [u8; 32];
+
+/// One entry of a block list: the block's content hash and its length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockRef {
+    pub hash: Hash,
+    pub len: u32,
+}
+
+pub fn sha256(data: &[u8]) -> Hash {
+    let digest = ring::digest::digest(&ring::digest::SHA256, data);
+    let mut hash = [0; 32];
+    hash.copy_from_slice(digest.as_ref());
+    hash
+}
+
+pub fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    }
+    out
+}
+
+/// The hash a block file name stands for; None for names we did not write.
+pub fn hash_from_hex(name: &str) -> Option<Hash> {
+    if name.len() != 64 {
+        return None;
+    }
+    let mut hash = [0; 32];
+    for (i, pair) in name.as_bytes().chunks_exact(2).enumerate() {
+        let text = std::str::from_utf8(pair).ok()?;
+        if !text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return None;
+        }
+        hash[i] = u8::from_str_radix(text, 16).ok()?;
+    }
+    Some(hash)
+}
+
+/// `bytes` random bytes as hex: upload ids, identities, temporary file names.
+pub fn random_hex(rng: &dyn SecureRandom, bytes: usize) -> Result<String, StoreError> {
+    let mut buf = vec![0; bytes];
+    rng.fill(&mut buf)
+        .map_err(|_| StoreError::Internal("the system random generator failed".into()))?;
+    Ok(to_hex(&buf))
+}
+
+/// One storage directory: `blocks/ab/cd/<hex>` and `tmp/` below it.
+#[derive(Debug)]
+pub struct StorageDir {
+    /// Its row in the index's `dirs` table.
+    pub id: i64,
+    pub path: PathBuf,
+}
+
+impl StorageDir {
+    pub fn blocks_root(&self) -> PathBuf {
+        self.path.join("blocks")
+    }
+
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.path.join("tmp")
+    }
+
+    pub fn block_path(&self, hash: &Hash) -> PathBuf {
+        let hex = to_hex(hash);
+        self.blocks_root()
+            .join(&hex[..2])
+            .join(&hex[2..4])
+            .join(hex)
+    }
+
+    fn free_bytes(&self) -> u64 {
+        match nix::sys::statvfs::statvfs(&self.path) {
+            Ok(stat) => stat.blocks_available().saturating_mul(stat.fragment_size()),
+            Err(e) => {
+                log::warn!("cannot read free space of {}: {e}", self.path.display());
+                0
+            }
+        }
+    }
+}
+
+/// Makes a directory entry change (create, rename) durable.
+pub fn sync_dir(path: &Path) -> io::Result<()> {
+    File::open(path)?.sync_all()
+}
+
+/// Hashes pinned by uploads in progress and block files that may have become garbage; one
+/// mutex guards both, and the garbage collector holds it while it decides and unlinks.
+#[derive(Default)]
+pub struct BlockGuards {
+    pub pins: HashMap<Hash, u32>,
+    /// (hash, dir id) of files written or found by uploads that never committed, or copies
+    /// that lost a race to another directory; the collector removes those no row names.
+    pub maybe_orphans: Vec<(Hash, i64)>,
+}
+
+/// Keeps the garbage collector from deleting the block `hash` while it lives.
+struct Pin {
+    shared: Arc<Shared>,
+    hash: Hash,
+}
+
+impl Pin {
+    fn new(shared: &Arc<Shared>, hash: Hash) -> Pin {
+        let mut guards = shared.guards.lock().unwrap_or_else(PoisonError::into_inner);
+        *guards.pins.entry(hash).or_insert(0) += 1;
+        Pin {
+            shared: shared.clone(),
+            hash,
+        }
+    }
+}
+
+impl Drop for Pin {
+    fn drop(&mut self) {
+        let mut guards = self
+            .shared
+            .guards
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = guards.pins.get_mut(&self.hash) {
+            *count -= 1;
+            if *count == 0 {
+                guards.pins.remove(&self.hash);
+            }
+        }
+    }
+}
+
+/// A durable block file that an upload holds until the index references it. Dropped without
+/// [`PinnedBlock::mark_referenced`], its file is handed to the garbage collector.
+pub struct PinnedBlock {
+    pin: Pin,
+    pub block: BlockRef,
+    pub dir_id: i64,
+    referenced: bool,
+}
+
+impl PinnedBlock {
+    pub fn mark_referenced(&mut self) {
+        self.referenced = true;
+    }
+}
+
+impl Drop for PinnedBlock {
+    fn drop(&mut self) {
+        if !self.referenced {
+            let mut guards = self
+                .pin
+                .shared
+                .guards
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            guards.maybe_orphans.push((self.block.hash, self.dir_id));
+        }
+        // The pin is released after this, when the field drops.
+    }
+}
+
+/// Hashes `data` and makes it a durable block file, unless that block exists already.
+/// Blocking: run it on a blocking thread.
+pub fn store_block(shared: &Arc<Shared>, data: Bytes) -> Result<PinnedBlock, StoreError> {
+    let hash = sha256(&data);
+    let len = u32::try_from(data.len())
+        .map_err(|_| StoreError::Internal(format!("block of {} bytes", data.len())))?;
+    // Pin before looking: from here on the collector will not delete this block's file.
+    let pin = Pin::new(shared, hash);
+    let block = BlockRef { hash, len };
+    let pinned = |dir_id| PinnedBlock {
+        pin,
+        block,
+        dir_id,
+        referenced: false,
+    };
+    for dir in &shared.dirs {
+        let path = dir.block_path(&hash);
+        match fs::metadata(&path) {
+            Ok(found) if found.len() == u64::from(len) => {
+                // Its writer may still be before its directory fsync; do it for it.
+                if let Some(parent) = path.parent() {
+                    sync_dir(parent)?;
+                }
+                return Ok(pinned(dir.id));
+            }
+            Ok(found) => {
+                log::error!(
+                    "block file {} has {} bytes instead of {len}; rewriting it",
+                    path.display(),
+                    found.len()
+                );
+                write_block_file(shared, dir, &hash, &data)?;
+                return Ok(pinned(dir.id));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let dir = pick_dir(&shared.dirs)?;
+    write_block_file(shared, dir, &hash, &data)?;
+    Ok(pinned(dir.id))
+}
+
+/// The storage directory with the most free bytes; the first of equals (directories on one
+/// filesystem report the same free space).
+fn pick_dir(dirs: &[StorageDir]) -> Result<&StorageDir, StoreError> {
+    let mut best: Option<(&StorageDir, u64)> = None;
+    for dir in dirs {
+        let free = if dirs.len() == 1 { 0 } else { dir.free_bytes() };
+        let better = match best {
+            Some((_, best_free)) => free > best_free,
+            None => true,
+        };
+        if better {
+            best = Some((dir, free));
+        }
+    }
+    best.map(|(dir, _)| dir)
+        .ok_or_else(|| StoreError::Internal("no storage directory".into()))
+}
+
+/// Writes to `tmp/`, fsyncs, renames into place and fsyncs the directory: the file is either
+/// complete and durable under its final name, or absent.
+fn write_block_file(
+    shared: &Shared,
+    dir: &StorageDir,
+    hash: &Hash,
+    data: &[u8],
+) -> Result<(), StoreError> {
+    let tmp_path = dir.tmp_dir().join(random_hex(&shared.rng, 16)?);
+    let written = (|| -> io::Result<()> {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp_path)?;
+        file.write_all(data)?;
+        file.sync_all()?;
+        let final_path = dir.block_path(hash);
+        let leaf_dir = final_path
+            .parent()
+            .ok_or_else(|| io::Error::other("block path has no parent"))?;
+        ensure_block_subdirs(&dir.blocks_root(), leaf_dir)?;
+        fs::rename(&tmp_path, &final_path)?;
+        sync_dir(leaf_dir)
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp_path);
+        return Err(StoreError::Io(io::Error::new(
+            e.kind(),
+            format!("writing block in {}: {e}", dir.path.display()),
+        )));
+    }
+    Ok(())
+}
+
+/// Creates `blocks/ab/cd` when missing, fsyncing each parent so the new entries survive.
+fn ensure_block_subdirs(root: &Path, leaf: &Path) -> io::Result<()> {
+    if leaf.is_dir() {
+        return Ok(());
+    }
+    let middle = leaf
+        .parent()
+        .ok_or_else(|| io::Error::other("block directory has no parent"))?;
+    if !middle.is_dir() {
+        match fs::create_dir(middle) {
+            Ok(()) => sync_dir(root)?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    match fs::create_dir(leaf) {
+        Ok(()) => sync_dir(middle),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes a block file; a file already gone is fine.
+pub fn remove_block_file(dir: &StorageDir, hash: &Hash) {
+    let path = dir.block_path(hash);
+    match fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => log::warn!("cannot remove block file {}: {e}", path.display()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crash recovery
+
+/// Removes everything in `tmp/`: half-written blocks of uploads a crash interrupted.
+pub fn clear_tmp(dir: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            fs::remove_dir_all(entry.path())?;
+        } else {
+            fs::remove_file(entry.path())?;
+        }
+        removed += 1;
+    }
+    Ok(removed)
+}
+
+/// How often the sweep reports progress.
+const SWEEP_PROGRESS_EVERY: u64 = 100_000;
+
+/// Removes block files under `dir` for which `is_referenced` says no. Returns (files seen,
+/// files removed).
+pub fn sweep_unreferenced(
+    dir: &StorageDir,
+    mut is_referenced: impl FnMut(&Hash) -> Result<bool, StoreError>,
+) -> Result<(u64, u64), StoreError> {
+    let root = dir.blocks_root();
+    let (mut seen, mut removed) = (0u64, 0u64);
+    for first in sorted_entries(&root)? {
+        if !first.is_dir() {
+            continue;
+        }
+        for second in sorted_entries(&first)? {
+            if !second.is_dir() {
+                continue;
+            }
+            for file in sorted_entries(&second)? {
+                let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                let Some(hash) = hash_from_hex(name) else {
+                    log::warn!("leaving unknown file {} alone", file.display());
+                    continue;
+                };
+                seen += 1;
+                if seen % SWEEP_PROGRESS_EVERY == 0 {
+                    log::info!(
+                        "recovery: checked {seen} block files in {}, {removed} unreferenced",
+                        root.display()
+                    );
+                }
+                if !is_referenced(&hash)? {
+                    remove_block_file(dir, &hash);
+                    removed += 1;
+                }
+            }
+        }
+    }
+    Ok((seen, removed))
+}
+
+fn sorted_entries(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        entries.push(entry?.path());
+    }
+    entries.sort();
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip() {
+        let hash = sha256(b"abc");
+        let hex = to_hex(&hash);
+        assert_eq!(
+            hex,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(hash_from_hex(&hex), Some(hash));
+        assert_eq!(hash_from_hex(&hex.to_uppercase()), None);
+        assert_eq!(hash_from_hex("abc"), None);
+        assert_eq!(hash_from_hex(&format!("{}zz", &hex[..62])), None);
+    }
+
+    #[test]
+    fn block_paths_fan_out() {
+        let dir = StorageDir {
+            id: 1,
+            path: PathBuf::from("/data"),
+        };
+        let hash = sha256(b"abc");
+        assert_eq!(
+            dir.block_path(&hash),
+            PathBuf::from("/data/blocks/ba/78").join(to_hex(&hash))
+        );
+    }
+}

@@ -1,0 +1,174 @@
+//! Staging: a request body becomes durable, invisible data with bounded memory.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::stream::{FuturesOrdered, StreamExt};
+use tokio::task::JoinHandle;
+
+use super::blocks::{store_block, BlockRef, PinnedBlock, BLOCK_SIZE};
+use super::Shared;
+use crate::store::{BodyStream, Staged, StoreError};
+
+/// Whole bodies up to this size live in their index row: no block file, no extra fsync.
+pub const INLINE_MAX: usize = 64 * 1024;
+
+/// Blocks of one upload being hashed and written at once. With the block being filled, this
+/// bounds an upload's memory to about 5 MiB whatever the object size.
+pub const MAX_BLOCKS_IN_FLIGHT: usize = 4;
+
+/// Data staged by [`LocalStore::stage`](super::LocalStore). Dropping it uncommitted hands its
+/// block files to the garbage collector.
+pub struct LocalStaged {
+    size: u64,
+    pub(super) content: StagedContent,
+}
+
+pub(super) enum StagedContent {
+    Inline(Bytes),
+    Blocks(Vec<PinnedBlock>),
+}
+
+impl Staged for LocalStaged {
+    fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+impl LocalStaged {
+    /// The block list with the directory each block was written to or found in.
+    pub(super) fn located_blocks(&self) -> Option<Vec<(BlockRef, i64)>> {
+        match &self.content {
+            StagedContent::Inline(_) => None,
+            StagedContent::Blocks(blocks) => Some(
+                blocks
+                    .iter()
+                    .map(|pinned| (pinned.block, pinned.dir_id))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Called once the index references the blocks: dropping no longer frees them.
+    pub(super) fn mark_referenced(&mut self) {
+        if let StagedContent::Blocks(blocks) = &mut self.content {
+            for pinned in blocks {
+                pinned.mark_referenced();
+            }
+        }
+    }
+}
+
+type BlockTask = JoinHandle<Result<PinnedBlock, StoreError>>;
+
+/// Reads `body` into inline data (≤ INLINE_MAX) or durable block files.
+pub async fn stage(
+    shared: &Arc<Shared>,
+    mut body: BodyStream,
+    size_hint: Option<u64>,
+) -> Result<LocalStaged, StoreError> {
+    let first_capacity = size_hint
+        .and_then(|size| usize::try_from(size).ok())
+        .unwrap_or(INLINE_MAX)
+        .min(BLOCK_SIZE);
+    let mut buffer = BytesMut::with_capacity(first_capacity);
+    let mut in_flight: FuturesOrdered<BlockTask> = FuturesOrdered::new();
+    let mut done: Vec<PinnedBlock> = Vec::new();
+    let mut any_block = false;
+    let mut size: u64 = 0;
+
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.map_err(StoreError::Body)?;
+        size += chunk.len() as u64;
+        while !chunk.is_empty() {
+            if buffer.capacity() == 0 {
+                buffer.reserve(BLOCK_SIZE);
+            }
+            let take = (BLOCK_SIZE - buffer.len()).min(chunk.len());
+            buffer.extend_from_slice(&chunk.split_to(take));
+            if buffer.len() == BLOCK_SIZE {
+                // Take the full block out first so at most one block buffer exists besides
+                // those in flight; the next one is allocated when bytes arrive.
+                let full = std::mem::take(&mut buffer).freeze();
+                any_block = true;
+                start_block(shared, &mut in_flight, &mut done, full).await?;
+            }
+        }
+    }
+
+    if !any_block && buffer.len() <= INLINE_MAX {
+        return Ok(LocalStaged {
+            size,
+            content: StagedContent::Inline(buffer.freeze()),
+        });
+    }
+    if !buffer.is_empty() {
+        start_block(shared, &mut in_flight, &mut done, buffer.freeze()).await?;
+    }
+    while !in_flight.is_empty() {
+        finish_one(&mut in_flight, &mut done).await?;
+    }
+    Ok(LocalStaged {
+        size,
+        content: StagedContent::Blocks(done),
+    })
+}
+
+/// Makes staged data block-based: parts of a multipart upload are joined by block lists, so a
+/// small part that was staged inline gets written as one block.
+pub async fn into_blocks(
+    shared: &Arc<Shared>,
+    staged: LocalStaged,
+) -> Result<LocalStaged, StoreError> {
+    let data = match staged.content {
+        StagedContent::Blocks(_) => return Ok(staged),
+        StagedContent::Inline(data) => data,
+    };
+    let mut blocks = Vec::new();
+    if !data.is_empty() {
+        let shared = shared.clone();
+        let stored = tokio::task::spawn_blocking(move || store_block(&shared, data))
+            .await
+            .map_err(|e| StoreError::Internal(format!("block write task failed: {e}")))?;
+        blocks.push(stored?);
+    }
+    Ok(LocalStaged {
+        size: staged.size,
+        content: StagedContent::Blocks(blocks),
+    })
+}
+
+async fn start_block(
+    shared: &Arc<Shared>,
+    in_flight: &mut FuturesOrdered<BlockTask>,
+    done: &mut Vec<PinnedBlock>,
+    data: Bytes,
+) -> Result<(), StoreError> {
+    while in_flight.len() >= MAX_BLOCKS_IN_FLIGHT {
+        finish_one(in_flight, done).await?;
+    }
+    let shared = shared.clone();
+    // A task that outlives an abandoned upload still drops its PinnedBlock when it ends, which
+    // hands the file to the garbage collector.
+    in_flight.push_back(tokio::task::spawn_blocking(move || {
+        store_block(&shared, data)
+    }));
+    Ok(())
+}
+
+async fn finish_one(
+    in_flight: &mut FuturesOrdered<BlockTask>,
+    done: &mut Vec<PinnedBlock>,
+) -> Result<(), StoreError> {
+    match in_flight.next().await {
+        Some(Ok(Ok(pinned))) => {
+            done.push(pinned);
+            Ok(())
+        }
+        Some(Ok(Err(e))) => Err(e),
+        Some(Err(e)) => Err(StoreError::Internal(format!(
+            "block write task failed: {e}"
+        ))),
+        None => Ok(()),
+    }
+}
