@@ -5,8 +5,8 @@ Credentials come from LIBRES3_ACCESS_KEY / LIBRES3_SECRET_KEY.
 
   presign.py ENDPOINT create-bucket BUCKET
   presign.py ENDPOINT put|get|head|delete BUCKET KEY
-  presign.py ENDPOINT lists BUCKET PREFIX COUNT PUT_FILE GET_FILE
-      # COUNT PUT and GET URLs, one a line, of the keys PREFIX%07d (line n = key n-1)
+  presign.py ENDPOINT lists BUCKET PREFIX FIRST COUNT PUT_FILE GET_FILE
+      # COUNT PUT and GET URLs, one a line, of the keys PREFIX%07d from FIRST on
 """
 import os
 import sys
@@ -44,9 +44,9 @@ def main(argv):
     elif op in OPS:
         print(sign(OPS[op], Params={"Bucket": bucket, "Key": argv[3]}, ExpiresIn=EXPIRES))
     elif op == "lists":
-        prefix, count = argv[3], int(argv[4])
-        with open(argv[5], "w") as puts, open(argv[6], "w") as gets:
-            for i in range(count):
+        prefix, first, count = argv[3], int(argv[4]), int(argv[5])
+        with open(argv[6], "w") as puts, open(argv[7], "w") as gets:
+            for i in range(first, first + count):
                 params = {"Bucket": bucket, "Key": "%s%07d" % (prefix, i)}
                 puts.write(sign("put_object", Params=params, ExpiresIn=EXPIRES) + "\n")
                 gets.write(sign("get_object", Params=params, ExpiresIn=EXPIRES) + "\n")
