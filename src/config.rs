@@ -117,7 +117,7 @@ pub const KEYS: &[Key] = &[
     key("shutdown_timeout", Kind::Seconds, "30", "on SIGTERM, how long in-flight requests may take to finish"),
     key("max_parallel", Kind::Count, "1024", "maximum concurrent client connections per worker thread"),
     key("workers", Kind::Count, "0", "worker threads (0: one per CPU)"),
-    live(key("max_header_size", Kind::Size, "16K", "maximum total size of a request's headers")),
+    live(key("max_header_size", Kind::Size, "8K", "maximum total size of a request's header names and values (S3's own limit, 8K, also applies)")),
     key("client_request_timeout", Kind::Seconds, "30", "time a client has to send a request's headers (slow clients are cut off)"),
     key("keep_alive", Kind::Seconds, "60", "idle time before a kept-alive connection is closed"),
     live(key("max_object_size", Kind::Size, "5G", "largest object or part a single PUT may upload")),
@@ -949,7 +949,7 @@ mod tests {
         assert_eq!(c.backend, Backend::Embedded);
         assert_eq!(c.shutdown_timeout, Duration::from_secs(30));
         assert_eq!(c.live.max_object_size, 5 << 30);
-        assert_eq!(c.live.max_header_size, 16 << 10);
+        assert_eq!(c.live.max_header_size, 8 << 10);
         assert_eq!(c.limits.max_parallel, 1024);
         assert_eq!(c.live.log_level, log::LevelFilter::Info);
         assert!(!c.daemonize);

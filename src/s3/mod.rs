@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod checksum;
 pub mod conditional;
 pub mod error;
 pub mod handlers;
@@ -22,6 +23,9 @@ use crate::s3::body::RequestBody;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::router::Query;
 use crate::store::{ObjectStore, Principal};
+
+/// The most bytes of header names and values a request may carry (S3 allows 8 KiB).
+pub const MAX_HEADER_BYTES: usize = 8 * 1024;
 
 /// Settings of the S3 front end.
 #[derive(Clone, Debug)]
@@ -139,6 +143,16 @@ async fn handle<S: ObjectStore>(
     operation: &mut &'static str,
 ) -> Result<HttpResponse, S3Error> {
     let headers = req.headers();
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Err(S3Error::new(
+            S3ErrorCode::RequestHeaderSectionTooLarge,
+            format!("Your request header section exceeds the maximum allowed size of {MAX_HEADER_BYTES} bytes."),
+        ));
+    }
     let host = headers
         .get(actix_web::http::header::HOST)
         .and_then(|h| h.to_str().ok());
@@ -184,6 +198,17 @@ async fn handle<S: ObjectStore>(
     };
 
     let length = check.decoded_length().or_else(|| content_length(req));
+    let trailers = match &check {
+        auth::PayloadCheck::Chunked(chunked) => Some(chunked.trailers()),
+        _ => None,
+    };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let checksum = checksum::Expected::from_request(header, trailers.as_ref())?;
     let raw_body = payload
         .map_err(|e| {
             S3Error::new(
@@ -196,6 +221,7 @@ async fn handle<S: ObjectStore>(
     let body = RequestBody {
         stream: check.wrap(raw_body),
         length,
+        checksum,
     };
 
     let ctx = Ctx {
