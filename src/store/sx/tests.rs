@@ -1,0 +1,1 @@
+//! SxStore against the fake SX cluster.
