@@ -449,7 +449,7 @@ impl SxStore {
         let mut per_node: HashMap<&[String], Vec<Bytes>> = HashMap::new();
         for (hash, nodes) in missing {
             let block = data.get(hash.as_str()).ok_or_else(|| {
-                StoreError::Internal(format!("SX asked for block {hash} it was not sent"))
+                StoreError::Internal(format!("SX no longer holds block {hash} of a staged body"))
             })?;
             if nodes.is_empty() {
                 return Err(StoreError::Internal(format!(
@@ -490,14 +490,15 @@ impl SxStore {
         Ok(())
     }
 
-    /// Streams `body` (exactly `size` bytes) into a new SX file at `path`: blocks are hashed as
-    /// they arrive and only those SX lacks are sent. Returns the block size and hashes.
-    async fn upload(
+    /// Writes a new SX file of `size` bytes at `path` from segments: data is cut into blocks
+    /// and hashed as it arrives, known block hashes are used as they are; only the blocks SX
+    /// lacks are sent, in parts so memory stays bounded. Returns the block size and hashes.
+    async fn write_file(
         &self,
         vol: &Vol,
         path: &SxPath,
         size: u64,
-        mut body: BodyStream,
+        segments: Vec<Segment>,
         meta: Option<&HexMeta>,
     ) -> Result<(u64, Vec<String>), StoreError> {
         let located = self.locate(&vol.token, &vol.name, Some(size)).await?;
@@ -509,57 +510,71 @@ impl SxStore {
             .client()
             .uuid()
             .ok_or_else(|| StoreError::Internal("SX cluster UUID unknown".into()))?;
-        let per_part = (PART_BYTES / bs).max(1) as usize;
-        let mut session = None;
-        let mut all: Vec<String> = Vec::with_capacity(block_count(size, bs) as usize);
-        let mut part: Vec<(String, Bytes)> = Vec::with_capacity(per_part);
+        let mut w = PartWriter {
+            store: self,
+            vol,
+            path,
+            size,
+            bs,
+            meta,
+            session: None,
+            all: Vec::with_capacity(block_count(size, bs) as usize),
+            part: Vec::new(),
+            held: 0,
+        };
         let mut block = BytesMut::with_capacity(bs as usize);
-        let mut received = 0u64;
-        loop {
-            let chunk = body.next().await.transpose().map_err(StoreError::Body)?;
-            let done = chunk.is_none();
-            if let Some(mut chunk) = chunk {
-                received += chunk.len() as u64;
-                if received > size {
-                    return Err(body_error("the body is longer than its declared length"));
-                }
-                while !chunk.is_empty() {
-                    let take = (bs as usize - block.len()).min(chunk.len());
-                    block.extend_from_slice(&chunk.split_to(take));
-                    if block.len() == bs as usize {
-                        let full = block.split().freeze();
-                        part.push((mapping::block_hash(&uuid, &full), full));
+        let mut total = 0u64;
+        for segment in segments {
+            match segment {
+                Segment::Hashes(hashes, len) => {
+                    if !block.is_empty() {
+                        return Err(StoreError::Internal("unaligned block list".into()));
                     }
+                    for hash in hashes {
+                        w.push(hash, None).await?;
+                    }
+                    total += len;
                 }
-            } else {
-                if received != size {
-                    return Err(body_error("the body is shorter than its declared length"));
+                Segment::Data(mut body, len) => {
+                    let mut received = 0u64;
+                    while let Some(chunk) = body.next().await {
+                        let mut chunk = chunk.map_err(StoreError::Body)?;
+                        received += chunk.len() as u64;
+                        if received > len {
+                            return Err(body_error("the body is longer than its declared length"));
+                        }
+                        while !chunk.is_empty() {
+                            let take = (bs as usize - block.len()).min(chunk.len());
+                            block.extend_from_slice(&chunk.split_to(take));
+                            if block.len() == bs as usize {
+                                let full = block.split().freeze();
+                                w.push(mapping::block_hash(&uuid, &full), Some(full))
+                                    .await?;
+                            }
+                        }
+                    }
+                    if received != len {
+                        return Err(body_error("the body is shorter than its declared length"));
+                    }
+                    total += len;
                 }
-                if !block.is_empty() {
-                    block.resize(bs as usize, 0);
-                    let last = block.split().freeze();
-                    part.push((mapping::block_hash(&uuid, &last), last));
-                }
-            }
-            if part.len() >= per_part || (done && (!part.is_empty() || session.is_none())) {
-                let hashes: Vec<String> = part.iter().map(|(h, _)| h.clone()).collect();
-                let seq = all.len() as u64;
-                let upload = self
-                    .create_or_extend(vol, path, &mut session, size, seq, &hashes, meta)
-                    .await?;
-                if !upload.upload_data.is_empty() {
-                    let data: HashMap<&str, Bytes> =
-                        part.iter().map(|(h, b)| (h.as_str(), b.clone())).collect();
-                    self.send_blocks(vol, &upload.upload_token, bs, &upload.upload_data, &data)
-                        .await?;
-                }
-                all.extend(hashes);
-                part.clear();
-            }
-            if done {
-                break;
             }
         }
+        if !block.is_empty() {
+            block.resize(bs as usize, 0);
+            let last = block.split().freeze();
+            w.push(mapping::block_hash(&uuid, &last), Some(last))
+                .await?;
+        }
+        if total != size || w.all.len() + w.part.len() != block_count(size, bs) as usize {
+            return Err(StoreError::Internal(format!(
+                "{} blocks of {bs} bytes for a file of {size} bytes",
+                w.all.len() + w.part.len()
+            )));
+        }
+        w.send().await?;
+        let session = w.session.take();
+        let all = std::mem::take(&mut w.all);
         match &session {
             Some(session) => self.flush(vol, session).await?,
             None => return Err(StoreError::Internal("no SX upload was started".into())),
@@ -567,7 +582,7 @@ impl SxStore {
         Ok((bs, all))
     }
 
-    /// Creates a file from blocks SX already holds (copy, commit, multipart completion).
+    /// Creates a file from blocks SX already holds (commit, parts, multipart completion).
     async fn create_from_hashes(
         &self,
         vol: &Vol,
@@ -576,28 +591,15 @@ impl SxStore {
         hashes: &[String],
         meta: Option<&HexMeta>,
     ) -> Result<(), StoreError> {
-        let mut session = None;
-        let mut seq = 0u64;
-        let mut chunks: Vec<&[String]> = hashes.chunks(HASHES_PER_REQUEST).collect();
-        if chunks.is_empty() {
-            chunks.push(&[]);
-        }
-        for chunk in chunks {
-            let upload = self
-                .create_or_extend(vol, path, &mut session, size, seq, chunk, meta)
-                .await?;
-            if !upload.upload_data.is_empty() {
-                return Err(StoreError::Internal(format!(
-                    "SX no longer holds {} block(s) of a staged body",
-                    upload.upload_data.len()
-                )));
-            }
-            seq += chunk.len() as u64;
-        }
-        match &session {
-            Some(session) => self.flush(vol, session).await,
-            None => Err(StoreError::Internal("no SX upload was started".into())),
-        }
+        self.write_file(
+            vol,
+            path,
+            size,
+            vec![Segment::Hashes(hashes.to_vec(), size)],
+            meta,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Deletes a file; Ok when it does not exist.
@@ -713,6 +715,83 @@ impl SxStore {
                 _ => return Ok(()),
             }
         }
+    }
+}
+
+/// What a new SX file is made of.
+enum Segment {
+    /// Blocks SX already holds, covering the given number of bytes.
+    Hashes(Vec<String>, u64),
+    /// Bytes to cut into blocks, of the given length.
+    Data(BodyStream, u64),
+}
+
+/// The part of an upload not yet announced to SX: hashes, with the data of the blocks we have.
+struct PartWriter<'a> {
+    store: &'a SxStore,
+    vol: &'a Vol,
+    path: &'a SxPath,
+    size: u64,
+    bs: u64,
+    meta: Option<&'a HexMeta>,
+    /// Upload token and the node that issued it.
+    session: Option<(String, String)>,
+    all: Vec<String>,
+    part: Vec<(String, Option<Bytes>)>,
+    held: u64,
+}
+
+impl PartWriter<'_> {
+    async fn push(&mut self, hash: String, data: Option<Bytes>) -> Result<(), StoreError> {
+        if data.is_some() {
+            self.held += self.bs;
+        }
+        self.part.push((hash, data));
+        if self.held >= PART_BYTES || self.part.len() >= HASHES_PER_REQUEST {
+            self.send().await?;
+        }
+        Ok(())
+    }
+
+    /// Announces the held blocks (create, then extend) and sends those SX lacks.
+    async fn send(&mut self) -> Result<(), StoreError> {
+        if self.part.is_empty() && self.session.is_some() {
+            return Ok(());
+        }
+        let hashes: Vec<String> = self.part.iter().map(|(h, _)| h.clone()).collect();
+        let seq = self.all.len() as u64;
+        let upload = self
+            .store
+            .create_or_extend(
+                self.vol,
+                self.path,
+                &mut self.session,
+                self.size,
+                seq,
+                &hashes,
+                self.meta,
+            )
+            .await?;
+        if !upload.upload_data.is_empty() {
+            let data: HashMap<&str, Bytes> = self
+                .part
+                .iter()
+                .filter_map(|(h, b)| b.as_ref().map(|b| (h.as_str(), b.clone())))
+                .collect();
+            self.store
+                .send_blocks(
+                    self.vol,
+                    &upload.upload_token,
+                    self.bs,
+                    &upload.upload_data,
+                    &data,
+                )
+                .await?;
+        }
+        self.all.extend(hashes);
+        self.part.clear();
+        self.held = 0;
+        Ok(())
     }
 }
 
@@ -986,51 +1065,51 @@ impl SxStore {
         }
     }
 
-    /// The joined block list of parts, when they line up with the final block size.
-    async fn aligned_hashes(
+    /// What a completed upload is made of: the block lists of the parts that line up with
+    /// the final file's blocks (no data moves), and the bytes of those that do not (a part
+    /// after an unaligned one, or with another block size), which are copied.
+    async fn completion_segments(
         &self,
         vol: &Vol,
         upload_id: &str,
         parts: &[PartInfo],
         total: u64,
-    ) -> Result<Option<Vec<String>>, StoreError> {
+    ) -> Result<Vec<Segment>, StoreError> {
         let bs = block_size(total);
-        let mut hashes = Vec::with_capacity(block_count(total, bs) as usize);
+        let mut segments = Vec::with_capacity(parts.len());
+        let mut offset = 0u64;
+        let mut copied = 0u64;
         for (i, part) in parts.iter().enumerate() {
-            let last = i + 1 == parts.len();
-            if !last && part.size % bs != 0 {
-                return Ok(None);
-            }
             if part.size == 0 {
                 continue;
             }
+            let last = i + 1 == parts.len();
             let file = self.file(vol, &part_path(upload_id, part.number)).await?;
-            if file.block_size != bs {
-                return Ok(None);
+            if file.file_size != part.size {
+                return Err(StoreError::InvalidPart(part.number));
             }
-            for block in file.file_data {
-                hashes.extend(block.into_keys());
+            if offset % bs == 0 && file.block_size == bs && (last || part.size % bs == 0) {
+                let hashes = file
+                    .file_data
+                    .into_iter()
+                    .filter_map(|b| b.into_keys().next())
+                    .collect();
+                segments.push(Segment::Hashes(hashes, part.size));
+            } else {
+                copied += part.size;
+                let body = self
+                    .reader(vol, String::new(), file, ObjectMeta::default())
+                    .stream(None)
+                    .map(|chunk| chunk.map_err(|e| BodyError(Box::new(e))))
+                    .boxed_local();
+                segments.push(Segment::Data(body, part.size));
             }
+            offset += part.size;
         }
-        Ok(Some(hashes))
-    }
-
-    /// The bytes of parts one after the other (the fallback when blocks do not line up).
-    async fn parts_body(
-        &self,
-        vol: &Vol,
-        upload_id: &str,
-        parts: &[PartInfo],
-    ) -> Result<BodyStream, StoreError> {
-        let mut readers = Vec::new();
-        for part in parts {
-            let file = self.file(vol, &part_path(upload_id, part.number)).await?;
-            readers.push(self.reader(vol, String::new(), file, ObjectMeta::default()));
+        if copied > 0 {
+            log::info!("SX: upload {upload_id}: {copied} bytes of unaligned parts are copied");
         }
-        Ok(stream::iter(readers)
-            .flat_map(|r| r.stream(None))
-            .map(|chunk| chunk.map_err(|e| BodyError(Box::new(e))))
-            .boxed_local())
+        Ok(segments)
     }
 
     fn reader(&self, vol: &Vol, key: String, file: proto::File, meta: ObjectMeta) -> SxReader {
@@ -1210,7 +1289,9 @@ impl ObjectStore for SxStore {
             return Err(body_error("the SX backend needs the body's length"));
         };
         let path = SxPath::internal(format!("{TMP_DIR}{}", random_hex(16)?));
-        let (_, hashes) = self.upload(&vol, &path, size, body, None).await?;
+        let (_, hashes) = self
+            .write_file(&vol, &path, size, vec![Segment::Data(body, size)], None)
+            .await?;
         Ok(self.staged_from(vol, path, size, hashes))
     }
 
@@ -1461,18 +1542,11 @@ impl ObjectStore for SxStore {
         self.check_condition(&vol, &path, &condition).await?;
         let total: u64 = chosen.iter().map(|p| p.size).sum();
         let sx_meta = meta_to_sx(&meta);
-        match self.aligned_hashes(&vol, upload_id, &chosen, total).await? {
-            Some(hashes) => {
-                self.create_from_hashes(&vol, &path, total, &hashes, Some(&sx_meta))
-                    .await?
-            }
-            None => {
-                log::info!("SX: parts of upload {upload_id} are not block-aligned; copying");
-                let body = self.parts_body(&vol, upload_id, &chosen).await?;
-                self.upload(&vol, &path, total, body, Some(&sx_meta))
-                    .await?;
-            }
-        }
+        let segments = self
+            .completion_segments(&vol, upload_id, &chosen, total)
+            .await?;
+        self.write_file(&vol, &path, total, segments, Some(&sx_meta))
+            .await?;
         self.delete_tree(&vol, &format!("{PARTS_DIR}{upload_id}"))
             .await?;
         self.delete_path(&vol, &upload_path(upload_id)).await?;
