@@ -1,1 +1,2 @@
-
+mod sx_fake;
+mod sx_protocol;

@@ -381,7 +381,13 @@ impl SxClient {
             req = req.insert_header(("Content-Type", "application/octet-stream"));
         }
         let exchange = async {
-            let mut resp = req.send_body(body).await.map_err(|e| e.to_string())?;
+            // Only PUT carries a body: SX refuses any other request that has one.
+            let sent = if *method == Method::PUT {
+                req.send_body(body)
+            } else {
+                req.send()
+            };
+            let mut resp = sent.await.map_err(|e| e.to_string())?;
             let status = resp.status().as_u16();
             let header = |name: &str| {
                 resp.headers()

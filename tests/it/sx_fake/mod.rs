@@ -66,6 +66,11 @@ fn random_bytes(n: usize) -> Vec<u8> {
     buf
 }
 
+/// A block's id: hex SHA1(cluster UUID ‖ block) (§7).
+pub fn block_hash(block: &[u8]) -> String {
+    hex(&sha1(&[CLUSTER_UUID.as_bytes(), block]))
+}
+
 pub fn block_size_for(size: u64) -> u64 {
     if size < 128 * 1024 {
         4096
@@ -817,7 +822,7 @@ fn data_request(st: &mut State, method: &Method, rest: &str, user: &str, body: B
     st.block_bytes_in += body.len() as u64;
     for i in (0..body.len()).step_by(bs) {
         let block = body.slice(i..i + bs);
-        let hash = hex(&sha1(&[CLUSTER_UUID.as_bytes(), &block]));
+        let hash = block_hash(&block);
         st.blocks.insert(hash, block);
     }
     Ok(HttpResponse::Ok().finish())
