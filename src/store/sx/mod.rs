@@ -911,6 +911,43 @@ impl ObjectReader for SxReader {
     }
 }
 
+/// A body of unknown length goes to an unlinked temporary file first: SX needs a file's size
+/// before its first block (the size decides the block size).
+async fn spool(mut body: BodyStream) -> Result<(BodyStream, u64), StoreError> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+    let path = std::env::temp_dir().join(format!("libres3-sx-{}", random_hex(12)?));
+    let mut file = tokio::fs::OpenOptions::new()
+        .create_new(true)
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .await?;
+    // Unlinked at once: nothing is left behind whatever happens next.
+    tokio::fs::remove_file(&path).await?;
+    let mut size = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(StoreError::Body)?;
+        size += chunk.len() as u64;
+        file.write_all(&chunk).await?;
+    }
+    file.flush().await?;
+    file.seek(std::io::SeekFrom::Start(0)).await?;
+    let stream = stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buf = vec![0u8; 256 << 10];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Bytes::from(buf)), Some(file)))
+            }
+            Err(e) => Some((Err(BodyError(Box::new(e))), None)),
+        }
+    });
+    Ok((stream.boxed_local(), size))
+}
+
 fn part_path(upload_id: &str, number: u32) -> SxPath {
     SxPath::internal(format!("{PARTS_DIR}{upload_id}/{number:05}"))
 }
@@ -1285,8 +1322,9 @@ impl ObjectStore for SxStore {
         size: Option<u64>,
     ) -> Result<SxStaged, StoreError> {
         let vol = self.data_volume(who, bucket).await?;
-        let Some(size) = size else {
-            return Err(body_error("the SX backend needs the body's length"));
+        let (body, size) = match size {
+            Some(size) => (body, size),
+            None => spool(body).await?,
         };
         let path = SxPath::internal(format!("{TMP_DIR}{}", random_hex(16)?));
         let (_, hashes) = self
