@@ -65,10 +65,13 @@ const PARTS_DIR: &str = ".libres3/parts/";
 const TMP_DIR: &str = mapping::TMP_DIR;
 /// Volume meta key holding the bucket's creation time (decimal Unix seconds).
 const CREATED_KEY: &str = "libres3-created";
+/// Staged bodies older than this were left by a gateway that stopped before committing.
+const STAGED_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Uploads older than this are removed when a new one starts.
 const ABANDONED_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Everything one request needs to talk to a volume as a user.
+#[derive(Clone)]
 struct Vol {
     token: Token,
     name: String,
@@ -1057,6 +1060,22 @@ impl SxStore {
 
     /// Removes uploads nobody touched for [`ABANDONED_AFTER`].
     async fn clean_abandoned(&self, vol: &Vol) -> Result<(), StoreError> {
+        // Staged bodies of a gateway that died between stage and commit.
+        let stale = now_secs().saturating_sub(STAGED_MAX_AGE.as_secs()) as i64;
+        let mut doomed = Vec::new();
+        self.scan(vol, TMP_DIR.to_owned(), usize::MAX, |name, entry| {
+            if !name.starts_with(TMP_DIR) {
+                return Scan::Stop;
+            }
+            if entry.created_at.unwrap_or(0) < stale {
+                doomed.push(SxPath::internal(name.to_owned()));
+            }
+            Scan::Take
+        })
+        .await?;
+        for path in doomed {
+            self.delete_path(vol, &path).await?;
+        }
         let limit = SystemTime::now() - ABANDONED_AFTER;
         for (id, record) in self.uploads(vol).await? {
             if record.initiated < limit {
@@ -1327,10 +1346,14 @@ impl ObjectStore for SxStore {
             None => spool(body).await?,
         };
         let path = SxPath::internal(format!("{TMP_DIR}{}", random_hex(16)?));
+        // Armed before the first byte goes out: if this future is dropped (the client went
+        // away) after the hidden file became visible, the drop removes it.
+        let mut staged = self.staged_from(vol.clone(), path.clone(), size, Vec::new());
         let (_, hashes) = self
             .write_file(&vol, &path, size, vec![Segment::Data(body, size)], None)
             .await?;
-        Ok(self.staged_from(vol, path, size, hashes))
+        staged.hashes = hashes;
+        Ok(staged)
     }
 
     async fn commit_object(

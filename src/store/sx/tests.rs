@@ -106,6 +106,12 @@ async fn list_all(
     }
 }
 
+#[test]
+fn the_store_can_be_shared_by_server_workers() {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<SxStore>();
+}
+
 #[actix_web::test]
 async fn connect_names_the_host_when_it_fails() {
     let fake = FakeSx::start(1);
@@ -269,6 +275,14 @@ async fn conditions_hold() {
         store.stage(&alice, "vol", body(b"ab", 1), Some(3)).await,
         Err(StoreError::Body(_))
     ));
+    // Staged bodies never committed (the failed one, the refused commits) are removed.
+    let staged = store
+        .stage(&alice, "vol", body(b"dropped", 3), Some(7))
+        .await
+        .unwrap();
+    drop(staged);
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(fake.files("vol"), ["k", "spooled"]);
 }
 
 #[actix_web::test]
