@@ -681,8 +681,10 @@ impl SxStore {
         let mut seen: Option<String> = None;
         let mut taken = 0usize;
         loop {
-            let page = self.list_page(vol, &after, LIST_PAGE).await?;
-            let full = page.file_list.len() >= LIST_PAGE;
+            // Small listings ask for little; one more than wanted covers the repeated name.
+            let ask = want.saturating_sub(taken).saturating_add(2).min(LIST_PAGE);
+            let page = self.list_page(vol, &after, ask).await?;
+            let full = page.file_list.len() >= ask;
             let mut jump = None;
             let mut last = None;
             for (name, entry) in &page.file_list {
