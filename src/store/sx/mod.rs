@@ -657,6 +657,12 @@ impl SxStore {
             "/{}?recursive&meta&limit={limit}",
             url_encode(&vol.name, false)
         );
+        // A name SX could not hold (control bytes) is cut before them: a smaller bound that
+        // SX accepts; the caller skips what comes before its own bound.
+        let after = match after.find(|c: char| c.is_control()) {
+            Some(cut) => &after[..cut],
+            None => after,
+        };
         if !after.is_empty() {
             url.push_str("&after=");
             url.push_str(&url_encode(after, false));
