@@ -1202,6 +1202,47 @@ impl SxStore {
     }
 }
 
+impl SxStore {
+    /// CopyObject without moving data: the new file is made of the source's blocks (blocks are
+    /// cluster-wide, so this works across volumes too). Ready for a trait method.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn copy_object(
+        &self,
+        who: &Principal,
+        src_bucket: &str,
+        src_key: &str,
+        dst_bucket: &str,
+        dst_key: &str,
+        meta: ObjectMeta,
+        condition: WriteCondition,
+    ) -> Result<ObjectInfo, StoreError> {
+        let src = self.data_volume(who, src_bucket).await?;
+        let dst = if src_bucket == dst_bucket {
+            src.clone()
+        } else {
+            self.data_volume(who, dst_bucket).await?
+        };
+        let src_path = Self::path_of(src_key).map_err(|_| StoreError::NoSuchKey)?;
+        let file = self.file(&src, &src_path).await?;
+        let size = file.file_size;
+        let hashes: Vec<String> = file
+            .file_data
+            .into_iter()
+            .filter_map(|b| b.into_keys().next())
+            .collect();
+        let dst_path = Self::path_of(dst_key)?;
+        self.check_condition(&dst, &dst_path, &condition).await?;
+        self.create_from_hashes(&dst, &dst_path, size, &hashes, Some(&meta_to_sx(&meta)))
+            .await?;
+        Ok(ObjectInfo {
+            key: dst_key.to_owned(),
+            size,
+            last_modified: SystemTime::now(),
+            meta,
+        })
+    }
+}
+
 impl ObjectStore for SxStore {
     type Staged = SxStaged;
     type Reader = SxReader;

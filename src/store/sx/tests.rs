@@ -783,3 +783,46 @@ async fn delimiter_listings_over_escaped_keys_are_exact() {
         }
     }
 }
+
+#[actix_web::test]
+async fn copies_move_no_data() {
+    let fake = FakeSx::start(2);
+    fake.add_user("alice");
+    fake.add_volume("src", "alice", 1, &[]);
+    fake.add_volume("dst", "alice", 2, &[]);
+    let store = connect(&fake).await;
+    let alice = user("alice");
+    let data = random(1 << 20);
+    put(&store, &alice, "src", "orig", &data).await;
+    let before = fake.block_bytes_in();
+    store
+        .copy_object(
+            &alice,
+            "src",
+            "orig",
+            "dst",
+            "a//copy",
+            meta("c"),
+            WriteCondition::None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(fake.block_bytes_in(), before);
+    assert_eq!(get(&store, &alice, "dst", "a//copy").await.unwrap(), data);
+    let reader = store.open_object(&alice, "dst", "a//copy").await.unwrap();
+    assert_eq!(reader.info().meta, meta("c"));
+    assert!(matches!(
+        store
+            .copy_object(
+                &alice,
+                "src",
+                "missing",
+                "dst",
+                "x",
+                meta("c"),
+                WriteCondition::None
+            )
+            .await,
+        Err(StoreError::NoSuchKey)
+    ));
+}
