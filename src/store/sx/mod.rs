@@ -83,6 +83,8 @@ struct Inner {
     client: SxClient,
     /// SX user name -> token.
     users: moka::sync::Cache<String, Token>,
+    /// Names SX did not know a moment ago (requests with a bad access key stay cheap).
+    unknown_users: moka::sync::Cache<String, ()>,
     /// (user, volume) -> locate answer.
     volumes: moka::sync::Cache<(String, String), Arc<Locate>>,
 }
@@ -189,6 +191,10 @@ impl SxStore {
                     .max_capacity(10_000)
                     .time_to_live(Duration::from_secs(60))
                     .build(),
+                unknown_users: moka::sync::Cache::builder()
+                    .max_capacity(10_000)
+                    .time_to_live(Duration::from_secs(5))
+                    .build(),
                 volumes: moka::sync::Cache::builder()
                     .max_capacity(10_000)
                     .time_to_live(Duration::from_secs(30))
@@ -223,7 +229,12 @@ impl SxStore {
         if let Some(token) = self.inner.users.get(name) {
             return Ok(Some(token));
         }
-        if name.len() < 2 || name.len() > 64 || name.starts_with('.') || name.contains('/') {
+        if name.len() < 2
+            || name.len() > 64
+            || name.starts_with('.')
+            || name.contains('/')
+            || self.inner.unknown_users.contains_key(name)
+        {
             return Ok(None);
         }
         let path = format!("/.users/{}", url_encode(name, false));
@@ -239,6 +250,7 @@ impl SxStore {
             .await
             .map_err(internal)?;
         if resp.status == 404 {
+            self.inner.unknown_users.insert(name.to_owned(), ());
             return Ok(None);
         }
         let record: proto::UserRecord = resp.json().map_err(internal)?;
