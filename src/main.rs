@@ -22,6 +22,7 @@ use cli::{Args, Command};
 use config::{Backend, Config};
 use server::Sockets;
 use store::local::{LocalStore, UserAdmin};
+use store::sx::{SxConfig, SxStore};
 use store::SecretKey;
 use supervisor::{Daemon, Notify, Pidfile};
 
@@ -110,7 +111,8 @@ fn absolutize(args: &mut Args) -> Result<(), String> {
 /// files that do not load, a run-as user that does not exist.
 fn preflight(config: &Config) -> Result<Preflight, String> {
     if config.backend == Backend::Sx {
-        return Err("backend = sx: the sx backend is not built yet; use backend = embedded".into());
+        // Checked before any fork, so a bad SX setting stops the start with its reason.
+        sx_config(config)?;
     }
     if let Some(path) = &config.encryption_key_file {
         return Err(format!(
@@ -233,6 +235,22 @@ fn serve(args: Args) -> ExitCode {
     }
 }
 
+/// The SX backend's settings from the configuration file's SX keys.
+fn sx_config(config: &Config) -> Result<SxConfig, String> {
+    let pairs: Vec<(String, String)> = config
+        .sx
+        .iter()
+        .map(|e| (e.key.to_string(), e.value.clone()))
+        .collect();
+    SxConfig::from_pairs(&pairs).map_err(|e| {
+        // The SX parser's messages start with the key they are about: name its line too.
+        match config.sx.iter().rev().find(|entry| e.starts_with(entry.key)) {
+            Some(entry) => format!("configuration line {}: {e}", entry.line),
+            None => format!("backend = sx: {e}"),
+        }
+    })
+}
+
 fn open_store(config: &Config) -> Result<LocalStore, String> {
     LocalStore::open(&config.data_dirs).map_err(|e| e.to_string())
 }
@@ -248,6 +266,12 @@ pub fn run_worker(
     mut notify: Notify,
 ) -> i32 {
     let result = actix_web::rt::System::new().block_on(async {
+        if config.backend == Backend::Sx {
+            // Users live on the cluster: there is no first user to create here.
+            let store = SxStore::connect(sx_config(&config)?).await?;
+            return server::run(store, args, config, sockets, certificate, control, &mut notify)
+                .await;
+        }
         let store = open_store(&config)?;
         let endpoint = match (sockets.http.first(), sockets.https.first()) {
             (Some(l), _) => l.local_addr().map(|a| format!("http://{a}")),
