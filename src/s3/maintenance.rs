@@ -1,0 +1,51 @@
+//! Periodic maintenance the server schedules: clean-up of abandoned multipart uploads.
+
+use std::time::{Duration, SystemTime};
+
+use crate::store::{ObjectStore, StoreError};
+
+/// Uploads older than this are abandoned unless configured otherwise (7 days).
+pub const DEFAULT_UPLOAD_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Uploads aborted per store call, so one pass never holds the index for long.
+const BATCH: usize = 100;
+
+/// Aborts every multipart upload initiated more than `max_age` before `now`, logging each one,
+/// and returns how many went. Their parts' space comes back through the store's usual
+/// garbage collection.
+pub async fn clean_abandoned_uploads<S: ObjectStore>(
+    store: &S,
+    max_age: Duration,
+    now: SystemTime,
+) -> Result<usize, StoreError> {
+    let cutoff = now.checked_sub(max_age).unwrap_or(SystemTime::UNIX_EPOCH);
+    let mut total = 0;
+    loop {
+        let aborted = store.abort_uploads_initiated_before(cutoff, BATCH).await?;
+        for gone in &aborted {
+            log::info!(
+                "aborted abandoned multipart upload {} of {}/{} (initiated {})",
+                gone.upload.upload_id,
+                gone.bucket,
+                gone.upload.key,
+                crate::time::iso8601(gone.upload.initiated)
+            );
+        }
+        total += aborted.len();
+        if aborted.len() < BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// Runs [`clean_abandoned_uploads`] every `interval` for ever; spawn it on the server's
+/// runtime (`actix_web::rt::spawn`). Errors are logged and retried at the next tick.
+pub async fn run_upload_cleaner<S: ObjectStore>(store: &S, max_age: Duration, interval: Duration) {
+    loop {
+        match clean_abandoned_uploads(store, max_age, SystemTime::now()).await {
+            Ok(0) => {}
+            Ok(n) => log::info!("removed {n} abandoned multipart uploads"),
+            Err(e) => log::error!("cleaning abandoned multipart uploads: {e}"),
+        }
+        actix_web::rt::time::sleep(interval).await;
+    }
+}
