@@ -297,21 +297,22 @@ pub async fn get_object<S: ObjectStore>(
     with_body: bool,
 ) -> Result<HttpResponse, S3Error> {
     check_version_id(ctx)?;
-    let part_number =
-        match ctx.query.get("partNumber") {
-            None => None,
-            Some(text) => match text.parse::<usize>() {
-                Ok(n) if (1..=MAX_PART_NUMBER as usize).contains(&n) => Some(n),
-                _ => return Err(S3Error::new(
+    let part_number = match ctx.query.get("partNumber") {
+        None => None,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=MAX_PART_NUMBER as usize).contains(&n) => Some(n),
+            _ => {
+                return Err(S3Error::new(
                     S3ErrorCode::InvalidArgument,
                     format!(
                         "Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"
                     ),
                 )
                 .with_detail("ArgumentName", "partNumber")
-                .with_detail("ArgumentValue", text)),
-            },
-        };
+                .with_detail("ArgumentValue", text))
+            }
+        },
+    };
     if part_number.is_some() && ctx.header("range").is_some() {
         return Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
