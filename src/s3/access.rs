@@ -20,11 +20,14 @@ pub const DOC_TAGGING: &str = "tagging";
 pub enum Access {
     /// Signed by a user: the store enforces what that user may touch.
     Authenticated,
-    /// Anonymous and allowed by the bucket policy or the bucket ACL.
-    PublicGranted,
-    /// Anonymous object read that only the object's own ACL can allow; `can_list` says if
-    /// anonymous users may learn that a key does not exist (NoSuchKey rather than 403).
-    PublicIfObjectAcl { can_list: bool },
+    /// Anonymous and allowed by the bucket policy or ACL; for an object read, `needs_object_acl`
+    /// says the object's own ACL must still allow it. `can_list` says whether anonymous
+    /// users may learn that a key does not exist (NoSuchKey rather than AccessDenied, as S3
+    /// answers when the requester lacks s3:ListBucket).
+    Anonymous {
+        needs_object_acl: bool,
+        can_list: bool,
+    },
 }
 
 pub fn access_denied() -> S3Error {
@@ -71,19 +74,26 @@ pub async fn authorize_anonymous<S: ObjectStore>(
         })
     };
     let bucket_public = CannedAcl::from_stored(docs.get(DOC_ACL)) == CannedAcl::PublicRead;
+    let arn = format!("arn:aws:s3:::{bucket}");
+    let can_list = match decide("s3:ListBucket", &arn) {
+        Decision::Allow => true,
+        Decision::Deny => false,
+        Decision::NotSpecified => bucket_public,
+    };
+    let anonymous = |needs_object_acl| {
+        Ok((
+            owner.clone(),
+            Access::Anonymous {
+                needs_object_acl,
+                can_list,
+            },
+        ))
+    };
     match decide(action, &resource) {
         Decision::Deny => Err(access_denied()),
-        Decision::Allow => Ok((owner, Access::PublicGranted)),
-        Decision::NotSpecified if on_object => {
-            let arn = format!("arn:aws:s3:::{bucket}");
-            let can_list = match decide("s3:ListBucket", &arn) {
-                Decision::Allow => true,
-                Decision::Deny => false,
-                Decision::NotSpecified => bucket_public,
-            };
-            Ok((owner, Access::PublicIfObjectAcl { can_list }))
-        }
-        Decision::NotSpecified if bucket_public => Ok((owner, Access::PublicGranted)),
+        Decision::Allow => anonymous(false),
+        Decision::NotSpecified if on_object => anonymous(true),
+        Decision::NotSpecified if bucket_public => anonymous(false),
         Decision::NotSpecified => Err(access_denied()),
     }
 }

@@ -111,7 +111,13 @@ pub fn check_version_id<S>(ctx: &Ctx<'_, S>) -> Result<(), S3Error> {
 pub async fn open_readable<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<S::Reader, S3Error> {
     let opened = ctx.store.open_object(&ctx.who, &ctx.bucket, &ctx.key).await;
     match (opened, ctx.access) {
-        (Ok(reader), Access::PublicIfObjectAcl { .. }) => {
+        (
+            Ok(reader),
+            Access::Anonymous {
+                needs_object_acl: true,
+                ..
+            },
+        ) => {
             let acl = objmeta::get(&reader.info().meta, objmeta::ACL);
             if CannedAcl::from_stored(acl) == CannedAcl::PublicRead {
                 Ok(reader)
@@ -119,9 +125,12 @@ pub async fn open_readable<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<S::Reader
                 Err(access_denied())
             }
         }
-        (Err(StoreError::NoSuchKey), Access::PublicIfObjectAcl { can_list: false }) => {
-            Err(access_denied())
-        }
+        (
+            Err(StoreError::NoSuchKey),
+            Access::Anonymous {
+                can_list: false, ..
+            },
+        ) => Err(access_denied()),
         (Ok(reader), _) => Ok(reader),
         (Err(e), _) => Err(S3Error::from(e).with_detail("Key", ctx.key.clone())),
     }
