@@ -7,10 +7,12 @@ pub mod body;
 pub mod conditional;
 pub mod cors;
 pub mod error;
+pub mod form;
 pub mod handlers;
 pub mod maintenance;
 pub mod objmeta;
 pub mod policy;
+pub mod post_policy;
 pub mod range;
 pub mod router;
 pub mod tagging;
@@ -192,6 +194,19 @@ async fn handle<S: ObjectStore>(
     if route.endpoint == router::Endpoint::CorsPreflight {
         // Browsers send preflights unsigned: the bucket's CORS rules alone decide.
         return handlers::cors::preflight(&state.store, req, route.bucket.as_deref()).await;
+    }
+    if let (router::Endpoint::PostObject, Some(bucket)) = (route.endpoint, &route.bucket) {
+        // Browser uploads carry their credentials in the form, signed with a policy.
+        let body = payload
+            .map_err(|e| {
+                S3Error::new(
+                    S3ErrorCode::IncompleteBody,
+                    "The request body could not be read completely.",
+                )
+                .with_source(e)
+            })
+            .boxed_local();
+        return handlers::post::post_object(&state.store, &state.config, req, body, bucket).await;
     }
 
     let signed = auth::SignedRequest {

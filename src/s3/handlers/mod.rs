@@ -8,6 +8,7 @@ mod delete;
 mod list;
 mod multipart;
 mod object;
+pub mod post;
 
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::HttpResponse;
