@@ -97,3 +97,105 @@ pub async fn authorize_anonymous<S: ObjectStore>(
         Decision::NotSpecified => Err(access_denied()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::local::LocalStore;
+
+    struct Dir(std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn anonymous(needs_object_acl: bool, can_list: bool) -> Access {
+        Access::Anonymous {
+            needs_object_acl,
+            can_list,
+        }
+    }
+
+    #[actix_web::test]
+    async fn anonymous_requests_follow_policy_then_acl() {
+        let dir = Dir(std::env::temp_dir().join(format!(
+            "libres3-access-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        )));
+        let store = LocalStore::open(std::slice::from_ref(&dir.0)).unwrap();
+        let alice = Principal::User("alice".into());
+        store.create_bucket(&alice, "bkt").await.unwrap();
+        let decide = |endpoint, key: &'static str| {
+            let store = &store;
+            async move { authorize_anonymous(store, endpoint, Some("bkt"), key).await }
+        };
+        let code = |r: Result<(Principal, Access), S3Error>| r.unwrap_err().code;
+
+        // Private bucket: object reads depend on the object's ACL, keys stay hidden.
+        let (who, access) = decide(Endpoint::GetObject, "k").await.unwrap();
+        assert_eq!(who, alice);
+        assert_eq!(access, anonymous(true, false));
+        assert_eq!(
+            code(decide(Endpoint::ListObjects, "").await),
+            S3ErrorCode::AccessDenied
+        );
+        assert_eq!(
+            code(decide(Endpoint::PutObject, "k").await),
+            S3ErrorCode::AccessDenied
+        );
+        assert_eq!(
+            code(decide(Endpoint::DeleteObject, "k").await),
+            S3ErrorCode::AccessDenied
+        );
+        assert_eq!(
+            code(authorize_anonymous(&store, Endpoint::GetObject, Some("nope"), "k").await),
+            S3ErrorCode::NoSuchBucket
+        );
+        assert_eq!(
+            code(authorize_anonymous(&store, Endpoint::ListBuckets, None, "").await),
+            S3ErrorCode::AccessDenied
+        );
+
+        // public-read bucket: anonymous listing.
+        store
+            .put_bucket_document(&alice, "bkt", DOC_ACL, Some("public-read".into()))
+            .await
+            .unwrap();
+        assert_eq!(
+            decide(Endpoint::ListObjectsV2, "").await.unwrap().1,
+            anonymous(false, true)
+        );
+        assert_eq!(
+            decide(Endpoint::HeadObject, "k").await.unwrap().1,
+            anonymous(true, true)
+        );
+
+        // A policy granting reads under public/ and denying secret/.
+        let policy = r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt/public/*"},
+            {"Effect":"Deny","Principal":{"AWS":"*"},"Action":"s3:*","Resource":["arn:aws:s3:::bkt/secret/*","arn:aws:s3:::bkt"]}]}"#;
+        store
+            .put_bucket_document(&alice, "bkt", DOC_POLICY, Some(policy.into()))
+            .await
+            .unwrap();
+        assert_eq!(
+            decide(Endpoint::GetObject, "public/a").await.unwrap().1,
+            anonymous(false, false)
+        );
+        assert_eq!(
+            code(decide(Endpoint::GetObject, "secret/a").await),
+            S3ErrorCode::AccessDenied
+        );
+        // The Deny on the bucket beats its public-read ACL.
+        assert_eq!(
+            code(decide(Endpoint::ListObjects, "").await),
+            S3ErrorCode::AccessDenied
+        );
+        assert_eq!(
+            decide(Endpoint::GetObject, "other").await.unwrap().1,
+            anonymous(true, false)
+        );
+    }
+}
