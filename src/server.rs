@@ -30,7 +30,10 @@ where
         App::new()
             .app_data(state.clone())
             .default_service(web::to(dispatch::<S>))
-    });
+    })
+    // Headers and a small body leave in separate writes: without this, Nagle's algorithm and
+    // the client's delayed ACK hold every small GET for ~40 ms.
+    .tcp_nodelay(true);
     let mut bound = Vec::new();
     for listener in listeners {
         bound.push(listener.local_addr()?);

@@ -1,1 +1,16 @@
+//! Integration tests: the real `libres3` binary on free ports with temporary
+//! data directories, driven by a raw HTTP client with its own signer and by the
+//! stock clients (awscli, s3cmd, rclone, boto3).
 
+mod common;
+
+mod awscli;
+mod boto3;
+mod raw_auth;
+mod raw_buckets;
+mod raw_objects;
+mod raw_store;
+mod rclone;
+mod s3cmd;
+mod server;
+mod signer;

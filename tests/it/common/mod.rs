@@ -1,0 +1,526 @@
+//! Shared helpers of the integration tests: the `TestServer` fixture, temporary
+//! directories, unique bucket names, test data and small XML helpers.
+//!
+//! Nothing here uses the server's own code: the tests only see the binary.
+
+#![allow(dead_code)] // not every test module uses every helper
+
+pub mod clients;
+pub mod raw;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use md5::{Digest, Md5};
+
+pub use raw::{Creds, RawClient, Response};
+
+/// Credentials of the first user of every test server.
+pub const ACCESS_KEY: &str = "AKIALIBRES3TESTADMIN";
+pub const SECRET_KEY: &str = "libres3/test/SecretKey+0123456789abcdefgh";
+
+/// How long a server may take to print its listening lines.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The path of the binary under test: the one cargo built, unless
+/// `LIBRES3_IT_BIN` names another (e.g. a release or packaged build).
+pub fn libres3_bin() -> String {
+    std::env::var("LIBRES3_IT_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_libres3").to_string())
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn next_id() -> u64 {
+    COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Four random bytes in hex, so that names made by different processes differ.
+pub fn random_suffix() -> String {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; 4];
+    ring::rand::SystemRandom::new()
+        .fill(&mut b)
+        .expect("system randomness");
+    hex(&b)
+}
+
+/// A directory removed (with its contents) on drop.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(what: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!(
+            "libres3-it-{what}-{}-{}-{}",
+            std::process::id(),
+            next_id(),
+            random_suffix()
+        ));
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
+        TempDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn join(&self, p: impl AsRef<Path>) -> PathBuf {
+        self.path.join(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A bucket name unique to this test and process, valid by S3's naming rules.
+pub fn unique_bucket(test: &str) -> String {
+    let mut prefix: String = test
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    prefix.truncate(36);
+    let prefix = prefix.trim_matches('-');
+    format!(
+        "{prefix}-{}-{}-{}",
+        std::process::id() % 100_000,
+        next_id(),
+        random_suffix()
+    )
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*), fast enough for tens of MiB.
+pub fn test_data(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        out.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+pub fn md5_bytes(data: &[u8]) -> [u8; 16] {
+    Md5::digest(data).into()
+}
+
+pub fn md5_hex(data: &[u8]) -> String {
+    hex(&md5_bytes(data))
+}
+
+/// The ETag S3 gives an object written by a single PUT: the quoted hex MD5.
+pub fn etag_of(data: &[u8]) -> String {
+    format!("\"{}\"", md5_hex(data))
+}
+
+/// The ETag of a multipart object: `"<md5 of the binary part MD5s>-<N>"`.
+pub fn multipart_etag<P: AsRef<[u8]>>(parts: &[P]) -> String {
+    let mut all = Vec::with_capacity(parts.len() * 16);
+    for p in parts {
+        all.extend_from_slice(&md5_bytes(p.as_ref()));
+    }
+    format!("\"{}-{}\"", md5_hex(&all), parts.len())
+}
+
+/// Options of a test server.
+#[derive(Clone, Debug)]
+pub struct ServerOpts {
+    pub listeners: usize,
+    pub data_dirs: usize,
+    pub s3_host: Option<String>,
+    pub access_key: String,
+    pub secret_key: String,
+    /// Pass `access_key`/`secret_key` as LIBRES3_ACCESS_KEY/LIBRES3_SECRET_KEY
+    /// (otherwise a fresh store generates and prints its first user's keys).
+    pub keys_from_env: bool,
+    pub extra_args: Vec<String>,
+}
+
+impl Default for ServerOpts {
+    fn default() -> Self {
+        ServerOpts {
+            listeners: 1,
+            data_dirs: 1,
+            s3_host: None,
+            access_key: ACCESS_KEY.into(),
+            secret_key: SECRET_KEY.into(),
+            keys_from_env: true,
+            extra_args: Vec::new(),
+        }
+    }
+}
+
+/// Runs the server; when it exits, removes the test's temporary root unless
+/// told to keep it. A watcher stops the server (TERM, then KILL after 10 s)
+/// when a line arrives on the wrapper's stdin or the pipe closes; the line
+/// `keep` asks to keep the data for a restart. That stdin is a pipe held by
+/// the `TestServer`: dropping the fixture closes it, and so does the end of
+/// the test process, so a server shared through a `OnceLock` (never dropped)
+/// does not outlive the tests.
+const WRAPPER: &str = r#"
+root="$1"; shift
+exec 3<&0
+"$@" </dev/null 3<&- &
+pid=$!
+(
+  trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+  IFS= read -r line <&3 || true
+  if [ "$line" = keep ]; then : >"$root/.keep"; fi
+  kill -TERM "$pid"
+  sleep 10 & nap=$!
+  wait "$nap"
+  kill -KILL "$pid"
+) >/dev/null 2>&1 &
+watcher=$!
+exec 3<&-
+wait "$pid"
+status=$?
+kill "$watcher" 2>/dev/null
+if [ -e "$root/.keep" ]; then rm -f -- "$root/.keep"; else rm -rf -- "$root"; fi
+exit "$status"
+"#;
+
+/// A running `libres3 serve` on free ports with a fresh data directory.
+pub struct TestServer {
+    /// The wrapper and the write end of its stdin; `None` while stopped.
+    process: Option<(Child, ChildStdin)>,
+    pub addrs: Vec<SocketAddr>,
+    pub data_dirs: Vec<PathBuf>,
+    pub opts: ServerOpts,
+    /// Every line the server printed on stdout, across restarts.
+    stdout: Arc<Mutex<Vec<String>>>,
+    root: TempDir,
+}
+
+impl TestServer {
+    /// A server of its own for one test.
+    pub fn start() -> TestServer {
+        TestServer::start_with(ServerOpts::default())
+    }
+
+    /// The server shared by the tests of this process (each uses its own buckets).
+    pub fn shared() -> &'static TestServer {
+        static SHARED: OnceLock<TestServer> = OnceLock::new();
+        SHARED.get_or_init(TestServer::start)
+    }
+
+    pub fn start_with(opts: ServerOpts) -> TestServer {
+        let root = TempDir::new("server");
+        let data_dirs: Vec<PathBuf> = (0..opts.data_dirs)
+            .map(|i| root.join(format!("data{i}")))
+            .collect();
+        for d in &data_dirs {
+            std::fs::create_dir_all(d).expect("mkdir data dir");
+        }
+        let mut server = TestServer {
+            process: None,
+            addrs: Vec::new(),
+            data_dirs,
+            opts,
+            stdout: Arc::default(),
+            root,
+        };
+        server.spawn();
+        server
+    }
+
+    /// Starts the binary on the data dirs and waits for its listening lines.
+    fn spawn(&mut self) {
+        assert!(self.process.is_none(), "server already running");
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c")
+            .arg(WRAPPER)
+            .arg("libres3-test-wrapper")
+            .arg(self.root.path())
+            .arg(libres3_bin())
+            .arg("serve");
+        for _ in 0..self.opts.listeners {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        for d in &self.data_dirs {
+            cmd.arg("--data-dir").arg(d);
+        }
+        if let Some(h) = &self.opts.s3_host {
+            cmd.args(["--s3-host", h]);
+        }
+        cmd.args(&self.opts.extra_args);
+        cmd.env_remove("LIBRES3_ACCESS_KEY")
+            .env_remove("LIBRES3_SECRET_KEY");
+        if self.opts.keys_from_env {
+            cmd.env("LIBRES3_ACCESS_KEY", &self.opts.access_key)
+                .env("LIBRES3_SECRET_KEY", &self.opts.secret_key);
+        }
+        cmd.env("RUST_LOG", "info")
+            .env("HOME", self.root.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut wrapper = cmd.spawn().expect("spawn bash wrapper for libres3");
+        let stdin = wrapper.stdin.take().expect("stdin pipe");
+        let stdout = wrapper.stdout.take().expect("stdout pipe");
+        let stderr = wrapper.stderr.take().expect("stderr pipe");
+
+        let (tx, rx) = mpsc::channel::<SocketAddr>();
+        let lines = Arc::clone(&self.stdout);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("[libres3 stdout] {line}");
+                lines
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(line.clone());
+                if let Some(rest) = line.strip_prefix("libres3: listening on http://") {
+                    if let Ok(addr) = rest.trim().trim_end_matches('/').parse() {
+                        let _ = tx.send(addr);
+                    }
+                }
+            }
+        });
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("[libres3] {line}");
+            }
+        });
+
+        self.process = Some((wrapper, stdin));
+        self.addrs.clear();
+        let deadline = Instant::now() + START_TIMEOUT;
+        while self.addrs.len() < self.opts.listeners {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(addr) => self.addrs.push(addr),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("libres3 did not print its listening line within {START_TIMEOUT:?}")
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = self.process.take().map(|(mut w, _)| w.wait());
+                    panic!("libres3 exited before listening ({status:?}); see its output above")
+                }
+            }
+        }
+    }
+
+    /// What the server printed on stdout so far (all runs).
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Stops the server, keeping its data for `restart` (or for `admin`
+    /// commands that need the store to themselves).
+    pub fn stop(&mut self) {
+        if let Some((mut wrapper, mut stdin)) = self.process.take() {
+            let _ = stdin.write_all(b"keep\n").and_then(|_| stdin.flush());
+            drop(stdin);
+            let _ = wrapper.wait();
+        }
+    }
+
+    /// Starts the server again on the same data (on new ports).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        assert!(self.process.is_some(), "the server is stopped");
+        self.addrs[0]
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr().port()
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr())
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dirs[0]
+    }
+
+    pub fn creds(&self) -> Creds {
+        Creds::new(&self.opts.access_key, &self.opts.secret_key)
+    }
+
+    /// A raw HTTP client signing as the first user.
+    pub fn raw(&self) -> RawClient {
+        RawClient::new(self.addr(), self.creds())
+    }
+
+    /// Runs `libres3 ARGS --data-dir DIR...` on this server's data dirs and
+    /// returns its output (stdout then stderr); asserts success.
+    pub fn admin(&self, args: &[&str]) -> String {
+        let out = self.admin_output(args);
+        clients::assert_success(&out, &format!("libres3 {}", args.join(" ")));
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    /// Like `admin`, whatever the exit status.
+    pub fn admin_output(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = Command::new(libres3_bin());
+        cmd.args(args);
+        for d in &self.data_dirs {
+            cmd.arg("--data-dir").arg(d);
+        }
+        cmd.env("HOME", self.root.path()).env("RUST_LOG", "warn");
+        clients::run(&mut cmd, &format!("libres3 {}", args.join(" ")))
+    }
+
+    /// A scratch directory inside this server's temporary root.
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        let p = self.root.join(format!("scratch-{name}-{}", next_id()));
+        std::fs::create_dir_all(&p).expect("mkdir scratch");
+        p
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // Closing the wrapper's stdin stops the server; the wrapper exits
+        // within ~10 s and removes the root (TempDir's drop does it too).
+        if let Some((mut wrapper, stdin)) = self.process.take() {
+            drop(stdin);
+            let _ = wrapper.wait();
+        }
+    }
+}
+
+/// Reads a whole file.
+pub fn read(path: impl AsRef<Path>) -> Vec<u8> {
+    let path = path.as_ref();
+    let mut v = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut v))
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    v
+}
+
+pub fn write(path: impl AsRef<Path>, data: &[u8]) {
+    let path = path.as_ref();
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir parent");
+    }
+    std::fs::write(path, data).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// Sets the modification time of every file under `dir` to `secs` ago.
+pub fn age_files(dir: &Path, secs: u64) {
+    let when = SystemTime::now() - Duration::from_secs(secs);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                std::fs::File::options()
+                    .write(true)
+                    .open(&p)
+                    .and_then(|f| f.set_modified(when))
+                    .unwrap_or_else(|e| panic!("set mtime of {}: {e}", p.display()));
+            }
+        }
+    }
+}
+
+/// Seconds since the epoch.
+pub fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+/// Asserts two byte strings are equal without printing megabytes on failure.
+#[track_caller]
+pub fn assert_bytes_eq(actual: &[u8], expected: &[u8], what: &str) {
+    if actual != expected {
+        let first = actual
+            .iter()
+            .zip(expected)
+            .position(|(a, b)| a != b)
+            .unwrap_or(actual.len().min(expected.len()));
+        panic!(
+            "{what}: content differs: got {} bytes (md5 {}), expected {} bytes (md5 {}); first difference at byte {first}",
+            actual.len(),
+            md5_hex(actual),
+            expected.len(),
+            md5_hex(expected)
+        );
+    }
+}
+
+// ---- XML ------------------------------------------------------------------
+
+/// Parses an XML document, failing the test with the text when it is not well-formed.
+#[track_caller]
+pub fn parse_xml(text: &str) -> roxmltree::Document<'_> {
+    roxmltree::Document::parse(text)
+        .unwrap_or_else(|e| panic!("response is not well-formed XML ({e}):\n{text}"))
+}
+
+/// Texts of every element named `name` (any namespace), in document order.
+pub fn xml_texts(text: &str, name: &str) -> Vec<String> {
+    let doc = parse_xml(text);
+    doc.descendants()
+        .filter(|n| n.is_element() && n.tag_name().name() == name)
+        .map(|n| n.text().unwrap_or("").to_string())
+        .collect()
+}
+
+/// Text of the first element named `name`.
+pub fn xml_text(text: &str, name: &str) -> Option<String> {
+    xml_texts(text, name).into_iter().next()
+}
+
+/// For each element named `parent`, the text of its child `child`.
+pub fn xml_child_texts(text: &str, parent: &str, child: &str) -> Vec<String> {
+    let doc = parse_xml(text);
+    doc.descendants()
+        .filter(|n| n.is_element() && n.tag_name().name() == parent)
+        .map(|p| {
+            p.children()
+                .find(|c| c.is_element() && c.tag_name().name() == child)
+                .and_then(|c| c.text())
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect()
+}
