@@ -49,3 +49,50 @@ pub async fn run_upload_cleaner<S: ObjectStore>(store: &S, max_age: Duration, in
         actix_web::rt::time::sleep(interval).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::local::LocalStore;
+    use crate::store::{ObjectMeta, Principal};
+
+    #[actix_web::test]
+    async fn only_old_uploads_are_removed() {
+        let dir = std::env::temp_dir().join(format!("libres3-clean-{}", std::process::id()));
+        let store = LocalStore::open(std::slice::from_ref(&dir)).unwrap();
+        let who = Principal::User("u".into());
+        store.create_bucket(&who, "bkt").await.unwrap();
+        let mut ids = Vec::new();
+        for key in ["a", "b", "c"] {
+            ids.push(
+                store
+                    .create_multipart(&who, "bkt", key, ObjectMeta::default())
+                    .await
+                    .unwrap(),
+            );
+        }
+        let now = SystemTime::now();
+        // Nothing is a week old yet.
+        assert_eq!(
+            clean_abandoned_uploads(&store, DEFAULT_UPLOAD_MAX_AGE, now)
+                .await
+                .unwrap(),
+            0
+        );
+        // A week later, all three are.
+        let later = now + DEFAULT_UPLOAD_MAX_AGE + Duration::from_secs(1);
+        assert_eq!(
+            clean_abandoned_uploads(&store, DEFAULT_UPLOAD_MAX_AGE, later)
+                .await
+                .unwrap(),
+            3
+        );
+        let left = store
+            .list_multipart_uploads(&who, "bkt", "", None, 10)
+            .await
+            .unwrap();
+        assert!(left.is_empty());
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
