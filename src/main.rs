@@ -59,7 +59,12 @@ fn serve(config: Config) -> Result<(), String> {
     let listeners = server::bind(&config.listen)?;
     actix_web::rt::System::new().block_on(async move {
         let store = open_store(&config)?;
-        first_user(&store, &config).await?;
+        let endpoint = listeners
+            .first()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| format!("http://{a}"))
+            .unwrap_or_default();
+        first_user(&store, &endpoint).await?;
         server::run(store, config.s3, listeners)
             .await
             .map_err(|e| format!("the server stopped: {e}"))
@@ -68,7 +73,7 @@ fn serve(config: Config) -> Result<(), String> {
 
 /// A store with no user gets one: from LIBRES3_ACCESS_KEY / LIBRES3_SECRET_KEY, or generated
 /// and printed once with a command to try it.
-async fn first_user(store: &LocalStore, config: &Config) -> Result<(), String> {
+async fn first_user(store: &LocalStore, endpoint: &str) -> Result<(), String> {
     if !store
         .list_users()
         .await
@@ -108,11 +113,6 @@ async fn first_user(store: &LocalStore, config: &Config) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     log::info!("created the first user \"admin\" (access key {access_key})");
     if generated {
-        let endpoint = config
-            .listen
-            .first()
-            .map(|a| format!("http://{a}"))
-            .unwrap_or_default();
         println!(
             "libres3: created the first user \"admin\"; its keys are shown only this once:\n\
              \x20 access key: {access_key}\n\

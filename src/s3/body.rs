@@ -9,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::{LocalBoxStream, Stream, StreamExt};
 use md5::{Digest, Md5};
 
+use crate::s3::checksum::{Expected, Hasher};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::store::{BodyError, BodyStream};
 
@@ -21,6 +22,8 @@ pub struct RequestBody {
     pub stream: LocalBoxStream<'static, Result<Bytes, S3Error>>,
     /// The length of the (decoded) body, when the request says it.
     pub length: Option<u64>,
+    /// The flexible checksum (`x-amz-checksum-*`) the client sent, to verify at the end.
+    pub checksum: Option<Expected>,
 }
 
 impl RequestBody {
@@ -37,6 +40,11 @@ impl RequestBody {
             }
             buf.extend_from_slice(&chunk);
         }
+        if let Some(expected) = &self.checksum {
+            let mut hasher = expected.algorithm.hasher();
+            hasher.update(&buf);
+            expected.verify(&hasher.finish())?;
+        }
         Ok(buf.freeze())
     }
 
@@ -44,14 +52,20 @@ impl RequestBody {
     pub fn into_hashed(self) -> (BodyStream, DigestHandle) {
         let state = Rc::new(RefCell::new(HashState {
             md5: Some(Md5::new()),
+            checksum: self.checksum.as_ref().map(|e| e.algorithm.hasher()),
             length: 0,
             digest: None,
+            computed_checksum: None,
         }));
         let stream = HashingStream {
             inner: self.stream,
             state: state.clone(),
         };
-        (Box::pin(stream), DigestHandle(state))
+        let handle = DigestHandle {
+            state,
+            expected: self.checksum,
+        };
+        (Box::pin(stream), handle)
     }
 }
 
@@ -64,8 +78,10 @@ fn too_long(cap: usize) -> S3Error {
 
 struct HashState {
     md5: Option<Md5>,
+    checksum: Option<Hasher>,
     length: u64,
     digest: Option<[u8; 16]>,
+    computed_checksum: Option<Vec<u8>>,
 }
 
 struct HashingStream {
@@ -83,6 +99,9 @@ impl Stream for HashingStream {
                 if let Some(md5) = state.md5.as_mut() {
                     md5.update(&chunk);
                 }
+                if let Some(hasher) = state.checksum.as_mut() {
+                    hasher.update(&chunk);
+                }
                 state.length += chunk.len() as u64;
                 Poll::Ready(Some(Ok(chunk)))
             }
@@ -92,6 +111,9 @@ impl Stream for HashingStream {
                 if let Some(md5) = state.md5.take() {
                     state.digest = Some(md5.finalize().into());
                 }
+                if let Some(hasher) = state.checksum.take() {
+                    state.computed_checksum = Some(hasher.finish());
+                }
                 Poll::Ready(None)
             }
             Poll::Pending => Poll::Pending,
@@ -99,18 +121,40 @@ impl Stream for HashingStream {
     }
 }
 
-/// Gives the MD5 and length of a hashed body once the store has read it to the end.
-pub struct DigestHandle(Rc<RefCell<HashState>>);
+/// What a hashed body turned out to be, once the store has read it to the end.
+pub struct BodyDigest {
+    pub md5: [u8; 16],
+    pub length: u64,
+    /// The verified flexible checksum: (response header, base64 value).
+    pub checksum: Option<(&'static str, String)>,
+}
+
+/// Gives the digests of a hashed body once the store has read it to the end.
+pub struct DigestHandle {
+    state: Rc<RefCell<HashState>>,
+    expected: Option<Expected>,
+}
 
 impl DigestHandle {
-    pub fn finish(&self) -> Result<([u8; 16], u64), S3Error> {
-        let state = self.0.borrow();
-        match state.digest {
-            Some(digest) => Ok((digest, state.length)),
-            None => Err(S3Error::internal(
+    /// The digests; BadDigest when the client's flexible checksum does not match.
+    pub fn finish(&self) -> Result<BodyDigest, S3Error> {
+        let state = self.state.borrow();
+        let Some(md5) = state.digest else {
+            return Err(S3Error::internal(
                 "the store did not read the body to its end",
-            )),
-        }
+            ));
+        };
+        let checksum = match (&self.expected, &state.computed_checksum) {
+            (Some(expected), Some(computed)) => {
+                Some((expected.algorithm.header(), expected.verify(computed)?))
+            }
+            _ => None,
+        };
+        Ok(BodyDigest {
+            md5,
+            length: state.length,
+            checksum,
+        })
     }
 }
 
@@ -148,13 +192,14 @@ mod tests {
         let body = RequestBody {
             stream: stream::iter(chunks).boxed_local(),
             length: Some(11),
+            checksum: None,
         };
         let (mut stream, digest) = body.into_hashed();
         assert!(digest.finish().is_err(), "no digest before the end");
         while stream.next().await.is_some() {}
-        let (md5, len) = digest.finish().unwrap();
-        assert_eq!(hex(&md5), "5eb63bbbe01eeed093cb22bb8f5acdc3");
-        assert_eq!(len, 11);
+        let done = digest.finish().unwrap();
+        assert_eq!(hex(&done.md5), "5eb63bbbe01eeed093cb22bb8f5acdc3");
+        assert_eq!(done.length, 11);
     }
 
     #[actix_web::test]
@@ -163,6 +208,7 @@ mod tests {
         let body = RequestBody {
             stream: stream::iter(chunks).boxed_local(),
             length: None,
+            checksum: None,
         };
         let e = body.read_capped(5).await.unwrap_err();
         assert_eq!(e.code, S3ErrorCode::MaxMessageLengthExceeded);

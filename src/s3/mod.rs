@@ -4,6 +4,7 @@ pub mod access;
 pub mod acl;
 pub mod auth;
 pub mod body;
+pub mod checksum;
 pub mod conditional;
 pub mod cors;
 pub mod error;
@@ -31,6 +32,9 @@ use crate::s3::body::RequestBody;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::router::Query;
 use crate::store::{ObjectStore, Principal};
+
+/// The most bytes of header names and values a request may carry (S3 allows 8 KiB).
+pub const MAX_HEADER_BYTES: usize = 8 * 1024;
 
 /// Settings of the S3 front end.
 #[derive(Clone, Debug)]
@@ -130,13 +134,15 @@ pub async fn dispatch<S: ObjectStore>(
         actix_web::http::header::SERVER,
         HeaderValue::from_static("LibreS3"),
     );
+    // The path only: a query string may hold a presigned URL's signature, which anyone
+    // reading the log could replay until it expires.
     log::info!(
         "{} {} {} {} {} {:.1}ms",
         req.peer_addr()
             .map(|a| a.ip().to_string())
             .unwrap_or_default(),
         req.method(),
-        req.uri(),
+        req.path(),
         operation,
         response.status().as_u16(),
         started.elapsed().as_secs_f64() * 1000.0
@@ -175,6 +181,16 @@ async fn handle<S: ObjectStore>(
     bucket_seen: &mut Option<String>,
 ) -> Result<HttpResponse, S3Error> {
     let headers = req.headers();
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Err(S3Error::new(
+            S3ErrorCode::RequestHeaderSectionTooLarge,
+            format!("Your request header section exceeds the maximum allowed size of {MAX_HEADER_BYTES} bytes."),
+        ));
+    }
     let host = headers
         .get(actix_web::http::header::HOST)
         .and_then(|h| h.to_str().ok());
@@ -251,6 +267,17 @@ async fn handle<S: ObjectStore>(
     };
 
     let length = check.decoded_length().or_else(|| content_length(req));
+    let trailers = match &check {
+        auth::PayloadCheck::Chunked(chunked) => Some(chunked.trailers()),
+        _ => None,
+    };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let checksum = checksum::Expected::from_request(header, trailers.as_ref())?;
     let raw_body = payload
         .map_err(|e| {
             S3Error::new(
@@ -263,6 +290,7 @@ async fn handle<S: ObjectStore>(
     let body = RequestBody {
         stream: check.wrap(raw_body),
         length,
+        checksum,
     };
 
     let ctx = Ctx {

@@ -1,6 +1,13 @@
 //! Integration tests: the real `libres3` binary on free ports with temporary
 //! data directories, driven by a raw HTTP client with its own signer and by the
 //! stock clients (awscli, s3cmd, rclone, boto3).
+//!
+//! `scripts/test` installs the clients and runs everything. One module:
+//! `cargo nextest run --test integration -E 'test(/awscli/)'`. Another build
+//! of the server: `LIBRES3_IT_BIN=/path/to/libres3 cargo test --test integration`.
+//! Each test uses its own buckets on the process's shared server
+//! (`TestServer::shared`), or a server of its own when it needs other flags,
+//! other users or a restart.
 
 mod common;
 

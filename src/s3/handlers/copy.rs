@@ -245,13 +245,15 @@ pub async fn upload_part_copy<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRe
     let body = RequestBody {
         stream,
         length: Some(length),
+        checksum: None,
     };
     let (stream, digest) = body.into_hashed();
     let staged = ctx
         .store
         .stage(&ctx.who, &ctx.bucket, stream, Some(length))
         .await?;
-    let (md5, received) = digest.finish()?;
+    let digests = digest.finish()?;
+    let (md5, received) = (digests.md5, digests.length);
     if received != length {
         return Err(S3Error::internal(format!(
             "copy source gave {received} bytes, {length} expected"

@@ -83,13 +83,23 @@ pub async fn upload_part<S: ObjectStore>(
 ) -> Result<HttpResponse, S3Error> {
     let number = part_number(ctx)?;
     let id = upload_id(ctx);
-    let (staged, etag) = stage_body(ctx, body, MAX_PART_SIZE).await?;
+    let body = stage_body(ctx, body, MAX_PART_SIZE).await?;
+    let mut response = HttpResponse::Ok();
+    body.echo_checksum(&mut response);
     let part = ctx
         .store
-        .commit_part(&ctx.who, &ctx.bucket, &ctx.key, id, number, staged, etag)
+        .commit_part(
+            &ctx.who,
+            &ctx.bucket,
+            &ctx.key,
+            id,
+            number,
+            body.staged,
+            body.etag,
+        )
         .await
         .map_err(upload_error(id))?;
-    Ok(HttpResponse::Ok()
+    Ok(response
         .insert_header(("ETag", quoted(&part.etag)))
         .finish())
 }

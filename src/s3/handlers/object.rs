@@ -10,7 +10,7 @@ use futures_util::TryStreamExt;
 use super::quoted;
 use crate::s3::access::{access_denied, Access};
 use crate::s3::acl::{self, CannedAcl};
-use crate::s3::body::{hex, RequestBody};
+use crate::s3::body::{hex, BodyDigest, RequestBody};
 use crate::s3::conditional::{self, Outcome, Preconditions};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::handlers::multipart::MAX_PART_NUMBER;
@@ -172,13 +172,30 @@ fn content_md5<S>(ctx: &Ctx<'_, S>) -> Result<Option<[u8; 16]>, S3Error> {
     bytes.try_into().map(Some).map_err(|_| invalid())
 }
 
-/// Streams a body into the store, checking its length and Content-MD5.
-/// Returns the staged data and the hex MD5.
+/// A body the store has made durable, with what the S3 layer computed of it.
+pub struct StagedBody<T> {
+    pub staged: T,
+    /// Hex MD5 of the content.
+    pub etag: String,
+    /// The verified flexible checksum to echo: (header, base64 value).
+    pub checksum: Option<(&'static str, String)>,
+}
+
+impl<T> StagedBody<T> {
+    /// Echoes the verified checksum, as S3 does.
+    pub fn echo_checksum(&self, builder: &mut HttpResponseBuilder) {
+        if let Some((header, value)) = &self.checksum {
+            builder.insert_header((*header, value.as_str()));
+        }
+    }
+}
+
+/// Streams a body into the store, checking its length, Content-MD5 and flexible checksum.
 pub async fn stage_body<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     body: RequestBody,
     max_size: u64,
-) -> Result<(S::Staged, String), S3Error> {
+) -> Result<StagedBody<S::Staged>, S3Error> {
     let expected_md5 = content_md5(ctx)?;
     let length = body.length;
     let chunked_transfer = ctx
@@ -208,7 +225,11 @@ pub async fn stage_body<S: ObjectStore>(
         .store
         .stage(&ctx.who, &ctx.bucket, stream, length)
         .await?;
-    let (md5, received) = digest.finish()?;
+    let BodyDigest {
+        md5,
+        length: received,
+        checksum,
+    } = digest.finish()?;
     if length.is_some_and(|len| len != received) {
         return Err(S3Error::new(
             S3ErrorCode::IncompleteBody,
@@ -227,7 +248,11 @@ pub async fn stage_body<S: ObjectStore>(
             "The Content-MD5 you specified did not match what we received.",
         ));
     }
-    Ok((staged, hex(&md5)))
+    Ok(StagedBody {
+        staged,
+        etag: hex(&md5),
+        checksum,
+    })
 }
 
 pub async fn put_object<S: ObjectStore>(
@@ -237,13 +262,25 @@ pub async fn put_object<S: ObjectStore>(
     let mut headers = meta_headers(ctx)?;
     apply_request_documents(ctx, &mut headers, true)?;
     let condition = write_condition(ctx)?;
-    let (staged, etag) = stage_body(ctx, body, MAX_PUT_SIZE).await?;
-    let meta = ObjectMeta { etag, headers };
+    let body = stage_body(ctx, body, MAX_PUT_SIZE).await?;
+    let mut response = HttpResponse::Ok();
+    body.echo_checksum(&mut response);
+    let meta = ObjectMeta {
+        etag: body.etag,
+        headers,
+    };
     let info = ctx
         .store
-        .commit_object(&ctx.who, &ctx.bucket, &ctx.key, staged, meta, condition)
+        .commit_object(
+            &ctx.who,
+            &ctx.bucket,
+            &ctx.key,
+            body.staged,
+            meta,
+            condition,
+        )
         .await?;
-    Ok(HttpResponse::Ok()
+    Ok(response
         .insert_header(("ETag", quoted(&info.meta.etag)))
         .finish())
 }

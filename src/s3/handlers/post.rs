@@ -223,10 +223,12 @@ pub async fn post_object<S: ObjectStore>(
     let file_body = RequestBody {
         stream: reader.into_file_stream(),
         length: None,
+        checksum: None,
     };
     let (stream, digest) = file_body.into_hashed();
     let staged = store.stage(&who, bucket, stream, None).await?;
-    let (md5, size) = digest.finish()?;
+    let digests = digest.finish()?;
+    let (md5, size) = (digests.md5, digests.length);
     if size > MAX_PUT_SIZE {
         return Err(S3Error::new(
             S3ErrorCode::EntityTooLarge,

@@ -162,6 +162,25 @@ pub struct PinnedBlock {
     pub block: BlockRef,
     pub dir_id: i64,
     referenced: bool,
+    /// The directory whose entry for this block is not yet known durable: fsynced (once for
+    /// all the blocks of an upload, see [`sync_block_dirs`]) before an index row names it.
+    unsynced_dir: Option<PathBuf>,
+}
+
+/// Makes the directory entries of freshly written blocks durable. One fsync commits the
+/// journal with every rename before it, so deferring these to the end of an upload turns one
+/// directory fsync per block into about one per upload.
+pub fn sync_block_dirs(blocks: &mut [PinnedBlock]) -> io::Result<()> {
+    let mut dirs: Vec<PathBuf> = blocks
+        .iter_mut()
+        .filter_map(|b| b.unsynced_dir.take())
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    for dir in dirs {
+        sync_dir(&dir)?;
+    }
+    Ok(())
 }
 
 impl PinnedBlock {
@@ -194,21 +213,19 @@ pub fn store_block(shared: &Arc<Shared>, data: Bytes) -> Result<PinnedBlock, Sto
     // Pin before looking: from here on the collector will not delete this block's file.
     let pin = Pin::new(shared, hash);
     let block = BlockRef { hash, len };
-    let pinned = |dir_id| PinnedBlock {
+    let pinned = |dir_id, unsynced_dir: Option<&Path>| PinnedBlock {
         pin,
         block,
         dir_id,
         referenced: false,
+        unsynced_dir: unsynced_dir.map(Path::to_path_buf),
     };
     for dir in &shared.dirs {
         let path = dir.block_path(&hash);
         match fs::metadata(&path) {
             Ok(found) if found.len() == u64::from(len) => {
-                // Its writer may still be before its directory fsync; do it for it.
-                if let Some(parent) = path.parent() {
-                    sync_dir(parent)?;
-                }
-                return Ok(pinned(dir.id));
+                // Its writer may still be before its directory fsync: this upload does it too.
+                return Ok(pinned(dir.id, path.parent()));
             }
             Ok(found) => {
                 log::error!(
@@ -216,16 +233,16 @@ pub fn store_block(shared: &Arc<Shared>, data: Bytes) -> Result<PinnedBlock, Sto
                     path.display(),
                     found.len()
                 );
-                write_block_file(shared, dir, &hash, &data)?;
-                return Ok(pinned(dir.id));
+                let leaf = write_block_file(shared, dir, &hash, &data)?;
+                return Ok(pinned(dir.id, Some(&leaf)));
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),
         }
     }
     let dir = pick_dir(&shared.dirs)?;
-    write_block_file(shared, dir, &hash, &data)?;
-    Ok(pinned(dir.id))
+    let leaf = write_block_file(shared, dir, &hash, &data)?;
+    Ok(pinned(dir.id, Some(&leaf)))
 }
 
 /// The storage directory with the most free bytes; the first of equals (directories on one
@@ -246,16 +263,17 @@ fn pick_dir(dirs: &[StorageDir]) -> Result<&StorageDir, StoreError> {
         .ok_or_else(|| StoreError::Internal("no storage directory".into()))
 }
 
-/// Writes to `tmp/`, fsyncs, renames into place and fsyncs the directory: the file is either
-/// complete and durable under its final name, or absent.
+/// Writes to `tmp/`, fsyncs and renames into place: the file is either complete and durable
+/// under its final name, or absent. Returns the directory now holding it, whose entry the
+/// caller makes durable with [`sync_block_dirs`].
 fn write_block_file(
     shared: &Shared,
     dir: &StorageDir,
     hash: &Hash,
     data: &[u8],
-) -> Result<(), StoreError> {
+) -> Result<PathBuf, StoreError> {
     let tmp_path = dir.tmp_dir().join(random_hex(&shared.rng, 16)?);
-    let written = (|| -> io::Result<()> {
+    let written = (|| -> io::Result<PathBuf> {
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -269,16 +287,15 @@ fn write_block_file(
             .ok_or_else(|| io::Error::other("block path has no parent"))?;
         ensure_block_subdirs(&dir.blocks_root(), leaf_dir)?;
         fs::rename(&tmp_path, &final_path)?;
-        sync_dir(leaf_dir)
+        Ok(leaf_dir.to_path_buf())
     })();
-    if let Err(e) = written {
+    written.map_err(|e| {
         let _ = fs::remove_file(&tmp_path);
-        return Err(StoreError::Io(io::Error::new(
+        StoreError::Io(io::Error::new(
             e.kind(),
             format!("writing block in {}: {e}", dir.path.display()),
-        )));
-    }
-    Ok(())
+        ))
+    })
 }
 
 /// Creates `blocks/ab/cd` when missing, fsyncing each parent so the new entries survive.

@@ -6,16 +6,17 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use tokio::task::JoinHandle;
 
-use super::blocks::{store_block, BlockRef, PinnedBlock, BLOCK_SIZE};
+use super::blocks::{store_block, sync_block_dirs, BlockRef, PinnedBlock, BLOCK_SIZE};
 use super::Shared;
 use crate::store::{BodyStream, Staged, StoreError};
 
 /// Whole bodies up to this size live in their index row: no block file, no extra fsync.
 pub const INLINE_MAX: usize = 64 * 1024;
 
-/// Blocks of one upload being hashed and written at once. With the block being filled, this
-/// bounds an upload's memory to about 5 MiB whatever the object size.
-pub const MAX_BLOCKS_IN_FLIGHT: usize = 4;
+/// Blocks of one upload being hashed and written at once: their fsyncs overlap, and the
+/// filesystem commits them together. With the block being filled, this bounds an upload's
+/// memory to about 9 MiB whatever the object size.
+pub const MAX_BLOCKS_IN_FLIGHT: usize = 8;
 
 /// Data staged by [`LocalStore::stage`](super::LocalStore). Dropping it uncommitted hands its
 /// block files to the garbage collector.
@@ -108,10 +109,19 @@ pub async fn stage(
     while !in_flight.is_empty() {
         finish_one(&mut in_flight, &mut done).await?;
     }
+    let done = sync_dirs(done).await?;
     Ok(LocalStaged {
         size,
         content: StagedContent::Blocks(done),
     })
+}
+
+/// Makes the new blocks' directory entries durable, once for the whole upload.
+async fn sync_dirs(mut blocks: Vec<PinnedBlock>) -> Result<Vec<PinnedBlock>, StoreError> {
+    tokio::task::spawn_blocking(move || sync_block_dirs(&mut blocks).map(|()| blocks))
+        .await
+        .map_err(|e| StoreError::Internal(format!("directory sync task failed: {e}")))?
+        .map_err(StoreError::Io)
 }
 
 /// Makes staged data block-based: parts of a multipart upload are joined by block lists, so a
@@ -132,6 +142,7 @@ pub async fn into_blocks(
             .map_err(|e| StoreError::Internal(format!("block write task failed: {e}")))?;
         blocks.push(stored?);
     }
+    let blocks = sync_dirs(blocks).await?;
     Ok(LocalStaged {
         size: staged.size,
         content: StagedContent::Blocks(blocks),
