@@ -1,4 +1,5 @@
-//! Periodic maintenance the server schedules: clean-up of abandoned multipart uploads.
+//! Periodic maintenance the server schedules: clean-up of abandoned multipart uploads
+//! (their parts hold disk space that no client will ever complete or abort).
 
 use std::time::{Duration, SystemTime};
 
