@@ -1,13 +1,22 @@
 //! The S3 protocol, independent of where data lives.
 
+pub mod access;
+pub mod acl;
 pub mod auth;
 pub mod body;
 pub mod checksum;
 pub mod conditional;
+pub mod cors;
 pub mod error;
+pub mod form;
 pub mod handlers;
+pub mod maintenance;
+pub mod objmeta;
+pub mod policy;
+pub mod post_policy;
 pub mod range;
 pub mod router;
+pub mod tagging;
 pub mod xml;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,7 +56,10 @@ pub struct Ctx<'a, S> {
     pub config: &'a S3Config,
     pub req: &'a HttpRequest,
     pub query: &'a Query,
+    /// Who the store calls run as: the signing user, or the bucket owner for an anonymous
+    /// request that `access` allowed.
     pub who: Principal,
+    pub access: access::Access,
     /// Empty for service-level requests.
     pub bucket: String,
     /// Empty for bucket-level requests.
@@ -87,7 +99,8 @@ pub async fn dispatch<S: ObjectStore>(
 ) -> HttpResponse {
     let request_id = next_request_id();
     let mut operation = "-";
-    let result = handle(&req, payload, &state, &mut operation).await;
+    let mut bucket = None;
+    let result = handle(&req, payload, &state, &mut operation, &mut bucket).await;
     let mut response = match result {
         Ok(response) => response,
         Err(error) => {
@@ -100,6 +113,20 @@ pub async fn dispatch<S: ObjectStore>(
             error_response(&error, &req, &request_id)
         }
     };
+    if operation != "PreflightRequest" {
+        if let (Some(origin), Some(bucket)) = (req.headers().get("origin"), bucket) {
+            if let Ok(origin) = origin.to_str() {
+                handlers::cors::add_actual_headers(
+                    &state.store,
+                    &req,
+                    &bucket,
+                    origin,
+                    &mut response,
+                )
+                .await;
+            }
+        }
+    }
     let headers = response.headers_mut();
     if let Ok(id) = HeaderValue::from_str(&request_id) {
         headers.insert(HeaderName::from_static("x-amz-request-id"), id.clone());
@@ -141,6 +168,7 @@ async fn handle<S: ObjectStore>(
     payload: web::Payload,
     state: &AppState<S>,
     operation: &mut &'static str,
+    bucket_seen: &mut Option<String>,
 ) -> Result<HttpResponse, S3Error> {
     let headers = req.headers();
     let header_bytes: usize = headers
@@ -168,6 +196,24 @@ async fn handle<S: ObjectStore>(
         headers.contains_key("x-amz-copy-source"),
     )?;
     *operation = route.endpoint.name();
+    bucket_seen.clone_from(&route.bucket);
+    if route.endpoint == router::Endpoint::CorsPreflight {
+        // Browsers send preflights unsigned: the bucket's CORS rules alone decide.
+        return handlers::cors::preflight(&state.store, req, route.bucket.as_deref()).await;
+    }
+    if let (router::Endpoint::PostObject, Some(bucket)) = (route.endpoint, &route.bucket) {
+        // Browser uploads carry their credentials in the form, signed with a policy.
+        let body = payload
+            .map_err(|e| {
+                S3Error::new(
+                    S3ErrorCode::IncompleteBody,
+                    "The request body could not be read completely.",
+                )
+                .with_source(e)
+            })
+            .boxed_local();
+        return handlers::post::post_object(&state.store, &state.config, req, body, bucket).await;
+    }
 
     let signed = auth::SignedRequest {
         method: req.method().as_str(),
@@ -177,9 +223,18 @@ async fn handle<S: ObjectStore>(
         virtual_bucket,
     };
     let credentials = auth::parse(&signed, SystemTime::now(), &state.config.region)?;
-    let (who, check) = match credentials.access_key() {
-        // Nothing is public yet: anonymous requests stop here.
-        None => return Err(S3Error::new(S3ErrorCode::AccessDenied, "Access Denied")),
+    let (who, access, check) = match credentials.access_key() {
+        None => {
+            let key = route.key.as_deref().unwrap_or("");
+            let (who, access) = access::authorize_anonymous(
+                &state.store,
+                route.endpoint,
+                route.bucket.as_deref(),
+                key,
+            )
+            .await?;
+            (who, access, auth::PayloadCheck::Unchecked)
+        }
         Some(access_key) => {
             let user = state
                 .store
@@ -193,7 +248,11 @@ async fn handle<S: ObjectStore>(
                     .with_detail("AWSAccessKeyId", access_key)
                 })?;
             let check = auth::verify(&credentials, &signed, &user.secret)?;
-            (Principal::User(user.name), check)
+            (
+                Principal::User(user.name),
+                access::Access::Authenticated,
+                check,
+            )
         }
     };
 
@@ -230,6 +289,7 @@ async fn handle<S: ObjectStore>(
         req,
         query: &query,
         who,
+        access,
         bucket: route.bucket.unwrap_or_default(),
         key: route.key.unwrap_or_default(),
     };

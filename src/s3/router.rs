@@ -28,6 +28,32 @@ pub enum Endpoint {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
+    GetBucketAcl,
+    PutBucketAcl,
+    GetObjectAcl,
+    PutObjectAcl,
+    GetBucketPolicy,
+    PutBucketPolicy,
+    DeleteBucketPolicy,
+    GetBucketCors,
+    PutBucketCors,
+    DeleteBucketCors,
+    GetBucketTagging,
+    PutBucketTagging,
+    DeleteBucketTagging,
+    GetObjectTagging,
+    PutObjectTagging,
+    DeleteObjectTagging,
+    GetBucketVersioning,
+    PutBucketVersioning,
+    ListObjectVersions,
+    /// OPTIONS on a bucket or object: answered from the bucket's CORS rules, unsigned.
+    CorsPreflight,
+    /// POST of an HTML form to a bucket (browser upload).
+    PostObject,
+    /// A bucket configuration we do not keep (lifecycle, website, ...): GET answers the AWS
+    /// "no such configuration" error or the documented empty answer, PUT is NotImplemented.
+    BucketConfig(&'static str),
     Unsupported(&'static str),
 }
 
@@ -54,7 +80,43 @@ impl Endpoint {
             Endpoint::CompleteMultipartUpload => "CompleteMultipartUpload",
             Endpoint::AbortMultipartUpload => "AbortMultipartUpload",
             Endpoint::ListParts => "ListParts",
-            Endpoint::Unsupported(name) => name,
+            Endpoint::GetBucketAcl => "GetBucketAcl",
+            Endpoint::PutBucketAcl => "PutBucketAcl",
+            Endpoint::GetObjectAcl => "GetObjectAcl",
+            Endpoint::PutObjectAcl => "PutObjectAcl",
+            Endpoint::GetBucketPolicy => "GetBucketPolicy",
+            Endpoint::PutBucketPolicy => "PutBucketPolicy",
+            Endpoint::DeleteBucketPolicy => "DeleteBucketPolicy",
+            Endpoint::GetBucketCors => "GetBucketCors",
+            Endpoint::PutBucketCors => "PutBucketCors",
+            Endpoint::DeleteBucketCors => "DeleteBucketCors",
+            Endpoint::GetBucketTagging => "GetBucketTagging",
+            Endpoint::PutBucketTagging => "PutBucketTagging",
+            Endpoint::DeleteBucketTagging => "DeleteBucketTagging",
+            Endpoint::GetObjectTagging => "GetObjectTagging",
+            Endpoint::PutObjectTagging => "PutObjectTagging",
+            Endpoint::DeleteObjectTagging => "DeleteObjectTagging",
+            Endpoint::GetBucketVersioning => "GetBucketVersioning",
+            Endpoint::PutBucketVersioning => "PutBucketVersioning",
+            Endpoint::ListObjectVersions => "ListObjectVersions",
+            Endpoint::CorsPreflight => "PreflightRequest",
+            Endpoint::PostObject => "PostObject",
+            Endpoint::BucketConfig(name) | Endpoint::Unsupported(name) => name,
+        }
+    }
+
+    /// The policy action an anonymous request for this operation needs, and whether it is
+    /// about an object (resource `bucket/key`) rather than the bucket. None: anonymous
+    /// requests are never allowed.
+    pub fn anonymous_action(self) -> Option<(&'static str, bool)> {
+        match self {
+            Endpoint::GetObject | Endpoint::HeadObject => Some(("s3:GetObject", true)),
+            Endpoint::ListObjects | Endpoint::ListObjectsV2 | Endpoint::HeadBucket => {
+                Some(("s3:ListBucket", false))
+            }
+            Endpoint::ListObjectVersions => Some(("s3:ListBucketVersions", false)),
+            Endpoint::GetBucketLocation => Some(("s3:GetBucketLocation", false)),
+            _ => None,
         }
     }
 
@@ -355,13 +417,72 @@ fn subresource(
     Some(if name.is_empty() {
         Err(method_not_allowed())
     } else {
-        Ok(Endpoint::Unsupported(name))
+        Ok(named(name))
     })
 }
 
+/// The endpoint for an operation name from the sub-resource tables.
+fn named(name: &'static str) -> Endpoint {
+    match name {
+        "GetBucketAcl" => Endpoint::GetBucketAcl,
+        "PutBucketAcl" => Endpoint::PutBucketAcl,
+        "GetObjectAcl" => Endpoint::GetObjectAcl,
+        "PutObjectAcl" => Endpoint::PutObjectAcl,
+        "GetBucketPolicy" => Endpoint::GetBucketPolicy,
+        "PutBucketPolicy" => Endpoint::PutBucketPolicy,
+        "DeleteBucketPolicy" => Endpoint::DeleteBucketPolicy,
+        "GetBucketCors" => Endpoint::GetBucketCors,
+        "PutBucketCors" => Endpoint::PutBucketCors,
+        "DeleteBucketCors" => Endpoint::DeleteBucketCors,
+        "GetBucketTagging" => Endpoint::GetBucketTagging,
+        "PutBucketTagging" => Endpoint::PutBucketTagging,
+        "DeleteBucketTagging" => Endpoint::DeleteBucketTagging,
+        "GetObjectTagging" => Endpoint::GetObjectTagging,
+        "PutObjectTagging" => Endpoint::PutObjectTagging,
+        "DeleteObjectTagging" => Endpoint::DeleteObjectTagging,
+        "GetBucketVersioning" => Endpoint::GetBucketVersioning,
+        "PutBucketVersioning" => Endpoint::PutBucketVersioning,
+        "ListObjectVersions" => Endpoint::ListObjectVersions,
+        _ if BUCKET_CONFIGS.contains(&name) => Endpoint::BucketConfig(name),
+        _ => Endpoint::Unsupported(name),
+    }
+}
+
+/// Configurations clients probe that we do not keep; see [`Endpoint::BucketConfig`].
+pub const BUCKET_CONFIGS: &[&str] = &[
+    "GetBucketAccelerateConfiguration",
+    "PutBucketAccelerateConfiguration",
+    "GetBucketEncryption",
+    "PutBucketEncryption",
+    "DeleteBucketEncryption",
+    "GetBucketLifecycleConfiguration",
+    "PutBucketLifecycleConfiguration",
+    "DeleteBucketLifecycle",
+    "GetBucketLogging",
+    "PutBucketLogging",
+    "GetBucketNotificationConfiguration",
+    "PutBucketNotificationConfiguration",
+    "GetObjectLockConfiguration",
+    "PutObjectLockConfiguration",
+    "GetBucketOwnershipControls",
+    "PutBucketOwnershipControls",
+    "DeleteBucketOwnershipControls",
+    "GetPublicAccessBlock",
+    "PutPublicAccessBlock",
+    "DeletePublicAccessBlock",
+    "GetBucketReplication",
+    "PutBucketReplication",
+    "DeleteBucketReplication",
+    "GetBucketRequestPayment",
+    "PutBucketRequestPayment",
+    "GetBucketWebsite",
+    "PutBucketWebsite",
+    "DeleteBucketWebsite",
+];
+
 fn bucket_endpoint(method: &Method, query: &Query) -> Result<Endpoint, S3Error> {
     if *method == Method::OPTIONS {
-        return Ok(Endpoint::Unsupported("OPTIONS (CORS preflight)"));
+        return Ok(Endpoint::CorsPreflight);
     }
     if *method == Method::GET && query.has("location") {
         return Ok(Endpoint::GetBucketLocation);
@@ -381,7 +502,7 @@ fn bucket_endpoint(method: &Method, query: &Query) -> Result<Endpoint, S3Error> 
         Method::HEAD => Ok(Endpoint::HeadBucket),
         Method::PUT => Ok(Endpoint::CreateBucket),
         Method::DELETE => Ok(Endpoint::DeleteBucket),
-        Method::POST => Ok(Endpoint::Unsupported("PostObject")),
+        Method::POST => Ok(Endpoint::PostObject),
         _ => Err(method_not_allowed()),
     }
 }
@@ -392,7 +513,7 @@ fn object_endpoint(
     has_copy_source: bool,
 ) -> Result<Endpoint, S3Error> {
     if *method == Method::OPTIONS {
-        return Ok(Endpoint::Unsupported("OPTIONS (CORS preflight)"));
+        return Ok(Endpoint::CorsPreflight);
     }
     if let Some(endpoint) = subresource(OBJECT_SUBRESOURCES, method, query) {
         return endpoint;
@@ -512,37 +633,51 @@ mod tests {
                 Method::GET,
                 "/bucket?logging",
                 false,
-                Endpoint::Unsupported("GetBucketLogging"),
+                Endpoint::BucketConfig("GetBucketLogging"),
             ),
             (
                 Method::PUT,
                 "/bucket?replication",
                 false,
-                Endpoint::Unsupported("PutBucketReplication"),
+                Endpoint::BucketConfig("PutBucketReplication"),
             ),
             (
                 Method::GET,
                 "/bucket?versions",
                 false,
-                Endpoint::Unsupported("ListObjectVersions"),
+                Endpoint::ListObjectVersions,
             ),
             (
                 Method::PUT,
                 "/bucket/key?tagging",
                 false,
-                Endpoint::Unsupported("PutObjectTagging"),
+                Endpoint::PutObjectTagging,
             ),
             (
                 Method::GET,
                 "/bucket/key?acl",
                 false,
-                Endpoint::Unsupported("GetObjectAcl"),
+                Endpoint::GetObjectAcl,
+            ),
+            (Method::POST, "/bucket", false, Endpoint::PostObject),
+            (
+                Method::OPTIONS,
+                "/bucket/key",
+                false,
+                Endpoint::CorsPreflight,
             ),
             (
-                Method::POST,
-                "/bucket",
+                Method::DELETE,
+                "/bucket?cors",
                 false,
-                Endpoint::Unsupported("PostObject"),
+                Endpoint::DeleteBucketCors,
+            ),
+            (Method::GET, "/bucket?torrent", false, Endpoint::ListObjects),
+            (
+                Method::GET,
+                "/bucket/key?torrent",
+                false,
+                Endpoint::Unsupported("GetObjectTorrent"),
             ),
         ];
         for (method, url, copy, expected) in table {

@@ -31,6 +31,29 @@ impl XmlWriter {
         self.out.push_str("\">");
     }
 
+    /// Opens an element with attributes (values escaped here).
+    pub fn open_attrs(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        self.out.push('<');
+        self.out.push_str(name);
+        for (attr, value) in attrs {
+            self.out.push(' ');
+            self.out.push_str(attr);
+            self.out.push_str("=\"");
+            escape_into(&mut self.out, value);
+            self.out.push('"');
+        }
+        self.out.push('>');
+    }
+
+    /// An element with no content: `<Name xmlns="..."/>` for a root, used for empty answers.
+    pub fn empty_root(&mut self, name: &str) {
+        self.out.push('<');
+        self.out.push_str(name);
+        self.out.push_str(" xmlns=\"");
+        self.out.push_str(S3_NS);
+        self.out.push_str("\"/>");
+    }
+
     pub fn open(&mut self, name: &str) {
         self.out.push('<');
         self.out.push_str(name);

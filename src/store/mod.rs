@@ -110,6 +110,11 @@ pub struct BucketInfo {
 }
 
 /// What the S3 layer stores with an object and gets back verbatim.
+///
+/// Besides response headers, `headers` carries the S3 layer's own per-object documents under
+/// names starting with `x-libres3-` (the object's tag set, its canned ACL, the sizes of the
+/// parts of a multipart object). A backend stores and returns them like any other header; the
+/// S3 layer never sends them to clients and never accepts them from clients.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ObjectMeta {
     /// ETag without quotes: hex MD5, or `hex-N` for multipart objects.
@@ -178,6 +183,42 @@ pub struct PartInfo {
     pub size: u64,
     pub etag: String,
     pub last_modified: SystemTime,
+}
+
+/// The S3 layer's documents about a bucket, as [`ObjectStore::bucket_documents`] returns them.
+#[derive(Clone, Debug)]
+pub struct BucketDocuments {
+    pub info: BucketInfo,
+    /// (name, document) pairs set with [`ObjectStore::put_bucket_document`], e.g. `acl`,
+    /// `policy`, `cors`, `tagging`. Opaque to the backend.
+    pub documents: Vec<(String, String)>,
+}
+
+impl BucketDocuments {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.documents
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, d)| d.as_str())
+    }
+}
+
+/// The source of a CopyObject.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopySource<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    /// When set, the copy fails with PreconditionFailed unless the source still has this
+    /// (unquoted) ETag at commit time: the S3 layer evaluated the copy-source conditions and
+    /// chose the metadata against that version.
+    pub if_etag: Option<&'a str>,
+}
+
+/// A multipart upload removed by [`ObjectStore::abort_uploads_initiated_before`].
+#[derive(Clone, Debug)]
+pub struct AbortedUpload {
+    pub bucket: String,
+    pub upload: UploadInfo,
 }
 
 /// Data made durable by [`ObjectStore::stage`] and not yet visible.
@@ -300,6 +341,49 @@ pub trait ObjectStore: 'static {
         key: &str,
         upload_id: &str,
     ) -> Result<(), StoreError>;
+    /// Makes `dst_key` in `dst_bucket` an object with the data of the source object and
+    /// `meta` (the S3 layer passes the source's metadata for COPY, new metadata for REPLACE),
+    /// replacing any previous object atomically and subject to `condition` on the destination.
+    /// The data is shared, not rewritten, where the backend can (the embedded store adds a
+    /// reference to the source's blocks; inline objects copy their row). Source and
+    /// destination may be the same key: that replaces the object's metadata.
+    /// NoSuchKey when the source does not exist, PreconditionFailed when `source.if_etag` no
+    /// longer holds. `who` must be allowed to read the source and write the destination.
+    #[allow(clippy::too_many_arguments)]
+    async fn copy_object(
+        &self,
+        who: &Principal,
+        source: &CopySource<'_>,
+        dst_bucket: &str,
+        dst_key: &str,
+        meta: ObjectMeta,
+        condition: WriteCondition,
+    ) -> Result<ObjectInfo, StoreError>;
+
+    /// The bucket's record and the S3 layer's documents about it (ACL, policy, CORS, tags),
+    /// WITHOUT any access check: the S3 layer uses it to decide whether an anonymous request
+    /// or a CORS preflight may proceed, and then, when it may, calls the store as the bucket
+    /// owner (`Principal::User(info.owner)`). NoSuchBucket when it does not exist.
+    async fn bucket_documents(&self, bucket: &str) -> Result<BucketDocuments, StoreError>;
+    /// Sets (`Some`) or removes (`None`) one named document of a bucket. Only for those who
+    /// may administer the bucket (the embedded store: its owner).
+    async fn put_bucket_document(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        name: &str,
+        document: Option<String>,
+    ) -> Result<(), StoreError>;
+
+    /// Maintenance, no principal: aborts every multipart upload, in any bucket, initiated
+    /// before `cutoff`, releasing its parts' space; at most `limit` per call (call again while
+    /// it returns `limit` entries). Returns what it removed so the caller can log it.
+    async fn abort_uploads_initiated_before(
+        &self,
+        cutoff: SystemTime,
+        limit: usize,
+    ) -> Result<Vec<AbortedUpload>, StoreError>;
+
     /// Uploads whose key starts with `prefix`, in (key, upload id) order. `after`: keys
     /// greater than the key, or with the upload id given, also that key's later uploads.
     async fn list_multipart_uploads(

@@ -58,7 +58,18 @@ pub async fn create_bucket<S: ObjectStore>(
             .with_detail("LocationConstraint", location));
         }
     }
+    let acl = crate::s3::acl::from_headers(|name| ctx.header(name).map(str::to_string))?;
     ctx.store.create_bucket(&ctx.who, &ctx.bucket).await?;
+    if let Some(stored) = acl.and_then(|acl| acl.to_stored()) {
+        ctx.store
+            .put_bucket_document(
+                &ctx.who,
+                &ctx.bucket,
+                crate::s3::access::DOC_ACL,
+                Some(stored),
+            )
+            .await?;
+    }
     Ok(HttpResponse::Ok()
         .insert_header(("Location", format!("/{}", ctx.bucket)))
         .finish())

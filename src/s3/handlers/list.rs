@@ -175,6 +175,77 @@ pub async fn list_objects_v1<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRes
     Ok(xml_response(w.finish()))
 }
 
+/// ListObjectVersions on our unversioned buckets: every object once, as its `null` version,
+/// the latest; paging by key-marker (the version-id-marker can only be `null`).
+pub async fn list_object_versions<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+) -> Result<HttpResponse, S3Error> {
+    let prefix = ctx.query.get("prefix").unwrap_or("");
+    let delimiter = ctx.query.get("delimiter").unwrap_or("");
+    let key_marker = ctx.query.get("key-marker").unwrap_or("");
+    let version_marker = ctx.query.get("version-id-marker").unwrap_or("");
+    if !version_marker.is_empty() && version_marker != "null" {
+        return Err(
+            S3Error::new(S3ErrorCode::InvalidArgument, "Invalid version id specified")
+                .with_detail("ArgumentName", "version-id-marker")
+                .with_detail("ArgumentValue", version_marker),
+        );
+    }
+    let url = encoding_type(ctx)?;
+    let max_keys = max_keys(ctx)?;
+    let start = if key_marker.is_empty() {
+        ListStart::Beginning
+    } else {
+        start_after_key(key_marker, prefix, delimiter)
+    };
+    let page = list_page(ctx, prefix, delimiter, start, max_keys).await?;
+
+    let mut w = XmlWriter::new();
+    w.open_root("ListVersionsResult");
+    w.elem("Name", &ctx.bucket);
+    key_elem(&mut w, "Prefix", prefix, url);
+    key_elem(&mut w, "KeyMarker", key_marker, url);
+    w.elem("VersionIdMarker", version_marker);
+    if let Some(ListStart::After(key) | ListStart::AfterPrefix(key)) = &page.next {
+        key_elem(&mut w, "NextKeyMarker", key, url);
+        w.elem("NextVersionIdMarker", "null");
+    }
+    w.elem("MaxKeys", &max_keys.to_string());
+    if !delimiter.is_empty() {
+        key_elem(&mut w, "Delimiter", delimiter, url);
+    }
+    w.elem(
+        "IsTruncated",
+        if page.next.is_some() { "true" } else { "false" },
+    );
+    if url {
+        w.elem("EncodingType", "url");
+    }
+    let name = owner_name(&ctx.who);
+    for object in &page.objects {
+        w.open("Version");
+        key_elem(&mut w, "Key", &object.key, url);
+        w.elem("VersionId", "null");
+        w.elem("IsLatest", "true");
+        w.elem("LastModified", &iso8601(object.last_modified));
+        w.elem("ETag", &quoted(&object.etag));
+        w.elem("Size", &object.size.to_string());
+        w.open("Owner");
+        w.elem("ID", name);
+        w.elem("DisplayName", name);
+        w.close("Owner");
+        w.elem("StorageClass", "STANDARD");
+        w.close("Version");
+    }
+    for cp in &page.common_prefixes {
+        w.open("CommonPrefixes");
+        key_elem(&mut w, "Prefix", cp, url);
+        w.close("CommonPrefixes");
+    }
+    w.close("ListVersionsResult");
+    Ok(xml_response(w.finish()))
+}
+
 /// v2 continuation tokens are opaque to clients: base64 of where the next page starts.
 fn encode_token(start: &ListStart) -> String {
     let raw = match start {
@@ -354,6 +425,7 @@ mod paging_tests {
             req: &req,
             query: &query,
             who: who.clone(),
+            access: crate::s3::access::Access::Authenticated,
             bucket: "bkt".into(),
             key: String::new(),
         };

@@ -1,10 +1,14 @@
 //! One module per family of S3 operations; `run` sends each endpoint to its handler.
 
 mod bucket;
+mod config;
+mod copy;
+pub mod cors;
 mod delete;
 mod list;
 mod multipart;
 mod object;
+pub mod post;
 
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::HttpResponse;
@@ -39,9 +43,31 @@ pub async fn run<S: ObjectStore>(
         Endpoint::AbortMultipartUpload => multipart::abort(ctx).await,
         Endpoint::ListParts => multipart::list_parts(ctx).await,
         Endpoint::ListMultipartUploads => multipart::list_uploads(ctx).await,
-        Endpoint::CopyObject | Endpoint::UploadPartCopy | Endpoint::Unsupported(_) => {
-            Err(S3Error::not_implemented(endpoint.name()))
-        }
+        Endpoint::CopyObject => copy::copy_object(ctx).await,
+        Endpoint::UploadPartCopy => copy::upload_part_copy(ctx).await,
+        Endpoint::ListObjectVersions => list::list_object_versions(ctx).await,
+        Endpoint::GetBucketAcl => config::get_bucket_acl(ctx).await,
+        Endpoint::PutBucketAcl => config::put_bucket_acl(ctx, body).await,
+        Endpoint::GetObjectAcl => config::get_object_acl(ctx).await,
+        Endpoint::PutObjectAcl => config::put_object_acl(ctx, body).await,
+        Endpoint::GetBucketPolicy => config::get_bucket_policy(ctx).await,
+        Endpoint::PutBucketPolicy => config::put_bucket_policy(ctx, body).await,
+        Endpoint::DeleteBucketPolicy => config::delete_bucket_policy(ctx).await,
+        Endpoint::GetBucketCors => cors::get_bucket_cors(ctx).await,
+        Endpoint::PutBucketCors => cors::put_bucket_cors(ctx, body).await,
+        Endpoint::DeleteBucketCors => cors::delete_bucket_cors(ctx).await,
+        Endpoint::GetBucketTagging => config::get_bucket_tagging(ctx).await,
+        Endpoint::PutBucketTagging => config::put_bucket_tagging(ctx, body).await,
+        Endpoint::DeleteBucketTagging => config::delete_bucket_tagging(ctx).await,
+        Endpoint::GetObjectTagging => config::get_object_tagging(ctx).await,
+        Endpoint::PutObjectTagging => config::put_object_tagging(ctx, body).await,
+        Endpoint::DeleteObjectTagging => config::delete_object_tagging(ctx).await,
+        Endpoint::GetBucketVersioning => config::get_bucket_versioning(ctx).await,
+        Endpoint::BucketConfig(name) => config::bucket_config(ctx, name).await,
+        Endpoint::PutBucketVersioning
+        | Endpoint::PostObject
+        | Endpoint::CorsPreflight
+        | Endpoint::Unsupported(_) => Err(S3Error::not_implemented(endpoint.name())),
     }
 }
 

@@ -3,10 +3,12 @@
 use actix_web::HttpResponse;
 use md5::{Digest, Md5};
 
-use super::object::{meta_headers, stage_body, write_condition};
+use super::list::common_prefix;
+use super::object::{apply_request_documents, meta_headers, stage_body, write_condition};
 use super::{owner_name, query_number, quoted, xml_response};
 use crate::s3::body::{hex, unhex, RequestBody, MAX_XML_BODY};
 use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::objmeta;
 use crate::s3::xml::{self, XmlWriter};
 use crate::s3::Ctx;
 use crate::store::{ObjectMeta, ObjectStore, PartInfo, StoreError};
@@ -21,12 +23,12 @@ pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// The most parts or uploads one listing page returns.
 pub const MAX_LISTED: usize = 1000;
 
-fn upload_id<'a, S>(ctx: &Ctx<'a, S>) -> &'a str {
+pub fn upload_id<'a, S>(ctx: &Ctx<'a, S>) -> &'a str {
     ctx.query.get("uploadId").unwrap_or("")
 }
 
 /// Maps store errors, naming the upload in NoSuchUpload.
-fn upload_error(id: &str) -> impl Fn(StoreError) -> S3Error + '_ {
+pub fn upload_error(id: &str) -> impl Fn(StoreError) -> S3Error + '_ {
     move |e| match e {
         StoreError::NoSuchUpload => S3Error::from(e).with_detail("UploadId", id),
         e => e.into(),
@@ -41,9 +43,11 @@ fn owner_elems(w: &mut XmlWriter, element: &str, name: &str) {
 }
 
 pub async fn create<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
+    let mut headers = meta_headers(ctx)?;
+    apply_request_documents(ctx, &mut headers, true)?;
     let meta = ObjectMeta {
         etag: String::new(),
-        headers: meta_headers(ctx)?,
+        headers,
     };
     let upload_id = ctx
         .store
@@ -58,7 +62,7 @@ pub async fn create<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3
     Ok(xml_response(w.finish()))
 }
 
-fn part_number<S>(ctx: &Ctx<'_, S>) -> Result<u32, S3Error> {
+pub fn part_number<S>(ctx: &Ctx<'_, S>) -> Result<u32, S3Error> {
     let invalid = || {
         S3Error::new(
             S3ErrorCode::InvalidArgument,
@@ -124,7 +128,11 @@ fn parse_completion(body: &[u8]) -> Result<Vec<(u32, String)>, S3Error> {
 
 /// Checks a completion against the stored parts and computes the object's ETag:
 /// the MD5 of the parts' binary MD5s, a dash, and the number of parts.
-fn completion_etag(requested: &[(u32, String)], stored: &[PartInfo]) -> Result<String, S3Error> {
+/// Also returns the size of each requested part, in order.
+fn completion_etag(
+    requested: &[(u32, String)],
+    stored: &[PartInfo],
+) -> Result<(String, Vec<u64>), S3Error> {
     if requested.windows(2).any(|w| w[0].0 >= w[1].0) {
         return Err(S3Error::new(
             S3ErrorCode::InvalidPartOrder,
@@ -132,6 +140,7 @@ fn completion_etag(requested: &[(u32, String)], stored: &[PartInfo]) -> Result<S
         ));
     }
     let mut md5 = Md5::new();
+    let mut sizes = Vec::with_capacity(requested.len());
     for (i, (number, etag)) in requested.iter().enumerate() {
         let invalid = || {
             S3Error::from(StoreError::InvalidPart(*number))
@@ -153,8 +162,12 @@ fn completion_etag(requested: &[(u32, String)], stored: &[PartInfo]) -> Result<S
             .with_detail("MinSizeAllowed", MIN_PART_SIZE.to_string()));
         }
         md5.update(unhex(&part.etag).ok_or_else(invalid)?);
+        sizes.push(part.size);
     }
-    Ok(format!("{}-{}", hex(&md5.finalize()), requested.len()))
+    Ok((
+        format!("{}-{}", hex(&md5.finalize()), requested.len()),
+        sizes,
+    ))
 }
 
 pub async fn complete<S: ObjectStore>(
@@ -170,11 +183,15 @@ pub async fn complete<S: ObjectStore>(
         .list_parts(&ctx.who, &ctx.bucket, &ctx.key, id)
         .await
         .map_err(upload_error(id))?;
-    let etag = completion_etag(&requested, &stored)?;
-    let meta = ObjectMeta {
-        etag,
-        headers: upload.meta.headers,
-    };
+    let (etag, sizes) = completion_etag(&requested, &stored)?;
+    let mut headers = upload.meta.headers;
+    // Remembered for GetObject/HeadObject with partNumber.
+    objmeta::set(
+        &mut headers,
+        objmeta::PARTS,
+        Some(objmeta::encode_parts(&sizes)),
+    );
+    let meta = ObjectMeta { etag, headers };
     let info = ctx
         .store
         .complete_multipart(
@@ -247,19 +264,94 @@ pub async fn list_parts<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse
     Ok(xml_response(w.finish()))
 }
 
+/// One page of ListMultipartUploads: uploads and common prefixes, and whether more follow.
+struct UploadPage {
+    uploads: Vec<crate::store::UploadInfo>,
+    prefixes: Vec<String>,
+    truncated: bool,
+}
+
+async fn list_upload_page<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    prefix: &str,
+    delimiter: &str,
+    mut after: Option<(String, Option<String>)>,
+    max: usize,
+) -> Result<UploadPage, S3Error> {
+    let mut page = UploadPage {
+        uploads: Vec::new(),
+        prefixes: Vec::new(),
+        truncated: false,
+    };
+    if max == 0 {
+        return Ok(page);
+    }
+    loop {
+        let want = max - page.uploads.len() - page.prefixes.len() + 1;
+        let batch = ctx
+            .store
+            .list_multipart_uploads(
+                &ctx.who,
+                &ctx.bucket,
+                prefix,
+                after.as_ref().map(|(k, id)| (k.as_str(), id.as_deref())),
+                want,
+            )
+            .await?;
+        let exhausted = batch.len() < want;
+        let mut refetch = false;
+        for upload in batch {
+            let cp = common_prefix(&upload.key, prefix, delimiter).map(str::to_string);
+            if let Some(cp) = &cp {
+                if page.prefixes.last() == Some(cp) {
+                    // Rare: a key sorting past the skip point below, under the same prefix.
+                    after = Some((upload.key.clone(), None));
+                    continue;
+                }
+            }
+            if page.uploads.len() + page.prefixes.len() == max {
+                page.truncated = true;
+                return Ok(page);
+            }
+            match cp {
+                Some(cp) => {
+                    // Skip everything under the prefix: no valid UTF-8 key continues it with
+                    // a character above U+10FFFF.
+                    after = Some((format!("{cp}{}", char::MAX), None));
+                    page.prefixes.push(cp);
+                    refetch = true;
+                    break;
+                }
+                None => {
+                    after = Some((upload.key.clone(), Some(upload.upload_id.clone())));
+                    page.uploads.push(upload);
+                }
+            }
+        }
+        if exhausted && !refetch {
+            return Ok(page);
+        }
+    }
+}
+
 pub async fn list_uploads<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
     let prefix = ctx.query.get("prefix").unwrap_or("");
+    let delimiter = ctx.query.get("delimiter").unwrap_or("");
     let key_marker = ctx.query.get("key-marker").unwrap_or("");
     let id_marker = ctx.query.get("upload-id-marker").filter(|m| !m.is_empty());
     let max_uploads =
         query_number(ctx, "max-uploads")?.map_or(MAX_LISTED, |n| n.min(MAX_LISTED as u64) as usize);
-    let after = (!key_marker.is_empty()).then_some((key_marker, id_marker));
-    let mut uploads = ctx
-        .store
-        .list_multipart_uploads(&ctx.who, &ctx.bucket, prefix, after, max_uploads + 1)
-        .await?;
-    let truncated = uploads.len() > max_uploads;
-    uploads.truncate(max_uploads);
+    let after = if key_marker.is_empty() {
+        None
+    } else if id_marker.is_none()
+        && common_prefix(key_marker, prefix, delimiter) == Some(key_marker)
+    {
+        // A NextKeyMarker naming a common prefix: continue past the whole prefix.
+        Some((format!("{key_marker}{}", char::MAX), None))
+    } else {
+        Some((key_marker.to_string(), id_marker.map(str::to_string)))
+    };
+    let page = list_upload_page(ctx, prefix, delimiter, after, max_uploads).await?;
     let owner = owner_name(&ctx.who);
 
     let mut w = XmlWriter::new();
@@ -267,16 +359,29 @@ pub async fn list_uploads<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespon
     w.elem("Bucket", &ctx.bucket);
     w.elem("KeyMarker", key_marker);
     w.elem("UploadIdMarker", id_marker.unwrap_or(""));
-    if truncated {
-        if let Some(last) = uploads.last() {
-            w.elem("NextKeyMarker", &last.key);
-            w.elem("NextUploadIdMarker", &last.upload_id);
+    if page.truncated {
+        // The last entry of the page, upload or prefix, whichever sorts last.
+        let last_upload = page
+            .uploads
+            .last()
+            .map(|u| (u.key.as_str(), u.upload_id.as_str()));
+        let last_prefix = page.prefixes.last().map(|p| (p.as_str(), ""));
+        let next = match (last_upload, last_prefix) {
+            (Some(u), Some(p)) => Some(if p.0 > u.0 { p } else { u }),
+            (u, p) => u.or(p),
+        };
+        if let Some((key, id)) = next {
+            w.elem("NextKeyMarker", key);
+            w.elem("NextUploadIdMarker", id);
         }
+    }
+    if !delimiter.is_empty() {
+        w.elem("Delimiter", delimiter);
     }
     w.elem("Prefix", prefix);
     w.elem("MaxUploads", &max_uploads.to_string());
-    w.elem("IsTruncated", if truncated { "true" } else { "false" });
-    for upload in &uploads {
+    w.elem("IsTruncated", if page.truncated { "true" } else { "false" });
+    for upload in &page.uploads {
         w.open("Upload");
         w.elem("Key", &upload.key);
         w.elem("UploadId", &upload.upload_id);
@@ -285,6 +390,11 @@ pub async fn list_uploads<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespon
         w.elem("StorageClass", "STANDARD");
         w.elem("Initiated", &iso8601(upload.initiated));
         w.close("Upload");
+    }
+    for cp in &page.prefixes {
+        w.open("CommonPrefixes");
+        w.elem("Prefix", cp);
+        w.close("CommonPrefixes");
     }
     w.close("ListMultipartUploadsResult");
     Ok(xml_response(w.finish()))
@@ -315,7 +425,9 @@ mod tests {
         md5.update(unhex(MD5_A).unwrap());
         md5.update(unhex(MD5_B).unwrap());
         let expected = format!("{}-2", hex(&md5.finalize()));
-        assert_eq!(completion_etag(&requested, &stored).unwrap(), expected);
+        let (etag, sizes) = completion_etag(&requested, &stored).unwrap();
+        assert_eq!(etag, expected);
+        assert_eq!(sizes, [MIN_PART_SIZE, 1]);
     }
 
     #[test]
@@ -337,7 +449,7 @@ mod tests {
         assert_eq!(code(&[(1, MD5_B)]), S3ErrorCode::InvalidPart);
         assert_eq!(code(&[(1, MD5_A), (2, MD5_B)]), S3ErrorCode::EntityTooSmall);
         // A single small part is fine: it is the last.
-        let ok = completion_etag(&[(1, MD5_A.to_string())], &stored).unwrap();
+        let (ok, _) = completion_etag(&[(1, MD5_A.to_string())], &stored).unwrap();
         assert!(ok.ends_with("-1"));
     }
 

@@ -8,12 +8,17 @@ use base64::Engine;
 use futures_util::TryStreamExt;
 
 use super::quoted;
+use crate::s3::access::{access_denied, Access};
+use crate::s3::acl::{self, CannedAcl};
 use crate::s3::body::{hex, BodyDigest, RequestBody};
 use crate::s3::conditional::{self, Outcome, Preconditions};
 use crate::s3::error::{S3Error, S3ErrorCode};
-use crate::s3::range;
+use crate::s3::handlers::multipart::MAX_PART_NUMBER;
 use crate::s3::Ctx;
-use crate::store::{ObjectInfo, ObjectMeta, ObjectReader, ObjectStore, WriteCondition};
+use crate::s3::{objmeta, range, tagging};
+use crate::store::{
+    ByteRange, ObjectInfo, ObjectMeta, ObjectReader, ObjectStore, StoreError, WriteCondition,
+};
 use crate::time::http_date;
 
 /// The largest object a single PUT may carry (as S3).
@@ -63,6 +68,72 @@ pub fn meta_headers<S>(ctx: &Ctx<'_, S>) -> Result<Vec<(String, String)>, S3Erro
         ));
     }
     Ok(headers)
+}
+
+/// Adds the internal documents a write request asks for with `x-amz-tagging` and `x-amz-acl`
+/// (PutObject, CreateMultipartUpload, CopyObject) to `headers`.
+pub fn apply_request_documents<S>(
+    ctx: &Ctx<'_, S>,
+    headers: &mut Vec<(String, String)>,
+    tags: bool,
+) -> Result<(), S3Error> {
+    if tags {
+        if let Some(value) = ctx.header("x-amz-tagging") {
+            let set = tagging::parse_header(value)?;
+            let stored = (!set.is_empty()).then(|| tagging::encode(&set));
+            objmeta::set(headers, objmeta::TAGGING, stored);
+        }
+    }
+    let acl = acl::from_headers(|name| ctx.header(name).map(str::to_string))?;
+    objmeta::set(
+        headers,
+        objmeta::ACL,
+        acl.unwrap_or(CannedAcl::Private).to_stored(),
+    );
+    Ok(())
+}
+
+/// Only the `null` version exists in our unversioned buckets.
+pub fn check_version_id<S>(ctx: &Ctx<'_, S>) -> Result<(), S3Error> {
+    match ctx.query.get("versionId") {
+        None | Some("null") => Ok(()),
+        Some(other) => Err(S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            "Invalid version id specified",
+        )
+        .with_detail("ArgumentName", "versionId")
+        .with_detail("ArgumentValue", other)),
+    }
+}
+
+/// Opens the request's object, enforcing the object ACL for anonymous requests that only it
+/// can allow.
+pub async fn open_readable<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<S::Reader, S3Error> {
+    let opened = ctx.store.open_object(&ctx.who, &ctx.bucket, &ctx.key).await;
+    match (opened, ctx.access) {
+        (
+            Ok(reader),
+            Access::Anonymous {
+                needs_object_acl: true,
+                ..
+            },
+        ) => {
+            let acl = objmeta::get(&reader.info().meta, objmeta::ACL);
+            if CannedAcl::from_stored(acl) == CannedAcl::PublicRead {
+                Ok(reader)
+            } else {
+                Err(access_denied())
+            }
+        }
+        (
+            Err(StoreError::NoSuchKey),
+            Access::Anonymous {
+                can_list: false, ..
+            },
+        ) => Err(access_denied()),
+        (Ok(reader), _) => Ok(reader),
+        (Err(e), _) => Err(S3Error::from(e).with_detail("Key", ctx.key.clone())),
+    }
 }
 
 /// `If-None-Match: *` and `If-Match: etag` on a write.
@@ -188,7 +259,8 @@ pub async fn put_object<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     body: RequestBody,
 ) -> Result<HttpResponse, S3Error> {
-    let headers = meta_headers(ctx)?;
+    let mut headers = meta_headers(ctx)?;
+    apply_request_documents(ctx, &mut headers, true)?;
     let condition = write_condition(ctx)?;
     let body = stage_body(ctx, body, MAX_PUT_SIZE).await?;
     let mut response = HttpResponse::Ok();
@@ -214,6 +286,7 @@ pub async fn put_object<S: ObjectStore>(
 }
 
 pub async fn delete_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
+    check_version_id(ctx)?;
     ctx.store
         .delete_object(&ctx.who, &ctx.bucket, &ctx.key)
         .await?;
@@ -248,8 +321,15 @@ fn object_headers<S>(ctx: &Ctx<'_, S>, builder: &mut HttpResponseBuilder, info: 
     if !has_type {
         builder.insert_header(("Content-Type", "binary/octet-stream"));
     }
-    for (name, value) in &info.meta.headers {
+    for (name, value) in objmeta::client_headers(&info.meta) {
         insert_header(builder, name, value);
+    }
+    if let Some(tags) = objmeta::get(&info.meta, objmeta::TAGGING) {
+        let count = tagging::decode(tags).len();
+        builder.insert_header(("x-amz-tagging-count", count.to_string()));
+    }
+    if ctx.query.get("versionId").is_some() {
+        builder.insert_header(("x-amz-version-id", "null"));
     }
     for (param, header) in RESPONSE_OVERRIDES {
         if let Some(value) = ctx.query.get(param) {
@@ -262,11 +342,30 @@ pub async fn get_object<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     with_body: bool,
 ) -> Result<HttpResponse, S3Error> {
-    let reader = ctx
-        .store
-        .open_object(&ctx.who, &ctx.bucket, &ctx.key)
-        .await
-        .map_err(|e| S3Error::from(e).with_detail("Key", ctx.key.clone()))?;
+    check_version_id(ctx)?;
+    let part_number = match ctx.query.get("partNumber") {
+        None => None,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=MAX_PART_NUMBER as usize).contains(&n) => Some(n),
+            _ => {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidArgument,
+                    format!(
+                        "Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"
+                    ),
+                )
+                .with_detail("ArgumentName", "partNumber")
+                .with_detail("ArgumentValue", text))
+            }
+        },
+    };
+    if part_number.is_some() && ctx.header("range").is_some() {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "Cannot specify both Range header and partNumber query parameter",
+        ));
+    }
+    let reader = open_readable(ctx).await?;
     let info = reader.info().clone();
     let preconditions = Preconditions {
         if_match: ctx.header("if-match"),
@@ -295,9 +394,15 @@ pub async fn get_object<S: ObjectStore>(
             conditional::if_range_holds(validator, &info.meta.etag, info.last_modified)
         })
     });
-    let byte_range = wanted
+    let mut byte_range = wanted
         .map(|spec| range::resolve(spec, info.size))
         .transpose()?;
+    let mut parts_count = None;
+    if let Some(n) = part_number {
+        let (range, count) = part_range(&info, n)?;
+        byte_range = range;
+        parts_count = count;
+    }
 
     let mut builder = match byte_range {
         Some(r) => {
@@ -311,6 +416,9 @@ pub async fn get_object<S: ObjectStore>(
         None => HttpResponse::Ok(),
     };
     object_headers(ctx, &mut builder, &info);
+    if let Some(count) = parts_count {
+        builder.insert_header(("x-amz-mp-parts-count", count.to_string()));
+    }
     let length = byte_range.map_or(info.size, |r| r.last - r.first + 1);
     if !with_body {
         // actix writes Content-Length from the body's size and sends no body for HEAD.
@@ -322,4 +430,34 @@ pub async fn get_object<S: ObjectStore>(
         actix_web::error::ErrorInternalServerError("read failed")
     });
     Ok(builder.body(SizedStream::new(length, stream)))
+}
+
+/// The bytes of part `n` of an object (ranges of 0 bytes are None) and, for multipart
+/// objects, the number of parts. A simple object is one part.
+fn part_range(info: &ObjectInfo, n: usize) -> Result<(Option<ByteRange>, Option<usize>), S3Error> {
+    let layout = objmeta::get(&info.meta, objmeta::PARTS)
+        .and_then(|text| objmeta::decode_parts(text, MAX_PART_NUMBER as usize));
+    let multipart = layout.is_some();
+    let sizes = layout.unwrap_or_else(|| vec![info.size]);
+    if n > sizes.len() {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidPartNumber,
+            "The requested partnumber is not satisfiable",
+        )
+        .with_detail("PartNumberRequested", n.to_string())
+        .with_detail("ActualPartCount", sizes.len().to_string()));
+    }
+    let first: u64 = sizes[..n - 1].iter().sum();
+    let len = sizes[n - 1];
+    let count = multipart.then_some(sizes.len());
+    if len == 0 {
+        return Ok((None, count));
+    }
+    Ok((
+        Some(ByteRange {
+            first,
+            last: first + len - 1,
+        }),
+        count,
+    ))
 }

@@ -32,6 +32,11 @@ CREATE TABLE IF NOT EXISTS buckets(
     name TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
     created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bucket_documents(
+    bucket TEXT NOT NULL,
+    name TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY(bucket, name)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS objects(
     bucket TEXT NOT NULL,
     key BLOB NOT NULL,
@@ -49,6 +54,7 @@ CREATE TABLE IF NOT EXISTS uploads(
     meta_json TEXT NOT NULL,
     initiated_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads(bucket, key, upload_id);
+CREATE INDEX IF NOT EXISTS uploads_by_age ON uploads(initiated_ms);
 CREATE TABLE IF NOT EXISTS parts(
     upload_id TEXT NOT NULL,
     number INTEGER NOT NULL,

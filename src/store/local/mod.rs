@@ -51,8 +51,9 @@ use nix::fcntl::{Flock, FlockArg};
 use self::reader::{Body, LocatedBlock, ReaderRegistry, ReaderTicket};
 use self::writer::Writer;
 use super::{
-    BodyStream, BucketInfo, ListStart, ObjectInfo, ObjectMeta, ObjectStore, ObjectSummary,
-    PartInfo, Principal, SecretKey, Staged, StoreError, UploadInfo, User, WriteCondition,
+    AbortedUpload, BodyStream, BucketDocuments, BucketInfo, CopySource, ListStart, ObjectInfo,
+    ObjectMeta, ObjectStore, ObjectSummary, PartInfo, Principal, SecretKey, Staged, StoreError,
+    UploadInfo, User, WriteCondition,
 };
 
 /// Name of the identity file in each storage directory.
@@ -651,6 +652,12 @@ impl ObjectStore for LocalStore {
                     drop_upload(tx, &upload_id)?;
                 }
                 tx.conn
+                    .execute(
+                        "DELETE FROM bucket_documents WHERE bucket = ?1",
+                        params![bucket],
+                    )
+                    .db()?;
+                tx.conn
                     .execute("DELETE FROM buckets WHERE name = ?1", params![bucket])
                     .db()?;
                 Ok(())
@@ -1087,6 +1094,187 @@ impl ObjectStore for LocalStore {
                 check_owner(tx.conn, &who, &bucket)?;
                 check_upload(tx.conn, &bucket, &key, &upload_id)?;
                 drop_upload(tx, &upload_id)
+            })
+            .await
+    }
+
+    async fn copy_object(
+        &self,
+        who: &Principal,
+        source: &CopySource<'_>,
+        dst_bucket: &str,
+        dst_key: &str,
+        meta: ObjectMeta,
+        condition: WriteCondition,
+    ) -> Result<ObjectInfo, StoreError> {
+        let who = who.clone();
+        let (src_bucket, src_key) = (source.bucket.to_owned(), source.key.to_owned());
+        let if_etag = source.if_etag.map(str::to_owned);
+        let (bucket, key) = (dst_bucket.to_owned(), dst_key.to_owned());
+        let headers_json = headers_to_json(&meta)?;
+        self.writer
+            .run(None, move |tx| {
+                check_owner(tx.conn, &who, &src_bucket)?;
+                check_owner(tx.conn, &who, &bucket)?;
+                type Row = (i64, String, Option<Vec<u8>>, Option<Vec<u8>>);
+                let row: Option<Row> = tx
+                    .conn
+                    .prepare_cached(
+                        "SELECT size, etag, inline_data, blocks
+                         FROM objects WHERE bucket = ?1 AND key = ?2",
+                    )
+                    .db()?
+                    .query_row(params![src_bucket, src_key.as_bytes()], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                    })
+                    .optional()
+                    .db()?;
+                let Some((size, src_etag, inline, block_list)) = row else {
+                    return Err(StoreError::NoSuchKey);
+                };
+                if if_etag.as_ref().is_some_and(|wanted| *wanted != src_etag) {
+                    return Err(StoreError::PreconditionFailed);
+                }
+                let existing = existing_object(tx.conn, &bucket, &key)?;
+                check_condition(&condition, existing.as_ref())?;
+                // The copy takes its own references before the destination's previous
+                // version lets go of its own: a block both name never reaches 0. No data
+                // is written.
+                if let Some(list) = &block_list {
+                    tx.reference_existing(&decode_blocks(list)?)?;
+                }
+                if let Some(old) = existing.as_ref().and_then(|e| e.blocks.as_deref()) {
+                    tx.release(&decode_blocks(old)?)?;
+                }
+                let mtime = now_ms();
+                tx.conn
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO objects
+                         (bucket, key, size, etag, meta_json, mtime_ms, inline_data, blocks)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    )
+                    .db()?
+                    .execute(params![
+                        bucket,
+                        key.as_bytes(),
+                        size,
+                        meta.etag,
+                        headers_json,
+                        mtime,
+                        inline,
+                        block_list,
+                    ])
+                    .db()?;
+                Ok(ObjectInfo {
+                    key,
+                    size: size_from_db(size)?,
+                    last_modified: from_ms(mtime),
+                    meta,
+                })
+            })
+            .await
+    }
+
+    async fn bucket_documents(&self, bucket: &str) -> Result<BucketDocuments, StoreError> {
+        let bucket = bucket.to_owned();
+        self.read(move |conn| {
+            let info: Option<BucketInfo> = conn
+                .prepare_cached("SELECT name, owner, created_ms FROM buckets WHERE name = ?1")
+                .db()?
+                .query_row(params![bucket], |row| {
+                    Ok(BucketInfo {
+                        name: row.get(0)?,
+                        owner: row.get(1)?,
+                        created: from_ms(row.get(2)?),
+                    })
+                })
+                .optional()
+                .db()?;
+            let info = info.ok_or(StoreError::NoSuchBucket)?;
+            let documents = conn
+                .prepare_cached(
+                    "SELECT name, document FROM bucket_documents WHERE bucket = ?1 ORDER BY name",
+                )
+                .db()?
+                .query_map(params![bucket], |row| Ok((row.get(0)?, row.get(1)?)))
+                .db()?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .db()?;
+            Ok(BucketDocuments { info, documents })
+        })
+        .await
+    }
+
+    async fn put_bucket_document(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        name: &str,
+        document: Option<String>,
+    ) -> Result<(), StoreError> {
+        let (who, bucket, name) = (who.clone(), bucket.to_owned(), name.to_owned());
+        self.writer
+            .run(None, move |tx| {
+                check_owner(tx.conn, &who, &bucket)?;
+                match document {
+                    Some(document) => tx.conn.execute(
+                        "INSERT OR REPLACE INTO bucket_documents(bucket, name, document)
+                         VALUES (?1, ?2, ?3)",
+                        params![bucket, name, document],
+                    ),
+                    None => tx.conn.execute(
+                        "DELETE FROM bucket_documents WHERE bucket = ?1 AND name = ?2",
+                        params![bucket, name],
+                    ),
+                }
+                .db()?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn abort_uploads_initiated_before(
+        &self,
+        cutoff: std::time::SystemTime,
+        limit: usize,
+    ) -> Result<Vec<AbortedUpload>, StoreError> {
+        let cutoff = index::to_ms(cutoff);
+        self.writer
+            .run(None, move |tx| {
+                type Row = (String, String, Vec<u8>, i64, String);
+                let rows: Vec<Row> = tx
+                    .conn
+                    .prepare_cached(
+                        "SELECT upload_id, bucket, key, initiated_ms, meta_json FROM uploads
+                         WHERE initiated_ms < ?1 ORDER BY initiated_ms LIMIT ?2",
+                    )
+                    .db()?
+                    .query_map(params![cutoff, sql_limit(limit)], |row| {
+                        Ok((
+                            row.get(0)?,
+                            row.get(1)?,
+                            row.get(2)?,
+                            row.get(3)?,
+                            row.get(4)?,
+                        ))
+                    })
+                    .db()?
+                    .collect::<rusqlite::Result<_>>()
+                    .db()?;
+                let mut aborted = Vec::with_capacity(rows.len());
+                for (upload_id, bucket, key, initiated, meta_json) in rows {
+                    drop_upload(tx, &upload_id)?;
+                    aborted.push(AbortedUpload {
+                        bucket,
+                        upload: UploadInfo {
+                            upload_id,
+                            key: key_from_db(key)?,
+                            initiated: from_ms(initiated),
+                            meta: meta_from_db(String::new(), &meta_json)?,
+                        },
+                    });
+                }
+                Ok(aborted)
             })
             .await
     }

@@ -919,3 +919,195 @@ async fn concurrent_small_commits_are_grouped_and_durable() {
         assert_eq!(get(&store, &key, None).await, pattern(4096, 100 + i));
     }
 }
+
+#[actix_web::test]
+async fn copies_share_blocks_and_rows() {
+    let scratch = Scratch::new("copy");
+    let dirs = [scratch.dir("d0")];
+    let store = store_with_bucket(&dirs).await;
+    store.create_bucket(&alice(), "b2").await.unwrap();
+    let big = pattern(2 * MIB + 5, 40);
+    let info = put(&store, "big", &big).await;
+    put(&store, "small", b"inline").await;
+    let files = block_files(&dirs);
+    assert_eq!(files.len(), 3);
+
+    let source = CopySource {
+        bucket: "b",
+        key: "big",
+        if_etag: Some(&info.meta.etag),
+    };
+    let copied = store
+        .copy_object(
+            &alice(),
+            &source,
+            "b2",
+            "copy",
+            meta("new"),
+            WriteCondition::None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(copied.size, big.len() as u64);
+    assert_eq!(block_files(&dirs), files, "no block written");
+    let reader = store.open_object(&alice(), "b2", "copy").await.unwrap();
+    assert_eq!(reader.info().meta, meta("new"));
+    assert_eq!(read_all(reader.stream(None)).await.unwrap(), big);
+
+    // Deleting the source keeps the copy's blocks.
+    store.delete_object(&alice(), "b", "big").await.unwrap();
+    store.collect_garbage().await.unwrap();
+    assert_eq!(block_files(&dirs), files);
+    let reader = store.open_object(&alice(), "b2", "copy").await.unwrap();
+    assert_eq!(read_all(reader.stream(None)).await.unwrap(), big);
+
+    // Inline rows are copied; copying onto itself replaces the metadata.
+    let small = CopySource {
+        bucket: "b",
+        key: "small",
+        if_etag: None,
+    };
+    store
+        .copy_object(
+            &alice(),
+            &small,
+            "b",
+            "small",
+            meta("m2"),
+            WriteCondition::None,
+        )
+        .await
+        .unwrap();
+    let reader = store.open_object(&alice(), "b", "small").await.unwrap();
+    assert_eq!(reader.info().meta.etag, "m2");
+    assert_eq!(read_all(reader.stream(None)).await.unwrap(), b"inline");
+
+    // Stale source ETag, missing source, foreign bucket, destination condition.
+    let stale = CopySource {
+        if_etag: Some("other"),
+        ..small.clone()
+    };
+    assert!(matches!(
+        store
+            .copy_object(&alice(), &stale, "b", "x", meta(""), WriteCondition::None)
+            .await,
+        Err(StoreError::PreconditionFailed)
+    ));
+    let missing = CopySource {
+        key: "nope",
+        ..small.clone()
+    };
+    assert!(matches!(
+        store
+            .copy_object(&alice(), &missing, "b", "x", meta(""), WriteCondition::None)
+            .await,
+        Err(StoreError::NoSuchKey)
+    ));
+    assert!(matches!(
+        store
+            .copy_object(&bob(), &small, "b", "x", meta(""), WriteCondition::None)
+            .await,
+        Err(StoreError::AccessDenied)
+    ));
+    assert!(matches!(
+        store
+            .copy_object(
+                &alice(),
+                &small,
+                "b",
+                "small",
+                meta(""),
+                WriteCondition::IfAbsent
+            )
+            .await,
+        Err(StoreError::PreconditionFailed)
+    ));
+
+    // Overwriting the copy with itself-shared data then deleting everything frees all.
+    store.delete_object(&alice(), "b2", "copy").await.unwrap();
+    store.collect_garbage().await.unwrap();
+    assert!(block_files(&dirs).is_empty());
+}
+
+#[actix_web::test]
+async fn bucket_documents_and_upload_expiry() {
+    let scratch = Scratch::new("docs");
+    let dirs = [scratch.dir("d0")];
+    let store = store_with_bucket(&dirs).await;
+    let docs = store.bucket_documents("b").await.unwrap();
+    assert_eq!(docs.info.owner, "alice");
+    assert!(docs.documents.is_empty());
+    store
+        .put_bucket_document(&alice(), "b", "policy", Some("{}".into()))
+        .await
+        .unwrap();
+    store
+        .put_bucket_document(&alice(), "b", "acl", Some("public-read".into()))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.put_bucket_document(&bob(), "b", "acl", None).await,
+        Err(StoreError::AccessDenied)
+    ));
+    let docs = store.bucket_documents("b").await.unwrap();
+    assert_eq!(docs.get("policy"), Some("{}"));
+    assert_eq!(docs.get("acl"), Some("public-read"));
+    store
+        .put_bucket_document(&alice(), "b", "policy", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.bucket_documents("b").await.unwrap().get("policy"),
+        None
+    );
+    assert!(matches!(
+        store.bucket_documents("nope").await,
+        Err(StoreError::NoSuchBucket)
+    ));
+
+    // Uploads older than the cutoff go with their parts; newer ones stay.
+    let id = store
+        .create_multipart(&alice(), "b", "mp", meta(""))
+        .await
+        .unwrap();
+    let staged = store
+        .stage(&alice(), "b", body(&pattern(MIB + 1, 41)), None)
+        .await
+        .unwrap();
+    store
+        .commit_part(&alice(), "b", "mp", &id, 1, staged, "p1".into())
+        .await
+        .unwrap();
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    assert!(store
+        .abort_uploads_initiated_before(past, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let future = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    let gone = store
+        .abort_uploads_initiated_before(future, 10)
+        .await
+        .unwrap();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(
+        (gone[0].bucket.as_str(), gone[0].upload.upload_id.as_str()),
+        ("b", id.as_str())
+    );
+    store.collect_garbage().await.unwrap();
+    assert!(block_files(&dirs).is_empty());
+    assert!(matches!(
+        store.list_parts(&alice(), "b", "mp", &id).await,
+        Err(StoreError::NoSuchUpload)
+    ));
+
+    // Deleting the bucket forgets its documents.
+    store.delete_bucket(&alice(), "b").await.unwrap();
+    store.create_bucket(&alice(), "b").await.unwrap();
+    assert!(store
+        .bucket_documents("b")
+        .await
+        .unwrap()
+        .documents
+        .is_empty());
+}

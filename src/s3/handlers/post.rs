@@ -1,0 +1,292 @@
+//! POST Object: an HTML form upload signed with a policy document (SigV4 or SigV2).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use base64::Engine;
+use bytes::Bytes;
+use futures_util::stream::LocalBoxStream;
+use ring::hmac;
+
+use super::object::MAX_PUT_SIZE;
+use super::{quoted, xml_response};
+use crate::s3::acl;
+use crate::s3::auth::sigv4;
+use crate::s3::body::{hex, unhex, RequestBody};
+use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::form::{self, FormReader, MAX_FIELDS_SIZE};
+use crate::s3::objmeta;
+use crate::s3::post_policy::PostPolicy;
+use crate::s3::router::{percent_encode, MAX_KEY_LEN};
+use crate::s3::tagging::{self, MAX_OBJECT_TAGS};
+use crate::s3::xml::XmlWriter;
+use crate::s3::S3Config;
+use crate::store::{ObjectMeta, ObjectStore, Principal, User, WriteCondition};
+
+/// Form fields kept as object headers (besides `x-amz-meta-*`).
+const STORED_FIELDS: &[&str] = &[
+    "content-type",
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "expires",
+];
+
+struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn invalid_argument(message: &str, name: &'static str) -> S3Error {
+    S3Error::new(S3ErrorCode::InvalidArgument, message.to_string())
+        .with_detail("ArgumentName", name)
+}
+
+fn signature_mismatch() -> S3Error {
+    S3Error::new(
+        S3ErrorCode::SignatureDoesNotMatch,
+        "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+    )
+}
+
+async fn user<S: ObjectStore>(store: &S, access_key: &str) -> Result<User, S3Error> {
+    store.user_by_access_key(access_key).await?.ok_or_else(|| {
+        S3Error::new(
+            S3ErrorCode::InvalidAccessKeyId,
+            "The AWS Access Key Id you provided does not exist in our records.",
+        )
+        .with_detail("AWSAccessKeyId", access_key)
+    })
+}
+
+/// Verifies the policy signature and returns the signing user.
+async fn authenticate<S: ObjectStore>(
+    store: &S,
+    config: &S3Config,
+    fields: &Fields,
+    policy_b64: &str,
+) -> Result<User, S3Error> {
+    if let Some(algorithm) = fields.get("x-amz-algorithm") {
+        if algorithm != sigv4::ALGORITHM {
+            return Err(invalid_argument(
+                "Unsupported x-amz-algorithm",
+                "x-amz-algorithm",
+            ));
+        }
+        let credential = fields
+            .get("x-amz-credential")
+            .ok_or_else(|| invalid_argument("Missing x-amz-credential", "x-amz-credential"))?;
+        let signature = fields
+            .get("x-amz-signature")
+            .ok_or_else(|| invalid_argument("Missing x-amz-signature", "x-amz-signature"))?;
+        let parts: Vec<&str> = credential.split('/').collect();
+        let [access_key, date, region, "s3", "aws4_request"] = parts[..] else {
+            return Err(invalid_argument(
+                "x-amz-credential is AKID/yyyymmdd/region/s3/aws4_request",
+                "x-amz-credential",
+            ));
+        };
+        if region != config.region {
+            return Err(S3Error::new(
+                S3ErrorCode::AuthorizationQueryParametersError,
+                format!(
+                    "the region '{region}' is wrong; expecting '{}'",
+                    config.region
+                ),
+            ));
+        }
+        let user = user(store, access_key).await?;
+        let key = sigv4::signing_key(&user.secret, date, region);
+        let provided = unhex(signature).ok_or_else(signature_mismatch)?;
+        hmac::verify(&key, policy_b64.as_bytes(), &provided).map_err(|_| signature_mismatch())?;
+        return Ok(user);
+    }
+    let access_key = fields.get("awsaccesskeyid").ok_or_else(|| {
+        invalid_argument(
+            "Bucket POST must contain a field named 'AWSAccessKeyId' or 'X-Amz-Credential'.",
+            "AWSAccessKeyId",
+        )
+    })?;
+    let signature = fields.get("signature").ok_or_else(|| {
+        invalid_argument(
+            "Bucket POST must contain a field named 'Signature'.",
+            "Signature",
+        )
+    })?;
+    let user = user(store, access_key).await?;
+    let key = hmac::Key::new(
+        hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        user.secret.expose().as_bytes(),
+    );
+    let provided = base64::engine::general_purpose::STANDARD
+        .decode(signature)
+        .map_err(|_| signature_mismatch())?;
+    hmac::verify(&key, policy_b64.as_bytes(), &provided).map_err(|_| signature_mismatch())?;
+    Ok(user)
+}
+
+pub async fn post_object<S: ObjectStore>(
+    store: &S,
+    config: &S3Config,
+    req: &HttpRequest,
+    body: LocalBoxStream<'static, Result<Bytes, S3Error>>,
+    bucket: &str,
+) -> Result<HttpResponse, S3Error> {
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let boundary = form::boundary(content_type)
+        .ok_or_else(|| form::malformed("the Content-Type is not multipart/form-data"))?;
+    let mut reader = FormReader::new(body, &boundary);
+    let mut fields = Vec::new();
+    let mut budget = MAX_FIELDS_SIZE;
+    let file = loop {
+        let Some(part) = reader.next_part().await? else {
+            return Err(invalid_argument(
+                "POST requires exactly one file upload per request.",
+                "file",
+            ));
+        };
+        let name = part.name.to_ascii_lowercase();
+        if name == "file" {
+            break part;
+        }
+        let value = reader.read_value(budget).await?;
+        budget -= value.len();
+        let value = String::from_utf8(value.to_vec())
+            .map_err(|_| form::malformed("a field is not UTF-8"))?;
+        fields.push((name, value));
+    };
+    fields.push(("bucket".to_string(), bucket.to_string()));
+    let fields = Fields(fields);
+
+    let Some(policy_b64) = fields.get("policy") else {
+        // Without a policy the upload is anonymous, and no bucket takes anonymous writes.
+        return Err(S3Error::new(S3ErrorCode::AccessDenied, "Access Denied"));
+    };
+    let user = authenticate(store, config, &fields, policy_b64).await?;
+    let policy_json = base64::engine::general_purpose::STANDARD
+        .decode(policy_b64.trim())
+        .map_err(|_| {
+            S3Error::new(
+                S3ErrorCode::InvalidPolicyDocument,
+                "Invalid Policy: the policy is not base64",
+            )
+        })?;
+    let policy = PostPolicy::parse(&policy_json)?;
+    policy.check_fields(&fields.0, std::time::SystemTime::now())?;
+
+    let key_field = fields
+        .get("key")
+        .ok_or_else(|| invalid_argument("Bucket POST must contain a field named 'key'.", "key"))?;
+    let filename = file.filename.as_deref().unwrap_or("");
+    let key = key_field.replace("${filename}", filename);
+    if key.is_empty() || key.len() > MAX_KEY_LEN {
+        return Err(S3Error::new(
+            S3ErrorCode::KeyTooLongError,
+            "A key is 1 to 1024 bytes long",
+        ));
+    }
+
+    let mut headers = Vec::new();
+    for (name, value) in &fields.0 {
+        if STORED_FIELDS.contains(&name.as_str()) || name.starts_with("x-amz-meta-") {
+            headers.push((name.clone(), value.clone()));
+        }
+    }
+    let canned = acl::from_headers(|name| match name {
+        "x-amz-acl" => fields.get("acl").map(str::to_string),
+        _ => None,
+    })?;
+    objmeta::set(
+        &mut headers,
+        objmeta::ACL,
+        canned.and_then(|acl| acl.to_stored()),
+    );
+    if let Some(document) = fields.get("tagging") {
+        let tags = tagging::parse_xml(document.as_bytes(), MAX_OBJECT_TAGS)?;
+        objmeta::set(
+            &mut headers,
+            objmeta::TAGGING,
+            (!tags.is_empty()).then(|| tagging::encode(&tags)),
+        );
+    }
+
+    let who = Principal::User(user.name);
+    let file_body = RequestBody {
+        stream: reader.into_file_stream(),
+        length: None,
+        checksum: None,
+    };
+    let (stream, digest) = file_body.into_hashed();
+    let staged = store.stage(&who, bucket, stream, None).await?;
+    let digests = digest.finish()?;
+    let (md5, size) = (digests.md5, digests.length);
+    if size > MAX_PUT_SIZE {
+        return Err(S3Error::new(
+            S3ErrorCode::EntityTooLarge,
+            "Your proposed upload exceeds the maximum allowed size",
+        ));
+    }
+    policy.check_size(size)?;
+    let meta = ObjectMeta {
+        etag: hex(&md5),
+        headers,
+    };
+    let info = store
+        .commit_object(&who, bucket, &key, staged, meta, WriteCondition::None)
+        .await?;
+    let etag = quoted(&info.meta.etag);
+    let location = format!("/{bucket}/{}", percent_encode(&key, true));
+
+    if let Some(redirect) = fields
+        .get("success_action_redirect")
+        .or_else(|| fields.get("redirect"))
+        .filter(|r| !r.is_empty())
+    {
+        let separator = if redirect.contains('?') { '&' } else { '?' };
+        let target = format!(
+            "{redirect}{separator}bucket={}&key={}&etag={}",
+            percent_encode(bucket, false),
+            percent_encode(&key, false),
+            percent_encode(&etag, false)
+        );
+        return Ok(HttpResponse::SeeOther()
+            .insert_header(("Location", target))
+            .insert_header(("ETag", etag))
+            .finish());
+    }
+    match fields.get("success_action_status") {
+        Some("201") => {
+            let mut w = XmlWriter::new();
+            w.open_root("PostResponse");
+            w.elem("Location", &location);
+            w.elem("Bucket", bucket);
+            w.elem("Key", &key);
+            w.elem("ETag", &etag);
+            w.close("PostResponse");
+            let mut response = xml_response(w.finish());
+            *response.status_mut() = StatusCode::CREATED;
+            response.headers_mut().insert(
+                actix_web::http::header::ETAG,
+                actix_web::http::header::HeaderValue::from_str(&etag).map_err(S3Error::internal)?,
+            );
+            Ok(response)
+        }
+        Some("200") => Ok(HttpResponse::Ok()
+            .insert_header(("ETag", etag))
+            .insert_header(("Location", location))
+            .finish()),
+        _ => Ok(HttpResponse::NoContent()
+            .insert_header(("ETag", etag))
+            .insert_header(("Location", location))
+            .finish()),
+    }
+}

@@ -1,0 +1,110 @@
+//! The S3 layer's own per-object documents, kept in [`ObjectMeta::headers`] under reserved
+//! `x-libres3-` names so that every backend stores them without knowing what they mean.
+//! They are never sent to clients (see [`is_internal`]) and clients cannot set them: only
+//! standard headers and `x-amz-meta-*` are taken from requests.
+
+use crate::store::ObjectMeta;
+
+pub const INTERNAL_PREFIX: &str = "x-libres3-";
+/// The object's tag set, URL-query encoded (`k1=v1&k2=v2`).
+pub const TAGGING: &str = "x-libres3-tagging";
+/// The object's canned ACL when it is not `private`.
+pub const ACL: &str = "x-libres3-acl";
+/// Sizes of the parts of a multipart object, run-length encoded (see [`encode_parts`]).
+pub const PARTS: &str = "x-libres3-parts";
+
+pub fn is_internal(name: &str) -> bool {
+    name.starts_with(INTERNAL_PREFIX)
+}
+
+pub fn get<'a>(meta: &'a ObjectMeta, name: &str) -> Option<&'a str> {
+    meta.headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Sets or removes one internal document.
+pub fn set(headers: &mut Vec<(String, String)>, name: &str, value: Option<String>) {
+    headers.retain(|(n, _)| n != name);
+    if let Some(value) = value {
+        headers.push((name.to_string(), value));
+    }
+}
+
+/// The headers a client sent for the object (no internal documents).
+pub fn client_headers(meta: &ObjectMeta) -> impl Iterator<Item = &(String, String)> {
+    meta.headers.iter().filter(|(n, _)| !is_internal(n))
+}
+
+/// Part sizes as `size*count` runs joined by commas: 10,000 equal parts take a few bytes.
+pub fn encode_parts(sizes: &[u64]) -> String {
+    let mut runs: Vec<(u64, usize)> = Vec::new();
+    for &size in sizes {
+        match runs.last_mut() {
+            Some((last, count)) if *last == size => *count += 1,
+            _ => runs.push((size, 1)),
+        }
+    }
+    runs.iter()
+        .map(|(size, count)| {
+            if *count == 1 {
+                size.to_string()
+            } else {
+                format!("{size}*{count}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The inverse of [`encode_parts`]; None for a damaged value or more than `max` parts.
+pub fn decode_parts(text: &str, max: usize) -> Option<Vec<u64>> {
+    let mut sizes = Vec::new();
+    for run in text.split(',') {
+        let (size, count) = match run.split_once('*') {
+            Some((size, count)) => (size.parse::<u64>().ok()?, count.parse::<usize>().ok()?),
+            None => (run.parse::<u64>().ok()?, 1),
+        };
+        if count == 0 || sizes.len() + count > max {
+            return None;
+        }
+        sizes.extend(std::iter::repeat_n(size, count));
+    }
+    Some(sizes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_layouts_round_trip() {
+        let mut sizes = vec![5 << 20; 9999];
+        sizes.push(17);
+        let text = encode_parts(&sizes);
+        assert_eq!(text, "5242880*9999,17");
+        assert_eq!(decode_parts(&text, 10_000), Some(sizes));
+        assert_eq!(encode_parts(&[1, 2, 2, 1]), "1,2*2,1");
+        assert_eq!(decode_parts("1,2*2,1", 10), Some(vec![1, 2, 2, 1]));
+        for bad in ["", "x", "1*0", "1*", "*2", "1,,2", "-1"] {
+            assert_eq!(decode_parts(bad, 10), None, "{bad}");
+        }
+        assert_eq!(decode_parts("1*11", 10), None);
+    }
+
+    #[test]
+    fn internal_documents_are_set_and_hidden() {
+        let mut meta = ObjectMeta {
+            etag: "e".into(),
+            headers: vec![("content-type".into(), "text/plain".into())],
+        };
+        set(&mut meta.headers, ACL, Some("public-read".into()));
+        set(&mut meta.headers, ACL, Some("public-read".into()));
+        assert_eq!(get(&meta, ACL), Some("public-read"));
+        assert_eq!(client_headers(&meta).count(), 1);
+        set(&mut meta.headers, ACL, None);
+        assert_eq!(get(&meta, ACL), None);
+        assert_eq!(meta.headers.len(), 1);
+    }
+}

@@ -1,0 +1,147 @@
+//! POST Object (browser form upload): boto3's presigned POST (SigV4) sent by curl, a SigV2
+//! form, and a real HTML form submitted by headless Chromium.
+
+use crate::common::clients::boto3;
+use crate::common::raw::{obj_path, Auth};
+use crate::common::{unique_bucket, TestServer};
+
+const PRESIGNED_POST: &str = r#"
+import json, os, subprocess, boto3
+s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"])
+bucket = os.environ["S3_BUCKET"]
+work = os.environ["WORK_DIR"]
+post = s3.generate_presigned_post(bucket, "up/${filename}",
+    Fields={"acl": "public-read", "success_action_status": "201", "Content-Type": "text/plain"},
+    Conditions=[{"acl": "public-read"}, {"success_action_status": "201"},
+                ["starts-with", "$Content-Type", "text/"], ["content-length-range", 1, 100]],
+    ExpiresIn=600)
+def send(fields, path, name):
+    args = ["curl", "-s", "-o", os.path.join(work, "body"), "-w", "%{http_code}"]
+    for k, v in fields.items():
+        args += ["-F", f"{k}={v}"]
+    args += ["-F", f"file=@{path};filename={name}", post["url"]]
+    status = subprocess.run(args, capture_output=True, text=True).stdout
+    return int(status), open(os.path.join(work, "body")).read()
+small = os.path.join(work, "small"); open(small, "w").write("hello post\n")
+big = os.path.join(work, "big"); open(big, "w").write("x" * 101)
+ok = send(post["fields"], small, "a.txt")
+too_big = send(post["fields"], big, "b.txt")
+tampered = send(dict(post["fields"], acl="private"), small, "c.txt")
+head = s3.head_object(Bucket=bucket, Key="up/a.txt")
+print(json.dumps({"ok": ok, "too_big": too_big, "tampered": tampered,
+                  "type": head["ContentType"], "size": head["ContentLength"]}))
+"#;
+
+#[test]
+fn boto3_presigned_post_with_curl() {
+    let s = TestServer::shared();
+    let b = unique_bucket("post");
+    s.raw().create_bucket(&b);
+    let out = boto3(s, PRESIGNED_POST, &b, &[]);
+    assert_eq!(out["ok"][0], 201, "{out}");
+    assert!(
+        out["ok"][1]
+            .as_str()
+            .unwrap()
+            .contains("<Key>up/a.txt</Key>"),
+        "{out}"
+    );
+    assert_eq!(out["too_big"][0], 400, "{out}");
+    assert!(
+        out["too_big"][1]
+            .as_str()
+            .unwrap()
+            .contains("EntityTooLarge"),
+        "{out}"
+    );
+    assert_eq!(out["tampered"][0], 403, "{out}");
+    assert_eq!(out["type"], "text/plain");
+    assert_eq!(out["size"], 11);
+    // acl=public-read from the form applies.
+    let r = s
+        .raw()
+        .get(&obj_path(&b, "up/a.txt"))
+        .auth(Auth::Anonymous)
+        .send()
+        .ok();
+    assert_eq!(r.body, b"hello post\n");
+}
+
+const SIGV2_POST: &str = r#"
+import base64, hmac, hashlib, json, os, subprocess
+bucket = os.environ["S3_BUCKET"]
+work = os.environ["WORK_DIR"]
+policy = base64.b64encode(json.dumps({"expiration": "2099-01-01T00:00:00Z", "conditions": [
+    {"bucket": bucket}, ["starts-with", "$key", "v2/"],
+    {"success_action_redirect": "http://example.com/done"}]}).encode()).decode()
+def send(secret):
+    sig = base64.b64encode(hmac.new(secret.encode(), policy.encode(), hashlib.sha1).digest()).decode()
+    path = os.path.join(work, "f"); open(path, "w").write("v2 body")
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
+        "-F", "key=v2/${filename}", "-F", "AWSAccessKeyId=" + os.environ["AWS_ACCESS_KEY_ID"],
+        "-F", "policy=" + policy, "-F", "signature=" + sig,
+        "-F", "success_action_redirect=http://example.com/done",
+        "-F", f"file=@{path};filename=two.txt", os.environ["S3_ENDPOINT"] + "/" + bucket],
+        capture_output=True, text=True).stdout
+    return out
+print(json.dumps({"good": send(os.environ["AWS_SECRET_ACCESS_KEY"]), "bad": send("wrong")}))
+"#;
+
+#[test]
+fn sigv2_post_form_redirects() {
+    let s = TestServer::shared();
+    let b = unique_bucket("post-v2");
+    s.raw().create_bucket(&b);
+    let out = boto3(s, SIGV2_POST, &b, &[]);
+    let good = out["good"].as_str().unwrap();
+    assert!(
+        good.starts_with("303 http://example.com/done?bucket="),
+        "{out}"
+    );
+    assert!(good.contains("key=v2%2Ftwo.txt"), "{out}");
+    assert!(out["bad"].as_str().unwrap().starts_with("403"), "{out}");
+    assert_eq!(s.raw().get_object(&b, "v2/two.txt"), b"v2 body");
+}
+
+const CHROMIUM_FORM: &str = r#"
+import html, json, os, shutil, subprocess, boto3
+s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"])
+bucket = os.environ["S3_BUCKET"]
+work = os.environ["WORK_DIR"]
+post = s3.generate_presigned_post(bucket, "browser/${filename}",
+    Fields={"success_action_status": "201"}, Conditions=[{"success_action_status": "201"}], ExpiresIn=600)
+inputs = "\n".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+                   for k, v in post["fields"].items())
+page = f"""<!doctype html><html><body>
+<form id="f" method="post" action="{post['url']}" enctype="multipart/form-data">{inputs}
+<input type="file" name="file" id="file"></form>
+<script>
+const dt = new DataTransfer();
+dt.items.add(new File(["hello from chromium\\n"], "chromium.txt", {{type: "text/plain"}}));
+document.getElementById("file").files = dt.files;
+document.getElementById("f").submit();
+</script></body></html>"""
+path = os.path.join(work, "form.html"); open(path, "w").write(page)
+chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+if not chromium:
+    print(json.dumps({"skipped": True})); raise SystemExit
+out = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                      "--user-data-dir=" + os.path.join(work, "profile"), "--dump-dom", "file://" + path],
+                     capture_output=True, text=True, timeout=120)
+body = s3.get_object(Bucket=bucket, Key="browser/chromium.txt")["Body"].read().decode()
+print(json.dumps({"skipped": False, "body": body, "dom_has_response": "PostResponse" in out.stdout}))
+"#;
+
+#[test]
+fn chromium_submits_an_html_form() {
+    let s = TestServer::shared();
+    let b = unique_bucket("post-chromium");
+    s.raw().create_bucket(&b);
+    let out = boto3(s, CHROMIUM_FORM, &b, &[]);
+    if out["skipped"] == true {
+        eprintln!("chromium is not installed: the browser form test did not run");
+        return;
+    }
+    assert_eq!(out["body"], "hello from chromium\n", "{out}");
+    assert_eq!(out["dom_has_response"], true, "{out}");
+}
