@@ -244,7 +244,12 @@ fn sx_config(config: &Config) -> Result<SxConfig, String> {
         .collect();
     SxConfig::from_pairs(&pairs).map_err(|e| {
         // The SX parser's messages start with the key they are about: name its line too.
-        match config.sx.iter().rev().find(|entry| e.starts_with(entry.key)) {
+        match config
+            .sx
+            .iter()
+            .rev()
+            .find(|entry| e.starts_with(entry.key))
+        {
             Some(entry) => format!("configuration line {}: {e}", entry.line),
             None => format!("backend = sx: {e}"),
         }
@@ -269,8 +274,16 @@ pub fn run_worker(
         if config.backend == Backend::Sx {
             // Users live on the cluster: there is no first user to create here.
             let store = SxStore::connect(sx_config(&config)?).await?;
-            return server::run(store, args, config, sockets, certificate, control, &mut notify)
-                .await;
+            return server::run(
+                store,
+                args,
+                config,
+                sockets,
+                certificate,
+                control,
+                &mut notify,
+            )
+            .await;
         }
         let store = open_store(&config)?;
         let endpoint = match (sockets.http.first(), sockets.https.first()) {

@@ -130,6 +130,16 @@ where
         store,
         config: config.s3.clone(),
     });
+    // Uploads abandoned for a week give their space back; checked hourly, in this worker.
+    let cleaner_state = state.clone();
+    actix_web::rt::spawn(async move {
+        crate::s3::maintenance::run_upload_cleaner(
+            &cleaner_state.store,
+            crate::s3::maintenance::DEFAULT_UPLOAD_MAX_AGE,
+            std::time::Duration::from_secs(3600),
+        )
+        .await
+    });
     let certs = match (&config.tls, certificate) {
         (_, Some(key)) => Some(tls::Reloadable::new(key)),
         (Some(files), None) if !sockets.https.is_empty() => {

@@ -38,9 +38,9 @@ use self::mapping::{
 };
 use self::proto::{CreateFile, CreateVolume, ExtendFile, HexMeta, Listing, Locate, Upload};
 use super::{
-    BodyError, BodyStream, BucketInfo, ByteRange, DataStream, ListStart, ObjectInfo, ObjectMeta,
-    ObjectReader, ObjectStore, ObjectSummary, PartInfo, Principal, SecretKey, Staged, StoreError,
-    UploadInfo, User, WriteCondition,
+    AbortedUpload, BodyError, BodyStream, BucketDocuments, BucketInfo, ByteRange, CopySource,
+    DataStream, ListStart, ObjectInfo, ObjectMeta, ObjectReader, ObjectStore, ObjectSummary,
+    PartInfo, Principal, SecretKey, Staged, StoreError, UploadInfo, User, WriteCondition,
 };
 
 /// Block data held in memory per upload before asking SX which blocks it lacks.
@@ -1216,9 +1216,9 @@ impl SxStore {
 
 impl SxStore {
     /// CopyObject without moving data: the new file is made of the source's blocks (blocks are
-    /// cluster-wide, so this works across volumes too). Ready for a trait method.
+    /// cluster-wide, so this works across volumes too).
     #[allow(clippy::too_many_arguments)]
-    pub async fn copy_object(
+    async fn copy_from_hashes(
         &self,
         who: &Principal,
         src_bucket: &str,
@@ -1255,9 +1255,139 @@ impl SxStore {
     }
 }
 
+/// Bucket documents (ACL, policy, CORS, tags): an empty hidden file per document, the
+/// document itself in the file's meta (SX meta values hold up to 64 KiB).
+const DOCS_DIR: &str = ".libres3/doc/";
+const DOC_KEY: &str = "doc";
+
+impl SxStore {
+    fn admin_principal(&self) -> Principal {
+        Principal::User(self.inner.cfg.admin_key_id.clone())
+    }
+}
+
 impl ObjectStore for SxStore {
     type Staged = SxStaged;
     type Reader = SxReader;
+
+    async fn copy_object(
+        &self,
+        who: &Principal,
+        source: &CopySource<'_>,
+        dst_bucket: &str,
+        dst_key: &str,
+        meta: ObjectMeta,
+        condition: WriteCondition,
+    ) -> Result<ObjectInfo, StoreError> {
+        if let Some(etag) = source.if_etag {
+            let current = self.open_object(who, source.bucket, source.key).await?;
+            if current.info().meta.etag != etag {
+                return Err(StoreError::PreconditionFailed);
+            }
+        }
+        self.copy_from_hashes(
+            who,
+            source.bucket,
+            source.key,
+            dst_bucket,
+            dst_key,
+            meta,
+            condition,
+        )
+        .await
+    }
+
+    async fn bucket_documents(&self, bucket: &str) -> Result<BucketDocuments, StoreError> {
+        let admin = self.admin_principal();
+        let info = self.bucket_info(&admin, bucket).await?;
+        let vol = self.volume(&admin, bucket).await?;
+        let mut names = Vec::new();
+        self.scan(
+            &vol,
+            DOCS_DIR.to_owned(),
+            usize::MAX,
+            |name, _| match name.strip_prefix(DOCS_DIR) {
+                Some(doc) => {
+                    names.push(doc.to_owned());
+                    Scan::Take
+                }
+                None => Scan::Stop,
+            },
+        )
+        .await?;
+        let mut documents = Vec::new();
+        for name in names {
+            let path = SxPath::internal(format!("{DOCS_DIR}{name}"));
+            let meta = self.file_meta(&vol, &path).await?;
+            if let Some(doc) = meta.get(DOC_KEY).and_then(|d| String::from_utf8(d).ok()) {
+                documents.push((name, doc));
+            }
+        }
+        Ok(BucketDocuments { info, documents })
+    }
+
+    async fn put_bucket_document(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        name: &str,
+        document: Option<String>,
+    ) -> Result<(), StoreError> {
+        let vol = self.volume(who, bucket).await?;
+        if !self.is_admin(who) && vol.loc.owner != self.sx_user(who)? {
+            return Err(StoreError::AccessDenied);
+        }
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(StoreError::Internal(format!(
+                "bad bucket document name {name:?}"
+            )));
+        }
+        let path = SxPath::internal(format!("{DOCS_DIR}{name}"));
+        match document {
+            Some(doc) => {
+                let mut meta = HexMeta::default();
+                meta.insert(DOC_KEY, doc.as_bytes());
+                self.create_from_hashes(&vol, &path, 0, &[], Some(&meta))
+                    .await
+            }
+            None => match self.delete_path(&vol, &path).await {
+                Err(StoreError::NoSuchKey) => Ok(()),
+                other => other,
+            },
+        }
+    }
+
+    async fn abort_uploads_initiated_before(
+        &self,
+        cutoff: SystemTime,
+        limit: usize,
+    ) -> Result<Vec<AbortedUpload>, StoreError> {
+        let admin = self.admin_principal();
+        let mut aborted = Vec::new();
+        for bucket in self.list_buckets(&admin).await? {
+            let vol = self.volume(&admin, &bucket.name).await?;
+            for (id, record) in self.uploads(&vol).await? {
+                if aborted.len() >= limit {
+                    return Ok(aborted);
+                }
+                if record.initiated >= cutoff {
+                    continue;
+                }
+                self.delete_tree(&vol, &format!("{PARTS_DIR}{id}")).await?;
+                self.delete_path(&vol, &upload_path(&id)).await?;
+                aborted.push(AbortedUpload {
+                    bucket: bucket.name.clone(),
+                    upload: UploadInfo {
+                        upload_id: id,
+                        key: record.key,
+                        initiated: record.initiated,
+                        meta: record.meta,
+                    },
+                });
+            }
+        }
+        Ok(aborted)
+    }
 
     async fn user_by_access_key(&self, access_key: &str) -> Result<Option<User>, StoreError> {
         let token = if access_key == self.inner.cfg.admin_key_id {

@@ -798,8 +798,11 @@ async fn copies_move_no_data() {
     store
         .copy_object(
             &alice,
-            "src",
-            "orig",
+            &CopySource {
+                bucket: "src",
+                key: "orig",
+                if_etag: None,
+            },
             "dst",
             "a//copy",
             meta("c"),
@@ -815,8 +818,11 @@ async fn copies_move_no_data() {
         store
             .copy_object(
                 &alice,
-                "src",
-                "missing",
+                &CopySource {
+                    bucket: "src",
+                    key: "missing",
+                    if_etag: None,
+                },
                 "dst",
                 "x",
                 meta("c"),
