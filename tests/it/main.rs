@@ -13,6 +13,7 @@ mod common;
 
 mod awscli;
 mod boto3;
+mod packaging;
 mod raw_auth;
 mod raw_buckets;
 mod raw_objects;
