@@ -217,37 +217,44 @@ fn scripts_parse() {
 }
 
 /// The FreeBSD packing list names exactly what the port's do-install stage
-/// installs, and the man pages the project ships.
+/// installs under PREFIX, and `+MANIFEST` lists the same files.
 #[test]
 fn freebsd_plist_matches_install() {
     let plist: BTreeSet<String> = read_text("freebsd/pkg-plist")
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('@'))
-        .map(String::from)
+        .filter_map(|l| match l.strip_prefix("@sample") {
+            // `@sample(owner,group,mode) path` or `@sample path`
+            Some(rest) => rest.rsplit(' ').next().map(String::from),
+            None if l.is_empty() || l.starts_with('@') => None,
+            None => Some(l.to_string()),
+        })
         .collect();
     let makefile = read_text("freebsd/Makefile");
     let installed: BTreeSet<String> = makefile
         .lines()
-        .filter(|l| l.contains("${STAGEDIR}${PREFIX}/"))
-        .filter(|l| l.contains("INSTALL_"))
+        .filter(|l| l.contains("${INSTALL_"))
         .filter_map(|l| l.split("${STAGEDIR}${PREFIX}/").nth(1))
         .map(|dest| dest.split_whitespace().next().unwrap_or("").to_string())
         .collect();
-    // The Makefile installs pages uncompressed; the ports framework gzips them.
+    // do-install stages pages uncompressed; the ports framework gzips them.
     let expected: BTreeSet<String> = plist
         .iter()
-        .map(|p| p.trim_end_matches(".gz").to_string())
-        .map(|p| p.replace("%%ETCDIR%%", "etc/libres3"))
+        .map(|p| p.trim_end_matches(".gz").replace("%%ETCDIR%%", "etc/libres3"))
         .collect();
     assert_eq!(installed, expected, "freebsd/Makefile do-install vs freebsd/pkg-plist");
-    for page in ["man/man8/libres3.8.gz", "man/man5/libres3.conf.5.gz"] {
+    for page in ["share/man/man8/libres3.8.gz", "share/man/man5/libres3.conf.5.gz"] {
         assert!(plist.contains(page), "freebsd/pkg-plist lacks {page}");
     }
     let manifest = read_text("freebsd/+MANIFEST");
     for p in &plist {
         let p = p.replace("%%ETCDIR%%", "etc/libres3");
-        assert!(manifest.contains(&format!("/usr/local/{p}")), "freebsd/+MANIFEST lacks {p}");
+        assert!(manifest.contains(&format!("/usr/local/{p}:")), "freebsd/+MANIFEST lacks {p}");
+    }
+    assert!(manifest.contains("/usr/local/etc/rc.d/libres3:"), "freebsd/+MANIFEST lacks the rc.d script");
+    let rc = read_text("freebsd/files/libres3.in");
+    for word in ["rcvar=libres3_enable", "libres3_config", "pidfile=", "libres3_runas"] {
+        assert!(rc.contains(word), "freebsd/files/libres3.in lacks {word}");
     }
 }
 
@@ -260,7 +267,7 @@ fn deb_and_rpm_ship_the_same_layout() {
         "%{_mandir}/man8/libres3.8",
         "%{_mandir}/man5/libres3.conf.5",
         "%{_unitdir}/libres3.service",
-        "%config(noreplace) %attr(0600,root,root) %{_sysconfdir}/libres3/libres3.conf",
+        "%config(noreplace) %attr(0600,libres3,libres3) %{_sysconfdir}/libres3/libres3.conf",
         "%config(noreplace) %{_sysconfdir}/logrotate.d/libres3",
         "%dir %attr(0750,libres3,libres3) %{_localstatedir}/lib/libres3",
         "%dir %attr(0750,libres3,libres3) %{_localstatedir}/log/libres3",
@@ -268,8 +275,12 @@ fn deb_and_rpm_ship_the_same_layout() {
         assert!(spec.contains(path), "rpm/libres3.spec %files lacks {path}");
     }
     let install = read_text("debian/libres3.install");
-    for path in ["usr/sbin/libres3", "man/libres3.8", "man/libres3.conf.5", "etc/libres3/libres3.conf"] {
+    for path in ["usr/sbin/libres3", "debian/libres3.conf etc/libres3"] {
         assert!(install.contains(path), "debian/libres3.install lacks {path}");
+    }
+    let pages = read_text("debian/libres3.manpages");
+    for page in ["man/libres3.8", "man/libres3.conf.5"] {
+        assert!(pages.contains(page), "debian/libres3.manpages lacks {page}");
     }
 }
 
