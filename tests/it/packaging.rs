@@ -33,7 +33,11 @@ fn long_flags(text: &str) -> BTreeSet<String> {
         let boundary = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'-');
         if boundary && &bytes[i..i + 2] == b"--" && bytes[i + 2].is_ascii_lowercase() {
             let end = (i + 2..bytes.len())
-                .find(|&j| !(bytes[j].is_ascii_lowercase() || bytes[j].is_ascii_digit() || bytes[j] == b'-'))
+                .find(|&j| {
+                    !(bytes[j].is_ascii_lowercase()
+                        || bytes[j].is_ascii_digit()
+                        || bytes[j] == b'-')
+                })
                 .unwrap_or(bytes.len());
             flags.insert(text[i..end].trim_end_matches('-').to_string());
             i = end;
@@ -57,7 +61,10 @@ fn help_text() -> String {
 fn man_page_documents_every_flag_of_help() {
     let help = help_text();
     let flags = long_flags(&help);
-    assert!(flags.contains("--help") && flags.len() > 3, "no flags parsed from --help:\n{help}");
+    assert!(
+        flags.contains("--help") && flags.len() > 3,
+        "no flags parsed from --help:\n{help}"
+    );
     let page = unescape_troff(&read_text("man/libres3.8"));
     let documented = long_flags(&page);
     let missing: Vec<&String> = flags.difference(&documented).collect();
@@ -77,7 +84,10 @@ fn man_page_documents_every_flag_of_help() {
         .flat_map(|entry| long_flags(entry.lines().next().unwrap_or("")))
         .collect();
     let no_entry: Vec<&String> = flags.difference(&headings).collect();
-    assert!(no_entry.is_empty(), "man/libres3.8 OPTIONS has no entry for {no_entry:?}");
+    assert!(
+        no_entry.is_empty(),
+        "man/libres3.8 OPTIONS has no entry for {no_entry:?}"
+    );
 }
 
 /// The keys libres3.conf accepts: from `libres3 check-config --keys` when the
@@ -86,9 +96,13 @@ fn man_page_documents_every_flag_of_help() {
 fn config_keys() -> (BTreeSet<String>, &'static str) {
     let is_key = |w: &str| {
         w.starts_with(|c: char| c.is_ascii_lowercase())
-            && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+            && w.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
     };
-    if let Ok(out) = Command::new(libres3_bin()).args(["check-config", "--keys"]).output() {
+    if let Ok(out) = Command::new(libres3_bin())
+        .args(["check-config", "--keys"])
+        .output()
+    {
         if out.status.success() {
             let text = String::from_utf8_lossy(&out.stdout);
             let keys: BTreeSet<String> = text
@@ -125,7 +139,10 @@ fn config_keys() -> (BTreeSet<String>, &'static str) {
 #[test]
 fn conf_page_documents_every_key() {
     let (keys, source) = config_keys();
-    assert!(keys.contains("s3_http_port"), "no keys parsed from {source}: {keys:?}");
+    assert!(
+        keys.contains("s3_http_port"),
+        "no keys parsed from {source}: {keys:?}"
+    );
     let page = unescape_troff(&read_text("man/libres3.conf.5"));
     // A key's entry is a heading line `.BI key " = type"` (or `.B key`).
     let documented: BTreeSet<String> = page
@@ -148,7 +165,10 @@ fn conf_page_documents_every_key() {
     for entry in keys_section.split("\n.TP\n").skip(1) {
         let name = entry.split_whitespace().nth(1).unwrap_or("?");
         for word in ["Type:", "Example:"] {
-            assert!(entry.contains(word), "libres3.conf(5) entry {name} lacks {word:?}");
+            assert!(
+                entry.contains(word),
+                "libres3.conf(5) entry {name} lacks {word:?}"
+            );
         }
         assert!(
             entry.contains("Default") || entry.contains("default"),
@@ -173,7 +193,10 @@ fn man_pages_render_without_warnings() {
             .output()
             .expect("run groff");
         let warnings = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success() && warnings.trim().is_empty(), "groff on {page}:\n{warnings}");
+        assert!(
+            out.status.success() && warnings.trim().is_empty(),
+            "groff on {page}:\n{warnings}"
+        );
     }
 }
 
@@ -198,7 +221,11 @@ fn shell_syntax(shell: &str, rel: &str) {
         .arg(repo().join(rel))
         .output()
         .unwrap_or_else(|e| panic!("run {shell}: {e}"));
-    assert!(out.status.success(), "{shell} -n {rel}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{shell} -n {rel}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -240,20 +267,40 @@ fn freebsd_plist_matches_install() {
     // do-install stages pages uncompressed; the ports framework gzips them.
     let expected: BTreeSet<String> = plist
         .iter()
-        .map(|p| p.trim_end_matches(".gz").replace("%%ETCDIR%%", "etc/libres3"))
+        .map(|p| {
+            p.trim_end_matches(".gz")
+                .replace("%%ETCDIR%%", "etc/libres3")
+        })
         .collect();
-    assert_eq!(installed, expected, "freebsd/Makefile do-install vs freebsd/pkg-plist");
-    for page in ["share/man/man8/libres3.8.gz", "share/man/man5/libres3.conf.5.gz"] {
+    assert_eq!(
+        installed, expected,
+        "freebsd/Makefile do-install vs freebsd/pkg-plist"
+    );
+    for page in [
+        "share/man/man8/libres3.8.gz",
+        "share/man/man5/libres3.conf.5.gz",
+    ] {
         assert!(plist.contains(page), "freebsd/pkg-plist lacks {page}");
     }
     let manifest = read_text("freebsd/+MANIFEST");
     for p in &plist {
         let p = p.replace("%%ETCDIR%%", "etc/libres3");
-        assert!(manifest.contains(&format!("/usr/local/{p}:")), "freebsd/+MANIFEST lacks {p}");
+        assert!(
+            manifest.contains(&format!("/usr/local/{p}:")),
+            "freebsd/+MANIFEST lacks {p}"
+        );
     }
-    assert!(manifest.contains("/usr/local/etc/rc.d/libres3:"), "freebsd/+MANIFEST lacks the rc.d script");
+    assert!(
+        manifest.contains("/usr/local/etc/rc.d/libres3:"),
+        "freebsd/+MANIFEST lacks the rc.d script"
+    );
     let rc = read_text("freebsd/files/libres3.in");
-    for word in ["rcvar=libres3_enable", "libres3_config", "pidfile=", "libres3_runas"] {
+    for word in [
+        "rcvar=libres3_enable",
+        "libres3_config",
+        "pidfile=",
+        "libres3_runas",
+    ] {
         assert!(rc.contains(word), "freebsd/files/libres3.in lacks {word}");
     }
 }
@@ -276,7 +323,10 @@ fn deb_and_rpm_ship_the_same_layout() {
     }
     let install = read_text("debian/libres3.install");
     for path in ["usr/sbin/libres3", "debian/libres3.conf etc/libres3"] {
-        assert!(install.contains(path), "debian/libres3.install lacks {path}");
+        assert!(
+            install.contains(path),
+            "debian/libres3.install lacks {path}"
+        );
     }
     let pages = read_text("debian/libres3.manpages");
     for page in ["man/libres3.8", "man/libres3.conf.5"] {
@@ -293,15 +343,29 @@ fn static_binary_is_static() {
         return;
     }
     let bin = libres3_bin();
-    let file = Command::new("file").arg("-L").arg(&bin).output().expect("run file");
+    let file = Command::new("file")
+        .arg("-L")
+        .arg(&bin)
+        .output()
+        .expect("run file");
     let file = String::from_utf8_lossy(&file.stdout);
     assert!(
         file.contains("statically linked") || file.contains("static-pie linked"),
         "file {bin}: {file}"
     );
     let ldd = Command::new("ldd").arg(&bin).output().expect("run ldd");
-    let said = format!("{}{}", String::from_utf8_lossy(&ldd.stdout), String::from_utf8_lossy(&ldd.stderr));
-    assert!(said.contains("not a dynamic executable") || said.contains("statically linked"), "ldd {bin}: {said}");
-    let version = Command::new(&bin).arg("--version").output().expect("run --version");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&ldd.stdout),
+        String::from_utf8_lossy(&ldd.stderr)
+    );
+    assert!(
+        said.contains("not a dynamic executable") || said.contains("statically linked"),
+        "ldd {bin}: {said}"
+    );
+    let version = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .expect("run --version");
     assert!(version.status.success(), "{bin} --version: {version:?}");
 }
