@@ -203,7 +203,7 @@ fn man_pages_render_without_warnings() {
 /// The configuration file the packages install is accepted by the server.
 #[test]
 fn packaged_config_is_accepted() {
-    for conf in ["debian/libres3.conf"] {
+    for conf in ["debian/libres3.conf", "freebsd/files/libres3.conf.sample"] {
         let path = repo().join(conf);
         let mut server = TestServer::start_with(ServerOpts {
             extra_args: vec!["--config".into(), path.to_str().unwrap().into()],
