@@ -11,6 +11,7 @@
 //! Dropping a staged value without committing it releases everything it held.
 
 pub mod local;
+pub mod sx;
 
 use std::fmt;
 use std::time::SystemTime;

@@ -22,3 +22,5 @@ mod rclone;
 mod s3cmd;
 mod server;
 mod signer;
+mod sx_fake;
+mod sx_protocol;

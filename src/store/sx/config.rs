@@ -1,0 +1,195 @@
+//! Settings of the SX backend, from the original LibreS3's `libres3.conf` keys.
+
+use std::path::PathBuf;
+
+use super::auth::Token;
+
+#[derive(Clone, Debug)]
+pub struct SxConfig {
+    /// Node addresses (IP or name) to start from; the cluster's node list is learned from them.
+    pub hosts: Vec<String>,
+    /// The cluster-wide port (default 443 with SSL, 80 without).
+    pub port: u16,
+    /// The SX admin token (`secret_key`).
+    pub admin_token: Token,
+    /// The S3 access key of the SX admin user (`keyid`, default `admin`).
+    pub admin_key_id: String,
+    pub use_ssl: bool,
+    pub ca_file: Option<PathBuf>,
+    pub verify_ssl: bool,
+    /// For new volumes.
+    pub replica_count: u32,
+    pub volume_size: u64,
+    /// Any user may create buckets (the admin creates the volume for them); else admin only.
+    pub allow_volume_create_any_user: bool,
+    /// List every volume a user can access; else only the volumes the user owns.
+    pub allow_list_all_volumes: bool,
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "yes" | "true" | "on" | "1" => Ok(true),
+        "no" | "false" | "off" | "0" => Ok(false),
+        _ => Err(format!("{key}: expected yes or no, got {value:?}")),
+    }
+}
+
+/// `10G`, `500M`, `1T`, `1048576` (binary units, as the original).
+pub fn parse_size(key: &str, value: &str) -> Result<u64, String> {
+    let v = value.trim();
+    let (digits, mult) = match v.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let mult: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return Err(format!("{key}: unknown size unit in {value:?}")),
+            };
+            (&v[..i], mult)
+        }
+        _ => (v, 1),
+    };
+    digits
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("{key}: not a size: {value:?}"))
+}
+
+impl SxConfig {
+    /// Builds the settings from raw `key = value` pairs. Keys that are not the SX backend's are
+    /// ignored (the config parser owns them); a repeated `sx_host` adds nodes.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<SxConfig, String> {
+        let mut hosts = Vec::new();
+        let mut port = None;
+        let mut token = None;
+        let mut key_id = "admin".to_owned();
+        let mut use_ssl = true;
+        let mut ca_file = None;
+        let mut verify = true;
+        let mut replicas = 1u32;
+        let mut volume_size = 10u64 << 30;
+        let mut create_any = true;
+        let mut list_all = false;
+        for (key, value) in pairs {
+            let value = value.trim();
+            match key.as_str() {
+                "sx_host" => hosts.extend(
+                    value
+                        .split(|c: char| c == ',' || c.is_whitespace())
+                        .filter(|h| !h.is_empty())
+                        .map(str::to_owned),
+                ),
+                "sx_port" => {
+                    port = Some(
+                        value
+                            .parse::<u16>()
+                            .ok()
+                            .filter(|p| *p > 0)
+                            .ok_or_else(|| format!("sx_port: not a port: {value:?}"))?,
+                    )
+                }
+                "secret_key" => {
+                    token = Some(Token::parse(value).map_err(|e| format!("secret_key: {e}"))?)
+                }
+                "keyid" => key_id = value.to_owned(),
+                "sx_use_ssl" => use_ssl = parse_bool(key, value)?,
+                "sx_ca_file" => ca_file = (!value.is_empty()).then(|| PathBuf::from(value)),
+                "sx_verify_ssl" => verify = parse_bool(key, value)?,
+                "replica_count" => {
+                    replicas = value
+                        .parse()
+                        .ok()
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| format!("replica_count: not a count: {value:?}"))?
+                }
+                "volume_size" => {
+                    volume_size = parse_size(key, value)?;
+                    if volume_size < 1 << 20 {
+                        return Err("volume_size: SX volumes are at least 1M".into());
+                    }
+                }
+                "allow_volume_create_any_user" => create_any = parse_bool(key, value)?,
+                "allow_list_all_volumes" => list_all = parse_bool(key, value)?,
+                _ => {}
+            }
+        }
+        if hosts.is_empty() {
+            return Err("sx_host: no SX node given".into());
+        }
+        if key_id.is_empty() {
+            return Err("keyid: empty".into());
+        }
+        let admin_token = token.ok_or("secret_key: the SX admin key is required")?;
+        Ok(SxConfig {
+            hosts,
+            port: port.unwrap_or(if use_ssl { 443 } else { 80 }),
+            admin_token,
+            admin_key_id: key_id,
+            use_ssl,
+            ca_file,
+            verify_ssl: verify,
+            replica_count: replicas,
+            volume_size,
+            allow_volume_create_any_user: create_any,
+            allow_list_all_volumes: list_all,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const KEY: &str = "0DPiKuNIrrVmD8IUCuw1hQxNqZcoceX1r/QsuVb6pkTJ+F2+D1ckogAA";
+
+    #[test]
+    fn original_keys() {
+        let c = SxConfig::from_pairs(&pairs(&[
+            ("sx_host", "10.0.0.1, 10.0.0.2"),
+            ("sx_host", "10.0.0.3"),
+            ("secret_key", KEY),
+            ("sx_use_ssl", "no"),
+            ("volume_size", "100M"),
+            ("replica_count", "2"),
+            ("allow_list_all_volumes", "true"),
+            ("s3_host", "ignored"),
+        ]))
+        .unwrap();
+        assert_eq!(c.hosts, ["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+        assert_eq!(c.port, 80);
+        assert!(!c.use_ssl && c.verify_ssl);
+        assert_eq!(c.volume_size, 100 << 20);
+        assert_eq!(c.replica_count, 2);
+        assert!(c.allow_list_all_volumes && c.allow_volume_create_any_user);
+        assert_eq!(c.admin_key_id, "admin");
+        let ssl = SxConfig::from_pairs(&pairs(&[("sx_host", "h"), ("secret_key", KEY)])).unwrap();
+        assert_eq!(ssl.port, 443);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let e = SxConfig::from_pairs(&pairs(&[("sx_host", "h")])).unwrap_err();
+        assert!(e.starts_with("secret_key"), "{e}");
+        let e = SxConfig::from_pairs(&pairs(&[("secret_key", KEY)])).unwrap_err();
+        assert!(e.starts_with("sx_host"), "{e}");
+        let e = SxConfig::from_pairs(&pairs(&[
+            ("sx_host", "h"),
+            ("secret_key", KEY),
+            ("sx_port", "x"),
+        ]))
+        .unwrap_err();
+        assert!(e.starts_with("sx_port"), "{e}");
+        let e =
+            SxConfig::from_pairs(&pairs(&[("sx_host", "h"), ("secret_key", "nope")])).unwrap_err();
+        assert!(e.starts_with("secret_key"), "{e}");
+    }
+}
