@@ -77,9 +77,13 @@ pub async fn list_page<S: ObjectStore>(
     }
 }
 
-/// Where a v1 marker or v2 start-after key starts: past the whole common prefix when the key
-/// is one, so a NextMarker that names a prefix does not list that prefix again.
+/// Where a marker (v1 marker, v2 start-after, versions key-marker) starts: at the beginning
+/// when empty, past the whole common prefix when the key is one, so a NextMarker that names
+/// a prefix does not list that prefix again.
 fn start_after_key(key: &str, prefix: &str, delimiter: &str) -> ListStart {
+    if key.is_empty() {
+        return ListStart::Beginning;
+    }
     match common_prefix(key, prefix, delimiter) {
         Some(cp) if cp == key => ListStart::AfterPrefix(key.to_string()),
         _ => ListStart::After(key.to_string()),
@@ -142,11 +146,7 @@ pub async fn list_objects_v1<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRes
     let marker = ctx.query.get("marker").unwrap_or("");
     let url = encoding_type(ctx)?;
     let max_keys = max_keys(ctx)?;
-    let start = if marker.is_empty() {
-        ListStart::Beginning
-    } else {
-        start_after_key(marker, prefix, delimiter)
-    };
+    let start = start_after_key(marker, prefix, delimiter);
     let page = list_page(ctx, prefix, delimiter, start, max_keys).await?;
 
     let mut w = XmlWriter::new();
@@ -193,11 +193,7 @@ pub async fn list_object_versions<S: ObjectStore>(
     }
     let url = encoding_type(ctx)?;
     let max_keys = max_keys(ctx)?;
-    let start = if key_marker.is_empty() {
-        ListStart::Beginning
-    } else {
-        start_after_key(key_marker, prefix, delimiter)
-    };
+    let start = start_after_key(key_marker, prefix, delimiter);
     let page = list_page(ctx, prefix, delimiter, start, max_keys).await?;
 
     let mut w = XmlWriter::new();
