@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use futures_util::stream::{LocalBoxStream, Stream, StreamExt};
+use futures_util::stream::{self, LocalBoxStream, Stream, StreamExt};
 use md5::{Digest, Md5};
 
 use crate::s3::checksum::{Expected, Hasher};
@@ -48,26 +48,73 @@ impl RequestBody {
         Ok(buf.freeze())
     }
 
-    /// The body as the store consumes it, hashed with MD5 on the way.
+    /// The body as the store consumes it, hashed with MD5 (and the flexible checksum) on the
+    /// way. Large bodies are hashed on a blocking thread fed with the chunks (no copy), so MD5
+    /// runs beside the receiving worker instead of in series with it.
     pub fn into_hashed(self) -> (BodyStream, DigestHandle) {
-        let state = Rc::new(RefCell::new(HashState {
+        let state = HashState {
             md5: Some(Md5::new()),
             checksum: self.checksum.as_ref().map(|e| e.algorithm.hasher()),
             length: 0,
             digest: None,
             computed_checksum: None,
-        }));
-        let stream = HashingStream {
-            inner: self.stream,
-            state: state.clone(),
         };
+        if self.length.is_some_and(|len| len < OFFLOAD_MIN) {
+            let state = Rc::new(RefCell::new(state));
+            let stream = HashingStream {
+                inner: self.stream,
+                state: state.clone(),
+            };
+            let handle = DigestHandle {
+                hashing: Hashing::Inline(state),
+                expected: self.checksum,
+            };
+            return (Box::pin(stream), handle);
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Option<Bytes>>(HASH_QUEUE);
+        let task = tokio::task::spawn_blocking(move || {
+            let mut state = state;
+            while let Some(item) = rx.blocking_recv() {
+                match item {
+                    Some(chunk) => state.update(&chunk),
+                    None => {
+                        state.finish();
+                        break;
+                    }
+                }
+            }
+            state
+        });
+        let stream = stream::unfold((self.stream, Some(tx)), |(mut inner, tx)| async move {
+            let tx = tx?;
+            match inner.next().await {
+                Some(Ok(chunk)) => {
+                    if tx.send(Some(chunk.clone())).await.is_err() {
+                        let e = S3Error::internal("the body hashing task stopped");
+                        return Some((Err(e.into()), (inner, None)));
+                    }
+                    Some((Ok(chunk), (inner, Some(tx))))
+                }
+                // Dropping the sender ends the hashing task without a digest.
+                Some(Err(e)) => Some((Err(e.into()), (inner, None))),
+                None => {
+                    let _ = tx.send(None).await;
+                    None
+                }
+            }
+        });
         let handle = DigestHandle {
-            state,
+            hashing: Hashing::Offloaded(task),
             expected: self.checksum,
         };
         (Box::pin(stream), handle)
     }
 }
+
+/// Bodies of at least this size (or of unknown size) are hashed off the worker thread.
+const OFFLOAD_MIN: u64 = 1024 * 1024;
+/// Chunks queued for the hashing thread: bounds the memory a slow hasher can hold.
+const HASH_QUEUE: usize = 64;
 
 fn too_long(cap: usize) -> S3Error {
     S3Error::new(
@@ -84,6 +131,28 @@ struct HashState {
     computed_checksum: Option<Vec<u8>>,
 }
 
+impl HashState {
+    fn update(&mut self, chunk: &[u8]) {
+        if let Some(md5) = self.md5.as_mut() {
+            md5.update(chunk);
+        }
+        if let Some(hasher) = self.checksum.as_mut() {
+            hasher.update(chunk);
+        }
+        self.length += chunk.len() as u64;
+    }
+
+    /// Called at the end of the body: the digests become available.
+    fn finish(&mut self) {
+        if let Some(md5) = self.md5.take() {
+            self.digest = Some(md5.finalize().into());
+        }
+        if let Some(hasher) = self.checksum.take() {
+            self.computed_checksum = Some(hasher.finish());
+        }
+    }
+}
+
 struct HashingStream {
     inner: LocalBoxStream<'static, Result<Bytes, S3Error>>,
     state: Rc<RefCell<HashState>>,
@@ -95,25 +164,12 @@ impl Stream for HashingStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         match self.inner.as_mut().poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
-                let mut state = self.state.borrow_mut();
-                if let Some(md5) = state.md5.as_mut() {
-                    md5.update(&chunk);
-                }
-                if let Some(hasher) = state.checksum.as_mut() {
-                    hasher.update(&chunk);
-                }
-                state.length += chunk.len() as u64;
+                self.state.borrow_mut().update(&chunk);
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
             Poll::Ready(None) => {
-                let mut state = self.state.borrow_mut();
-                if let Some(md5) = state.md5.take() {
-                    state.digest = Some(md5.finalize().into());
-                }
-                if let Some(hasher) = state.checksum.take() {
-                    state.computed_checksum = Some(hasher.finish());
-                }
+                self.state.borrow_mut().finish();
                 Poll::Ready(None)
             }
             Poll::Pending => Poll::Pending,
@@ -129,22 +185,36 @@ pub struct BodyDigest {
     pub checksum: Option<(&'static str, String)>,
 }
 
+enum Hashing {
+    Inline(Rc<RefCell<HashState>>),
+    Offloaded(tokio::task::JoinHandle<HashState>),
+}
+
 /// Gives the digests of a hashed body once the store has read it to the end.
 pub struct DigestHandle {
-    state: Rc<RefCell<HashState>>,
+    hashing: Hashing,
     expected: Option<Expected>,
 }
 
 impl DigestHandle {
     /// The digests; BadDigest when the client's flexible checksum does not match.
-    pub fn finish(&self) -> Result<BodyDigest, S3Error> {
-        let state = self.state.borrow();
-        let Some(md5) = state.digest else {
+    pub async fn finish(self) -> Result<BodyDigest, S3Error> {
+        let (digest, length, computed) = match self.hashing {
+            Hashing::Inline(state) => {
+                let state = state.borrow();
+                (state.digest, state.length, state.computed_checksum.clone())
+            }
+            Hashing::Offloaded(task) => {
+                let state = task.await.map_err(S3Error::internal)?;
+                (state.digest, state.length, state.computed_checksum)
+            }
+        };
+        let Some(md5) = digest else {
             return Err(S3Error::internal(
                 "the store did not read the body to its end",
             ));
         };
-        let checksum = match (&self.expected, &state.computed_checksum) {
+        let checksum = match (&self.expected, &computed) {
             (Some(expected), Some(computed)) => {
                 Some((expected.algorithm.header(), expected.verify(computed)?))
             }
@@ -152,7 +222,7 @@ impl DigestHandle {
         };
         Ok(BodyDigest {
             md5,
-            length: state.length,
+            length,
             checksum,
         })
     }
@@ -185,21 +255,39 @@ mod tests {
 
     #[actix_web::test]
     async fn md5_of_a_split_body() {
-        let chunks: Vec<Result<Bytes, S3Error>> = vec![
-            Ok(Bytes::from_static(b"hello ")),
-            Ok(Bytes::from_static(b"world")),
-        ];
-        let body = RequestBody {
-            stream: stream::iter(chunks).boxed_local(),
-            length: Some(11),
-            checksum: None,
-        };
-        let (mut stream, digest) = body.into_hashed();
-        assert!(digest.finish().is_err(), "no digest before the end");
-        while stream.next().await.is_some() {}
-        let done = digest.finish().unwrap();
-        assert_eq!(hex(&done.md5), "5eb63bbbe01eeed093cb22bb8f5acdc3");
-        assert_eq!(done.length, 11);
+        // Unknown length: hashed off the worker thread; 11 bytes: hashed inline.
+        for length in [None, Some(11)] {
+            let chunks: Vec<Result<Bytes, S3Error>> = vec![
+                Ok(Bytes::from_static(b"hello ")),
+                Ok(Bytes::from_static(b"world")),
+            ];
+            let body = RequestBody {
+                stream: stream::iter(chunks).boxed_local(),
+                length,
+                checksum: None,
+            };
+            let (mut stream, digest) = body.into_hashed();
+            while stream.next().await.is_some() {}
+            let done = digest.finish().await.unwrap();
+            assert_eq!(hex(&done.md5), "5eb63bbbe01eeed093cb22bb8f5acdc3");
+            assert_eq!(done.length, 11);
+        }
+    }
+
+    #[actix_web::test]
+    async fn no_digest_before_the_end() {
+        for length in [None, Some(11)] {
+            let chunks: Vec<Result<Bytes, S3Error>> = vec![Ok(Bytes::from_static(b"hello "))];
+            let body = RequestBody {
+                stream: stream::iter(chunks).boxed_local(),
+                length,
+                checksum: None,
+            };
+            let (mut stream, digest) = body.into_hashed();
+            assert!(stream.next().await.is_some());
+            drop(stream);
+            assert!(digest.finish().await.is_err(), "length {length:?}");
+        }
     }
 
     #[actix_web::test]

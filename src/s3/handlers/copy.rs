@@ -252,7 +252,7 @@ pub async fn upload_part_copy<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRe
         .store
         .stage(&ctx.who, &ctx.bucket, stream, Some(length))
         .await?;
-    let digests = digest.finish()?;
+    let digests = digest.finish().await?;
     let (md5, received) = (digests.md5, digests.length);
     if received != length {
         return Err(S3Error::internal(format!(

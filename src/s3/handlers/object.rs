@@ -229,7 +229,7 @@ pub async fn stage_body<S: ObjectStore>(
         md5,
         length: received,
         checksum,
-    } = digest.finish()?;
+    } = digest.finish().await?;
     if length.is_some_and(|len| len != received) {
         return Err(S3Error::new(
             S3ErrorCode::IncompleteBody,

@@ -227,7 +227,7 @@ pub async fn post_object<S: ObjectStore>(
     };
     let (stream, digest) = file_body.into_hashed();
     let staged = store.stage(&who, bucket, stream, None).await?;
-    let digests = digest.finish()?;
+    let digests = digest.finish().await?;
     let (md5, size) = (digests.md5, digests.length);
     if size > MAX_PUT_SIZE {
         return Err(S3Error::new(
