@@ -46,6 +46,9 @@ use self::index::{
     size_to_db, DbResult, ReadPool, INDEX_FILE,
 };
 use nix::errno::Errno;
+
+use self::index::ExistingObject;
+use self::writer::Tx;
 use nix::fcntl::{Flock, FlockArg};
 
 use self::reader::{Body, LocatedBlock, ReaderRegistry, ReaderTicket};
@@ -535,6 +538,45 @@ fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
+/// Writes `key`'s row in place of `existing`, whose blocks lose the references it held (the
+/// caller has referenced the new blocks first, so shared blocks never reach 0). Returns the
+/// modification time written.
+#[allow(clippy::too_many_arguments)]
+fn replace_object_row(
+    tx: &mut Tx<'_>,
+    existing: Option<&ExistingObject>,
+    bucket: &str,
+    key: &str,
+    size: i64,
+    (etag, headers_json): (&str, &str),
+    inline: Option<&[u8]>,
+    blocks: Option<&[u8]>,
+) -> Result<i64, StoreError> {
+    if let Some(old) = existing.and_then(|e| e.blocks.as_deref()) {
+        tx.release(&decode_blocks(old)?)?;
+    }
+    let mtime = now_ms();
+    tx.conn
+        .prepare_cached(
+            "INSERT OR REPLACE INTO objects
+             (bucket, key, size, etag, meta_json, mtime_ms, inline_data, blocks)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .db()?
+        .execute(params![
+            bucket,
+            key.as_bytes(),
+            size,
+            etag,
+            headers_json,
+            mtime,
+            inline,
+            blocks
+        ])
+        .db()?;
+    Ok(mtime)
+}
+
 impl ObjectStore for LocalStore {
     type Staged = LocalStaged;
     type Reader = LocalReader;
@@ -712,28 +754,16 @@ impl ObjectStore for LocalStore {
                     }
                     None => None,
                 };
-                if let Some(old) = existing.as_ref().and_then(|e| e.blocks.as_deref()) {
-                    tx.release(&decode_blocks(old)?)?;
-                }
-                let mtime = now_ms();
-                tx.conn
-                    .prepare_cached(
-                        "INSERT OR REPLACE INTO objects
-                         (bucket, key, size, etag, meta_json, mtime_ms, inline_data, blocks)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    )
-                    .db()?
-                    .execute(params![
-                        bucket,
-                        key.as_bytes(),
-                        db_size,
-                        meta.etag,
-                        headers_json,
-                        mtime,
-                        inline.as_deref(),
-                        encoded,
-                    ])
-                    .db()?;
+                let mtime = replace_object_row(
+                    tx,
+                    existing.as_ref(),
+                    &bucket,
+                    &key,
+                    db_size,
+                    (&meta.etag, &headers_json),
+                    inline.as_deref(),
+                    encoded.as_deref(),
+                )?;
                 Ok(ObjectInfo {
                     key,
                     size,
@@ -1049,27 +1079,17 @@ impl ObjectStore for LocalStore {
                 // The object takes its own references; then the parts and any previous
                 // version let go of theirs. No data is copied.
                 tx.reference_existing(&joined)?;
-                if let Some(old) = existing.as_ref().and_then(|e| e.blocks.as_deref()) {
-                    tx.release(&decode_blocks(old)?)?;
-                }
                 drop_upload(tx, &upload_id)?;
-                let mtime = now_ms();
-                tx.conn
-                    .execute(
-                        "INSERT OR REPLACE INTO objects
-                         (bucket, key, size, etag, meta_json, mtime_ms, inline_data, blocks)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7)",
-                        params![
-                            bucket,
-                            key.as_bytes(),
-                            size_to_db(size)?,
-                            meta.etag,
-                            headers_json,
-                            mtime,
-                            encode_blocks(&joined),
-                        ],
-                    )
-                    .db()?;
+                let mtime = replace_object_row(
+                    tx,
+                    existing.as_ref(),
+                    &bucket,
+                    &key,
+                    size_to_db(size)?,
+                    (&meta.etag, &headers_json),
+                    None,
+                    Some(&encode_blocks(&joined)),
+                )?;
                 Ok(ObjectInfo {
                     key,
                     size,
@@ -1143,28 +1163,16 @@ impl ObjectStore for LocalStore {
                 if let Some(list) = &block_list {
                     tx.reference_existing(&decode_blocks(list)?)?;
                 }
-                if let Some(old) = existing.as_ref().and_then(|e| e.blocks.as_deref()) {
-                    tx.release(&decode_blocks(old)?)?;
-                }
-                let mtime = now_ms();
-                tx.conn
-                    .prepare_cached(
-                        "INSERT OR REPLACE INTO objects
-                         (bucket, key, size, etag, meta_json, mtime_ms, inline_data, blocks)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    )
-                    .db()?
-                    .execute(params![
-                        bucket,
-                        key.as_bytes(),
-                        size,
-                        meta.etag,
-                        headers_json,
-                        mtime,
-                        inline,
-                        block_list,
-                    ])
-                    .db()?;
+                let mtime = replace_object_row(
+                    tx,
+                    existing.as_ref(),
+                    &bucket,
+                    &key,
+                    size,
+                    (&meta.etag, &headers_json),
+                    inline.as_deref(),
+                    block_list.as_deref(),
+                )?;
                 Ok(ObjectInfo {
                     key,
                     size: size_from_db(size)?,
