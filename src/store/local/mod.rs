@@ -358,10 +358,7 @@ fn register_dirs(
             params![ident, path.to_string_lossy()],
             |row| row.get(0),
         )?;
-        storage.push(StorageDir {
-            id,
-            path: path.clone(),
-        });
+        storage.push(StorageDir::new(id, path.clone()));
     }
     Ok(storage)
 }

@@ -6,7 +6,9 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use tokio::task::JoinHandle;
 
-use super::blocks::{store_block, sync_block_dirs, BlockRef, PinnedBlock, BLOCK_SIZE};
+use super::blocks::{
+    aligned_buffer, store_block, sync_block_dirs, BlockRef, PinnedBlock, BLOCK_SIZE,
+};
 use super::Shared;
 use crate::store::{BodyStream, Staged, StoreError};
 
@@ -72,7 +74,11 @@ pub async fn stage(
         .and_then(|size| usize::try_from(size).ok())
         .unwrap_or(INLINE_MAX)
         .min(BLOCK_SIZE);
-    let mut buffer = BytesMut::with_capacity(first_capacity);
+    let mut buffer = if first_capacity == BLOCK_SIZE {
+        aligned_buffer(BLOCK_SIZE)
+    } else {
+        BytesMut::with_capacity(first_capacity)
+    };
     let mut in_flight: FuturesOrdered<BlockTask> = FuturesOrdered::new();
     let mut done: Vec<PinnedBlock> = Vec::new();
     let mut any_block = false;
@@ -83,7 +89,7 @@ pub async fn stage(
         size += chunk.len() as u64;
         while !chunk.is_empty() {
             if buffer.capacity() == 0 {
-                buffer.reserve(BLOCK_SIZE);
+                buffer = aligned_buffer(BLOCK_SIZE);
             }
             let take = (BLOCK_SIZE - buffer.len()).min(chunk.len());
             buffer.extend_from_slice(&chunk.split_to(take));

@@ -690,11 +690,7 @@ async fn recovery_sweeps_orphans_and_tmp() {
     assert_eq!(kept.len(), 3);
 
     let orphan_hash = super::blocks::sha256(b"nobody");
-    let orphan = StorageDir {
-        id: 0,
-        path: dirs[1].clone(),
-    }
-    .block_path(&orphan_hash);
+    let orphan = StorageDir::new(0, dirs[1].clone()).block_path(&orphan_hash);
     fs::create_dir_all(orphan.parent().unwrap()).unwrap();
     fs::write(&orphan, b"nobody").unwrap();
     let tmp_file = dirs[0].join("tmp").join("half-written");
