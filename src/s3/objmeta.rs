@@ -12,6 +12,20 @@ pub const TAGGING: &str = "x-libres3-tagging";
 pub const ACL: &str = "x-libres3-acl";
 /// Sizes of the parts of a multipart object, run-length encoded (see [`encode_parts`]).
 pub const PARTS: &str = "x-libres3-parts";
+/// The flexible checksum verified when the whole object was written in one request, as
+/// `<response header>:<base64 value>` (e.g. `x-amz-checksum-crc32:jNwWgw==`).
+pub const CHECKSUM: &str = "x-libres3-checksum";
+
+/// The stored form of a verified checksum.
+pub fn encode_checksum(header: &str, value: &str) -> String {
+    format!("{header}:{value}")
+}
+
+/// The (header, value) of the object's stored checksum, if it has a well-formed one.
+pub fn checksum(meta: &ObjectMeta) -> Option<(&str, &str)> {
+    let (header, value) = get(meta, CHECKSUM)?.split_once(':')?;
+    (header.starts_with("x-amz-checksum-") && !value.is_empty()).then_some((header, value))
+}
 
 pub fn is_internal(name: &str) -> bool {
     name.starts_with(INTERNAL_PREFIX)
@@ -77,6 +91,26 @@ pub fn decode_parts(text: &str, max: usize) -> Option<Vec<u64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checksums_round_trip() {
+        let mut headers = Vec::new();
+        set(
+            &mut headers,
+            CHECKSUM,
+            Some(encode_checksum("x-amz-checksum-crc32", "jNwWgw==")),
+        );
+        let meta = ObjectMeta {
+            etag: String::new(),
+            headers,
+        };
+        assert_eq!(checksum(&meta), Some(("x-amz-checksum-crc32", "jNwWgw==")));
+        let damaged = ObjectMeta {
+            etag: String::new(),
+            headers: vec![(CHECKSUM.into(), "content-type:x".into())],
+        };
+        assert_eq!(checksum(&damaged), None);
+    }
 
     #[test]
     fn part_layouts_round_trip() {

@@ -21,6 +21,7 @@ mod raw_objects;
 mod raw_store;
 mod rclone;
 mod s3_access;
+mod s3_checksums;
 mod s3_config;
 mod s3_copy;
 mod s3_post;

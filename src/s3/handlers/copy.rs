@@ -140,9 +140,11 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
         Directive::Replace => meta_headers(ctx)?,
         Directive::Copy => objmeta::client_headers(&source.meta).cloned().collect(),
     };
-    // The data is the same, so is its part layout.
-    if let Some(parts) = objmeta::get(&source.meta, objmeta::PARTS) {
-        objmeta::set(&mut headers, objmeta::PARTS, Some(parts.to_string()));
+    // The data is the same, so are its part layout and checksum.
+    for document in [objmeta::PARTS, objmeta::CHECKSUM] {
+        if let Some(value) = objmeta::get(&source.meta, document) {
+            objmeta::set(&mut headers, document, Some(value.to_string()));
+        }
     }
     if tagging == Directive::Copy {
         let tags = objmeta::get(&source.meta, objmeta::TAGGING).map(str::to_string);

@@ -60,6 +60,7 @@ pub async fn run<S: ObjectStore>(
         Endpoint::PutBucketTagging => config::put_bucket_tagging(ctx, body).await,
         Endpoint::DeleteBucketTagging => config::delete_bucket_tagging(ctx).await,
         Endpoint::GetObjectTagging => config::get_object_tagging(ctx).await,
+        Endpoint::GetObjectAttributes => object::get_object_attributes(ctx).await,
         Endpoint::PutObjectTagging => config::put_object_tagging(ctx, body).await,
         Endpoint::DeleteObjectTagging => config::delete_object_tagging(ctx).await,
         Endpoint::GetBucketVersioning => config::get_bucket_versioning(ctx).await,

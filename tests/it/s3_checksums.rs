@@ -1,0 +1,48 @@
+//! Flexible checksums kept with objects and GetObjectAttributes, driven by boto3.
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::common::clients::boto3;
+use crate::common::{multipart_etag, unique_bucket, TestServer};
+
+#[test]
+fn checksums_are_kept_and_attributes_answered() {
+    let s = TestServer::shared();
+    let b = unique_bucket("checksums");
+    let v = boto3(s, include_str!("py/boto3_checksums.py"), &b, &[]);
+
+    let body = b"checksummed body\n".repeat(64);
+    let digest = ring::digest::digest(&ring::digest::SHA256, &body);
+    let sha256 = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
+    assert_eq!(v["put_sha256"], Value::from(sha256.clone()));
+    assert_eq!(v["head_sha256"], Value::from(sha256.clone()));
+    assert_eq!(v["get_sha256"], Value::from(sha256.clone()));
+    assert_eq!(v["get_body_ok"], Value::from(true));
+    assert_eq!(v["copy_sha256"], Value::from(sha256.clone()));
+    // Only asked for, and only for the whole object.
+    assert_eq!(v["head_without_mode"], Value::Null);
+    assert_eq!(v["ranged_sha256"], Value::Null);
+
+    let md5 = crate::common::md5_hex(&body);
+    assert_eq!(
+        v["attrs"],
+        json!({
+            "ETag": md5,
+            "Checksum": {"ChecksumSHA256": sha256},
+            "StorageClass": "STANDARD",
+            "ObjectSize": body.len(),
+        })
+    );
+    let parts = [vec![b'a'; 5 * 1024 * 1024], vec![b'b'; 1000]];
+    let multi_etag = multipart_etag(&parts);
+    assert_eq!(
+        v["multi"],
+        json!({
+            "ETag": multi_etag.trim_matches('"'),
+            "ObjectParts": {"TotalPartsCount": 2},
+            "ObjectSize": 5 * 1024 * 1024 + 1000,
+        })
+    );
+    assert_eq!(v["missing"], Value::from("NoSuchKey"));
+}
