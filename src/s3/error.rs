@@ -53,6 +53,7 @@ error_codes! {
     InvalidPolicyDocument => 400,
     InvalidRange => 416,
     InvalidRequest => 400,
+    InvalidStorageClass => 400,
     InvalidTag => 400,
     InvalidURI => 400,
     KeyTooLongError => 400,

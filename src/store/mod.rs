@@ -241,6 +241,12 @@ pub trait ObjectStore: 'static {
     type Staged: Staged;
     type Reader: ObjectReader;
 
+    /// True when every byte of object data this store writes is encrypted at rest: the S3
+    /// layer then accepts SSE-S3 requests (`x-amz-server-side-encryption: AES256`) truthfully.
+    fn encrypts_at_rest(&self) -> bool {
+        false
+    }
+
     /// The user owning an access key, if any.
     async fn user_by_access_key(&self, access_key: &str) -> Result<Option<User>, StoreError>;
 

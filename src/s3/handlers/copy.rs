@@ -4,7 +4,9 @@ use actix_web::HttpResponse;
 use futures_util::{StreamExt, TryStreamExt};
 
 use super::multipart::{part_number, upload_error, upload_id, MAX_PART_SIZE};
-use super::object::{apply_request_documents, meta_headers, write_condition, MAX_PUT_SIZE};
+use super::object::{
+    apply_request_documents, check_write_options, meta_headers, write_condition, MAX_PUT_SIZE,
+};
 use super::{quoted, xml_response};
 use crate::s3::body::{hex, RequestBody};
 use crate::s3::conditional::{self, Outcome, Preconditions};
@@ -113,6 +115,7 @@ fn directive<S>(ctx: &Ctx<'_, S>, header: &'static str) -> Result<Directive, S3E
 }
 
 pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
+    check_write_options(ctx)?;
     let metadata = directive(ctx, "x-amz-metadata-directive")?;
     let tagging = directive(ctx, "x-amz-tagging-directive")?;
     let condition = write_condition(ctx)?;

@@ -4,7 +4,9 @@ use actix_web::HttpResponse;
 use md5::{Digest, Md5};
 
 use super::list::common_prefix;
-use super::object::{apply_request_documents, meta_headers, stage_body, write_condition};
+use super::object::{
+    apply_request_documents, check_write_options, meta_headers, stage_body, write_condition,
+};
 use super::{owner_name, query_number, quoted, xml_response};
 use crate::s3::body::{hex, unhex, RequestBody, MAX_XML_BODY};
 use crate::s3::error::{S3Error, S3ErrorCode};
@@ -43,6 +45,7 @@ fn owner_elems(w: &mut XmlWriter, element: &str, name: &str) {
 }
 
 pub async fn create<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
+    check_write_options(ctx)?;
     let mut headers = meta_headers(ctx)?;
     apply_request_documents(ctx, &mut headers, true)?;
     let meta = ObjectMeta {

@@ -70,6 +70,88 @@ pub fn meta_headers<S>(ctx: &Ctx<'_, S>) -> Result<Vec<(String, String)>, S3Erro
     Ok(headers)
 }
 
+/// Storage classes whose objects are readable at once. There is one class here; these are
+/// accepted and stored as STANDARD, as on other single-class S3 servers.
+const IMMEDIATE_STORAGE_CLASSES: &[&str] = &[
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER_IR",
+];
+/// Archive classes promise objects that need a restore before reads: not offered.
+const ARCHIVE_STORAGE_CLASSES: &[&str] = &["GLACIER", "DEEP_ARCHIVE"];
+
+/// Refuses write options this server cannot honour (PutObject, CreateMultipartUpload,
+/// CopyObject) instead of storing the object without what the client asked for: encryption
+/// it does not do, object-lock retention it does not enforce, an unknown storage class.
+pub fn check_write_options<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<(), S3Error> {
+    if let Some(class) = ctx.header("x-amz-storage-class") {
+        if ARCHIVE_STORAGE_CLASSES.contains(&class) {
+            return Err(S3Error::new(
+                S3ErrorCode::NotImplemented,
+                format!("Storage class {class} (objects restored before reads) is not offered by this server"),
+            ));
+        }
+        if !IMMEDIATE_STORAGE_CLASSES.contains(&class) {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidStorageClass,
+                "The storage class you specified is not valid",
+            ));
+        }
+    }
+    match ctx.header("x-amz-server-side-encryption") {
+        None => {}
+        Some("AES256") if ctx.store.encrypts_at_rest() => {}
+        Some("AES256") => {
+            return Err(S3Error::new(
+                S3ErrorCode::NotImplemented,
+                "Server-side encryption (AES256) was requested but this server does not encrypt data at rest (its administrator can set encryption_key_file); nothing was stored",
+            ))
+        }
+        Some(kms) if kms.starts_with("aws:kms") => {
+            return Err(S3Error::new(
+                S3ErrorCode::NotImplemented,
+                "Server-side encryption with KMS keys is not offered by this server",
+            ))
+        }
+        Some(other) => {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "The encryption method specified is not supported",
+            )
+            .with_detail("ArgumentName", "x-amz-server-side-encryption")
+            .with_detail("ArgumentValue", other))
+        }
+    }
+    let customer_key = ctx.req.headers().keys().any(|name| {
+        let name = name.as_str();
+        name.starts_with("x-amz-server-side-encryption-customer-")
+            || name.starts_with("x-amz-copy-source-server-side-encryption-customer-")
+    });
+    if customer_key {
+        return Err(S3Error::new(
+            S3ErrorCode::NotImplemented,
+            "Server-side encryption with customer-provided keys (SSE-C) is not offered by this server",
+        ));
+    }
+    let object_lock = [
+        "x-amz-object-lock-mode",
+        "x-amz-object-lock-retain-until-date",
+        "x-amz-object-lock-legal-hold",
+    ]
+    .iter()
+    .any(|name| ctx.header(name).is_some());
+    if object_lock {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "Bucket is missing Object Lock Configuration",
+        ));
+    }
+    Ok(())
+}
+
 /// Adds the internal documents a write request asks for with `x-amz-tagging` and `x-amz-acl`
 /// (PutObject, CreateMultipartUpload, CopyObject) to `headers`.
 pub fn apply_request_documents<S>(
@@ -259,12 +341,14 @@ pub async fn put_object<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     body: RequestBody,
 ) -> Result<HttpResponse, S3Error> {
+    check_write_options(ctx)?;
     let mut headers = meta_headers(ctx)?;
     apply_request_documents(ctx, &mut headers, true)?;
     let condition = write_condition(ctx)?;
     let body = stage_body(ctx, body, MAX_PUT_SIZE).await?;
     let mut response = HttpResponse::Ok();
     body.echo_checksum(&mut response);
+    encryption_header(ctx, &mut response);
     if let Some((header, value)) = &body.checksum {
         let stored = objmeta::encode_checksum(header, value);
         objmeta::set(&mut headers, objmeta::CHECKSUM, Some(stored));
@@ -297,6 +381,13 @@ pub async fn delete_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespo
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Objects in a store that encrypts at rest are all SSE-S3 objects, as every object on S3 is.
+pub fn encryption_header<S: ObjectStore>(ctx: &Ctx<'_, S>, builder: &mut HttpResponseBuilder) {
+    if ctx.store.encrypts_at_rest() {
+        builder.insert_header(("x-amz-server-side-encryption", "AES256"));
+    }
+}
+
 /// `response-*` query parameters and the header each one overrides.
 const RESPONSE_OVERRIDES: &[(&str, &str)] = &[
     ("response-content-type", "content-type"),
@@ -317,8 +408,13 @@ fn insert_header(builder: &mut HttpResponseBuilder, name: &str, value: &str) {
 }
 
 /// ETag, Last-Modified and the stored headers, with `response-*` overrides applied.
-fn object_headers<S>(ctx: &Ctx<'_, S>, builder: &mut HttpResponseBuilder, info: &ObjectInfo) {
+fn object_headers<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    builder: &mut HttpResponseBuilder,
+    info: &ObjectInfo,
+) {
     builder.insert_header(("ETag", quoted(&info.meta.etag)));
+    encryption_header(ctx, builder);
     builder.insert_header(("Last-Modified", http_date(info.last_modified)));
     builder.insert_header(("Accept-Ranges", "bytes"));
     let has_type = info.meta.headers.iter().any(|(n, _)| n == "content-type");
