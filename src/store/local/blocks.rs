@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError};
@@ -207,7 +207,8 @@ impl Drop for PinnedBlock {
 /// Hashes `data` and makes it a durable block file, unless that block exists already.
 /// Blocking: run it on a blocking thread.
 pub fn store_block(shared: &Arc<Shared>, data: Bytes) -> Result<PinnedBlock, StoreError> {
-    let hash = sha256(&data);
+    // SHA-256, or a keyed hash when the store is encrypted.
+    let hash = shared.sealing.block_id(&data);
     let len = u32::try_from(data.len())
         .map_err(|_| StoreError::Internal(format!("block of {} bytes", data.len())))?;
     // Pin before looking: from here on the collector will not delete this block's file.
@@ -220,20 +221,21 @@ pub fn store_block(shared: &Arc<Shared>, data: Bytes) -> Result<PinnedBlock, Sto
         referenced: false,
         unsynced_dir: unsynced_dir.map(Path::to_path_buf),
     };
+    let file_len = shared.sealing.stored_len(len);
     for dir in &shared.dirs {
         let path = dir.block_path(&hash);
         match fs::metadata(&path) {
-            Ok(found) if found.len() == u64::from(len) => {
+            Ok(found) if found.len() == file_len => {
                 // Its writer may still be before its directory fsync: this upload does it too.
                 return Ok(pinned(dir.id, path.parent()));
             }
             Ok(found) => {
                 log::error!(
-                    "block file {} has {} bytes instead of {len}; rewriting it",
+                    "block file {} has {} bytes instead of {file_len}; rewriting it",
                     path.display(),
                     found.len()
                 );
-                let leaf = write_block_file(shared, dir, &hash, &data)?;
+                let leaf = write_block_file(shared, dir, &hash, data)?;
                 return Ok(pinned(dir.id, Some(&leaf)));
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -241,7 +243,7 @@ pub fn store_block(shared: &Arc<Shared>, data: Bytes) -> Result<PinnedBlock, Sto
         }
     }
     let dir = pick_dir(&shared.dirs)?;
-    let leaf = write_block_file(shared, dir, &hash, &data)?;
+    let leaf = write_block_file(shared, dir, &hash, data)?;
     Ok(pinned(dir.id, Some(&leaf)))
 }
 
@@ -270,7 +272,7 @@ fn write_block_file(
     shared: &Shared,
     dir: &StorageDir,
     hash: &Hash,
-    data: &[u8],
+    data: Bytes,
 ) -> Result<PathBuf, StoreError> {
     let tmp_path = dir.tmp_dir().join(random_hex(&shared.rng, 16)?);
     let written = (|| -> io::Result<PathBuf> {
@@ -279,7 +281,7 @@ fn write_block_file(
             .create_new(true)
             .mode(0o600)
             .open(&tmp_path)?;
-        file.write_all(data)?;
+        shared.sealing.write_block(&mut file, hash, data)?;
         file.sync_all()?;
         let final_path = dir.block_path(hash);
         let leaf_dir = final_path
