@@ -54,7 +54,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
 use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_256_GCM, NONCE_LEN};
@@ -104,6 +104,7 @@ pub struct StoreKey {
     /// Where it is configured and its file, e.g. `libres3.conf:7: encryption_key_file =
     /// /etc/libres3/store.key`, for messages.
     setting: String,
+    file: PathBuf,
 }
 
 impl fmt::Debug for StoreKey {
@@ -144,7 +145,11 @@ impl StoreKey {
                 file = path.display()
             )
         })?;
-        Ok(StoreKey { bytes, setting })
+        Ok(StoreKey {
+            bytes,
+            setting,
+            file: path.to_owned(),
+        })
     }
 
     /// A key from its bytes (tests, and callers that hold the key already).
@@ -152,6 +157,7 @@ impl StoreKey {
         StoreKey {
             bytes,
             setting: setting.to_owned(),
+            file: PathBuf::new(),
         }
     }
 
@@ -182,7 +188,7 @@ fn parse_key(text: &[u8]) -> Result<[u8; KEY_LEN], String> {
         key.fill(0);
         return Err(format!(
             "the key file must hold 64 hex digits (32 random bytes) and at most a final \
-             newline; it holds {} bytes that are not that",
+             newline, not these {} bytes",
             text.len()
         ));
     }
@@ -547,8 +553,9 @@ pub fn check_store(
 /// Where the key of a store came from, for the startup log.
 pub fn describe(key: &StoreKey, sealing: &Sealing) -> String {
     format!(
-        "encryption at rest is on: AES-256-GCM with a key per block, derived from {} (key id {})",
-        key.setting(),
+        "encryption at rest is on: AES-256-GCM, a key per block derived from the key in {} \
+         (key id {})",
+        key.file.display(),
         sealing.key_id().unwrap_or("?")
     )
 }
