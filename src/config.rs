@@ -100,7 +100,7 @@ pub const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace"];
 pub const KEYS: &[Key] = &[
     key("backend", Kind::OneOf(&["embedded", "sx"]), "embedded", "where data lives: the embedded store on local disks, or an SX cluster"),
     Key { repeat: true, ..key("data_dir", Kind::Path, "", "a storage directory of the embedded store; one line per directory, the first holds the index (default /var/lib/libres3 as root, else $XDG_DATA_HOME/libres3)") },
-    key("encryption_key_file", Kind::Path, "", "key file for encryption at rest of the embedded store (mode 0600)"),
+    key("encryption_key_file", Kind::Path, "", "key file for encryption at rest of the embedded store: 64 hex digits, e.g. from openssl rand -hex 32 (mode 0600); decided when the store is created"),
     key("s3_host", Kind::Text, "", "host name of the S3 service; enables virtual-hosted-style requests (bucket.s3_host)"),
     key("s3_listen_ip", Kind::Ip, DEFAULT_LISTEN_IP, "address the S3 listeners bind"),
     key("s3_http_port", Kind::PortOrOff, "8008", "HTTP port (off: no HTTP listener)"),
@@ -121,7 +121,7 @@ pub const KEYS: &[Key] = &[
     key("client_request_timeout", Kind::Seconds, "30", "time a client has to send a request's headers (slow clients are cut off)"),
     key("keep_alive", Kind::Seconds, "60", "idle time before a kept-alive connection is closed"),
     live(key("max_object_size", Kind::Size, "5G", "largest object or part a single PUT may upload")),
-    key("allow_insecure_permissions", Kind::Bool, "no", "accept secret-bearing files (this file with secret_key, the TLS key) readable by group or others"),
+    key("allow_insecure_permissions", Kind::Bool, "no", "accept secret-bearing files (this file with secret_key, the TLS key, the encryption key file) readable by group or others"),
     key("sx_host", Kind::Sx, "", "SX backend: a cluster node"),
     key("sx_port", Kind::Sx, "", "SX backend: the nodes' port"),
     Key { secret: true, ..key("secret_key", Kind::Sx, "", "SX backend: the admin key") },
@@ -424,6 +424,8 @@ pub struct Config {
     pub backend: Backend,
     pub data_dirs: Vec<PathBuf>,
     pub encryption_key_file: Option<PathBuf>,
+    /// The line of the file that sets `encryption_key_file`, for messages.
+    pub encryption_key_line: Option<usize>,
     /// HTTP listeners.
     pub listen: Vec<SocketAddr>,
     /// HTTPS listeners, and the certificate they serve.
@@ -518,6 +520,14 @@ impl Config {
             check_secret_file(key_file, "the encryption key file", allow)?;
         }
         Ok((config, Some(text)))
+    }
+
+    /// `FILE:LINE: encryption_key_file`, where the key file is configured, for messages.
+    pub fn origin_of_encryption_key(&self) -> String {
+        match (&self.source, self.encryption_key_line) {
+            (Some(file), Some(line)) => format!("{}:{line}: encryption_key_file", file.display()),
+            _ => "encryption_key_file".into(),
+        }
     }
 
     /// The settings from a file's text that a supervisor already read and checked.
@@ -685,6 +695,7 @@ impl Config {
             backend,
             data_dirs,
             encryption_key_file: file.get("encryption_key_file").map(PathBuf::from),
+            encryption_key_line: file.last("encryption_key_file").map(|e| e.line),
             listen,
             https_listen,
             tls,
@@ -793,6 +804,9 @@ pub fn describe(config: &Config) -> String {
     for dir in &config.data_dirs {
         line("data_dir", dir.display().to_string());
     }
+    if let Some(key_file) = &config.encryption_key_file {
+        line("encryption_key_file", key_file.display().to_string());
+    }
     line("http", list(&config.listen));
     line("https", list(&config.https_listen));
     line(
@@ -892,6 +906,22 @@ mod tests {
         assert_eq!(c.listen, vec!["127.0.0.1:9000".parse().unwrap()]);
         assert!(c.https_listen.is_empty());
         assert_eq!(c.admin_listen, Some(DEFAULT_ADMIN_LISTEN.parse().unwrap()));
+    }
+
+    #[test]
+    fn encryption_key_origin_names_file_and_line() {
+        let args = Args {
+            config: Some(PathBuf::from("t.conf")),
+            ..Args::default()
+        };
+        let file = parse("s3_http_port = 1\nencryption_key_file = /etc/k\n").unwrap();
+        let c = Config::from_settings(&args, &file).unwrap();
+        assert_eq!(c.encryption_key_file, Some(PathBuf::from("/etc/k")));
+        assert_eq!(
+            c.origin_of_encryption_key(),
+            "t.conf:2: encryption_key_file"
+        );
+        assert!(describe(&c).contains("encryption_key_file = /etc/k\n"));
     }
 
     #[test]

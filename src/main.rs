@@ -21,7 +21,7 @@ use std::sync::Arc;
 use cli::{Args, Command};
 use config::{Backend, Config};
 use server::Sockets;
-use store::local::{LocalStore, UserAdmin};
+use store::local::{LocalStore, StoreKey, UserAdmin};
 use store::sx::{SxConfig, SxStore};
 use store::SecretKey;
 use supervisor::{Daemon, Notify, Pidfile};
@@ -114,13 +114,21 @@ fn preflight(config: &Config) -> Result<Preflight, String> {
         // Checked before any fork, so a bad SX setting stops the start with its reason.
         sx_config(config)?;
     }
-    if let Some(path) = &config.encryption_key_file {
-        return Err(format!(
-            "encryption_key_file = {}: encryption at rest is not built yet; remove the key to \
-             store data unencrypted",
-            path.display()
-        ));
-    }
+    // Read now, while we may still be root, like the TLS key: workers get it from memory.
+    let store_key = match &config.encryption_key_file {
+        None => None,
+        Some(_) if config.backend == Backend::Sx => {
+            return Err(format!(
+                "{}: only the embedded store encrypts at rest (SX volumes have their own \
+                 filters); remove encryption_key_file, or use backend = embedded",
+                config.origin_of_encryption_key()
+            ))
+        }
+        Some(path) => Some(Arc::new(StoreKey::load(
+            path,
+            &config.origin_of_encryption_key(),
+        )?)),
+    };
     // Loaded now, while we may still be root: the key file is usually readable by root only.
     let certificate = match &config.tls {
         Some(files) if !config.https_listen.is_empty() => Some(tls::load(files)?),
@@ -134,6 +142,7 @@ fn preflight(config: &Config) -> Result<Preflight, String> {
     Ok(Preflight {
         run_as,
         certificate,
+        store_key,
     })
 }
 
@@ -141,6 +150,8 @@ fn preflight(config: &Config) -> Result<Preflight, String> {
 pub struct Preflight {
     pub run_as: Option<(nix::unistd::User, nix::unistd::Gid)>,
     pub certificate: Option<Arc<rustls::sign::CertifiedKey>>,
+    /// The embedded store's encryption key, when `encryption_key_file` is set.
+    pub store_key: Option<Arc<StoreKey>>,
 }
 
 fn check_config(args: &Args) -> ExitCode {
@@ -179,6 +190,7 @@ fn serve(args: Args) -> ExitCode {
     let Preflight {
         run_as,
         certificate,
+        store_key,
     } = match preflight(&config) {
         Ok(checked) => checked,
         Err(e) => return fail(e),
@@ -214,6 +226,7 @@ fn serve(args: Args) -> ExitCode {
             pidfile,
             run_as,
             certificate,
+            store_key,
         }),
         (_, mut pidfile) => {
             if let Some(pidfile) = &mut pidfile {
@@ -226,7 +239,15 @@ fn serve(args: Args) -> ExitCode {
                     return fail(e);
                 }
             }
-            let code = run_worker(&args, config, sockets, certificate, None, Notify::Stdout);
+            let code = run_worker(
+                &args,
+                config,
+                sockets,
+                certificate,
+                store_key.as_deref(),
+                None,
+                Notify::Stdout,
+            );
             if let Some(pidfile) = pidfile {
                 pidfile.remove();
             }
@@ -256,8 +277,8 @@ fn sx_config(config: &Config) -> Result<SxConfig, String> {
     })
 }
 
-fn open_store(config: &Config) -> Result<LocalStore, String> {
-    LocalStore::open(&config.data_dirs).map_err(|e| e.to_string())
+fn open_store(config: &Config, key: Option<&StoreKey>) -> Result<LocalStore, String> {
+    LocalStore::open_with_key(&config.data_dirs, key).map_err(|e| e.to_string())
 }
 
 /// A worker: the actix runtime, the store and the server, created here and only here (after
@@ -267,6 +288,7 @@ pub fn run_worker(
     config: Config,
     sockets: Sockets,
     certificate: Option<Arc<rustls::sign::CertifiedKey>>,
+    store_key: Option<&StoreKey>,
     control: Option<std::fs::File>,
     mut notify: Notify,
 ) -> i32 {
@@ -285,7 +307,7 @@ pub fn run_worker(
             )
             .await;
         }
-        let store = open_store(&config)?;
+        let store = open_store(&config, store_key)?;
         let endpoint = match (sockets.http.first(), sockets.https.first()) {
             (Some(l), _) => l.local_addr().map(|a| format!("http://{a}")),
             (None, Some(l)) => l.local_addr().map(|a| format!("https://{a}")),

@@ -257,6 +257,8 @@ pub struct Daemon {
     pub pidfile: Pidfile,
     pub run_as: Option<(User, Gid)>,
     pub certificate: Option<Arc<CertifiedKey>>,
+    /// Read once at startup: a restarted worker opens the store with the same key.
+    pub store_key: Option<Arc<crate::store::local::StoreKey>>,
 }
 
 /// What a supervisor hands its worker with a SIGHUP: what it read as root.
@@ -340,6 +342,7 @@ fn supervise(daemon: Daemon, report: File) -> i32 {
         mut pidfile,
         run_as,
         mut certificate,
+        store_key,
     } = daemon;
     let mut report = Notify::Pipe(Some(report));
     let fail = |report: &mut Notify, message: String| {
@@ -382,6 +385,7 @@ fn supervise(daemon: Daemon, report: File) -> i32 {
         &sockets,
         run_as.as_ref(),
         certificate.clone(),
+        store_key.as_deref(),
     ) {
         Ok(Worker {
             pid,
@@ -453,6 +457,7 @@ fn supervise(daemon: Daemon, report: File) -> i32 {
                         &sockets,
                         run_as.as_ref(),
                         certificate.clone(),
+                        store_key.as_deref(),
                     ) {
                         Ok(Worker { pid, control, .. }) => {
                             log::warn!("worker {pid} restarted and serving");
@@ -592,6 +597,7 @@ fn start_worker(
     sockets: &Sockets,
     run_as: Option<&(User, Gid)>,
     certificate: Option<Arc<CertifiedKey>>,
+    store_key: Option<&crate::store::local::StoreKey>,
 ) -> Result<Worker, String> {
     let pipe = || nix::unistd::pipe().map_err(|e| format!("cannot create a pipe: {e}"));
     let (read_end, write_end): (OwnedFd, OwnedFd) = pipe()?;
@@ -631,6 +637,7 @@ fn start_worker(
                 config.clone(),
                 sockets,
                 certificate,
+                store_key,
                 Some(control),
                 notify,
             );

@@ -514,6 +514,57 @@ fn a_killed_worker_is_restarted() {
     assert_eq!(daemon.command("status").status.code(), Some(0));
 }
 
+/// The encryption key is root's 0600 file: the daemon reads it before its worker drops to the
+/// run-as user (who could not read it), and keeps it for the workers it restarts.
+#[test]
+fn encryption_key_outlives_privilege_drop_and_restarts() {
+    let scratch = Scratch::new("enckey");
+    let key = scratch.0.join("store.key");
+    write_private(
+        &key,
+        "3f1c6a0e9b2d4f5a7c8e1b3d5f7a9c0e2b4d6f8a1c3e5b7d9f0a2c4e6b8d0f1a\n",
+    );
+    let nobody = Command::new("id")
+        .args(["-u", "nobody"])
+        .output()
+        .ok()
+        .and_then(|out| text(&out.stdout).trim().parse::<u32>().ok())
+        .filter(|_| is_root());
+    let run_as = if nobody.is_some() {
+        "run-as = nobody\n"
+    } else {
+        println!("not root or no user nobody: checking restarts only");
+        ""
+    };
+    let daemon = Daemon::start(
+        &scratch,
+        &format!("encryption_key_file = {}\n{run_as}", key.display()),
+    );
+    daemon.wait_for_log("errors.log", "encryption at rest is on");
+    let first = daemon.worker_pid();
+    if let Some(uid) = nobody {
+        assert_eq!(uid_of(first), Some(uid), "the worker runs as nobody");
+    }
+    let head = signed_head("PUT", "/enc-bucket", daemon.s3, 0);
+    assert_eq!(request(daemon.s3, &head, b"").0, 200);
+    let body = "sealed by a daemon worker\n".repeat(5000);
+    let head = signed_head("PUT", "/enc-bucket/k", daemon.s3, body.len());
+    assert_eq!(request(daemon.s3, &head, body.as_bytes()).0, 200);
+
+    signal(first, "KILL");
+    wait_for("a new worker", Duration::from_secs(20), || {
+        let (status, body) = get_quietly(daemon.admin, "/health")?;
+        (status == 200 && !body.contains(&format!("\"pid\":{first},"))).then_some(())
+    });
+    let (status, got) = request(
+        daemon.s3,
+        &signed_head("GET", "/enc-bucket/k", daemon.s3, 0),
+        b"",
+    );
+    assert_eq!(status, 200, "{got}");
+    assert!(got == body, "the restarted worker read other bytes");
+}
+
 fn get_quietly(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(addr).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;

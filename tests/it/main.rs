@@ -14,6 +14,7 @@ mod common;
 mod awscli;
 mod boto3;
 mod daemon;
+mod encryption;
 mod packaging;
 mod raw_auth;
 mod raw_buckets;

@@ -5,7 +5,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, HttpResponseBuilder};
 use base64::Engine;
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 
 use super::quoted;
 use crate::s3::access::{access_denied, Access};
@@ -532,10 +532,16 @@ pub async fn get_object<S: ObjectStore>(
         let nothing = futures_util::stream::empty::<Result<bytes::Bytes, actix_web::Error>>();
         return Ok(builder.body(SizedStream::new(length, nothing)));
     }
-    let stream = reader.stream(byte_range).map_err(|e| {
-        log::error!("read failed mid-response: {e}");
-        actix_web::error::ErrorInternalServerError("read failed")
-    });
+    let mut stream = reader.stream(byte_range);
+    // The first chunk is read before the status is sent: data that cannot be read (a missing
+    // block, one that fails authentication) then answers 500 InternalError, not a cut-off 200.
+    let first = stream.try_next().await?;
+    let stream = futures_util::stream::iter(first.map(Ok))
+        .chain(stream)
+        .map_err(|e| {
+            log::error!("read failed mid-response: {e}");
+            actix_web::error::ErrorInternalServerError("read failed")
+        });
     Ok(builder.body(SizedStream::new(length, stream)))
 }
 

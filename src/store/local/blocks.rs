@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use ring::rand::SecureRandom;
 
+use super::sealing::{Sealing, OVERHEAD};
 use super::Shared;
 use crate::store::StoreError;
 
@@ -218,7 +219,8 @@ impl Drop for PinnedBlock {
 /// Hashes `data` and makes it a durable block file, unless that block exists already.
 /// Blocking: run it on a blocking thread.
 pub fn store_block(shared: &Arc<Shared>, data: Bytes) -> Result<PinnedBlock, StoreError> {
-    let hash = sha256(&data);
+    // SHA-256, or a keyed hash when the store is encrypted.
+    let hash = shared.sealing.block_id(&data);
     let len = u32::try_from(data.len())
         .map_err(|_| StoreError::Internal(format!("block of {} bytes", data.len())))?;
     // Pin before looking: from here on the collector will not delete this block's file.
@@ -231,20 +233,21 @@ pub fn store_block(shared: &Arc<Shared>, data: Bytes) -> Result<PinnedBlock, Sto
         referenced: false,
         unsynced_dir: unsynced_dir.map(Path::to_path_buf),
     };
+    let file_len = shared.sealing.stored_len(len);
     for dir in &shared.dirs {
         let path = dir.block_path(&hash);
         match fs::metadata(&path) {
-            Ok(found) if found.len() == u64::from(len) => {
+            Ok(found) if found.len() == file_len => {
                 // Its writer may still be before its directory fsync: this upload does it too.
                 return Ok(pinned(dir.id, path.parent()));
             }
             Ok(found) => {
                 log::error!(
-                    "block file {} has {} bytes instead of {len}; rewriting it",
+                    "block file {} has {} bytes instead of {file_len}; rewriting it",
                     path.display(),
                     found.len()
                 );
-                let leaf = write_block_file(shared, dir, &hash, &data)?;
+                let leaf = write_block_file(shared, dir, &hash, data)?;
                 return Ok(pinned(dir.id, Some(&leaf)));
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -252,7 +255,7 @@ pub fn store_block(shared: &Arc<Shared>, data: Bytes) -> Result<PinnedBlock, Sto
         }
     }
     let dir = pick_dir(&shared.dirs)?;
-    let leaf = write_block_file(shared, dir, &hash, &data)?;
+    let leaf = write_block_file(shared, dir, &hash, data)?;
     Ok(pinned(dir.id, Some(&leaf)))
 }
 
@@ -281,11 +284,12 @@ fn write_block_file(
     shared: &Shared,
     dir: &StorageDir,
     hash: &Hash,
-    data: &[u8],
+    data: Bytes,
 ) -> Result<PathBuf, StoreError> {
     let tmp_path = dir.tmp_dir().join(random_hex(&shared.rng, 16)?);
     let written = (|| -> io::Result<PathBuf> {
-        write_durably(dir, &tmp_path, data)?;
+        let contents = block_file_contents(&shared.sealing, hash, data)?;
+        write_durably(dir, &tmp_path, &contents)?;
         let final_path = dir.block_path(hash);
         let leaf_dir = final_path
             .parent()
@@ -301,6 +305,17 @@ fn write_block_file(
             format!("writing block in {}: {e}", dir.path.display()),
         ))
     })
+}
+
+/// What a block file holds: the block itself, or sealed when the store is encrypted (in an
+/// aligned buffer, so it still goes to the disk without another copy).
+fn block_file_contents(sealing: &Sealing, hash: &Hash, data: Bytes) -> io::Result<Bytes> {
+    if !sealing.is_on() {
+        return Ok(data);
+    }
+    let mut sealed = aligned_buffer(data.len() + OVERHEAD).writer();
+    sealing.write_block(&mut sealed, hash, data)?;
+    Ok(sealed.into_inner().freeze())
 }
 
 /// Alignment of direct I/O buffers, offsets and lengths: a page, which every block device's
@@ -360,24 +375,30 @@ fn is_direct_io_aligned(data: &[u8]) -> bool {
     data.as_ptr().align_offset(DIRECT_IO_ALIGN) == 0 && data.len() % DIRECT_IO_ALIGN == 0
 }
 
-/// Direct I/O wants an aligned buffer and whole aligned lengths. Data that is not (the last
-/// block of an object, a block staged elsewhere) is copied into an aligned window of a larger
-/// buffer, padded with zeros, and the file cut back to its length.
+/// Direct I/O wants aligned addresses and whole aligned lengths. The aligned part of `data`
+/// is written from where it is; the rest (a short last page, or everything when `data` does
+/// not start aligned) is copied into an aligned buffer padded with zeros, and the file is
+/// cut back to its length.
 fn write_direct(path: &Path, data: &[u8]) -> io::Result<()> {
     let mut file = new_file(path, nix::libc::O_DIRECT)?;
-    if is_direct_io_aligned(data) {
-        file.write_all(data)?;
-        return file.sync_all();
+    let in_place = if data.as_ptr().align_offset(DIRECT_IO_ALIGN) == 0 {
+        data.len() / DIRECT_IO_ALIGN * DIRECT_IO_ALIGN
+    } else {
+        0
+    };
+    let (aligned, rest) = data.split_at(in_place);
+    file.write_all(aligned)?;
+    if !rest.is_empty() {
+        let padded = rest.len().div_ceil(DIRECT_IO_ALIGN) * DIRECT_IO_ALIGN;
+        let mut buffer = aligned_buffer(padded);
+        buffer.extend_from_slice(rest);
+        buffer.resize(padded, 0);
+        if !is_direct_io_aligned(&buffer) {
+            return Err(io::Error::other("cannot align a direct I/O buffer"));
+        }
+        file.write_all(&buffer)?;
+        file.set_len(data.len() as u64)?;
     }
-    let padded = data.len().div_ceil(DIRECT_IO_ALIGN) * DIRECT_IO_ALIGN;
-    let mut buffer = aligned_buffer(padded);
-    buffer.extend_from_slice(data);
-    buffer.resize(padded, 0);
-    if !is_direct_io_aligned(&buffer) {
-        return Err(io::Error::other("cannot align a direct I/O buffer"));
-    }
-    file.write_all(&buffer)?;
-    file.set_len(data.len() as u64)?;
     file.sync_all()
 }
 
@@ -518,13 +539,15 @@ mod tests {
         let root = std::env::temp_dir().join(format!("libres3-direct-{}", std::process::id()));
         fs::create_dir_all(&root).unwrap();
         let dir = StorageDir::new(1, root.clone());
-        let mut aligned = aligned_buffer(2 * DIRECT_IO_ALIGN);
-        aligned.resize(2 * DIRECT_IO_ALIGN, 3);
+        let mut aligned = aligned_buffer(2 * DIRECT_IO_ALIGN + 100);
+        aligned.resize(2 * DIRECT_IO_ALIGN + 100, 3);
+        let aligned = aligned.freeze();
         for (name, data) in [
-            ("aligned", aligned.freeze().to_vec()),
-            ("short", vec![1u8; 100]),
-            ("odd", vec![2u8; DIRECT_IO_ALIGN + 1]),
-            ("empty", Vec::new()),
+            ("aligned", aligned.slice(..2 * DIRECT_IO_ALIGN)),
+            ("aligned-start", aligned.clone()),
+            ("short", Bytes::from(vec![1u8; 100])),
+            ("odd", Bytes::from(vec![2u8; DIRECT_IO_ALIGN + 1])),
+            ("empty", Bytes::new()),
         ] {
             let path = root.join(name);
             write_durably(&dir, &path, &data).unwrap();

@@ -5,7 +5,8 @@
 //! ```text
 //! d0/index.sqlite (+ -wal, -shm)   users, buckets, objects, uploads, parts, block records
 //! dN/libres3-dir                   identity: this store's id and the directory's id
-//! dN/blocks/ab/cd/<hex sha-256>    block files (1 MiB, the last of an object shorter)
+//! dN/blocks/ab/cd/<hex sha-256>    block files (1 MiB, the last of an object shorter); named by
+//!                                  HMAC-SHA256 and sealed when the store is encrypted
 //! dN/tmp/                          blocks being written; emptied at startup
 //! ```
 //!
@@ -13,10 +14,14 @@
 //! cut into `blocks::BLOCK_SIZE` (1 MiB) blocks, deduplicated by content; a block is durable before the row naming
 //! it commits, and refcounts change in the same transaction as the rows. Unreferenced blocks
 //! are collected by the writer thread once no reader or upload can need them.
+//!
+//! With a key (`encryption_key_file`), block files and inline data are sealed and blocks are
+//! named by a keyed hash instead of SHA-256 (`sealing`); the index records it at creation.
 
 mod blocks;
 mod index;
 mod reader;
+mod sealing;
 mod staging;
 mod users;
 mod writer;
@@ -36,6 +41,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 pub use reader::LocalReader;
+pub use sealing::StoreKey;
 pub use staging::LocalStaged;
 pub use writer::GcStats;
 
@@ -52,6 +58,7 @@ use self::writer::Tx;
 use nix::fcntl::{Flock, FlockArg};
 
 use self::reader::{Body, LocatedBlock, ReaderRegistry, ReaderTicket};
+use self::sealing::Sealing;
 use self::writer::Writer;
 use super::{
     AbortedUpload, BodyStream, BucketDocuments, BucketInfo, CopySource, ListStart, ObjectInfo,
@@ -102,6 +109,21 @@ pub enum LocalError {
     Recovery { path: PathBuf, source: StoreError },
     #[error("cannot start the index writer thread: {0}")]
     Thread(io::Error),
+    #[error("{index}: this store is encrypted (key id {key_id}) but no encryption_key_file is set; set encryption_key_file in libres3.conf to the key file the store was created with")]
+    KeyMissing { index: PathBuf, key_id: String },
+    #[error("{key}: not the key of the encrypted store {index} (this key's id is {found}, the store's is {expected}); set encryption_key_file to the key file the store was created with")]
+    WrongKey {
+        key: String,
+        index: PathBuf,
+        found: String,
+        expected: String,
+    },
+    #[error("{key}: the store {index} was created without encryption, and libres3 does not encrypt existing data in place; remove encryption_key_file, or give an empty data_dir for a new encrypted store and copy the objects over (e.g. with rclone sync)")]
+    NotEncrypted { key: String, index: PathBuf },
+    #[error("{index}: the store is encrypted with {scheme}, which this version of libres3 does not know; run the version that created the store")]
+    UnknownEncryption { index: PathBuf, scheme: String },
+    #[error("encryption at rest: {0}")]
+    Crypto(String),
 }
 
 /// State shared by the store, its blocking tasks, staged values and readers.
@@ -111,6 +133,8 @@ pub(crate) struct Shared {
     readers: ReaderRegistry,
     reads: ReadPool,
     rng: SystemRandom,
+    /// Seals block files and inline data, and names blocks; a pass-through without a key.
+    sealing: Sealing,
     /// Transactions the writer committed (each holds a group of requests).
     commits: AtomicU64,
     /// flock()ed identity files: one process per storage directory.
@@ -121,6 +145,13 @@ impl Shared {
     fn dir(&self, id: i64) -> Option<&StorageDir> {
         self.dirs.iter().find(|dir| dir.id == id)
     }
+
+    fn index_path(&self) -> PathBuf {
+        self.dirs
+            .first()
+            .map(|dir| dir.path.join(INDEX_FILE))
+            .unwrap_or_default()
+    }
 }
 
 /// The embedded store. `Send + Sync`: share it with an `Arc` between worker threads.
@@ -130,9 +161,20 @@ pub struct LocalStore {
 }
 
 impl LocalStore {
-    /// Opens or initialises the store over one or more storage directories (the first holds
-    /// the SQLite index), creating missing ones, and runs crash recovery.
+    /// Opens or initialises an unencrypted store: [`LocalStore::open_with_key`] without a key.
     pub fn open(dirs: &[PathBuf]) -> Result<LocalStore, LocalError> {
+        LocalStore::open_with_key(dirs, None)
+    }
+
+    /// Opens or initialises the store over one or more storage directories (the first holds
+    /// the SQLite index), creating missing ones, and runs crash recovery. With `key`, data is
+    /// encrypted at rest; a new store records whether it is encrypted and with which key, and
+    /// an existing one refuses to open with another key, or with a key when it was created
+    /// without one (and the reverse).
+    pub fn open_with_key(
+        dirs: &[PathBuf],
+        key: Option<&StoreKey>,
+    ) -> Result<LocalStore, LocalError> {
         let Some(first) = dirs.first() else {
             return Err(LocalError::NoDirectory);
         };
@@ -183,6 +225,12 @@ impl LocalStore {
             identities.push((dir.clone(), ident));
             locks.push(lock);
         }
+        // Checked once the directories are locked, before recovery touches anything.
+        let sealing = Sealing::new(key)?;
+        sealing::check_store(&conn, &index_path, key, &sealing)?;
+        if let Some(key) = key {
+            log::info!("{}", sealing::describe(key, &sealing));
+        }
         let storage = register_dirs(&conn, &identities).map_err(index_error)?;
         check_missing_dirs(&conn, &identities).map_err(|e| match e {
             Missing::Dir(e) => e,
@@ -196,6 +244,7 @@ impl LocalStore {
             readers: ReaderRegistry::default(),
             reads: ReadPool::new(index_path.clone()),
             rng,
+            sealing,
             commits: AtomicU64::new(0),
             _locks: locks,
         });
@@ -733,7 +782,9 @@ impl ObjectStore for LocalStore {
         let headers_json = headers_to_json(&meta)?;
         let new_blocks = data.located_blocks();
         let inline = match &data.content {
-            staging::StagedContent::Inline(bytes) => Some(bytes.clone()),
+            staging::StagedContent::Inline(bytes) => {
+                Some(self.shared.sealing.seal_inline(bytes.clone())?)
+            }
             staging::StagedContent::Blocks(_) => None,
         };
         self.writer
@@ -807,7 +858,15 @@ impl ObjectStore for LocalStore {
                     return Err(StoreError::NoSuchKey);
                 };
                 let body = match (inline, block_list) {
-                    (Some(data), _) => Body::Inline(data.into()),
+                    (Some(data), _) => {
+                        Body::Inline(shared.sealing.open_inline(data).map_err(|e| {
+                            log::error!(
+                                "object {bucket}/{key}: inline data in {}: {e}",
+                                shared.index_path().display()
+                            );
+                            StoreError::Internal(format!("object {bucket}/{key}: {e}"))
+                        })?)
+                    }
                     (None, Some(list)) => Body::Blocks(locate_blocks(conn, &shared, &list)?),
                     (None, None) => {
                         return Err(StoreError::Internal(format!(

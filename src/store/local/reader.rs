@@ -17,6 +17,7 @@ use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 
 use super::blocks::{to_hex, BlockRef, BLOCK_SIZE};
+use super::sealing::Sealing;
 use super::Shared;
 use crate::store::{ByteRange, DataStream, ObjectInfo, ObjectReader, StoreError};
 
@@ -138,7 +139,7 @@ struct BlockCursor {
     offset_in_block: u64,
     remaining: u64,
     failed: bool,
-    _ticket: ReaderTicket,
+    ticket: ReaderTicket,
 }
 
 impl BlockCursor {
@@ -155,7 +156,7 @@ impl BlockCursor {
             offset_in_block: offset,
             remaining: len,
             failed: false,
-            _ticket: ticket,
+            ticket,
         }
     }
 
@@ -173,8 +174,11 @@ impl BlockCursor {
             .min(self.remaining)
             .min(BLOCK_SIZE as u64);
         let offset = self.offset_in_block;
-        let read =
-            tokio::task::spawn_blocking(move || read_block_range(&located, offset, want)).await;
+        let shared = self.ticket.shared.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            read_block_range(&shared.sealing, &located, offset, want)
+        })
+        .await;
         let result = match read {
             Ok(result) => result,
             Err(e) => Err(StoreError::Internal(format!("block read task failed: {e}"))),
@@ -197,8 +201,14 @@ impl BlockCursor {
     }
 }
 
-/// Reads `len` bytes at `offset` of a block file, refusing a file shorter than recorded.
-fn read_block_range(located: &LocatedBlock, offset: u64, len: u64) -> Result<Bytes, StoreError> {
+/// Reads `len` bytes at `offset` of a block file, refusing a file shorter than recorded, or
+/// a sealed one that fails authentication.
+fn read_block_range(
+    sealing: &Sealing,
+    located: &LocatedBlock,
+    offset: u64,
+    len: u64,
+) -> Result<Bytes, StoreError> {
     let hex = to_hex(&located.block.hash);
     let fail = |what: String| {
         log::error!("block {hex} ({}): {what}", located.path.display());
@@ -209,6 +219,11 @@ fn read_block_range(located: &LocatedBlock, offset: u64, len: u64) -> Result<Byt
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(fail("missing".into())),
         Err(e) => return Err(fail(e.to_string())),
     };
+    if sealing.is_on() {
+        return sealing
+            .read_block(&mut file, &located.block, offset, len)
+            .map_err(fail);
+    }
     let on_disk = file.metadata().map_err(|e| fail(e.to_string()))?.len();
     if on_disk < u64::from(located.block.len) {
         return Err(fail(format!(

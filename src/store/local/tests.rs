@@ -1107,3 +1107,5 @@ async fn bucket_documents_and_upload_expiry() {
         .documents
         .is_empty());
 }
+
+mod encrypted;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use md5::{Digest, Md5};
@@ -216,6 +216,8 @@ pub struct TestServer {
     pub opts: ServerOpts,
     /// Every line the server printed on stdout, across restarts.
     stdout: Arc<Mutex<Vec<String>>>,
+    /// Every line the server logged on stderr, across restarts, and a signal for each new one.
+    stderr: Arc<(Mutex<Vec<String>>, Condvar)>,
     root: TempDir,
 }
 
@@ -245,6 +247,7 @@ impl TestServer {
             data_dirs,
             opts,
             stdout: Arc::default(),
+            stderr: Arc::default(),
             root,
         };
         server.spawn();
@@ -304,10 +307,14 @@ impl TestServer {
                 }
             }
         });
+        let logged = Arc::clone(&self.stderr);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 eprintln!("[libres3] {line}");
+                let (lines, added) = &*logged;
+                lines.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+                added.notify_all();
             }
         });
 
@@ -335,6 +342,33 @@ impl TestServer {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// What the server logged on stderr so far (all runs).
+    pub fn stderr(&self) -> Vec<String> {
+        self.stderr
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The first line the server logged on stderr that contains `needle`, waiting up to
+    /// `limit` for it (the log pipe is read by another thread); None if none came.
+    pub fn wait_for_log(&self, needle: &str, limit: Duration) -> Option<String> {
+        let (lines, added) = &*self.stderr;
+        let deadline = Instant::now() + limit;
+        let mut lines = lines.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(line) = lines.iter().find(|l| l.contains(needle)) {
+                return Some(line.clone());
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            lines = added
+                .wait_timeout(lines, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     /// Stops the server, keeping its data for `restart` (or for `admin`
