@@ -236,6 +236,18 @@ fn encrypted_store_keeps_no_plaintext_on_disk() {
 
     // Restarted with its key, the store serves everything again, to awscli too.
     server.restart();
+    // Every object is an SSE-S3 object, and asking for SSE-S3 is accepted truthfully.
+    let raw = server.raw();
+    let sse_path = format!("/{bucket}/sse-s3");
+    let put = raw
+        .put(&sse_path)
+        .header("x-amz-server-side-encryption", "AES256")
+        .body("asked to be encrypted")
+        .send()
+        .ok();
+    assert_eq!(put.header("x-amz-server-side-encryption"), Some("AES256"));
+    let head = raw.head(&sse_path).send().ok();
+    assert_eq!(head.header("x-amz-server-side-encryption"), Some("AES256"));
     let aws = Aws::new(&server);
     let out = server.scratch("encryption-get");
     for (key, data) in &uploaded.objects {

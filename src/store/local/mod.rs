@@ -627,6 +627,10 @@ impl ObjectStore for LocalStore {
     type Staged = LocalStaged;
     type Reader = LocalReader;
 
+    fn encrypts_at_rest(&self) -> bool {
+        self.shared.sealing.is_on()
+    }
+
     async fn user_by_access_key(&self, access_key: &str) -> Result<Option<User>, StoreError> {
         let access_key = access_key.to_owned();
         self.read(move |conn| {
