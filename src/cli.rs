@@ -82,7 +82,7 @@ pub fn usage() -> String {
          libres3 check-config [OPTIONS]     validate the configuration and print the effective settings\n  \
          libres3 setup [--batch] [OPTIONS]  write --config FILE, create the store and client examples\n  \
          libres3 stop [OPTIONS]             stop the daemon named by the pid file (waits for it)\n  \
-         libres3 status [OPTIONS]           exit 0 if the daemon runs, 3 if not\n  \
+         libres3 status [OPTIONS]           exit 0 if the daemon runs, 3 if not, 1 if it died leaving its pid file\n  \
          libres3 reload [OPTIONS]           make the daemon re-read its configuration (SIGHUP)\n\n\
          Options:\n",
     );

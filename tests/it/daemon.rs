@@ -754,3 +754,33 @@ fn setup_batch_writes_a_working_configuration() {
     let stop = libres3(&["stop", "--config", conf_arg]);
     assert_eq!(stop.status.code(), Some(0), "{}", text(&stop.stderr));
 }
+
+#[test]
+fn status_tells_a_dead_daemon_from_a_stopped_one() {
+    let scratch = Scratch::new("stale");
+    let daemon = Daemon::start(&scratch, "");
+    let worker = daemon.worker_pid();
+    let supervisor = daemon.supervisor_pid();
+    // Both killed without a chance to clean up: the pid file stays, nobody holds its lock.
+    signal(supervisor, "KILL");
+    signal(worker, "KILL");
+    wait_for("the lock to go", Duration::from_secs(15), || {
+        (daemon.command("status").status.code() != Some(0)).then_some(())
+    });
+    assert!(daemon.path("run/libres3.pid").exists());
+    let status = daemon.command("status");
+    // LSB: 1 = "program is dead and /var/run pid file exists".
+    assert_eq!(status.status.code(), Some(1), "{}", text(&status.stdout));
+    assert!(
+        text(&status.stdout).contains(&format!("still names pid {supervisor}")),
+        "{}",
+        text(&status.stdout)
+    );
+    assert_eq!(daemon.command("reload").status.code(), Some(7));
+    // stop clears it (signalling nobody: the pid may be another program's by now).
+    let stop = daemon.command("stop");
+    assert_eq!(stop.status.code(), Some(0), "{}", text(&stop.stderr));
+    assert!(text(&stop.stdout).contains("stale pid file"));
+    assert!(!daemon.path("run/libres3.pid").exists());
+    assert_eq!(daemon.command("status").status.code(), Some(3));
+}
