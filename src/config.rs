@@ -118,7 +118,8 @@ pub const KEYS: &[Key] = &[
     key("max_parallel", Kind::Count, "1024", "maximum concurrent client connections per worker thread"),
     key("workers", Kind::Count, "0", "worker threads (0: one per CPU)"),
     live(key("max_header_size", Kind::Size, "8K", "maximum total size of a request's header names and values (S3's own limit, 8K, also applies)")),
-    key("client_request_timeout", Kind::Seconds, "30", "time a client has to send a request's headers (slow clients are cut off)"),
+    key("client_request_timeout", Kind::Seconds, "30", "time a client has to send the headers of the first request on a connection (slow clients get 408 and are cut off)"),
+    live(key("client_body_timeout", Kind::Seconds, "60", "longest pause between two pieces of a request body; a client quiet for longer gets 400 RequestTimeout, its upload is discarded and the connection closed (0: no limit)")),
     key("keep_alive", Kind::Seconds, "60", "idle time before a kept-alive connection is closed"),
     live(key("max_object_size", Kind::Size, "5G", "largest object or part a single PUT may upload")),
     key("allow_insecure_permissions", Kind::Bool, "no", "accept secret-bearing files (this file with secret_key, the TLS key) readable by group or others"),
@@ -405,6 +406,8 @@ pub struct LiveSettings {
     pub log_level: log::LevelFilter,
     pub max_header_size: u64,
     pub max_object_size: u64,
+    /// Longest pause between two pieces of a request body; zero for none.
+    pub client_body_timeout: Duration,
 }
 
 /// Settings that need a restart to change.
@@ -673,6 +676,7 @@ impl Config {
                 .unwrap_or(log::LevelFilter::Info),
             max_header_size: size("max_header_size")?,
             max_object_size: size("max_object_size")?,
+            client_body_timeout: seconds("client_body_timeout")?,
         };
         let sx: Vec<Entry> = file
             .entries
@@ -828,6 +832,10 @@ pub fn describe(config: &Config) -> String {
     line("max_parallel", config.limits.max_parallel.to_string());
     line("max_header_size", config.live.max_header_size.to_string());
     line("max_object_size", config.live.max_object_size.to_string());
+    line(
+        "client_body_timeout",
+        format!("{}s", config.live.client_body_timeout.as_secs()),
+    );
     for entry in &config.sx {
         let value = if find_key(entry.key).is_some_and(|k| k.secret) {
             "(set)".to_string()
@@ -951,6 +959,7 @@ mod tests {
         assert_eq!(c.live.max_object_size, 5 << 30);
         assert_eq!(c.live.max_header_size, 8 << 10);
         assert_eq!(c.limits.max_parallel, 1024);
+        assert_eq!(c.live.client_body_timeout, Duration::from_secs(60));
         assert_eq!(c.live.log_level, log::LevelFilter::Info);
         assert!(!c.daemonize);
         for k in KEYS {

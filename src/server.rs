@@ -320,10 +320,12 @@ fn reload(
         .as_ref()
         .map_or("the command line".into(), |p| p.display().to_string());
     log::info!(
-        "SIGHUP: reloaded {source} (log_level {}, max_header_size {}, max_object_size {})",
+        "SIGHUP: reloaded {source} (log_level {}, max_header_size {}, max_object_size {}, \
+         client_body_timeout {}s)",
         new.live.log_level,
         new.live.max_header_size,
-        new.live.max_object_size
+        new.live.max_object_size,
+        new.live.client_body_timeout.as_secs()
     );
     *config = Config {
         live: new.live,
@@ -421,11 +423,16 @@ async fn serve_s3<S: ObjectStore>(
     front: web::Data<Front>,
 ) -> HttpResponse {
     let started = Instant::now();
-    let (max_header, max_object) = front
+    let (max_header, max_object, body_timeout) = front
         .live
         .read()
-        .map(|l| (l.max_header_size, l.max_object_size))
-        .unwrap_or((u64::MAX, u64::MAX));
+        .map(|l| (l.max_header_size, l.max_object_size, l.client_body_timeout))
+        .unwrap_or((u64::MAX, u64::MAX, std::time::Duration::ZERO));
+    let payload = if body_timeout.is_zero() {
+        payload.into_inner()
+    } else {
+        crate::s3::idle::limit(payload.into_inner(), body_timeout)
+    };
     let upload = matches!(*req.method(), Method::PUT | Method::POST);
     let _in_flight = front.stats.request(upload);
     let declared = declared_length(&req);

@@ -444,7 +444,7 @@ fn sighup_applies_a_good_file_and_refuses_a_broken_one() {
     )
     .expect("rewrite");
     assert_eq!(daemon.command("reload").status.code(), Some(0));
-    daemon.wait_for_log("errors.log", "max_object_size 10)");
+    daemon.wait_for_log("errors.log", "max_object_size 10,");
     let (status, body) = put(100);
     assert_eq!(status, 400);
     assert!(body.contains("EntityTooLarge"), "{body}");
@@ -753,6 +753,104 @@ fn setup_batch_writes_a_working_configuration() {
     assert_eq!(request(s3, &head, b"").0, 200);
     let stop = libres3(&["stop", "--config", conf_arg]);
     assert_eq!(stop.status.code(), Some(0), "{}", text(&stop.stderr));
+}
+
+/// Every file below `dir`.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// Reads the answer to the end, and says whether the server closed the connection (an
+/// open connection runs into the read timeout instead).
+fn read_until_closed(stream: &mut TcpStream) -> (u16, String, bool) {
+    let mut raw = Vec::new();
+    let closed = stream.read_to_end(&mut raw).is_ok();
+    let answer = text(&raw);
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, answer, closed)
+}
+
+#[test]
+fn a_client_that_stops_sending_its_body_is_cut_off() {
+    let scratch = Scratch::new("slowbody");
+    let daemon = Daemon::start(&scratch, "client_body_timeout = 1\n");
+    let head = signed_head("PUT", "/slow-bucket", daemon.s3, 0);
+    assert_eq!(request(daemon.s3, &head, b"").0, 200);
+
+    // 3 MiB announced, 1.5 MiB sent (a block reaches the disk), then silence. The default
+    // timeout (60 s) would outlast the 30 s this client waits: only the configured one can
+    // answer in time.
+    let size = 3 << 20;
+    let mut upload = TcpStream::connect(daemon.s3).expect("connect");
+    upload
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    upload
+        .write_all(signed_head("PUT", "/slow-bucket/stalled", daemon.s3, size).as_bytes())
+        .expect("head");
+    upload
+        .write_all(&vec![b's'; size / 2])
+        .expect("half the body");
+    let (status, answer, closed) = read_until_closed(&mut upload);
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("<Code>RequestTimeout</Code>"), "{answer}");
+    assert!(
+        answer.contains("not read from or written to within the timeout period"),
+        "{answer}"
+    );
+    assert!(closed, "the connection stays open after the timeout");
+
+    // Nothing visible, nothing left behind, and the daemon serves on.
+    let head = signed_head("GET", "/slow-bucket/stalled", daemon.s3, 0);
+    let (status, body) = request(daemon.s3, &head, b"");
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("NoSuchKey"), "{body}");
+    wait_for("the upload's blocks to go", Duration::from_secs(15), || {
+        let left: Vec<PathBuf> = ["data/blocks", "data/tmp"]
+            .iter()
+            .flat_map(|d| files_under(&daemon.path(d)))
+            .collect();
+        left.is_empty().then_some(())
+    });
+    let (_, stats) = get(daemon.admin, "/stats");
+    assert!(stats.contains("\"in_flight_uploads\":0"), "{stats}");
+    let head = signed_head("PUT", "/slow-bucket/after", daemon.s3, 5);
+    assert_eq!(request(daemon.s3, &head, b"after").0, 200);
+    daemon.wait_for_log("access.log", "\"PUT /slow-bucket/stalled HTTP/1.1\" 400 ");
+}
+
+#[test]
+fn a_client_that_stops_sending_its_headers_is_cut_off() {
+    let scratch = Scratch::new("slowhead");
+    let daemon = Daemon::start(&scratch, "client_request_timeout = 1\n");
+    let mut slow = TcpStream::connect(daemon.s3).expect("connect");
+    slow.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    slow.write_all(b"PUT /slow-head/k HTTP/1.1\r\nHost: x\r\nContent-Le")
+        .expect("part of a head");
+    let (status, answer, closed) = read_until_closed(&mut slow);
+    assert_eq!(status, 408, "{answer}");
+    assert!(closed, "the connection stays open after the timeout");
+    assert_eq!(get(daemon.s3, "/").0, 403, "still serving");
 }
 
 #[test]
