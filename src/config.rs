@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::cli::Args;
 use crate::s3::S3Config;
+use crate::store::SecretKey;
 
 pub const DEFAULT_PORT: u16 = 8008;
 pub const DEFAULT_HTTPS_PORT: u16 = 8443;
@@ -109,6 +110,7 @@ pub const KEYS: &[Key] = &[
     Key { secret: true, ..key("s3_ssl_privatekey_file", Kind::Path, "", "PEM private key for HTTPS, mode 0600 (re-read on SIGHUP)") },
     key("s3_region", Kind::Text, DEFAULT_REGION, "the region clients sign requests for"),
     key("admin_listen", Kind::AddrOrOff, DEFAULT_ADMIN_LISTEN, "address of the admin endpoint (/health, /stats, /metrics); off disables it"),
+    live(Key { secret: true, ..key("admin_auth", Kind::Text, "", "USER:PASSWORD that /stats and /metrics of the admin endpoint require (HTTP Basic); /health stays open; the file must then have mode 0600") }),
     key("daemonize", Kind::Bool, "no", "detach and run in the background under a supervisor (like --daemon)"),
     key("run-as", Kind::RunAs, "", "USER[:GROUP] to run as after binding ports (required to start as root in daemon mode)"),
     key("pidfile", Kind::Path, "", "pid file of the daemon (default /run/libres3/libres3.pid as root, else $XDG_RUNTIME_DIR/libres3.pid)"),
@@ -271,6 +273,13 @@ pub fn parse_level(value: &str) -> Option<log::LevelFilter> {
     value.parse().ok()
 }
 
+/// `USER:PASSWORD`, with a user name that HTTP Basic can carry (no colon, not empty).
+pub fn parse_admin_auth(value: &str) -> Option<SecretKey> {
+    let (user, password) = value.split_once(':')?;
+    (!user.is_empty() && !password.is_empty() && !value.chars().any(char::is_control))
+        .then(|| SecretKey::new(value.to_string()))
+}
+
 /// The user (and group) to run as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunAs {
@@ -408,6 +417,8 @@ pub struct LiveSettings {
     pub max_object_size: u64,
     /// Longest pause between two pieces of a request body; zero for none.
     pub client_body_timeout: Duration,
+    /// `USER:PASSWORD` the admin endpoint's /stats and /metrics require.
+    pub admin_auth: Option<SecretKey>,
 }
 
 /// Settings that need a restart to change.
@@ -677,6 +688,7 @@ impl Config {
             max_header_size: size("max_header_size")?,
             max_object_size: size("max_object_size")?,
             client_body_timeout: seconds("client_body_timeout")?,
+            admin_auth: file.typed("admin_auth", parse_admin_auth)?,
         };
         let sx: Vec<Entry> = file
             .entries
@@ -769,7 +781,7 @@ pub fn pidfile_leniently(args: &Args) -> PathBuf {
 
 /// Secret keys whose value sits in the file itself (as opposed to a file it names).
 fn k_is_inline(key: &str) -> bool {
-    key == "secret_key"
+    key == "secret_key" || key == "admin_auth"
 }
 
 /// `libres3 check-config`: a summary of the effective settings, one `key = value` per line.
@@ -802,6 +814,15 @@ pub fn describe(config: &Config) -> String {
     line(
         "admin_listen",
         config.admin_listen.map_or("off".into(), |a| a.to_string()),
+    );
+    line(
+        "admin_auth",
+        if config.live.admin_auth.is_some() {
+            "(set)"
+        } else {
+            "off"
+        }
+        .into(),
     );
     line("s3_host", config.s3.s3_host.clone().unwrap_or_default());
     line("s3_region", config.s3.region.clone());
@@ -928,6 +949,16 @@ mod tests {
         let e = parse("backend = s3\n").unwrap_err();
         assert!(e.to_string().contains("one of embedded, sx"), "{e}");
         assert!(parse("run-as = root:\n").is_err());
+        let e = config("admin_auth = nopassword\n").unwrap_err();
+        assert!(e.to_string().starts_with("t.conf:1: admin_auth"), "{e}");
+        assert!(config("admin_auth = :pw\n").is_err());
+        let c = config("admin_auth = ops:pw:with:colons\n").unwrap();
+        assert_eq!(
+            c.live.admin_auth.as_ref().map(SecretKey::expose),
+            Some("ops:pw:with:colons")
+        );
+        assert!(describe(&c).contains("admin_auth = (set)\n"));
+        assert!(!describe(&c).contains("with:colons"));
         assert!(parse("max_object_size = 5Q\n").is_err());
     }
 

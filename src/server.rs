@@ -121,7 +121,12 @@ where
         crate::config::Backend::Embedded => "embedded",
         crate::config::Backend::Sx => "sx",
     };
-    let stats = Arc::new(Stats::new(config.data_dirs.clone(), backend));
+    // Storage directories are the embedded store's; an SX worker has none to report.
+    let dirs = match config.backend {
+        crate::config::Backend::Embedded => config.data_dirs.clone(),
+        crate::config::Backend::Sx => Vec::new(),
+    };
+    let stats = Arc::new(Stats::new(dirs, backend));
     let front = web::Data::new(Front {
         live: RwLock::new(config.live.clone()),
         stats: stats.clone(),
@@ -150,6 +155,7 @@ where
 
     let counted = stats.clone();
     let front_app = front.clone();
+    let admin_state = state.clone();
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -199,10 +205,13 @@ where
                 listener.local_addr().map_err(io)?
             ));
             let stats = web::Data::from(stats.clone());
+            let front = front.clone();
             let server = HttpServer::new(move || {
                 App::new()
                     .app_data(stats.clone())
-                    .default_service(web::to(crate::admin::handle))
+                    .app_data(front.clone())
+                    .app_data(admin_state.clone())
+                    .default_service(web::to(crate::admin::handle::<S>))
             })
             .disable_signals()
             .workers(1)

@@ -696,6 +696,158 @@ fn admin_endpoint_reports_stats_and_metrics() {
         "{metrics}"
     );
     assert_eq!(get(daemon.admin, "/nope").0, 404);
+
+    // The backend's state: the index answers, the storage directory is there.
+    assert!(json.contains("\"backend_state\":{"), "{json}");
+    assert!(
+        json.contains("\"kind\":\"index\"") && json.contains("\"status\":\"ok\""),
+        "{json}"
+    );
+    assert!(json.contains("\"kind\":\"storage_dir\""), "{json}");
+    assert!(csv.contains("backend_status,embedded,,,,,ok\n"), "{csv}");
+    assert!(
+        metrics.contains("libres3_backend_up{backend=\"embedded\",status=\"ok\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("libres3_backend_part_up{kind=\"index\","),
+        "{metrics}"
+    );
+    // A storage directory that went away shows, and the backend is degraded.
+    let blocks = daemon.path("data/blocks");
+    std::fs::rename(&blocks, daemon.path("data/blocks.away")).expect("move blocks");
+    let (_, json) = get(daemon.admin, "/stats");
+    std::fs::rename(daemon.path("data/blocks.away"), &blocks).expect("move back");
+    assert!(json.contains("\"status\":\"degraded\""), "{json}");
+    assert!(json.contains("\"state\":\"down\""), "{json}");
+    let (_, metrics) = get(daemon.admin, "/metrics");
+    assert!(
+        metrics.contains("libres3_backend_up{backend=\"embedded\",status=\"ok\"} 1"),
+        "{metrics}"
+    );
+}
+
+/// One request with extra header lines (each ending in \r\n).
+fn get_with(addr: SocketAddr, path: &str, extra: &str) -> (u16, String) {
+    request(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n"),
+        b"",
+    )
+}
+
+fn basic(credentials: &str) -> String {
+    format!(
+        "Authorization: Basic {}\r\n",
+        base64::engine::general_purpose::STANDARD.encode(credentials)
+    )
+}
+
+#[test]
+fn admin_auth_guards_stats_and_metrics() {
+    let scratch = Scratch::new("adminauth");
+    let daemon = Daemon::start(&scratch, "admin_auth = ops:first:pass word\n");
+    // /health stays open; the rest wants the credentials.
+    let (status, health) = get(daemon.admin, "/health");
+    assert_eq!(status, 200, "{health}");
+    for path in ["/stats", "/stats?format=csv", "/metrics"] {
+        let (status, body) = get(daemon.admin, path);
+        assert_eq!(status, 401, "{path} without credentials: {body}");
+        assert_eq!(
+            get_with(daemon.admin, path, &basic("ops:first:pass wor")).0,
+            401,
+            "{path} with a wrong password"
+        );
+        assert_eq!(
+            get_with(daemon.admin, path, &basic("ops:first:pass word")).0,
+            200,
+            "{path} with the credentials"
+        );
+    }
+    let mut raw = TcpStream::connect(daemon.admin).expect("connect");
+    raw.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    raw.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("ask");
+    let (_, answer, _) = read_until_closed(&mut raw);
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("www-authenticate: basic realm=\"libres3 admin\""),
+        "{answer}"
+    );
+
+    // New credentials apply on SIGHUP; the old ones stop working.
+    write_private(
+        &daemon.conf,
+        &base_config(&daemon.dir, "admin_auth = ops:second\n"),
+    );
+    assert_eq!(daemon.command("reload").status.code(), Some(0));
+    daemon.wait_for_log("errors.log", "SIGHUP: reloaded");
+    assert_eq!(
+        get_with(daemon.admin, "/stats", &basic("ops:first:pass word")).0,
+        401
+    );
+    assert_eq!(
+        get_with(daemon.admin, "/stats", &basic("ops:second")).0,
+        200
+    );
+
+    // The file holds a secret now: readable by others, it is refused.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&daemon.conf, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let check = daemon.command("check-config");
+    assert_eq!(check.status.code(), Some(1));
+    assert!(
+        text(&check.stderr).contains("it holds admin_auth"),
+        "{}",
+        text(&check.stderr)
+    );
+    std::fs::set_permissions(&daemon.conf, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+}
+
+#[test]
+fn sx_backend_state_follows_its_nodes() {
+    let mut fake = crate::sx_fake::FakeSx::start(2);
+    let scratch = Scratch::new("sxstate");
+    let daemon = Daemon::start(
+        &scratch,
+        &format!(
+            "backend = sx\nsx_host = {}\nsx_port = {}\nsx_use_ssl = no\nsecret_key = {}\n",
+            fake.ips.join(","),
+            fake.port,
+            fake.admin_token
+        ),
+    );
+    let token = fake.admin_token.clone();
+    let list = |daemon: &Daemon| {
+        let head = signed_head_as("GET", "/", daemon.s3, 0, "admin", &token);
+        request(daemon.s3, &head, b"").0
+    };
+    assert_eq!(list(&daemon), 200);
+    let (_, json) = get(daemon.admin, "/stats");
+    assert!(json.contains("\"backend\":\"sx\""), "{json}");
+    assert!(json.contains("\"kind\":\"node\""), "{json}");
+    assert!(json.contains("\"status\":\"ok\""), "{json}");
+    assert!(
+        json.contains("\"storage\":[]"),
+        "an SX worker has no storage directory: {json}"
+    );
+
+    // One node stops: requests fail over to the other, and the state says which is down.
+    actix_web::rt::System::new().block_on(fake.stop_node(1));
+    let stats = wait_for("node 2 to be seen down", Duration::from_secs(30), || {
+        assert_eq!(list(&daemon), 200, "failover");
+        let (_, json) = get(daemon.admin, "/stats");
+        json.contains("\"state\":\"down\"").then_some(json)
+    });
+    assert!(stats.contains("\"status\":\"degraded\""), "{stats}");
+    assert!(stats.contains("127.0.0.2"), "{stats}");
+    let (_, metrics) = get(daemon.admin, "/metrics");
+    assert!(
+        metrics.contains("libres3_backend_part_up{kind=\"node\",name=\"127.0.0.2\"} 0"),
+        "{metrics}"
+    );
 }
 
 #[test]

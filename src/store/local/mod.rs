@@ -18,6 +18,7 @@ mod blocks;
 mod index;
 mod reader;
 mod staging;
+mod state;
 mod users;
 mod writer;
 
@@ -580,6 +581,10 @@ fn replace_object_row(
 impl ObjectStore for LocalStore {
     type Staged = LocalStaged;
     type Reader = LocalReader;
+
+    async fn backend_state(&self) -> crate::store::BackendState {
+        state::backend_state(self).await
+    }
 
     async fn user_by_access_key(&self, access_key: &str) -> Result<Option<User>, StoreError> {
         let access_key = access_key.to_owned();
