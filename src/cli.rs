@@ -41,6 +41,7 @@ pub enum Command {
     Stop,
     Status,
     Reload,
+    Health,
     Help,
     Version,
 }
@@ -55,7 +56,7 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
     ("--pidfile", "FILE", "the daemon's pid file (default /run/libres3/libres3.pid as root)"),
     ("--logdir", "DIR", "where the daemon writes access.log and errors.log (default /var/log/libres3 as root)"),
     ("--run-as", "USER[:GROUP]", "drop to this user after binding the ports"),
-    ("--admin-listen", "ADDR:PORT", "the admin endpoint (/health, /stats, /metrics), or off (default 127.0.0.1:8009)"),
+    ("--admin-listen", "ADDR:PORT", "the admin endpoint (/health, /stats, /metrics), or off (default 127.0.0.1:8009); health: the endpoint to ask"),
     ("--https-listen", "ADDR:PORT", "listen for S3 over HTTPS there (needs --tls-cert and --tls-key or the file's keys)"),
     ("--tls-cert", "FILE", "PEM certificate chain for HTTPS"),
     ("--tls-key", "FILE", "PEM private key for HTTPS (mode 0600)"),
@@ -83,7 +84,8 @@ pub fn usage() -> String {
          libres3 setup [--batch] [OPTIONS]  write --config FILE, create the store and client examples\n  \
          libres3 stop [OPTIONS]             stop the daemon named by the pid file (waits for it)\n  \
          libres3 status [OPTIONS]           exit 0 if the daemon runs, 3 if not, 1 if it died leaving its pid file\n  \
-         libres3 reload [OPTIONS]           make the daemon re-read its configuration (SIGHUP)\n\n\
+         libres3 reload [OPTIONS]           make the daemon re-read its configuration (SIGHUP)\n  \
+         libres3 health [OPTIONS]           exit 0 if the admin endpoint's /health answers 200, else 1\n\n\
          Options:\n",
     );
     for (flag, value, help) in FLAGS {
@@ -176,6 +178,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, String> {
         ["stop"] => Command::Stop,
         ["status"] => Command::Status,
         ["reload"] => Command::Reload,
+        ["health"] => Command::Health,
         ["user", "add", name] => Command::UserAdd(name.to_string()),
         ["user", "list"] => Command::UserList,
         ["user", "remove", name] => Command::UserRemove(name.to_string()),
@@ -266,6 +269,7 @@ mod tests {
             ("status", Command::Status),
             ("reload", Command::Reload),
             ("check-config", Command::CheckConfig),
+            ("health", Command::Health),
         ] {
             assert_eq!(
                 parse_words(&[word, "--config", "/c"]).unwrap().command,

@@ -5,6 +5,7 @@ mod admin;
 mod cli;
 mod config;
 mod credentials;
+mod health;
 mod logging;
 mod s3;
 mod server;
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
     match &args.command {
         Command::Serve => serve(args),
         Command::CheckConfig => check_config(&args),
+        Command::Health => ExitCode::from(health::run(&args)),
         Command::Setup => match setup::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => fail(message, 1),

@@ -807,6 +807,62 @@ fn admin_auth_guards_stats_and_metrics() {
 }
 
 #[test]
+fn health_command_asks_the_admin_endpoint() {
+    let scratch = Scratch::new("health");
+    let daemon = Daemon::start(&scratch, "admin_auth = ops:pw\n");
+    let admin = daemon.admin.to_string();
+    let out = libres3(&["health", "--admin-listen", &admin]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("healthy"),
+        "{}",
+        text(&out.stdout)
+    );
+    // The configuration's address, overridden by the flag.
+    let conf = daemon.conf.to_str().unwrap_or_default();
+    let out = libres3(&["health", "--config", conf, "--admin-listen", &admin]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Port 0 in the file cannot be asked: the reason says so.
+    let out = libres3(&["health", "--config", conf]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("give --admin-listen"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Something that is not the admin endpoint: the S3 port answers 404 (no bucket "health").
+    let out = libres3(&["health", "--admin-listen", &daemon.s3.to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("answered 404"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    assert_eq!(daemon.command("stop").status.code(), Some(0));
+    let out = libres3(&["health", "--admin-listen", &admin]);
+    assert_eq!(out.status.code(), Some(1));
+    let reason = text(&out.stderr);
+    assert!(
+        reason.starts_with("libres3: unhealthy: cannot connect") && reason.lines().count() == 1,
+        "{reason}"
+    );
+    write_private(
+        &daemon.conf,
+        &base_config(&daemon.dir, "admin_listen = off\n")
+            .replace("admin_listen = 127.0.0.1:0\n", ""),
+    );
+    let out = libres3(&["health", "--config", conf]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("admin_listen = off"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn sx_backend_state_follows_its_nodes() {
     let mut fake = crate::sx_fake::FakeSx::start(2);
     let scratch = Scratch::new("sxstate");
