@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime};
 
 use actix_web::body::{BodySize, MessageBody};
+use actix_web::dev::Service;
 use actix_web::http::Method;
 use actix_web::rt::signal::unix::{signal, SignalKind};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -160,6 +161,10 @@ where
         App::new()
             .app_data(state.clone())
             .app_data(front_app.clone())
+            .wrap_fn(|mut req, service| {
+                host_from_authority(&mut req);
+                service.call(req)
+            })
             .default_service(web::to(serve_s3::<S>))
     })
     .on_connect(move |_, extensions| {
@@ -274,6 +279,24 @@ where
                 reload(args, message, &mut config, &front, certs.as_deref());
             }
         }
+    }
+}
+
+/// HTTP/2 has no Host header: the host is the `:authority` pseudo-header, which actix keeps in
+/// the URI. actix offers h2 on HTTPS listeners, and Go's and curl's clients take it; the S3
+/// layer finds the bucket of a virtual-hosted request, and SigV4 the signed `host`, in the
+/// Host header. Give them one.
+fn host_from_authority(req: &mut actix_web::dev::ServiceRequest) {
+    use actix_web::http::header::{HeaderValue, HOST};
+    if req.headers().contains_key(HOST) {
+        return;
+    }
+    if let Some(host) = req
+        .uri()
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    {
+        req.headers_mut().insert(HOST, host);
     }
 }
 
