@@ -27,6 +27,15 @@ pub struct Args {
     pub show_keys: bool,
     pub batch: bool,
     pub force: bool,
+    pub tls_self_signed: bool,
+    pub backend: Option<String>,
+    pub sx_host: Option<String>,
+    pub sx_port: Option<String>,
+    pub sx_key_file: Option<PathBuf>,
+    pub sx_use_ssl: Option<String>,
+    pub sx_ca_file: Option<PathBuf>,
+    pub replica_count: Option<String>,
+    pub volume_size: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -67,7 +76,16 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
     ("--secrets", "", "user list: also print secret keys"),
     ("--keys", "", "check-config: list every key libres3.conf accepts"),
     ("--batch", "", "setup: ask nothing; take the settings from the flags"),
-    ("--force", "", "setup: replace an existing configuration file"),
+    ("--force", "", "setup: replace an existing configuration file (and generated certificate)"),
+    ("--tls-self-signed", "", "setup: make a self-signed certificate for the S3 host name (and *.host) and the listen address, beside the configuration file"),
+    ("--backend", "NAME", "setup: embedded (data on local disks, the default) or sx (a Skylable SX cluster)"),
+    ("--sx-host", "HOST[,HOST]", "setup: SX node addresses"),
+    ("--sx-port", "PORT", "setup: the SX nodes' port (default 443 with HTTPS, else 80)"),
+    ("--sx-key-file", "FILE", "setup: file holding the SX admin key (as sxsetup prints it)"),
+    ("--sx-use-ssl", "yes|no", "setup: talk HTTPS to the SX nodes (default yes)"),
+    ("--sx-ca-file", "FILE", "setup: PEM CA certificate of the SX cluster (default: public CAs)"),
+    ("--replica-count", "N", "setup, SX: replicas of the volumes new buckets get (default 1)"),
+    ("--volume-size", "SIZE", "setup, SX: size of the volumes new buckets get (default 10G)"),
     ("--help", "", "print this help and exit"),
     ("--version", "", "print the version and exit"),
 ];
@@ -81,7 +99,7 @@ pub fn usage() -> String {
          libres3 user list [OPTIONS]        list users and their access keys\n  \
          libres3 user remove NAME [OPTIONS] delete a user\n  \
          libres3 check-config [OPTIONS]     validate the configuration and print the effective settings\n  \
-         libres3 setup [--batch] [OPTIONS]  write --config FILE, create the store and client examples\n  \
+         libres3 setup [--batch] [OPTIONS]  write --config FILE, create the store or check the SX cluster, and client examples\n  \
          libres3 stop [OPTIONS]             stop the daemon named by the pid file (waits for it)\n  \
          libres3 status [OPTIONS]           exit 0 if the daemon runs, 3 if not, 1 if it died leaving its pid file\n  \
          libres3 reload [OPTIONS]           make the daemon re-read its configuration (SIGHUP)\n  \
@@ -153,6 +171,15 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, String> {
             ("--keys", None) => parsed.show_keys = true,
             ("--batch", None) => parsed.batch = true,
             ("--force", None) => parsed.force = true,
+            ("--tls-self-signed", None) => parsed.tls_self_signed = true,
+            ("--backend", Some(v)) => parsed.backend = Some(v),
+            ("--sx-host", Some(v)) => parsed.sx_host = Some(v),
+            ("--sx-port", Some(v)) => parsed.sx_port = Some(v),
+            ("--sx-key-file", Some(v)) => parsed.sx_key_file = Some(v.into()),
+            ("--sx-use-ssl", Some(v)) => parsed.sx_use_ssl = Some(v),
+            ("--sx-ca-file", Some(v)) => parsed.sx_ca_file = Some(v.into()),
+            ("--replica-count", Some(v)) => parsed.replica_count = Some(v),
+            ("--volume-size", Some(v)) => parsed.volume_size = Some(v),
             ("--daemon", None) => parsed.daemon = true,
             ("--foreground", None) => parsed.foreground = true,
             ("--pidfile", Some(v)) => parsed.pidfile = Some(v.into()),

@@ -103,6 +103,8 @@ fn absolutize(args: &mut Args) -> Result<(), String> {
         .chain(args.logdir.iter_mut())
         .chain(args.tls_cert.iter_mut())
         .chain(args.tls_key.iter_mut())
+        .chain(args.sx_key_file.iter_mut())
+        .chain(args.sx_ca_file.iter_mut())
     {
         abs(path)?;
     }
