@@ -144,9 +144,14 @@ fn address(stdout: &str, prefix: &str) -> SocketAddr {
 impl Daemon {
     /// Starts a daemon in `scratch`, which must outlive it (declare it first).
     fn start(scratch: &Scratch, extra: &str) -> Daemon {
+        Daemon::start_with(scratch, &base_config(&scratch.0, extra))
+    }
+
+    /// Starts a daemon on the configuration text `config`.
+    fn start_with(scratch: &Scratch, config: &str) -> Daemon {
         let dir = scratch.0.clone();
         let conf = dir.join("libres3.conf");
-        write_private(&conf, &base_config(&dir, extra));
+        write_private(&conf, config);
         let out = libres3(&["serve", "--config", conf.to_str().unwrap_or_default()]);
         let stdout = text(&out.stdout);
         assert!(
@@ -1346,4 +1351,170 @@ fn setup_for_sx_checks_that_the_cluster_answers() {
     let stop = libres3(&["stop", "--config", conf_arg]);
     assert_eq!(stop.status.code(), Some(0), "{}", text(&stop.stderr));
     assert_eq!(listed, 200);
+}
+
+/// Reads one response (head and Content-Length body) and leaves the connection open.
+fn read_one_response(stream: &mut TcpStream) -> std::io::Result<(u16, String)> {
+    let mut raw = Vec::new();
+    let mut byte = [0u8; 1];
+    while !raw.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        raw.push(byte[0]);
+    }
+    let head = text(&raw);
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body)?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok((status, text(&body)))
+}
+
+#[test]
+fn limits_answer_with_their_s3_errors() {
+    let scratch = Scratch::new("limits");
+    let daemon = Daemon::start(&scratch, "max_header_size = 1K\nmax_object_size = 3M\n");
+    let head = signed_head("PUT", "/lim-bucket", daemon.s3, 0);
+    assert_eq!(request(daemon.s3, &head, b"").0, 200);
+
+    // Headers: the configured cap, then a larger one from a reload.
+    let filler = format!("X-Filler: {}\r\n", "f".repeat(1500));
+    let big_head = |daemon: &Daemon| {
+        signed_head("GET", "/lim-bucket", daemon.s3, 0).replacen(
+            "\r\n",
+            &format!("\r\n{filler}"),
+            1,
+        )
+    };
+    let (status, body) = request(daemon.s3, &big_head(&daemon), b"");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("RequestHeaderSectionTooLarge"), "{body}");
+    // Objects: one byte over the cap. The server may answer from the declared length
+    // before the body is in: send it on the side, and let it fail if the server has closed.
+    let early = |head: String, size: usize| {
+        let mut stream = TcpStream::connect(daemon.s3).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        stream.write_all(head.as_bytes()).expect("head");
+        let mut writer = stream.try_clone().expect("clone");
+        let sending = std::thread::spawn(move || writer.write_all(&vec![b' '; size]).is_ok());
+        let answer = read_response(&mut stream);
+        let _ = sending.join();
+        answer
+    };
+    let size = (3 << 20) + 1;
+    let (status, body) = early(signed_head("PUT", "/lim-bucket/k", daemon.s3, size), size);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("EntityTooLarge"), "{body}");
+    let head = signed_head("PUT", "/lim-bucket/k", daemon.s3, 1024);
+    assert_eq!(request(daemon.s3, &head, &[b'o'; 1024]).0, 200);
+
+    // XML bodies: CreateBucket takes 64 KiB, DeleteObjects 2 MiB.
+    let head = signed_head("PUT", "/lim-bucket2", daemon.s3, 65537);
+    let (status, body) = request(daemon.s3, &head, &vec![b' '; 65537]);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("MaxMessageLengthExceeded"), "{body}");
+    let size = 2 * 1024 * 1024 + 1;
+    let (status, body) = early(
+        signed_head("POST", "/lim-bucket?delete", daemon.s3, size),
+        size,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("MaxMessageLengthExceeded"), "{body}");
+
+    write_private(
+        &daemon.conf,
+        &base_config(&daemon.dir, "max_header_size = 4K\nmax_object_size = 3M\n"),
+    );
+    assert_eq!(daemon.command("reload").status.code(), Some(0));
+    daemon.wait_for_log("errors.log", "max_header_size 4096,");
+    assert_eq!(request(daemon.s3, &big_head(&daemon), b"").0, 200);
+}
+
+#[test]
+fn max_parallel_holds_further_connections_back() {
+    let scratch = Scratch::new("parallel");
+    let daemon = Daemon::start(&scratch, "workers = 1\nmax_parallel = 1\n");
+    let open = || {
+        let stream = TcpStream::connect(daemon.s3).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        stream
+    };
+    let ask = b"GET /parallel HTTP/1.1\r\nHost: x\r\n\r\n";
+    // The one connection allowed, served and kept alive.
+    let mut first = open();
+    first.write_all(ask).expect("ask");
+    assert_eq!(read_one_response(&mut first).expect("answer").0, 404);
+    // A second connection waits in the kernel's queue: no answer while the first is open.
+    let mut second = open();
+    second.write_all(ask).expect("ask");
+    second
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let early = read_one_response(&mut second);
+    assert!(
+        early.as_ref().is_err_and(|e| matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        )),
+        "the second connection was served beside the first: {early:?}"
+    );
+    // Once the first closes, the second is served, and the daemon is fine.
+    drop(first);
+    second
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    assert_eq!(read_one_response(&mut second).expect("answer").0, 404);
+    drop(second);
+    assert_eq!(get(daemon.s3, "/").0, 403);
+}
+
+#[test]
+fn shutdown_timeout_bounds_the_drain() {
+    let scratch = Scratch::new("draincap");
+    // No body timeout: only shutdown_timeout can end the stalled upload below.
+    let text = base_config(&scratch.0, "client_body_timeout = 0\n")
+        .replace("shutdown_timeout = 20\n", "shutdown_timeout = 1\n");
+    let daemon = Daemon::start_with(&scratch, &text);
+    let head = signed_head("PUT", "/cap-bucket", daemon.s3, 0);
+    assert_eq!(request(daemon.s3, &head, b"").0, 200);
+    let mut upload = TcpStream::connect(daemon.s3).expect("connect");
+    upload
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    upload
+        .write_all(signed_head("PUT", "/cap-bucket/stalled", daemon.s3, 1000).as_bytes())
+        .expect("head");
+    upload.write_all(&[b'x'; 10]).expect("some of the body");
+    wait_for(
+        "the upload to be in flight",
+        Duration::from_secs(10),
+        || {
+            let (_, stats) = get(daemon.admin, "/stats");
+            stats.contains("\"in_flight_uploads\":1").then_some(())
+        },
+    );
+    signal(daemon.supervisor_pid(), "TERM");
+    // The default (30 s) would outlast this wait; the configured second does not.
+    wait_for("the daemon to exit", Duration::from_secs(20), || {
+        (daemon.command("status").status.code() == Some(3)).then_some(())
+    });
+    daemon.wait_for_log("errors.log", "stopped (exit code 0); exiting");
+    let (_, _, closed) = read_until_closed(&mut upload);
+    assert!(closed, "the stalled upload's connection was closed");
 }
