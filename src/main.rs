@@ -14,6 +14,7 @@ mod store;
 mod supervisor;
 mod time;
 mod tls;
+mod watchdog;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

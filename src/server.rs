@@ -155,6 +155,8 @@ where
     };
 
     let counted = stats.clone();
+    // A connection may wait this long between two requests (see watchdog.rs).
+    let head_limit = config.limits.keep_alive + config.limits.client_request_timeout;
     let front_app = front.clone();
     let admin_state = state.clone();
     let mut server = HttpServer::new(move || {
@@ -167,8 +169,11 @@ where
             })
             .default_service(web::to(serve_s3::<S>))
     })
-    .on_connect(move |_, extensions| {
+    .on_connect(move |io, extensions| {
         extensions.insert(counted.connection());
+        if let Some(watched) = crate::watchdog::watch(io, head_limit) {
+            extensions.insert(watched);
+        }
     })
     // Headers and a small body leave in separate writes: without this, Nagle's algorithm and
     // the client's delayed ACK hold every small GET for ~40 ms.
@@ -455,6 +460,10 @@ async fn serve_s3<S: ObjectStore>(
     front: web::Data<Front>,
 ) -> HttpResponse {
     let started = Instant::now();
+    // The connection is busy until the response has been sent to its end.
+    let busy = req
+        .conn_data::<crate::watchdog::Watched>()
+        .map(crate::watchdog::Watched::busy);
     let (max_header, max_object, body_timeout) = front
         .live
         .read()
@@ -539,7 +548,10 @@ async fn serve_s3<S: ObjectStore>(
         log::warn!("{request_id} {operation} {}: answered {status}", req.path());
     }
     logging::access(&line);
-    response
+    match busy {
+        Some(busy) => response.map_body(|_, body| busy.wrap(body)),
+        None => response,
+    }
 }
 
 #[cfg(test)]

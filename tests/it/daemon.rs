@@ -1518,3 +1518,59 @@ fn shutdown_timeout_bounds_the_drain() {
     let (_, _, closed) = read_until_closed(&mut upload);
     assert!(closed, "the stalled upload's connection was closed");
 }
+
+#[test]
+fn a_slow_head_on_a_kept_alive_connection_is_cut_off() {
+    let scratch = Scratch::new("slowka");
+    let daemon = Daemon::start(&scratch, "client_request_timeout = 1\nkeep_alive = 1\n");
+    let mut stream = TcpStream::connect(daemon.s3).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    // A first request, answered; the connection stays open for the next.
+    stream
+        .write_all(b"GET /kept-alive HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("ask");
+    assert_eq!(read_one_response(&mut stream).expect("answer").0, 404);
+    // The next head never completes. actix's own timers do not cover it; the watchdog
+    // closes the connection after keep_alive + client_request_timeout (2 s here).
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHo")
+        .expect("part of a head");
+    let (_, answer, closed) = read_until_closed(&mut stream);
+    assert!(closed, "the connection stays open: {answer:?}");
+    assert_eq!(get(daemon.s3, "/").0, 403, "still serving");
+    daemon.wait_for_log("errors.log", "whose request head did not come in 2s");
+}
+
+#[test]
+fn a_slow_but_steady_upload_outlasts_every_timeout() {
+    let scratch = Scratch::new("steady");
+    let daemon = Daemon::start(
+        &scratch,
+        "client_body_timeout = 2\nclient_request_timeout = 1\nkeep_alive = 1\n",
+    );
+    let head = signed_head("PUT", "/steady-bucket", daemon.s3, 0);
+    assert_eq!(request(daemon.s3, &head, b"").0, 200);
+    // 8 pieces 400 ms apart: over 3 s in all, more than any of the limits above (the
+    // watchdog's is 2 s), while no pause comes near client_body_timeout. (The pauses are the
+    // slow link being simulated.)
+    let pieces: Vec<Vec<u8>> = (0..8u8).map(|i| vec![b'a' + i; 1000]).collect();
+    let mut upload = TcpStream::connect(daemon.s3).expect("connect");
+    upload
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    upload
+        .write_all(signed_head("PUT", "/steady-bucket/slow", daemon.s3, 8000).as_bytes())
+        .expect("head");
+    for piece in &pieces {
+        std::thread::sleep(Duration::from_millis(400));
+        upload.write_all(piece).expect("a piece");
+    }
+    let (status, answer) = read_response(&mut upload);
+    assert_eq!(status, 200, "{answer}");
+    let head = signed_head("GET", "/steady-bucket/slow", daemon.s3, 0);
+    let (status, body) = request(daemon.s3, &head, b"");
+    assert_eq!(status, 200);
+    assert_eq!(body.as_bytes(), pieces.concat(), "the object came whole");
+}
