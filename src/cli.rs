@@ -27,6 +27,15 @@ pub struct Args {
     pub show_keys: bool,
     pub batch: bool,
     pub force: bool,
+    pub tls_self_signed: bool,
+    pub backend: Option<String>,
+    pub sx_host: Option<String>,
+    pub sx_port: Option<String>,
+    pub sx_key_file: Option<PathBuf>,
+    pub sx_use_ssl: Option<String>,
+    pub sx_ca_file: Option<PathBuf>,
+    pub replica_count: Option<String>,
+    pub volume_size: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -41,6 +50,7 @@ pub enum Command {
     Stop,
     Status,
     Reload,
+    Health,
     Help,
     Version,
 }
@@ -55,7 +65,7 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
     ("--pidfile", "FILE", "the daemon's pid file (default /run/libres3/libres3.pid as root)"),
     ("--logdir", "DIR", "where the daemon writes access.log and errors.log (default /var/log/libres3 as root)"),
     ("--run-as", "USER[:GROUP]", "drop to this user after binding the ports"),
-    ("--admin-listen", "ADDR:PORT", "the admin endpoint (/health, /stats, /metrics), or off (default 127.0.0.1:8009)"),
+    ("--admin-listen", "ADDR:PORT", "the admin endpoint (/health, /stats, /metrics), or off (default 127.0.0.1:8009); health: the endpoint to ask"),
     ("--https-listen", "ADDR:PORT", "listen for S3 over HTTPS there (needs --tls-cert and --tls-key or the file's keys)"),
     ("--tls-cert", "FILE", "PEM certificate chain for HTTPS"),
     ("--tls-key", "FILE", "PEM private key for HTTPS (mode 0600)"),
@@ -66,7 +76,16 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
     ("--secrets", "", "user list: also print secret keys"),
     ("--keys", "", "check-config: list every key libres3.conf accepts"),
     ("--batch", "", "setup: ask nothing; take the settings from the flags"),
-    ("--force", "", "setup: replace an existing configuration file"),
+    ("--force", "", "setup: replace an existing configuration file (and generated certificate)"),
+    ("--tls-self-signed", "", "setup: make a self-signed certificate for the S3 host name (and *.host) and the listen address, beside the configuration file"),
+    ("--backend", "NAME", "setup: embedded (data on local disks, the default) or sx (a Skylable SX cluster)"),
+    ("--sx-host", "HOST[,HOST]", "setup: SX node addresses"),
+    ("--sx-port", "PORT", "setup: the SX nodes' port (default 443 with HTTPS, else 80)"),
+    ("--sx-key-file", "FILE", "setup: file holding the SX admin key (as sxsetup prints it)"),
+    ("--sx-use-ssl", "yes|no", "setup: talk HTTPS to the SX nodes (default yes)"),
+    ("--sx-ca-file", "FILE", "setup: PEM CA certificate of the SX cluster (default: public CAs)"),
+    ("--replica-count", "N", "setup, SX: replicas of the volumes new buckets get (default 1)"),
+    ("--volume-size", "SIZE", "setup, SX: size of the volumes new buckets get (default 10G)"),
     ("--help", "", "print this help and exit"),
     ("--version", "", "print the version and exit"),
 ];
@@ -80,10 +99,11 @@ pub fn usage() -> String {
          libres3 user list [OPTIONS]        list users and their access keys\n  \
          libres3 user remove NAME [OPTIONS] delete a user\n  \
          libres3 check-config [OPTIONS]     validate the configuration and print the effective settings\n  \
-         libres3 setup [--batch] [OPTIONS]  write --config FILE, create the store and client examples\n  \
+         libres3 setup [--batch] [OPTIONS]  write --config FILE, create the store or check the SX cluster, and client examples\n  \
          libres3 stop [OPTIONS]             stop the daemon named by the pid file (waits for it)\n  \
-         libres3 status [OPTIONS]           exit 0 if the daemon runs, 3 if not\n  \
-         libres3 reload [OPTIONS]           make the daemon re-read its configuration (SIGHUP)\n\n\
+         libres3 status [OPTIONS]           exit 0 if the daemon runs, 3 if not, 1 if it died leaving its pid file\n  \
+         libres3 reload [OPTIONS]           make the daemon re-read its configuration (SIGHUP)\n  \
+         libres3 health [OPTIONS]           exit 0 if the admin endpoint's /health answers 200, else 1\n\n\
          Options:\n",
     );
     for (flag, value, help) in FLAGS {
@@ -151,6 +171,15 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, String> {
             ("--keys", None) => parsed.show_keys = true,
             ("--batch", None) => parsed.batch = true,
             ("--force", None) => parsed.force = true,
+            ("--tls-self-signed", None) => parsed.tls_self_signed = true,
+            ("--backend", Some(v)) => parsed.backend = Some(v),
+            ("--sx-host", Some(v)) => parsed.sx_host = Some(v),
+            ("--sx-port", Some(v)) => parsed.sx_port = Some(v),
+            ("--sx-key-file", Some(v)) => parsed.sx_key_file = Some(v.into()),
+            ("--sx-use-ssl", Some(v)) => parsed.sx_use_ssl = Some(v),
+            ("--sx-ca-file", Some(v)) => parsed.sx_ca_file = Some(v.into()),
+            ("--replica-count", Some(v)) => parsed.replica_count = Some(v),
+            ("--volume-size", Some(v)) => parsed.volume_size = Some(v),
             ("--daemon", None) => parsed.daemon = true,
             ("--foreground", None) => parsed.foreground = true,
             ("--pidfile", Some(v)) => parsed.pidfile = Some(v.into()),
@@ -176,6 +205,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, String> {
         ["stop"] => Command::Stop,
         ["status"] => Command::Status,
         ["reload"] => Command::Reload,
+        ["health"] => Command::Health,
         ["user", "add", name] => Command::UserAdd(name.to_string()),
         ["user", "list"] => Command::UserList,
         ["user", "remove", name] => Command::UserRemove(name.to_string()),
@@ -266,6 +296,7 @@ mod tests {
             ("status", Command::Status),
             ("reload", Command::Reload),
             ("check-config", Command::CheckConfig),
+            ("health", Command::Health),
         ] {
             assert_eq!(
                 parse_words(&[word, "--config", "/c"]).unwrap().command,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::cli::Args;
 use crate::s3::S3Config;
+use crate::store::SecretKey;
 
 pub const DEFAULT_PORT: u16 = 8008;
 pub const DEFAULT_HTTPS_PORT: u16 = 8443;
@@ -109,6 +110,7 @@ pub const KEYS: &[Key] = &[
     Key { secret: true, ..key("s3_ssl_privatekey_file", Kind::Path, "", "PEM private key for HTTPS, mode 0600 (re-read on SIGHUP)") },
     key("s3_region", Kind::Text, DEFAULT_REGION, "the region clients sign requests for"),
     key("admin_listen", Kind::AddrOrOff, DEFAULT_ADMIN_LISTEN, "address of the admin endpoint (/health, /stats, /metrics); off disables it"),
+    live(Key { secret: true, ..key("admin_auth", Kind::Text, "", "USER:PASSWORD that /stats and /metrics of the admin endpoint require (HTTP Basic); /health stays open; the file must then have mode 0600") }),
     key("daemonize", Kind::Bool, "no", "detach and run in the background under a supervisor (like --daemon)"),
     key("run-as", Kind::RunAs, "", "USER[:GROUP] to run as after binding ports (required to start as root in daemon mode)"),
     key("pidfile", Kind::Path, "", "pid file of the daemon (default /run/libres3/libres3.pid as root, else $XDG_RUNTIME_DIR/libres3.pid)"),
@@ -118,7 +120,8 @@ pub const KEYS: &[Key] = &[
     key("max_parallel", Kind::Count, "1024", "maximum concurrent client connections per worker thread"),
     key("workers", Kind::Count, "0", "worker threads (0: one per CPU)"),
     live(key("max_header_size", Kind::Size, "8K", "maximum total size of a request's header names and values (S3's own limit, 8K, also applies)")),
-    key("client_request_timeout", Kind::Seconds, "30", "time a client has to send a request's headers (slow clients are cut off)"),
+    key("client_request_timeout", Kind::Seconds, "30", "time a client has to send the headers of the first request on a connection (slow clients get 408 and are cut off)"),
+    live(key("client_body_timeout", Kind::Seconds, "60", "longest pause between two pieces of a request body; a client quiet for longer gets 400 RequestTimeout, its upload is discarded and the connection closed (0: no limit)")),
     key("keep_alive", Kind::Seconds, "60", "idle time before a kept-alive connection is closed"),
     live(key("max_object_size", Kind::Size, "5G", "largest object or part a single PUT may upload")),
     key("allow_insecure_permissions", Kind::Bool, "no", "accept secret-bearing files (this file with secret_key, the TLS key, the encryption key file) readable by group or others"),
@@ -270,6 +273,13 @@ pub fn parse_level(value: &str) -> Option<log::LevelFilter> {
     value.parse().ok()
 }
 
+/// `USER:PASSWORD`, with a user name that HTTP Basic can carry (no colon, not empty).
+pub fn parse_admin_auth(value: &str) -> Option<SecretKey> {
+    let (user, password) = value.split_once(':')?;
+    (!user.is_empty() && !password.is_empty() && !value.chars().any(char::is_control))
+        .then(|| SecretKey::new(value.to_string()))
+}
+
 /// The user (and group) to run as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunAs {
@@ -405,6 +415,10 @@ pub struct LiveSettings {
     pub log_level: log::LevelFilter,
     pub max_header_size: u64,
     pub max_object_size: u64,
+    /// Longest pause between two pieces of a request body; zero for none.
+    pub client_body_timeout: Duration,
+    /// `USER:PASSWORD` the admin endpoint's /stats and /metrics require.
+    pub admin_auth: Option<SecretKey>,
 }
 
 /// Settings that need a restart to change.
@@ -683,6 +697,8 @@ impl Config {
                 .unwrap_or(log::LevelFilter::Info),
             max_header_size: size("max_header_size")?,
             max_object_size: size("max_object_size")?,
+            client_body_timeout: seconds("client_body_timeout")?,
+            admin_auth: file.typed("admin_auth", parse_admin_auth)?,
         };
         let sx: Vec<Entry> = file
             .entries
@@ -776,7 +792,7 @@ pub fn pidfile_leniently(args: &Args) -> PathBuf {
 
 /// Secret keys whose value sits in the file itself (as opposed to a file it names).
 fn k_is_inline(key: &str) -> bool {
-    key == "secret_key"
+    key == "secret_key" || key == "admin_auth"
 }
 
 /// `libres3 check-config`: a summary of the effective settings, one `key = value` per line.
@@ -813,6 +829,15 @@ pub fn describe(config: &Config) -> String {
         "admin_listen",
         config.admin_listen.map_or("off".into(), |a| a.to_string()),
     );
+    line(
+        "admin_auth",
+        if config.live.admin_auth.is_some() {
+            "(set)"
+        } else {
+            "off"
+        }
+        .into(),
+    );
     line("s3_host", config.s3.s3_host.clone().unwrap_or_default());
     line("s3_region", config.s3.region.clone());
     line(
@@ -842,6 +867,10 @@ pub fn describe(config: &Config) -> String {
     line("max_parallel", config.limits.max_parallel.to_string());
     line("max_header_size", config.live.max_header_size.to_string());
     line("max_object_size", config.live.max_object_size.to_string());
+    line(
+        "client_body_timeout",
+        format!("{}s", config.live.client_body_timeout.as_secs()),
+    );
     for entry in &config.sx {
         let value = if find_key(entry.key).is_some_and(|k| k.secret) {
             "(set)".to_string()
@@ -950,6 +979,16 @@ mod tests {
         let e = parse("backend = s3\n").unwrap_err();
         assert!(e.to_string().contains("one of embedded, sx"), "{e}");
         assert!(parse("run-as = root:\n").is_err());
+        let e = config("admin_auth = nopassword\n").unwrap_err();
+        assert!(e.to_string().starts_with("t.conf:1: admin_auth"), "{e}");
+        assert!(config("admin_auth = :pw\n").is_err());
+        let c = config("admin_auth = ops:pw:with:colons\n").unwrap();
+        assert_eq!(
+            c.live.admin_auth.as_ref().map(SecretKey::expose),
+            Some("ops:pw:with:colons")
+        );
+        assert!(describe(&c).contains("admin_auth = (set)\n"));
+        assert!(!describe(&c).contains("with:colons"));
         assert!(parse("max_object_size = 5Q\n").is_err());
     }
 
@@ -981,6 +1020,7 @@ mod tests {
         assert_eq!(c.live.max_object_size, 5 << 30);
         assert_eq!(c.live.max_header_size, 8 << 10);
         assert_eq!(c.limits.max_parallel, 1024);
+        assert_eq!(c.live.client_body_timeout, Duration::from_secs(60));
         assert_eq!(c.live.log_level, log::LevelFilter::Info);
         assert!(!c.daemonize);
         for k in KEYS {

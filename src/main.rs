@@ -5,6 +5,7 @@ mod admin;
 mod cli;
 mod config;
 mod credentials;
+mod health;
 mod logging;
 mod s3;
 mod server;
@@ -13,6 +14,7 @@ mod store;
 mod supervisor;
 mod time;
 mod tls;
+mod watchdog;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
     match &args.command {
         Command::Serve => serve(args),
         Command::CheckConfig => check_config(&args),
+        Command::Health => ExitCode::from(health::run(&args)),
         Command::Setup => match setup::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => fail(message, 1),
@@ -101,6 +104,8 @@ fn absolutize(args: &mut Args) -> Result<(), String> {
         .chain(args.logdir.iter_mut())
         .chain(args.tls_cert.iter_mut())
         .chain(args.tls_key.iter_mut())
+        .chain(args.sx_key_file.iter_mut())
+        .chain(args.sx_ca_file.iter_mut())
     {
         abs(path)?;
     }

@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime};
 
 use actix_web::body::{BodySize, MessageBody};
+use actix_web::dev::Service;
 use actix_web::http::Method;
 use actix_web::rt::signal::unix::{signal, SignalKind};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -121,7 +122,12 @@ where
         crate::config::Backend::Embedded => "embedded",
         crate::config::Backend::Sx => "sx",
     };
-    let stats = Arc::new(Stats::new(config.data_dirs.clone(), backend));
+    // Storage directories are the embedded store's; an SX worker has none to report.
+    let dirs = match config.backend {
+        crate::config::Backend::Embedded => config.data_dirs.clone(),
+        crate::config::Backend::Sx => Vec::new(),
+    };
+    let stats = Arc::new(Stats::new(dirs, backend));
     let front = web::Data::new(Front {
         live: RwLock::new(config.live.clone()),
         stats: stats.clone(),
@@ -149,15 +155,25 @@ where
     };
 
     let counted = stats.clone();
+    // A connection may wait this long between two requests (see watchdog.rs).
+    let head_limit = config.limits.keep_alive + config.limits.client_request_timeout;
     let front_app = front.clone();
+    let admin_state = state.clone();
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(front_app.clone())
+            .wrap_fn(|mut req, service| {
+                host_from_authority(&mut req);
+                service.call(req)
+            })
             .default_service(web::to(serve_s3::<S>))
     })
-    .on_connect(move |_, extensions| {
+    .on_connect(move |io, extensions| {
         extensions.insert(counted.connection());
+        if let Some(watched) = crate::watchdog::watch(io, head_limit) {
+            extensions.insert(watched);
+        }
     })
     // Headers and a small body leave in separate writes: without this, Nagle's algorithm and
     // the client's delayed ACK hold every small GET for ~40 ms.
@@ -199,10 +215,13 @@ where
                 listener.local_addr().map_err(io)?
             ));
             let stats = web::Data::from(stats.clone());
+            let front = front.clone();
             let server = HttpServer::new(move || {
                 App::new()
                     .app_data(stats.clone())
-                    .default_service(web::to(crate::admin::handle))
+                    .app_data(front.clone())
+                    .app_data(admin_state.clone())
+                    .default_service(web::to(crate::admin::handle::<S>))
             })
             .disable_signals()
             .workers(1)
@@ -268,6 +287,24 @@ where
     }
 }
 
+/// HTTP/2 has no Host header: the host is the `:authority` pseudo-header, which actix keeps in
+/// the URI. actix offers h2 on HTTPS listeners, and Go's and curl's clients take it; the S3
+/// layer finds the bucket of a virtual-hosted request, and SigV4 the signed `host`, in the
+/// Host header. Give them one.
+fn host_from_authority(req: &mut actix_web::dev::ServiceRequest) {
+    use actix_web::http::header::{HeaderValue, HOST};
+    if req.headers().contains_key(HOST) {
+        return;
+    }
+    if let Some(host) = req
+        .uri()
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    {
+        req.headers_mut().insert(HOST, host);
+    }
+}
+
 /// SIGHUP: re-reads the configuration; applies what can change live; keeps the running
 /// settings if the file is broken.
 fn reload(
@@ -320,10 +357,12 @@ fn reload(
         .as_ref()
         .map_or("the command line".into(), |p| p.display().to_string());
     log::info!(
-        "SIGHUP: reloaded {source} (log_level {}, max_header_size {}, max_object_size {})",
+        "SIGHUP: reloaded {source} (log_level {}, max_header_size {}, max_object_size {}, \
+         client_body_timeout {}s)",
         new.live.log_level,
         new.live.max_header_size,
-        new.live.max_object_size
+        new.live.max_object_size,
+        new.live.client_body_timeout.as_secs()
     );
     *config = Config {
         live: new.live,
@@ -421,11 +460,20 @@ async fn serve_s3<S: ObjectStore>(
     front: web::Data<Front>,
 ) -> HttpResponse {
     let started = Instant::now();
-    let (max_header, max_object) = front
+    // The connection is busy until the response has been sent to its end.
+    let busy = req
+        .conn_data::<crate::watchdog::Watched>()
+        .map(crate::watchdog::Watched::busy);
+    let (max_header, max_object, body_timeout) = front
         .live
         .read()
-        .map(|l| (l.max_header_size, l.max_object_size))
-        .unwrap_or((u64::MAX, u64::MAX));
+        .map(|l| (l.max_header_size, l.max_object_size, l.client_body_timeout))
+        .unwrap_or((u64::MAX, u64::MAX, std::time::Duration::ZERO));
+    let payload = if body_timeout.is_zero() {
+        payload.into_inner()
+    } else {
+        crate::s3::idle::limit(payload.into_inner(), body_timeout)
+    };
     let upload = matches!(*req.method(), Method::PUT | Method::POST);
     let _in_flight = front.stats.request(upload);
     let declared = declared_length(&req);
@@ -500,7 +548,10 @@ async fn serve_s3<S: ObjectStore>(
         log::warn!("{request_id} {operation} {}: answered {status}", req.path());
     }
     logging::access(&line);
-    response
+    match busy {
+        Some(busy) => response.map_body(|_, body| busy.wrap(body)),
+        None => response,
+    }
 }
 
 #[cfg(test)]

@@ -153,17 +153,32 @@ fn read_pid(file: &mut File) -> Option<i32> {
     text.trim().parse().ok().filter(|p| *p > 0)
 }
 
-/// The pid of the daemon holding `path`'s lock; None when no daemon holds it.
-pub fn running_pid(path: &Path) -> Result<Option<Pid>, String> {
+/// What a pid file says about the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PidState {
+    /// A daemon holds the lock: it runs, with this pid.
+    Running(Pid),
+    /// Nobody holds the lock, but the file still names a pid: the daemon died without
+    /// removing it (killed with SIGKILL, a crash of the machine...).
+    Stale(Pid),
+    /// No file, or an unlocked file naming no pid.
+    NotRunning,
+}
+
+/// Reads `path` and its lock.
+pub fn pid_state(path: &Path) -> Result<PidState, String> {
     let file = match File::open(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(PidState::NotRunning),
         Err(e) => return Err(format!("cannot open the pid file {}: {e}", path.display())),
     };
     match Flock::lock(file, FlockArg::LockSharedNonblock) {
-        Ok(_unlocked_on_drop) => Ok(None),
+        Ok(mut unlocked_on_drop) => Ok(match read_pid(&mut unlocked_on_drop) {
+            Some(pid) => PidState::Stale(Pid::from_raw(pid)),
+            None => PidState::NotRunning,
+        }),
         Err((mut file, Errno::EWOULDBLOCK)) => match read_pid(&mut file) {
-            Some(pid) => Ok(Some(Pid::from_raw(pid))),
+            Some(pid) => Ok(PidState::Running(Pid::from_raw(pid))),
             None => Err(format!(
                 "the pid file {} is locked but holds no pid",
                 path.display()
@@ -171,6 +186,14 @@ pub fn running_pid(path: &Path) -> Result<Option<Pid>, String> {
         },
         Err((_, e)) => Err(format!("cannot check the pid file {}: {e}", path.display())),
     }
+}
+
+/// The pid of the daemon holding `path`'s lock; None when no daemon holds it.
+pub fn running_pid(path: &Path) -> Result<Option<Pid>, String> {
+    Ok(match pid_state(path)? {
+        PidState::Running(pid) => Some(pid),
+        PidState::Stale(_) | PidState::NotRunning => None,
+    })
 }
 
 /// The uid and gid `run-as` names, checked before anything starts.
@@ -704,6 +727,8 @@ pub fn latest_reload(control: &mut File) -> Option<Reload> {
 
 /// LSB exit codes of `status`.
 pub const STATUS_RUNNING: u8 = 0;
+/// "program is dead and /var/run pid file exists".
+pub const STATUS_DEAD_PIDFILE: u8 = 1;
 pub const STATUS_NOT_RUNNING: u8 = 3;
 pub const STATUS_UNKNOWN: u8 = 4;
 /// LSB: "program is not running" for actions other than status.
@@ -712,8 +737,8 @@ pub const NOT_RUNNING: u8 = 7;
 /// `libres3 stop|status|reload`.
 pub fn control(command: &crate::cli::Command, path: &Path, shutdown_timeout: Duration) -> ExitCode {
     use crate::cli::Command;
-    let pid = match running_pid(path) {
-        Ok(pid) => pid,
+    let state = match pid_state(path) {
+        Ok(state) => state,
         Err(e) => {
             eprintln!("libres3: {e}");
             return ExitCode::from(if matches!(command, Command::Status) {
@@ -723,16 +748,27 @@ pub fn control(command: &crate::cli::Command, path: &Path, shutdown_timeout: Dur
             });
         }
     };
-    match (command, pid) {
-        (Command::Status, Some(pid)) => {
+    let stale = |pid: Pid| {
+        format!(
+            "libres3 is not running, but its pid file {} still names pid {pid} (the daemon \
+             died without removing it; `libres3 stop` or the next start clears it)",
+            path.display()
+        )
+    };
+    match (command, state) {
+        (Command::Status, PidState::Running(pid)) => {
             println!("libres3 is running (pid {pid})");
             ExitCode::from(STATUS_RUNNING)
         }
-        (Command::Status, None) => {
+        (Command::Status, PidState::Stale(pid)) => {
+            println!("{}", stale(pid));
+            ExitCode::from(STATUS_DEAD_PIDFILE)
+        }
+        (Command::Status, PidState::NotRunning) => {
             println!("libres3 is not running (no lock on {})", path.display());
             ExitCode::from(STATUS_NOT_RUNNING)
         }
-        (Command::Reload, Some(pid)) => match kill(pid, Signal::SIGHUP) {
+        (Command::Reload, PidState::Running(pid)) => match kill(pid, Signal::SIGHUP) {
             Ok(()) => {
                 println!("libres3 (pid {pid}) is reloading its configuration");
                 ExitCode::SUCCESS
@@ -742,15 +778,29 @@ pub fn control(command: &crate::cli::Command, path: &Path, shutdown_timeout: Dur
                 ExitCode::FAILURE
             }
         },
-        (Command::Reload, None) => {
+        (Command::Reload, _) => {
             eprintln!("libres3: not running (no lock on {})", path.display());
             ExitCode::from(NOT_RUNNING)
         }
-        (Command::Stop, None) => {
+        (Command::Stop, PidState::NotRunning) => {
             println!("libres3 is not running");
             ExitCode::SUCCESS
         }
-        (Command::Stop, Some(pid)) => {
+        (Command::Stop, PidState::Stale(pid)) => {
+            // Never signal a pid nobody vouches for: it may belong to another program now.
+            match std::fs::remove_file(path) {
+                Ok(()) => println!(
+                    "libres3 is not running; removed its stale pid file {} (pid {pid})",
+                    path.display()
+                ),
+                Err(e) => println!(
+                    "libres3 is not running; its stale pid file {} (pid {pid}) stays: {e}",
+                    path.display()
+                ),
+            }
+            ExitCode::SUCCESS
+        }
+        (Command::Stop, PidState::Running(pid)) => {
             if let Err(e) = kill(pid, Signal::SIGTERM) {
                 eprintln!("libres3: cannot signal pid {pid}: {e}");
                 return ExitCode::FAILURE;

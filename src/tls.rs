@@ -106,3 +106,81 @@ pub fn server_config(certs: Arc<Reloadable>) -> Result<rustls::ServerConfig, Str
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
+
+/// How long a generated certificate is valid: 825 days, the most Apple's TLS clients accept
+/// for a server certificate.
+const SELF_SIGNED_DAYS: u32 = 825;
+
+/// A self-signed certificate and its new private key (ECDSA P-256) for `names`: host names
+/// (`*.host` included) and IP addresses, the first also the subject's common name.
+pub fn self_signed(names: &[String]) -> Result<Pem, String> {
+    let first = names
+        .first()
+        .ok_or("a certificate needs a host name or an IP address")?;
+    let fail = |e: rcgen::Error| format!("cannot make a self-signed certificate: {e}");
+    let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(fail)?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, first.as_str());
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "LibreS3 self-signed");
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::DigitalSignature,
+        rcgen::KeyUsagePurpose::KeyEncipherment,
+    ];
+    // From yesterday, so that a client whose clock is a little behind accepts it at once.
+    let now = std::time::SystemTime::now();
+    let day = std::time::Duration::from_secs(86_400);
+    let (y, m, d) = calendar_day(now - day)?;
+    params.not_before = rcgen::date_time_ymd(y, m, d);
+    let (y, m, d) = calendar_day(now + day * SELF_SIGNED_DAYS)?;
+    params.not_after = rcgen::date_time_ymd(y, m, d);
+    let key = rcgen::KeyPair::generate().map_err(fail)?;
+    let certificate = params.self_signed(&key).map_err(fail)?;
+    Ok(Pem {
+        certificate: certificate.pem(),
+        private_key: key.serialize_pem(),
+    })
+}
+
+/// The (UTC) calendar day `t` falls in: year, month, day.
+fn calendar_day(t: std::time::SystemTime) -> Result<(i32, u8, u8), String> {
+    // "2026-11-22T04:17:43.000Z"
+    let stamp = crate::time::iso8601(t);
+    let field =
+        |range: std::ops::Range<usize>| stamp.get(range).and_then(|d| d.parse::<i32>().ok());
+    let small = |n: Option<i32>| n.and_then(|n| u8::try_from(n).ok());
+    match (field(0..4), small(field(5..7)), small(field(8..10))) {
+        (Some(year), Some(month), Some(day)) => Ok((year, month, day)),
+        _ => Err(format!("cannot read the date {stamp:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_self_signed_certificate_loads_with_its_key() {
+        let names = vec![
+            "s3.example.com".to_string(),
+            "*.s3.example.com".to_string(),
+            "192.0.2.7".to_string(),
+        ];
+        let pem = self_signed(&names).unwrap();
+        assert!(pem.certificate.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(pem.private_key.contains("PRIVATE KEY-----"));
+        let files = TlsFiles {
+            certificate: "cert.pem".into(),
+            private_key: "key.pem".into(),
+        };
+        let key = parse(&files, &pem).unwrap();
+        assert_eq!(key.cert.len(), 1);
+        // Another call, another key.
+        assert_ne!(self_signed(&names).unwrap().private_key, pem.private_key);
+        assert!(self_signed(&[]).is_err());
+        assert!(calendar_day(std::time::SystemTime::UNIX_EPOCH) == Ok((1970, 1, 1)));
+    }
+}

@@ -10,6 +10,7 @@ pub mod cors;
 pub mod error;
 pub mod form;
 pub mod handlers;
+pub mod idle;
 pub mod maintenance;
 pub mod objmeta;
 pub mod policy;
@@ -23,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -94,7 +96,7 @@ pub fn next_request_id() -> String {
 /// The one entry point of every S3 request.
 pub async fn dispatch<S: ObjectStore>(
     req: HttpRequest,
-    payload: web::Payload,
+    payload: Payload,
     state: web::Data<AppState<S>>,
 ) -> HttpResponse {
     let request_id = next_request_id();
@@ -165,7 +167,7 @@ fn virtual_bucket<'a>(host: Option<&'a str>, s3_host: Option<&str>) -> Option<&'
 
 async fn handle<S: ObjectStore>(
     req: &HttpRequest,
-    payload: web::Payload,
+    payload: Payload,
     state: &AppState<S>,
     operation: &mut &'static str,
     bucket_seen: &mut Option<String>,
@@ -203,15 +205,7 @@ async fn handle<S: ObjectStore>(
     }
     if let (router::Endpoint::PostObject, Some(bucket)) = (route.endpoint, &route.bucket) {
         // Browser uploads carry their credentials in the form, signed with a policy.
-        let body = payload
-            .map_err(|e| {
-                S3Error::new(
-                    S3ErrorCode::IncompleteBody,
-                    "The request body could not be read completely.",
-                )
-                .with_source(e)
-            })
-            .boxed_local();
+        let body = payload.map_err(idle::body_error).boxed_local();
         return handlers::post::post_object(&state.store, &state.config, req, body, bucket).await;
     }
 
@@ -268,15 +262,7 @@ async fn handle<S: ObjectStore>(
             .map(str::to_string)
     };
     let checksum = checksum::Expected::from_request(header, trailers.as_ref())?;
-    let raw_body = payload
-        .map_err(|e| {
-            S3Error::new(
-                S3ErrorCode::IncompleteBody,
-                "The request body could not be read completely.",
-            )
-            .with_source(e)
-        })
-        .boxed_local();
+    let raw_body = payload.map_err(idle::body_error).boxed_local();
     let body = RequestBody {
         stream: check.wrap(raw_body),
         length,

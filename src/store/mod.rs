@@ -221,6 +221,65 @@ pub struct AbortedUpload {
     pub upload: UploadInfo,
 }
 
+/// How a backend is doing, for the admin endpoint's `/stats` and `/metrics`. Cheap to
+/// compute: it reports what the backend already knows, or one small local check; it never
+/// waits on the network.
+#[derive(Clone, Debug, Default)]
+pub struct BackendState {
+    pub parts: Vec<BackendPart>,
+}
+
+/// One piece a backend depends on: its index, a storage directory, a cluster node.
+#[derive(Clone, Debug)]
+pub struct BackendPart {
+    /// `index`, `storage_dir`, `node`.
+    pub kind: &'static str,
+    /// A path or an address.
+    pub name: String,
+    /// Whether it worked when last used or checked; None when it never was.
+    pub ok: Option<bool>,
+    /// The backend cannot serve at all without it.
+    pub required: bool,
+    /// Why it failed last, if it did.
+    pub error: Option<String>,
+    /// How long ago `ok` and `error` were learned, when that is not now.
+    pub age: Option<std::time::Duration>,
+    /// A directory whose file system's size and free space the admin endpoint reports.
+    pub path: Option<std::path::PathBuf>,
+}
+
+impl BackendPart {
+    pub fn new(kind: &'static str, name: impl Into<String>, ok: Option<bool>) -> BackendPart {
+        BackendPart {
+            kind,
+            name: name.into(),
+            ok,
+            required: false,
+            error: None,
+            age: None,
+            path: None,
+        }
+    }
+}
+
+impl BackendState {
+    /// `ok`, `degraded` (some part failed), `down` (a required part, or every part, failed),
+    /// or `unknown` (nothing was checked yet, or the backend does not say).
+    pub fn status(&self) -> &'static str {
+        let known: Vec<&BackendPart> = self.parts.iter().filter(|p| p.ok.is_some()).collect();
+        let failed = known.iter().filter(|p| p.ok == Some(false)).count();
+        if known.is_empty() {
+            "unknown"
+        } else if known.iter().any(|p| p.required && p.ok == Some(false)) || failed == known.len() {
+            "down"
+        } else if failed > 0 {
+            "degraded"
+        } else {
+            "ok"
+        }
+    }
+}
+
 /// Data made durable by [`ObjectStore::stage`] and not yet visible.
 pub trait Staged {
     fn size(&self) -> u64;
@@ -390,6 +449,11 @@ pub trait ObjectStore: 'static {
         limit: usize,
     ) -> Result<Vec<AbortedUpload>, StoreError>;
 
+    /// How the backend is doing (see [`BackendState`]); by default it does not say.
+    async fn backend_state(&self) -> BackendState {
+        BackendState::default()
+    }
+
     /// Uploads whose key starts with `prefix`, in (key, upload id) order. `after`: keys
     /// greater than the key, or with the upload id given, also that key's later uploads.
     async fn list_multipart_uploads(
@@ -400,4 +464,36 @@ pub trait ObjectStore: 'static {
         after: Option<(&str, Option<&str>)>,
         limit: usize,
     ) -> Result<Vec<UploadInfo>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(ok: Option<bool>, required: bool) -> BackendPart {
+        BackendPart {
+            required,
+            ..BackendPart::new("node", "n", ok)
+        }
+    }
+
+    #[test]
+    fn backend_status() {
+        let state = |parts: Vec<BackendPart>| BackendState { parts }.status();
+        assert_eq!(state(vec![]), "unknown");
+        assert_eq!(state(vec![part(None, false)]), "unknown");
+        assert_eq!(state(vec![part(Some(true), true), part(None, false)]), "ok");
+        assert_eq!(
+            state(vec![part(Some(true), false), part(Some(false), false)]),
+            "degraded"
+        );
+        assert_eq!(
+            state(vec![part(Some(false), false), part(Some(false), false)]),
+            "down"
+        );
+        assert_eq!(
+            state(vec![part(Some(false), true), part(Some(true), false)]),
+            "down"
+        );
+    }
 }

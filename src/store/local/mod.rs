@@ -23,6 +23,7 @@ mod index;
 mod reader;
 mod sealing;
 mod staging;
+mod state;
 mod users;
 mod writer;
 
@@ -629,6 +630,10 @@ impl ObjectStore for LocalStore {
 
     fn encrypts_at_rest(&self) -> bool {
         self.shared.sealing.is_on()
+    }
+
+    async fn backend_state(&self) -> crate::store::BackendState {
+        state::backend_state(self).await
     }
 
     async fn user_by_access_key(&self, access_key: &str) -> Result<Option<User>, StoreError> {

@@ -92,6 +92,9 @@ impl Response {
     }
 }
 
+/// How a request to a node went: answered, or why not.
+pub type Outcome = Result<(), String>;
+
 struct Shared {
     id: u64,
     scheme: &'static str,
@@ -105,6 +108,8 @@ struct Shared {
     next: AtomicUsize,
     tls: Option<Arc<rustls::ClientConfig>>,
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// How each node did the last time it was asked, and when: for the admin endpoint.
+    outcomes: Mutex<HashMap<String, (Outcome, Instant)>>,
 }
 
 #[derive(Clone)]
@@ -278,6 +283,7 @@ impl SxClient {
                 next: AtomicUsize::new(0),
                 tls,
                 limits: Mutex::new(HashMap::new()),
+                outcomes: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -300,6 +306,39 @@ impl SxClient {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         rotate(nodes, self.shared.next.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Every known node with how it did when last asked (None: not asked yet) and how long
+    /// ago that was.
+    pub fn node_outcomes(&self) -> Vec<(String, Option<(Outcome, Duration)>)> {
+        let nodes = self
+            .shared
+            .nodes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let outcomes = self
+            .shared
+            .outcomes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        nodes
+            .into_iter()
+            .map(|node| {
+                let seen = outcomes
+                    .get(&node)
+                    .map(|(result, at)| (result.clone(), at.elapsed()));
+                (node, seen)
+            })
+            .collect()
+    }
+
+    fn remember(&self, node: &str, outcome: Outcome) {
+        self.shared
+            .outcomes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(node.to_owned(), (outcome, Instant::now()));
     }
 
     /// Learns the cluster's node list (`GET /?nodeList`).
@@ -386,10 +425,11 @@ impl SxClient {
         for node in nodes {
             let mut clock_retry = true;
             loop {
-                match self
+                let attempt = self
                     .once(node, &method, path, body.clone(), &body_sha1, token)
-                    .await
-                {
+                    .await;
+                self.remember(node, attempt.as_ref().map(|_| ()).map_err(String::clone));
+                match attempt {
                     Ok(Attempt::Answer(resp)) => return Ok(resp),
                     Ok(Attempt::Clock) if clock_retry => {
                         clock_retry = false;
