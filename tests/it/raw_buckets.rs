@@ -6,9 +6,7 @@ use crate::common::{
     now_secs, test_data, unique_bucket, xml_child_texts, xml_text, ServerOpts, TestServer,
 };
 
-#[test]
-fn bucket_lifecycle() {
-    let s = TestServer::shared();
+fn bucket_lifecycle(s: &TestServer) {
     let c = s.raw();
     let b = unique_bucket("lifecycle");
     c.head(&format!("/{b}"))
@@ -74,9 +72,7 @@ fn bucket_lifecycle() {
     assert!(!xml_child_texts(&text, "Bucket", "Name").contains(&b));
 }
 
-#[test]
-fn create_bucket_with_location_constraint() {
-    let s = TestServer::shared();
+fn create_bucket_with_location_constraint(s: &TestServer) {
     let c = s.raw();
     let b = unique_bucket("location");
     let body = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
@@ -90,9 +86,7 @@ fn create_bucket_with_location_constraint() {
         .assert_error(400, "MalformedXML");
 }
 
-#[test]
-fn invalid_bucket_names() {
-    let s = TestServer::shared();
+fn invalid_bucket_names(s: &TestServer) {
     let c = s.raw();
     for name in [
         "ab",
@@ -118,32 +112,24 @@ fn invalid_bucket_names() {
     c.delete(&format!("/{ok}")).send().status(204);
 }
 
-#[test]
-fn another_users_bucket_name_is_taken() {
-    let s = TestServer::start();
+fn another_users_bucket_name_is_taken(s: &TestServer) {
     let b = unique_bucket("taken");
     s.raw().create_bucket(&b);
-    s.admin(&[
-        "user",
-        "add",
-        "other",
-        "--access-key",
-        "AKIAOTHERUSER0000001",
-        "--secret-key",
-        "other-secret-key-0123456789",
-    ]);
-    let other = s.raw().with_creds(crate::common::Creds::new(
-        "AKIAOTHERUSER0000001",
-        "other-secret-key-0123456789",
-    ));
+    let other = s.raw().with_creds(s.add_user("other"));
     other
         .put(&format!("/{b}"))
         .send()
         .assert_error(409, "BucketAlreadyExists");
-    // The first user still owns it.
+    // The first user still owns it, and the other one cannot use it.
     s.raw().head(&format!("/{b}")).send().status(200);
+    other
+        .put(&obj_path(&b, "k"))
+        .body("x")
+        .send()
+        .assert_error(403, "AccessDenied");
 }
 
+// S3 layer only (routing): the same on every backend.
 #[test]
 fn unimplemented_operations_are_501() {
     let s = TestServer::shared();
@@ -177,6 +163,7 @@ fn unimplemented_operations_are_501() {
     assert_eq!(c.get_object(&b, "k"), b"v");
 }
 
+// Request limits are the S3 layer's: the same on every backend.
 #[test]
 fn oversized_headers_are_refused_and_server_survives() {
     let s = TestServer::shared();
@@ -224,6 +211,7 @@ fn check_too_large(r: &crate::common::Response) {
     }
 }
 
+// Addressing is the S3 layer's: the same on every backend.
 #[test]
 fn virtual_hosted_style() {
     let s = TestServer::start_with(ServerOpts {
@@ -308,4 +296,11 @@ fn virtual_hosted_style() {
     c.head(&format!("/{b}"))
         .send()
         .assert_error(404, "NoSuchBucket");
+}
+
+crate::backend_tests! {
+    bucket_lifecycle,
+    create_bucket_with_location_constraint,
+    invalid_bucket_names,
+    another_users_bucket_name_is_taken,
 }

@@ -692,6 +692,28 @@ fn answer(req: &HttpRequest, uri: &str, body: Bytes, node: &NodeCtx) -> Answer {
             }
             fail(405, "Method not allowed")
         }
+        (".users", Some(name)) if method == Method::DELETE => {
+            if !st.is_admin(&user) {
+                return fail(403, "Permission denied: not enough privileges");
+            }
+            let name = name.to_owned();
+            if name == "admin" || !st.users.contains_key(&name) {
+                return fail(404, "No such user");
+            }
+            let Some(heir) = query.get("chgto").map(str::to_owned) else {
+                return fail(400, "Missing chgto");
+            };
+            if !st.users.contains_key(&heir) {
+                return fail(400, "No such user");
+            }
+            st.users.remove(&name);
+            for v in st.volumes.values_mut() {
+                if v.owner == name {
+                    v.owner = heir.clone();
+                }
+            }
+            st.new_job(n, &user, None)
+        }
         (".users", Some(name)) if is_get => {
             if !st.is_admin(&user) {
                 return fail(403, "Permission denied: not enough privileges");
