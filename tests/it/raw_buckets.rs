@@ -129,6 +129,73 @@ fn another_users_bucket_name_is_taken(s: &TestServer) {
         .assert_error(403, "AccessDenied");
 }
 
+/// A deleted bucket takes its configuration with it: created again under the same name, it
+/// starts without the old CORS rules, policy, tags and ACL. The backend's own bookkeeping does
+/// not keep a bucket from being deleted; an object does, whatever its name.
+fn bucket_documents_go_with_the_bucket(s: &TestServer) {
+    let c = s.raw();
+    let b = unique_bucket("docs-gone");
+    let bucket = format!("/{b}");
+    c.create_bucket(&b);
+    let cors = "<CORSConfiguration><CORSRule><AllowedOrigin>https://example.com</AllowedOrigin>\
+                <AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>";
+    c.put(&bucket).sub("cors").body(cors).send().ok();
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*"}}]}}"#
+    );
+    c.put(&bucket).sub("policy").body(policy).send().ok();
+    let tags = "<Tagging><TagSet><Tag><Key>team</Key><Value>blue</Value></Tag></TagSet></Tagging>";
+    c.put(&bucket).sub("tagging").body(tags).send().ok();
+    c.put(&bucket)
+        .sub("acl")
+        .header("x-amz-acl", "public-read")
+        .send()
+        .ok();
+    c.get(&bucket).sub("cors").send().ok();
+    // A key SX cannot hold as a file name (stored escaped) is an object like any other.
+    c.put_object(&b, "dir//odd/", b"odd");
+    c.delete(&bucket).send().assert_error(409, "BucketNotEmpty");
+    assert_eq!(c.get_object(&b, "dir//odd/"), b"odd");
+    c.delete(&obj_path(&b, "dir//odd/")).send().status(204);
+    c.delete(&bucket).send().status(204);
+    if let Some(sx) = s.sx() {
+        // The volume itself is gone from the cluster.
+        let list = sx.admin("GET", "/?volumeList", b"").response;
+        let v: serde_json::Value = serde_json::from_slice(&list.body).expect("volume list");
+        assert!(v["volumeList"].get(&b).is_none(), "{}", list.text());
+    }
+    c.create_bucket(&b);
+    c.get(&bucket)
+        .sub("cors")
+        .send()
+        .assert_error(404, "NoSuchCORSConfiguration");
+    c.get(&bucket)
+        .sub("policy")
+        .send()
+        .assert_error(404, "NoSuchBucketPolicy");
+    c.get(&bucket)
+        .sub("tagging")
+        .send()
+        .assert_error(404, "NoSuchTagSet");
+    let acl = c.get(&bucket).sub("acl").send().ok().text();
+    assert!(!acl.contains("AllUsers"), "{acl}");
+    c.put_object(&b, "k", b"private");
+    c.get(&obj_path(&b, "k"))
+        .auth(Auth::Anonymous)
+        .send()
+        .assert_error(403, "AccessDenied");
+    let r = c
+        .get(&obj_path(&b, "k"))
+        .header("Origin", "https://example.com")
+        .send()
+        .ok();
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        None,
+        "old CORS rules still apply"
+    );
+}
+
 // S3 layer only (routing): the same on every backend.
 #[test]
 fn unimplemented_operations_are_501() {
@@ -303,4 +370,5 @@ crate::backend_tests! {
     create_bucket_with_location_constraint,
     invalid_bucket_names,
     another_users_bucket_name_is_taken,
+    bucket_documents_go_with_the_bucket,
 }

@@ -1486,13 +1486,16 @@ impl ObjectStore for SxStore {
         if !self.is_admin(who) && vol.loc.owner != self.sx_user(who)? {
             return Err(StoreError::AccessDenied);
         }
+        // Any object, plain or escaped, keeps the bucket; the gateway's own files do not.
         let mut any = false;
         self.scan(&vol, String::new(), 1, |name, _| {
-            if name.starts_with(RESERVED) && !name.starts_with(ESC_DIR) {
-                Scan::Jump(RESERVED_END.to_owned())
-            } else {
+            if !name.starts_with(RESERVED) || name.starts_with(ESC_DIR) {
                 any = true;
                 Scan::Take
+            } else if name < ESC_DIR {
+                Scan::Jump(ESC_DIR.to_owned())
+            } else {
+                Scan::Jump(RESERVED_END.to_owned())
             }
         })
         .await?;
