@@ -34,4 +34,5 @@ mod s3cmd;
 mod server;
 mod signer;
 mod sx_fake;
+mod sx_gateway;
 mod sx_protocol;
