@@ -1,8 +1,9 @@
-//! What only the SX backend has: a cluster that can be unreachable. (The S3 workflows run on
-//! SX through `backend_tests!`.)
+//! What only the SX backend has: a cluster that can be unreachable, volumes made by SX clients
+//! with client-side filters, and a file-name limit that escaped keys reach sooner. (The S3
+//! workflows run on SX through `backend_tests!`.)
 
 use crate::common::raw::obj_path;
-use crate::common::{unique_bucket, TestServer};
+use crate::common::{unique_bucket, xml_child_texts, xml_text, TestServer};
 
 /// When no SX node answers, S3 clients get 503 with Retry-After, as well-formed S3 errors,
 /// for requests by a user the gateway already knows and by one it would have to look up.
@@ -47,4 +48,73 @@ fn no_reachable_node_means_503_with_retry_after() {
             r.request
         );
     }
+}
+
+/// A volume made by `sxvol create -f zcomp` (the filter's UUID in its `filterActive` meta) is
+/// listed, and every object request says which filter keeps LibreS3 from serving it.
+#[test]
+fn filtered_volumes_are_listed_but_refused() {
+    let s = TestServer::start_sx();
+    let sx = s.sx().expect("an SX server");
+    let vol = unique_bucket("sx-zcomp");
+    let body = serde_json::json!({
+        "volumeSize": 100u64 << 20,
+        "owner": s.opts.access_key,
+        "replicaCount": 1,
+        "volumeMeta": {"filterActive": "d5dbdf0afb174d1ba9ce4060317af5b5"},
+    });
+    let answer = sx.admin("PUT", &format!("/{vol}"), body.to_string().as_bytes());
+    sx.wait_job(&answer, "creating a volume with the zcomp filter");
+    let c = s.raw();
+    let listed = c.get("/").send().ok().text();
+    assert!(
+        xml_child_texts(&listed, "Bucket", "Name").contains(&vol),
+        "{listed}"
+    );
+    let requests = [
+        c.get(&obj_path(&vol, "k")).send(),
+        c.head(&obj_path(&vol, "k")).send(),
+        c.put(&obj_path(&vol, "k")).body("data").send(),
+        c.get(&format!("/{vol}")).query("list-type", "2").send(),
+    ];
+    for r in requests {
+        r.assert_error(501, "NotImplemented");
+        if !r.request.starts_with("HEAD ") {
+            let message = xml_text(&r.text(), "Message").unwrap_or_default();
+            assert!(
+                message.contains("zcomp") && message.contains(&vol),
+                "{}: {message}",
+                r.request
+            );
+        }
+    }
+}
+
+/// Keys SX cannot hold as file names are stored hex-encoded, which halves the 1024 bytes SX
+/// allows: beyond that, S3 clients get KeyTooLongError, not a server error.
+#[test]
+fn odd_keys_too_long_to_escape_are_key_too_long() {
+    let s = TestServer::start_sx();
+    let c = s.raw();
+    let b = unique_bucket("sx-long-odd");
+    c.create_bucket(&b);
+    let fits = format!("{}/", "x".repeat(400));
+    c.put_object(&b, &fits, b"fits");
+    assert_eq!(c.get_object(&b, &fits), b"fits");
+    let too_long = format!("{}/", "x".repeat(600));
+    let r = c.put(&obj_path(&b, &too_long)).body("no").send();
+    r.assert_error(400, "KeyTooLongError");
+    let message = xml_text(&r.text(), "Message").unwrap_or_default();
+    assert!(message.contains("SX"), "{message}");
+    c.post(&obj_path(&b, &too_long))
+        .sub("uploads")
+        .send()
+        .assert_error(400, "KeyTooLongError");
+    c.get(&obj_path(&b, &too_long))
+        .send()
+        .assert_error(404, "NoSuchKey");
+    // A plain key of the full 1024 bytes is stored as it is.
+    let plain = "p".repeat(1024);
+    c.put_object(&b, &plain, b"plain");
+    assert_eq!(c.get_object(&b, &plain), b"plain");
 }

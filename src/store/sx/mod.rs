@@ -292,17 +292,22 @@ impl SxStore {
     /// compression): their bytes would reach S3 clients scrambled.
     async fn data_volume(&self, who: &Principal, bucket: &str) -> Result<Vol, StoreError> {
         let vol = self.volume(who, bucket).await?;
-        if vol
+        if let Some(filter) = vol
             .loc
             .volume_meta
             .as_ref()
-            .is_some_and(|m| m.contains("filterActive"))
+            .filter(|m| m.contains(mapping::FILTER_KEY))
         {
+            let name = mapping::filter_name(&filter.get(mapping::FILTER_KEY).unwrap_or_default());
             log::warn!(
-                "bucket {bucket}: the SX volume uses a client-side filter (encryption or \
-                 compression); S3 access to its data is refused"
+                "bucket {bucket}: the SX volume uses the client-side filter {name}; S3 access \
+                 to its objects is refused"
             );
-            return Err(StoreError::AccessDenied);
+            return Err(StoreError::Unsupported(format!(
+                "The SX volume {bucket} uses the SX client-side filter {name}, which LibreS3 \
+                 does not implement: its objects can only be read and written with SX clients \
+                 (sxcp, sxls)."
+            )));
         }
         Ok(vol)
     }
@@ -1209,7 +1214,12 @@ impl SxStore {
 
     fn path_of(key: &str) -> Result<SxPath, StoreError> {
         key_to_path(key).ok_or_else(|| {
-            StoreError::Internal("the key is too long to be stored on SX once escaped".into())
+            StoreError::KeyTooLong(format!(
+                "This key cannot be stored on the SX cluster: a key SX cannot hold as a file \
+                 name (an empty, \".\" or \"..\" path part, a control character, or a key \
+                 starting with {RESERVED}) is stored hex-encoded, which limits it to {} bytes.",
+                mapping::max_escaped_key_len()
+            ))
         })
     }
 }

@@ -595,7 +595,9 @@ async fn users_are_isolated() {
 async fn filtered_volumes_are_listed_but_refused() {
     let fake = FakeSx::start(1);
     fake.add_user("alice");
-    fake.add_volume("secret", "alice", 1, &[("filterActive", "aes256")]);
+    // `sxvol create -f zcomp` stores the filter's UUID as 16 raw bytes.
+    let zcomp = auth::unhex("d5dbdf0afb174d1ba9ce4060317af5b5").unwrap();
+    fake.add_volume("packed", "alice", 1, &[("filterActive", &zcomp)]);
     let store = connect(&fake).await;
     let alice = user("alice");
     let names: Vec<String> = store
@@ -605,11 +607,25 @@ async fn filtered_volumes_are_listed_but_refused() {
         .into_iter()
         .map(|b| b.name)
         .collect();
-    assert_eq!(names, ["secret"]);
-    assert!(matches!(
-        get(&store, &alice, "secret", "x").await,
-        Err(StoreError::AccessDenied)
-    ));
+    assert_eq!(names, ["packed"]);
+    for result in [
+        get(&store, &alice, "packed", "x").await.map(|_| ()),
+        store
+            .list_objects(&alice, "packed", "", &ListStart::Beginning, 10)
+            .await
+            .map(|_| ()),
+        store
+            .stage(&alice, "packed", body(b"x", 1), Some(1))
+            .await
+            .map(|_| ()),
+    ] {
+        match result {
+            Err(StoreError::Unsupported(why)) => {
+                assert!(why.contains("zcomp (compression)"), "{why}")
+            }
+            other => panic!("expected Unsupported, got {other:?}"),
+        }
+    }
 }
 
 /// Opt-in: the same workflows against a real SX cluster, when `LIBRES3_TEST_SX_URL`

@@ -491,14 +491,14 @@ impl FakeSx {
     }
 
     /// Creates a volume directly (admin's job, without HTTP).
-    pub fn add_volume(&self, name: &str, owner: &str, replicas: usize, meta: &[(&str, &str)]) {
+    pub fn add_volume(&self, name: &str, owner: &str, replicas: usize, meta: &[(&str, &[u8])]) {
         let mut st = self.state();
         let n = st.ips.len();
         let start = name.len() % n;
         let nodes = (0..replicas.clamp(1, n)).map(|i| (start + i) % n).collect();
         let meta = meta
             .iter()
-            .map(|(k, v)| (k.to_string(), json!(hex(v.as_bytes()))))
+            .map(|(k, v)| (k.to_string(), json!(hex(v))))
             .collect();
         st.volumes.insert(
             name.to_owned(),
