@@ -498,6 +498,59 @@ fn overwrite_replaces_content_and_metadata(s: &TestServer) {
     assert_eq!(c.list_keys(&b, ""), vec!["o".to_string()]);
 }
 
+/// `If-None-Match: *` and `If-Match` on PUT and on CompleteMultipartUpload.
+fn conditional_writes(s: &TestServer) {
+    let b = setup(s, "cond-writes");
+    let c = s.raw();
+    let path = obj_path(&b, "k");
+    let first = c
+        .put(&path)
+        .header("If-None-Match", "*")
+        .body("first")
+        .send()
+        .ok();
+    let etag = first.header("etag").expect("ETag").to_string();
+    c.put(&path)
+        .header("If-None-Match", "*")
+        .body("second")
+        .send()
+        .assert_error(412, "PreconditionFailed");
+    c.put(&path)
+        .header("If-Match", "\"00000000000000000000000000000000\"")
+        .body("third")
+        .send()
+        .assert_error(412, "PreconditionFailed");
+    assert_eq!(c.get_object(&b, "k"), b"first");
+    c.put(&path)
+        .header("If-Match", &etag)
+        .body("fourth")
+        .send()
+        .ok();
+    assert_eq!(c.get_object(&b, "k"), b"fourth");
+    c.put(&obj_path(&b, "absent"))
+        .header("If-Match", &etag)
+        .body("x")
+        .send()
+        .assert_error(412, "PreconditionFailed");
+    // CompleteMultipartUpload onto an existing key with If-None-Match: *.
+    let id = create_upload(&c, &b, "k");
+    let part = test_data(1000, 31);
+    let e1 = upload_part(&c, &b, "k", &id, 1, &part);
+    c.post(&path)
+        .query("uploadId", &id)
+        .header("If-None-Match", "*")
+        .body(complete_xml(&[(1, &e1)]))
+        .send()
+        .assert_error(412, "PreconditionFailed");
+    assert_eq!(c.get_object(&b, "k"), b"fourth");
+    c.post(&obj_path(&b, "k"))
+        .query("uploadId", &id)
+        .body(complete_xml(&[(1, &e1)]))
+        .send()
+        .ok();
+    assert_eq!(c.get_object(&b, "k"), part);
+}
+
 fn interrupted_upload_leaves_nothing(s: &TestServer) {
     let b = setup(s, "interrupted");
     let c = s.raw();
@@ -957,4 +1010,5 @@ crate::backend_tests! {
     multipart_errors,
     delete_objects_quiet_verbose_and_malformed,
     listing_delimiters_and_pagination,
+    conditional_writes,
 }

@@ -65,6 +65,9 @@ const PARTS_DIR: &str = ".libres3/parts/";
 const TMP_DIR: &str = mapping::TMP_DIR;
 /// Volume meta key holding the bucket's creation time (decimal Unix seconds).
 const CREATED_KEY: &str = "libres3-created";
+/// File meta key of a conditional write: a random id that tells the writer whether the file
+/// SX holds after its flush is its own.
+const WRITE_ID_KEY: &str = "libres3-wid";
 /// Staged bodies older than this were left by a gateway that stopped before committing.
 const STAGED_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Uploads older than this are removed when a new one starts.
@@ -520,6 +523,7 @@ impl SxStore {
         size: u64,
         segments: Vec<Segment>,
         meta: Option<&HexMeta>,
+        recheck: Option<&WriteCondition>,
     ) -> Result<(u64, Vec<String>), StoreError> {
         let located = self.locate(&vol.token, &vol.name, Some(size)).await?;
         let bs = located
@@ -595,6 +599,11 @@ impl SxStore {
         w.send().await?;
         let session = w.session.take();
         let all = std::mem::take(&mut w.all);
+        if let Some(condition) = recheck {
+            // As late as possible: the flush below is what makes the write visible. If the
+            // condition no longer holds, the upload is dropped unflushed (SX forgets it).
+            self.check_condition(vol, path, condition).await?;
+        }
         match &session {
             Some(session) => self.flush(vol, session).await?,
             None => return Err(StoreError::Internal("no SX upload was started".into())),
@@ -617,9 +626,53 @@ impl SxStore {
             size,
             vec![Segment::Hashes(hashes.to_vec(), size)],
             meta,
+            None,
         )
         .await
         .map(|_| ())
+    }
+
+    /// Writes an object's file, with its S3 metadata, under a write condition.
+    ///
+    /// SX has no compare-and-swap, so the condition is checked three times: before the upload
+    /// starts, again just before the flush that makes the file visible, and after the flush,
+    /// through a random write id stored in the file meta: a write that another writer replaced
+    /// in the meantime reports PreconditionFailed (the other write is the one visible). Two
+    /// conditional writers whose flushes overlap (each checked before the other's flush
+    /// ended, and each re-read its own write id before the other's flush) can both succeed;
+    /// the README documents that window.
+    async fn write_object(
+        &self,
+        vol: &Vol,
+        path: &SxPath,
+        size: u64,
+        segments: Vec<Segment>,
+        meta: &ObjectMeta,
+        condition: &WriteCondition,
+    ) -> Result<(), StoreError> {
+        let mut sx_meta = meta_to_sx(meta);
+        if *condition == WriteCondition::None {
+            self.write_file(vol, path, size, segments, Some(&sx_meta), None)
+                .await?;
+            return Ok(());
+        }
+        let write_id = random_hex(16)?;
+        sx_meta.insert(WRITE_ID_KEY, write_id.as_bytes());
+        self.check_condition(vol, path, condition).await?;
+        self.write_file(vol, path, size, segments, Some(&sx_meta), Some(condition))
+            .await?;
+        match self.file_meta(vol, path).await {
+            Ok(m) if m.get(WRITE_ID_KEY).as_deref() == Some(write_id.as_bytes()) => Ok(()),
+            Ok(_) | Err(StoreError::NoSuchKey) => {
+                log::info!(
+                    "SX: conditional write of {} in {} was replaced by a concurrent write",
+                    path.as_str(),
+                    vol.name
+                );
+                Err(StoreError::PreconditionFailed)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Deletes a file; Ok when it does not exist.
@@ -1253,8 +1306,8 @@ impl SxStore {
             .filter_map(|b| b.into_keys().next())
             .collect();
         let dst_path = Self::path_of(dst_key)?;
-        self.check_condition(&dst, &dst_path, &condition).await?;
-        self.create_from_hashes(&dst, &dst_path, size, &hashes, Some(&meta_to_sx(&meta)))
+        let blocks = vec![Segment::Hashes(hashes, size)];
+        self.write_object(&dst, &dst_path, size, blocks, &meta, &condition)
             .await?;
         Ok(ObjectInfo {
             key: dst_key.to_owned(),
@@ -1554,7 +1607,14 @@ impl ObjectStore for SxStore {
         // away) after the hidden file became visible, the drop removes it.
         let mut staged = self.staged_from(vol.clone(), path.clone(), size, Vec::new());
         let (_, hashes) = self
-            .write_file(&vol, &path, size, vec![Segment::Data(body, size)], None)
+            .write_file(
+                &vol,
+                &path,
+                size,
+                vec![Segment::Data(body, size)],
+                None,
+                None,
+            )
             .await?;
         staged.hashes = hashes;
         Ok(staged)
@@ -1571,15 +1631,9 @@ impl ObjectStore for SxStore {
     ) -> Result<ObjectInfo, StoreError> {
         let vol = self.data_volume(who, bucket).await?;
         let path = Self::path_of(key)?;
-        self.check_condition(&vol, &path, &condition).await?;
-        self.create_from_hashes(
-            &vol,
-            &path,
-            data.size,
-            &data.hashes,
-            Some(&meta_to_sx(&meta)),
-        )
-        .await?;
+        let blocks = vec![Segment::Hashes(data.hashes.clone(), data.size)];
+        self.write_object(&vol, &path, data.size, blocks, &meta, &condition)
+            .await?;
         Ok(ObjectInfo {
             key: key.to_owned(),
             size: data.size,
@@ -1804,13 +1858,13 @@ impl ObjectStore for SxStore {
             }
         }
         let path = Self::path_of(key)?;
+        // Checked before any data moves; write_object checks again.
         self.check_condition(&vol, &path, &condition).await?;
         let total: u64 = chosen.iter().map(|p| p.size).sum();
-        let sx_meta = meta_to_sx(&meta);
         let segments = self
             .completion_segments(&vol, upload_id, &chosen, total)
             .await?;
-        self.write_file(&vol, &path, total, segments, Some(&sx_meta))
+        self.write_object(&vol, &path, total, segments, &meta, &condition)
             .await?;
         self.delete_tree(&vol, &format!("{PARTS_DIR}{upload_id}"))
             .await?;

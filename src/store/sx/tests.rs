@@ -848,3 +848,95 @@ async fn copies_move_no_data() {
         Err(StoreError::NoSuchKey)
     ));
 }
+
+/// Another gateway's write lands between the conditional write's first check and its flush:
+/// the check repeated just before the flush sees it, and nothing of ours becomes visible.
+#[actix_web::test]
+async fn conditional_write_rechecks_before_its_flush() {
+    let fake = FakeSx::start(1);
+    fake.add_user("alice");
+    fake.add_volume("vol", "alice", 1, &[]);
+    let store = connect(&fake).await;
+    let alice = user("alice");
+    let staged = store
+        .stage(&alice, "vol", body(b"mine", 2), Some(4))
+        .await
+        .unwrap();
+    // The create request of the commit (`PUT /vol/k`) is the moment.
+    fake.before_next(
+        |method, uri, _| method == "PUT" && uri == "/vol/k",
+        Box::new(|st| st.write_file("vol", "k", b"theirs", &[])),
+    );
+    let result = store
+        .commit_object(
+            &alice,
+            "vol",
+            "k",
+            staged,
+            meta("m"),
+            WriteCondition::IfAbsent,
+        )
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::PreconditionFailed)),
+        "{result:?}"
+    );
+    assert_eq!(fake.pending_hooks(), 0);
+    assert_eq!(fake.file("vol", "k").unwrap().0, b"theirs");
+}
+
+/// Another gateway's write replaces ours right after our flush: the write id read back
+/// afterwards is not ours, so the conditional write reports that it did not hold.
+#[actix_web::test]
+async fn conditional_write_replaced_after_its_flush_fails() {
+    let fake = FakeSx::start(1);
+    fake.add_user("alice");
+    fake.add_volume("vol", "alice", 1, &[]);
+    let store = connect(&fake).await;
+    let alice = user("alice");
+    put(&store, &alice, "vol", "k", b"first").await;
+    let staged = store
+        .stage(&alice, "vol", body(b"second", 2), Some(6))
+        .await
+        .unwrap();
+    // The flush of the commit: `PUT /.upload/<token>` with an empty body.
+    fake.after_next(
+        |method, uri, body| method == "PUT" && uri.starts_with("/.upload/") && body.is_empty(),
+        Box::new(|st| st.write_file("vol", "k", b"third", &[])),
+    );
+    let result = store
+        .commit_object(
+            &alice,
+            "vol",
+            "k",
+            staged,
+            meta("x"),
+            WriteCondition::IfEtag("e".into()),
+        )
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::PreconditionFailed)),
+        "{result:?}"
+    );
+    assert_eq!(fake.pending_hooks(), 0);
+    assert_eq!(fake.file("vol", "k").unwrap().0, b"third");
+    // Without a concurrent writer the same conditional write succeeds and leaves its id.
+    let staged = store
+        .stage(&alice, "vol", body(b"fourth", 2), Some(6))
+        .await
+        .unwrap();
+    store
+        .commit_object(
+            &alice,
+            "vol",
+            "k2",
+            staged,
+            meta("y"),
+            WriteCondition::IfAbsent,
+        )
+        .await
+        .unwrap();
+    let (data, file_meta) = fake.file("vol", "k2").unwrap();
+    assert_eq!(data, b"fourth");
+    assert!(file_meta.contains_key("libres3-wid"), "{file_meta:?}");
+}
