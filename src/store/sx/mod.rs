@@ -1200,8 +1200,11 @@ impl SxStore {
     }
 
     /// What a completed upload is made of: the block lists of the parts that line up with
-    /// the final file's blocks (no data moves), and the bytes of those that do not (a part
-    /// after an unaligned one, or with another block size), which are copied.
+    /// the final file's blocks (no data moves), and the bytes of what does not, which are
+    /// copied: the partial last block of an aligned part, every part after it (their bytes
+    /// sit at offsets that are no longer block boundaries), and parts stored with another
+    /// block size (SX derives a file's block size from its size: a part of up to 128 MiB has
+    /// blocks of 16 KiB, a final file over 128 MiB blocks of 1 MiB).
     async fn completion_segments(
         &self,
         vol: &Vol,
@@ -1222,26 +1225,42 @@ impl SxStore {
             if file.file_size != part.size {
                 return Err(StoreError::InvalidPart(part.number));
             }
-            if offset % bs == 0 && file.block_size == bs && (last || part.size % bs == 0) {
-                let hashes = file
+            let aligned = offset % bs == 0 && file.block_size == bs;
+            // Bytes of this part whose blocks are reused as they are.
+            let reused = match (aligned, last) {
+                (false, _) => 0,
+                (true, true) => part.size,
+                (true, false) => part.size / bs * bs,
+            };
+            if reused > 0 {
+                let hashes: Vec<String> = file
                     .file_data
-                    .into_iter()
-                    .filter_map(|b| b.into_keys().next())
+                    .iter()
+                    .take(block_count(reused, bs) as usize)
+                    .filter_map(|b| b.keys().next().cloned())
                     .collect();
-                segments.push(Segment::Hashes(hashes, part.size));
-            } else {
-                copied += part.size;
+                segments.push(Segment::Hashes(hashes, reused));
+            }
+            if reused < part.size {
+                copied += part.size - reused;
+                let range = ByteRange {
+                    first: reused,
+                    last: part.size - 1,
+                };
                 let body = self
                     .reader(vol, String::new(), file, ObjectMeta::default())
-                    .stream(None)
+                    .stream(Some(range))
                     .map(|chunk| chunk.map_err(|e| BodyError(Box::new(e))))
                     .boxed_local();
-                segments.push(Segment::Data(body, part.size));
+                segments.push(Segment::Data(body, part.size - reused));
             }
             offset += part.size;
         }
         if copied > 0 {
-            log::info!("SX: upload {upload_id}: {copied} bytes of unaligned parts are copied");
+            log::info!(
+                "SX: upload {upload_id}: {copied} of {total} bytes do not line up with the \
+                 final file's {bs}-byte blocks and are copied"
+            );
         }
         Ok(segments)
     }

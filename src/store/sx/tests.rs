@@ -940,3 +940,126 @@ async fn conditional_write_replaced_after_its_flush_fails() {
     assert_eq!(data, b"fourth");
     assert!(file_meta.contains_key("libres3-wid"), "{file_meta:?}");
 }
+
+/// Objects over 128 MiB have 1 MiB SX blocks: a part over 128 MiB (stored with 1 MiB
+/// blocks) is reused as it is; a smaller part, stored with 16 KiB blocks, is copied.
+#[actix_web::test]
+async fn multipart_over_128_mib_reuses_parts_with_its_block_size() {
+    const MIB: usize = 1 << 20;
+    let fake = FakeSx::start(1);
+    fake.add_user("alice");
+    fake.add_volume("big", "alice", 1, &[]);
+    let store = connect(&fake).await;
+    let alice = user("alice");
+    let id = store
+        .create_multipart(&alice, "big", "huge", meta(""))
+        .await
+        .unwrap();
+    let part1 = random(129 * MIB);
+    let part2 = random(3 * MIB + 5);
+    for (n, data) in [(1u32, &part1), (2, &part2)] {
+        let staged = store
+            .stage(&alice, "big", body(data, 1 << 20), Some(data.len() as u64))
+            .await
+            .unwrap();
+        store
+            .commit_part(&alice, "big", "huge", &id, n, staged, format!("p{n}"))
+            .await
+            .unwrap();
+    }
+    let before = fake.block_bytes_in();
+    let parts = vec![(1, "p1".to_owned()), (2, "p2".to_owned())];
+    store
+        .complete_multipart(
+            &alice,
+            "big",
+            "huge",
+            &id,
+            &parts,
+            meta("m-2"),
+            WriteCondition::None,
+        )
+        .await
+        .unwrap();
+    // Only part 2 moved: 4 blocks of 1 MiB (the last one zero-padded).
+    assert_eq!(fake.block_bytes_in() - before, 4 * MIB as u64);
+    let reader = store.open_object(&alice, "big", "huge").await.unwrap();
+    assert_eq!(reader.info().size, (part1.len() + part2.len()) as u64);
+    // Compared chunk by chunk: the object is not collected a second time in memory.
+    let mut offset = 0usize;
+    let mut chunks = reader.stream(None);
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.unwrap();
+        let end = offset + chunk.len();
+        assert!(end <= part1.len() + part2.len());
+        let split = part1.len().clamp(offset, end) - offset;
+        assert!(
+            chunk[..split] == part1[offset..offset + split],
+            "at {offset}"
+        );
+        let rest = offset + split - part1.len().min(offset + split);
+        assert!(
+            chunk[split..] == part2[rest..rest + chunk.len() - split],
+            "at {offset}"
+        );
+        offset = end;
+    }
+    assert_eq!(offset, part1.len() + part2.len());
+}
+
+/// A part whose size is not a multiple of the block size: its whole blocks are reused and
+/// only its partial last block and the parts after it are copied.
+#[actix_web::test]
+async fn multipart_copies_only_what_does_not_line_up() {
+    let fake = FakeSx::start(1);
+    fake.add_user("alice");
+    fake.add_volume("mp", "alice", 1, &[]);
+    let store = connect(&fake).await;
+    let alice = user("alice");
+    let id = store
+        .create_multipart(&alice, "mp", "k", meta(""))
+        .await
+        .unwrap();
+    // 5,000,000 bytes: 305 whole blocks of 16 KiB and 2,880 bytes more.
+    let parts = [random(5_000_000), random(5_000_000), random(1000)];
+    for (i, data) in parts.iter().enumerate() {
+        let staged = store
+            .stage(&alice, "mp", body(data, 65_536), Some(data.len() as u64))
+            .await
+            .unwrap();
+        store
+            .commit_part(
+                &alice,
+                "mp",
+                "k",
+                &id,
+                i as u32 + 1,
+                staged,
+                format!("e{i}"),
+            )
+            .await
+            .unwrap();
+    }
+    let before = fake.block_bytes_in();
+    let chosen: Vec<(u32, String)> = (0..3).map(|i| (i + 1, format!("e{i}"))).collect();
+    store
+        .complete_multipart(
+            &alice,
+            "mp",
+            "k",
+            &id,
+            &chosen,
+            meta("m-3"),
+            WriteCondition::None,
+        )
+        .await
+        .unwrap();
+    // Part 1's 305 blocks are reused; from its tail on, 5,003,880 bytes are re-blocked.
+    let sent = fake.block_bytes_in() - before;
+    let copied_blocks = (10_001_000u64 - 305 * 16384).div_ceil(16384);
+    assert_eq!(sent, copied_blocks * 16384);
+    assert_eq!(
+        get(&store, &alice, "mp", "k").await.unwrap(),
+        parts.concat()
+    );
+}
