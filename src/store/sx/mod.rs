@@ -6,11 +6,12 @@
 //! - Everything the gateway must remember lives on the cluster, under the reserved
 //!   `.libres3/` directory of each volume: staged bodies (`tmp/`), multipart uploads (`up/`) and
 //!   their parts (`parts/`). Several gateways in front of one cluster share no other state.
-//! - `stage` hashes blocks as they arrive and sends SX only the blocks it lacks, in parts of
-//!   [`PART_BYTES`] so memory stays bounded; the staged body becomes a hidden file. A commit
-//!   re-creates the file under its real name from the same block hashes (no data moves), with
-//!   the S3 metadata and ETag in its SX file meta; multipart completion does the same with the
-//!   parts' hashes when they are block-aligned.
+//! - `stage` keeps a body of up to [`PART_BYTES`] in memory, and the commit uploads it under
+//!   its real name. A larger body is hashed block by block as it arrives, SX is sent only the
+//!   blocks it lacks, in parts of [`PART_BYTES`] so memory stays bounded, and the staged body
+//!   becomes a hidden file; the commit re-creates the file under its real name from the same
+//!   block hashes (no data moves). Either way the S3 metadata and ETag go in the SX file
+//!   meta. Multipart completion joins the parts' block lists where they line up.
 
 pub mod auth;
 pub mod client;
@@ -45,6 +46,9 @@ use super::{
 
 /// Block data held in memory per upload before asking SX which blocks it lacks.
 pub const PART_BYTES: u64 = 8 << 20;
+/// Bodies up to this size are staged in memory (see [`SxStaged`]): no more than an upload
+/// holds anyway while it waits for SX to say which blocks it lacks.
+const HELD_BYTES: u64 = PART_BYTES;
 /// Largest `.data` upload (SX `UPLOAD_CHUNK_SIZE`).
 const UPLOAD_BATCH: u64 = 4 << 20;
 /// Most blocks per `.data` download (SX `DOWNLOAD_MAX_BLOCKS`).
@@ -885,13 +889,32 @@ enum Scan {
     Stop,
 }
 
-/// A body staged as the hidden file `path`; deleted on drop unless taken by a commit.
+/// A staged body: held in memory when small, else the hidden file `path`, deleted on drop.
 pub struct SxStaged {
     store: SxStore,
+    /// Set while the hidden file exists.
     vol: Option<Vol>,
     path: SxPath,
     size: u64,
     hashes: Vec<String>,
+    /// A body of at most [`HELD_BYTES`]: the commit uploads it under its final name, so a
+    /// small PUT is one SX upload and one job instead of three (stage, commit, removal).
+    held: Option<Bytes>,
+}
+
+impl SxStaged {
+    /// What a file made of this body is made of: its bytes when held, else the blocks of
+    /// the hidden file (no data moves).
+    fn segments(&self) -> Vec<Segment> {
+        match &self.held {
+            Some(bytes) => {
+                let bytes = bytes.clone();
+                let body = stream::once(async move { Ok(bytes) }).boxed_local();
+                vec![Segment::Data(body, self.size)]
+            }
+            None => vec![Segment::Hashes(self.hashes.clone(), self.size)],
+        }
+    }
 }
 
 impl Staged for SxStaged {
@@ -990,6 +1013,38 @@ impl ObjectReader for SxReader {
             .buffered(DOWNLOADS_IN_FLIGHT)
             .boxed_local()
     }
+}
+
+/// A body of `size` bytes, read into memory (at most [`HELD_BYTES`]).
+async fn read_exactly(mut body: BodyStream, size: u64) -> Result<Bytes, StoreError> {
+    let mut all = BytesMut::with_capacity(size as usize);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(StoreError::Body)?;
+        if (all.len() + chunk.len()) as u64 > size {
+            return Err(body_error("the body is longer than its declared length"));
+        }
+        all.extend_from_slice(&chunk);
+    }
+    if (all.len() as u64) < size {
+        return Err(body_error("the body is shorter than its declared length"));
+    }
+    Ok(all.freeze())
+}
+
+/// Reads a body of unknown length until it ends or passes `limit` bytes: the whole body,
+/// or what was read and the rest of the stream.
+async fn read_up_to(
+    mut body: BodyStream,
+    limit: u64,
+) -> Result<(Bytes, Option<BodyStream>), StoreError> {
+    let mut start = BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        start.extend_from_slice(&chunk.map_err(StoreError::Body)?);
+        if start.len() as u64 > limit {
+            return Ok((start.freeze(), Some(body)));
+        }
+    }
+    Ok((start.freeze(), None))
 }
 
 /// A body of unknown length goes to an unlinked temporary file first: SX needs a file's size
@@ -1196,6 +1251,18 @@ impl SxStore {
             path,
             size,
             hashes,
+            held: None,
+        }
+    }
+
+    fn staged_held(&self, bytes: Bytes) -> SxStaged {
+        SxStaged {
+            store: self.clone(),
+            vol: None,
+            path: SxPath::internal(String::new()),
+            size: bytes.len() as u64,
+            hashes: Vec::new(),
+            held: Some(bytes),
         }
     }
 
@@ -1618,8 +1685,17 @@ impl ObjectStore for SxStore {
     ) -> Result<SxStaged, StoreError> {
         let vol = self.data_volume(who, bucket).await?;
         let (body, size) = match size {
+            Some(size) if size <= HELD_BYTES => {
+                return Ok(self.staged_held(read_exactly(body, size).await?))
+            }
             Some(size) => (body, size),
-            None => spool(body).await?,
+            None => match read_up_to(body, HELD_BYTES).await? {
+                (whole, None) => return Ok(self.staged_held(whole)),
+                (start, Some(rest)) => {
+                    let start = stream::once(async move { Ok(start) });
+                    spool(start.chain(rest).boxed_local()).await?
+                }
+            },
         };
         let path = SxPath::internal(format!("{TMP_DIR}{}", random_hex(16)?));
         // Armed before the first byte goes out: if this future is dropped (the client went
@@ -1650,8 +1726,7 @@ impl ObjectStore for SxStore {
     ) -> Result<ObjectInfo, StoreError> {
         let vol = self.data_volume(who, bucket).await?;
         let path = Self::path_of(key)?;
-        let blocks = vec![Segment::Hashes(data.hashes.clone(), data.size)];
-        self.write_object(&vol, &path, data.size, blocks, &meta, &condition)
+        self.write_object(&vol, &path, data.size, data.segments(), &meta, &condition)
             .await?;
         Ok(ObjectInfo {
             key: key.to_owned(),
@@ -1819,12 +1894,13 @@ impl ObjectStore for SxStore {
         self.upload_record(&vol, key, upload_id).await?;
         let mut meta = HexMeta::default();
         meta.insert("etag", etag.as_bytes());
-        self.create_from_hashes(
+        self.write_file(
             &vol,
             &part_path(upload_id, part_number),
             data.size,
-            &data.hashes,
+            data.segments(),
             Some(&meta),
+            None,
         )
         .await?;
         Ok(PartInfo {
