@@ -3,7 +3,8 @@
 //! workflows run on SX through `backend_tests!`.)
 
 use crate::common::raw::obj_path;
-use crate::common::{unique_bucket, xml_child_texts, xml_text, TestServer};
+use crate::common::{unique_bucket, xml_child_texts, xml_text, SxCluster, TestServer};
+use crate::sx_fake::FakeSx;
 
 /// When no SX node answers, S3 clients get 503 with Retry-After, as well-formed S3 errors,
 /// for requests by a user the gateway already knows and by one it would have to look up.
@@ -117,4 +118,46 @@ fn odd_keys_too_long_to_escape_are_key_too_long() {
     let plain = "p".repeat(1024);
     c.put_object(&b, &plain, b"plain");
     assert_eq!(c.get_object(&b, &plain), b"plain");
+}
+
+/// The opt-in run against a real cluster reaches it by URL and admin key only, and removes
+/// what each test made: its users, their volumes and everything in them. Checked here with a
+/// fake cluster in the real one's role.
+#[test]
+fn real_cluster_runs_clean_up_after_themselves() {
+    let fake = FakeSx::start(1);
+    let url = format!("http://{}:{}", fake.ips[0], fake.port);
+    {
+        let s = TestServer::start_on(SxCluster::real(&url, &fake.admin_token));
+        let c = s.raw();
+        let b = unique_bucket("sx-cleanup");
+        c.create_bucket(&b);
+        c.put_object(&b, "plain", b"x");
+        c.put_object(&b, "odd//", b"y");
+        c.put(&format!("/{b}"))
+            .sub("tagging")
+            .body("<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>")
+            .send()
+            .ok();
+        let text = c
+            .post(&obj_path(&b, "unfinished"))
+            .sub("uploads")
+            .send()
+            .ok()
+            .text();
+        let id = xml_text(&text, "UploadId").expect("UploadId");
+        c.put(&obj_path(&b, "unfinished"))
+            .query("partNumber", "1")
+            .query("uploadId", &id)
+            .body("part")
+            .send()
+            .ok();
+        let other = c.with_creds(s.add_user("other"));
+        other.create_bucket(&unique_bucket("sx-cleanup-other"));
+        assert_eq!(fake.volumes().len(), 2, "{:?}", fake.volumes());
+        assert_eq!(fake.user_names().len(), 3, "{:?}", fake.user_names());
+        assert!(!fake.files(&b).is_empty());
+    }
+    assert_eq!(fake.volumes(), Vec::<(String, String)>::new());
+    assert_eq!(fake.user_names(), ["admin"]);
 }

@@ -282,12 +282,27 @@ impl TestServer {
         })
     }
 
-    pub fn start_with(mut opts: ServerOpts) -> TestServer {
+    /// A server of its own in front of the given SX cluster.
+    pub fn start_on(cluster: SxCluster) -> TestServer {
+        TestServer::start_cluster(
+            ServerOpts {
+                backend: Backend::Sx,
+                ..ServerOpts::default()
+            },
+            Some(cluster),
+        )
+    }
+
+    pub fn start_with(opts: ServerOpts) -> TestServer {
+        TestServer::start_cluster(opts, None)
+    }
+
+    fn start_cluster(mut opts: ServerOpts, cluster: Option<SxCluster>) -> TestServer {
         let root = TempDir::new("server");
         let sx = match opts.backend {
             Backend::Embedded => None,
             Backend::Sx => {
-                let cluster = SxCluster::for_tests();
+                let cluster = cluster.unwrap_or_else(SxCluster::for_tests);
                 // S3 access key = SX user name, secret key = its SX token.
                 let (name, token) = cluster.add_user("libres3-it");
                 opts.access_key = name;

@@ -77,7 +77,8 @@ impl SxCluster {
         }
     }
 
-    fn real(url: &str, key: &str) -> SxCluster {
+    /// A cluster reached as a real one: through `url` only, cleaned up when dropped.
+    pub fn real(url: &str, key: &str) -> SxCluster {
         let (ssl, rest) = match url.split_once("://") {
             Some(("https", rest)) => (true, rest),
             Some(("http", rest)) => (false, rest),

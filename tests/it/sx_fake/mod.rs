@@ -585,6 +585,20 @@ impl FakeSx {
         self.state().block_bytes_in
     }
 
+    /// Every volume and its owner.
+    pub fn volumes(&self) -> Vec<(String, String)> {
+        self.state()
+            .volumes
+            .iter()
+            .map(|(name, v)| (name.clone(), v.owner.clone()))
+            .collect()
+    }
+
+    /// Every user name.
+    pub fn user_names(&self) -> Vec<String> {
+        self.state().users.keys().cloned().collect()
+    }
+
     /// File names of a volume, as SX stores them (no leading `/`).
     pub fn files(&self, volume: &str) -> Vec<String> {
         self.state()
