@@ -218,6 +218,8 @@ impl From<StoreError> for S3Error {
                 "At least one of the pre-conditions you specified did not hold",
             ),
             StoreError::AccessDenied => S3Error::new(AccessDenied, "Access Denied"),
+            StoreError::KeyTooLong(why) => S3Error::new(KeyTooLongError, why),
+            StoreError::Unsupported(why) => S3Error::new(NotImplemented, why),
             StoreError::Body(body) => match body.0.downcast::<S3Error>() {
                 Ok(e) => *e,
                 Err(other) => S3Error {

@@ -142,9 +142,17 @@ pub async fn dispatch<S: ObjectStore>(
     response
 }
 
-/// The `<Error>` answer for a request; no body for HEAD.
+/// Seconds a client is asked to wait before retrying a 503 (backend down or overloaded).
+pub const RETRY_AFTER_SECS: u32 = 5;
+
+/// The `<Error>` answer for a request; no body for HEAD. A 503 (ServiceUnavailable, SlowDown)
+/// says when to retry.
 pub fn error_response(error: &S3Error, req: &HttpRequest, request_id: &str) -> HttpResponse {
-    let mut builder = HttpResponse::build(error.code.status());
+    let status = error.code.status();
+    let mut builder = HttpResponse::build(status);
+    if status == actix_web::http::StatusCode::SERVICE_UNAVAILABLE {
+        builder.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECS));
+    }
     if *req.method() == Method::HEAD {
         return builder.finish();
     }

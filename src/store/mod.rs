@@ -57,6 +57,13 @@ pub enum StoreError {
     PreconditionFailed,
     #[error("access denied")]
     AccessDenied,
+    /// The key is valid for S3 but this backend cannot store it (the message says why).
+    #[error("key too long: {0}")]
+    KeyTooLong(String),
+    /// The bucket or request needs something this backend does not implement (the message
+    /// names it, for the client and the administrator).
+    #[error("not supported: {0}")]
+    Unsupported(String),
     /// The request body failed while being read; the inner error says why.
     #[error("request body: {0}")]
     Body(BodyError),

@@ -15,9 +15,7 @@ fn s3url(b: &str, k: &str) -> String {
     format!("s3://{b}/{k}")
 }
 
-#[test]
-fn aws_s3_mb_cp_ls_rm() {
-    let s = TestServer::shared();
+fn aws_s3_mb_cp_ls_rm(s: &TestServer) {
     let aws = Aws::new(s);
     let dir = s.scratch("aws-basic");
     let b = unique_bucket("aws-basic");
@@ -63,9 +61,7 @@ fn aws_s3_mb_cp_ls_rm() {
     assert!(!listing.contains(&b), "bucket still listed:\n{listing}");
 }
 
-#[test]
-fn aws_s3_cp_large_file_multipart() {
-    let s = TestServer::shared();
+fn aws_s3_cp_large_file_multipart(s: &TestServer) {
     let aws = Aws::new(s);
     let dir = s.scratch("aws-large");
     let b = unique_bucket("aws-large");
@@ -107,9 +103,7 @@ fn aws_s3_cp_large_file_multipart() {
     assert_eq!(read(&part), &data[8_388_600..=8_388_620]);
 }
 
-#[test]
-fn aws_s3_cp_from_stdin_streams_multipart() {
-    let s = TestServer::shared();
+fn aws_s3_cp_from_stdin_streams_multipart(s: &TestServer) {
     let aws = Aws::new(s);
     let dir = s.scratch("aws-stdin");
     let b = unique_bucket("aws-stdin");
@@ -153,9 +147,7 @@ fn tree(root: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-#[test]
-fn aws_s3_sync_both_ways() {
-    let s = TestServer::shared();
+fn aws_s3_sync_both_ways(s: &TestServer) {
     let aws = Aws::new(s);
     let dir = s.scratch("aws-sync");
     let b = unique_bucket("aws-sync");
@@ -216,9 +208,7 @@ fn aws_s3_sync_both_ways() {
     assert_eq!(tree(&dst), tree(&src));
 }
 
-#[test]
-fn aws_s3api_multipart() {
-    let s = TestServer::shared();
+fn aws_s3api_multipart(s: &TestServer) {
     let aws = Aws::new(s);
     let dir = s.scratch("aws-mpu");
     let b = unique_bucket("aws-mpu");
@@ -385,9 +375,7 @@ fn aws_s3api_multipart() {
     assert!(err.contains("404"), "{err}");
 }
 
-#[test]
-fn aws_s3_presign_fetched_with_curl() {
-    let s = TestServer::shared();
+fn aws_s3_presign_fetched_with_curl(s: &TestServer) {
     let aws = Aws::new(s);
     let dir = s.scratch("aws-presign");
     let b = unique_bucket("aws-presign");
@@ -420,9 +408,7 @@ fn aws_s3_presign_fetched_with_curl() {
     assert_eq!(curl_get(&bad, &dir.join("bad")), 403);
 }
 
-#[test]
-fn aws_s3api_list_objects_v2_delimiter_and_paging() {
-    let s = TestServer::shared();
+fn aws_s3api_list_objects_v2_delimiter_and_paging(s: &TestServer) {
     let aws = Aws::new(s);
     let b = unique_bucket("aws-list");
     aws.ok(&["s3", "mb", &format!("s3://{b}")]);
@@ -537,9 +523,7 @@ fn aws_s3api_list_objects_v2_delimiter_and_paging() {
     assert_eq!(v["Contents"].as_array().unwrap().len(), keys.len());
 }
 
-#[test]
-fn aws_s3api_delete_objects() {
-    let s = TestServer::shared();
+fn aws_s3api_delete_objects(s: &TestServer) {
     let aws = Aws::new(s);
     let dir = s.scratch("aws-delete");
     let b = unique_bucket("aws-delete");
@@ -572,9 +556,7 @@ fn aws_s3api_delete_objects() {
     assert!(c.list_keys(&b, "").is_empty());
 }
 
-#[test]
-fn aws_errors_are_reported() {
-    let s = TestServer::shared();
+fn aws_errors_are_reported(s: &TestServer) {
     let aws = Aws::new(s);
     let b = unique_bucket("aws-errors");
     let err = aws.fails(&["s3api", "head-bucket", "--bucket", &b]);
@@ -598,4 +580,16 @@ fn aws_errors_are_reported() {
     );
     let err = wrong.fails(&["s3", "ls"]);
     assert!(err.contains("SignatureDoesNotMatch"), "{err}");
+}
+
+crate::backend_tests! {
+    aws_s3_mb_cp_ls_rm,
+    aws_s3_cp_large_file_multipart,
+    aws_s3_cp_from_stdin_streams_multipart,
+    aws_s3_sync_both_ways,
+    aws_s3api_multipart,
+    aws_s3_presign_fetched_with_curl,
+    aws_s3api_list_objects_v2_delimiter_and_paging,
+    aws_s3api_delete_objects,
+    aws_errors_are_reported,
 }

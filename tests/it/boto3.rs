@@ -12,9 +12,7 @@ use crate::common::{
 
 const MIB: usize = 1024 * 1024;
 
-#[test]
-fn boto3_presign_upload_fileobj_download() {
-    let s = TestServer::shared();
+fn boto3_presign_upload_fileobj_download(s: &TestServer) {
     let b = unique_bucket("boto3-objects");
     let dir = s.scratch("boto3-objects");
     let big = test_data(12 * MIB + 5, 1);
@@ -60,9 +58,7 @@ fn boto3_presign_upload_fileobj_download() {
     assert_eq!(s.raw().get_object(&b, "presigned/put.bin"), up);
 }
 
-#[test]
-fn boto3_paginator_sees_every_key_once() {
-    let s = TestServer::shared();
+fn boto3_paginator_sees_every_key_once(s: &TestServer) {
     let b = unique_bucket("boto3-paginate");
     let n = 2500;
     let v = boto3(
@@ -108,4 +104,9 @@ fn boto3_paginator_sees_every_key_once() {
     assert_eq!(prefixes, want);
     assert_eq!(v["v1_count"], Value::from(n));
     assert_eq!(v["v1_unique"], Value::from(n));
+}
+
+crate::backend_tests! {
+    boto3_presign_upload_fileobj_download,
+    boto3_paginator_sees_every_key_once,
 }

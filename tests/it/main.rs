@@ -8,6 +8,12 @@
 //! Each test uses its own buckets on the process's shared server
 //! (`TestServer::shared`), or a server of its own when it needs other flags,
 //! other users or a restart.
+//!
+//! Tests listed in a module's `backend_tests!` run on both backends:
+//! `<module>::embedded::<test>` on the embedded store, `<module>::sx::<test>` on a
+//! server with `backend = sx` in front of the fake SX cluster of `sx_fake/` (or a
+//! real cluster: see `common/sx.rs` and the README). Only the SX side:
+//! `cargo nextest run --test integration -E 'test(/::sx::/) | test(/^sx_/)'`.
 
 mod common;
 
@@ -31,4 +37,5 @@ mod s3cmd;
 mod server;
 mod signer;
 mod sx_fake;
+mod sx_gateway;
 mod sx_protocol;

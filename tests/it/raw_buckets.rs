@@ -6,9 +6,7 @@ use crate::common::{
     now_secs, test_data, unique_bucket, xml_child_texts, xml_text, ServerOpts, TestServer,
 };
 
-#[test]
-fn bucket_lifecycle() {
-    let s = TestServer::shared();
+fn bucket_lifecycle(s: &TestServer) {
     let c = s.raw();
     let b = unique_bucket("lifecycle");
     c.head(&format!("/{b}"))
@@ -74,9 +72,7 @@ fn bucket_lifecycle() {
     assert!(!xml_child_texts(&text, "Bucket", "Name").contains(&b));
 }
 
-#[test]
-fn create_bucket_with_location_constraint() {
-    let s = TestServer::shared();
+fn create_bucket_with_location_constraint(s: &TestServer) {
     let c = s.raw();
     let b = unique_bucket("location");
     let body = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
@@ -90,9 +86,7 @@ fn create_bucket_with_location_constraint() {
         .assert_error(400, "MalformedXML");
 }
 
-#[test]
-fn invalid_bucket_names() {
-    let s = TestServer::shared();
+fn invalid_bucket_names(s: &TestServer) {
     let c = s.raw();
     for name in [
         "ab",
@@ -118,32 +112,91 @@ fn invalid_bucket_names() {
     c.delete(&format!("/{ok}")).send().status(204);
 }
 
-#[test]
-fn another_users_bucket_name_is_taken() {
-    let s = TestServer::start();
+fn another_users_bucket_name_is_taken(s: &TestServer) {
     let b = unique_bucket("taken");
     s.raw().create_bucket(&b);
-    s.admin(&[
-        "user",
-        "add",
-        "other",
-        "--access-key",
-        "AKIAOTHERUSER0000001",
-        "--secret-key",
-        "other-secret-key-0123456789",
-    ]);
-    let other = s.raw().with_creds(crate::common::Creds::new(
-        "AKIAOTHERUSER0000001",
-        "other-secret-key-0123456789",
-    ));
+    let other = s.raw().with_creds(s.add_user("other"));
     other
         .put(&format!("/{b}"))
         .send()
         .assert_error(409, "BucketAlreadyExists");
-    // The first user still owns it.
+    // The first user still owns it, and the other one cannot use it.
     s.raw().head(&format!("/{b}")).send().status(200);
+    other
+        .put(&obj_path(&b, "k"))
+        .body("x")
+        .send()
+        .assert_error(403, "AccessDenied");
 }
 
+/// A deleted bucket takes its configuration with it: created again under the same name, it
+/// starts without the old CORS rules, policy, tags and ACL. The backend's own bookkeeping does
+/// not keep a bucket from being deleted; an object does, whatever its name.
+fn bucket_documents_go_with_the_bucket(s: &TestServer) {
+    let c = s.raw();
+    let b = unique_bucket("docs-gone");
+    let bucket = format!("/{b}");
+    c.create_bucket(&b);
+    let cors = "<CORSConfiguration><CORSRule><AllowedOrigin>https://example.com</AllowedOrigin>\
+                <AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>";
+    c.put(&bucket).sub("cors").body(cors).send().ok();
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*"}}]}}"#
+    );
+    c.put(&bucket).sub("policy").body(policy).send().ok();
+    let tags = "<Tagging><TagSet><Tag><Key>team</Key><Value>blue</Value></Tag></TagSet></Tagging>";
+    c.put(&bucket).sub("tagging").body(tags).send().ok();
+    c.put(&bucket)
+        .sub("acl")
+        .header("x-amz-acl", "public-read")
+        .send()
+        .ok();
+    c.get(&bucket).sub("cors").send().ok();
+    // A key SX cannot hold as a file name (stored escaped) is an object like any other.
+    c.put_object(&b, "dir//odd/", b"odd");
+    c.delete(&bucket).send().assert_error(409, "BucketNotEmpty");
+    assert_eq!(c.get_object(&b, "dir//odd/"), b"odd");
+    c.delete(&obj_path(&b, "dir//odd/")).send().status(204);
+    c.delete(&bucket).send().status(204);
+    if let Some(sx) = s.sx() {
+        // The volume itself is gone from the cluster.
+        let list = sx.admin("GET", "/?volumeList", b"").response;
+        let v: serde_json::Value = serde_json::from_slice(&list.body).expect("volume list");
+        assert!(v["volumeList"].get(&b).is_none(), "{}", list.text());
+    }
+    c.create_bucket(&b);
+    c.get(&bucket)
+        .sub("cors")
+        .send()
+        .assert_error(404, "NoSuchCORSConfiguration");
+    c.get(&bucket)
+        .sub("policy")
+        .send()
+        .assert_error(404, "NoSuchBucketPolicy");
+    c.get(&bucket)
+        .sub("tagging")
+        .send()
+        .assert_error(404, "NoSuchTagSet");
+    let acl = c.get(&bucket).sub("acl").send().ok().text();
+    assert!(!acl.contains("AllUsers"), "{acl}");
+    c.put_object(&b, "k", b"private");
+    c.get(&obj_path(&b, "k"))
+        .auth(Auth::Anonymous)
+        .send()
+        .assert_error(403, "AccessDenied");
+    let r = c
+        .get(&obj_path(&b, "k"))
+        .header("Origin", "https://example.com")
+        .send()
+        .ok();
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        None,
+        "old CORS rules still apply"
+    );
+}
+
+// S3 layer only (routing): the same on every backend.
 #[test]
 fn unimplemented_operations_are_501() {
     let s = TestServer::shared();
@@ -177,6 +230,7 @@ fn unimplemented_operations_are_501() {
     assert_eq!(c.get_object(&b, "k"), b"v");
 }
 
+// Request limits are the S3 layer's: the same on every backend.
 #[test]
 fn oversized_headers_are_refused_and_server_survives() {
     let s = TestServer::shared();
@@ -224,6 +278,7 @@ fn check_too_large(r: &crate::common::Response) {
     }
 }
 
+// Addressing is the S3 layer's: the same on every backend.
 #[test]
 fn virtual_hosted_style() {
     let s = TestServer::start_with(ServerOpts {
@@ -308,4 +363,12 @@ fn virtual_hosted_style() {
     c.head(&format!("/{b}"))
         .send()
         .assert_error(404, "NoSuchBucket");
+}
+
+crate::backend_tests! {
+    bucket_lifecycle,
+    create_bucket_with_location_constraint,
+    invalid_bucket_names,
+    another_users_bucket_name_is_taken,
+    bucket_documents_go_with_the_bucket,
 }

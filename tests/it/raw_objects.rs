@@ -9,20 +9,19 @@ use crate::common::{
     xml_text, xml_texts, TestServer,
 };
 
-fn setup(test: &str) -> (&'static TestServer, String) {
-    let s = TestServer::shared();
+/// A new bucket of the server's first user.
+fn setup(s: &TestServer, test: &str) -> String {
     let b = unique_bucket(test);
     s.raw().create_bucket(&b);
-    (s, b)
+    b
 }
 
 fn b64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(data)
 }
 
-#[test]
-fn odd_keys_round_trip_exactly() {
-    let (s, b) = setup("odd-keys");
+fn odd_keys_round_trip_exactly(s: &TestServer) {
+    let b = setup(s, "odd-keys");
     let c = s.raw();
     let long = "k".repeat(1024);
     let keys: Vec<String> = [
@@ -85,9 +84,8 @@ fn odd_keys_round_trip_exactly() {
     assert!(c.list_keys(&b, "").is_empty());
 }
 
-#[test]
-fn key_length_limit() {
-    let (s, b) = setup("key-length");
+fn key_length_limit(s: &TestServer) {
+    let b = setup(s, "key-length");
     let c = s.raw();
     let ok = "é".repeat(512); // 1024 bytes of UTF-8
     assert_eq!(ok.len(), 1024);
@@ -101,9 +99,8 @@ fn key_length_limit() {
     assert_eq!(c.list_keys(&b, ""), vec![ok]);
 }
 
-#[test]
-fn keys_cannot_escape_the_store() {
-    let (s, b) = setup("escape");
+fn keys_cannot_escape_the_store(s: &TestServer) {
+    let b = setup(s, "escape");
     let c = s.raw();
     // Keys that look like paths out of a directory are just keys, and a
     // traversal does not reach another bucket.
@@ -123,9 +120,8 @@ fn keys_cannot_escape_the_store() {
     assert_eq!(c.get_object(&other, "secret"), b"other bucket's data");
 }
 
-#[test]
-fn ranges() {
-    let (s, b) = setup("ranges");
+fn ranges(s: &TestServer) {
+    let b = setup(s, "ranges");
     let c = s.raw();
     let data = test_data(1000, 10);
     c.put_object(&b, "r", &data);
@@ -178,9 +174,8 @@ fn ranges() {
     assert_eq!(r.header("content-length"), Some("1000"));
 }
 
-#[test]
-fn response_header_overrides() {
-    let (s, b) = setup("overrides");
+fn response_header_overrides(s: &TestServer) {
+    let b = setup(s, "overrides");
     let c = s.raw();
     c.put(&obj_path(&b, "o"))
         .header("Content-Type", "text/plain")
@@ -221,9 +216,8 @@ fn response_header_overrides() {
     assert_eq!(r.header("content-type"), Some("text/plain"));
 }
 
-#[test]
-fn metadata_and_standard_headers_are_stored() {
-    let (s, b) = setup("metadata");
+fn metadata_and_standard_headers_are_stored(s: &TestServer) {
+    let b = setup(s, "metadata");
     let c = s.raw();
     c.put(&obj_path(&b, "m"))
         .header("Content-Type", "application/json")
@@ -283,9 +277,8 @@ fn metadata_and_standard_headers_are_stored() {
     );
 }
 
-#[test]
-fn etag_is_quoted_md5_everywhere() {
-    let (s, b) = setup("etag");
+fn etag_is_quoted_md5_everywhere(s: &TestServer) {
+    let b = setup(s, "etag");
     let c = s.raw();
     let data = test_data(70_000, 11);
     let want = etag_of(&data);
@@ -333,9 +326,8 @@ fn etag_is_quoted_md5_everywhere() {
         .assert_error(412, "PreconditionFailed");
 }
 
-#[test]
-fn conditional_requests_on_dates() {
-    let (s, b) = setup("conditional");
+fn conditional_requests_on_dates(s: &TestServer) {
+    let b = setup(s, "conditional");
     let c = s.raw();
     c.put_object(&b, "c", b"conditional");
     let r = c.head(&obj_path(&b, "c")).send().ok();
@@ -381,9 +373,8 @@ fn conditional_requests_on_dates() {
         .ok();
 }
 
-#[test]
-fn unknown_methods_are_refused() {
-    let (s, b) = setup("methods");
+fn unknown_methods_are_refused(s: &TestServer) {
+    let b = setup(s, "methods");
     let c = s.raw();
     c.put_object(&b, "k", b"v");
     let r = c.req("PATCH", &obj_path(&b, "k")).body("x").send();
@@ -394,9 +385,8 @@ fn unknown_methods_are_refused() {
     assert_eq!(c.get_object(&b, "k"), b"v");
 }
 
-#[test]
-fn expect_100_continue() {
-    let (s, b) = setup("expect");
+fn expect_100_continue(s: &TestServer) {
+    let b = setup(s, "expect");
     let c = s.raw();
     let data = test_data(300_000, 16);
     // Good request: 100 Continue, then the body, then 200.
@@ -425,9 +415,8 @@ fn expect_100_continue() {
         .assert_error(404, "NoSuchKey");
 }
 
-#[test]
-fn content_md5_is_verified() {
-    let (s, b) = setup("content-md5");
+fn content_md5_is_verified(s: &TestServer) {
+    let b = setup(s, "content-md5");
     let c = s.raw();
     let data = test_data(4096, 12);
     c.put(&obj_path(&b, "good"))
@@ -463,9 +452,8 @@ fn content_md5_is_verified() {
         .ok();
 }
 
-#[test]
-fn missing_objects_and_head_errors() {
-    let (s, b) = setup("missing");
+fn missing_objects_and_head_errors(s: &TestServer) {
+    let b = setup(s, "missing");
     let c = s.raw();
     c.get(&obj_path(&b, "nope"))
         .send()
@@ -489,9 +477,8 @@ fn missing_objects_and_head_errors() {
     c.delete(&obj_path(&b, "nope")).send().status(204);
 }
 
-#[test]
-fn overwrite_replaces_content_and_metadata() {
-    let (s, b) = setup("overwrite");
+fn overwrite_replaces_content_and_metadata(s: &TestServer) {
+    let b = setup(s, "overwrite");
     let c = s.raw();
     c.put(&obj_path(&b, "o"))
         .header("x-amz-meta-v", "1")
@@ -511,9 +498,61 @@ fn overwrite_replaces_content_and_metadata() {
     assert_eq!(c.list_keys(&b, ""), vec!["o".to_string()]);
 }
 
-#[test]
-fn interrupted_upload_leaves_nothing() {
-    let (s, b) = setup("interrupted");
+/// `If-None-Match: *` and `If-Match` on PUT and on CompleteMultipartUpload.
+fn conditional_writes(s: &TestServer) {
+    let b = setup(s, "cond-writes");
+    let c = s.raw();
+    let path = obj_path(&b, "k");
+    let first = c
+        .put(&path)
+        .header("If-None-Match", "*")
+        .body("first")
+        .send()
+        .ok();
+    let etag = first.header("etag").expect("ETag").to_string();
+    c.put(&path)
+        .header("If-None-Match", "*")
+        .body("second")
+        .send()
+        .assert_error(412, "PreconditionFailed");
+    c.put(&path)
+        .header("If-Match", "\"00000000000000000000000000000000\"")
+        .body("third")
+        .send()
+        .assert_error(412, "PreconditionFailed");
+    assert_eq!(c.get_object(&b, "k"), b"first");
+    c.put(&path)
+        .header("If-Match", &etag)
+        .body("fourth")
+        .send()
+        .ok();
+    assert_eq!(c.get_object(&b, "k"), b"fourth");
+    c.put(&obj_path(&b, "absent"))
+        .header("If-Match", &etag)
+        .body("x")
+        .send()
+        .assert_error(412, "PreconditionFailed");
+    // CompleteMultipartUpload onto an existing key with If-None-Match: *.
+    let id = create_upload(&c, &b, "k");
+    let part = test_data(1000, 31);
+    let e1 = upload_part(&c, &b, "k", &id, 1, &part);
+    c.post(&path)
+        .query("uploadId", &id)
+        .header("If-None-Match", "*")
+        .body(complete_xml(&[(1, &e1)]))
+        .send()
+        .assert_error(412, "PreconditionFailed");
+    assert_eq!(c.get_object(&b, "k"), b"fourth");
+    c.post(&obj_path(&b, "k"))
+        .query("uploadId", &id)
+        .body(complete_xml(&[(1, &e1)]))
+        .send()
+        .ok();
+    assert_eq!(c.get_object(&b, "k"), part);
+}
+
+fn interrupted_upload_leaves_nothing(s: &TestServer) {
+    let b = setup(s, "interrupted");
     let c = s.raw();
     let data = test_data(3 * 1024 * 1024, 15);
     for (key, auth) in [
@@ -587,9 +626,8 @@ fn complete_xml(parts: &[(u32, &str)]) -> String {
 
 const MIB: usize = 1024 * 1024;
 
-#[test]
-fn multipart_upload_raw() {
-    let (s, b) = setup("multipart-raw");
+fn multipart_upload_raw(s: &TestServer) {
+    let b = setup(s, "multipart-raw");
     let c = s.raw();
     let k = "big/ob ject";
     let id = create_upload(&c, &b, k);
@@ -711,9 +749,8 @@ fn multipart_upload_raw() {
     assert!(xml_child_texts(&uploads, "Upload", "UploadId").is_empty());
 }
 
-#[test]
-fn multipart_errors() {
-    let (s, b) = setup("multipart-errors");
+fn multipart_errors(s: &TestServer) {
+    let b = setup(s, "multipart-errors");
     let c = s.raw();
     // A part under 5 MiB that is not the last.
     let id = create_upload(&c, &b, "small");
@@ -776,9 +813,8 @@ fn multipart_errors() {
 
 // ---- DeleteObjects -----------------------------------------------------------
 
-#[test]
-fn delete_objects_quiet_verbose_and_malformed() {
-    let (s, b) = setup("delete-objects");
+fn delete_objects_quiet_verbose_and_malformed(s: &TestServer) {
+    let b = setup(s, "delete-objects");
     let c = s.raw();
     for k in ["a", "b", "c", "d", "dir/e"] {
         c.put_object(&b, k, k.as_bytes());
@@ -828,9 +864,8 @@ fn delete_objects_quiet_verbose_and_malformed() {
 
 // ---- listing -----------------------------------------------------------------
 
-#[test]
-fn listing_delimiters_and_pagination() {
-    let (s, b) = setup("listing");
+fn listing_delimiters_and_pagination(s: &TestServer) {
+    let b = setup(s, "listing");
     let c = s.raw();
     let mut keys = vec![
         "a/1", "a/2", "a/b/3", "b", "c/1", "c/2", "d", "e::x::1", "e::x::2", "e::y",
@@ -954,4 +989,26 @@ fn listing_delimiters_and_pagination() {
         .map(|p| String::from_utf8(percent_decode(p)).unwrap())
         .collect();
     assert_eq!(decoded, vec!["a/", "c/"]);
+}
+
+crate::backend_tests! {
+    odd_keys_round_trip_exactly,
+    key_length_limit,
+    keys_cannot_escape_the_store,
+    ranges,
+    response_header_overrides,
+    metadata_and_standard_headers_are_stored,
+    etag_is_quoted_md5_everywhere,
+    conditional_requests_on_dates,
+    unknown_methods_are_refused,
+    expect_100_continue,
+    content_md5_is_verified,
+    missing_objects_and_head_errors,
+    overwrite_replaces_content_and_metadata,
+    interrupted_upload_leaves_nothing,
+    multipart_upload_raw,
+    multipart_errors,
+    delete_objects_quiet_verbose_and_malformed,
+    listing_delimiters_and_pagination,
+    conditional_writes,
 }

@@ -5,9 +5,7 @@ use crate::common::{assert_bytes_eq, read, test_data, unique_bucket, write, Test
 
 const MIB: usize = 1024 * 1024;
 
-#[test]
-fn rclone_copy_sync_check() {
-    let s = TestServer::shared();
+fn rclone_copy_sync_check(s: &TestServer) {
     let rc = Rclone::new(s);
     let dir = s.scratch("rclone");
     let b = unique_bucket("rclone");
@@ -68,9 +66,7 @@ fn rclone_copy_sync_check() {
     assert_eq!(read(dst.join("dir/b.bin")), read(src.join("dir/b.bin")));
 }
 
-#[test]
-fn rclone_multipart_upload() {
-    let s = TestServer::shared();
+fn rclone_multipart_upload(s: &TestServer) {
     let rc = Rclone::new(s);
     let dir = s.scratch("rclone-large");
     let b = unique_bucket("rclone-large");
@@ -111,4 +107,9 @@ fn rclone_multipart_upload() {
         &data,
         "rclone multipart round trip",
     );
+}
+
+crate::backend_tests! {
+    rclone_copy_sync_check,
+    rclone_multipart_upload,
 }

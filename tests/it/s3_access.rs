@@ -7,9 +7,7 @@ use crate::common::clients::{curl_get, Aws, S3cmd};
 use crate::common::raw::{obj_path, Auth};
 use crate::common::{unique_bucket, write, TestServer};
 
-#[test]
-fn aws_canned_acls_open_and_close_anonymous_reads() {
-    let s = TestServer::shared();
+fn aws_canned_acls_open_and_close_anonymous_reads(s: &TestServer) {
     let aws = Aws::new(s);
     let c = s.raw();
     let b = unique_bucket("acl");
@@ -143,9 +141,7 @@ fn aws_canned_acls_open_and_close_anonymous_reads() {
         .assert_error(403, "AccessDenied");
 }
 
-#[test]
-fn aws_bucket_policy_grants_anonymous_get() {
-    let s = TestServer::shared();
+fn aws_bucket_policy_grants_anonymous_get(s: &TestServer) {
     let aws = Aws::new(s);
     let c = s.raw();
     let b = unique_bucket("policy");
@@ -211,9 +207,7 @@ fn aws_bucket_policy_grants_anonymous_get() {
     anon("open/k").assert_error(403, "AccessDenied");
 }
 
-#[test]
-fn s3cmd_setacl_setpolicy_setcors() {
-    let s = TestServer::shared();
+fn s3cmd_setacl_setpolicy_setcors(s: &TestServer) {
     let s3cmd = S3cmd::new(s);
     let c = s.raw();
     let b = unique_bucket("s3cmd-acl");
@@ -273,9 +267,7 @@ fn s3cmd_setacl_setpolicy_setcors() {
         .assert_error(403, "AccessDenied");
 }
 
-#[test]
-fn aws_cors_preflight_and_actual_requests() {
-    let s = TestServer::shared();
+fn aws_cors_preflight_and_actual_requests(s: &TestServer) {
     let aws = Aws::new(s);
     let c = s.raw();
     let b = unique_bucket("cors");
@@ -354,4 +346,11 @@ fn aws_cors_preflight_and_actual_requests() {
 
     aws.ok(&["s3api", "delete-bucket-cors", "--bucket", &b]);
     preflight("https://a.example.com", "GET", None).assert_error(403, "AccessForbidden");
+}
+
+crate::backend_tests! {
+    aws_canned_acls_open_and_close_anonymous_reads,
+    aws_bucket_policy_grants_anonymous_get,
+    s3cmd_setacl_setpolicy_setcors,
+    aws_cors_preflight_and_actual_requests,
 }

@@ -7,9 +7,7 @@ use crate::common::clients::Aws;
 use crate::common::raw::obj_path;
 use crate::common::{unique_bucket, write, xml_text, xml_texts, TestServer};
 
-#[test]
-fn aws_object_and_bucket_tagging() {
-    let s = TestServer::shared();
+fn aws_object_and_bucket_tagging(s: &TestServer) {
     let aws = Aws::new(s);
     let c = s.raw();
     let b = unique_bucket("tagging");
@@ -126,9 +124,7 @@ fn aws_object_and_bucket_tagging() {
         .contains("NoSuchTagSet"));
 }
 
-#[test]
-fn aws_list_object_versions_on_unversioned_buckets() {
-    let s = TestServer::shared();
+fn aws_list_object_versions_on_unversioned_buckets(s: &TestServer) {
     let aws = Aws::new(s);
     let c = s.raw();
     let b = unique_bucket("versions");
@@ -206,9 +202,7 @@ fn aws_list_object_versions_on_unversioned_buckets() {
     c.delete(&format!("/{b}")).send().status(204);
 }
 
-#[test]
-fn raw_probed_configurations() {
-    let s = TestServer::shared();
+fn raw_probed_configurations(s: &TestServer) {
     let c = s.raw();
     let b = unique_bucket("probe");
     c.create_bucket(&b);
@@ -246,4 +240,10 @@ fn raw_probed_configurations() {
         .sub("lifecycle")
         .send()
         .assert_error(404, "NoSuchBucket");
+}
+
+crate::backend_tests! {
+    aws_object_and_bucket_tagging,
+    aws_list_object_versions_on_unversioned_buckets,
+    raw_probed_configurations,
 }

@@ -12,9 +12,7 @@ use crate::common::{
 
 const MIB: usize = 1024 * 1024;
 
-#[test]
-fn aws_copy_object_directives_and_conditions() {
-    let s = TestServer::shared();
+fn aws_copy_object_directives_and_conditions(s: &TestServer) {
     let aws = Aws::new(s);
     let c = s.raw();
     let (src, dst) = (unique_bucket("copy-src"), unique_bucket("copy-dst"));
@@ -135,9 +133,7 @@ fn aws_copy_object_directives_and_conditions() {
     c.head(&obj_path(&dst, "c2")).send().ok();
 }
 
-#[test]
-fn raw_copy_source_forms_and_errors() {
-    let s = TestServer::shared();
+fn raw_copy_source_forms_and_errors(s: &TestServer) {
     let c = s.raw();
     let b = unique_bucket("copy-raw");
     c.create_bucket(&b);
@@ -190,9 +186,7 @@ fn raw_copy_source_forms_and_errors() {
         .assert_error(404, "NoSuchKey");
 }
 
-#[test]
-fn aws_upload_part_copy_ranges_and_part_number_reads() {
-    let s = TestServer::shared();
+fn aws_upload_part_copy_ranges_and_part_number_reads(s: &TestServer) {
     let aws = Aws::new(s);
     let c = s.raw();
     let b = unique_bucket("partcopy");
@@ -349,9 +343,7 @@ fn aws_upload_part_copy_ranges_and_part_number_reads() {
     assert_eq!(r.body.len(), source.len());
 }
 
-#[test]
-fn raw_multipart_upload_listing_with_delimiter() {
-    let s = TestServer::shared();
+fn raw_multipart_upload_listing_with_delimiter(s: &TestServer) {
     let c = s.raw();
     let b = unique_bucket("uploads");
     c.create_bucket(&b);
@@ -400,4 +392,11 @@ fn raw_multipart_upload_listing_with_delimiter() {
         id_marker = xml_text(&text, "NextUploadIdMarker").unwrap_or_default();
     }
     assert_eq!(seen, ["a/", "b", "c/", "d"]);
+}
+
+crate::backend_tests! {
+    aws_copy_object_directives_and_conditions,
+    raw_copy_source_forms_and_errors,
+    aws_upload_part_copy_ranges_and_part_number_reads,
+    raw_multipart_upload_listing_with_delimiter,
 }

@@ -32,9 +32,7 @@ print(json.dumps({"ok": ok, "too_big": too_big, "tampered": tampered,
                   "type": head["ContentType"], "size": head["ContentLength"]}))
 "#;
 
-#[test]
-fn boto3_presigned_post_with_curl() {
-    let s = TestServer::shared();
+fn boto3_presigned_post_with_curl(s: &TestServer) {
     let b = unique_bucket("post");
     s.raw().create_bucket(&b);
     let out = boto3(s, PRESIGNED_POST, &b, &[]);
@@ -87,9 +85,7 @@ def send(secret):
 print(json.dumps({"good": send(os.environ["AWS_SECRET_ACCESS_KEY"]), "bad": send("wrong")}))
 "#;
 
-#[test]
-fn sigv2_post_form_redirects() {
-    let s = TestServer::shared();
+fn sigv2_post_form_redirects(s: &TestServer) {
     let b = unique_bucket("post-v2");
     s.raw().create_bucket(&b);
     let out = boto3(s, SIGV2_POST, &b, &[]);
@@ -132,9 +128,7 @@ body = s3.get_object(Bucket=bucket, Key="browser/chromium.txt")["Body"].read().d
 print(json.dumps({"skipped": False, "body": body, "dom_has_response": "PostResponse" in out.stdout}))
 "#;
 
-#[test]
-fn chromium_submits_an_html_form() {
-    let s = TestServer::shared();
+fn chromium_submits_an_html_form(s: &TestServer) {
     let b = unique_bucket("post-chromium");
     s.raw().create_bucket(&b);
     let out = boto3(s, CHROMIUM_FORM, &b, &[]);
@@ -144,4 +138,10 @@ fn chromium_submits_an_html_form() {
     }
     assert_eq!(out["body"], "hello from chromium\n", "{out}");
     assert_eq!(out["dom_has_response"], true, "{out}");
+}
+
+crate::backend_tests! {
+    boto3_presigned_post_with_curl,
+    sigv2_post_form_redirects,
+    chromium_submits_an_html_form,
 }

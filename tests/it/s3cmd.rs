@@ -7,9 +7,7 @@ use crate::common::{
 
 const MIB: usize = 1024 * 1024;
 
-#[test]
-fn s3cmd_mb_put_get_ls_del() {
-    let s = TestServer::shared();
+fn s3cmd_mb_put_get_ls_del(s: &TestServer) {
     let cmd = S3cmd::new(s);
     let dir = s.scratch("s3cmd-basic");
     let b = unique_bucket("s3cmd-basic");
@@ -61,9 +59,7 @@ fn s3cmd_mb_put_get_ls_del() {
     assert!(!ls.contains(&format!("s3://{b}")), "{ls}");
 }
 
-#[test]
-fn s3cmd_multipart_put_get() {
-    let s = TestServer::shared();
+fn s3cmd_multipart_put_get(s: &TestServer) {
     let cmd = S3cmd::new(s);
     let dir = s.scratch("s3cmd-large");
     let b = unique_bucket("s3cmd-large");
@@ -94,9 +90,7 @@ fn s3cmd_multipart_put_get() {
     );
 }
 
-#[test]
-fn s3cmd_sync() {
-    let s = TestServer::shared();
+fn s3cmd_sync(s: &TestServer) {
     let cmd = S3cmd::new(s);
     let dir = s.scratch("s3cmd-sync");
     let b = unique_bucket("s3cmd-sync");
@@ -146,9 +140,7 @@ fn s3cmd_sync() {
     assert!(!dst.join("sub/two.bin").exists());
 }
 
-#[test]
-fn s3cmd_with_signature_v2() {
-    let s = TestServer::shared();
+fn s3cmd_with_signature_v2(s: &TestServer) {
     let cmd = S3cmd::with_signature_v2(s, true);
     let dir = s.scratch("s3cmd-v2");
     let b = unique_bucket("s3cmd-v2");
@@ -179,4 +171,11 @@ fn s3cmd_with_signature_v2() {
     assert_bytes_eq(&read(&got), &data, "SigV2 signed URL");
     cmd.ok(&["del", &format!("s3://{b}/v2/file name")]);
     cmd.ok(&["rb", &format!("s3://{b}")]);
+}
+
+crate::backend_tests! {
+    s3cmd_mb_put_get_ls_del,
+    s3cmd_multipart_put_get,
+    s3cmd_sync,
+    s3cmd_with_signature_v2,
 }

@@ -77,6 +77,15 @@ pub fn key_to_path(key: &str) -> Option<SxPath> {
     (path.len() <= MAX_PATH).then_some(SxPath(path))
 }
 
+/// The longest key (in bytes) that fits in [`MAX_PATH`] once escaped.
+pub fn max_escaped_key_len() -> usize {
+    let mut len = (MAX_PATH - ESC_DIR.len()) / 2;
+    while ESC_DIR.len() + hex_split(&vec![0u8; len]).len() > MAX_PATH {
+        len -= 1;
+    }
+    len
+}
+
 fn hex_split(bytes: &[u8]) -> String {
     let hexed = hex(bytes);
     let mut out = String::with_capacity(hexed.len() + hexed.len() / HEX_PART);
@@ -204,6 +213,69 @@ pub fn revision_etag(revision: &str) -> String {
     hex(&Md5::digest(revision.as_bytes()))
 }
 
+/// The client-side filters of libsxclient, by the UUID SX clients store (as 16 raw bytes) in
+/// the `filterActive` volume meta when a volume is created with `sxvol create -f NAME`.
+const FILTERS: &[(&str, &str)] = &[
+    (
+        "15b0ac3c-404f-481e-bc98-6598e4577bbd",
+        "aes256 (encryption)",
+    ),
+    (
+        "35a5404d-1513-4009-904c-6ee5b0cd8634",
+        "aes256 (encryption, SX 1.x)",
+    ),
+    (
+        "1532eefd-3f59-46c7-82e6-0b4c6422f5b8",
+        "aes256 (encryption, SX 1.0)",
+    ),
+    (
+        "d5dbdf0a-fb17-4d1b-a9ce-4060317af5b5",
+        "zcomp (compression)",
+    ),
+    (
+        "43122b8c-56d1-4671-8500-aa6831eb983c",
+        "attribs (file attributes)",
+    ),
+    (
+        "7e7b7a8f-e294-458a-a2ab-ed8944ffce5c",
+        "undelete (trash directory)",
+    ),
+    ("22d5cda2-9ed2-4229-a50a-04a249b1ad3d", "null"),
+];
+
+/// The volume-meta key that marks a volume as filtered.
+pub const FILTER_KEY: &str = "filterActive";
+
+/// A readable name for the `filterActive` value of a volume: the filter's name when it is one
+/// of libsxclient's, else its UUID (or the value itself when it is not a UUID).
+pub fn filter_name(value: &[u8]) -> String {
+    if value.len() == 16 {
+        let h = hex(value);
+        let uuid = format!(
+            "{}-{}-{}-{}-{}",
+            &h[..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..]
+        );
+        return match FILTERS.iter().find(|(id, _)| *id == uuid) {
+            Some((_, name)) => (*name).to_owned(),
+            None => format!("with UUID {uuid}"),
+        };
+    }
+    let text: String = String::from_utf8_lossy(value)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect();
+    if text.is_empty() {
+        "(unnamed)".to_owned()
+    } else {
+        text
+    }
+}
+
 /// The SX `after` value that starts a listing at the first name >= `name`.
 pub fn successor_of_prefix(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")
@@ -298,6 +370,9 @@ mod tests {
         assert!(sx_holdable(path.as_str()));
         assert_eq!(path_to_key(path.as_str()), Listed::Key(long));
         assert!(key_to_path(&"y/".repeat(400)).is_none());
+        let max = max_escaped_key_len();
+        assert!(key_to_path(&"/".repeat(max)).is_some());
+        assert!(key_to_path(&"/".repeat(max + 1)).is_none());
         assert_eq!(path_to_key("/a/"), Listed::Hidden);
         assert_eq!(path_to_key("/.libres3/mpu/x/meta"), Listed::Hidden);
     }
@@ -326,6 +401,25 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn filters_are_named() {
+        let zcomp = unhex_uuid("d5dbdf0a-fb17-4d1b-a9ce-4060317af5b5");
+        assert_eq!(filter_name(&zcomp), "zcomp (compression)");
+        let aes = unhex_uuid("15b0ac3c-404f-481e-bc98-6598e4577bbd");
+        assert_eq!(filter_name(&aes), "aes256 (encryption)");
+        let other = unhex_uuid("00112233-4455-6677-8899-aabbccddeeff");
+        assert_eq!(
+            filter_name(&other),
+            "with UUID 00112233-4455-6677-8899-aabbccddeeff"
+        );
+        assert_eq!(filter_name(b"custom"), "custom");
+        assert_eq!(filter_name(b""), "(unnamed)");
+    }
+
+    fn unhex_uuid(uuid: &str) -> Vec<u8> {
+        crate::store::sx::auth::unhex(&uuid.replace('-', "")).unwrap()
     }
 
     #[test]

@@ -6,11 +6,12 @@
 //! - Everything the gateway must remember lives on the cluster, under the reserved
 //!   `.libres3/` directory of each volume: staged bodies (`tmp/`), multipart uploads (`up/`) and
 //!   their parts (`parts/`). Several gateways in front of one cluster share no other state.
-//! - `stage` hashes blocks as they arrive and sends SX only the blocks it lacks, in parts of
-//!   [`PART_BYTES`] so memory stays bounded; the staged body becomes a hidden file. A commit
-//!   re-creates the file under its real name from the same block hashes (no data moves), with
-//!   the S3 metadata and ETag in its SX file meta; multipart completion does the same with the
-//!   parts' hashes when they are block-aligned.
+//! - `stage` keeps a body of up to [`PART_BYTES`] in memory, and the commit uploads it under
+//!   its real name. A larger body is hashed block by block as it arrives, SX is sent only the
+//!   blocks it lacks, in parts of [`PART_BYTES`] so memory stays bounded, and the staged body
+//!   becomes a hidden file; the commit re-creates the file under its real name from the same
+//!   block hashes (no data moves). Either way the S3 metadata and ETag go in the SX file
+//!   meta. Multipart completion joins the parts' block lists where they line up.
 
 pub mod auth;
 pub mod client;
@@ -45,6 +46,9 @@ use super::{
 
 /// Block data held in memory per upload before asking SX which blocks it lacks.
 pub const PART_BYTES: u64 = 8 << 20;
+/// Bodies up to this size are staged in memory (see [`SxStaged`]): no more than an upload
+/// holds anyway while it waits for SX to say which blocks it lacks.
+const HELD_BYTES: u64 = PART_BYTES;
 /// Largest `.data` upload (SX `UPLOAD_CHUNK_SIZE`).
 const UPLOAD_BATCH: u64 = 4 << 20;
 /// Most blocks per `.data` download (SX `DOWNLOAD_MAX_BLOCKS`).
@@ -65,6 +69,9 @@ const PARTS_DIR: &str = ".libres3/parts/";
 const TMP_DIR: &str = mapping::TMP_DIR;
 /// Volume meta key holding the bucket's creation time (decimal Unix seconds).
 const CREATED_KEY: &str = "libres3-created";
+/// File meta key of a conditional write: a random id that tells the writer whether the file
+/// SX holds after its flush is its own.
+const WRITE_ID_KEY: &str = "libres3-wid";
 /// Staged bodies older than this were left by a gateway that stopped before committing.
 const STAGED_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Uploads older than this are removed when a new one starts.
@@ -292,17 +299,22 @@ impl SxStore {
     /// compression): their bytes would reach S3 clients scrambled.
     async fn data_volume(&self, who: &Principal, bucket: &str) -> Result<Vol, StoreError> {
         let vol = self.volume(who, bucket).await?;
-        if vol
+        if let Some(filter) = vol
             .loc
             .volume_meta
             .as_ref()
-            .is_some_and(|m| m.contains("filterActive"))
+            .filter(|m| m.contains(mapping::FILTER_KEY))
         {
+            let name = mapping::filter_name(&filter.get(mapping::FILTER_KEY).unwrap_or_default());
             log::warn!(
-                "bucket {bucket}: the SX volume uses a client-side filter (encryption or \
-                 compression); S3 access to its data is refused"
+                "bucket {bucket}: the SX volume uses the client-side filter {name}; S3 access \
+                 to its objects is refused"
             );
-            return Err(StoreError::AccessDenied);
+            return Err(StoreError::Unsupported(format!(
+                "The SX volume {bucket} uses the SX client-side filter {name}, which LibreS3 \
+                 does not implement: its objects can only be read and written with SX clients \
+                 (sxcp, sxls)."
+            )));
         }
         Ok(vol)
     }
@@ -515,6 +527,7 @@ impl SxStore {
         size: u64,
         segments: Vec<Segment>,
         meta: Option<&HexMeta>,
+        recheck: Option<&WriteCondition>,
     ) -> Result<(u64, Vec<String>), StoreError> {
         let located = self.locate(&vol.token, &vol.name, Some(size)).await?;
         let bs = located
@@ -590,6 +603,11 @@ impl SxStore {
         w.send().await?;
         let session = w.session.take();
         let all = std::mem::take(&mut w.all);
+        if let Some(condition) = recheck {
+            // As late as possible: the flush below is what makes the write visible. If the
+            // condition no longer holds, the upload is dropped unflushed (SX forgets it).
+            self.check_condition(vol, path, condition).await?;
+        }
         match &session {
             Some(session) => self.flush(vol, session).await?,
             None => return Err(StoreError::Internal("no SX upload was started".into())),
@@ -612,9 +630,53 @@ impl SxStore {
             size,
             vec![Segment::Hashes(hashes.to_vec(), size)],
             meta,
+            None,
         )
         .await
         .map(|_| ())
+    }
+
+    /// Writes an object's file, with its S3 metadata, under a write condition.
+    ///
+    /// SX has no compare-and-swap, so the condition is checked three times: before the upload
+    /// starts, again just before the flush that makes the file visible, and after the flush,
+    /// through a random write id stored in the file meta: a write that another writer replaced
+    /// in the meantime reports PreconditionFailed (the other write is the one visible). Two
+    /// conditional writers whose flushes overlap (each checked before the other's flush
+    /// ended, and each re-read its own write id before the other's flush) can both succeed;
+    /// the README documents that window.
+    async fn write_object(
+        &self,
+        vol: &Vol,
+        path: &SxPath,
+        size: u64,
+        segments: Vec<Segment>,
+        meta: &ObjectMeta,
+        condition: &WriteCondition,
+    ) -> Result<(), StoreError> {
+        let mut sx_meta = meta_to_sx(meta);
+        if *condition == WriteCondition::None {
+            self.write_file(vol, path, size, segments, Some(&sx_meta), None)
+                .await?;
+            return Ok(());
+        }
+        let write_id = random_hex(16)?;
+        sx_meta.insert(WRITE_ID_KEY, write_id.as_bytes());
+        self.check_condition(vol, path, condition).await?;
+        self.write_file(vol, path, size, segments, Some(&sx_meta), Some(condition))
+            .await?;
+        match self.file_meta(vol, path).await {
+            Ok(m) if m.get(WRITE_ID_KEY).as_deref() == Some(write_id.as_bytes()) => Ok(()),
+            Ok(_) | Err(StoreError::NoSuchKey) => {
+                log::info!(
+                    "SX: conditional write of {} in {} was replaced by a concurrent write",
+                    path.as_str(),
+                    vol.name
+                );
+                Err(StoreError::PreconditionFailed)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Deletes a file; Ok when it does not exist.
@@ -827,13 +889,32 @@ enum Scan {
     Stop,
 }
 
-/// A body staged as the hidden file `path`; deleted on drop unless taken by a commit.
+/// A staged body: held in memory when small, else the hidden file `path`, deleted on drop.
 pub struct SxStaged {
     store: SxStore,
+    /// Set while the hidden file exists.
     vol: Option<Vol>,
     path: SxPath,
     size: u64,
     hashes: Vec<String>,
+    /// A body of at most [`HELD_BYTES`]: the commit uploads it under its final name, so a
+    /// small PUT is one SX upload and one job instead of three (stage, commit, removal).
+    held: Option<Bytes>,
+}
+
+impl SxStaged {
+    /// What a file made of this body is made of: its bytes when held, else the blocks of
+    /// the hidden file (no data moves).
+    fn segments(&self) -> Vec<Segment> {
+        match &self.held {
+            Some(bytes) => {
+                let bytes = bytes.clone();
+                let body = stream::once(async move { Ok(bytes) }).boxed_local();
+                vec![Segment::Data(body, self.size)]
+            }
+            None => vec![Segment::Hashes(self.hashes.clone(), self.size)],
+        }
+    }
 }
 
 impl Staged for SxStaged {
@@ -932,6 +1013,38 @@ impl ObjectReader for SxReader {
             .buffered(DOWNLOADS_IN_FLIGHT)
             .boxed_local()
     }
+}
+
+/// A body of `size` bytes, read into memory (at most [`HELD_BYTES`]).
+async fn read_exactly(mut body: BodyStream, size: u64) -> Result<Bytes, StoreError> {
+    let mut all = BytesMut::with_capacity(size as usize);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(StoreError::Body)?;
+        if (all.len() + chunk.len()) as u64 > size {
+            return Err(body_error("the body is longer than its declared length"));
+        }
+        all.extend_from_slice(&chunk);
+    }
+    if (all.len() as u64) < size {
+        return Err(body_error("the body is shorter than its declared length"));
+    }
+    Ok(all.freeze())
+}
+
+/// Reads a body of unknown length until it ends or passes `limit` bytes: the whole body,
+/// or what was read and the rest of the stream.
+async fn read_up_to(
+    mut body: BodyStream,
+    limit: u64,
+) -> Result<(Bytes, Option<BodyStream>), StoreError> {
+    let mut start = BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        start.extend_from_slice(&chunk.map_err(StoreError::Body)?);
+        if start.len() as u64 > limit {
+            return Ok((start.freeze(), Some(body)));
+        }
+    }
+    Ok((start.freeze(), None))
 }
 
 /// A body of unknown length goes to an unlinked temporary file first: SX needs a file's size
@@ -1138,12 +1251,27 @@ impl SxStore {
             path,
             size,
             hashes,
+            held: None,
+        }
+    }
+
+    fn staged_held(&self, bytes: Bytes) -> SxStaged {
+        SxStaged {
+            store: self.clone(),
+            vol: None,
+            path: SxPath::internal(String::new()),
+            size: bytes.len() as u64,
+            hashes: Vec::new(),
+            held: Some(bytes),
         }
     }
 
     /// What a completed upload is made of: the block lists of the parts that line up with
-    /// the final file's blocks (no data moves), and the bytes of those that do not (a part
-    /// after an unaligned one, or with another block size), which are copied.
+    /// the final file's blocks (no data moves), and the bytes of what does not, which are
+    /// copied: the partial last block of an aligned part, every part after it (their bytes
+    /// sit at offsets that are no longer block boundaries), and parts stored with another
+    /// block size (SX derives a file's block size from its size: a part of up to 128 MiB has
+    /// blocks of 16 KiB, a final file over 128 MiB blocks of 1 MiB).
     async fn completion_segments(
         &self,
         vol: &Vol,
@@ -1164,26 +1292,42 @@ impl SxStore {
             if file.file_size != part.size {
                 return Err(StoreError::InvalidPart(part.number));
             }
-            if offset % bs == 0 && file.block_size == bs && (last || part.size % bs == 0) {
-                let hashes = file
+            let aligned = offset % bs == 0 && file.block_size == bs;
+            // Bytes of this part whose blocks are reused as they are.
+            let reused = match (aligned, last) {
+                (false, _) => 0,
+                (true, true) => part.size,
+                (true, false) => part.size / bs * bs,
+            };
+            if reused > 0 {
+                let hashes: Vec<String> = file
                     .file_data
-                    .into_iter()
-                    .filter_map(|b| b.into_keys().next())
+                    .iter()
+                    .take(block_count(reused, bs) as usize)
+                    .filter_map(|b| b.keys().next().cloned())
                     .collect();
-                segments.push(Segment::Hashes(hashes, part.size));
-            } else {
-                copied += part.size;
+                segments.push(Segment::Hashes(hashes, reused));
+            }
+            if reused < part.size {
+                copied += part.size - reused;
+                let range = ByteRange {
+                    first: reused,
+                    last: part.size - 1,
+                };
                 let body = self
                     .reader(vol, String::new(), file, ObjectMeta::default())
-                    .stream(None)
+                    .stream(Some(range))
                     .map(|chunk| chunk.map_err(|e| BodyError(Box::new(e))))
                     .boxed_local();
-                segments.push(Segment::Data(body, part.size));
+                segments.push(Segment::Data(body, part.size - reused));
             }
             offset += part.size;
         }
         if copied > 0 {
-            log::info!("SX: upload {upload_id}: {copied} bytes of unaligned parts are copied");
+            log::info!(
+                "SX: upload {upload_id}: {copied} of {total} bytes do not line up with the \
+                 final file's {bs}-byte blocks and are copied"
+            );
         }
         Ok(segments)
     }
@@ -1209,7 +1353,12 @@ impl SxStore {
 
     fn path_of(key: &str) -> Result<SxPath, StoreError> {
         key_to_path(key).ok_or_else(|| {
-            StoreError::Internal("the key is too long to be stored on SX once escaped".into())
+            StoreError::KeyTooLong(format!(
+                "This key cannot be stored on the SX cluster: a key SX cannot hold as a file \
+                 name (an empty, \".\" or \"..\" path part, a control character, or a key \
+                 starting with {RESERVED}) is stored hex-encoded, which limits it to {} bytes.",
+                mapping::max_escaped_key_len()
+            ))
         })
     }
 }
@@ -1243,8 +1392,8 @@ impl SxStore {
             .filter_map(|b| b.into_keys().next())
             .collect();
         let dst_path = Self::path_of(dst_key)?;
-        self.check_condition(&dst, &dst_path, &condition).await?;
-        self.create_from_hashes(&dst, &dst_path, size, &hashes, Some(&meta_to_sx(&meta)))
+        let blocks = vec![Segment::Hashes(hashes, size)];
+        self.write_object(&dst, &dst_path, size, blocks, &meta, &condition)
             .await?;
         Ok(ObjectInfo {
             key: dst_key.to_owned(),
@@ -1507,13 +1656,16 @@ impl ObjectStore for SxStore {
         if !self.is_admin(who) && vol.loc.owner != self.sx_user(who)? {
             return Err(StoreError::AccessDenied);
         }
+        // Any object, plain or escaped, keeps the bucket; the gateway's own files do not.
         let mut any = false;
         self.scan(&vol, String::new(), 1, |name, _| {
-            if name.starts_with(RESERVED) && !name.starts_with(ESC_DIR) {
-                Scan::Jump(RESERVED_END.to_owned())
-            } else {
+            if !name.starts_with(RESERVED) || name.starts_with(ESC_DIR) {
                 any = true;
                 Scan::Take
+            } else if name < ESC_DIR {
+                Scan::Jump(ESC_DIR.to_owned())
+            } else {
+                Scan::Jump(RESERVED_END.to_owned())
             }
         })
         .await?;
@@ -1554,15 +1706,31 @@ impl ObjectStore for SxStore {
     ) -> Result<SxStaged, StoreError> {
         let vol = self.data_volume(who, bucket).await?;
         let (body, size) = match size {
+            Some(size) if size <= HELD_BYTES => {
+                return Ok(self.staged_held(read_exactly(body, size).await?))
+            }
             Some(size) => (body, size),
-            None => spool(body).await?,
+            None => match read_up_to(body, HELD_BYTES).await? {
+                (whole, None) => return Ok(self.staged_held(whole)),
+                (start, Some(rest)) => {
+                    let start = stream::once(async move { Ok(start) });
+                    spool(start.chain(rest).boxed_local()).await?
+                }
+            },
         };
         let path = SxPath::internal(format!("{TMP_DIR}{}", random_hex(16)?));
         // Armed before the first byte goes out: if this future is dropped (the client went
         // away) after the hidden file became visible, the drop removes it.
         let mut staged = self.staged_from(vol.clone(), path.clone(), size, Vec::new());
         let (_, hashes) = self
-            .write_file(&vol, &path, size, vec![Segment::Data(body, size)], None)
+            .write_file(
+                &vol,
+                &path,
+                size,
+                vec![Segment::Data(body, size)],
+                None,
+                None,
+            )
             .await?;
         staged.hashes = hashes;
         Ok(staged)
@@ -1579,15 +1747,8 @@ impl ObjectStore for SxStore {
     ) -> Result<ObjectInfo, StoreError> {
         let vol = self.data_volume(who, bucket).await?;
         let path = Self::path_of(key)?;
-        self.check_condition(&vol, &path, &condition).await?;
-        self.create_from_hashes(
-            &vol,
-            &path,
-            data.size,
-            &data.hashes,
-            Some(&meta_to_sx(&meta)),
-        )
-        .await?;
+        self.write_object(&vol, &path, data.size, data.segments(), &meta, &condition)
+            .await?;
         Ok(ObjectInfo {
             key: key.to_owned(),
             size: data.size,
@@ -1754,12 +1915,13 @@ impl ObjectStore for SxStore {
         self.upload_record(&vol, key, upload_id).await?;
         let mut meta = HexMeta::default();
         meta.insert("etag", etag.as_bytes());
-        self.create_from_hashes(
+        self.write_file(
             &vol,
             &part_path(upload_id, part_number),
             data.size,
-            &data.hashes,
+            data.segments(),
             Some(&meta),
+            None,
         )
         .await?;
         Ok(PartInfo {
@@ -1812,13 +1974,13 @@ impl ObjectStore for SxStore {
             }
         }
         let path = Self::path_of(key)?;
+        // Checked before any data moves; write_object checks again.
         self.check_condition(&vol, &path, &condition).await?;
         let total: u64 = chosen.iter().map(|p| p.size).sum();
-        let sx_meta = meta_to_sx(&meta);
         let segments = self
             .completion_segments(&vol, upload_id, &chosen, total)
             .await?;
-        self.write_file(&vol, &path, total, segments, Some(&sx_meta))
+        self.write_object(&vol, &path, total, segments, &meta, &condition)
             .await?;
         self.delete_tree(&vol, &format!("{PARTS_DIR}{upload_id}"))
             .await?;

@@ -106,6 +106,18 @@ async fn list_all(
     }
 }
 
+/// Waits until `done` holds, polling every 10 ms for up to 10 s: a staged file is removed by
+/// a task its drop spawns.
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..1000 {
+        if done() {
+            return;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("still not the case after 10 s: {what}");
+}
+
 #[test]
 fn the_store_can_be_shared_by_server_workers() {
     fn shared<T: Send + Sync + 'static>() {}
@@ -180,14 +192,12 @@ async fn objects_round_trip() {
     assert_eq!(listed.len(), 6);
     assert!(listed.iter().all(|o| o.etag == "e"));
     // Staged bodies leave nothing behind once committed.
-    actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert!(
+    eventually("staged bodies removed", || {
         fake.files("photos")
             .iter()
-            .all(|f| !f.starts_with(".libres3")),
-        "{:?}",
-        fake.files("photos")
-    );
+            .all(|f| !f.starts_with(".libres3"))
+    })
+    .await;
     assert!(matches!(
         store.delete_bucket(&alice, "photos").await,
         Err(StoreError::BucketNotEmpty)
@@ -281,8 +291,57 @@ async fn conditions_hold() {
         .await
         .unwrap();
     drop(staged);
-    actix_web::rt::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(fake.files("vol"), ["k", "spooled"]);
+    eventually("only committed files left", || {
+        fake.files("vol") == ["k", "spooled"]
+    })
+    .await;
+}
+
+/// Bodies over 8 MiB are staged as hidden files: removed once committed, or when dropped
+/// uncommitted; a body of unknown length is spooled first when it is that large.
+#[actix_web::test]
+async fn large_staged_bodies_are_hidden_files_removed_after_use() {
+    let fake = FakeSx::start(1);
+    fake.add_user("alice");
+    fake.add_volume("vol", "alice", 1, &[]);
+    let store = connect(&fake).await;
+    let alice = user("alice");
+    let data = random((8 << 20) + 1);
+    let staged = store
+        .stage(&alice, "vol", body(&data, 65_536), Some(data.len() as u64))
+        .await
+        .unwrap();
+    let hidden = fake.files("vol");
+    assert!(
+        hidden.len() == 1 && hidden[0].starts_with(".libres3/tmp/"),
+        "{hidden:?}"
+    );
+    drop(staged);
+    eventually("dropped staged file removed", || {
+        fake.files("vol").is_empty()
+    })
+    .await;
+    let staged = store
+        .stage(&alice, "vol", body(&data, 65_536), None)
+        .await
+        .unwrap();
+    assert_eq!(staged.size(), data.len() as u64);
+    store
+        .commit_object(
+            &alice,
+            "vol",
+            "big",
+            staged,
+            meta("b"),
+            WriteCondition::None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(get(&store, &alice, "vol", "big").await.unwrap(), data);
+    eventually("committed staged file removed", || {
+        fake.files("vol") == ["big"]
+    })
+    .await;
 }
 
 #[actix_web::test]
@@ -547,8 +606,10 @@ async fn multipart_across_two_gateways() {
         .await
         .unwrap();
     one.abort_multipart(&alice, "mp", "x", &id).await.unwrap();
-    actix_web::rt::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert_eq!(fake.files("mp"), ["big/object"]);
+    eventually("only the object left", || {
+        fake.files("mp") == ["big/object"]
+    })
+    .await;
 }
 
 #[actix_web::test]
@@ -595,7 +656,9 @@ async fn users_are_isolated() {
 async fn filtered_volumes_are_listed_but_refused() {
     let fake = FakeSx::start(1);
     fake.add_user("alice");
-    fake.add_volume("secret", "alice", 1, &[("filterActive", "aes256")]);
+    // `sxvol create -f zcomp` stores the filter's UUID as 16 raw bytes.
+    let zcomp = auth::unhex("d5dbdf0afb174d1ba9ce4060317af5b5").unwrap();
+    fake.add_volume("packed", "alice", 1, &[("filterActive", &zcomp)]);
     let store = connect(&fake).await;
     let alice = user("alice");
     let names: Vec<String> = store
@@ -605,11 +668,25 @@ async fn filtered_volumes_are_listed_but_refused() {
         .into_iter()
         .map(|b| b.name)
         .collect();
-    assert_eq!(names, ["secret"]);
-    assert!(matches!(
-        get(&store, &alice, "secret", "x").await,
-        Err(StoreError::AccessDenied)
-    ));
+    assert_eq!(names, ["packed"]);
+    for result in [
+        get(&store, &alice, "packed", "x").await.map(|_| ()),
+        store
+            .list_objects(&alice, "packed", "", &ListStart::Beginning, 10)
+            .await
+            .map(|_| ()),
+        store
+            .stage(&alice, "packed", body(b"x", 1), Some(1))
+            .await
+            .map(|_| ()),
+    ] {
+        match result {
+            Err(StoreError::Unsupported(why)) => {
+                assert!(why.contains("zcomp (compression)"), "{why}")
+            }
+            other => panic!("expected Unsupported, got {other:?}"),
+        }
+    }
 }
 
 /// Opt-in: the same workflows against a real SX cluster, when `LIBRES3_TEST_SX_URL`
@@ -709,8 +786,8 @@ async fn real_cluster() {
     for key in ODD_KEYS.iter().chain(&["mp"]) {
         store.delete_object(&admin, &bucket, key).await.unwrap();
     }
-    // Staged bodies are removed in the background.
-    actix_web::rt::time::sleep(std::time::Duration::from_secs(2)).await;
+    // Staged bodies over 8 MiB are removed in the background; none was staged here, and the
+    // gateway's own files do not keep the bucket.
     store.delete_bucket(&admin, &bucket).await.unwrap();
 }
 
@@ -831,4 +908,219 @@ async fn copies_move_no_data() {
             .await,
         Err(StoreError::NoSuchKey)
     ));
+}
+
+/// Another gateway's write lands between the conditional write's first check and its flush:
+/// the check repeated just before the flush sees it, and nothing of ours becomes visible.
+#[actix_web::test]
+async fn conditional_write_rechecks_before_its_flush() {
+    let fake = FakeSx::start(1);
+    fake.add_user("alice");
+    fake.add_volume("vol", "alice", 1, &[]);
+    let store = connect(&fake).await;
+    let alice = user("alice");
+    let staged = store
+        .stage(&alice, "vol", body(b"mine", 2), Some(4))
+        .await
+        .unwrap();
+    // The create request of the commit (`PUT /vol/k`) is the moment.
+    fake.before_next(
+        |method, uri, _| method == "PUT" && uri == "/vol/k",
+        Box::new(|st| st.write_file("vol", "k", b"theirs", &[])),
+    );
+    let result = store
+        .commit_object(
+            &alice,
+            "vol",
+            "k",
+            staged,
+            meta("m"),
+            WriteCondition::IfAbsent,
+        )
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::PreconditionFailed)),
+        "{result:?}"
+    );
+    assert_eq!(fake.pending_hooks(), 0);
+    assert_eq!(fake.file("vol", "k").unwrap().0, b"theirs");
+}
+
+/// Another gateway's write replaces ours right after our flush: the write id read back
+/// afterwards is not ours, so the conditional write reports that it did not hold.
+#[actix_web::test]
+async fn conditional_write_replaced_after_its_flush_fails() {
+    let fake = FakeSx::start(1);
+    fake.add_user("alice");
+    fake.add_volume("vol", "alice", 1, &[]);
+    let store = connect(&fake).await;
+    let alice = user("alice");
+    put(&store, &alice, "vol", "k", b"first").await;
+    let staged = store
+        .stage(&alice, "vol", body(b"second", 2), Some(6))
+        .await
+        .unwrap();
+    // The flush of the commit: `PUT /.upload/<token>` with an empty body.
+    fake.after_next(
+        |method, uri, body| method == "PUT" && uri.starts_with("/.upload/") && body.is_empty(),
+        Box::new(|st| st.write_file("vol", "k", b"third", &[])),
+    );
+    let result = store
+        .commit_object(
+            &alice,
+            "vol",
+            "k",
+            staged,
+            meta("x"),
+            WriteCondition::IfEtag("e".into()),
+        )
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::PreconditionFailed)),
+        "{result:?}"
+    );
+    assert_eq!(fake.pending_hooks(), 0);
+    assert_eq!(fake.file("vol", "k").unwrap().0, b"third");
+    // Without a concurrent writer the same conditional write succeeds and leaves its id.
+    let staged = store
+        .stage(&alice, "vol", body(b"fourth", 2), Some(6))
+        .await
+        .unwrap();
+    store
+        .commit_object(
+            &alice,
+            "vol",
+            "k2",
+            staged,
+            meta("y"),
+            WriteCondition::IfAbsent,
+        )
+        .await
+        .unwrap();
+    let (data, file_meta) = fake.file("vol", "k2").unwrap();
+    assert_eq!(data, b"fourth");
+    assert!(file_meta.contains_key("libres3-wid"), "{file_meta:?}");
+}
+
+/// Objects over 128 MiB have 1 MiB SX blocks: a part over 128 MiB (stored with 1 MiB
+/// blocks) is reused as it is; a smaller part, stored with 16 KiB blocks, is copied.
+#[actix_web::test]
+async fn multipart_over_128_mib_reuses_parts_with_its_block_size() {
+    const MIB: usize = 1 << 20;
+    let fake = FakeSx::start(1);
+    fake.add_user("alice");
+    fake.add_volume("big", "alice", 1, &[]);
+    let store = connect(&fake).await;
+    let alice = user("alice");
+    let id = store
+        .create_multipart(&alice, "big", "huge", meta(""))
+        .await
+        .unwrap();
+    let part1 = random(129 * MIB);
+    let part2 = random(3 * MIB + 5);
+    for (n, data) in [(1u32, &part1), (2, &part2)] {
+        let staged = store
+            .stage(&alice, "big", body(data, 1 << 20), Some(data.len() as u64))
+            .await
+            .unwrap();
+        store
+            .commit_part(&alice, "big", "huge", &id, n, staged, format!("p{n}"))
+            .await
+            .unwrap();
+    }
+    let before = fake.block_bytes_in();
+    let parts = vec![(1, "p1".to_owned()), (2, "p2".to_owned())];
+    store
+        .complete_multipart(
+            &alice,
+            "big",
+            "huge",
+            &id,
+            &parts,
+            meta("m-2"),
+            WriteCondition::None,
+        )
+        .await
+        .unwrap();
+    // Only part 2 moved: 4 blocks of 1 MiB (the last one zero-padded).
+    assert_eq!(fake.block_bytes_in() - before, 4 * MIB as u64);
+    let reader = store.open_object(&alice, "big", "huge").await.unwrap();
+    assert_eq!(reader.info().size, (part1.len() + part2.len()) as u64);
+    // Compared chunk by chunk: the object is not collected a second time in memory.
+    let mut offset = 0usize;
+    let mut chunks = reader.stream(None);
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.unwrap();
+        let end = offset + chunk.len();
+        assert!(end <= part1.len() + part2.len());
+        let split = part1.len().clamp(offset, end) - offset;
+        assert!(
+            chunk[..split] == part1[offset..offset + split],
+            "at {offset}"
+        );
+        let rest = offset + split - part1.len().min(offset + split);
+        assert!(
+            chunk[split..] == part2[rest..rest + chunk.len() - split],
+            "at {offset}"
+        );
+        offset = end;
+    }
+    assert_eq!(offset, part1.len() + part2.len());
+}
+
+/// A part whose size is not a multiple of the block size: its whole blocks are reused and
+/// only its partial last block and the parts after it are copied.
+#[actix_web::test]
+async fn multipart_copies_only_what_does_not_line_up() {
+    let fake = FakeSx::start(1);
+    fake.add_user("alice");
+    fake.add_volume("mp", "alice", 1, &[]);
+    let store = connect(&fake).await;
+    let alice = user("alice");
+    let id = store
+        .create_multipart(&alice, "mp", "k", meta(""))
+        .await
+        .unwrap();
+    // 5,000,000 bytes: 305 whole blocks of 16 KiB and 2,880 bytes more.
+    let parts = [random(5_000_000), random(5_000_000), random(1000)];
+    for (i, data) in parts.iter().enumerate() {
+        let staged = store
+            .stage(&alice, "mp", body(data, 65_536), Some(data.len() as u64))
+            .await
+            .unwrap();
+        store
+            .commit_part(
+                &alice,
+                "mp",
+                "k",
+                &id,
+                i as u32 + 1,
+                staged,
+                format!("e{i}"),
+            )
+            .await
+            .unwrap();
+    }
+    let before = fake.block_bytes_in();
+    let chosen: Vec<(u32, String)> = (0..3).map(|i| (i + 1, format!("e{i}"))).collect();
+    store
+        .complete_multipart(
+            &alice,
+            "mp",
+            "k",
+            &id,
+            &chosen,
+            meta("m-3"),
+            WriteCondition::None,
+        )
+        .await
+        .unwrap();
+    // Part 1's 305 blocks are reused; from its tail on, 5,003,880 bytes are re-blocked.
+    let sent = fake.block_bytes_in() - before;
+    let copied_blocks = (10_001_000u64 - 305 * 16384).div_ceil(16384);
+    assert_eq!(sent, copied_blocks * 16384);
+    assert_eq!(
+        get(&store, &alice, "mp", "k").await.unwrap(),
+        parts.concat()
+    );
 }

@@ -7,6 +7,7 @@
 
 pub mod clients;
 pub mod raw;
+pub mod sx;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use md5::{Digest, Md5};
 
 pub use raw::{Creds, RawClient, Response};
+pub use sx::SxCluster;
 
 /// Credentials of the first user of every test server.
 pub const ACCESS_KEY: &str = "AKIALIBRES3TESTADMIN";
@@ -149,9 +151,45 @@ pub fn multipart_etag<P: AsRef<[u8]>>(parts: &[P]) -> String {
     format!("\"{}-{}\"", md5_hex(&all), parts.len())
 }
 
+/// Where a test server keeps its data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded store, in the server's temporary data directory.
+    Embedded,
+    /// An SX cluster ([`SxCluster`]): the fake one, or a real one when configured.
+    Sx,
+}
+
+/// Instantiates test bodies written once as `fn name(s: &TestServer)` for both backends:
+/// `embedded::name` runs on the process's shared embedded server, `sx::name` on a server of
+/// its own in front of an SX cluster (the fake of `tests/it/sx_fake/`, or the real cluster of
+/// `LIBRES3_TEST_SX_URL`). Run one side with `-E 'test(/::sx::/)'`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod embedded {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name($crate::common::TestServer::shared())
+                }
+            )+
+        }
+        mod sx {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(&$crate::common::TestServer::start_sx())
+                }
+            )+
+        }
+    };
+}
+
 /// Options of a test server.
 #[derive(Clone, Debug)]
 pub struct ServerOpts {
+    pub backend: Backend,
     pub listeners: usize,
     pub data_dirs: usize,
     pub s3_host: Option<String>,
@@ -166,6 +204,7 @@ pub struct ServerOpts {
 impl Default for ServerOpts {
     fn default() -> Self {
         ServerOpts {
+            backend: Backend::Embedded,
             listeners: 1,
             data_dirs: 1,
             s3_host: None,
@@ -218,6 +257,10 @@ pub struct TestServer {
     stdout: Arc<Mutex<Vec<String>>>,
     /// Every line the server logged on stderr, across restarts, and a signal for each new one.
     stderr: Arc<(Mutex<Vec<String>>, Condvar)>,
+    /// The SX cluster of an `sx` server (dropped after the server stops).
+    sx: Option<SxCluster>,
+    /// The embedded store's users added by [`TestServer::add_user`].
+    users: AtomicU64,
     root: TempDir,
 }
 
@@ -233,8 +276,47 @@ impl TestServer {
         SHARED.get_or_init(TestServer::start)
     }
 
+    /// A server of its own in front of an SX cluster, its S3 keys those of a new SX user.
+    pub fn start_sx() -> TestServer {
+        TestServer::start_with(ServerOpts {
+            backend: Backend::Sx,
+            ..ServerOpts::default()
+        })
+    }
+
+    /// A server of its own in front of the given SX cluster.
+    pub fn start_on(cluster: SxCluster) -> TestServer {
+        TestServer::start_cluster(
+            ServerOpts {
+                backend: Backend::Sx,
+                ..ServerOpts::default()
+            },
+            Some(cluster),
+        )
+    }
+
     pub fn start_with(opts: ServerOpts) -> TestServer {
+        TestServer::start_cluster(opts, None)
+    }
+
+    fn start_cluster(mut opts: ServerOpts, cluster: Option<SxCluster>) -> TestServer {
         let root = TempDir::new("server");
+        let sx = match opts.backend {
+            Backend::Embedded => None,
+            Backend::Sx => {
+                let cluster = cluster.unwrap_or_else(SxCluster::for_tests);
+                // S3 access key = SX user name, secret key = its SX token.
+                let (name, token) = cluster.add_user("libres3-it");
+                opts.access_key = name;
+                opts.secret_key = token;
+                opts.keys_from_env = false;
+                let config = root.join("libres3.conf");
+                write_private(&config, cluster.config().as_bytes());
+                opts.extra_args
+                    .extend(["--config".to_string(), config.display().to_string()]);
+                Some(cluster)
+            }
+        };
         let data_dirs: Vec<PathBuf> = (0..opts.data_dirs)
             .map(|i| root.join(format!("data{i}")))
             .collect();
@@ -248,10 +330,52 @@ impl TestServer {
             opts,
             stdout: Arc::default(),
             stderr: Arc::default(),
+            sx,
+            users: AtomicU64::new(0),
             root,
         };
         server.spawn();
         server
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.opts.backend
+    }
+
+    /// The SX cluster of an `sx` server.
+    pub fn sx(&self) -> Option<&SxCluster> {
+        self.sx.as_ref()
+    }
+
+    pub fn sx_mut(&mut self) -> Option<&mut SxCluster> {
+        self.sx.as_mut()
+    }
+
+    /// Another user of this server and its keys: `libres3 user add` on the embedded store,
+    /// a new SX user (`PUT /.users`) on SX.
+    pub fn add_user(&self, prefix: &str) -> Creds {
+        match &self.sx {
+            Some(cluster) => {
+                let (name, token) = cluster.add_user(prefix);
+                Creds::new(&name, &token)
+            }
+            None => {
+                let n = self.users.fetch_add(1, Ordering::Relaxed);
+                let name = format!("{prefix}{n}");
+                let access = format!("AKIAUSER{:012}", next_id());
+                let secret = format!("{name}-secret-{}", random_suffix());
+                self.admin(&[
+                    "user",
+                    "add",
+                    &name,
+                    "--access-key",
+                    &access,
+                    "--secret-key",
+                    &secret,
+                ]);
+                Creds::new(&access, &secret)
+            }
+        }
     }
 
     /// Starts the binary on the data dirs and waits for its listening lines.
@@ -464,6 +588,19 @@ pub fn read(path: impl AsRef<Path>) -> Vec<u8> {
         .and_then(|mut f| f.read_to_end(&mut v))
         .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     v
+}
+
+/// Writes a file readable by its owner only (configuration files holding secrets).
+pub fn write_private(path: &Path, data: &[u8]) {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(data))
+        .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
 pub fn write(path: impl AsRef<Path>, data: &[u8]) {

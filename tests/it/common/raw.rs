@@ -995,7 +995,8 @@ pub fn send_raw(
     parse_response(&raw, method == "HEAD", request)
 }
 
-fn parse_response(raw: &[u8], head_request: bool, request: String) -> Response {
+/// Parses a whole HTTP/1.1 response read until the peer closed the connection.
+pub fn parse_response(raw: &[u8], head_request: bool, request: String) -> Response {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

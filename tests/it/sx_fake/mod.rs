@@ -142,6 +142,22 @@ pub struct State {
     pub clock_offset: i64,
     /// Requests served, per node.
     pub requests: Vec<u64>,
+    /// Actions run once around the next request that matches (see [`FakeSx::before_next`]).
+    hooks: Vec<Hook>,
+}
+
+/// File meta with the values decoded.
+pub type FileMeta = BTreeMap<String, Vec<u8>>;
+
+/// Which requests a hook waits for: method, request-URI as sent, body.
+pub type HookMatch = fn(&str, &str, &[u8]) -> bool;
+/// What a hook does to the cluster, e.g. another client's write landing at that moment.
+pub type HookAction = Box<dyn FnOnce(&mut State) + Send>;
+
+struct Hook {
+    after: bool,
+    matches: HookMatch,
+    action: HookAction,
 }
 
 /// The signed parts of a request, for [`State::authenticate`].
@@ -183,6 +199,55 @@ impl State {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0)
             + self.clock_offset
+    }
+
+    /// Stores a file as if another client had uploaded and flushed it (its blocks included).
+    pub fn write_file(&mut self, volume: &str, path: &str, data: &[u8], meta: &[(&str, &[u8])]) {
+        let bs = block_size_for(data.len() as u64) as usize;
+        let mut hashes = Vec::new();
+        for chunk in data.chunks(bs) {
+            let mut block = chunk.to_vec();
+            block.resize(bs, 0);
+            let hash = block_hash(&block);
+            self.blocks.insert(hash.clone(), Bytes::from(block));
+            hashes.push(hash);
+        }
+        let created = self.now().max(0) as u64;
+        let revision = format!(
+            "{}:{}",
+            date::revision_stamp(created),
+            hex(&random_bytes(16))
+        );
+        let meta = meta
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(hex(v))))
+            .collect();
+        if let Some(vol) = self.volumes.get_mut(volume) {
+            vol.files.insert(
+                path.to_owned(),
+                FileRec {
+                    size: data.len() as u64,
+                    bs: bs as u64,
+                    hashes,
+                    meta,
+                    created,
+                    revision,
+                },
+            );
+        }
+    }
+
+    /// Runs the hooks waiting for this request (`after`: once it was answered).
+    fn run_hooks(&mut self, after: bool, method: &str, uri: &str, body: &[u8]) {
+        let mut i = 0;
+        while i < self.hooks.len() {
+            if self.hooks[i].after == after && (self.hooks[i].matches)(method, uri, body) {
+                let hook = self.hooks.remove(i);
+                (hook.action)(self);
+            } else {
+                i += 1;
+            }
+        }
     }
 
     fn add_user(&mut self, name: &str, admin: bool) -> String {
@@ -434,6 +499,7 @@ impl FakeSx {
             block_bytes_in: 0,
             clock_offset: 0,
             requests: vec![0; nodes],
+            hooks: Vec::new(),
         };
         let admin = STANDARD_NO_PAD.decode(ADMIN_TOKEN).expect("admin token");
         state.users.insert(
@@ -491,14 +557,14 @@ impl FakeSx {
     }
 
     /// Creates a volume directly (admin's job, without HTTP).
-    pub fn add_volume(&self, name: &str, owner: &str, replicas: usize, meta: &[(&str, &str)]) {
+    pub fn add_volume(&self, name: &str, owner: &str, replicas: usize, meta: &[(&str, &[u8])]) {
         let mut st = self.state();
         let n = st.ips.len();
         let start = name.len() % n;
         let nodes = (0..replicas.clamp(1, n)).map(|i| (start + i) % n).collect();
         let meta = meta
             .iter()
-            .map(|(k, v)| (k.to_string(), json!(hex(v.as_bytes()))))
+            .map(|(k, v)| (k.to_string(), json!(hex(v))))
             .collect();
         st.volumes.insert(
             name.to_owned(),
@@ -517,6 +583,20 @@ impl FakeSx {
 
     pub fn block_bytes_in(&self) -> u64 {
         self.state().block_bytes_in
+    }
+
+    /// Every volume and its owner.
+    pub fn volumes(&self) -> Vec<(String, String)> {
+        self.state()
+            .volumes
+            .iter()
+            .map(|(name, v)| (name.clone(), v.owner.clone()))
+            .collect()
+    }
+
+    /// Every user name.
+    pub fn user_names(&self) -> Vec<String> {
+        self.state().users.keys().cloned().collect()
     }
 
     /// File names of a volume, as SX stores them (no leading `/`).
@@ -569,9 +649,14 @@ async fn serve(req: HttpRequest, body: Bytes, node: web::Data<NodeCtx>) -> HttpR
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/".into());
-    let mut resp = answer(&req, &uri, body, &node)
+    node.state
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .run_hooks(false, method.as_str(), &uri, &body);
+    let mut resp = answer(&req, &uri, body.clone(), &node)
         .unwrap_or_else(|Fail(status, message)| error_response(&node, &method, status, &message));
-    let st = node.state.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut st = node.state.lock().unwrap_or_else(PoisonError::into_inner);
+    st.run_hooks(true, method.as_str(), &uri, &body);
     let headers = resp.headers_mut();
     let insert = |h: &mut actix_web::http::header::HeaderMap, k: &'static str, v: String| {
         if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&v) {
@@ -691,6 +776,28 @@ fn answer(req: &HttpRequest, uri: &str, body: Bytes, node: &NodeCtx) -> Answer {
                 return st.new_job(n, &user, None);
             }
             fail(405, "Method not allowed")
+        }
+        (".users", Some(name)) if method == Method::DELETE => {
+            if !st.is_admin(&user) {
+                return fail(403, "Permission denied: not enough privileges");
+            }
+            let name = name.to_owned();
+            if name == "admin" || !st.users.contains_key(&name) {
+                return fail(404, "No such user");
+            }
+            let Some(heir) = query.get("chgto").map(str::to_owned) else {
+                return fail(400, "Missing chgto");
+            };
+            if !st.users.contains_key(&heir) {
+                return fail(400, "No such user");
+            }
+            st.users.remove(&name);
+            for v in st.volumes.values_mut() {
+                if v.owner == name {
+                    v.owner = heir.clone();
+                }
+            }
+            st.new_job(n, &user, None)
         }
         (".users", Some(name)) if is_get => {
             if !st.is_admin(&user) {
@@ -1171,6 +1278,46 @@ impl FakeSx {
                 v.writers.push(user.to_owned());
             }
         }
+    }
+
+    /// Runs `action` once, just before the fake handles the next request that `matches`.
+    pub fn before_next(&self, matches: HookMatch, action: HookAction) {
+        self.state().hooks.push(Hook {
+            after: false,
+            matches,
+            action,
+        });
+    }
+
+    /// Runs `action` once, just after the fake handled the next request that `matches`.
+    pub fn after_next(&self, matches: HookMatch, action: HookAction) {
+        self.state().hooks.push(Hook {
+            after: true,
+            matches,
+            action,
+        });
+    }
+
+    /// Hooks not run yet.
+    pub fn pending_hooks(&self) -> usize {
+        self.state().hooks.len()
+    }
+
+    /// A file's content and meta (hex values decoded), as SX holds it.
+    pub fn file(&self, volume: &str, path: &str) -> Option<(Vec<u8>, FileMeta)> {
+        let st = self.state();
+        let f = st.volumes.get(volume)?.files.get(path)?;
+        let mut data = Vec::with_capacity(f.size as usize);
+        for h in &f.hashes {
+            data.extend_from_slice(st.blocks.get(h)?);
+        }
+        data.truncate(f.size as usize);
+        let meta = f
+            .meta
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), unhex(v.as_str()?)?)))
+            .collect();
+        Some((data, meta))
     }
 
     /// Moves the fake's clock (tests clock-skew correction).
