@@ -334,6 +334,73 @@ fn deb_and_rpm_ship_the_same_layout() {
     }
 }
 
+/// `libres3 --version` says `libres3 VERSION (commit COMMIT, TARGET)`: the crate version, the
+/// abbreviated git commit (or "unknown" when built outside git without LIBRES3_COMMIT) and
+/// the target triple. The binary cargo built here names this checkout's HEAD; a static
+/// build (LIBRES3_EXPECT_STATIC) names the musl target.
+#[test]
+fn version_names_commit_and_target() {
+    let bin = libres3_bin();
+    let out = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .expect("run --version");
+    assert!(out.status.success(), "{bin} --version: {out:?}");
+    let text = String::from_utf8(out.stdout).expect("--version is UTF-8");
+    let line = text.trim_end();
+    assert_eq!(text.lines().count(), 1, "one line: {text:?}");
+    let rest = line
+        .strip_prefix(&format!("libres3 {} (commit ", env!("CARGO_PKG_VERSION")))
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("not `libres3 VERSION (commit C, TARGET)`: {line:?}"));
+    let (commit, target) = rest
+        .split_once(", ")
+        .unwrap_or_else(|| panic!("no `, TARGET` in {line:?}"));
+    assert!(
+        commit == "unknown" || (commit.len() >= 7 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+        "commit {commit:?} in {line:?}"
+    );
+    let parts: Vec<&str> = target.split('-').collect();
+    assert!(
+        parts.len() >= 3 && parts.iter().all(|p| !p.is_empty()) && !target.contains(' '),
+        "target {target:?} is not a triple in {line:?}"
+    );
+    if std::env::var_os("LIBRES3_EXPECT_STATIC").is_some() {
+        assert!(
+            target.ends_with("-linux-musl"),
+            "the static binary names {target}, not a musl target"
+        );
+    }
+    // The binary cargo built from this checkout names its HEAD (unless packaging set
+    // LIBRES3_COMMIT for it).
+    if std::env::var_os("LIBRES3_IT_BIN").is_none() && std::env::var_os("LIBRES3_COMMIT").is_none()
+    {
+        let top = Command::new("git")
+            .arg("-C")
+            .arg(repo())
+            .args(["rev-parse", "--show-toplevel"])
+            .output();
+        let is_checkout = matches!(&top, Ok(o) if o.status.success()
+            && std::path::Path::new(String::from_utf8_lossy(&o.stdout).trim()).canonicalize().ok()
+                == repo().canonicalize().ok());
+        if is_checkout {
+            let head = Command::new("git")
+                .arg("-C")
+                .arg(repo())
+                .args(["rev-parse", "HEAD"])
+                .output()
+                .expect("git rev-parse HEAD");
+            let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+            assert!(
+                commit != "unknown" && head.starts_with(commit),
+                "--version names commit {commit}, HEAD is {head}"
+            );
+        } else {
+            eprintln!("version_names_commit_and_target: not a git checkout, commit not compared");
+        }
+    }
+}
+
 /// `scripts/build-static` runs this with LIBRES3_IT_BIN set to the musl build
 /// and LIBRES3_EXPECT_STATIC=1; elsewhere it says why it did not look.
 #[test]
