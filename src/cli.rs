@@ -55,6 +55,17 @@ pub enum Command {
     Version,
 }
 
+/// What `--version` prints after the program name: the crate version, the git commit and the
+/// target triple, stamped by build.rs (e.g. `0.1.0 (commit 0123456789ab, x86_64-unknown-linux-musl)`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("LIBRES3_COMMIT"),
+    ", ",
+    env!("LIBRES3_TARGET"),
+    ")"
+);
+
 /// (flag, value name, help). Every flag takes a value unless its value name is empty.
 pub const FLAGS: &[(&str, &str, &str)] = &[
     ("--config", "FILE", "read settings from FILE (key = value lines)"),

@@ -42,7 +42,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Version => {
-            println!("libres3 {}", env!("CARGO_PKG_VERSION"));
+            println!("libres3 {}", cli::VERSION);
             return ExitCode::SUCCESS;
         }
         _ => {}
