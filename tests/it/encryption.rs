@@ -18,6 +18,8 @@ use crate::common::{
 };
 
 const MIB: usize = 1024 * 1024;
+/// The embedded store's block size (`BLOCK_SIZE` in src/store/local/blocks.rs).
+const BLOCK: usize = 4 * MIB;
 
 /// Written into every test object, many times per block; must never reach an encrypted disk.
 const MARKER: &[u8] = b"==libres3 it plaintext marker 9b2e==";
@@ -134,14 +136,14 @@ struct Uploaded {
 fn upload_objects(server: &TestServer, bucket: &str) -> Uploaded {
     let dir = server.scratch("encryption-data");
     let small = marked(20_000, 1);
-    let big = marked(2 * MIB + MIB / 2 + 7, 2);
+    let big = marked(2 * BLOCK + BLOCK / 2 + 7, 2);
     let part1 = marked(5 * MIB, 3);
     for (name, data) in [("small", &small), ("big", &big), ("part1", &part1)] {
         fs::write(dir.join(name), data).expect("write test data");
     }
     let mut multi = part1.clone();
     multi.extend_from_slice(&small);
-    let (block, five) = (MIB, 5 * MIB);
+    let (block, five) = (BLOCK, 5 * MIB);
     let ranges: Vec<(&str, usize, usize)> = vec![
         ("small", 10, 99),
         ("big", 0, 0),
@@ -205,7 +207,7 @@ fn encrypted_store_keeps_no_plaintext_on_disk() {
     // Blocks are named by a keyed hash: no file is named by the SHA-256 of a block.
     let names = file_names(&block_files(&server));
     assert!(!names.is_empty());
-    for chunk in uploaded.big.chunks(MIB) {
+    for chunk in uploaded.big.chunks(BLOCK) {
         assert!(
             !names.contains(&sha256_hex(chunk)),
             "a block named by its SHA-256"
@@ -275,7 +277,7 @@ fn plain_store_control_shows_the_marker() {
     let mut server = start(&conf, 1);
     let uploaded = upload_objects(&server, &unique_bucket("plain"));
     let names = file_names(&block_files(&server));
-    for chunk in uploaded.big.chunks(MIB) {
+    for chunk in uploaded.big.chunks(BLOCK) {
         assert!(names.contains(&sha256_hex(chunk)));
     }
     server.stop();
@@ -308,7 +310,7 @@ fn tampered_data_answers_internal_error() {
     let raw = server.raw();
     let bucket = unique_bucket("tamper");
     raw.create_bucket(&bucket);
-    let big = marked(2 * MIB + 1000, 4);
+    let big = marked(2 * BLOCK + 1000, 4);
     raw.put_object(&bucket, "big", &big).ok();
     raw.put_object(&bucket, "small", b"a small object, kept in the index")
         .ok();

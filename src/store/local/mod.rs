@@ -5,13 +5,13 @@
 //! ```text
 //! d0/index.sqlite (+ -wal, -shm)   users, buckets, objects, uploads, parts, block records
 //! dN/libres3-dir                   identity: this store's id and the directory's id
-//! dN/blocks/ab/cd/<hex sha-256>    block files (1 MiB, the last of an object shorter); named by
+//! dN/blocks/ab/cd/<hex sha-256>    block files (4 MiB, the last of an object shorter); named by
 //!                                  HMAC-SHA256 and sealed when the store is encrypted
 //! dN/tmp/                          blocks being written; emptied at startup
 //! ```
 //!
 //! Small bodies (≤ `staging::INLINE_MAX`, 64 KiB) live in their object row. Larger ones are
-//! cut into `blocks::BLOCK_SIZE` (1 MiB) blocks, deduplicated by content; a block is durable before the row naming
+//! cut into `blocks::BLOCK_SIZE` (4 MiB) blocks, deduplicated by content; a block is durable before the row naming
 //! it commits, and refcounts change in the same transaction as the rows. Unreferenced blocks
 //! are collected by the writer thread once no reader or upload can need them.
 //!

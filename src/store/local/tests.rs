@@ -10,7 +10,7 @@ use super::staging::INLINE_MAX;
 use super::*;
 use crate::store::{BodyError, ByteRange, DataStream, ObjectReader};
 
-const MIB: usize = 1024 * 1024;
+const BLOCK: usize = BLOCK_SIZE;
 
 /// A scratch directory under the system temp dir, removed on drop.
 struct Scratch(PathBuf);
@@ -185,7 +185,7 @@ async fn multi_block_round_trip_and_ranges() {
     let dirs = [scratch.dir("d0")];
     let store = store_with_bucket(&dirs).await;
 
-    let data = pattern(3 * MIB + MIB / 2, 3);
+    let data = pattern(3 * BLOCK + BLOCK / 2, 3);
     let info = put(&store, "big", &data).await;
     assert_eq!(info.size, data.len() as u64);
     assert_eq!(block_files(&dirs).len(), 4);
@@ -212,11 +212,11 @@ async fn overwrite_releases_old_blocks() {
     let dirs = [scratch.dir("d0")];
     let store = store_with_bucket(&dirs).await;
 
-    put(&store, "k", &pattern(3 * MIB + 1, 4)).await;
+    put(&store, "k", &pattern(3 * BLOCK + 1, 4)).await;
     let old_files = block_files(&dirs);
     assert_eq!(old_files.len(), 4);
 
-    let new = pattern(2 * MIB, 5);
+    let new = pattern(2 * BLOCK, 5);
     put(&store, "k", &new).await;
     let stats = store.collect_garbage().await.unwrap();
     assert_eq!(stats.deleted_blocks, 4);
@@ -242,7 +242,7 @@ async fn identical_content_is_stored_once() {
     let dirs = [scratch.dir("d0")];
     let store = store_with_bucket(&dirs).await;
 
-    let data = pattern(2 * MIB + 100, 6);
+    let data = pattern(2 * BLOCK + 100, 6);
     put(&store, "one", &data).await;
     put(&store, "two", &data).await;
     // The same content rewritten under the same key shares its blocks with itself.
@@ -250,7 +250,7 @@ async fn identical_content_is_stored_once() {
     assert_eq!(block_files(&dirs).len(), 3);
 
     // Blocks repeated inside one object are counted once per use.
-    let zeros = vec![0u8; 3 * MIB];
+    let zeros = vec![0u8; 3 * BLOCK];
     put(&store, "zeros", &zeros).await;
     assert_eq!(block_files(&dirs).len(), 4);
 
@@ -273,10 +273,10 @@ async fn abandoned_uploads_leave_nothing() {
     let store = store_with_bucket(&dirs).await;
 
     let staged = store
-        .stage(&alice(), "b", body(&pattern(3 * MIB, 7)), None)
+        .stage(&alice(), "b", body(&pattern(3 * BLOCK, 7)), None)
         .await
         .unwrap();
-    assert_eq!(staged.size(), 3 * MIB as u64);
+    assert_eq!(staged.size(), 3 * BLOCK as u64);
     assert_eq!(block_files(&dirs).len(), 3);
     drop(staged);
     let stats = store.collect_garbage().await.unwrap();
@@ -285,7 +285,7 @@ async fn abandoned_uploads_leave_nothing() {
 
     // A body that fails half way: its error comes back unchanged, its blocks go.
     let failing: BodyStream = stream::iter(vec![
-        Ok(Bytes::from(pattern(2 * MIB + 5, 8))),
+        Ok(Bytes::from(pattern(2 * BLOCK + 5, 8))),
         Err(BodyError("client went away".into())),
     ])
     .boxed_local();
@@ -306,7 +306,13 @@ async fn abandoned_uploads_leave_nothing() {
 
     // A rejected commit releases its staged blocks too.
     put(&store, "k", b"x").await;
-    let rejected = put_if(&store, "k", &pattern(MIB + 1, 9), WriteCondition::IfAbsent).await;
+    let rejected = put_if(
+        &store,
+        "k",
+        &pattern(BLOCK + 1, 9),
+        WriteCondition::IfAbsent,
+    )
+    .await;
     assert!(matches!(rejected, Err(StoreError::PreconditionFailed)));
     store.collect_garbage().await.unwrap();
     assert!(block_files(&dirs).is_empty());
@@ -317,7 +323,7 @@ async fn block_boundaries() {
     let scratch = Scratch::new("boundaries");
     let dirs = [scratch.dir("d0")];
     let store = store_with_bucket(&dirs).await;
-    for (len, files) in [(INLINE_MAX + 1, 1), (2 * MIB, 2), (2 * MIB + 1, 3)] {
+    for (len, files) in [(INLINE_MAX + 1, 1), (2 * BLOCK, 2), (2 * BLOCK + 1, 3)] {
         let data = pattern(len, len as u64);
         put(&store, "k", &data).await;
         store.collect_garbage().await.unwrap();
@@ -332,7 +338,7 @@ async fn pinned_blocks_survive_gc() {
     let dirs = [scratch.dir("d0")];
     let store = store_with_bucket(&dirs).await;
 
-    let data = pattern(2 * MIB, 13);
+    let data = pattern(2 * BLOCK, 13);
     put(&store, "k", &data).await;
     store.delete_object(&alice(), "b", "k").await.unwrap();
     // The same content is staged while its blocks wait, unreferenced, for collection.
@@ -357,11 +363,11 @@ async fn open_reader_keeps_old_version_through_gc() {
     let dirs = [scratch.dir("d0")];
     let store = store_with_bucket(&dirs).await;
 
-    let old = pattern(3 * MIB, 10);
+    let old = pattern(3 * BLOCK, 10);
     put(&store, "k", &old).await;
     let reader = store.open_object(&alice(), "b", "k").await.unwrap();
 
-    let new = pattern(2 * MIB, 11);
+    let new = pattern(2 * BLOCK, 11);
     put(&store, "k", &new).await;
     let stats = store.collect_garbage().await.unwrap();
     assert_eq!(stats.deleted_blocks, 0);
@@ -388,9 +394,9 @@ async fn missing_block_file_is_an_error_not_wrong_bytes() {
     let dirs = [scratch.dir("d0")];
     let store = store_with_bucket(&dirs).await;
 
-    let data = pattern(2 * MIB + 10, 12);
+    let data = pattern(2 * BLOCK + 10, 12);
     put(&store, "k", &data).await;
-    let second = super::blocks::to_hex(&super::blocks::sha256(&data[MIB..2 * MIB]));
+    let second = super::blocks::to_hex(&super::blocks::sha256(&data[BLOCK..2 * BLOCK]));
     let victim = block_files(&dirs)
         .into_iter()
         .find(|file| file.ends_with(&second))
@@ -400,7 +406,7 @@ async fn missing_block_file_is_an_error_not_wrong_bytes() {
     fs::write(&victim, b"short").unwrap();
     let reader = store.open_object(&alice(), "b", "k").await.unwrap();
     let mut stream = reader.stream(None);
-    assert_eq!(stream.next().await.unwrap().unwrap(), &data[..MIB]);
+    assert_eq!(stream.next().await.unwrap().unwrap(), &data[..BLOCK]);
     match stream.next().await {
         Some(Err(StoreError::Internal(message))) => assert!(message.contains(&second)),
         other => panic!(
@@ -414,8 +420,8 @@ async fn missing_block_file_is_an_error_not_wrong_bytes() {
     fs::remove_file(&victim).unwrap();
     let reader = store.open_object(&alice(), "b", "k").await.unwrap();
     let range = Some(ByteRange {
-        first: MIB as u64 + 1,
-        last: MIB as u64 + 2,
+        first: BLOCK as u64 + 1,
+        last: BLOCK as u64 + 2,
     });
     let result = read_all(reader.stream(range)).await;
     assert!(matches!(result, Err(StoreError::Internal(m)) if m.contains(&second)));
@@ -433,7 +439,7 @@ async fn multipart_joins_parts_without_copy() {
         .await
         .unwrap();
     assert_eq!(id.len(), 32);
-    let part1 = pattern(MIB + MIB / 2, 20);
+    let part1 = pattern(BLOCK + BLOCK / 2, 20);
     let part2 = pattern(100_000, 21);
     let part3 = pattern(10, 22);
     for (number, data) in [(1, &part1), (2, &part2), (3, &part3)] {
@@ -446,7 +452,7 @@ async fn multipart_joins_parts_without_copy() {
         assert_eq!(info.size, data.len() as u64);
     }
     // Replacing part 1 releases its first version.
-    let first_part1 = pattern(MIB + 7, 23);
+    let first_part1 = pattern(BLOCK + 7, 23);
     let staged = store.stage(&who, "b", body(&first_part1), None).await;
     store
         .commit_part(&who, "b", "mp", &id, 1, staged.unwrap(), "old".into())
@@ -513,8 +519,8 @@ async fn multipart_joins_parts_without_copy() {
     expected.extend_from_slice(&part1);
     assert_eq!(info.size, expected.len() as u64);
     assert_eq!(get(&store, "mp", None).await, expected);
-    let middle = Some((5, 5 + MIB as u64));
-    assert_eq!(get(&store, "mp", middle).await, &expected[5..=5 + MIB]);
+    let middle = Some((5, 5 + BLOCK as u64));
+    assert_eq!(get(&store, "mp", middle).await, &expected[5..=5 + BLOCK]);
     assert_eq!(
         block_files(&dirs).len(),
         files_before,
@@ -533,7 +539,9 @@ async fn multipart_joins_parts_without_copy() {
     // Abort releases everything.
     let id = store.create_multipart(&who, "b", "mp2", meta("")).await;
     let id = id.unwrap();
-    let staged = store.stage(&who, "b", body(&pattern(MIB, 24)), None).await;
+    let staged = store
+        .stage(&who, "b", body(&pattern(BLOCK, 24)), None)
+        .await;
     store
         .commit_part(&who, "b", "mp2", &id, 1, staged.unwrap(), "x".into())
         .await
@@ -676,7 +684,7 @@ async fn listing_follows_byte_order() {
 async fn recovery_sweeps_orphans_and_tmp() {
     let scratch = Scratch::new("recovery");
     let dirs = [scratch.dir("d0"), scratch.dir("d1")];
-    let data = pattern(2 * MIB + 1, 30);
+    let data = pattern(2 * BLOCK + 1, 30);
     {
         let store = store_with_bucket(&dirs).await;
         put(&store, "k", &data).await;
@@ -707,7 +715,7 @@ async fn recovery_sweeps_orphans_and_tmp() {
 async fn storage_directories_keep_their_identity() {
     let scratch = Scratch::new("dirs");
     let dirs = [scratch.dir("d0"), scratch.dir("d1"), scratch.dir("d2")];
-    let data = pattern(6 * MIB, 31);
+    let data = pattern(6 * BLOCK, 31);
     {
         let store = store_with_bucket(&dirs).await;
         put(&store, "k", &data).await;
@@ -922,7 +930,7 @@ async fn copies_share_blocks_and_rows() {
     let dirs = [scratch.dir("d0")];
     let store = store_with_bucket(&dirs).await;
     store.create_bucket(&alice(), "b2").await.unwrap();
-    let big = pattern(2 * MIB + 5, 40);
+    let big = pattern(2 * BLOCK + 5, 40);
     let info = put(&store, "big", &big).await;
     put(&store, "small", b"inline").await;
     let files = block_files(&dirs);
@@ -1067,7 +1075,7 @@ async fn bucket_documents_and_upload_expiry() {
         .await
         .unwrap();
     let staged = store
-        .stage(&alice(), "b", body(&pattern(MIB + 1, 41)), None)
+        .stage(&alice(), "b", body(&pattern(BLOCK + 1, 41)), None)
         .await
         .unwrap();
     store

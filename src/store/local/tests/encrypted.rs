@@ -60,7 +60,7 @@ fn files_containing(dirs: &[PathBuf], needle: &[u8]) -> Vec<PathBuf> {
 async fn write_objects(store: &LocalStore) -> Vec<(&'static str, Vec<u8>)> {
     let who = alice();
     let small = marked(20_000, 31, 1000);
-    let big = marked(2 * MIB + MIB / 2, 32, 64 * 1024);
+    let big = marked(2 * BLOCK + BLOCK / 2, 32, 64 * 1024);
     put(store, "small", &small).await;
     put(store, "big", &big).await;
 
@@ -68,7 +68,7 @@ async fn write_objects(store: &LocalStore) -> Vec<(&'static str, Vec<u8>)> {
         .create_multipart(&who, "b", "multi", meta(""))
         .await
         .unwrap();
-    let part1 = marked(MIB + 4321, 33, 50_000);
+    let part1 = marked(BLOCK + 4321, 33, 50_000);
     let part2 = marked(30_000, 34, 3000);
     for (number, data) in [(1, &part1), (2, &part2)] {
         let staged = store.stage(&who, "b", body(data), None).await.unwrap();
@@ -219,7 +219,7 @@ async fn encrypted_blocks_are_still_stored_once() {
     let scratch = Scratch::new("sealed-dedup");
     let dirs = [scratch.dir("d0")];
     let store = encrypted_store(&dirs, &key(2)).await;
-    let data = pattern(2 * MIB + 100, 6);
+    let data = pattern(2 * BLOCK + 100, 6);
     put(&store, "one", &data).await;
     put(&store, "two", &data).await;
     assert_eq!(block_files(&dirs).len(), 3);
@@ -236,13 +236,13 @@ async fn tampered_data_is_an_error_not_wrong_bytes() {
     let scratch = Scratch::new("tamper");
     let dirs = [scratch.dir("d0")];
     let store = encrypted_store(&dirs, &key(3)).await;
-    let data = pattern(2 * MIB + 10, 40);
-    let other = pattern(MIB, 41);
+    let data = pattern(2 * BLOCK + 10, 40);
+    let other = pattern(BLOCK, 41);
     put(&store, "k", &data).await;
     put(&store, "other", &other).await;
     put(&store, "small", b"small object").await;
 
-    let second = store.shared.sealing.block_id(&data[MIB..2 * MIB]);
+    let second = store.shared.sealing.block_id(&data[BLOCK..2 * BLOCK]);
     let victim = store.shared.dirs[0].block_path(&second);
     let original = fs::read(&victim).unwrap();
     let expect_failure = |result: Result<Vec<u8>, StoreError>, what: &str| match result {
@@ -264,7 +264,7 @@ async fn tampered_data_is_an_error_not_wrong_bytes() {
     fs::write(&victim, &flipped).unwrap();
     let reader = store.open_object(&alice(), "b", "k").await.unwrap();
     let mut stream = reader.stream(None);
-    assert_eq!(stream.next().await.unwrap().unwrap(), &data[..MIB]);
+    assert_eq!(stream.next().await.unwrap().unwrap(), &data[..BLOCK]);
     expect_failure(
         stream.next().await.unwrap().map(|b| b.to_vec()),
         "flipped bit",
@@ -273,8 +273,8 @@ async fn tampered_data_is_an_error_not_wrong_bytes() {
     // A range inside the damaged block fails too: the block is authenticated whole.
     let reader = store.open_object(&alice(), "b", "k").await.unwrap();
     let range = ByteRange {
-        first: MIB as u64 + 1,
-        last: MIB as u64 + 2,
+        first: BLOCK as u64 + 1,
+        last: BLOCK as u64 + 2,
     };
     expect_failure(read_all(reader.stream(Some(range))).await, "range");
 
@@ -324,7 +324,7 @@ async fn startup_refuses_a_missing_wrong_or_unexpected_key() {
     let index = sealed[0].join(INDEX_FILE).display().to_string();
     {
         let store = encrypted_store(&sealed, &key(4)).await;
-        put(&store, "k", &pattern(MIB + 1, 50)).await;
+        put(&store, "k", &pattern(BLOCK + 1, 50)).await;
     }
     let message = match LocalStore::open(&sealed) {
         Err(e @ LocalError::KeyMissing { .. }) => e.to_string(),
@@ -340,7 +340,7 @@ async fn startup_refuses_a_missing_wrong_or_unexpected_key() {
     assert!(message.contains(&index), "{message}");
     // Refused starts changed nothing: the right key still opens it.
     let store = LocalStore::open_with_key(&sealed, Some(&key(4))).unwrap();
-    assert_eq!(get(&store, "k", None).await, pattern(MIB + 1, 50));
+    assert_eq!(get(&store, "k", None).await, pattern(BLOCK + 1, 50));
     drop(store);
 
     // A store created without a key does not take one.
