@@ -6,9 +6,11 @@ use serde_json::{json, Value};
 use crate::common::clients::boto3;
 use crate::common::{multipart_etag, unique_bucket, TestServer};
 
-#[test]
-fn checksums_are_kept_and_attributes_answered() {
-    let s = TestServer::shared();
+crate::backend_tests! {
+    checksums_are_kept_and_attributes_answered,
+}
+
+fn checksums_are_kept_and_attributes_answered(s: &TestServer) {
     let b = unique_bucket("checksums");
     let v = boto3(s, include_str!("py/boto3_checksums.py"), &b, &[]);
 

@@ -3,9 +3,11 @@
 use crate::common::raw::obj_path;
 use crate::common::{unique_bucket, TestServer};
 
-#[test]
-fn unhonoured_write_options_are_refused_and_store_nothing() {
-    let s = TestServer::shared();
+crate::backend_tests! {
+    unhonoured_write_options_are_refused_and_store_nothing,
+}
+
+fn unhonoured_write_options_are_refused_and_store_nothing(s: &TestServer) {
     let c = s.raw();
     let b = unique_bucket("write-options");
     c.create_bucket(&b);
