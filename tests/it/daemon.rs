@@ -1078,10 +1078,10 @@ fn a_client_that_stops_sending_its_body_is_cut_off() {
     let head = signed_head("PUT", "/slow-bucket", daemon.s3, 0);
     assert_eq!(request(daemon.s3, &head, b"").0, 200);
 
-    // 3 MiB announced, 1.5 MiB sent (a block reaches the disk), then silence. The default
-    // timeout (60 s) would outlast the 30 s this client waits: only the configured one can
-    // answer in time.
-    let size = 3 << 20;
+    // 12 MiB announced, 6 MiB sent (a 4 MiB block reaches the disk), then silence. The
+    // default timeout (60 s) would outlast the 30 s this client waits: only the configured
+    // one can answer in time.
+    let size = 12 << 20;
     let mut upload = TcpStream::connect(daemon.s3).expect("connect");
     upload
         .set_read_timeout(Some(Duration::from_secs(30)))

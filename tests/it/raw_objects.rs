@@ -554,7 +554,8 @@ fn conditional_writes(s: &TestServer) {
 fn interrupted_upload_leaves_nothing(s: &TestServer) {
     let b = setup(s, "interrupted");
     let c = s.raw();
-    let data = test_data(3 * 1024 * 1024, 15);
+    // Cut past the embedded store's first 4 MiB block, so one is on disk when the client goes.
+    let data = test_data(9 * 1024 * 1024, 15);
     for (key, auth) in [
         ("plain", Auth::V4),
         ("unsigned", Auth::V4Unsigned),
@@ -563,7 +564,7 @@ fn interrupted_upload_leaves_nothing(s: &TestServer) {
         c.put(&obj_path(&b, key))
             .body(data.clone())
             .auth(auth)
-            .send_truncated(1024 * 1024 + 17);
+            .send_truncated(4 * 1024 * 1024 + 17);
     }
     // An object becomes visible only once complete, so whatever the server is
     // still doing with the dropped connections, none of them can be there.

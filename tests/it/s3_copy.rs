@@ -216,7 +216,7 @@ fn aws_upload_part_copy_ranges_and_part_number_reads(s: &TestServer) {
         .as_str()
         .unwrap()
         .to_string();
-    // Part 1: the first 5 MiB (block-aligned); part 2: an unaligned tail.
+    // Part 1: the first 5 MiB (starts on a block boundary); part 2: an unaligned tail.
     let ranges = [(0, 5 * MIB - 1), (5 * MIB + 1, source.len() - 1)];
     let mut parts = Vec::new();
     for (i, (first, last)) in ranges.iter().enumerate() {
