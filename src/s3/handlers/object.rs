@@ -598,9 +598,11 @@ pub async fn get_object_attributes<S: ObjectStore>(
             // Unquoted here, unlike in every header and listing.
             "ETag" => w.elem("ETag", &info.meta.etag),
             "Checksum" => {
-                if let Some((header, value)) = objmeta::checksum(&info.meta) {
+                let stored = objmeta::checksum(&info.meta)
+                    .and_then(|(header, value)| Some((checksum_element(header)?, value)));
+                if let Some((element, value)) = stored {
                     w.open("Checksum");
-                    w.elem(checksum_element(header), value);
+                    w.elem(element, value);
                     w.close("Checksum");
                 }
             }
@@ -625,14 +627,15 @@ pub async fn get_object_attributes<S: ObjectStore>(
 }
 
 /// The XML element of a checksum response header: `x-amz-checksum-crc32c` -> `ChecksumCRC32C`.
-fn checksum_element(header: &str) -> &'static str {
-    match header {
+fn checksum_element(header: &str) -> Option<&'static str> {
+    Some(match header {
         "x-amz-checksum-crc32" => "ChecksumCRC32",
         "x-amz-checksum-crc32c" => "ChecksumCRC32C",
         "x-amz-checksum-crc64nvme" => "ChecksumCRC64NVME",
         "x-amz-checksum-sha1" => "ChecksumSHA1",
-        _ => "ChecksumSHA256",
-    }
+        "x-amz-checksum-sha256" => "ChecksumSHA256",
+        _ => return None,
+    })
 }
 
 /// The bytes of part `n` of an object (ranges of 0 bytes are None) and, for multipart
