@@ -125,17 +125,17 @@ pub const KEYS: &[Key] = &[
     key("keep_alive", Kind::Seconds, "60", "idle time before a kept-alive connection is closed"),
     live(key("max_object_size", Kind::Size, "5G", "largest object or part a single PUT may upload")),
     key("allow_insecure_permissions", Kind::Bool, "no", "accept secret-bearing files (this file with secret_key, the TLS key, the encryption key file) readable by group or others"),
-    key("sx_host", Kind::Sx, "", "SX backend: a cluster node"),
-    key("sx_port", Kind::Sx, "", "SX backend: the nodes' port"),
-    Key { secret: true, ..key("secret_key", Kind::Sx, "", "SX backend: the admin key") },
-    key("keyid", Kind::Sx, "", "SX backend: the admin key id"),
-    key("sx_use_ssl", Kind::Sx, "", "SX backend: talk to the cluster over HTTPS"),
-    key("sx_ca_file", Kind::Sx, "", "SX backend: CA certificate of the cluster"),
-    key("sx_verify_ssl", Kind::Sx, "", "SX backend: verify the cluster's certificate"),
-    key("replica_count", Kind::Sx, "", "SX backend: replicas of new volumes"),
-    key("volume_size", Kind::Sx, "", "SX backend: size of new volumes"),
-    key("allow_volume_create_any_user", Kind::Sx, "", "SX backend: any user may create buckets"),
-    key("allow_list_all_volumes", Kind::Sx, "", "SX backend: list every volume a user can read"),
+    live(key("sx_host", Kind::Sx, "", "SX backend: a cluster node; repeat the key or separate names with commas for several")),
+    live(key("sx_port", Kind::Sx, "", "SX backend: the nodes' port (default 443 with sx_use_ssl, else 80)")),
+    live(Key { secret: true, ..key("secret_key", Kind::Sx, "", "SX backend: the admin key (required)") }),
+    live(key("keyid", Kind::Sx, "admin", "SX backend: the S3 access key that acts as the SX admin")),
+    live(key("sx_use_ssl", Kind::Sx, "yes", "SX backend: talk to the cluster over HTTPS")),
+    live(key("sx_ca_file", Kind::Sx, "", "SX backend: CA certificate of the cluster (default: the public roots)")),
+    live(key("sx_verify_ssl", Kind::Sx, "yes", "SX backend: verify the cluster's certificate")),
+    live(key("replica_count", Kind::Sx, "1", "SX backend: replicas of new volumes")),
+    live(key("volume_size", Kind::Sx, "10G", "SX backend: size of new volumes")),
+    live(key("allow_volume_create_any_user", Kind::Sx, "yes", "SX backend: any user may create buckets")),
+    live(key("allow_list_all_volumes", Kind::Sx, "no", "SX backend: list every volume a user can read")),
 ];
 
 pub fn find_key(name: &str) -> Option<&'static Key> {
@@ -763,7 +763,6 @@ impl Config {
         check("pidfile", self.pidfile == other.pidfile);
         check("logdir", self.logdir == other.logdir);
         check("limits", self.limits == other.limits);
-        check("sx settings", self.sx == other.sx);
         changed
     }
 }

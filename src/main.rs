@@ -117,7 +117,7 @@ fn absolutize(args: &mut Args) -> Result<(), String> {
 fn preflight(config: &Config) -> Result<Preflight, String> {
     if config.backend == Backend::Sx {
         // Checked before any fork, so a bad SX setting stops the start with its reason.
-        sx_config(config)?;
+        SxConfig::from_config(config)?;
     }
     // Read now, while we may still be root, like the TLS key: workers get it from memory.
     let store_key = match &config.encryption_key_file {
@@ -261,27 +261,6 @@ fn serve(args: Args) -> ExitCode {
     }
 }
 
-/// The SX backend's settings from the configuration file's SX keys.
-fn sx_config(config: &Config) -> Result<SxConfig, String> {
-    let pairs: Vec<(String, String)> = config
-        .sx
-        .iter()
-        .map(|e| (e.key.to_string(), e.value.clone()))
-        .collect();
-    SxConfig::from_pairs(&pairs).map_err(|e| {
-        // The SX parser's messages start with the key they are about: name its line too.
-        match config
-            .sx
-            .iter()
-            .rev()
-            .find(|entry| e.starts_with(entry.key))
-        {
-            Some(entry) => format!("configuration line {}: {e}", entry.line),
-            None => format!("backend = sx: {e}"),
-        }
-    })
-}
-
 fn open_store(config: &Config, key: Option<&StoreKey>) -> Result<LocalStore, String> {
     LocalStore::open_with_key(&config.data_dirs, key).map_err(|e| e.to_string())
 }
@@ -300,7 +279,7 @@ pub fn run_worker(
     let result = actix_web::rt::System::new().block_on(async {
         if config.backend == Backend::Sx {
             // Users live on the cluster: there is no first user to create here.
-            let store = SxStore::connect(sx_config(&config)?).await?;
+            let store = SxStore::connect(SxConfig::from_config(&config)?).await?;
             return server::run(
                 store,
                 args,

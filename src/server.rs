@@ -159,6 +159,7 @@ where
     let head_limit = config.limits.keep_alive + config.limits.client_request_timeout;
     let front_app = front.clone();
     let admin_state = state.clone();
+    let reload_state = state.clone();
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -281,7 +282,19 @@ where
                 // Under a supervisor, the text it read (and checked) comes down the control
                 // pipe; in the foreground, the file is read again here.
                 let message = control.as_mut().and_then(crate::supervisor::latest_reload);
-                reload(args, message, &mut config, &front, certs.as_deref());
+                if let Some(new) = reload(args, message, &mut config, &front, certs.as_deref()) {
+                    // The backend may have to reach a cluster: requests go on meanwhile.
+                    let state = reload_state.clone();
+                    actix_web::rt::spawn(async move {
+                        match state.store.reload(&new).await {
+                            Ok(Some(now)) => log::info!("SIGHUP: backend now uses {now}"),
+                            Ok(None) => {}
+                            Err(e) => log::error!(
+                                "SIGHUP: keeping the running backend settings: {e}"
+                            ),
+                        }
+                    });
+                }
             }
         }
     }
@@ -305,15 +318,15 @@ fn host_from_authority(req: &mut actix_web::dev::ServiceRequest) {
     }
 }
 
-/// SIGHUP: re-reads the configuration; applies what can change live; keeps the running
-/// settings if the file is broken.
+/// SIGHUP: re-reads the configuration; applies what can change live in the server; keeps the
+/// running settings if the file is broken. Returns the new configuration for the backend.
 fn reload(
     args: &Args,
     message: Option<crate::supervisor::Reload>,
     config: &mut Config,
     front: &Front,
     certs: Option<&tls::Reloadable>,
-) {
+) -> Option<Config> {
     let (loaded, pem) = match message {
         Some(m) => (Config::from_text(args, &m.config), m.tls),
         None => (Config::load(args), None),
@@ -322,7 +335,7 @@ fn reload(
         Ok(new) => new,
         Err(e) => {
             log::error!("SIGHUP: the configuration is not valid, keeping the running one: {e}");
-            return;
+            return None;
         }
     };
     let new_cert = match (certs, &new.tls) {
@@ -331,7 +344,7 @@ fn reload(
                 Ok(key) => Some(key),
                 Err(e) => {
                     log::error!("SIGHUP: keeping the running configuration: {e}");
-                    return;
+                    return None;
                 }
             }
         }
@@ -364,11 +377,14 @@ fn reload(
         new.live.max_object_size,
         new.live.client_body_timeout.as_secs()
     );
+    // A backend of another kind takes a restart (said above); the same kind reloads its own.
+    let same_backend = new.backend == config.backend;
     *config = Config {
-        live: new.live,
-        tls: new.tls,
+        live: new.live.clone(),
+        tls: new.tls.clone(),
         ..config.clone()
     };
+    same_backend.then_some(new)
 }
 
 /// Declared request body size: the decoded length of aws-chunked bodies, else Content-Length.

@@ -496,7 +496,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     if config.backend == Backend::Sx {
         // The cluster must answer, and take the key as an admin's: one line naming the
         // hosts and the cause otherwise.
-        let sx = crate::sx_config(&config)?;
+        let sx = crate::store::sx::SxConfig::from_config(&config)?;
         let hosts = sx.hosts.join(", ");
         actix_web::rt::System::new()
             .block_on(async move { SxStore::connect(sx).await.map(drop) })?;

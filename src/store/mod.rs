@@ -461,6 +461,13 @@ pub trait ObjectStore: 'static {
         BackendState::default()
     }
 
+    /// SIGHUP: takes the backend's settings from a re-read configuration. Returns what it
+    /// now runs with, for the log, or why it refused them (the running settings then stay).
+    /// `None`: this backend has nothing that changes live (a restart applies the rest).
+    async fn reload(&self, _config: &crate::config::Config) -> Result<Option<String>, String> {
+        Ok(None)
+    }
+
     /// Uploads whose key starts with `prefix`, in (key, upload id) order. `after`: keys
     /// greater than the key, or with the upload id given, also that key's later uploads.
     async fn list_multipart_uploads(

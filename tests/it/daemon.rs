@@ -940,15 +940,7 @@ fn health_command_asks_the_admin_endpoint() {
 fn sx_backend_state_follows_its_nodes() {
     let mut fake = crate::sx_fake::FakeSx::start(2);
     let scratch = Scratch::new("sxstate");
-    let daemon = Daemon::start(
-        &scratch,
-        &format!(
-            "backend = sx\nsx_host = {}\nsx_port = {}\nsx_use_ssl = no\nsecret_key = {}\n",
-            fake.ips.join(","),
-            fake.port,
-            fake.admin_token
-        ),
-    );
+    let daemon = Daemon::start(&scratch, &sx_lines(&fake, fake.port));
     let token = fake.admin_token.clone();
     let list = |daemon: &Daemon| {
         let head = signed_head_as("GET", "/", daemon.s3, 0, "admin", &token);
@@ -978,6 +970,85 @@ fn sx_backend_state_follows_its_nodes() {
         metrics.contains("libres3_backend_part_up{kind=\"node\",name=\"127.0.0.2\"} 0"),
         "{metrics}"
     );
+}
+
+/// The `libres3.conf` lines for the SX backend on `fake`, reached on `port`.
+fn sx_lines(fake: &crate::sx_fake::FakeSx, port: u16) -> String {
+    format!(
+        "backend = sx\nsx_host = {}\nsx_port = {port}\nsx_use_ssl = no\nsecret_key = {}\n",
+        fake.ips.join(","),
+        fake.admin_token
+    )
+}
+
+#[test]
+fn sighup_moves_the_sx_backend_to_new_settings() {
+    let first = crate::sx_fake::FakeSx::start(1);
+    let second = crate::sx_fake::FakeSx::start(1);
+    first.add_volume("on-first", "admin", 1, &[]);
+    second.add_volume("on-second", "admin", 1, &[]);
+    let scratch = Scratch::new("sxreload");
+    let daemon = Daemon::start(&scratch, &sx_lines(&first, first.port));
+    let token = first.admin_token.clone();
+    let buckets = |daemon: &Daemon| {
+        let head = signed_head_as("GET", "/", daemon.s3, 0, "admin", &token);
+        let (status, body) = request(daemon.s3, &head, b"");
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    assert!(buckets(&daemon).contains("<Name>on-first</Name>"));
+    let reload = |lines: String| {
+        std::fs::write(&daemon.conf, base_config(&daemon.dir, &lines)).expect("rewrite");
+        let out = daemon.command("reload");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    };
+
+    // An upload is half sent when the settings move to the second cluster: it ends on the
+    // cluster it started on.
+    let size = 1 << 20;
+    let body: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+    let mut upload = TcpStream::connect(daemon.s3).expect("connect");
+    upload
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let head = signed_head_as("PUT", "/on-first/moving", daemon.s3, size, "admin", &token);
+    upload.write_all(head.as_bytes()).expect("head");
+    upload.write_all(&body[..size / 2]).expect("first half");
+    wait_for(
+        "the upload to be in flight",
+        Duration::from_secs(10),
+        || {
+            let (_, stats) = get(daemon.admin, "/stats");
+            stats.contains("\"in_flight_uploads\":1").then_some(())
+        },
+    );
+    reload(sx_lines(&second, second.port));
+    daemon.wait_for_log("errors.log", &format!("(port {}, HTTP)", second.port));
+    let listing = buckets(&daemon);
+    assert!(listing.contains("<Name>on-second</Name>"), "{listing}");
+    assert!(!listing.contains("on-first"), "{listing}");
+    upload.write_all(&body[size / 2..]).expect("second half");
+    let (status, answer) = read_response(&mut upload);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        first.file("on-first", "moving").map(|(data, _)| data),
+        Some(body)
+    );
+
+    // A cluster that does not answer: the log says so and the second one stays in use.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    reload(sx_lines(&second, closed));
+    daemon.wait_for_log("errors.log", "keeping the running backend settings");
+    assert!(
+        daemon
+            .log("errors.log")
+            .contains(&format!("SX cluster at 127.0.0.1 port {closed}: ")),
+        "the log names the node it could not reach"
+    );
+    assert!(buckets(&daemon).contains("<Name>on-second</Name>"));
 }
 
 #[test]

@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use actix_web::http::Method;
@@ -118,7 +118,10 @@ pub struct SxClient {
 }
 
 thread_local! {
-    static CLIENTS: RefCell<HashMap<u64, awc::Client>> = RefCell::new(HashMap::new());
+    /// Each worker thread's HTTP client per `SxClient`, with a handle telling whether that
+    /// `SxClient` still exists (a reload replaces it).
+    static CLIENTS: RefCell<HashMap<u64, (Weak<Shared>, awc::Client)>> =
+        RefCell::new(HashMap::new());
 }
 
 fn tls_config(cfg: &SxConfig) -> Result<Arc<rustls::ClientConfig>, String> {
@@ -365,8 +368,12 @@ impl SxClient {
 
     fn client(&self) -> awc::Client {
         CLIENTS.with(|clients| {
+            let mut clients = clients.borrow_mut();
+            if !clients.contains_key(&self.shared.id) {
+                // Connection pools of replaced clients go with them.
+                clients.retain(|_, (owner, _)| owner.strong_count() > 0);
+            }
             clients
-                .borrow_mut()
                 .entry(self.shared.id)
                 .or_insert_with(|| {
                     let mut connector = awc::Connector::new()
@@ -376,12 +383,14 @@ impl SxClient {
                     if let Some(tls) = &self.shared.tls {
                         connector = connector.rustls_0_23(tls.clone());
                     }
-                    awc::Client::builder()
+                    let client = awc::Client::builder()
                         .connector(connector)
                         .timeout(REQUEST_TIMEOUT)
                         .disable_redirects()
-                        .finish()
+                        .finish();
+                    (Arc::downgrade(&self.shared), client)
                 })
+                .1
                 .clone()
         })
     }

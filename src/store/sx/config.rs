@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 
 use super::auth::Token;
+use crate::config::Config;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SxConfig {
     /// Node addresses (IP or name) to start from; the cluster's node list is learned from them.
     pub hosts: Vec<String>,
@@ -59,6 +60,30 @@ pub fn parse_size(key: &str, value: &str) -> Result<u64, String> {
 }
 
 impl SxConfig {
+    /// The settings from `libres3.conf`'s SX keys; an error names the line of the key.
+    pub fn from_config(config: &Config) -> Result<SxConfig, String> {
+        let pairs: Vec<(String, String)> = config
+            .sx
+            .iter()
+            .map(|e| (e.key.to_string(), e.value.clone()))
+            .collect();
+        SxConfig::from_pairs(&pairs).map_err(|e| {
+            // The parser's messages start with the key they are about.
+            let line = config
+                .sx
+                .iter()
+                .rev()
+                .find(|entry| e.starts_with(entry.key))
+                .map(|entry| entry.line);
+            match (&config.source, line) {
+                (Some(file), Some(line)) => format!("{}:{line}: {e}", file.display()),
+                (None, Some(line)) => format!("configuration line {line}: {e}"),
+                (Some(file), None) => format!("{}: backend = sx: {e}", file.display()),
+                (None, None) => format!("backend = sx: {e}"),
+            }
+        })
+    }
+
     /// Builds the settings from raw `key = value` pairs. Keys that are not the SX backend's are
     /// ignored (the config parser owns them); a repeated `sx_host` adds nodes.
     pub fn from_pairs(pairs: &[(String, String)]) -> Result<SxConfig, String> {
@@ -173,6 +198,27 @@ mod tests {
         assert_eq!(c.admin_key_id, "admin");
         let ssl = SxConfig::from_pairs(&pairs(&[("sx_host", "h"), ("secret_key", KEY)])).unwrap();
         assert_eq!(ssl.port, 443);
+    }
+
+    /// `check-config --keys` and the man page show the key table's defaults: they must be
+    /// the ones the parser applies.
+    #[test]
+    fn the_key_tables_defaults_are_the_parsers() {
+        let required = [("sx_host", "h"), ("secret_key", KEY)];
+        let mut with_defaults = pairs(&required);
+        for key in crate::config::KEYS {
+            if key.kind == crate::config::Kind::Sx && !key.default.is_empty() {
+                with_defaults.push((key.name.to_owned(), key.default.to_owned()));
+            }
+        }
+        assert!(
+            with_defaults.len() > required.len() + 5,
+            "{with_defaults:?}"
+        );
+        assert_eq!(
+            SxConfig::from_pairs(&with_defaults).unwrap(),
+            SxConfig::from_pairs(&pairs(&required)).unwrap()
+        );
     }
 
     #[test]

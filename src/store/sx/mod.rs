@@ -16,6 +16,7 @@
 pub mod auth;
 pub mod client;
 pub mod config;
+mod live;
 pub mod mapping;
 pub mod proto;
 #[cfg(test)]
@@ -30,6 +31,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, StreamExt};
 
 pub use self::config::SxConfig;
+pub use self::live::SxStore;
 
 use self::auth::Token;
 use self::client::{Response, SxClient, SxError};
@@ -97,7 +99,7 @@ struct Inner {
 }
 
 #[derive(Clone)]
-pub struct SxStore {
+struct Cluster {
     inner: Arc<Inner>,
 }
 
@@ -149,13 +151,13 @@ fn body_error(message: &str) -> StoreError {
     StoreError::Body(BodyError(message.to_owned().into()))
 }
 
-impl SxStore {
+impl Cluster {
     /// Connects to the cluster: learns its node list and UUID with the admin key. The error is
     /// one line naming the hosts tried and why they failed.
-    pub async fn connect(cfg: SxConfig) -> Result<SxStore, String> {
+    pub async fn connect(cfg: SxConfig) -> Result<Cluster, String> {
         let client = SxClient::new(&cfg)?;
-        let hosts = cfg.hosts.join(", ");
-        let nodes = client
+        let hosts = format!("{} port {}", cfg.hosts.join(", "), cfg.port);
+        client
             .discover(&cfg.admin_token)
             .await
             .map_err(|e| match e {
@@ -185,12 +187,7 @@ impl SxStore {
                 "SX cluster at {hosts}: secret_key is a key of a user who is not an admin"
             ));
         }
-        log::info!(
-            "SX cluster {} with nodes {}",
-            client.uuid().unwrap_or_default(),
-            nodes.join(", ")
-        );
-        Ok(SxStore {
+        Ok(Cluster {
             inner: Arc::new(Inner {
                 cfg,
                 client,
@@ -208,6 +205,20 @@ impl SxStore {
                     .build(),
             }),
         })
+    }
+
+    /// Which cluster this is, for the log.
+    fn describe(&self) -> String {
+        let cfg = &self.inner.cfg;
+        let mut nodes = self.client().nodes();
+        nodes.sort();
+        format!(
+            "SX cluster {} with nodes {} (port {}, {})",
+            self.client().uuid().unwrap_or_default(),
+            nodes.join(", "),
+            cfg.port,
+            if cfg.use_ssl { "HTTPS" } else { "HTTP" }
+        )
     }
 
     fn client(&self) -> &SxClient {
@@ -813,7 +824,7 @@ enum Segment {
 
 /// The part of an upload not yet announced to SX: hashes, with the data of the blocks we have.
 struct PartWriter<'a> {
-    store: &'a SxStore,
+    store: &'a Cluster,
     vol: &'a Vol,
     path: &'a SxPath,
     size: u64,
@@ -891,7 +902,7 @@ enum Scan {
 
 /// A staged body: held in memory when small, else the hidden file `path`, deleted on drop.
 pub struct SxStaged {
-    store: SxStore,
+    store: Cluster,
     /// Set while the hidden file exists.
     vol: Option<Vol>,
     path: SxPath,
@@ -1122,7 +1133,7 @@ fn parse_upload_record(meta: &HexMeta) -> Option<UploadRecord> {
     })
 }
 
-impl SxStore {
+impl Cluster {
     async fn upload_record(
         &self,
         vol: &Vol,
@@ -1363,7 +1374,7 @@ impl SxStore {
     }
 }
 
-impl SxStore {
+impl Cluster {
     /// CopyObject without moving data: the new file is made of the source's blocks (blocks are
     /// cluster-wide, so this works across volumes too).
     #[allow(clippy::too_many_arguments)]
@@ -1409,13 +1420,13 @@ impl SxStore {
 const DOCS_DIR: &str = ".libres3/doc/";
 const DOC_KEY: &str = "doc";
 
-impl SxStore {
+impl Cluster {
     fn admin_principal(&self) -> Principal {
         Principal::User(self.inner.cfg.admin_key_id.clone())
     }
 }
 
-impl ObjectStore for SxStore {
+impl ObjectStore for Cluster {
     type Staged = SxStaged;
     type Reader = SxReader;
 

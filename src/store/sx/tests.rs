@@ -385,8 +385,8 @@ async fn a_stopped_node_is_skipped() {
     for i in 0..3 {
         fake.stop_node(i).await;
     }
-    store.inner.volumes.invalidate_all();
-    store.inner.users.invalidate_all();
+    store.cluster().inner.volumes.invalidate_all();
+    store.cluster().inner.users.invalidate_all();
     assert!(matches!(
         store
             .list_objects(&alice, "ha", "", &ListStart::Beginning, 10)
