@@ -91,6 +91,9 @@ error_codes! {
     TooManyBuckets => 400,
     UnexpectedContent => 400,
     XAmzContentSHA256Mismatch => 400,
+    // Not in the AWS list, which never runs out of room; the names other S3 servers use.
+    InsufficientStorage => 507,
+    QuotaExceeded => 403,
 }
 
 /// An error answered to an S3 client.
@@ -235,6 +238,22 @@ impl From<StoreError> for S3Error {
                 ..S3Error::new(
                     ServiceUnavailable,
                     "The storage backend is unavailable. Please try again.",
+                )
+            },
+            StoreError::QuotaExceeded(why) => S3Error {
+                source: Some(why.into()),
+                ..S3Error::new(
+                    QuotaExceeded,
+                    "The storage quota of this bucket or user is reached; nothing was stored. \
+                     Remove data or ask the administrator to raise the quota.",
+                )
+            },
+            StoreError::OutOfSpace(why) => S3Error {
+                source: Some(why.into()),
+                ..S3Error::new(
+                    InsufficientStorage,
+                    "The server has no space left to store this; nothing was stored. \
+                     Remove data or ask the administrator to add space.",
                 )
             },
             StoreError::Io(e) => S3Error::internal(e),

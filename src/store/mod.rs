@@ -70,10 +70,30 @@ pub enum StoreError {
     /// The backend cannot be reached or is overloaded; the client should retry later.
     #[error("backend unavailable: {0}")]
     Unavailable(String),
+    /// A limit an administrator set is reached (an SX volume's size, a user's quota): retrying
+    /// will not help until data is removed or the limit raised.
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
+    /// The disks (or the cluster) are full: retrying will not help until space is freed.
+    #[error("out of space: {0}")]
+    OutOfSpace(String),
     #[error("io: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<std::io::Error> for StoreError {
+    /// A full disk (ENOSPC) or a filesystem quota (EDQUOT) is [`StoreError::OutOfSpace`].
+    fn from(e: std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        match e.kind() {
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
+                StoreError::OutOfSpace(e.to_string())
+            }
+            _ => StoreError::Io(e),
+        }
+    }
 }
 
 /// Who a request runs as.
@@ -483,6 +503,16 @@ pub trait ObjectStore: 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn full_disks_and_quotas_are_out_of_space() {
+        for errno in [nix::libc::ENOSPC, nix::libc::EDQUOT] {
+            let e = StoreError::from(std::io::Error::from_raw_os_error(errno));
+            assert!(matches!(e, StoreError::OutOfSpace(_)), "{errno}: {e:?}");
+        }
+        let e = StoreError::from(std::io::Error::from_raw_os_error(nix::libc::EIO));
+        assert!(matches!(e, StoreError::Io(_)), "{e:?}");
+    }
 
     fn part(ok: Option<bool>, required: bool) -> BackendPart {
         BackendPart {

@@ -36,6 +36,7 @@ mod s3_write_options;
 mod s3cmd;
 mod server;
 mod signer;
+mod space;
 mod sx_fake;
 mod sx_gateway;
 mod sx_protocol;

@@ -303,7 +303,7 @@ fn write_block_file(
     })();
     written.map_err(|e| {
         let _ = fs::remove_file(&tmp_path);
-        StoreError::Io(io::Error::new(
+        StoreError::from(io::Error::new(
             e.kind(),
             format!("writing block in {}: {e}", dir.path.display()),
         ))

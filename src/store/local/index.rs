@@ -70,14 +70,18 @@ CREATE TABLE IF NOT EXISTS blocks(
     refcount INTEGER NOT NULL) WITHOUT ROWID;
 ";
 
-/// Turns a SQLite error into a store error (the S3 layer logs it and answers InternalError).
+/// Turns a SQLite error into a store error: a full disk is [`StoreError::OutOfSpace`], the
+/// rest internal errors (the S3 layer logs them and answers InternalError).
 pub trait DbResult<T> {
     fn db(self) -> Result<T, StoreError>;
 }
 
 impl<T> DbResult<T> for rusqlite::Result<T> {
     fn db(self) -> Result<T, StoreError> {
-        self.map_err(|e| StoreError::Internal(format!("index: {e}")))
+        self.map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::OutOfSpace(format!("index: {e}")),
+            _ => StoreError::Internal(format!("index: {e}")),
+        })
     }
 }
 

@@ -773,7 +773,21 @@ impl ObjectStore for LocalStore {
         let (owner, name) = (who.clone(), bucket.to_owned());
         self.read(move |conn| check_owner(conn, &owner, &name))
             .await?;
-        staging::stage(&self.shared, body, size).await
+        let staged = staging::stage(&self.shared, body, size).await;
+        if let Err(StoreError::OutOfSpace(why)) = &staged {
+            // Give back now what this upload wrote and what deleted objects left, rather than
+            // when the writer is next idle, so that a retry finds the space.
+            match self.collect_garbage().await {
+                Ok(gc) => log::warn!(
+                    "out of space ({why}); collected garbage at once: {} blocks and {} stray \
+                     files removed",
+                    gc.deleted_blocks,
+                    gc.removed_strays
+                ),
+                Err(e) => log::error!("out of space ({why}); garbage collection failed: {e}"),
+            }
+        }
+        staged
     }
 
     async fn commit_object(

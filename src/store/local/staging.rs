@@ -64,11 +64,27 @@ impl LocalStaged {
 
 type BlockTask = JoinHandle<Result<PinnedBlock, StoreError>>;
 
-/// Reads `body` into inline data (≤ INLINE_MAX) or durable block files.
+/// Reads `body` into inline data (≤ INLINE_MAX) or durable block files. On failure, returns
+/// only once no block write of this upload runs any more, so that every block it wrote is
+/// already garbage (see `LocalStore::stage`, which collects it when the disk is full).
 pub async fn stage(
+    shared: &Arc<Shared>,
+    body: BodyStream,
+    size_hint: Option<u64>,
+) -> Result<LocalStaged, StoreError> {
+    let mut in_flight: FuturesOrdered<BlockTask> = FuturesOrdered::new();
+    let staged = stage_into(shared, body, size_hint, &mut in_flight).await;
+    if staged.is_err() {
+        while in_flight.next().await.is_some() {}
+    }
+    staged
+}
+
+async fn stage_into(
     shared: &Arc<Shared>,
     mut body: BodyStream,
     size_hint: Option<u64>,
+    in_flight: &mut FuturesOrdered<BlockTask>,
 ) -> Result<LocalStaged, StoreError> {
     let first_capacity = size_hint
         .and_then(|size| usize::try_from(size).ok())
@@ -79,7 +95,6 @@ pub async fn stage(
     } else {
         BytesMut::with_capacity(first_capacity)
     };
-    let mut in_flight: FuturesOrdered<BlockTask> = FuturesOrdered::new();
     let mut done: Vec<PinnedBlock> = Vec::new();
     let mut any_block = false;
     let mut size: u64 = 0;
@@ -98,7 +113,7 @@ pub async fn stage(
                 // those in flight; the next one is allocated when bytes arrive.
                 let full = std::mem::take(&mut buffer).freeze();
                 any_block = true;
-                start_block(shared, &mut in_flight, &mut done, full).await?;
+                start_block(shared, in_flight, &mut done, full).await?;
             }
         }
     }
@@ -110,10 +125,10 @@ pub async fn stage(
         });
     }
     if !buffer.is_empty() {
-        start_block(shared, &mut in_flight, &mut done, buffer.freeze()).await?;
+        start_block(shared, in_flight, &mut done, buffer.freeze()).await?;
     }
     while !in_flight.is_empty() {
-        finish_one(&mut in_flight, &mut done).await?;
+        finish_one(in_flight, &mut done).await?;
     }
     let done = sync_dirs(done).await?;
     Ok(LocalStaged {
@@ -127,7 +142,7 @@ async fn sync_dirs(mut blocks: Vec<PinnedBlock>) -> Result<Vec<PinnedBlock>, Sto
     tokio::task::spawn_blocking(move || sync_block_dirs(&mut blocks).map(|()| blocks))
         .await
         .map_err(|e| StoreError::Internal(format!("directory sync task failed: {e}")))?
-        .map_err(StoreError::Io)
+        .map_err(StoreError::from)
 }
 
 /// Makes staged data block-based: parts of a multipart upload are joined by block lists, so a

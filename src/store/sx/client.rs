@@ -56,7 +56,7 @@ impl SxError {
     }
 }
 
-/// An answer with a status below 500.
+/// An answer with a status below 500, or 507 (the cluster is full).
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
@@ -417,7 +417,8 @@ impl SxClient {
     }
 
     /// Sends a request to the first of `nodes` that can serve it: on a connection error, a
-    /// timeout or a 5xx the next one is tried. `path` is the request-URI as sent (encoded).
+    /// timeout or a 5xx other than 507 the next one is tried. `path` is the request-URI as
+    /// sent (encoded).
     pub async fn request(
         &self,
         nodes: &[String],
@@ -522,7 +523,9 @@ impl SxClient {
                 .await
                 .map_err(|_| format!("no answer in {}s", REQUEST_TIMEOUT.as_secs()))??;
         drop(permit);
-        if status >= 500 {
+        // 507: the cluster is full. Another node cannot help (blocks have their nodes, and
+        // file creation is cluster-wide), so it is an answer, not a node failure.
+        if status >= 500 && status != 507 {
             let why = serde_json::from_slice::<ErrorBody>(&body)
                 .map(|e| e.message)
                 .unwrap_or_default();

@@ -135,6 +135,15 @@ fn store_error(e: SxError, not_found: StoreError) -> StoreError {
             status: 429,
             message,
         } => StoreError::Unavailable(message),
+        // SX answers 413 when a volume's size or a user's quota would be exceeded.
+        SxError::Status {
+            status: 413,
+            message,
+        } => StoreError::QuotaExceeded(format!("SX: {message}")),
+        SxError::Status {
+            status: 507,
+            message,
+        } => StoreError::OutOfSpace(format!("SX: {message}")),
         other => StoreError::Internal(other.to_string()),
     }
 }

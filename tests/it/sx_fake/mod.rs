@@ -142,6 +142,8 @@ pub struct State {
     pub clock_offset: i64,
     /// Requests served, per node.
     pub requests: Vec<u64>,
+    /// The nodes' disks are full: block uploads answer 507.
+    pub disks_full: bool,
     /// Actions run once around the next request that matches (see [`FakeSx::before_next`]).
     hooks: Vec<Hook>,
 }
@@ -499,6 +501,7 @@ impl FakeSx {
             block_bytes_in: 0,
             clock_offset: 0,
             requests: vec![0; nodes],
+            disks_full: false,
             hooks: Vec::new(),
         };
         let admin = STANDARD_NO_PAD.decode(ADMIN_TOKEN).expect("admin token");
@@ -554,6 +557,13 @@ impl FakeSx {
     /// Adds a user and returns its token.
     pub fn add_user(&self, name: &str) -> String {
         self.state().add_user(name, false)
+    }
+
+    /// Sets a volume's size, the bound on the sum of its files' sizes.
+    pub fn set_volume_size(&self, name: &str, size: u64) {
+        if let Some(v) = self.state().volumes.get_mut(name) {
+            v.size = size;
+        }
     }
 
     /// Creates a volume directly (admin's job, without HTTP).
@@ -926,6 +936,9 @@ fn data_request(st: &mut State, method: &Method, rest: &str, user: &str, body: B
     if body.len() % bs != 0 {
         return fail(400, "Bad body length");
     }
+    if st.disks_full {
+        return fail(507, "Not enough space left on the node");
+    }
     st.block_bytes_in += body.len() as u64;
     for i in (0..body.len()).step_by(bs) {
         let block = body.slice(i..i + bs);
@@ -1231,6 +1244,17 @@ fn file_request(
             if value.as_str().and_then(unhex).is_none() {
                 return fail(400, "Bad meta value");
             }
+        }
+        // The volume's size bounds the sum of its files' sizes (hidden ones too); the file
+        // this one replaces gives its size back.
+        let used: u64 = v
+            .files
+            .iter()
+            .filter(|(name, _)| name.as_str() != path)
+            .map(|(_, f)| f.size)
+            .sum();
+        if used.saturating_add(size) > v.size {
+            return fail(413, "Not enough space left on volume");
         }
         let missing = st.missing(&hashes, replicas);
         let token = format!(
