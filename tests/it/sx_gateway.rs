@@ -51,6 +51,35 @@ fn no_reachable_node_means_503_with_retry_after() {
     }
 }
 
+/// A volume moved to other nodes after the gateway cached its location (a rebalance, or a
+/// bucket deleted and created again through another gateway) is found again at once: the old
+/// nodes' "not here" is not the client's NoSuchKey or NoSuchBucket.
+#[test]
+fn a_moved_volume_is_found_again() {
+    let s = TestServer::start_sx();
+    let Some(fake) = s.sx().and_then(|c| c.fake()) else {
+        eprintln!("skipped on a real cluster: the test moves a volume of the fake cluster");
+        return;
+    };
+    let c = s.raw();
+    let b = unique_bucket("sx-moved");
+    c.create_bucket(&b);
+    c.put_object(&b, "k", b"before the move");
+    let before = fake.volume_nodes(&b);
+    let elsewhere: Vec<usize> = (0..fake.ips.len())
+        .filter(|n| !before.contains(n))
+        .collect();
+    assert!(!elsewhere.is_empty(), "the fake has a node without {b}");
+    fake.move_volume(&b, &elsewhere);
+
+    assert_eq!(c.get_object(&b, "k"), b"before the move");
+    c.put_object(&b, "k2", b"after the move");
+    assert_eq!(c.list_keys(&b, ""), ["k", "k2"]);
+    c.get(&obj_path(&b, "absent"))
+        .send()
+        .assert_error(404, "NoSuchKey");
+}
+
 /// A volume made by `sxvol create -f zcomp` (the filter's UUID in its `filterActive` meta) is
 /// listed, and every object request says which filter keeps LibreS3 from serving it.
 #[test]

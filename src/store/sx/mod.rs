@@ -148,6 +148,14 @@ fn store_error(e: SxError, not_found: StoreError) -> StoreError {
     }
 }
 
+/// A 404 about the volume rather than a file in it: "No such volume", or a node saying the
+/// volume is not one of its own.
+fn names_no_volume(resp: &Response) -> bool {
+    resp.status == 404
+        && serde_json::from_slice::<proto::ErrorBody>(&resp.body)
+            .is_ok_and(|e| e.message.to_ascii_lowercase().contains("volume"))
+}
+
 fn internal(e: SxError) -> StoreError {
     store_error(e, StoreError::Internal("SX: not found".into()))
 }
@@ -365,7 +373,9 @@ impl Cluster {
             .map_err(|e| store_error(e, StoreError::NoSuchBucket))
     }
 
-    /// A request to the volume's nodes; when none answers, the volume is located again once.
+    /// A request to the volume's nodes. When none answers, or they no longer hold the volume
+    /// (it was moved by a rebalance, or deleted and created again elsewhere, after its
+    /// location was cached), the volume is located again once.
     async fn vol_request(
         &self,
         vol: &Vol,
@@ -373,7 +383,7 @@ impl Cluster {
         path: &str,
         body: Bytes,
     ) -> Result<Response, SxError> {
-        match self
+        let first = self
             .client()
             .request(
                 &vol.loc.node_list,
@@ -382,20 +392,28 @@ impl Cluster {
                 body.clone(),
                 &vol.token,
             )
-            .await
-        {
-            Err(SxError::Unavailable(why)) => {
-                self.inner.volumes.invalidate_all();
-                let fresh = match self.locate(&vol.token, &vol.name, None).await {
-                    Ok(loc) => loc,
-                    Err(_) => return Err(SxError::Unavailable(why)),
-                };
-                self.client()
-                    .request(&fresh.node_list, method, path, body, &vol.token)
-                    .await
-            }
-            other => other,
+            .await;
+        let stale = match &first {
+            Err(SxError::Unavailable(_)) => true,
+            Ok(resp) => names_no_volume(resp),
+            Err(_) => false,
+        };
+        if !stale {
+            return first;
         }
+        self.inner.volumes.invalidate_all();
+        let fresh = match self.locate(&vol.token, &vol.name, None).await {
+            Ok(loc) if loc.node_list != vol.loc.node_list => loc,
+            _ => return first,
+        };
+        log::info!(
+            "SX volume {} is now on {}; asking there",
+            vol.name,
+            fresh.node_list.join(", ")
+        );
+        self.client()
+            .request(&fresh.node_list, method, path, body, &vol.token)
+            .await
     }
 
     fn file_url(vol: &Vol, path: &SxPath) -> String {

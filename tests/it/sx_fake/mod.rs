@@ -559,6 +559,13 @@ impl FakeSx {
         self.state().add_user(name, false)
     }
 
+    /// Moves a volume to other nodes, as a rebalance does (blocks stay where they are).
+    pub fn move_volume(&self, name: &str, nodes: &[usize]) {
+        if let Some(v) = self.state().volumes.get_mut(name) {
+            v.nodes = nodes.to_vec();
+        }
+    }
+
     /// Sets a volume's size, the bound on the sum of its files' sizes.
     pub fn set_volume_size(&self, name: &str, size: u64) {
         if let Some(v) = self.state().volumes.get_mut(name) {
