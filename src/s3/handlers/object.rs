@@ -369,7 +369,7 @@ pub async fn put_object<S: ObjectStore>(
     let body = stage_body(ctx, body, MAX_PUT_SIZE).await?;
     let mut response = HttpResponse::Ok();
     body.echo_checksum(&mut response);
-    encryption_header(ctx, &mut response);
+    encryption_header(ctx.store, &mut response);
     if let Some((header, value)) = &body.checksum {
         let stored = objmeta::encode_checksum(header, value);
         objmeta::set(&mut headers, objmeta::CHECKSUM, Some(stored));
@@ -403,8 +403,8 @@ pub async fn delete_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespo
 }
 
 /// Objects in a store that encrypts at rest are all SSE-S3 objects, as every object on S3 is.
-pub fn encryption_header<S: ObjectStore>(ctx: &Ctx<'_, S>, builder: &mut HttpResponseBuilder) {
-    if ctx.store.encrypts_at_rest() {
+pub fn encryption_header<S: ObjectStore>(store: &S, builder: &mut HttpResponseBuilder) {
+    if store.encrypts_at_rest() {
         builder.insert_header(("x-amz-server-side-encryption", "AES256"));
     }
 }
@@ -435,7 +435,7 @@ fn object_headers<S: ObjectStore>(
     info: &ObjectInfo,
 ) {
     builder.insert_header(("ETag", quoted(&info.meta.etag)));
-    encryption_header(ctx, builder);
+    encryption_header(ctx.store, builder);
     builder.insert_header(("Last-Modified", http_date(info.last_modified)));
     builder.insert_header(("Accept-Ranges", "bytes"));
     let has_type = info.meta.headers.iter().any(|(n, _)| n == "content-type");
