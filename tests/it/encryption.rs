@@ -250,6 +250,15 @@ fn encrypted_store_keeps_no_plaintext_on_disk() {
     assert_eq!(put.header("x-amz-server-side-encryption"), Some("AES256"));
     let head = raw.head(&sse_path).send().ok();
     assert_eq!(head.header("x-amz-server-side-encryption"), Some("AES256"));
+    // The same request as a POST Object form field.
+    let fields: clients::FormFields = &[("x-amz-server-side-encryption", "AES256")];
+    let posted = clients::presigned_posts(&server, &bucket, "posted", &[("sse-s3-post", fields)]);
+    assert_eq!(posted[0].status, 204, "{}", posted[0].text());
+    assert_eq!(
+        posted[0].header("x-amz-server-side-encryption"),
+        Some("AES256")
+    );
+    assert_eq!(raw.get_object(&bucket, "sse-s3-post"), b"posted");
     let aws = Aws::new(&server);
     let out = server.scratch("encryption-get");
     for (key, data) in &uploaded.objects {

@@ -1,9 +1,11 @@
 //! POST Object (browser form upload): boto3's presigned POST (SigV4) sent by curl, a SigV2
-//! form, and a real HTML form submitted by headless Chromium.
+//! form, a real HTML form submitted by headless Chromium, and write options as form fields.
 
-use crate::common::clients::boto3;
+use base64::Engine as _;
+
+use crate::common::clients::{boto3, presigned_posts, FormFields};
 use crate::common::raw::{obj_path, Auth};
-use crate::common::{unique_bucket, TestServer};
+use crate::common::{md5_bytes, unique_bucket, TestServer};
 
 const PRESIGNED_POST: &str = r#"
 import json, os, subprocess, boto3
@@ -140,8 +142,104 @@ fn chromium_submits_an_html_form(s: &TestServer) {
     assert_eq!(out["dom_has_response"], true, "{out}");
 }
 
+/// The write options PutObject refuses as headers are refused as form fields too, before
+/// anything is stored; a storage class readable at once is accepted.
+fn unhonoured_write_options_in_a_form_are_refused(s: &TestServer) {
+    let b = unique_bucket("post-options");
+    let c = s.raw();
+    c.create_bucket(&b);
+    let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let customer_key = [7u8; 32];
+    let (key_b64, key_md5) = (base64(&customer_key), base64(&md5_bytes(&customer_key)));
+    let refused: &[(FormFields, u16, &str)] = &[
+        // Field names are case-insensitive.
+        (&[("X-Amz-Storage-Class", "GLACIER")], 501, "NotImplemented"),
+        (
+            &[("x-amz-storage-class", "FOO")],
+            400,
+            "InvalidStorageClass",
+        ),
+        (
+            &[("x-amz-server-side-encryption", "aws:kms")],
+            501,
+            "NotImplemented",
+        ),
+        // This store does not encrypt at rest.
+        (
+            &[("x-amz-server-side-encryption", "AES256")],
+            501,
+            "NotImplemented",
+        ),
+        (
+            &[("x-amz-server-side-encryption", "rot13")],
+            400,
+            "InvalidArgument",
+        ),
+        (
+            &[
+                ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
+                ("x-amz-server-side-encryption-customer-key", &key_b64),
+                ("x-amz-server-side-encryption-customer-key-MD5", &key_md5),
+            ],
+            501,
+            "NotImplemented",
+        ),
+        (
+            &[
+                ("x-amz-object-lock-mode", "GOVERNANCE"),
+                (
+                    "x-amz-object-lock-retain-until-date",
+                    "2099-01-01T00:00:00Z",
+                ),
+            ],
+            400,
+            "InvalidRequest",
+        ),
+        (
+            &[("x-amz-object-lock-legal-hold", "ON")],
+            400,
+            "InvalidRequest",
+        ),
+    ];
+    let keys: Vec<String> = (0..refused.len()).map(|i| format!("refused-{i}")).collect();
+    let forms: Vec<(&str, FormFields)> = keys
+        .iter()
+        .zip(refused)
+        .map(|(key, (fields, _, _))| (key.as_str(), *fields))
+        .collect();
+    let answers = presigned_posts(s, &b, "refused body", &forms);
+    for ((key, (_, status, code)), answer) in keys.iter().zip(refused).zip(&answers) {
+        answer.assert_error(*status, code);
+        c.head(&obj_path(&b, key)).send().status(404);
+    }
+    assert!(
+        c.list_keys(&b, "").is_empty(),
+        "a refused POST stored something"
+    );
+
+    let accepted: &[(&str, FormFields)] = &[
+        (
+            "standard",
+            &[
+                ("x-amz-storage-class", "STANDARD"),
+                ("success_action_status", "201"),
+            ],
+        ),
+        ("infrequent", &[("x-amz-storage-class", "STANDARD_IA")]),
+    ];
+    let answers = presigned_posts(s, &b, "accepted body", accepted);
+    assert_eq!(answers[0].status, 201, "{}", answers[0].text());
+    assert!(answers[0].text().contains("<Key>standard</Key>"));
+    assert_eq!(answers[1].status, 204, "{}", answers[1].text());
+    for ((key, _), answer) in accepted.iter().zip(&answers) {
+        assert_eq!(answer.header("x-amz-server-side-encryption"), None);
+        assert_eq!(c.get_object(&b, key), b"accepted body");
+    }
+}
+
 crate::backend_tests! {
     boto3_presigned_post_with_curl,
     sigv2_post_form_redirects,
     chromium_submits_an_html_form,
+    unhonoured_write_options_in_a_form_are_refused,
 }

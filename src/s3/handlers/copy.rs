@@ -115,7 +115,7 @@ fn directive<S>(ctx: &Ctx<'_, S>, header: &'static str) -> Result<Directive, S3E
 }
 
 pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
-    check_write_options(ctx)?;
+    check_write_options(ctx.store, ctx.req.headers())?;
     let metadata = directive(ctx, "x-amz-metadata-directive")?;
     let tagging = directive(ctx, "x-amz-tagging-directive")?;
     let condition = write_condition(ctx)?;

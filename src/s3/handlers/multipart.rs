@@ -45,7 +45,7 @@ fn owner_elems(w: &mut XmlWriter, element: &str, name: &str) {
 }
 
 pub async fn create<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
-    check_write_options(ctx)?;
+    check_write_options(ctx.store, ctx.req.headers())?;
     let mut headers = meta_headers(ctx)?;
     apply_request_documents(ctx, &mut headers, true)?;
     let meta = ObjectMeta {

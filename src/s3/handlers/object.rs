@@ -1,7 +1,7 @@
 //! PutObject, GetObject, HeadObject, DeleteObject.
 
 use actix_web::body::SizedStream;
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, HttpResponseBuilder};
 use base64::Engine;
@@ -83,11 +83,35 @@ const IMMEDIATE_STORAGE_CLASSES: &[&str] = &[
 /// Archive classes promise objects that need a restore before reads: not offered.
 const ARCHIVE_STORAGE_CLASSES: &[&str] = &["GLACIER", "DEEP_ARCHIVE"];
 
+/// Where a write request carries its options, by lower-case name: the headers of PutObject,
+/// CopyObject and CreateMultipartUpload, or the form fields of POST Object. Both go through
+/// [`check_write_options`], so the two kinds of upload cannot refuse different things.
+pub trait WriteOptions {
+    /// The value of option `name`, if given.
+    fn option(&self, name: &str) -> Option<&str>;
+    /// Whether some option's name starts with `prefix`.
+    fn has_option_prefixed(&self, prefix: &str) -> bool;
+}
+
+impl WriteOptions for HeaderMap {
+    fn option(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn has_option_prefixed(&self, prefix: &str) -> bool {
+        self.keys().any(|name| name.as_str().starts_with(prefix))
+    }
+}
+
 /// Refuses write options this server cannot honour (PutObject, CreateMultipartUpload,
-/// CopyObject) instead of storing the object without what the client asked for: encryption
-/// it does not do, object-lock retention it does not enforce, an unknown storage class.
-pub fn check_write_options<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<(), S3Error> {
-    if let Some(class) = ctx.header("x-amz-storage-class") {
+/// CopyObject, POST Object) instead of storing the object without what the client asked for:
+/// encryption it does not do, object-lock retention it does not enforce, an unknown storage
+/// class.
+pub fn check_write_options<S: ObjectStore>(
+    store: &S,
+    options: &impl WriteOptions,
+) -> Result<(), S3Error> {
+    if let Some(class) = options.option("x-amz-storage-class") {
         if ARCHIVE_STORAGE_CLASSES.contains(&class) {
             return Err(S3Error::new(
                 S3ErrorCode::NotImplemented,
@@ -101,9 +125,9 @@ pub fn check_write_options<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<(), S3Err
             ));
         }
     }
-    match ctx.header("x-amz-server-side-encryption") {
+    match options.option("x-amz-server-side-encryption") {
         None => {}
-        Some("AES256") if ctx.store.encrypts_at_rest() => {}
+        Some("AES256") if store.encrypts_at_rest() => {}
         Some("AES256") => {
             return Err(S3Error::new(
                 S3ErrorCode::NotImplemented,
@@ -125,11 +149,8 @@ pub fn check_write_options<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<(), S3Err
             .with_detail("ArgumentValue", other))
         }
     }
-    let customer_key = ctx.req.headers().keys().any(|name| {
-        let name = name.as_str();
-        name.starts_with("x-amz-server-side-encryption-customer-")
-            || name.starts_with("x-amz-copy-source-server-side-encryption-customer-")
-    });
+    let customer_key = options.has_option_prefixed("x-amz-server-side-encryption-customer-")
+        || options.has_option_prefixed("x-amz-copy-source-server-side-encryption-customer-");
     if customer_key {
         return Err(S3Error::new(
             S3ErrorCode::NotImplemented,
@@ -142,7 +163,7 @@ pub fn check_write_options<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<(), S3Err
         "x-amz-object-lock-legal-hold",
     ]
     .iter()
-    .any(|name| ctx.header(name).is_some());
+    .any(|name| options.option(name).is_some());
     if object_lock {
         return Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
@@ -341,14 +362,14 @@ pub async fn put_object<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     body: RequestBody,
 ) -> Result<HttpResponse, S3Error> {
-    check_write_options(ctx)?;
+    check_write_options(ctx.store, ctx.req.headers())?;
     let mut headers = meta_headers(ctx)?;
     apply_request_documents(ctx, &mut headers, true)?;
     let condition = write_condition(ctx)?;
     let body = stage_body(ctx, body, MAX_PUT_SIZE).await?;
     let mut response = HttpResponse::Ok();
     body.echo_checksum(&mut response);
-    encryption_header(ctx, &mut response);
+    encryption_header(ctx.store, &mut response);
     if let Some((header, value)) = &body.checksum {
         let stored = objmeta::encode_checksum(header, value);
         objmeta::set(&mut headers, objmeta::CHECKSUM, Some(stored));
@@ -382,8 +403,8 @@ pub async fn delete_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespo
 }
 
 /// Objects in a store that encrypts at rest are all SSE-S3 objects, as every object on S3 is.
-pub fn encryption_header<S: ObjectStore>(ctx: &Ctx<'_, S>, builder: &mut HttpResponseBuilder) {
-    if ctx.store.encrypts_at_rest() {
+pub fn encryption_header<S: ObjectStore>(store: &S, builder: &mut HttpResponseBuilder) {
+    if store.encrypts_at_rest() {
         builder.insert_header(("x-amz-server-side-encryption", "AES256"));
     }
 }
@@ -414,7 +435,7 @@ fn object_headers<S: ObjectStore>(
     info: &ObjectInfo,
 ) {
     builder.insert_header(("ETag", quoted(&info.meta.etag)));
-    encryption_header(ctx, builder);
+    encryption_header(ctx.store, builder);
     builder.insert_header(("Last-Modified", http_date(info.last_modified)));
     builder.insert_header(("Accept-Ranges", "bytes"));
     let has_type = info.meta.headers.iter().any(|(n, _)| n == "content-type");

@@ -1,14 +1,16 @@
-//! POST Object: an HTML form upload signed with a policy document (SigV4 or SigV2).
+//! POST Object: an HTML form upload signed with a policy document (SigV4 or SigV2). Write
+//! options sent as form fields (storage class, encryption, object lock) go through the same
+//! check as PutObject's headers, before the file is read.
 
-use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse};
 use base64::Engine;
 use bytes::Bytes;
 use futures_util::stream::LocalBoxStream;
 use ring::hmac;
 
-use super::object::MAX_PUT_SIZE;
-use super::{quoted, xml_response};
+use super::object::{check_write_options, encryption_header, WriteOptions, MAX_PUT_SIZE};
+use super::quoted;
 use crate::s3::acl;
 use crate::s3::auth::sigv4;
 use crate::s3::body::{hex, unhex, RequestBody};
@@ -39,6 +41,17 @@ impl Fields {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Field names are read in lower case, so options are found whatever case the form used.
+impl WriteOptions for Fields {
+    fn option(&self, name: &str) -> Option<&str> {
+        self.get(name)
+    }
+
+    fn has_option_prefixed(&self, prefix: &str) -> bool {
+        self.0.iter().any(|(name, _)| name.starts_with(prefix))
     }
 }
 
@@ -194,6 +207,8 @@ pub async fn post_object<S: ObjectStore>(
             "A key is 1 to 1024 bytes long",
         ));
     }
+    // Before the file is read, so a refused upload stores nothing.
+    check_write_options(store, &fields)?;
 
     let mut headers = Vec::new();
     for (name, value) in &fields.0 {
@@ -246,25 +261,24 @@ pub async fn post_object<S: ObjectStore>(
     let etag = quoted(&info.meta.etag);
     let location = format!("/{bucket}/{}", percent_encode(&key, true));
 
-    if let Some(redirect) = fields
+    let redirect = fields
         .get("success_action_redirect")
         .or_else(|| fields.get("redirect"))
-        .filter(|r| !r.is_empty())
-    {
-        let separator = if redirect.contains('?') { '&' } else { '?' };
-        let target = format!(
-            "{redirect}{separator}bucket={}&key={}&etag={}",
-            percent_encode(bucket, false),
-            percent_encode(&key, false),
-            percent_encode(&etag, false)
-        );
-        return Ok(HttpResponse::SeeOther()
-            .insert_header(("Location", target))
-            .insert_header(("ETag", etag))
-            .finish());
-    }
-    match fields.get("success_action_status") {
-        Some("201") => {
+        .filter(|r| !r.is_empty());
+    let (mut response, document) = match (redirect, fields.get("success_action_status")) {
+        (Some(redirect), _) => {
+            let separator = if redirect.contains('?') { '&' } else { '?' };
+            let target = format!(
+                "{redirect}{separator}bucket={}&key={}&etag={}",
+                percent_encode(bucket, false),
+                percent_encode(&key, false),
+                percent_encode(&etag, false)
+            );
+            let mut builder = HttpResponse::SeeOther();
+            builder.insert_header(("Location", target));
+            (builder, None)
+        }
+        (None, Some("201")) => {
             let mut w = XmlWriter::new();
             w.open_root("PostResponse");
             w.elem("Location", &location);
@@ -272,21 +286,25 @@ pub async fn post_object<S: ObjectStore>(
             w.elem("Key", &key);
             w.elem("ETag", &etag);
             w.close("PostResponse");
-            let mut response = xml_response(w.finish());
-            *response.status_mut() = StatusCode::CREATED;
-            response.headers_mut().insert(
-                actix_web::http::header::ETAG,
-                actix_web::http::header::HeaderValue::from_str(&etag).map_err(S3Error::internal)?,
-            );
-            Ok(response)
+            let mut builder = HttpResponse::Created();
+            builder.insert_header((CONTENT_TYPE, "application/xml"));
+            (builder, Some(w.finish()))
         }
-        Some("200") => Ok(HttpResponse::Ok()
-            .insert_header(("ETag", etag))
-            .insert_header(("Location", location))
-            .finish()),
-        _ => Ok(HttpResponse::NoContent()
-            .insert_header(("ETag", etag))
-            .insert_header(("Location", location))
-            .finish()),
-    }
+        (None, Some("200")) => {
+            let mut builder = HttpResponse::Ok();
+            builder.insert_header(("Location", location));
+            (builder, None)
+        }
+        (None, _) => {
+            let mut builder = HttpResponse::NoContent();
+            builder.insert_header(("Location", location));
+            (builder, None)
+        }
+    };
+    response.insert_header(("ETag", etag));
+    encryption_header(store, &mut response);
+    Ok(match document {
+        Some(document) => response.body(document),
+        None => response.finish(),
+    })
 }

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use super::{Creds, TempDir, TestServer};
+use super::{Creds, Response, TempDir, TestServer};
 
 /// No client call of the suite should take longer than this.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(240);
@@ -300,6 +300,88 @@ pub fn boto3(
     let text = stdout_of(&out);
     serde_json::from_str(text.trim().lines().last().unwrap_or(""))
         .unwrap_or_else(|e| panic!("boto3 script did not print JSON last ({e}):\n{text}"))
+}
+
+/// Sends each form with boto3's presigned POST (SigV4) and curl, and prints what came back.
+/// Every field a form adds gets an `eq` condition, as the policy must cover every field.
+const PRESIGNED_POSTS: &str = r#"
+import json, os, subprocess, boto3
+s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"])
+bucket = os.environ["S3_BUCKET"]
+work = os.environ["WORK_DIR"]
+path = os.path.join(work, "file"); open(path, "w").write(os.environ["POST_FILE"])
+head, body = os.path.join(work, "head"), os.path.join(work, "body")
+answers = []
+for key, fields in json.loads(os.environ["POST_FORMS"]):
+    post = s3.generate_presigned_post(bucket, key, Fields=fields,
+        Conditions=[{name: value} for name, value in fields.items()], ExpiresIn=600)
+    if os.path.exists(body):
+        os.remove(body)  # curl leaves no file for an empty body
+    args = ["curl", "-sS", "-D", head, "-o", body]
+    for name, value in post["fields"].items():
+        args += ["--form-string", f"{name}={value}"]
+    subprocess.run(args + ["-F", f"file=@{path}", post["url"]], check=True)
+    # The last block of the header dump is the final answer (after any 100 Continue); text
+    # mode reads its CRLFs as newlines.
+    lines = open(head).read().strip().split("\n\n")[-1].split("\n")
+    headers = [line.split(":", 1) for line in lines[1:]]
+    answers.append({"status": int(lines[0].split()[1]),
+                    "headers": [[n.strip(), v.strip()] for n, v in headers],
+                    "body": open(body).read() if os.path.exists(body) else ""})
+print(json.dumps(answers))
+"#;
+
+/// The fields a test adds to a POST Object form: (name, value).
+pub type FormFields<'a> = &'a [(&'a str, &'a str)];
+
+/// POST Object forms, one per `(key, fields)`, each uploading `file` into `bucket`; the
+/// answers in order.
+#[track_caller]
+pub fn presigned_posts(
+    server: &TestServer,
+    bucket: &str,
+    file: &str,
+    forms: &[(&str, FormFields<'_>)],
+) -> Vec<Response> {
+    let forms_json = serde_json::Value::from(
+        forms
+            .iter()
+            .map(|(key, fields)| {
+                let fields: serde_json::Map<String, serde_json::Value> = fields
+                    .iter()
+                    .map(|(name, value)| (name.to_string(), (*value).into()))
+                    .collect();
+                serde_json::json!([key, fields])
+            })
+            .collect::<Vec<_>>(),
+    )
+    .to_string();
+    let out = boto3(
+        server,
+        PRESIGNED_POSTS,
+        bucket,
+        &[("POST_FILE", file), ("POST_FORMS", &forms_json)],
+    );
+    let answers = out.as_array().expect("a list of answers");
+    assert_eq!(answers.len(), forms.len(), "one answer per form: {out}");
+    forms
+        .iter()
+        .zip(answers)
+        .map(|((key, _), answer)| Response {
+            status: answer["status"].as_u64().expect("status") as u16,
+            headers: answer["headers"]
+                .as_array()
+                .expect("headers")
+                .iter()
+                .map(|pair| {
+                    let text = |i: usize| pair[i].as_str().unwrap_or_default().to_string();
+                    (text(0), text(1))
+                })
+                .collect(),
+            body: answer["body"].as_str().expect("body").as_bytes().to_vec(),
+            request: format!("POST /{bucket} (form for key {key})"),
+        })
+        .collect()
 }
 
 /// `curl` GET of a URL into a file; returns the HTTP status.
