@@ -133,7 +133,7 @@ struct Uploaded {
 
 /// Stores, with boto3, an inline-sized object, a 3-block one, a multipart object (a 5 MiB part
 /// and an UploadPartCopy of the small object) and a copy; checks whole and ranged reads.
-fn upload_objects(server: &TestServer, bucket: &str) -> Uploaded {
+fn upload_objects(server: &TestServer, bucket: &str, encrypted: bool) -> Uploaded {
     let dir = server.scratch("encryption-data");
     let small = marked(20_000, 1);
     let big = marked(2 * BLOCK + BLOCK / 2 + 7, 2);
@@ -169,6 +169,20 @@ fn upload_objects(server: &TestServer, bucket: &str) -> Uploaded {
             ("RANGES", &range_env),
         ],
     );
+    // Every write (and a read) says SSE-S3 exactly when the store encrypts, as AWS does.
+    let expected = if encrypted {
+        Value::from("AES256")
+    } else {
+        Value::Null
+    };
+    let answers = v["sse"].as_object().expect("sse answers");
+    assert_eq!(answers.len(), 7, "{answers:?}");
+    for (operation, answer) in answers {
+        assert_eq!(
+            answer, &expected,
+            "{operation}: x-amz-server-side-encryption"
+        );
+    }
     let objects = vec![
         ("small", small.clone()),
         ("big", big.clone()),
@@ -202,7 +216,7 @@ fn encrypted_store_keeps_no_plaintext_on_disk() {
         .expect("the start logs that encryption is on");
     assert!(started.contains(&key.display().to_string()), "{started}");
     let bucket = unique_bucket("encrypted");
-    let uploaded = upload_objects(&server, &bucket);
+    let uploaded = upload_objects(&server, &bucket, true);
 
     // Blocks are named by a keyed hash: no file is named by the SHA-256 of a block.
     let names = file_names(&block_files(&server));
@@ -284,7 +298,7 @@ fn plain_store_control_shows_the_marker() {
     let tmp = TempDir::new("encryption-control");
     let conf = write_conf(tmp.path(), "libres3.conf", None);
     let mut server = start(&conf, 1);
-    let uploaded = upload_objects(&server, &unique_bucket("plain"));
+    let uploaded = upload_objects(&server, &unique_bucket("plain"), false);
     let names = file_names(&block_files(&server));
     for chunk in uploaded.big.chunks(BLOCK) {
         assert!(names.contains(&sha256_hex(chunk)));

@@ -5,9 +5,10 @@ use futures_util::{StreamExt, TryStreamExt};
 
 use super::multipart::{part_number, upload_error, upload_id, MAX_PART_SIZE};
 use super::object::{
-    apply_request_documents, check_write_options, meta_headers, write_condition, MAX_PUT_SIZE,
+    apply_request_documents, check_write_options, meta_headers, write_condition, written_xml,
+    MAX_PUT_SIZE,
 };
-use super::{quoted, xml_response};
+use super::quoted;
 use crate::s3::body::{hex, RequestBody};
 use crate::s3::conditional::{self, Outcome, Preconditions};
 use crate::s3::error::{S3Error, S3ErrorCode};
@@ -175,11 +176,10 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
             condition,
         )
         .await?;
-    Ok(xml_response(copy_result(
-        "CopyObjectResult",
-        &info.meta.etag,
-        &info,
-    )))
+    Ok(written_xml(
+        ctx.store,
+        copy_result("CopyObjectResult", &info.meta.etag, &info),
+    ))
 }
 
 fn copy_result(root: &str, etag: &str, info: &ObjectInfo) -> String {
@@ -282,7 +282,7 @@ pub async fn upload_part_copy<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRe
     w.elem("LastModified", &iso8601(part.last_modified));
     w.elem("ETag", &quoted(&part.etag));
     w.close("CopyPartResult");
-    Ok(xml_response(w.finish()))
+    Ok(written_xml(ctx.store, w.finish()))
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@ use md5::{Digest, Md5};
 
 use super::list::common_prefix;
 use super::object::{
-    apply_request_documents, check_write_options, meta_headers, stage_body, write_condition,
+    apply_request_documents, check_write_options, encryption_header, meta_headers, stage_body,
+    write_condition, written_xml,
 };
 use super::{owner_name, query_number, quoted, xml_response};
 use crate::s3::body::{hex, unhex, RequestBody, MAX_XML_BODY};
@@ -62,7 +63,7 @@ pub async fn create<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3
     w.elem("Key", &ctx.key);
     w.elem("UploadId", &upload_id);
     w.close("InitiateMultipartUploadResult");
-    Ok(xml_response(w.finish()))
+    Ok(written_xml(ctx.store, w.finish()))
 }
 
 pub fn part_number<S>(ctx: &Ctx<'_, S>) -> Result<u32, S3Error> {
@@ -89,6 +90,7 @@ pub async fn upload_part<S: ObjectStore>(
     let body = stage_body(ctx, body, MAX_PART_SIZE).await?;
     let mut response = HttpResponse::Ok();
     body.echo_checksum(&mut response);
+    encryption_header(ctx.store, &mut response);
     let part = ctx
         .store
         .commit_part(
@@ -214,7 +216,7 @@ pub async fn complete<S: ObjectStore>(
     w.elem("Key", &ctx.key);
     w.elem("ETag", &quoted(&info.meta.etag));
     w.close("CompleteMultipartUploadResult");
-    Ok(xml_response(w.finish()))
+    Ok(written_xml(ctx.store, w.finish()))
 }
 
 pub async fn abort<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {

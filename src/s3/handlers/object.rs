@@ -402,6 +402,15 @@ pub async fn delete_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespo
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The XML answer of a write other than PutObject (copies, multipart uploads), which says
+/// SSE-S3 like PutObject's.
+pub fn written_xml<S: ObjectStore>(store: &S, document: String) -> HttpResponse {
+    let mut builder = HttpResponse::Ok();
+    builder.insert_header((actix_web::http::header::CONTENT_TYPE, "application/xml"));
+    encryption_header(store, &mut builder);
+    builder.body(document)
+}
+
 /// Objects in a store that encrypts at rest are all SSE-S3 objects, as every object on S3 is.
 pub fn encryption_header<S: ObjectStore>(store: &S, builder: &mut HttpResponseBuilder) {
     if store.encrypts_at_rest() {

@@ -25,20 +25,28 @@ def content(name):
 small, big, part1 = content("SMALL_FILE"), content("BIG_FILE"), content("PART1_FILE")
 
 s3.create_bucket(Bucket=bucket)
-s3.put_object(Bucket=bucket, Key="small", Body=small)
+# What each write answers in x-amz-server-side-encryption (None when absent).
+sse = {}
+sse["PutObject"] = s3.put_object(Bucket=bucket, Key="small", Body=small)
 s3.put_object(Bucket=bucket, Key="big", Body=big)
 
-upload = s3.create_multipart_upload(Bucket=bucket, Key="multi")["UploadId"]
+created = s3.create_multipart_upload(Bucket=bucket, Key="multi")
+sse["CreateMultipartUpload"] = created
+upload = created["UploadId"]
 p1 = s3.upload_part(Bucket=bucket, Key="multi", UploadId=upload, PartNumber=1, Body=part1)
 p2 = s3.upload_part_copy(Bucket=bucket, Key="multi", UploadId=upload, PartNumber=2,
                          CopySource={"Bucket": bucket, "Key": "small"})
-s3.complete_multipart_upload(
+sse["UploadPart"], sse["UploadPartCopy"] = p1, p2
+sse["CompleteMultipartUpload"] = s3.complete_multipart_upload(
     Bucket=bucket, Key="multi", UploadId=upload,
     MultipartUpload={"Parts": [
         {"PartNumber": 1, "ETag": p1["ETag"]},
         {"PartNumber": 2, "ETag": p2["CopyPartResult"]["ETag"]},
     ]})
-s3.copy_object(Bucket=bucket, Key="small-copy", CopySource={"Bucket": bucket, "Key": "small"})
+sse["CopyObject"] = s3.copy_object(Bucket=bucket, Key="small-copy",
+                                   CopySource={"Bucket": bucket, "Key": "small"})
+sse["HeadObject"] = s3.head_object(Bucket=bucket, Key="multi")
+sse = {op: answer.get("ServerSideEncryption") for op, answer in sse.items()}
 
 
 def md5(key, byte_range=None):
@@ -47,7 +55,7 @@ def md5(key, byte_range=None):
     return hashlib.md5(body).hexdigest()
 
 
-out = {"whole": {}, "ranges": {}}
+out = {"whole": {}, "ranges": {}, "sse": sse}
 for key in ["small", "big", "multi", "small-copy"]:
     out["whole"][key] = md5(key)
 for key, byte_range in json.loads(os.environ["RANGES"]):
