@@ -579,6 +579,28 @@ fn get_quietly(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     (status != 0).then_some((status, body))
 }
 
+/// An upload with its head and the first half of `body` sent, once the daemon counts it in
+/// flight; the caller sends the rest.
+fn half_sent(daemon: &Daemon, head: &str, body: &[u8]) -> TcpStream {
+    let mut upload = TcpStream::connect(daemon.s3).expect("connect");
+    upload
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    upload.write_all(head.as_bytes()).expect("head");
+    upload
+        .write_all(&body[..body.len() / 2])
+        .expect("first half");
+    wait_for(
+        "the upload to be in flight",
+        Duration::from_secs(10),
+        || {
+            let (_, stats) = get(daemon.admin, "/stats");
+            stats.contains("\"in_flight_uploads\":1").then_some(())
+        },
+    );
+    upload
+}
+
 #[test]
 fn sigterm_drains_an_upload_in_flight() {
     let scratch = Scratch::new("drain");
@@ -588,22 +610,8 @@ fn sigterm_drains_an_upload_in_flight() {
 
     let size = 1 << 20;
     let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
-    let mut upload = TcpStream::connect(daemon.s3).expect("connect");
-    upload
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    upload
-        .write_all(signed_head("PUT", "/drain-bucket/big", daemon.s3, size).as_bytes())
-        .expect("head");
-    upload.write_all(&body[..size / 2]).expect("first half");
-    wait_for(
-        "the upload to be in flight",
-        Duration::from_secs(10),
-        || {
-            let (_, stats) = get(daemon.admin, "/stats");
-            stats.contains("\"in_flight_uploads\":1").then_some(())
-        },
-    );
+    let head = signed_head("PUT", "/drain-bucket/big", daemon.s3, size);
+    let mut upload = half_sent(&daemon, &head, &body);
 
     let supervisor = daemon.supervisor_pid();
     signal(supervisor, "TERM");
@@ -1007,21 +1015,8 @@ fn sighup_moves_the_sx_backend_to_new_settings() {
     // cluster it started on.
     let size = 1 << 20;
     let body: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
-    let mut upload = TcpStream::connect(daemon.s3).expect("connect");
-    upload
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
     let head = signed_head_as("PUT", "/on-first/moving", daemon.s3, size, "admin", &token);
-    upload.write_all(head.as_bytes()).expect("head");
-    upload.write_all(&body[..size / 2]).expect("first half");
-    wait_for(
-        "the upload to be in flight",
-        Duration::from_secs(10),
-        || {
-            let (_, stats) = get(daemon.admin, "/stats");
-            stats.contains("\"in_flight_uploads\":1").then_some(())
-        },
-    );
+    let mut upload = half_sent(&daemon, &head, &body);
     reload(sx_lines(&second, second.port));
     daemon.wait_for_log("errors.log", &format!("(port {}, HTTP)", second.port));
     let listing = buckets(&daemon);
