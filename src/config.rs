@@ -706,7 +706,7 @@ impl Config {
             .filter(|e| find_key(e.key).is_some_and(|k| k.kind == Kind::Sx))
             .cloned()
             .collect();
-        Ok(Config {
+        let config = Config {
             source: args.config.clone(),
             backend,
             data_dirs,
@@ -728,7 +728,13 @@ impl Config {
             limits,
             live,
             sx,
-        })
+        };
+        // The SX backend's keys are checked with the rest, so that `check-config`, `reload`
+        // and a SIGHUP refuse a bad SX value as they refuse any other.
+        if config.backend == Backend::Sx {
+            crate::store::sx::SxConfig::from_config(&config).map_err(ConfigError::Invalid)?;
+        }
+        Ok(config)
     }
 
     /// The SX key's raw value, if the file sets it.
@@ -1050,13 +1056,13 @@ mod tests {
 
     #[test]
     fn sx_keys_are_kept_verbatim() {
-        let c = config(
-            "backend = sx\nsx_host = sx.example.com\nsecret_key = ABC=\nreplica_count = 2\n",
-        )
+        let c = config(&format!(
+            "backend = sx\nsx_host = sx.example.com\nsecret_key = {SX_KEY}\nreplica_count = 2\n"
+        ))
         .unwrap();
         assert_eq!(c.backend, Backend::Sx);
         assert_eq!(c.sx_value("sx_host"), Some("sx.example.com"));
-        assert_eq!(c.sx_value("secret_key"), Some("ABC="));
+        assert_eq!(c.sx_value("secret_key"), Some(SX_KEY));
         assert_eq!(
             c.sx[2],
             Entry {
@@ -1066,7 +1072,26 @@ mod tests {
             }
         );
         assert!(describe(&c).contains("secret_key = (set)"));
-        assert!(!describe(&c).contains("ABC="));
+        assert!(!describe(&c).contains(SX_KEY));
+    }
+
+    /// An admin key of the SX form (base64 of 42 bytes).
+    const SX_KEY: &str = "0DPiKuNIrrVmD8IUCuw1hQxNqZcoceX1r/QsuVb6pkTJ+F2+D1ckogAA";
+
+    #[test]
+    fn bad_sx_values_are_refused_with_their_line() {
+        let e = config(&format!(
+            "backend = sx\nsx_host = h\nsecret_key = {SX_KEY}\nsx_port = x\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("line 4: sx_port: not a port"), "{e}");
+        let e = config("backend = sx\nsecret_key = nope\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("secret_key"), "{e}");
+        // The embedded store ignores SX keys.
+        assert!(config("sx_port = x\n").is_ok());
     }
 
     #[test]

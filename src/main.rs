@@ -115,10 +115,6 @@ fn absolutize(args: &mut Args) -> Result<(), String> {
 /// What `serve` would refuse after the file parsed: backends and features not built, TLS
 /// files that do not load, a run-as user that does not exist.
 fn preflight(config: &Config) -> Result<Preflight, String> {
-    if config.backend == Backend::Sx {
-        // Checked before any fork, so a bad SX setting stops the start with its reason.
-        SxConfig::from_config(config)?;
-    }
     // Read now, while we may still be root, like the TLS key: workers get it from memory.
     let store_key = match &config.encryption_key_file {
         None => None,

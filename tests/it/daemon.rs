@@ -1044,6 +1044,18 @@ fn sighup_moves_the_sx_backend_to_new_settings() {
         "the log names the node it could not reach"
     );
     assert!(buckets(&daemon).contains("<Name>on-second</Name>"));
+
+    // A value that is not one: `reload` refuses the file, naming its line, and signals nothing.
+    let broken = sx_lines(&second, second.port).replace("sx_port = ", "sx_port = x");
+    std::fs::write(&daemon.conf, base_config(&daemon.dir, &broken)).expect("rewrite");
+    let out = daemon.command("reload");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("sx_port: not a port"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(buckets(&daemon).contains("<Name>on-second</Name>"));
 }
 
 #[test]
