@@ -1115,26 +1115,6 @@ fn setup_batch_writes_a_working_configuration() {
     assert_eq!(stop.status.code(), Some(0), "{}", text(&stop.stderr));
 }
 
-/// Every file below `dir`.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out
-}
-
 /// Reads the answer to the end, and says whether the server closed the connection (an
 /// open connection runs into the read timeout instead).
 fn read_until_closed(stream: &mut TcpStream) -> (u16, String, bool) {
@@ -1187,7 +1167,7 @@ fn a_client_that_stops_sending_its_body_is_cut_off() {
     wait_for("the upload's blocks to go", Duration::from_secs(15), || {
         let left: Vec<PathBuf> = ["data/blocks", "data/tmp"]
             .iter()
-            .flat_map(|d| files_under(&daemon.path(d)))
+            .flat_map(|d| crate::common::files_under(&[daemon.path(d)]))
             .collect();
         left.is_empty().then_some(())
     });

@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 use crate::common::clients::{self, boto3, Aws};
 use crate::common::raw::sha256_hex;
 use crate::common::{
-    hex, libres3_bin, md5_hex, test_data, unique_bucket, ServerOpts, TempDir, TestServer,
+    files_under, hex, libres3_bin, md5_hex, test_data, unique_bucket, ServerOpts, TempDir,
+    TestServer,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -82,30 +83,9 @@ fn start(conf: &Path, data_dirs: usize) -> TestServer {
     })
 }
 
-/// Every file under `dirs`.
-fn all_files(dirs: &[PathBuf]) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack: Vec<PathBuf> = dirs.to_vec();
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
 /// The files under `dirs` that contain `needle` (files removed while scanning are skipped).
 fn files_containing(dirs: &[PathBuf], needle: &[u8]) -> Vec<PathBuf> {
-    all_files(dirs)
+    files_under(dirs)
         .into_iter()
         .filter(|file| {
             fs::read(file).is_ok_and(|data| data.windows(needle.len()).any(|w| w == needle))
@@ -115,7 +95,7 @@ fn files_containing(dirs: &[PathBuf], needle: &[u8]) -> Vec<PathBuf> {
 
 fn block_files(server: &TestServer) -> Vec<PathBuf> {
     let roots: Vec<PathBuf> = server.data_dirs.iter().map(|d| d.join("blocks")).collect();
-    all_files(&roots)
+    files_under(&roots)
 }
 
 fn file_names(files: &[PathBuf]) -> Vec<String> {
@@ -229,7 +209,7 @@ fn encrypted_store_keeps_no_plaintext_on_disk() {
     }
 
     // No file holds the marker while the server runs (the index's WAL included)...
-    let files = all_files(&server.data_dirs);
+    let files = files_under(&server.data_dirs);
     assert!(
         files.iter().any(|f| f.ends_with("index.sqlite-wal")),
         "no WAL to scan: {files:?}"

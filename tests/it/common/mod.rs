@@ -611,6 +611,28 @@ pub fn write(path: impl AsRef<Path>, data: &[u8]) {
     std::fs::write(path, data).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
+/// Every file below `dirs`, sorted (directories that cannot be read, or vanish while being
+/// walked, are skipped).
+pub fn files_under(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = dirs.to_vec();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
 /// Sets the modification time of every file under `dir` to `secs` ago.
 pub fn age_files(dir: &Path, secs: u64) {
     let when = SystemTime::now() - Duration::from_secs(secs);
