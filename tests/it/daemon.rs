@@ -1058,6 +1058,20 @@ fn sighup_moves_the_sx_backend_to_new_settings() {
     assert!(buckets(&daemon).contains("<Name>on-second</Name>"));
 }
 
+/// Starts a daemon on the file `libres3 setup` wrote, with its pid file and logs in `scratch`;
+/// asserts that it started.
+fn serve_setup_config(scratch: &Scratch, conf: &Path) -> Output {
+    let mut file = std::fs::read_to_string(conf).expect("conf");
+    file.push_str(&format!(
+        "pidfile = {dir}/run/libres3.pid\nlogdir = {dir}/log\ndaemonize = yes\n",
+        dir = scratch.0.display()
+    ));
+    write_private(conf, &file);
+    let out = libres3(&["serve", "--config", conf.to_str().unwrap_or_default()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    out
+}
+
 #[test]
 fn setup_batch_writes_a_working_configuration() {
     let scratch = Scratch::new("setup");
@@ -1100,14 +1114,7 @@ fn setup_batch_writes_a_working_configuration() {
     assert!(text(&again.stderr).contains("--force"));
 
     // The file it wrote starts a daemon that knows the admin keys it printed.
-    let mut file = std::fs::read_to_string(&conf).expect("conf");
-    file.push_str(&format!(
-        "pidfile = {dir}/run/libres3.pid\nlogdir = {dir}/log\ndaemonize = yes\n",
-        dir = scratch.0.display()
-    ));
-    write_private(&conf, &file);
-    let out = libres3(&["serve", "--config", conf_arg]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = serve_setup_config(&scratch, &conf);
     let s3 = address(&text(&out.stdout), "libres3: listening on http://");
     let head = signed_head_as("PUT", "/setup-bucket", s3, 0, &access_key, &secret_key);
     assert_eq!(request(s3, &head, b"").0, 200);
@@ -1320,14 +1327,7 @@ fn setup_makes_a_self_signed_certificate_on_request() {
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
 
     // The daemon serves it, and a client that trusts it verifies the IP and the host names.
-    let mut file = std::fs::read_to_string(&conf).expect("conf");
-    file.push_str(&format!(
-        "pidfile = {dir}/run/libres3.pid\nlogdir = {dir}/log\ndaemonize = yes\n",
-        dir = scratch.0.display()
-    ));
-    write_private(&conf, &file);
-    let out = libres3(&["serve", "--config", conf_arg]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = serve_setup_config(&scratch, &conf);
     let https = address(&text(&out.stdout), "libres3: listening on https://");
     let port = https.port();
     let by_ip = curl_status(&format!("https://127.0.0.1:{port}/"), &cert, None);
@@ -1446,14 +1446,7 @@ fn setup_for_sx_checks_that_the_cluster_answers() {
     );
 
     // The file starts a daemon on the cluster that takes those keys.
-    let mut file = file;
-    file.push_str(&format!(
-        "pidfile = {dir}/run/libres3.pid\nlogdir = {dir}/log\ndaemonize = yes\n",
-        dir = scratch.0.display()
-    ));
-    write_private(&conf, &file);
-    let out = libres3(&["serve", "--config", conf_arg]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = serve_setup_config(&scratch, &conf);
     let s3 = address(&text(&out.stdout), "libres3: listening on http://");
     let head = signed_head_as("GET", "/", s3, 0, "admin", &fake.admin_token);
     let listed = request(s3, &head, b"").0;
