@@ -30,6 +30,15 @@ async fn connect(fake: &FakeSx) -> SxStore {
     SxStore::connect(config(fake, &[])).await.unwrap()
 }
 
+/// A one-node fake cluster where the user alice owns `volume`, and a store connected to it.
+async fn alice_with_volume(volume: &str) -> (FakeSx, SxStore, Principal) {
+    let fake = FakeSx::start(1);
+    fake.add_user("alice");
+    fake.add_volume(volume, "alice", 1, &[]);
+    let store = connect(&fake).await;
+    (fake, store, user("alice"))
+}
+
 fn user(name: &str) -> Principal {
     Principal::User(name.to_owned())
 }
@@ -222,11 +231,7 @@ async fn objects_round_trip() {
 
 #[actix_web::test]
 async fn conditions_hold() {
-    let fake = FakeSx::start(1);
-    fake.add_user("alice");
-    fake.add_volume("vol", "alice", 1, &[]);
-    let store = connect(&fake).await;
-    let alice = user("alice");
+    let (fake, store, alice) = alice_with_volume("vol").await;
     put(&store, &alice, "vol", "k", b"one").await;
     let staged = store
         .stage(&alice, "vol", body(b"two", 1), Some(3))
@@ -301,11 +306,7 @@ async fn conditions_hold() {
 /// uncommitted; a body of unknown length is spooled first when it is that large.
 #[actix_web::test]
 async fn large_staged_bodies_are_hidden_files_removed_after_use() {
-    let fake = FakeSx::start(1);
-    fake.add_user("alice");
-    fake.add_volume("vol", "alice", 1, &[]);
-    let store = connect(&fake).await;
-    let alice = user("alice");
+    let (fake, store, alice) = alice_with_volume("vol").await;
     let data = random((8 << 20) + 1);
     let staged = store
         .stage(&alice, "vol", body(&data, 65_536), Some(data.len() as u64))
@@ -346,11 +347,7 @@ async fn large_staged_bodies_are_hidden_files_removed_after_use() {
 
 #[actix_web::test]
 async fn same_data_twice_sends_blocks_once() {
-    let fake = FakeSx::start(1);
-    fake.add_user("alice");
-    fake.add_volume("dedup", "alice", 1, &[]);
-    let store = connect(&fake).await;
-    let alice = user("alice");
+    let (fake, store, alice) = alice_with_volume("dedup").await;
     let data = random(64 << 20);
     put(&store, &alice, "dedup", "first", &data).await;
     let sent = fake.block_bytes_in();
@@ -432,11 +429,7 @@ const ODD_KEYS: &[&str] = &[
 
 #[actix_web::test]
 async fn odd_keys_round_trip_and_list_in_order() {
-    let fake = FakeSx::start(1);
-    fake.add_user("alice");
-    fake.add_volume("odd", "alice", 1, &[]);
-    let store = connect(&fake).await;
-    let alice = user("alice");
+    let (_fake, store, alice) = alice_with_volume("odd").await;
     for key in ODD_KEYS {
         put(&store, &alice, "odd", key, key.as_bytes()).await;
     }
@@ -806,11 +799,7 @@ async fn delimiter_listings_over_escaped_keys_are_exact() {
         let at = key.get(prefix.len()..)?.find(delimiter)?;
         key.get(..prefix.len() + at + delimiter.len())
     }
-    let fake = FakeSx::start(1);
-    fake.add_user("alice");
-    fake.add_volume("bkt", "alice", 1, &[]);
-    let store = connect(&fake).await;
-    let who = user("alice");
+    let (_fake, store, who) = alice_with_volume("bkt").await;
     for key in KEYS {
         put(&store, &who, "bkt", key, b"x").await;
     }
@@ -914,11 +903,7 @@ async fn copies_move_no_data() {
 /// the check repeated just before the flush sees it, and nothing of ours becomes visible.
 #[actix_web::test]
 async fn conditional_write_rechecks_before_its_flush() {
-    let fake = FakeSx::start(1);
-    fake.add_user("alice");
-    fake.add_volume("vol", "alice", 1, &[]);
-    let store = connect(&fake).await;
-    let alice = user("alice");
+    let (fake, store, alice) = alice_with_volume("vol").await;
     let staged = store
         .stage(&alice, "vol", body(b"mine", 2), Some(4))
         .await
@@ -950,11 +935,7 @@ async fn conditional_write_rechecks_before_its_flush() {
 /// afterwards is not ours, so the conditional write reports that it did not hold.
 #[actix_web::test]
 async fn conditional_write_replaced_after_its_flush_fails() {
-    let fake = FakeSx::start(1);
-    fake.add_user("alice");
-    fake.add_volume("vol", "alice", 1, &[]);
-    let store = connect(&fake).await;
-    let alice = user("alice");
+    let (fake, store, alice) = alice_with_volume("vol").await;
     put(&store, &alice, "vol", "k", b"first").await;
     let staged = store
         .stage(&alice, "vol", body(b"second", 2), Some(6))
@@ -1007,11 +988,7 @@ async fn conditional_write_replaced_after_its_flush_fails() {
 #[actix_web::test]
 async fn multipart_over_128_mib_reuses_parts_with_its_block_size() {
     const MIB: usize = 1 << 20;
-    let fake = FakeSx::start(1);
-    fake.add_user("alice");
-    fake.add_volume("big", "alice", 1, &[]);
-    let store = connect(&fake).await;
-    let alice = user("alice");
+    let (fake, store, alice) = alice_with_volume("big").await;
     let id = store
         .create_multipart(&alice, "big", "huge", meta(""))
         .await
@@ -1072,11 +1049,7 @@ async fn multipart_over_128_mib_reuses_parts_with_its_block_size() {
 /// only its partial last block and the parts after it are copied.
 #[actix_web::test]
 async fn multipart_copies_only_what_does_not_line_up() {
-    let fake = FakeSx::start(1);
-    fake.add_user("alice");
-    fake.add_volume("mp", "alice", 1, &[]);
-    let store = connect(&fake).await;
-    let alice = user("alice");
+    let (fake, store, alice) = alice_with_volume("mp").await;
     let id = store
         .create_multipart(&alice, "mp", "k", meta(""))
         .await
