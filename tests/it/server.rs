@@ -64,34 +64,15 @@ fn several_data_dirs_hold_the_data() {
 }
 
 fn count_files(dir: &std::path::Path) -> usize {
-    walk(dir).len()
+    crate::common::files_under(&[dir.to_path_buf()]).len()
 }
 
 fn dir_size(dir: &std::path::Path) -> u64 {
-    walk(dir)
+    crate::common::files_under(&[dir.to_path_buf()])
         .iter()
         .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| m.len())
         .sum()
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 /// The value after "access key" / "secret key" in `user add`'s output.
@@ -281,7 +262,7 @@ fn first_start_generates_and_prints_admin_keys_once() {
 
     // Stored, and only for the owner.
     let mut holders = Vec::new();
-    for f in walk(s.data_dir()) {
+    for f in crate::common::files_under(&[s.data_dir().to_path_buf()]) {
         let Ok(bytes) = std::fs::read(&f) else {
             continue;
         };
