@@ -250,6 +250,10 @@ pub fn resolve(
                 "Your key is too long",
             ));
         }
+        // Writes only: a key already stored (by SX's own tools, say) stays readable.
+        if matches!(*method, Method::PUT | Method::POST) {
+            check_writable_key(key)?;
+        }
     }
     let endpoint = match (&bucket, &key) {
         (None, _) => service_endpoint(method),
@@ -261,6 +265,23 @@ pub fn resolve(
         bucket,
         key,
     })
+}
+
+/// Refuses a new key that XML 1.0 cannot carry (NUL and the other C0 controls but tab, LF and
+/// CR; U+FFFE, U+FFFF): every listing of its bucket would otherwise have to show it.
+pub fn check_writable_key(key: &str) -> Result<(), S3Error> {
+    match crate::s3::xml::uncarried(key) {
+        None => Ok(()),
+        Some(c) => Err(S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            format!(
+                "Object keys may not contain U+{:04X}: XML 1.0, in which S3 lists keys, cannot \
+                 carry it.",
+                c as u32
+            ),
+        )
+        .with_detail("ArgumentName", "key")),
+    }
 }
 
 fn method_not_allowed() -> S3Error {
@@ -722,6 +743,14 @@ mod tests {
         assert_eq!(e.code, S3ErrorCode::KeyTooLongError);
         let ok = format!("/b/{}", "k".repeat(MAX_KEY_LEN));
         assert!(route(Method::GET, &ok, false).is_ok());
+        // Keys XML cannot carry are refused when written, still reachable when read.
+        for method in [Method::PUT, Method::POST] {
+            let e = route(method, "/b/a%00b", false).unwrap_err();
+            assert_eq!(e.code, S3ErrorCode::InvalidArgument);
+        }
+        assert!(route(Method::PUT, "/b/a%0D%09b", false).is_ok());
+        assert!(route(Method::GET, "/b/a%00b", false).is_ok());
+        assert!(route(Method::DELETE, "/b/a%01b", false).is_ok());
         assert_eq!(
             route(Method::GET, "/b/%zz", false).unwrap_err().code,
             S3ErrorCode::InvalidURI

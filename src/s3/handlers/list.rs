@@ -7,7 +7,7 @@ use base64::Engine;
 use super::{owner_name, query_number, quoted, xml_response};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::router::percent_encode;
-use crate::s3::xml::XmlWriter;
+use crate::s3::xml::{self, XmlWriter};
 use crate::s3::Ctx;
 use crate::store::{ListStart, ObjectStore, ObjectSummary};
 use crate::time::iso8601;
@@ -107,6 +107,36 @@ fn encoding_type<S>(ctx: &Ctx<'_, S>) -> Result<bool, S3Error> {
     }
 }
 
+/// Without `encoding-type=url`, a listing that would have to show a character XML 1.0 cannot
+/// carry (a key stored before such keys were refused, or written to an SX volume by SX's own
+/// tools) is refused whole rather than sent malformed or silently shortened.
+fn check_listable<'a>(
+    url: bool,
+    texts: impl IntoIterator<Item = &'a str>,
+    page: &'a Page,
+) -> Result<(), S3Error> {
+    if url {
+        return Ok(());
+    }
+    let keys = page.objects.iter().map(|o| o.key.as_str());
+    let prefixes = page.common_prefixes.iter().map(String::as_str);
+    for text in texts.into_iter().chain(keys).chain(prefixes) {
+        if let Some(c) = xml::uncarried(text) {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                format!(
+                    "This listing holds the key {:?}, whose character U+{:04X} XML 1.0 cannot \
+                     carry; list with encoding-type=url.",
+                    percent_encode(text, true),
+                    c as u32
+                ),
+            )
+            .with_detail("ArgumentName", "encoding-type"));
+        }
+    }
+    Ok(())
+}
+
 /// Writes a key-like value, URL-encoded when the client asked for `encoding-type=url`.
 fn key_elem(w: &mut XmlWriter, name: &str, value: &str, url: bool) {
     if url {
@@ -148,6 +178,7 @@ pub async fn list_objects_v1<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRes
     let max_keys = max_keys(ctx)?;
     let start = start_after_key(marker, prefix, delimiter);
     let page = list_page(ctx, prefix, delimiter, start, max_keys).await?;
+    check_listable(url, [prefix, delimiter, marker], &page)?;
 
     let mut w = XmlWriter::new();
     w.open_root("ListBucketResult");
@@ -195,6 +226,7 @@ pub async fn list_object_versions<S: ObjectStore>(
     let max_keys = max_keys(ctx)?;
     let start = start_after_key(key_marker, prefix, delimiter);
     let page = list_page(ctx, prefix, delimiter, start, max_keys).await?;
+    check_listable(url, [prefix, delimiter, key_marker], &page)?;
 
     let mut w = XmlWriter::new();
     w.open_root("ListVersionsResult");
@@ -285,6 +317,7 @@ pub async fn list_objects_v2<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRes
         _ => ListStart::Beginning,
     };
     let page = list_page(ctx, prefix, delimiter, start, max_keys).await?;
+    check_listable(url, [prefix, delimiter, start_after.unwrap_or("")], &page)?;
 
     let mut w = XmlWriter::new();
     w.open_root("ListBucketResult");

@@ -207,6 +207,7 @@ pub async fn post_object<S: ObjectStore>(
             "A key is 1 to 1024 bytes long",
         ));
     }
+    crate::s3::router::check_writable_key(&key)?;
     // Before the file is read, so a refused upload stores nothing.
     check_write_options(store, &fields)?;
 
