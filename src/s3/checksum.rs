@@ -196,7 +196,13 @@ impl Expected {
         };
         let announced = announced.trim().to_ascii_lowercase();
         let Some(algorithm) = ALL.into_iter().find(|a| a.header() == announced) else {
-            return Ok(None);
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                format!(
+                    "x-amz-trailer must name one checksum header (x-amz-checksum-crc32, \
+                     -crc32c, -crc64nvme, -sha1 or -sha256), not {announced:?}."
+                ),
+            ));
         };
         let trailers = trailers.ok_or_else(|| {
             S3Error::new(

@@ -258,16 +258,20 @@ async fn handle<S: ObjectStore>(
         }
     };
 
+    let mut check = check;
     let length = check.decoded_length().or_else(|| content_length(req));
-    let trailers = match &check {
-        auth::PayloadCheck::Chunked(chunked) => Some(chunked.trailers()),
-        _ => None,
-    };
     let header = |name: &str| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
+    };
+    let trailers = match &mut check {
+        auth::PayloadCheck::Chunked(chunked) => {
+            chunked.declare_trailers(header("x-amz-trailer").as_deref())?;
+            Some(chunked.trailers())
+        }
+        _ => None,
     };
     let checksum = checksum::Expected::from_request(header, trailers.as_ref())?;
     let raw_body = payload.map_err(idle::body_error).boxed_local();

@@ -75,6 +75,8 @@ pub struct ChunkedBody {
     with_trailer: bool,
     decoded_length: u64,
     trailers: Trailers,
+    /// The trailer names `x-amz-trailer` announced (lower case): exactly these must come.
+    declared: Vec<String>,
 }
 
 impl ChunkedBody {
@@ -84,6 +86,7 @@ impl ChunkedBody {
             with_trailer,
             decoded_length,
             trailers: Trailers::default(),
+            declared: Vec::new(),
         }
     }
 
@@ -93,12 +96,40 @@ impl ChunkedBody {
             with_trailer: true,
             decoded_length,
             trailers: Trailers::default(),
+            declared: Vec::new(),
         }
     }
 
     /// `x-amz-decoded-content-length`: what the decoded body must add up to.
     pub fn decoded_length(&self) -> u64 {
         self.decoded_length
+    }
+
+    /// Takes the request's `x-amz-trailer` header: the comma-separated trailer names the body
+    /// will end with. A trailer not named there, or one named and not sent, fails the body
+    /// (400) before anything is stored.
+    pub fn declare_trailers(&mut self, header: Option<&str>) -> Result<(), S3Error> {
+        let names = header
+            .unwrap_or("")
+            .split(',')
+            .map(|n| n.trim().to_ascii_lowercase())
+            .filter(|n| !n.is_empty());
+        self.declared.clear();
+        for name in names {
+            if name.len() > MAX_LINE || self.declared.len() >= MAX_TRAILERS {
+                return Err(malformed("x-amz-trailer names too many trailers"));
+            }
+            if !self.declared.contains(&name) {
+                self.declared.push(name);
+            }
+        }
+        if !self.declared.is_empty() && !self.with_trailer {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "x-amz-trailer needs a STREAMING-*-TRAILER payload (x-amz-content-sha256).",
+            ));
+        }
+        Ok(())
     }
 
     /// A handle on the trailers, readable after the decoded stream has ended.
@@ -232,6 +263,7 @@ struct Decoder {
     expected_length: u64,
     decoded_so_far: u64,
     trailers: Trailers,
+    declared: Vec<String>,
 }
 
 fn malformed(what: &str) -> S3Error {
@@ -263,6 +295,7 @@ impl Decoder {
             expected_length: body.decoded_length,
             decoded_so_far: 0,
             trailers: body.trailers,
+            declared: body.declared,
         }
     }
 
@@ -379,6 +412,13 @@ impl Decoder {
                             return Err(malformed("trailer after x-amz-trailer-signature"));
                         } else if lines.len() >= MAX_TRAILERS {
                             return Err(malformed("too many trailers"));
+                        } else if !self.declared.contains(&name) {
+                            return Err(S3Error::new(
+                                S3ErrorCode::InvalidRequest,
+                                format!("The trailer {name} was not declared in x-amz-trailer."),
+                            ));
+                        } else if lines.iter().any(|(seen, _)| *seen == name) {
+                            return Err(malformed("a trailer came twice"));
                         } else {
                             lines.push((name, value));
                         }
@@ -397,6 +437,16 @@ impl Decoder {
                             canonical.push(b'\n');
                         }
                         chain.verify_trailer(&canonical, &provided)?;
+                    }
+                    if let Some(missing) = self
+                        .declared
+                        .iter()
+                        .find(|name| !lines.iter().any(|(sent, _)| sent == *name))
+                    {
+                        return Err(S3Error::new(
+                            S3ErrorCode::InvalidRequest,
+                            format!("The trailer {missing} was announced but not sent."),
+                        ));
                     }
                     *self.trailers.0.borrow_mut() = std::mem::take(lines);
                     self.state = State::Done;
@@ -731,7 +781,10 @@ mod tests {
     fn unsigned_with_trailer() {
         let body = b"6\r\nhello \r\n5\r\nworld\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n";
         for split in 0..=body.len() {
-            let decoder = ChunkedBody::unsigned_with_trailer(11);
+            let mut decoder = ChunkedBody::unsigned_with_trailer(11);
+            decoder
+                .declare_trailers(Some("x-amz-checksum-crc32"))
+                .expect("declared");
             let trailers = decoder.trailers();
             let (data, _, error) = run(
                 decoder,
@@ -749,6 +802,39 @@ mod tests {
         let (data, _, error) = run(decoder, vec![b"5\r\nworld\r\n0\r\n\r\n".to_vec()]);
         assert!(error.is_none());
         assert_eq!(data, b"world");
+    }
+
+    /// A trailer must be announced in x-amz-trailer, and an announced one must come: either
+    /// way the body fails at its end, before the store commits anything.
+    #[test]
+    fn trailers_must_match_their_declaration() {
+        let with_crc = b"5\r\nworld\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n".to_vec();
+        let without = b"5\r\nworld\r\n0\r\n\r\n".to_vec();
+        let cases: [(Option<&str>, &Vec<u8>, bool); 5] = [
+            (None, &with_crc, false),
+            (Some("x-amz-checksum-sha256"), &with_crc, false),
+            (Some("x-amz-checksum-crc32"), &without, false),
+            (Some("x-amz-checksum-crc32"), &with_crc, true),
+            (Some(" X-Amz-Checksum-CRC32 "), &with_crc, true),
+        ];
+        for (declared, body, ok) in cases {
+            let mut decoder = ChunkedBody::unsigned_with_trailer(5);
+            decoder.declare_trailers(declared).expect("declared");
+            let (_, _, error) = run(decoder, vec![body.clone()]);
+            match error {
+                None => assert!(ok, "{declared:?} accepted"),
+                Some(e) => {
+                    assert!(!ok, "{declared:?}: {e}");
+                    assert_eq!(e.code, S3ErrorCode::InvalidRequest, "{declared:?}");
+                }
+            }
+        }
+        // Announcing a trailer on a body that cannot carry one.
+        let mut plain = ChunkedBody::signed(signing(SEED), false, 5);
+        let e = plain
+            .declare_trailers(Some("x-amz-checksum-crc32"))
+            .unwrap_err();
+        assert_eq!(e.code, S3ErrorCode::InvalidRequest);
     }
 
     fn signed_trailer_body(tamper: bool) -> (Vec<u8>, Vec<u8>) {
@@ -776,8 +862,18 @@ mod tests {
     #[test]
     fn signed_with_trailer() {
         let (body, expected) = signed_trailer_body(false);
+        let declared = |mut decoder: ChunkedBody| {
+            decoder
+                .declare_trailers(Some("x-amz-checksum-crc32c"))
+                .expect("declared");
+            decoder
+        };
         for split in 0..=body.len() {
-            let decoder = ChunkedBody::signed(signing(SEED), true, expected.len() as u64);
+            let decoder = declared(ChunkedBody::signed(
+                signing(SEED),
+                true,
+                expected.len() as u64,
+            ));
             let trailers = decoder.trailers();
             let (data, _, error) = run(
                 decoder,
@@ -791,7 +887,11 @@ mod tests {
             );
         }
         let (body, expected) = signed_trailer_body(true);
-        let decoder = ChunkedBody::signed(signing(SEED), true, expected.len() as u64);
+        let decoder = declared(ChunkedBody::signed(
+            signing(SEED),
+            true,
+            expected.len() as u64,
+        ));
         let trailers = decoder.trailers();
         let (_, _, error) = run(decoder, vec![body]);
         assert_eq!(
@@ -804,7 +904,11 @@ mod tests {
         let (body, seed, expected) = small_signed_body();
         let mut body = body[..body.len() - 2].to_vec();
         body.extend_from_slice(b"x-amz-checksum-crc32c:sOO8/Q==\r\n\r\n");
-        let decoder = ChunkedBody::signed(signing(&seed), true, expected.len() as u64);
+        let decoder = declared(ChunkedBody::signed(
+            signing(&seed),
+            true,
+            expected.len() as u64,
+        ));
         let (_, _, error) = run(decoder, vec![body]);
         assert_eq!(
             error.map(|e| e.code),
