@@ -220,6 +220,12 @@ impl From<StoreError> for S3Error {
                 PreconditionFailed,
                 "At least one of the pre-conditions you specified did not hold",
             ),
+            // Only after the copy handlers retried several times: a source overwritten that
+            // often is being raced, and the client may simply try again.
+            StoreError::SourceChanged => S3Error::new(
+                SlowDown,
+                "The copy source was overwritten while it was being copied, several times in a row; please retry.",
+            ),
             StoreError::AccessDenied => S3Error::new(AccessDenied, "Access Denied"),
             StoreError::KeyTooLong(why) => S3Error::new(KeyTooLongError, why),
             StoreError::Unsupported(why) => S3Error::new(NotImplemented, why),

@@ -15,7 +15,7 @@ use crate::s3::policy::{Policy, MAX_POLICY_SIZE};
 use crate::s3::tagging::{self, MAX_BUCKET_TAGS, MAX_OBJECT_TAGS};
 use crate::s3::xml::XmlWriter;
 use crate::s3::Ctx;
-use crate::store::{CopySource, ObjectInfo, ObjectReader, ObjectStore, WriteCondition};
+use crate::store::{CopySource, ObjectInfo, ObjectReader, ObjectStore, StoreError, WriteCondition};
 
 /// The owner name a document shows; requests that reach these handlers are the owner's.
 fn owner<'c, S>(ctx: &'c Ctx<'_, S>) -> &'c str {
@@ -46,32 +46,40 @@ async fn requested_acl<S>(ctx: &Ctx<'_, S>, body: RequestBody) -> Result<CannedA
 // Object metadata updates
 
 /// Rewrites an object's stored headers (data untouched, shared) and returns the new info.
+/// An object overwritten meanwhile is read again, so the change lands on the newest version.
 async fn update_object<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
-    change: impl FnOnce(&mut Vec<(String, String)>),
+    change: impl Fn(&mut Vec<(String, String)>),
 ) -> Result<ObjectInfo, S3Error> {
     check_version_id(ctx)?;
-    let reader = open_readable(ctx).await?;
-    let mut meta = reader.info().meta.clone();
-    drop(reader);
-    let etag = meta.etag.clone();
-    change(&mut meta.headers);
-    let source = CopySource {
-        bucket: &ctx.bucket,
-        key: &ctx.key,
-        if_etag: Some(&etag),
-    };
-    Ok(ctx
-        .store
-        .copy_object(
-            &ctx.who,
-            &source,
-            &ctx.bucket,
-            &ctx.key,
-            meta,
-            WriteCondition::None,
-        )
-        .await?)
+    let mut attempt = 1;
+    loop {
+        let reader = open_readable(ctx).await?;
+        let mut meta = reader.info().meta.clone();
+        drop(reader);
+        let etag = meta.etag.clone();
+        change(&mut meta.headers);
+        let source = CopySource {
+            bucket: &ctx.bucket,
+            key: &ctx.key,
+            if_etag: Some(&etag),
+        };
+        let result = ctx
+            .store
+            .copy_object(
+                &ctx.who,
+                &source,
+                &ctx.bucket,
+                &ctx.key,
+                meta,
+                WriteCondition::None,
+            )
+            .await;
+        match result {
+            Err(StoreError::SourceChanged) if attempt < super::copy::COPY_ATTEMPTS => attempt += 1,
+            result => return Ok(result?),
+        }
+    }
 }
 
 pub async fn get_object_tagging<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
@@ -91,7 +99,7 @@ pub async fn put_object_tagging<S: ObjectStore>(
     let tags = tagging::parse_xml(&document, MAX_OBJECT_TAGS)?;
     let stored = (!tags.is_empty()).then(|| tagging::encode(&tags));
     update_object(ctx, |headers| {
-        objmeta::set(headers, objmeta::TAGGING, stored)
+        objmeta::set(headers, objmeta::TAGGING, stored.clone())
     })
     .await?;
     Ok(HttpResponse::Ok().finish())

@@ -115,11 +115,63 @@ fn directive<S>(ctx: &Ctx<'_, S>, header: &'static str) -> Result<Directive, S3E
     }
 }
 
+/// How often a copy reads its source again when the source is overwritten while it is being
+/// copied, before answering 503 SlowDown.
+pub const COPY_ATTEMPTS: u32 = 8;
+
 pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
     check_write_options(ctx.store, ctx.req.headers())?;
     let metadata = directive(ctx, "x-amz-metadata-directive")?;
     let tagging = directive(ctx, "x-amz-tagging-directive")?;
     let condition = write_condition(ctx)?;
+    // The source's metadata is read first and the copy commits against that ETag: a source
+    // overwritten in between is read again, so a copy always copies one whole version, old or
+    // new, and its conditions are checked against the version copied.
+    let mut attempt = 1;
+    loop {
+        let (src_bucket, src_key, source) = copy_plan(ctx, metadata, tagging).await?;
+        let etag = source.etag.clone();
+        let copy_source = CopySource {
+            bucket: &src_bucket,
+            key: &src_key,
+            if_etag: Some(&etag),
+        };
+        let result = ctx
+            .store
+            .copy_object(
+                &ctx.who,
+                &copy_source,
+                &ctx.bucket,
+                &ctx.key,
+                source,
+                condition.clone(),
+            )
+            .await;
+        match result {
+            Err(StoreError::SourceChanged) if attempt < COPY_ATTEMPTS => {
+                log::debug!(
+                    "copy source {src_bucket}/{src_key} changed while copied; reading it again"
+                );
+                attempt += 1;
+            }
+            result => {
+                let info = result?;
+                return Ok(written_xml(
+                    ctx.store,
+                    copy_result("CopyObjectResult", &info.meta.etag, &info),
+                ));
+            }
+        }
+    }
+}
+
+/// Reads the copy source and makes the destination's metadata from it: the source's bucket,
+/// key, and the metadata whose ETag is the version read.
+async fn copy_plan<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    metadata: Directive,
+    tagging: Directive,
+) -> Result<(String, String, ObjectMeta), S3Error> {
     let (src_bucket, src_key, reader) = open_source(ctx).await?;
     let source = reader.info().clone();
     drop(reader);
@@ -160,26 +212,7 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
         etag: source.meta.etag.clone(),
         headers,
     };
-    let copy_source = CopySource {
-        bucket: &src_bucket,
-        key: &src_key,
-        if_etag: Some(&source.meta.etag),
-    };
-    let info = ctx
-        .store
-        .copy_object(
-            &ctx.who,
-            &copy_source,
-            &ctx.bucket,
-            &ctx.key,
-            meta,
-            condition,
-        )
-        .await?;
-    Ok(written_xml(
-        ctx.store,
-        copy_result("CopyObjectResult", &info.meta.etag, &info),
-    ))
+    Ok((src_bucket, src_key, meta))
 }
 
 fn copy_result(root: &str, etag: &str, info: &ObjectInfo) -> String {

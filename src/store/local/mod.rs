@@ -1232,7 +1232,7 @@ impl ObjectStore for LocalStore {
                     return Err(StoreError::NoSuchKey);
                 };
                 if if_etag.as_ref().is_some_and(|wanted| *wanted != src_etag) {
-                    return Err(StoreError::PreconditionFailed);
+                    return Err(StoreError::SourceChanged);
                 }
                 let existing = existing_object(tx.conn, &bucket, &key)?;
                 check_condition(&condition, existing.as_ref())?;

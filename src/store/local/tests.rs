@@ -995,7 +995,7 @@ async fn copies_share_blocks_and_rows() {
         store
             .copy_object(&alice(), &stale, "b", "x", meta(""), WriteCondition::None)
             .await,
-        Err(StoreError::PreconditionFailed)
+        Err(StoreError::SourceChanged)
     ));
     let missing = CopySource {
         key: "nope",

@@ -1490,7 +1490,7 @@ impl ObjectStore for Cluster {
         if let Some(etag) = source.if_etag {
             let current = self.open_object(who, source.bucket, source.key).await?;
             if current.info().meta.etag != etag {
-                return Err(StoreError::PreconditionFailed);
+                return Err(StoreError::SourceChanged);
             }
         }
         self.copy_from_hashes(
