@@ -425,6 +425,14 @@ pub async fn handle<S: ObjectStore>(
     front: web::Data<Front>,
     state: web::Data<AppState<S>>,
 ) -> HttpResponse {
+    if let Some(rejection) = req
+        .conn_data::<std::rc::Rc<crate::http::Connection>>()
+        .and_then(|c| c.request_started())
+    {
+        return HttpResponse::build(crate::server::refusal(&rejection).code.status())
+            .content_type("text/plain")
+            .body(format!("{}\n", rejection.message));
+    }
     let path = req.path();
     if matches!(path, "/stats" | "/metrics") {
         let expected = front.live.read().ok().and_then(|l| l.admin_auth.clone());

@@ -117,10 +117,11 @@ pub const KEYS: &[Key] = &[
     key("logdir", Kind::Path, "", "directory of access.log and errors.log in daemon mode (default /var/log/libres3 as root, else the first data_dir's log/)"),
     live(key("log_level", Kind::OneOf(LOG_LEVELS), "info", "errors.log / stderr verbosity (RUST_LOG overrides it in the foreground)")),
     key("shutdown_timeout", Kind::Seconds, "30", "on SIGTERM, how long in-flight requests may take to finish"),
-    key("max_parallel", Kind::Count, "1024", "maximum concurrent client connections per worker thread"),
+    key("max_connections", Kind::Count, "0", "open S3 client connections beyond which a new one is answered 503 SlowDown and closed (0: three quarters of the open-files limit less 256, at most 65536)"),
+    key("max_parallel", Kind::Count, "0", "connections one worker thread accepts at once; more wait in the kernel's accept queue (0: no cap besides max_connections)"),
     key("workers", Kind::Count, "0", "worker threads (0: one per CPU)"),
     live(key("max_header_size", Kind::Size, "8K", "maximum total size of a request's header names and values (S3's own limit, 8K, also applies)")),
-    key("client_request_timeout", Kind::Seconds, "30", "time a client has to send the headers of the first request on a connection (slow clients get 408 and are cut off)"),
+    key("client_request_timeout", Kind::Seconds, "30", "time a client has to send a request head: from the connection's start for its first request, from the first byte of each later one (slow clients get 400 RequestTimeout and are cut off)"),
     live(key("client_body_timeout", Kind::Seconds, "60", "longest pause between two pieces of a request body; a client quiet for longer gets 400 RequestTimeout, its upload is discarded and the connection closed (0: no limit)")),
     key("keep_alive", Kind::Seconds, "60", "idle time before a kept-alive connection is closed"),
     live(key("max_object_size", Kind::Size, "5G", "largest object or part a single PUT may upload")),
@@ -424,6 +425,9 @@ pub struct LiveSettings {
 /// Settings that need a restart to change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
+    /// 0: derived from the open-files limit ([`crate::http::descriptors`]).
+    pub max_connections: usize,
+    /// 0: no per-worker cap.
     pub max_parallel: usize,
     pub workers: usize,
     pub client_request_timeout: Duration,
@@ -686,7 +690,8 @@ impl Config {
             Ok(file.typed(name, parse_size)?.unwrap_or(u64::MAX))
         };
         let limits = Limits {
-            max_parallel: usize_of(count("max_parallel")?.max(1)),
+            max_connections: usize_of(count("max_connections")?),
+            max_parallel: usize_of(count("max_parallel")?),
             workers: usize_of(count("workers")?),
             client_request_timeout: seconds("client_request_timeout")?,
             keep_alive: seconds("keep_alive")?,
@@ -869,6 +874,7 @@ pub fn describe(config: &Config) -> String {
         "shutdown_timeout",
         format!("{}s", config.shutdown_timeout.as_secs()),
     );
+    line("max_connections", config.limits.max_connections.to_string());
     line("max_parallel", config.limits.max_parallel.to_string());
     line("max_header_size", config.live.max_header_size.to_string());
     line("max_object_size", config.live.max_object_size.to_string());
@@ -1024,7 +1030,8 @@ mod tests {
         assert_eq!(c.shutdown_timeout, Duration::from_secs(30));
         assert_eq!(c.live.max_object_size, 5 << 30);
         assert_eq!(c.live.max_header_size, 8 << 10);
-        assert_eq!(c.limits.max_parallel, 1024);
+        assert_eq!(c.limits.max_parallel, 0);
+        assert_eq!(c.limits.max_connections, 0);
         assert_eq!(c.live.client_body_timeout, Duration::from_secs(60));
         assert_eq!(c.live.log_level, log::LevelFilter::Info);
         assert!(!c.daemonize);

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod health;
+pub mod http;
 pub mod logging;
 pub mod s3;
 pub mod server;
@@ -15,7 +16,6 @@ pub mod store;
 pub mod supervisor;
 pub mod time;
 pub mod tls;
-pub mod watchdog;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -242,6 +242,8 @@ fn serve(args: Args) -> ExitCode {
                     return fail(e);
                 }
             }
+            // In the foreground a panic outside a request ends only its task, as before.
+            http::panics::install(false);
             let code = run_worker(
                 &args,
                 config,
@@ -311,7 +313,7 @@ pub fn run_worker(
     match result {
         Ok(()) => 0,
         Err(message) => {
-            if notify.fail(&message).is_err() {
+            if !notify.fail(&message) {
                 log::error!("{message}");
                 if matches!(notify, Notify::Stdout) {
                     eprintln!("libres3: {message}");

@@ -3,6 +3,7 @@
 //! and the signals a running worker obeys.
 
 use std::net::{SocketAddr, TcpListener};
+use std::rc::Rc;
 use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime};
 
@@ -10,7 +11,7 @@ use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::Service;
 use actix_web::http::Method;
 use actix_web::rt::signal::unix::{signal, SignalKind};
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpRequest, HttpResponse};
 
 use crate::admin::Stats;
 use crate::cli::Args;
@@ -97,10 +98,15 @@ pub fn bind(config: &Config) -> Result<Sockets, String> {
     Ok(Sockets { http, https, admin })
 }
 
+/// Open connections the admin endpoint serves at once.
+const ADMIN_MAX_CONNECTIONS: usize = 64;
+
 /// What the S3 wrapper needs besides the store.
 pub struct Front {
     pub live: RwLock<LiveSettings>,
     pub stats: Arc<Stats>,
+    /// The S3 listeners' connection settings, for SIGHUP to update `max_header_size`.
+    pub guard: RwLock<Option<Arc<crate::http::Settings>>>,
 }
 
 /// Serves S3 (and the admin endpoint) on `sockets` until SIGTERM or SIGINT, obeying SIGHUP
@@ -131,6 +137,7 @@ where
     let front = web::Data::new(Front {
         live: RwLock::new(config.live.clone()),
         stats: stats.clone(),
+        guard: RwLock::new(None),
     });
     let state = web::Data::new(AppState {
         store,
@@ -154,13 +161,50 @@ where
         _ => None,
     };
 
+    // One descriptor per connection: raise the soft limit as far as the system allows, then
+    // keep a share of it for everything but client connections.
+    match crate::http::descriptors::raise() {
+        Ok(r) if r.now > r.before => {
+            log::info!("raised the open-files limit from {} to {}", r.before, r.now)
+        }
+        Ok(r) => log::info!("open-files limit: {}", r.now),
+        Err(e) => log::warn!(
+            "{e}; keeping the open-files limit of {}",
+            crate::http::descriptors::current()
+        ),
+    }
+    let max_connections = match config.limits.max_connections {
+        0 => crate::http::descriptors::default_max_connections(crate::http::descriptors::current()),
+        n => n,
+    };
+    let guard_settings = Arc::new(crate::http::Settings::new(
+        usize::try_from(config.live.max_header_size).unwrap_or(usize::MAX),
+        config.limits.client_request_timeout,
+        max_connections,
+    ));
+    *front
+        .guard
+        .write()
+        .map_err(|_| "the front settings are poisoned".to_string())? = Some(guard_settings.clone());
+    let options = crate::http::Options {
+        workers: config.limits.workers,
+        // Without a per-worker cap, actix must still accept the connections over
+        // max_connections, to answer them 503 rather than leave them in the queue.
+        per_worker: match config.limits.max_parallel {
+            0 => max_connections.saturating_add(1024),
+            n => n,
+        },
+        keep_alive: config.limits.keep_alive,
+        shutdown_timeout: config.shutdown_timeout.as_secs(),
+    };
     let counted = stats.clone();
-    // A connection may wait this long between two requests (see watchdog.rs).
-    let head_limit = config.limits.keep_alive + config.limits.client_request_timeout;
+    let on_connect: crate::http::OnConnect = Arc::new(move |extensions| {
+        extensions.insert(counted.connection());
+    });
     let front_app = front.clone();
     let admin_state = state.clone();
     let reload_state = state.clone();
-    let mut server = HttpServer::new(move || {
+    let app = move || {
         App::new()
             .app_data(state.clone())
             .app_data(front_app.clone())
@@ -169,44 +213,35 @@ where
                 service.call(req)
             })
             .default_service(web::to(serve_s3::<S>))
-    })
-    .on_connect(move |io, extensions| {
-        extensions.insert(counted.connection());
-        if let Some(watched) = crate::watchdog::watch(io, head_limit) {
-            extensions.insert(watched);
-        }
-    })
-    // Headers and a small body leave in separate writes: without this, Nagle's algorithm and
-    // the client's delayed ACK hold every small GET for ~40 ms.
-    .tcp_nodelay(true)
-    .disable_signals()
-    .shutdown_timeout(config.shutdown_timeout.as_secs())
-    .max_connections(config.limits.max_parallel)
-    .client_request_timeout(config.limits.client_request_timeout)
-    .keep_alive(config.limits.keep_alive);
-    if config.limits.workers > 0 {
-        server = server.workers(config.limits.workers);
-    }
+    };
     let mut lines = Vec::new();
-    for listener in sockets.http {
+    for listener in &sockets.http {
         lines.push(format!(
             "libres3: listening on http://{}",
             listener.local_addr().map_err(io)?
         ));
-        server = server.listen(listener).map_err(io)?;
     }
+    let mut tls_listeners = Vec::new();
     if let Some(certs) = &certs {
         for listener in sockets.https {
             lines.push(format!(
                 "libres3: listening on https://{}",
                 listener.local_addr().map_err(io)?
             ));
-            server = server
-                .listen_rustls_0_23(listener, tls::server_config(certs.clone())?)
-                .map_err(io)?;
+            tls_listeners.push((listener, tls::server_config(certs.clone())?));
         }
     }
-    let s3 = server.run();
+    log::info!("accepting up to {max_connections} S3 connections at once");
+    let s3 = crate::http::server(
+        app,
+        sockets.http,
+        tls_listeners,
+        guard_settings,
+        &options,
+        on_connect,
+    )
+    .map_err(io)?
+    .run();
     let s3_handle = s3.handle();
 
     let admin = match sockets.admin {
@@ -217,17 +252,34 @@ where
             ));
             let stats = web::Data::from(stats.clone());
             let front = front.clone();
-            let server = HttpServer::new(move || {
+            let app = move || {
                 App::new()
                     .app_data(stats.clone())
                     .app_data(front.clone())
                     .app_data(admin_state.clone())
                     .default_service(web::to(crate::admin::handle::<S>))
-            })
-            .disable_signals()
-            .workers(1)
-            .shutdown_timeout(1)
-            .listen(listener)
+            };
+            // Its own connection budget: a flood of S3 clients must not lock out the health
+            // checks and metrics scrapers.
+            let settings = Arc::new(crate::http::Settings::new(
+                crate::s3::MAX_HEADER_BYTES,
+                config.limits.client_request_timeout,
+                ADMIN_MAX_CONNECTIONS,
+            ));
+            let admin_options = crate::http::Options {
+                workers: 1,
+                per_worker: ADMIN_MAX_CONNECTIONS + 16,
+                keep_alive: config.limits.keep_alive,
+                shutdown_timeout: 1,
+            };
+            let server = crate::http::server(
+                app,
+                vec![listener],
+                Vec::new(),
+                settings,
+                &admin_options,
+                Arc::new(|_| {}),
+            )
             .map_err(io)?
             .run();
             let handle = server.handle();
@@ -358,6 +410,9 @@ fn reload(
     if let Ok(mut live) = front.live.write() {
         *live = new.live.clone();
     }
+    if let Ok(Some(guard)) = front.guard.read().as_deref() {
+        guard.set_max_header_size(usize::try_from(new.live.max_header_size).unwrap_or(usize::MAX));
+    }
     let pending = new.restart_needed(config);
     if !pending.is_empty() {
         log::warn!(
@@ -476,10 +531,11 @@ async fn serve_s3<S: ObjectStore>(
     front: web::Data<Front>,
 ) -> HttpResponse {
     let started = Instant::now();
-    // The connection is busy until the response has been sent to its end.
-    let busy = req
-        .conn_data::<crate::watchdog::Watched>()
-        .map(crate::watchdog::Watched::busy);
+    let request_id = crate::s3::next_request_id();
+    // A request the connection guard refused: this is its stand-in, to be answered.
+    let rejection = req
+        .conn_data::<Rc<crate::http::Connection>>()
+        .and_then(|c| c.request_started());
     let (max_header, max_object, body_timeout) = front
         .live
         .read()
@@ -498,10 +554,9 @@ async fn serve_s3<S: ObjectStore>(
         .iter()
         .map(|(n, v)| (n.as_str().len() + v.len()) as u64)
         .sum();
-    let refuse = |code, message: String| {
-        let id = crate::s3::next_request_id();
-        let mut response = error_response(&S3Error::new(code, message), &req, &id);
-        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&id) {
+    let refuse = |error: S3Error| {
+        let mut response = error_response(&error, &req, &request_id);
+        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(
                 actix_web::http::header::HeaderName::from_static("x-amz-request-id"),
                 v,
@@ -509,18 +564,35 @@ async fn serve_s3<S: ObjectStore>(
         }
         response
     };
-    let response = if header_bytes > max_header {
-        refuse(
+    let response = if let Some(rejection) = rejection {
+        let mut response = refuse(refusal(&rejection));
+        response
+            .extensions_mut()
+            .insert(OperationName("RefusedRequest"));
+        response
+    } else if header_bytes > max_header {
+        refuse(S3Error::new(
             S3ErrorCode::RequestHeaderSectionTooLarge,
             format!("Your request header section exceeds the maximum allowed size ({max_header} bytes)."),
-        )
+        ))
     } else if upload && declared.is_some_and(|n| n > max_object) {
-        refuse(
+        refuse(S3Error::new(
             S3ErrorCode::EntityTooLarge,
             format!("Your proposed upload exceeds the maximum allowed size ({max_object} bytes)."),
-        )
+        ))
     } else {
-        dispatch(req.clone(), payload, state).await
+        let handled = async {
+            #[cfg(debug_assertions)]
+            panic_if_asked(&req);
+            dispatch(req.clone(), payload, state, request_id.clone()).await
+        };
+        match crate::http::panics::catch(request_id.clone(), handled).await {
+            Some(response) => response,
+            None => refuse(S3Error::new(
+                S3ErrorCode::InternalError,
+                "We encountered an internal error. Please try again.",
+            )),
+        }
     };
 
     let operation = response
@@ -564,10 +636,35 @@ async fn serve_s3<S: ObjectStore>(
         log::warn!("{request_id} {operation} {}: answered {status}", req.path());
     }
     logging::access(&line);
-    match busy {
-        Some(busy) => response.map_body(|_, body| busy.wrap(body)),
-        None => response,
+    let body_id = request_id.to_string();
+    response.map_body(|_, body| crate::http::panics::CatchBody::wrap(body_id, body.boxed()))
+}
+
+/// Debug builds only (the integration tests run one): a request carrying the header
+/// `x-libres3-test-panic` to a server started with `LIBRES3_TEST_PANICS=1` panics in its
+/// handler, so the tests can check that a panic fails that request alone.
+#[cfg(debug_assertions)]
+fn panic_if_asked(req: &HttpRequest) {
+    if req.headers().contains_key("x-libres3-test-panic")
+        && std::env::var_os("LIBRES3_TEST_PANICS").is_some()
+    {
+        panic!("a test asked this request to panic");
     }
+}
+
+/// The S3 error answering a request the connection guard refused.
+pub fn refusal(rejection: &crate::http::framing::Rejection) -> S3Error {
+    use crate::http::framing::RejectKind;
+    let code = match rejection.kind {
+        RejectKind::BadRequest => S3ErrorCode::BadRequest,
+        RejectKind::HeadersTooLarge => S3ErrorCode::RequestHeaderSectionTooLarge,
+        RejectKind::UriTooLong | RejectKind::InvalidUri => S3ErrorCode::InvalidURI,
+        RejectKind::MissingLength => S3ErrorCode::MissingContentLength,
+        RejectKind::UnsupportedEncoding => S3ErrorCode::NotImplemented,
+        RejectKind::Timeout => S3ErrorCode::RequestTimeout,
+        RejectKind::Overloaded => S3ErrorCode::SlowDown,
+    };
+    S3Error::new(code, rejection.message.clone())
 }
 
 #[cfg(test)]

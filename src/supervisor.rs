@@ -64,17 +64,17 @@ impl Notify {
         }
     }
 
-    /// Start-up failed; `Err` when nobody was told (the caller then prints or logs it).
-    pub fn fail(&mut self, message: &str) -> Result<(), ()> {
+    /// Start-up failed; false when nobody was told (the caller then prints or logs it).
+    pub fn fail(&mut self, message: &str) -> bool {
         match self {
             Notify::Pipe(pipe) => match pipe.take() {
                 Some(mut pipe) => {
                     let _ = writeln!(pipe, "error:{}", message.replace('\n', " "));
-                    Ok(())
+                    true
                 }
-                None => Err(()),
+                None => false,
             },
-            Notify::Stdout => Err(()),
+            Notify::Stdout => false,
         }
     }
 }
@@ -262,16 +262,6 @@ pub fn unblock_signals() {
     let _ = signals().thread_unblock();
 }
 
-/// A panic in a worker aborts it; the supervisor then starts a fresh one.
-fn abort_on_panic() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        log::error!("worker panicked, aborting: {info}");
-        default(info);
-        std::process::abort();
-    }));
-}
-
 /// Everything the daemon needs from `main`, owned so it can cross the forks.
 pub struct Daemon {
     pub args: Args,
@@ -369,7 +359,7 @@ fn supervise(daemon: Daemon, report: File) -> i32 {
     } = daemon;
     let mut report = Notify::Pipe(Some(report));
     let fail = |report: &mut Notify, message: String| {
-        if report.fail(&message).is_err() {
+        if !report.fail(&message) {
             log::error!("{message}");
         }
         1
@@ -642,7 +632,9 @@ fn start_worker(
             for fd in originals.iter().copied() {
                 let _ = nix::unistd::close(fd);
             }
-            abort_on_panic();
+            // A panic outside a request aborts the worker; the supervisor then starts a
+            // fresh one.
+            crate::http::panics::install(true);
             let mut notify = Notify::Pipe(Some(File::from(write_end)));
             if let Some((user, gid)) = run_as {
                 if let Err(e) = drop_privileges(user, *gid) {

@@ -93,13 +93,13 @@ pub fn next_request_id() -> String {
     )
 }
 
-/// The one entry point of every S3 request.
+/// The one entry point of every S3 request; `request_id` is the id its answer carries.
 pub async fn dispatch<S: ObjectStore>(
     req: HttpRequest,
     payload: Payload,
     state: web::Data<AppState<S>>,
+    request_id: String,
 ) -> HttpResponse {
-    let request_id = next_request_id();
     let mut operation = "-";
     let mut bucket = None;
     let result = handle(&req, payload, &state, &mut operation, &mut bucket).await;
