@@ -21,6 +21,7 @@ mod awscli;
 mod boto3;
 mod daemon;
 mod encryption;
+mod hostile;
 mod packaging;
 mod raw_auth;
 mod raw_buckets;

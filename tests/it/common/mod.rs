@@ -199,6 +199,8 @@ pub struct ServerOpts {
     /// (otherwise a fresh store generates and prints its first user's keys).
     pub keys_from_env: bool,
     pub extra_args: Vec<String>,
+    /// More environment for the server process.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for ServerOpts {
@@ -212,6 +214,7 @@ impl Default for ServerOpts {
             secret_key: SECRET_KEY.into(),
             keys_from_env: true,
             extra_args: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -398,6 +401,7 @@ impl TestServer {
             cmd.args(["--s3-host", h]);
         }
         cmd.args(&self.opts.extra_args);
+        cmd.envs(self.opts.env.iter().map(|(k, v)| (k, v)));
         cmd.env_remove("LIBRES3_ACCESS_KEY")
             .env_remove("LIBRES3_SECRET_KEY");
         if self.opts.keys_from_env {

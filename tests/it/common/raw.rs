@@ -70,6 +70,8 @@ pub struct Tamper {
     pub decoded_length: Option<usize>,
     /// Send this trailer checksum instead of the real CRC32.
     pub trailer_checksum: Option<&'static str>,
+    /// Announce this in `x-amz-trailer` instead of `x-amz-checksum-crc32` ("": no header).
+    pub trailer_declared: Option<&'static str>,
     /// Add this header after signing (SigV4 header auth).
     pub unsigned_header: Option<(&'static str, &'static str)>,
 }
@@ -717,7 +719,13 @@ impl<'a> Req<'a> {
                     ));
                 }
                 if let Auth::V4UnsignedTrailer { .. } = self.auth {
-                    headers.push(("x-amz-trailer".into(), "x-amz-checksum-crc32".into()));
+                    match self.tamper.trailer_declared {
+                        Some("") => {}
+                        declared => headers.push((
+                            "x-amz-trailer".into(),
+                            declared.unwrap_or("x-amz-checksum-crc32").into(),
+                        )),
+                    }
                 }
                 headers.push(("x-amz-date".into(), date.clone()));
                 let mut to_sign = headers.clone();
