@@ -251,6 +251,19 @@ mod tests {
         "Effect":"Allow","Principal":"*","Action":["s3:GetObject"],
         "Resource":["arn:aws:s3:::bkt/*"]}]}"#;
 
+    /// JSON nesting is bounded by serde_json (128 levels) before anything here recurses, and
+    /// the document by MAX_POLICY_SIZE: a deep one is refused, not a stack overflow.
+    #[test]
+    fn deep_documents_are_refused() {
+        for depth in [200, 10_000] {
+            let deep = format!("{{\"Statement\":{}", "[".repeat(depth));
+            let e = Policy::parse(&deep, "bkt").unwrap_err();
+            assert_eq!(e.code, S3ErrorCode::MalformedPolicy, "depth {depth}");
+        }
+        let e = Policy::parse(&"[".repeat(1 << 20), "bkt").unwrap_err();
+        assert_eq!(e.code, S3ErrorCode::MalformedPolicy);
+    }
+
     #[test]
     fn wildcards() {
         assert!(wildcard_match("arn:aws:s3:::b/*", "arn:aws:s3:::b/x/y"));
