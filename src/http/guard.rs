@@ -159,7 +159,8 @@ impl<T> Guard<T> {
             _slot: Slot(settings.clone()),
             settings,
         };
-        if open > guard.settings.max_connections {
+        // HTTP/2 connections are counted but not refused: the refusal is an HTTP/1 answer.
+        if checked && open > guard.settings.max_connections {
             guard.refuse(Rejection::new(
                 RejectKind::Overloaded,
                 format!(
