@@ -219,6 +219,11 @@ fn candidates<'a>(baseline: &'a Value, ops: &[&'a Op]) -> Vec<&'a Value> {
 fn describe(value: &Value) -> String {
     match value {
         Value::Absent => "absent".into(),
+        Value::Bytes {
+            len,
+            md5,
+            version: 0,
+        } => format!("{len} bytes, md5 {md5}"),
         Value::Bytes { len, md5, version } => format!("v{version} ({len} bytes, md5 {md5})"),
     }
 }
@@ -457,17 +462,22 @@ fn check(
         let history: Vec<&Op> = ops.iter().filter(|o| o.key == key).collect();
         let allowed = candidates(before, &history);
         let Some(matched) = allowed.iter().find(|v| v.same_content(&observed)) else {
+            let writes: Vec<String> = ops
+                .iter()
+                .filter(|o| o.value.same_content(&observed))
+                .map(|o| format!("v{} of {}", version_of(&o.value), key_name(o.key)))
+                .collect();
+            let origin = if writes.is_empty() {
+                "no write of this cycle".to_string()
+            } else {
+                writes.join(", ")
+            };
             let mut story = format!(
-                "{when}: {} holds {} (a version of: {}), which is not what was acknowledged.\n\
-                 It may hold: {}\nBefore the cycle: {}\nThe cycle's operations on it \
-                 (start, end; end None: not acknowledged):\n",
+                "{when}: {} holds {} (the bytes of: {origin}), which is not what was \
+                 acknowledged.\nIt may hold: {}\nBefore the cycle: {}\nThe cycle's operations \
+                 on it (start, end; end None: not acknowledged):\n",
                 key_name(key),
                 describe(&observed),
-                ops.iter()
-                    .filter(|o| o.value.same_content(&observed))
-                    .map(|o| format!("v{} of {}", version_of(&o.value), key_name(o.key)))
-                    .collect::<Vec<_>>()
-                    .join(", "),
                 allowed
                     .iter()
                     .map(|v| describe(v))
