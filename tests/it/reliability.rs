@@ -768,7 +768,7 @@ fn status_and_code(raw: &[u8]) -> (u16, String) {
 }
 
 /// Waves of connections that each trickle a head one byte at a time (the pace is the slow
-/// link being simulated), until `done`. Every one must be answered 400 RequestTimeout and
+/// link being simulated), half of them after a first request on the connection, until `done`. Every one must be answered 400 RequestTimeout and
 /// closed; returns, for each, its wave and when it was answered after the wave connected.
 fn slowloris(addr: SocketAddr, done: &AtomicBool) -> Vec<(usize, Duration)> {
     let head = format!(
@@ -782,9 +782,16 @@ fn slowloris(addr: SocketAddr, done: &AtomicBool) -> Vec<(usize, Duration)> {
     loop {
         wave += 1;
         let opened = Instant::now();
+        // Every other one trickles the second head of a kept-alive connection.
         let mut open: Vec<(TcpStream, usize)> = (0..SLOWLORIS_PER_WAVE)
-            .map(|_| {
-                let s = TcpStream::connect(addr).expect("slowloris connect");
+            .map(|i| {
+                let mut s = TcpStream::connect(addr).expect("slowloris connect");
+                if i % 2 == 1 {
+                    s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+                    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                        .expect("a first request");
+                    assert_eq!(read_one(&mut s), 403, "a first request");
+                }
                 s.set_nonblocking(true).expect("nonblocking");
                 (s, 0)
             })
