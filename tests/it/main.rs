@@ -28,6 +28,7 @@ mod raw_buckets;
 mod raw_objects;
 mod raw_store;
 mod rclone;
+mod reliability;
 mod s3_access;
 mod s3_checksums;
 mod s3_config;

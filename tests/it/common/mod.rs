@@ -509,6 +509,25 @@ impl TestServer {
         }
     }
 
+    /// Kills the server with SIGKILL — a crash: no request is drained, nothing is flushed —
+    /// keeping its data for `restart`.
+    pub fn kill(&mut self) {
+        let Some((mut wrapper, stdin)) = self.process.take() else {
+            return;
+        };
+        // The wrapper keeps the root when this file exists once the server is gone.
+        write(self.root.join(".keep"), b"");
+        let server = server_pid(wrapper.id())
+            .unwrap_or_else(|| panic!("no libres3 process under wrapper {}", wrapper.id()));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(server as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap_or_else(|e| panic!("kill -KILL {server}: {e}"));
+        drop(stdin);
+        let _ = wrapper.wait();
+    }
+
     /// Starts the server again on the same data (on new ports).
     pub fn restart(&mut self) {
         self.stop();
@@ -720,4 +739,22 @@ pub fn xml_child_texts(text: &str, parent: &str, child: &str) -> Vec<String> {
                 .to_string()
         })
         .collect()
+}
+
+/// The pid of the `libres3` process a test wrapper started (its child running the binary).
+fn server_pid(wrapper: u32) -> Option<u32> {
+    let bin = libres3_bin();
+    let mut stack = vec![wrapper];
+    while let Some(pid) = stack.pop() {
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            let cmdline = std::fs::read(format!("/proc/{child}/cmdline")).unwrap_or_default();
+            if cmdline.split(|&b| b == 0).next() == Some(bin.as_bytes()) {
+                return Some(child);
+            }
+            stack.push(child);
+        }
+    }
+    None
 }
