@@ -59,7 +59,14 @@ impl Sockets {
 }
 
 fn bind_one(addr: &SocketAddr, hint: &str) -> Result<TcpListener, String> {
-    TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}; {hint}"))
+    let listener =
+        TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}; {hint}"))?;
+    // std listens with a queue of 128: a burst of new connections overflowed it and the
+    // kernel dropped connection attempts, which clients retry only after a second. Listening
+    // again on the bound socket only lengthens the queue, to the system's SOMAXCONN.
+    nix::sys::socket::listen(&listener, nix::sys::socket::Backlog::MAXCONN)
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    Ok(listener)
 }
 
 /// Binds every address first, so a port that is taken fails before anything starts.
