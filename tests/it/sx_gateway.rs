@@ -149,15 +149,40 @@ fn odd_keys_too_long_to_escape_are_key_too_long() {
     assert_eq!(c.get_object(&b, &plain), b"plain");
 }
 
+/// SX removes a volume only when asked on one of the volume's nodes (the others answer 404
+/// "This volume does not belong here"): DeleteBucket finds them, also after the volume moved.
+#[test]
+fn bucket_deletion_goes_to_the_volumes_nodes() {
+    let s = TestServer::start_sx();
+    let Some(fake) = s.sx().and_then(|c| c.fake()) else {
+        eprintln!("skipped on a real cluster: the test moves volumes of the fake cluster");
+        return;
+    };
+    let c = s.raw();
+    for round in 0..4 {
+        let b = unique_bucket("sx-del-route");
+        c.create_bucket(&b);
+        c.put_object(&b, "k", b"x");
+        c.delete(&obj_path(&b, "k")).send().status(204);
+        // Every node in turn holds the volume alone.
+        fake.move_volume(&b, &[round % fake.ips.len()]);
+        c.delete(&format!("/{b}")).send().status(204);
+        c.head(&format!("/{b}")).send().status(404);
+        assert!(!fake.volumes().iter().any(|(name, _)| *name == b));
+    }
+}
+
 /// The opt-in run against a real cluster reaches it by URL and admin key only, and removes
 /// what each test made: its users, their volumes and everything in them. Checked here with a
-/// fake cluster in the real one's role.
+/// fake cluster of two nodes in the real one's role, with volumes on one node each, so that
+/// each volume's removal must go to its own node.
 #[test]
 fn real_cluster_runs_clean_up_after_themselves() {
-    let fake = FakeSx::start(1);
+    let fake = FakeSx::start(2);
     let url = format!("http://{}:{}", fake.ips[0], fake.port);
     {
-        let s = TestServer::start_on(SxCluster::real(&url, &fake.admin_token));
+        let cluster = SxCluster::real(&url, &fake.admin_token).with_replica_count(1);
+        let s = TestServer::start_on(cluster);
         let c = s.raw();
         let b = unique_bucket("sx-cleanup");
         c.create_bucket(&b);

@@ -1711,16 +1711,16 @@ impl ObjectStore for Cluster {
             return Err(StoreError::BucketNotEmpty);
         }
         self.delete_tree(&vol, RESERVED).await?;
+        // SX removes a volume only when asked on one of its own nodes; another node answers
+        // 404 "This volume does not belong here". Volume removal needs the admin key.
+        let as_admin = Vol {
+            token: self.admin().clone(),
+            name: vol.name.clone(),
+            loc: vol.loc.clone(),
+        };
         let path = format!("/{}", url_encode(bucket, false));
         let resp = self
-            .client()
-            .request(
-                &self.client().nodes(),
-                Method::DELETE,
-                &path,
-                Bytes::new(),
-                self.admin(),
-            )
+            .vol_request(&as_admin, Method::DELETE, &path, Bytes::new())
             .await
             .and_then(Response::ok)
             .map_err(|e| match e {

@@ -38,6 +38,9 @@ pub struct SxCluster {
     verify_ssl: bool,
     admin_key: String,
     volume_size: Option<String>,
+    /// `replica_count` of the gateway's new volumes on a real cluster: 2 when it has two
+    /// nodes or more (`LIBRES3_TEST_SX_REPLICA_COUNT` overrides).
+    replica_count: Option<usize>,
     fake: Option<FakeSx>,
     /// Users made by this test (removed with their volumes on a real cluster).
     users: Mutex<Vec<String>>,
@@ -72,6 +75,7 @@ impl SxCluster {
             verify_ssl: true,
             admin_key: fake.admin_token.clone(),
             volume_size: None,
+            replica_count: None,
             fake: Some(fake),
             users: Mutex::new(Vec::new()),
         }
@@ -96,7 +100,7 @@ impl SxCluster {
         let ca_file = std::env::var_os("LIBRES3_TEST_SX_CA_FILE").map(PathBuf::from);
         let verify_ssl = std::env::var("LIBRES3_TEST_SX_VERIFY_SSL").as_deref() != Ok("no");
         let tls = ssl.then(|| tls_config(ca_file.as_ref(), verify_ssl));
-        SxCluster {
+        let mut cluster = SxCluster {
             nodes: vec![host],
             port,
             ssl,
@@ -108,9 +112,32 @@ impl SxCluster {
                 std::env::var("LIBRES3_TEST_SX_VOLUME_SIZE")
                     .unwrap_or_else(|_| REAL_VOLUME_SIZE.to_string()),
             ),
+            replica_count: None,
             fake: None,
             users: Mutex::new(Vec::new()),
-        }
+        };
+        cluster.replica_count = Some(match std::env::var("LIBRES3_TEST_SX_REPLICA_COUNT") {
+            Ok(n) => n
+                .parse()
+                .expect("LIBRES3_TEST_SX_REPLICA_COUNT is not a number"),
+            Err(_) => cluster.node_count().clamp(1, 2),
+        });
+        cluster
+    }
+
+    /// Sets the replica count of the gateway's new volumes.
+    pub fn with_replica_count(mut self, n: usize) -> SxCluster {
+        self.replica_count = Some(n);
+        self
+    }
+
+    /// How many nodes the cluster has (`GET /?nodeList`).
+    pub fn node_count(&self) -> usize {
+        let answer = self.admin("GET", "/?nodeList", b"");
+        let v: Value = serde_json::from_slice(&answer.response.body).unwrap_or_else(|e| {
+            panic!("SX /?nodeList: {e}: {}", answer.response.text());
+        });
+        v["nodeList"].as_array().map_or(0, Vec::len)
     }
 
     /// The fake cluster, when this is one (tests that stop nodes or count bytes).
@@ -139,6 +166,9 @@ impl SxCluster {
         }
         if let Some(size) = &self.volume_size {
             c.push_str(&format!("volume_size = {size}\n"));
+        }
+        if let Some(n) = self.replica_count {
+            c.push_str(&format!("replica_count = {n}\n"));
         }
         c
     }
@@ -326,7 +356,9 @@ impl SxCluster {
                     self.wait_job(&answer, &format!("emptying volume {name}"));
                 }
             }
-            let answer = self.admin("DELETE", &format!("/{}", encode(&name)), b"");
+            // Only the volume's own nodes remove it; another node answers 404 "This volume
+            // does not belong here" (sx-protocol.md §6).
+            let answer = self.request(&volnodes, "DELETE", &format!("/{}", encode(&name)), b"");
             self.wait_job(&answer, &format!("deleting volume {name}"));
         }
         for user in users {

@@ -1196,6 +1196,10 @@ fn volume_request(
             return fail(403, "Permission denied: not enough privileges");
         }
         let v = st.volume(name)?;
+        // Like real SX: only the volume's own nodes remove it (sx-protocol.md §6).
+        if !v.nodes.contains(&n) {
+            return fail(404, "This volume does not belong here");
+        }
         if !v.files.is_empty() {
             return fail(409, "Cannot delete non-empty volume");
         }
