@@ -80,6 +80,40 @@ fn a_moved_volume_is_found_again() {
         .assert_error(404, "NoSuchKey");
 }
 
+/// A node that fails while it sends an answer ends its 200 with an `ErrorMessage` (real SX's
+/// `send_partial_error`): the gateway answers 503 with Retry-After, never a shorter listing or
+/// an object read from a cut block list.
+#[test]
+fn an_error_inside_a_200_answer_is_an_error() {
+    let s = TestServer::start_sx();
+    let Some(fake) = s.sx().and_then(|c| c.fake()) else {
+        eprintln!("skipped on a real cluster: the test makes the fake fail during its answers");
+        return;
+    };
+    let c = s.raw();
+    let b = unique_bucket("sx-partial");
+    c.create_bucket(&b);
+    c.put_object(&b, "a", b"1");
+    c.put_object(&b, "b", b"2");
+    fake.fail_during_next(
+        |method, uri, _| method == "GET" && uri.contains("&limit="),
+        "Failed to list files: I/O error",
+    );
+    let r = c.get(&format!("/{b}")).query("list-type", "2").send();
+    r.assert_error(503, "ServiceUnavailable");
+    assert!(r.header("retry-after").is_some(), "503 without Retry-After");
+    assert_eq!(c.list_keys(&b, ""), ["a", "b"]);
+    fake.fail_during_next(
+        |method, uri, _| method == "GET" && uri.ends_with("/a"),
+        "Failed to send file blocks: I/O error",
+    );
+    c.get(&obj_path(&b, "a"))
+        .send()
+        .assert_error(503, "ServiceUnavailable");
+    assert_eq!(c.get_object(&b, "a"), b"1");
+    assert_eq!(fake.pending_partial_errors(), 0);
+}
+
 /// A volume made by `sxvol create -f zcomp` (the filter's UUID in its `filterActive` meta) is
 /// listed, and every object request says which filter keeps LibreS3 from serving it.
 #[test]

@@ -45,6 +45,10 @@ pub enum SxError {
     /// A job ended in error.
     #[error("SX job failed: {0}")]
     Job(String),
+    /// A node answered 200 and then reported that it failed while sending the answer (a
+    /// top-level `ErrorMessage` in the JSON body): the answer is incomplete.
+    #[error("SX node {node} failed during its answer: {message}")]
+    Partial { node: String, message: String },
 }
 
 impl SxError {
@@ -69,6 +73,16 @@ impl Response {
     /// The body as JSON, or the SX error for a non-2xx status.
     pub fn json<T: DeserializeOwned>(self) -> Result<T, SxError> {
         let resp = self.ok()?;
+        if let Some(message) = error_in_body(&resp.body) {
+            log::warn!(
+                "SX node {}: error inside a 200 answer: {message}",
+                resp.node
+            );
+            return Err(SxError::Partial {
+                node: resp.node,
+                message,
+            });
+        }
         serde_json::from_slice(&resp.body)
             .map_err(|e| SxError::Protocol(format!("unexpected answer from {}: {e}", resp.node)))
     }
@@ -89,6 +103,25 @@ impl Response {
             status: self.status,
             message,
         })
+    }
+}
+
+/// The error a node put into a 200 answer. SX streams its JSON answers (listings, block lists,
+/// upload tokens) after sending the status; when it fails midway it ends the object with
+/// `"ErrorMessage":...` (`send_partial_error` in fcgi-utils.c), and libsxclient fails the
+/// whole operation on that key. Only a top-level key counts: a file may be named
+/// `ErrorMessage`.
+fn error_in_body(body: &[u8]) -> Option<String> {
+    const KEY: &[u8] = b"\"ErrorMessage\"";
+    if !body.windows(KEY.len()).any(|w| w == KEY) {
+        return None;
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(map)) => map.get("ErrorMessage").map(|m| match m {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        }),
+        _ => None,
     }
 }
 

@@ -127,6 +127,13 @@ fn random_hex(bytes: usize) -> Result<String, StoreError> {
 fn store_error(e: SxError, not_found: StoreError) -> StoreError {
     match e {
         SxError::Unavailable(why) => StoreError::Unavailable(why),
+        // Seen when a node fails mid-answer, e.g. a file create while a replica is down: the
+        // answer cannot be used; the cluster may serve it again later.
+        e @ SxError::Partial { .. } => StoreError::Unavailable(e.to_string()),
+        // A job SX gave up on because a node it needed did not answer in time.
+        SxError::Job(message) if message.contains("Cluster timeout") => {
+            StoreError::Unavailable(format!("SX job failed: {message}"))
+        }
         SxError::Status { status: 404, .. } => not_found,
         SxError::Status {
             status: 401 | 403, ..

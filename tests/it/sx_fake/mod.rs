@@ -146,6 +146,9 @@ pub struct State {
     pub disks_full: bool,
     /// Actions run once around the next request that matches (see [`FakeSx::before_next`]).
     hooks: Vec<Hook>,
+    /// The next 200 answer to a request that matches ends with this error, as real SX ends
+    /// an answer it fails to finish (see [`FakeSx::fail_during_next`]).
+    partial_errors: Vec<(HookMatch, String)>,
 }
 
 /// File meta with the values decoded.
@@ -503,6 +506,7 @@ impl FakeSx {
             requests: vec![0; nodes],
             disks_full: false,
             hooks: Vec::new(),
+            partial_errors: Vec::new(),
         };
         let admin = STANDARD_NO_PAD.decode(ADMIN_TOKEN).expect("admin token");
         state.users.insert(
@@ -672,6 +676,9 @@ async fn serve(req: HttpRequest, body: Bytes, node: web::Data<NodeCtx>) -> HttpR
         .run_hooks(false, method.as_str(), &uri, &body);
     let mut resp = answer(&req, &uri, body.clone(), &node)
         .unwrap_or_else(|Fail(status, message)| error_response(&node, &method, status, &message));
+    if resp.status() == StatusCode::OK {
+        resp = fail_during(resp, &node, method.as_str(), &uri, &body).await;
+    }
     let mut st = node.state.lock().unwrap_or_else(PoisonError::into_inner);
     st.run_hooks(true, method.as_str(), &uri, &body);
     let headers = resp.headers_mut();
@@ -689,6 +696,47 @@ async fn serve(req: HttpRequest, body: Bytes, node: web::Data<NodeCtx>) -> HttpR
         return resp.map_body(|_, _| actix_web::body::BoxBody::new(()));
     }
     resp
+}
+
+/// A JSON answer cut short the way real SX ends an answer it fails to finish after its 200
+/// (`send_partial_error` in fcgi-utils.c): `,"ErrorMessage":...}` in place of the last `}`.
+async fn fail_during(
+    resp: HttpResponse,
+    node: &NodeCtx,
+    method: &str,
+    uri: &str,
+    body: &[u8],
+) -> HttpResponse {
+    let (message, node_uuid) = {
+        let mut st = node.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(i) = st
+            .partial_errors
+            .iter()
+            .position(|(m, _)| m(method, uri, body))
+        else {
+            return resp;
+        };
+        (
+            st.partial_errors.remove(i).1,
+            st.node_uuids[node.index].clone(),
+        )
+    };
+    let Ok(sent) = actix_web::body::to_bytes(resp.into_body()).await else {
+        return HttpResponse::InternalServerError().finish();
+    };
+    let mut text = String::from_utf8_lossy(&sent).into_owned();
+    if text.ends_with('}') {
+        text.pop();
+        text.push(',');
+    }
+    text.push_str(&format!(
+        "\"ErrorMessage\":{},\"NodeId\":\"{}\",\"ErrorId\":\"FAKE\"}}",
+        Value::String(message),
+        node_uuid
+    ));
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(text)
 }
 
 fn answer(req: &HttpRequest, uri: &str, body: Bytes, node: &NodeCtx) -> Answer {
@@ -1331,6 +1379,19 @@ impl FakeSx {
             matches,
             action,
         });
+    }
+
+    /// Makes the next 200 answer to a request that `matches` end with `message`, as real SX
+    /// does when it fails while sending an answer (a node failing during a listing).
+    pub fn fail_during_next(&self, matches: HookMatch, message: &str) {
+        self.state()
+            .partial_errors
+            .push((matches, message.to_owned()));
+    }
+
+    /// Injected errors of [`Self::fail_during_next`] not used yet.
+    pub fn pending_partial_errors(&self) -> usize {
+        self.state().partial_errors.len()
     }
 
     /// Hooks not run yet.
