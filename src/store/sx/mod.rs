@@ -1008,13 +1008,14 @@ impl ObjectReader for SxReader {
         let bs = self.block_size;
         let first_block = (first / bs) as usize;
         let end_block = (end.div_ceil(bs) as usize).min(self.blocks.len());
-        // Runs of up to 30 consecutive blocks whose preferred node is the same.
+        // Runs of up to 30 consecutive blocks held by the same nodes: the request goes to the
+        // first and, when it fails, to the next, which must hold every block of the run too.
         let mut batches: Vec<(usize, usize)> = Vec::new();
         let mut i = first_block;
         while i < end_block {
-            let node = self.blocks[i].1.first();
+            let nodes = &self.blocks[i].1;
             let mut j = i + 1;
-            while j < end_block && j - i < DOWNLOAD_BLOCKS && self.blocks[j].1.first() == node {
+            while j < end_block && j - i < DOWNLOAD_BLOCKS && self.blocks[j].1 == *nodes {
                 j += 1;
             }
             batches.push((i, j));
