@@ -114,6 +114,141 @@ fn an_error_inside_a_200_answer_is_an_error() {
     assert_eq!(fake.pending_partial_errors(), 0);
 }
 
+/// S3 is last-writer-wins: writers overwriting one key at the same time all get 200. SX
+/// ends the flush of a revision older than the file's current one with "Newer copies of this
+/// file already exist"; that writer's data was written and overwritten at once, which is
+/// success, not a 500. On the fake the race is made certain; on a real cluster sixteen writers
+/// race for real.
+#[test]
+fn concurrent_overwrites_of_one_key_all_succeed() {
+    let s = TestServer::start_sx();
+    let c = s.raw();
+    let b = unique_bucket("sx-overwrite");
+    c.create_bucket(&b);
+    if let Some(fake) = s.sx().and_then(|c| c.fake()) {
+        // Another writer's upload that began later lands just before this flush.
+        let bucket = b.clone();
+        fake.before_next(
+            |method, uri, body| method == "PUT" && uri.starts_with("/.upload/") && body.is_empty(),
+            Box::new(move |st| st.write_file(&bucket, "k", b"the newer write", &[])),
+        );
+        c.put_object(&b, "k", b"the older write");
+        assert_eq!(fake.pending_hooks(), 0);
+        assert_eq!(c.get_object(&b, "k"), b"the newer write");
+    }
+    let writers = 16;
+    let rounds = 8;
+    std::thread::scope(|scope| {
+        for w in 0..writers {
+            let c = c.clone();
+            let b = &b;
+            scope.spawn(move || {
+                for r in 0..rounds {
+                    let body = format!("writer {w} round {r} ").repeat(200);
+                    let resp = c.put(&obj_path(b, "same")).body(body).send();
+                    assert_eq!(resp.status, 200, "writer {w} round {r}: {}", resp.text());
+                }
+            });
+        }
+    });
+    let last = String::from_utf8(c.get_object(&b, "same")).expect("text");
+    assert!(last.starts_with("writer "), "{last}");
+}
+
+/// A node of a real cluster stopped for the length of a test (scripts/sx-cluster stop-node),
+/// started again when dropped, also when the test failed.
+struct StoppedNode {
+    dir: String,
+    node: u32,
+}
+
+impl StoppedNode {
+    /// Stops `node` of the cluster of `LIBRES3_TEST_SX_CLUSTER_DIR`, when this run may stop
+    /// nodes: `LIBRES3_TEST_SX_STOP_NODES=1`, set by scripts/test for a run of these tests
+    /// alone, since every other test on the cluster would see the node down too.
+    fn stop(node: u32) -> Option<StoppedNode> {
+        let dir = std::env::var("LIBRES3_TEST_SX_CLUSTER_DIR").ok()?;
+        if std::env::var("LIBRES3_TEST_SX_STOP_NODES").as_deref() != Ok("1") {
+            return None;
+        }
+        sx_cluster(&["stop-node", &node.to_string(), "--dir", &dir]);
+        Some(StoppedNode { dir, node })
+    }
+}
+
+impl Drop for StoppedNode {
+    fn drop(&mut self) {
+        sx_cluster(&["start-node", &self.node.to_string(), "--dir", &self.dir]);
+    }
+}
+
+fn sx_cluster(args: &[&str]) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/sx-cluster");
+    let out = std::process::Command::new(script)
+        .args(args)
+        .output()
+        .expect("run scripts/sx-cluster");
+    assert!(
+        out.status.success(),
+        "scripts/sx-cluster {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// With one node of a replica-2 volume down, reads and listings go on from the other node;
+/// writes fail in SX itself (sxcp fails too), and S3 clients get a clean 503 with
+/// Retry-After, soon, never a 500 or a hang. When the node is back, writes work again.
+#[test]
+fn node_down_reads_go_on_and_writes_answer_503() {
+    let s = TestServer::start_sx();
+    let c = s.raw();
+    let b = unique_bucket("sx-node-down");
+    c.create_bucket(&b);
+    let small = b"small object".to_vec();
+    let big = crate::common::test_data(300_000, 7);
+    c.put_object(&b, "small", &small);
+    c.put_object(&b, "big", &big);
+    let Some(stopped) = StoppedNode::stop(2) else {
+        eprintln!(
+            "skipped: needs a real two-node cluster of scripts/sx-cluster and \
+             LIBRES3_TEST_SX_STOP_NODES=1 (scripts/test runs it alone)"
+        );
+        return;
+    };
+    assert_eq!(c.get_object(&b, "small"), small);
+    crate::common::assert_bytes_eq(&c.get_object(&b, "big"), &big, "big");
+    assert_eq!(c.list_keys(&b, ""), ["big", "small"]);
+    for (key, body) in [("new-small", small.clone()), ("new-big", big.clone())] {
+        let started = std::time::Instant::now();
+        let r = c.put(&obj_path(&b, key)).body(body).send();
+        r.assert_error(503, "ServiceUnavailable");
+        assert!(r.header("retry-after").is_some(), "503 without Retry-After");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "PUT {key} with a node down took {:?}",
+            started.elapsed()
+        );
+    }
+    drop(stopped);
+    // The node is back: writes work again once the cluster sees it (bounded wait).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let r = c.put(&obj_path(&b, "after")).body("back").send();
+        if r.status == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "writes still fail after the node came back: {} {}",
+            r.status,
+            r.text()
+        );
+        // Polling interval, not synchronisation: the loop ends on the answer.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(c.get_object(&b, "after"), b"back");
+}
+
 /// A volume made by `sxvol create -f zcomp` (the filter's UUID in its `filterActive` meta) is
 /// listed, and every object request says which filter keeps LibreS3 from serving it.
 #[test]

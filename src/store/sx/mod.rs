@@ -96,12 +96,22 @@ struct Inner {
     unknown_users: moka::sync::Cache<String, ()>,
     /// (user, volume) -> locate answer.
     volumes: moka::sync::Cache<(String, String), Arc<Locate>>,
+    /// (volume, path) -> the lock its writes through this gateway take in turn (see
+    /// [`Cluster::write_file`]).
+    writing: moka::sync::Cache<(String, String), Arc<tokio::sync::Mutex<()>>>,
 }
 
 #[derive(Clone)]
 struct Cluster {
     inner: Arc<Inner>,
 }
+
+/// How long a flush job runs before the volume's nodes are checked (see
+/// [`Cluster::volume_node_down`]); then again at this interval while it runs.
+const FLUSH_PATIENCE: Duration = Duration::from_secs(3);
+
+/// How an SX flush job ends when a newer revision of the file was committed meanwhile.
+const NEWER_COPY: &str = "Newer copies of this file already exist";
 
 fn now_secs() -> u64 {
     SystemTime::now()
@@ -226,6 +236,10 @@ impl Cluster {
                 volumes: moka::sync::Cache::builder()
                     .max_capacity(10_000)
                     .time_to_live(Duration::from_secs(30))
+                    .build(),
+                writing: moka::sync::Cache::builder()
+                    .max_capacity(100_000)
+                    .time_to_idle(Duration::from_secs(600))
                     .build(),
             }),
         })
@@ -503,10 +517,57 @@ impl Cluster {
             .await
             .and_then(Response::ok)
             .map_err(internal)?;
-        self.client()
-            .wait_job(resp, &vol.token)
-            .await
-            .map_err(internal)
+        let job = std::pin::pin!(self.client().wait_job(resp, &vol.token));
+        let down = std::pin::pin!(self.volume_node_down(vol));
+        let ended = match futures_util::future::select(job, down).await {
+            futures_util::future::Either::Left((ended, _)) => ended,
+            futures_util::future::Either::Right((node, _)) => {
+                log::warn!(
+                    "SX node {node} of volume {} does not answer: the flush cannot complete",
+                    vol.name
+                );
+                return Err(StoreError::Unavailable(format!(
+                    "SX node {node} of volume {} is down; SX cannot complete writes to the \
+                     volume until it is back",
+                    vol.name
+                )));
+            }
+        };
+        match ended {
+            // Another writer's flush of the same name landed first with a newer revision: S3
+            // is last-writer-wins, and this write happened (and was overwritten at once).
+            Err(SxError::Job(message)) if message.contains(NEWER_COPY) => {
+                log::debug!("SX: {message}: a concurrent write of the same name won");
+                Ok(())
+            }
+            other => other.map_err(internal),
+        }
+    }
+
+    /// Resolves, with its address, once a node of the volume is seen down; never while they
+    /// all answer. A flush that needs a node which is down does not fail on its own until
+    /// SX's cluster timeout (a minute, seen with an empty file on a replica-2 volume), so a
+    /// flush still running after [`FLUSH_PATIENCE`] looks at the volume's nodes.
+    async fn volume_node_down(&self, vol: &Vol) -> String {
+        actix_web::rt::time::sleep(FLUSH_PATIENCE).await;
+        loop {
+            for node in vol.loc.node_list.iter() {
+                let asked = self
+                    .client()
+                    .request(
+                        std::slice::from_ref(node),
+                        Method::GET,
+                        "/?nodeList",
+                        Bytes::new(),
+                        self.admin(),
+                    )
+                    .await;
+                if let Err(SxError::Unavailable(_)) = asked {
+                    return node.clone();
+                }
+            }
+            actix_web::rt::time::sleep(FLUSH_PATIENCE).await;
+        }
     }
 
     /// Sends the blocks SX asked for, grouped per node in batches of at most 4 MiB.
@@ -565,7 +626,35 @@ impl Cluster {
     /// Writes a new SX file of `size` bytes at `path` from segments: data is cut into blocks
     /// and hashed as it arrives, known block hashes are used as they are; only the blocks SX
     /// lacks are sent, in parts so memory stays bounded. Returns the block size and hashes.
+    ///
+    /// Writes of one name through this gateway go one at a time. SX 2.3 races when flushes of
+    /// one file overlap: besides refusing the older revision ("Newer copies of this file
+    /// already exist", which is fine), its job manager can hit a foreign-key failure on the
+    /// file meta and retry the flush job every second for over a minute before dropping it
+    /// (seen with sixteen concurrent writers of one key on two nodes), leaving the S3 client
+    /// without an answer. In turn, each write takes one flush (tens to hundreds of ms).
+    #[allow(clippy::too_many_arguments)]
     async fn write_file(
+        &self,
+        vol: &Vol,
+        path: &SxPath,
+        size: u64,
+        segments: Vec<Segment>,
+        meta: Option<&HexMeta>,
+        recheck: Option<&WriteCondition>,
+    ) -> Result<(u64, Vec<String>), StoreError> {
+        let lock = self
+            .inner
+            .writing
+            .get_with((vol.name.clone(), path.as_str().to_owned()), || {
+                Arc::new(tokio::sync::Mutex::new(()))
+            });
+        let _turn = lock.lock().await;
+        self.write_file_now(vol, path, size, segments, meta, recheck)
+            .await
+    }
+
+    async fn write_file_now(
         &self,
         vol: &Vol,
         path: &SxPath,

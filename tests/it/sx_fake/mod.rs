@@ -96,6 +96,9 @@ struct FileRec {
     meta: Map<String, Value>,
     created: u64,
     revision: String,
+    /// When its upload began, in the order of [`State::next_revision`]: SX dates a revision
+    /// from the file's creation (`PUT /<vol>/<path>`), not from its flush.
+    order: u64,
 }
 
 struct VolumeRec {
@@ -118,6 +121,8 @@ struct Pending {
     bs: u64,
     hashes: Vec<String>,
     meta: Map<String, Value>,
+    /// The revision's place in time, taken when the upload began.
+    order: u64,
 }
 
 struct JobRec {
@@ -136,6 +141,9 @@ pub struct State {
     uploads: HashMap<String, Pending>,
     jobs: HashMap<String, JobRec>,
     next_job: u64,
+    /// Orders revisions: a flush whose upload began before the current revision's did fails,
+    /// like real SX's "Newer copies of this file already exist".
+    next_revision: u64,
     /// Block bytes received by `PUT /.data`.
     pub block_bytes_in: u64,
     /// Seconds the fake's clock is ahead of the real one.
@@ -227,6 +235,8 @@ impl State {
             .iter()
             .map(|(k, v)| (k.to_string(), json!(hex(v))))
             .collect();
+        self.next_revision += 1;
+        let order = self.next_revision;
         if let Some(vol) = self.volumes.get_mut(volume) {
             vol.files.insert(
                 path.to_owned(),
@@ -237,6 +247,7 @@ impl State {
                     meta,
                     created,
                     revision,
+                    order,
                 },
             );
         }
@@ -501,6 +512,7 @@ impl FakeSx {
             uploads: HashMap::new(),
             jobs: HashMap::new(),
             next_job: 0,
+            next_revision: 0,
             block_bytes_in: 0,
             clock_offset: 0,
             requests: vec![0; nodes],
@@ -1028,6 +1040,13 @@ fn upload_request(st: &mut State, n: usize, token: &str, user: &str, body: Bytes
             ))
         } else if p.hashes.iter().any(|h| !st.blocks.contains_key(h)) {
             Some("Some block is missing".to_owned())
+        } else if st
+            .volumes
+            .get(&p.volume)
+            .and_then(|v| v.files.get(&p.path))
+            .is_some_and(|f| f.order > p.order)
+        {
+            Some("Newer copies of this file already exist".to_owned())
         } else {
             None
         };
@@ -1050,6 +1069,7 @@ fn upload_request(st: &mut State, n: usize, token: &str, user: &str, body: Bytes
                     meta: p.meta,
                     created,
                     revision,
+                    order: p.order,
                 },
             );
         }
@@ -1316,6 +1336,8 @@ fn file_request(
             return fail(413, "Not enough space left on volume");
         }
         let missing = st.missing(&hashes, replicas);
+        st.next_revision += 1;
+        let order = st.next_revision;
         let token = format!(
             "{}:{}:{:08x}:{:016x}:{}",
             st.node_uuids[n],
@@ -1335,6 +1357,7 @@ fn file_request(
                 bs: block_size_for(size),
                 hashes,
                 meta,
+                order,
             },
         );
         return json_ok(json!({"uploadToken": token, "uploadData": missing}));
