@@ -3,7 +3,12 @@
 //! workflows run on SX through `backend_tests!`.)
 
 use crate::common::raw::obj_path;
-use crate::common::{unique_bucket, xml_child_texts, xml_text, SxCluster, TestServer};
+use std::path::Path;
+
+use crate::common::{
+    libres3_bin, unique_bucket, write, write_private, xml_child_texts, xml_text, SxCluster,
+    TempDir, TestServer,
+};
 use crate::sx_fake::FakeSx;
 
 /// When no SX node answers, S3 clients get 503 with Retry-After, as well-formed S3 errors,
@@ -153,6 +158,57 @@ fn concurrent_overwrites_of_one_key_all_succeed() {
     });
     let last = String::from_utf8(c.get_object(&b, "same")).expect("text");
     assert!(last.starts_with("writer "), "{last}");
+}
+
+/// HTTPS to a cluster set up the usual way: `sxsetup` makes one self-signed certificate with
+/// `basicConstraints=critical,CA:true` and CN = the cluster name, which every node presents.
+/// Given as `sx_ca_file` it is trusted, with verification on (SX's own clients trust it so);
+/// another certificate made the same way, with the same name, is refused. Runs on a real HTTPS
+/// cluster (scripts/sx-cluster start --ssl); `libres3 setup` checks the cluster as a start does.
+#[test]
+fn https_trusts_the_clusters_own_certificate_and_no_other() {
+    let s = TestServer::start_sx();
+    let Some((host, port, ca)) = s.sx().and_then(|c| c.real_https()) else {
+        eprintln!("skipped: needs a real SX cluster over HTTPS with LIBRES3_TEST_SX_CA_FILE");
+        return;
+    };
+    let admin_key = s.sx().map(|c| c.admin_key().to_owned()).unwrap_or_default();
+    let dir = TempDir::new("sx-https");
+    let key_file = dir.join("sx-admin.key");
+    write_private(&key_file, format!("{admin_key}\n").as_bytes());
+    let setup = |ca: &Path, conf: &Path| {
+        let out = std::process::Command::new(libres3_bin())
+            .args(["setup", "--batch", "--config"])
+            .arg(conf)
+            .args(["--backend", "sx", "--sx-host", host, "--sx-port"])
+            .arg(port.to_string())
+            .args(["--sx-use-ssl", "yes", "--sx-ca-file"])
+            .arg(ca)
+            .arg("--sx-key-file")
+            .arg(&key_file)
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "off"])
+            .output()
+            .expect("run libres3 setup");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), stderr)
+    };
+    let (code, stderr) = setup(ca, &dir.join("good.conf"));
+    assert_eq!(code, Some(0), "the cluster's own certificate: {stderr}");
+
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    // The name of scripts/sx-cluster's HTTPS cluster: the same name does not make it the same
+    // certificate.
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "sxtest-ssl");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let other = params.self_signed(&key).expect("certificate");
+    let other_ca = dir.join("other.pem");
+    write(&other_ca, other.pem().as_bytes());
+    let (code, stderr) = setup(&other_ca, &dir.join("bad.conf"));
+    assert_eq!(code, Some(1), "another certificate was accepted: {stderr}");
+    assert!(stderr.contains("certificate"), "{stderr}");
 }
 
 /// A node of a real cluster stopped for the length of a test (scripts/sx-cluster stop-node),

@@ -165,18 +165,18 @@ fn tls_config(cfg: &SxConfig) -> Result<Arc<rustls::ClientConfig>, String> {
     let mut config = if cfg.verify_ssl {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let mut pinned = Vec::new();
         if let Some(path) = &cfg.ca_file {
             let pem =
                 std::fs::read(path).map_err(|e| format!("sx_ca_file {}: {e}", path.display()))?;
-            let mut added = 0;
             for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
                 let cert = cert.map_err(|e| format!("sx_ca_file {}: {e}", path.display()))?;
                 roots
-                    .add(cert)
+                    .add(cert.clone())
                     .map_err(|e| format!("sx_ca_file {}: {e}", path.display()))?;
-                added += 1;
+                pinned.push(cert);
             }
-            if added == 0 {
+            if pinned.is_empty() {
                 return Err(format!("sx_ca_file {}: no PEM certificate", path.display()));
             }
         }
@@ -192,7 +192,7 @@ fn tls_config(cfg: &SxConfig) -> Result<Arc<rustls::ClientConfig>, String> {
             .map_err(|e| format!("TLS: {e}"))?;
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(ClusterCa(inner)))
+                .with_custom_certificate_verifier(Arc::new(ClusterCa { inner, pinned }))
                 .with_no_client_auth()
         } else {
             builder.with_root_certificates(roots).with_no_client_auth()
@@ -208,9 +208,21 @@ fn tls_config(cfg: &SxConfig) -> Result<Arc<rustls::ClientConfig>, String> {
     Ok(Arc::new(config))
 }
 
-/// `sx_ca_file`: the chain must lead to the cluster's CA; the node's name is not checked.
+/// `sx_ca_file`: the node presents one of the file's certificates itself, or a chain leading
+/// to one of them; the node's name is not checked.
+///
+/// `sxsetup` gives a new cluster one self-signed certificate (`basicConstraints=critical,
+/// CA:true`, CN = the cluster name) that every node presents as its own, and SX's clients
+/// trust it as the cluster's anchor. WebPKI refuses a CA certificate as a server's
+/// (`CaUsedAsEndEntity`), so a node presenting exactly a configured certificate is accepted
+/// here: the handshake's signature, which rustls still checks against that certificate's
+/// key, proves the node holds its private key. Any other certificate goes through the
+/// chain check.
 #[derive(Debug)]
-struct ClusterCa(Arc<rustls::client::WebPkiServerVerifier>);
+struct ClusterCa {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    pinned: Vec<rustls::pki_types::CertificateDer<'static>>,
+}
 
 impl rustls::client::danger::ServerCertVerifier for ClusterCa {
     fn verify_server_cert(
@@ -222,8 +234,15 @@ impl rustls::client::danger::ServerCertVerifier for ClusterCa {
         now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
         use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
+        if self
+            .pinned
+            .iter()
+            .any(|c| c.as_ref() == end_entity.as_ref())
+        {
+            return Ok(rustls::client::danger::ServerCertVerified::assertion());
+        }
         match self
-            .0
+            .inner
             .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
         {
             Err(rustls::Error::InvalidCertificate(NotValidForName))
@@ -239,7 +258,7 @@ impl rustls::client::danger::ServerCertVerifier for ClusterCa {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        self.inner.verify_tls12_signature(message, cert, dss)
     }
     fn verify_tls13_signature(
         &self,
@@ -247,10 +266,10 @@ impl rustls::client::danger::ServerCertVerifier for ClusterCa {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        self.inner.verify_tls13_signature(message, cert, dss)
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.inner.supported_verify_schemes()
     }
 }
 

@@ -149,6 +149,19 @@ impl SxCluster {
         self.fake.as_mut()
     }
 
+    /// A real cluster reached over HTTPS with a CA file: its first node, port and CA file.
+    pub fn real_https(&self) -> Option<(&str, u16, &PathBuf)> {
+        match (&self.fake, self.ssl, &self.ca_file) {
+            (None, true, Some(ca)) => Some((self.nodes[0].as_str(), self.port, ca)),
+            _ => None,
+        }
+    }
+
+    /// The admin key the gateway is given.
+    pub fn admin_key(&self) -> &str {
+        &self.admin_key
+    }
+
     /// The `libres3.conf` lines of the SX backend for this cluster.
     pub fn config(&self) -> String {
         let mut c = format!(
@@ -432,12 +445,13 @@ fn tls_config(ca_file: Option<&PathBuf>, verify: bool) -> Arc<rustls::ClientConf
         .expect("TLS versions");
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let mut pinned = Vec::new();
     if let Some(path) = ca_file {
         let pem = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-            roots
-                .add(cert.expect("PEM certificate"))
-                .expect("CA certificate");
+            let cert = cert.expect("PEM certificate");
+            roots.add(cert.clone()).expect("CA certificate");
+            pinned.push(cert);
         }
     }
     let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
@@ -450,6 +464,7 @@ fn tls_config(ca_file: Option<&PathBuf>, verify: bool) -> Arc<rustls::ClientConf
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(ChainOnly {
             inner,
+            pinned,
             verify,
             provider,
         }))
@@ -457,9 +472,13 @@ fn tls_config(ca_file: Option<&PathBuf>, verify: bool) -> Arc<rustls::ClientConf
     Arc::new(config)
 }
 
+/// Like the gateway's `sx_ca_file` check: a node presenting exactly a certificate of the file
+/// (sxsetup's self-signed CA:true certificate, which every node of a cluster presents) is
+/// accepted; other certificates must chain to the file's; names are not checked.
 #[derive(Debug)]
 struct ChainOnly {
     inner: Arc<rustls::client::WebPkiServerVerifier>,
+    pinned: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// `LIBRES3_TEST_SX_VERIFY_SSL=no`: accept any certificate, like `sx_verify_ssl = no`.
     verify: bool,
     provider: Arc<rustls::crypto::CryptoProvider>,
@@ -475,7 +494,12 @@ impl rustls::client::danger::ServerCertVerifier for ChainOnly {
         now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
         use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
-        if !self.verify {
+        if !self.verify
+            || self
+                .pinned
+                .iter()
+                .any(|c| c.as_ref() == end_entity.as_ref())
+        {
             return Ok(rustls::client::danger::ServerCertVerified::assertion());
         }
         match self
