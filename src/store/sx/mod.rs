@@ -85,6 +85,8 @@ struct Vol {
     token: Token,
     name: String,
     loc: Arc<Locate>,
+    /// `loc` was located for this request, not taken from the cache.
+    fresh: bool,
 }
 
 struct Inner {
@@ -329,18 +331,19 @@ impl Cluster {
         let token = self.token_of(who).await?;
         let user = self.sx_user(who)?.to_owned();
         let key = (user, bucket.to_owned());
-        let loc = match self.inner.volumes.get(&key) {
-            Some(loc) => loc,
+        let (loc, fresh) = match self.inner.volumes.get(&key) {
+            Some(loc) => (loc, false),
             None => {
                 let loc = Arc::new(self.locate(&token, bucket, None).await?);
                 self.inner.volumes.insert(key, loc.clone());
-                loc
+                (loc, true)
             }
         };
         Ok(Vol {
             token,
             name: bucket.to_owned(),
             loc,
+            fresh,
         })
     }
 
@@ -414,19 +417,29 @@ impl Cluster {
                 &vol.token,
             )
             .await;
+        // A file request (GET, PUT, DELETE of /<vol>/<path>) sent to a node that no longer
+        // holds the volume gets a bare 404 "Not Found" from real SX, as for a missing file: a
+        // 404 with a location from the cache is checked against a fresh one too (one locate
+        // per such 404; none when the location was just found).
         let stale = match &first {
             Err(SxError::Unavailable(_)) => true,
-            Ok(resp) => names_no_volume(resp),
+            Ok(resp) => names_no_volume(resp) || (resp.status == 404 && !vol.fresh),
             Err(_) => false,
         };
         if !stale {
             return first;
         }
-        self.inner.volumes.invalidate_all();
+        // SX lists a volume's nodes in random order: compare them as sets.
+        let sorted = |nodes: &[String]| {
+            let mut nodes = nodes.to_vec();
+            nodes.sort();
+            nodes
+        };
         let fresh = match self.locate(&vol.token, &vol.name, None).await {
-            Ok(loc) if loc.node_list != vol.loc.node_list => loc,
+            Ok(loc) if sorted(&loc.node_list) != sorted(&vol.loc.node_list) => loc,
             _ => return first,
         };
+        self.inner.volumes.invalidate_all();
         log::info!(
             "SX volume {} is now on {}; asking there",
             vol.name,
@@ -1814,6 +1827,7 @@ impl ObjectStore for Cluster {
             token: self.admin().clone(),
             name: vol.name.clone(),
             loc: vol.loc.clone(),
+            fresh: vol.fresh,
         };
         let path = format!("/{}", url_encode(bucket, false));
         let resp = self

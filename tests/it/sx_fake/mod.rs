@@ -381,6 +381,22 @@ impl State {
         Ok(vol)
     }
 
+    /// [`Self::vol_for`] for a file request (`/<vol>/<path>`): real SX answers one sent to a
+    /// node that does not hold the volume with a bare 404 "Not Found", as for a missing file
+    /// (a listing gets "Wrong node for volume ...").
+    fn file_vol_for(
+        &self,
+        name: &str,
+        node: usize,
+        user: &str,
+        write: bool,
+    ) -> Result<&VolumeRec, Fail> {
+        if !self.volume(name)?.nodes.contains(&node) {
+            return fail(404, "Not Found");
+        }
+        self.vol_for(name, node, user, write)
+    }
+
     fn missing(&self, hashes: &[String], replicas: usize) -> Map<String, Value> {
         let mut out = Map::new();
         for h in hashes {
@@ -1290,7 +1306,7 @@ fn file_request(
 ) -> Answer {
     let is_get = *method == Method::GET || *method == Method::HEAD;
     if is_get {
-        let v = st.vol_for(vol_name, n, user, false)?;
+        let v = st.file_vol_for(vol_name, n, user, false)?;
         let Some(f) = v.files.get(path) else {
             return fail(404, "Not Found");
         };
@@ -1308,7 +1324,7 @@ fn file_request(
         }));
     }
     if *method == Method::PUT {
-        let v = st.vol_for(vol_name, n, user, true)?;
+        let v = st.file_vol_for(vol_name, n, user, true)?;
         if !valid_path(path) {
             return fail(400, "Invalid path");
         }
@@ -1363,7 +1379,7 @@ fn file_request(
         return json_ok(json!({"uploadToken": token, "uploadData": missing}));
     }
     if *method == Method::DELETE {
-        let v = st.vol_for(vol_name, n, user, true)?;
+        let v = st.file_vol_for(vol_name, n, user, true)?;
         if !v.files.contains_key(path) {
             return fail(404, "Not Found");
         }
