@@ -3,7 +3,12 @@
 //! workflows run on SX through `backend_tests!`.)
 
 use crate::common::raw::obj_path;
-use crate::common::{unique_bucket, xml_child_texts, xml_text, SxCluster, TestServer};
+use std::path::Path;
+
+use crate::common::{
+    libres3_bin, unique_bucket, write, write_private, xml_child_texts, xml_text, SxCluster,
+    TempDir, TestServer,
+};
 use crate::sx_fake::FakeSx;
 
 /// When no SX node answers, S3 clients get 503 with Retry-After, as well-formed S3 errors,
@@ -80,6 +85,226 @@ fn a_moved_volume_is_found_again() {
         .assert_error(404, "NoSuchKey");
 }
 
+/// A node that fails while it sends an answer ends its 200 with an `ErrorMessage` (real SX's
+/// `send_partial_error`): the gateway answers 503 with Retry-After, never a shorter listing or
+/// an object read from a cut block list.
+#[test]
+fn an_error_inside_a_200_answer_is_an_error() {
+    let s = TestServer::start_sx();
+    let Some(fake) = s.sx().and_then(|c| c.fake()) else {
+        eprintln!("skipped on a real cluster: the test makes the fake fail during its answers");
+        return;
+    };
+    let c = s.raw();
+    let b = unique_bucket("sx-partial");
+    c.create_bucket(&b);
+    c.put_object(&b, "a", b"1");
+    c.put_object(&b, "b", b"2");
+    fake.fail_during_next(
+        |method, uri, _| method == "GET" && uri.contains("&limit="),
+        "Failed to list files: I/O error",
+    );
+    let r = c.get(&format!("/{b}")).query("list-type", "2").send();
+    r.assert_error(503, "ServiceUnavailable");
+    assert!(r.header("retry-after").is_some(), "503 without Retry-After");
+    assert_eq!(c.list_keys(&b, ""), ["a", "b"]);
+    fake.fail_during_next(
+        |method, uri, _| method == "GET" && uri.ends_with("/a"),
+        "Failed to send file blocks: I/O error",
+    );
+    c.get(&obj_path(&b, "a"))
+        .send()
+        .assert_error(503, "ServiceUnavailable");
+    assert_eq!(c.get_object(&b, "a"), b"1");
+    assert_eq!(fake.pending_partial_errors(), 0);
+}
+
+/// S3 is last-writer-wins: writers overwriting one key at the same time all get 200. SX
+/// ends the flush of a revision older than the file's current one with "Newer copies of this
+/// file already exist"; that writer's data was written and overwritten at once, which is
+/// success, not a 500. On the fake the race is made certain; on a real cluster sixteen writers
+/// race for real.
+#[test]
+fn concurrent_overwrites_of_one_key_all_succeed() {
+    let s = TestServer::start_sx();
+    let c = s.raw();
+    let b = unique_bucket("sx-overwrite");
+    c.create_bucket(&b);
+    if let Some(fake) = s.sx().and_then(|c| c.fake()) {
+        // Another writer's upload that began later lands just before this flush.
+        let bucket = b.clone();
+        fake.before_next(
+            |method, uri, body| method == "PUT" && uri.starts_with("/.upload/") && body.is_empty(),
+            Box::new(move |st| st.write_file(&bucket, "k", b"the newer write", &[])),
+        );
+        c.put_object(&b, "k", b"the older write");
+        assert_eq!(fake.pending_hooks(), 0);
+        assert_eq!(c.get_object(&b, "k"), b"the newer write");
+    }
+    let writers = 16;
+    let rounds = 8;
+    std::thread::scope(|scope| {
+        for w in 0..writers {
+            let c = c.clone();
+            let b = &b;
+            scope.spawn(move || {
+                for r in 0..rounds {
+                    let body = format!("writer {w} round {r} ").repeat(200);
+                    let resp = c.put(&obj_path(b, "same")).body(body).send();
+                    assert_eq!(resp.status, 200, "writer {w} round {r}: {}", resp.text());
+                }
+            });
+        }
+    });
+    let last = String::from_utf8(c.get_object(&b, "same")).expect("text");
+    assert!(last.starts_with("writer "), "{last}");
+}
+
+/// HTTPS to a cluster set up the usual way: `sxsetup` makes one self-signed certificate with
+/// `basicConstraints=critical,CA:true` and CN = the cluster name, which every node presents.
+/// Given as `sx_ca_file` it is trusted, with verification on (SX's own clients trust it so);
+/// another certificate made the same way, with the same name, is refused. Runs on a real HTTPS
+/// cluster (scripts/sx-cluster start --ssl); `libres3 setup` checks the cluster as a start does.
+#[test]
+fn https_trusts_the_clusters_own_certificate_and_no_other() {
+    let s = TestServer::start_sx();
+    let Some((host, port, ca)) = s.sx().and_then(|c| c.real_https()) else {
+        eprintln!("skipped: needs a real SX cluster over HTTPS with LIBRES3_TEST_SX_CA_FILE");
+        return;
+    };
+    let admin_key = s.sx().map(|c| c.admin_key().to_owned()).unwrap_or_default();
+    let dir = TempDir::new("sx-https");
+    let key_file = dir.join("sx-admin.key");
+    write_private(&key_file, format!("{admin_key}\n").as_bytes());
+    let setup = |ca: &Path, conf: &Path| {
+        let out = std::process::Command::new(libres3_bin())
+            .args(["setup", "--batch", "--config"])
+            .arg(conf)
+            .args(["--backend", "sx", "--sx-host", host, "--sx-port"])
+            .arg(port.to_string())
+            .args(["--sx-use-ssl", "yes", "--sx-ca-file"])
+            .arg(ca)
+            .arg("--sx-key-file")
+            .arg(&key_file)
+            .args(["--listen", "127.0.0.1:0", "--admin-listen", "off"])
+            .output()
+            .expect("run libres3 setup");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), stderr)
+    };
+    let (code, stderr) = setup(ca, &dir.join("good.conf"));
+    assert_eq!(code, Some(0), "the cluster's own certificate: {stderr}");
+
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    // The name of scripts/sx-cluster's HTTPS cluster: the same name does not make it the same
+    // certificate.
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "sxtest-ssl");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let other = params.self_signed(&key).expect("certificate");
+    let other_ca = dir.join("other.pem");
+    write(&other_ca, other.pem().as_bytes());
+    let (code, stderr) = setup(&other_ca, &dir.join("bad.conf"));
+    assert_eq!(code, Some(1), "another certificate was accepted: {stderr}");
+    assert!(stderr.contains("certificate"), "{stderr}");
+}
+
+/// A node of a real cluster stopped for the length of a test (scripts/sx-cluster stop-node),
+/// started again when dropped, also when the test failed.
+struct StoppedNode {
+    dir: String,
+    node: u32,
+}
+
+impl StoppedNode {
+    /// Stops `node` of the cluster of `LIBRES3_TEST_SX_CLUSTER_DIR`, when this run may stop
+    /// nodes: `LIBRES3_TEST_SX_STOP_NODES=1`, set by scripts/test for a run of these tests
+    /// alone, since every other test on the cluster would see the node down too.
+    fn stop(node: u32) -> Option<StoppedNode> {
+        let dir = std::env::var("LIBRES3_TEST_SX_CLUSTER_DIR").ok()?;
+        if std::env::var("LIBRES3_TEST_SX_STOP_NODES").as_deref() != Ok("1") {
+            return None;
+        }
+        sx_cluster(&["stop-node", &node.to_string(), "--dir", &dir]);
+        Some(StoppedNode { dir, node })
+    }
+}
+
+impl Drop for StoppedNode {
+    fn drop(&mut self) {
+        sx_cluster(&["start-node", &self.node.to_string(), "--dir", &self.dir]);
+    }
+}
+
+fn sx_cluster(args: &[&str]) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/sx-cluster");
+    let out = std::process::Command::new(script)
+        .args(args)
+        .output()
+        .expect("run scripts/sx-cluster");
+    assert!(
+        out.status.success(),
+        "scripts/sx-cluster {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// With one node of a replica-2 volume down, reads and listings go on from the other node;
+/// writes fail in SX itself (sxcp fails too), and S3 clients get a clean 503 with
+/// Retry-After, soon, never a 500 or a hang. When the node is back, writes work again.
+#[test]
+fn node_down_reads_go_on_and_writes_answer_503() {
+    let s = TestServer::start_sx();
+    let c = s.raw();
+    let b = unique_bucket("sx-node-down");
+    c.create_bucket(&b);
+    let small = b"small object".to_vec();
+    let big = crate::common::test_data(300_000, 7);
+    c.put_object(&b, "small", &small);
+    c.put_object(&b, "big", &big);
+    let Some(stopped) = StoppedNode::stop(2) else {
+        eprintln!(
+            "skipped: needs a real two-node cluster of scripts/sx-cluster and \
+             LIBRES3_TEST_SX_STOP_NODES=1 (scripts/test runs it alone)"
+        );
+        return;
+    };
+    assert_eq!(c.get_object(&b, "small"), small);
+    crate::common::assert_bytes_eq(&c.get_object(&b, "big"), &big, "big");
+    assert_eq!(c.list_keys(&b, ""), ["big", "small"]);
+    for (key, body) in [("new-small", small.clone()), ("new-big", big.clone())] {
+        let started = std::time::Instant::now();
+        let r = c.put(&obj_path(&b, key)).body(body).send();
+        r.assert_error(503, "ServiceUnavailable");
+        assert!(r.header("retry-after").is_some(), "503 without Retry-After");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "PUT {key} with a node down took {:?}",
+            started.elapsed()
+        );
+    }
+    drop(stopped);
+    // The node is back: writes work again once the cluster sees it (bounded wait).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let r = c.put(&obj_path(&b, "after")).body("back").send();
+        if r.status == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "writes still fail after the node came back: {} {}",
+            r.status,
+            r.text()
+        );
+        // Polling interval, not synchronisation: the loop ends on the answer.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(c.get_object(&b, "after"), b"back");
+}
+
 /// A volume made by `sxvol create -f zcomp` (the filter's UUID in its `filterActive` meta) is
 /// listed, and every object request says which filter keeps LibreS3 from serving it.
 #[test]
@@ -149,15 +374,40 @@ fn odd_keys_too_long_to_escape_are_key_too_long() {
     assert_eq!(c.get_object(&b, &plain), b"plain");
 }
 
+/// SX removes a volume only when asked on one of the volume's nodes (the others answer 404
+/// "This volume does not belong here"): DeleteBucket finds them, also after the volume moved.
+#[test]
+fn bucket_deletion_goes_to_the_volumes_nodes() {
+    let s = TestServer::start_sx();
+    let Some(fake) = s.sx().and_then(|c| c.fake()) else {
+        eprintln!("skipped on a real cluster: the test moves volumes of the fake cluster");
+        return;
+    };
+    let c = s.raw();
+    for round in 0..4 {
+        let b = unique_bucket("sx-del-route");
+        c.create_bucket(&b);
+        c.put_object(&b, "k", b"x");
+        c.delete(&obj_path(&b, "k")).send().status(204);
+        // Every node in turn holds the volume alone.
+        fake.move_volume(&b, &[round % fake.ips.len()]);
+        c.delete(&format!("/{b}")).send().status(204);
+        c.head(&format!("/{b}")).send().status(404);
+        assert!(!fake.volumes().iter().any(|(name, _)| *name == b));
+    }
+}
+
 /// The opt-in run against a real cluster reaches it by URL and admin key only, and removes
 /// what each test made: its users, their volumes and everything in them. Checked here with a
-/// fake cluster in the real one's role.
+/// fake cluster of two nodes in the real one's role, with volumes on one node each, so that
+/// each volume's removal must go to its own node.
 #[test]
 fn real_cluster_runs_clean_up_after_themselves() {
-    let fake = FakeSx::start(1);
+    let fake = FakeSx::start(2);
     let url = format!("http://{}:{}", fake.ips[0], fake.port);
     {
-        let s = TestServer::start_on(SxCluster::real(&url, &fake.admin_token));
+        let cluster = SxCluster::real(&url, &fake.admin_token).with_replica_count(1);
+        let s = TestServer::start_on(cluster);
         let c = s.raw();
         let b = unique_bucket("sx-cleanup");
         c.create_bucket(&b);

@@ -26,6 +26,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// A job, from its first poll to its end.
 const JOB_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a job is polled at its shortest interval before the interval doubles.
+const JOB_EAGER_POLLING: Duration = Duration::from_secs(1);
 /// Largest response body accepted (30 blocks of 1 MiB, big listings).
 const BODY_LIMIT: usize = 256 << 20;
 /// Requests in flight to one node from this process.
@@ -45,6 +47,10 @@ pub enum SxError {
     /// A job ended in error.
     #[error("SX job failed: {0}")]
     Job(String),
+    /// A node answered 200 and then reported that it failed while sending the answer (a
+    /// top-level `ErrorMessage` in the JSON body): the answer is incomplete.
+    #[error("SX node {node} failed during its answer: {message}")]
+    Partial { node: String, message: String },
 }
 
 impl SxError {
@@ -69,6 +75,16 @@ impl Response {
     /// The body as JSON, or the SX error for a non-2xx status.
     pub fn json<T: DeserializeOwned>(self) -> Result<T, SxError> {
         let resp = self.ok()?;
+        if let Some(message) = error_in_body(&resp.body) {
+            log::warn!(
+                "SX node {}: error inside a 200 answer: {message}",
+                resp.node
+            );
+            return Err(SxError::Partial {
+                node: resp.node,
+                message,
+            });
+        }
         serde_json::from_slice(&resp.body)
             .map_err(|e| SxError::Protocol(format!("unexpected answer from {}: {e}", resp.node)))
     }
@@ -89,6 +105,25 @@ impl Response {
             status: self.status,
             message,
         })
+    }
+}
+
+/// The error a node put into a 200 answer. SX streams its JSON answers (listings, block lists,
+/// upload tokens) after sending the status; when it fails midway it ends the object with
+/// `"ErrorMessage":...` (`send_partial_error` in fcgi-utils.c), and libsxclient fails the
+/// whole operation on that key. Only a top-level key counts: a file may be named
+/// `ErrorMessage`.
+fn error_in_body(body: &[u8]) -> Option<String> {
+    const KEY: &[u8] = b"\"ErrorMessage\"";
+    if !body.windows(KEY.len()).any(|w| w == KEY) {
+        return None;
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(map)) => map.get("ErrorMessage").map(|m| match m {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        }),
+        _ => None,
     }
 }
 
@@ -132,18 +167,18 @@ fn tls_config(cfg: &SxConfig) -> Result<Arc<rustls::ClientConfig>, String> {
     let mut config = if cfg.verify_ssl {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let mut pinned = Vec::new();
         if let Some(path) = &cfg.ca_file {
             let pem =
                 std::fs::read(path).map_err(|e| format!("sx_ca_file {}: {e}", path.display()))?;
-            let mut added = 0;
             for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
                 let cert = cert.map_err(|e| format!("sx_ca_file {}: {e}", path.display()))?;
                 roots
-                    .add(cert)
+                    .add(cert.clone())
                     .map_err(|e| format!("sx_ca_file {}: {e}", path.display()))?;
-                added += 1;
+                pinned.push(cert);
             }
-            if added == 0 {
+            if pinned.is_empty() {
                 return Err(format!("sx_ca_file {}: no PEM certificate", path.display()));
             }
         }
@@ -159,7 +194,7 @@ fn tls_config(cfg: &SxConfig) -> Result<Arc<rustls::ClientConfig>, String> {
             .map_err(|e| format!("TLS: {e}"))?;
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(ClusterCa(inner)))
+                .with_custom_certificate_verifier(Arc::new(ClusterCa { inner, pinned }))
                 .with_no_client_auth()
         } else {
             builder.with_root_certificates(roots).with_no_client_auth()
@@ -175,9 +210,21 @@ fn tls_config(cfg: &SxConfig) -> Result<Arc<rustls::ClientConfig>, String> {
     Ok(Arc::new(config))
 }
 
-/// `sx_ca_file`: the chain must lead to the cluster's CA; the node's name is not checked.
+/// `sx_ca_file`: the node presents one of the file's certificates itself, or a chain leading
+/// to one of them; the node's name is not checked.
+///
+/// `sxsetup` gives a new cluster one self-signed certificate (`basicConstraints=critical,
+/// CA:true`, CN = the cluster name) that every node presents as its own, and SX's clients
+/// trust it as the cluster's anchor. WebPKI refuses a CA certificate as a server's
+/// (`CaUsedAsEndEntity`), so a node presenting exactly a configured certificate is accepted
+/// here: the handshake's signature, which rustls still checks against that certificate's
+/// key, proves the node holds its private key. Any other certificate goes through the
+/// chain check.
 #[derive(Debug)]
-struct ClusterCa(Arc<rustls::client::WebPkiServerVerifier>);
+struct ClusterCa {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    pinned: Vec<rustls::pki_types::CertificateDer<'static>>,
+}
 
 impl rustls::client::danger::ServerCertVerifier for ClusterCa {
     fn verify_server_cert(
@@ -189,8 +236,15 @@ impl rustls::client::danger::ServerCertVerifier for ClusterCa {
         now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
         use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
+        if self
+            .pinned
+            .iter()
+            .any(|c| c.as_ref() == end_entity.as_ref())
+        {
+            return Ok(rustls::client::danger::ServerCertVerified::assertion());
+        }
         match self
-            .0
+            .inner
             .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
         {
             Err(rustls::Error::InvalidCertificate(NotValidForName))
@@ -206,7 +260,7 @@ impl rustls::client::danger::ServerCertVerifier for ClusterCa {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        self.inner.verify_tls12_signature(message, cert, dss)
     }
     fn verify_tls13_signature(
         &self,
@@ -214,10 +268,10 @@ impl rustls::client::danger::ServerCertVerifier for ClusterCa {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        self.inner.verify_tls13_signature(message, cert, dss)
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.inner.supported_verify_schemes()
     }
 }
 
@@ -584,7 +638,9 @@ impl SxClient {
         let path = format!("/.results/{}", job.request_id);
         let deadline = Instant::now() + JOB_TIMEOUT;
         let max = Duration::from_millis(job.max_poll_interval.clamp(10, 10_000));
-        let mut delay = Duration::from_millis(job.min_poll_interval.clamp(1, 10_000)).min(max);
+        let min = Duration::from_millis(job.min_poll_interval.clamp(1, 10_000)).min(max);
+        let mut delay = min;
+        let started = Instant::now();
         loop {
             let status: JobStatus = self
                 .request(
@@ -609,7 +665,15 @@ impl SxClient {
                 )));
             }
             actix_web::rt::time::sleep(delay).await;
-            delay = (delay * 2).min(max);
+            // Most jobs (a flush, a delete) end within a few hundred ms: polling at the
+            // shortest interval SX allows for the first second answers them without the
+            // doubled waits (libsxclient's 100, 200, 400 ms made a small PUT take 300 ms when
+            // its flush took 110). Longer jobs are then polled less and less often.
+            if started.elapsed() >= JOB_EAGER_POLLING {
+                delay = (delay * 2).min(max);
+            } else {
+                delay = min;
+            }
         }
     }
 }

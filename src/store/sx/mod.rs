@@ -85,6 +85,8 @@ struct Vol {
     token: Token,
     name: String,
     loc: Arc<Locate>,
+    /// `loc` was located for this request, not taken from the cache.
+    fresh: bool,
 }
 
 struct Inner {
@@ -96,12 +98,22 @@ struct Inner {
     unknown_users: moka::sync::Cache<String, ()>,
     /// (user, volume) -> locate answer.
     volumes: moka::sync::Cache<(String, String), Arc<Locate>>,
+    /// (volume, path) -> the lock its writes through this gateway take in turn (see
+    /// [`Cluster::write_file`]).
+    writing: moka::sync::Cache<(String, String), Arc<tokio::sync::Mutex<()>>>,
 }
 
 #[derive(Clone)]
 struct Cluster {
     inner: Arc<Inner>,
 }
+
+/// How long a flush job runs before the volume's nodes are checked (see
+/// [`Cluster::volume_node_down`]); then again at this interval while it runs.
+const FLUSH_PATIENCE: Duration = Duration::from_secs(3);
+
+/// How an SX flush job ends when a newer revision of the file was committed meanwhile.
+const NEWER_COPY: &str = "Newer copies of this file already exist";
 
 fn now_secs() -> u64 {
     SystemTime::now()
@@ -127,6 +139,13 @@ fn random_hex(bytes: usize) -> Result<String, StoreError> {
 fn store_error(e: SxError, not_found: StoreError) -> StoreError {
     match e {
         SxError::Unavailable(why) => StoreError::Unavailable(why),
+        // Seen when a node fails mid-answer, e.g. a file create while a replica is down: the
+        // answer cannot be used; the cluster may serve it again later.
+        e @ SxError::Partial { .. } => StoreError::Unavailable(e.to_string()),
+        // A job SX gave up on because a node it needed did not answer in time.
+        SxError::Job(message) if message.contains("Cluster timeout") => {
+            StoreError::Unavailable(format!("SX job failed: {message}"))
+        }
         SxError::Status { status: 404, .. } => not_found,
         SxError::Status {
             status: 401 | 403, ..
@@ -220,6 +239,10 @@ impl Cluster {
                     .max_capacity(10_000)
                     .time_to_live(Duration::from_secs(30))
                     .build(),
+                writing: moka::sync::Cache::builder()
+                    .max_capacity(100_000)
+                    .time_to_idle(Duration::from_secs(600))
+                    .build(),
             }),
         })
     }
@@ -308,18 +331,19 @@ impl Cluster {
         let token = self.token_of(who).await?;
         let user = self.sx_user(who)?.to_owned();
         let key = (user, bucket.to_owned());
-        let loc = match self.inner.volumes.get(&key) {
-            Some(loc) => loc,
+        let (loc, fresh) = match self.inner.volumes.get(&key) {
+            Some(loc) => (loc, false),
             None => {
                 let loc = Arc::new(self.locate(&token, bucket, None).await?);
                 self.inner.volumes.insert(key, loc.clone());
-                loc
+                (loc, true)
             }
         };
         Ok(Vol {
             token,
             name: bucket.to_owned(),
             loc,
+            fresh,
         })
     }
 
@@ -393,19 +417,29 @@ impl Cluster {
                 &vol.token,
             )
             .await;
+        // A file request (GET, PUT, DELETE of /<vol>/<path>) sent to a node that no longer
+        // holds the volume gets a bare 404 "Not Found" from real SX, as for a missing file: a
+        // 404 with a location from the cache is checked against a fresh one too (one locate
+        // per such 404; none when the location was just found).
         let stale = match &first {
             Err(SxError::Unavailable(_)) => true,
-            Ok(resp) => names_no_volume(resp),
+            Ok(resp) => names_no_volume(resp) || (resp.status == 404 && !vol.fresh),
             Err(_) => false,
         };
         if !stale {
             return first;
         }
-        self.inner.volumes.invalidate_all();
+        // SX lists a volume's nodes in random order: compare them as sets.
+        let sorted = |nodes: &[String]| {
+            let mut nodes = nodes.to_vec();
+            nodes.sort();
+            nodes
+        };
         let fresh = match self.locate(&vol.token, &vol.name, None).await {
-            Ok(loc) if loc.node_list != vol.loc.node_list => loc,
+            Ok(loc) if sorted(&loc.node_list) != sorted(&vol.loc.node_list) => loc,
             _ => return first,
         };
+        self.inner.volumes.invalidate_all();
         log::info!(
             "SX volume {} is now on {}; asking there",
             vol.name,
@@ -496,10 +530,57 @@ impl Cluster {
             .await
             .and_then(Response::ok)
             .map_err(internal)?;
-        self.client()
-            .wait_job(resp, &vol.token)
-            .await
-            .map_err(internal)
+        let job = std::pin::pin!(self.client().wait_job(resp, &vol.token));
+        let down = std::pin::pin!(self.volume_node_down(vol));
+        let ended = match futures_util::future::select(job, down).await {
+            futures_util::future::Either::Left((ended, _)) => ended,
+            futures_util::future::Either::Right((node, _)) => {
+                log::warn!(
+                    "SX node {node} of volume {} does not answer: the flush cannot complete",
+                    vol.name
+                );
+                return Err(StoreError::Unavailable(format!(
+                    "SX node {node} of volume {} is down; SX cannot complete writes to the \
+                     volume until it is back",
+                    vol.name
+                )));
+            }
+        };
+        match ended {
+            // Another writer's flush of the same name landed first with a newer revision: S3
+            // is last-writer-wins, and this write happened (and was overwritten at once).
+            Err(SxError::Job(message)) if message.contains(NEWER_COPY) => {
+                log::debug!("SX: {message}: a concurrent write of the same name won");
+                Ok(())
+            }
+            other => other.map_err(internal),
+        }
+    }
+
+    /// Resolves, with its address, once a node of the volume is seen down; never while they
+    /// all answer. A flush that needs a node which is down does not fail on its own until
+    /// SX's cluster timeout (a minute, seen with an empty file on a replica-2 volume), so a
+    /// flush still running after [`FLUSH_PATIENCE`] looks at the volume's nodes.
+    async fn volume_node_down(&self, vol: &Vol) -> String {
+        actix_web::rt::time::sleep(FLUSH_PATIENCE).await;
+        loop {
+            for node in vol.loc.node_list.iter() {
+                let asked = self
+                    .client()
+                    .request(
+                        std::slice::from_ref(node),
+                        Method::GET,
+                        "/?nodeList",
+                        Bytes::new(),
+                        self.admin(),
+                    )
+                    .await;
+                if let Err(SxError::Unavailable(_)) = asked {
+                    return node.clone();
+                }
+            }
+            actix_web::rt::time::sleep(FLUSH_PATIENCE).await;
+        }
     }
 
     /// Sends the blocks SX asked for, grouped per node in batches of at most 4 MiB.
@@ -558,7 +639,35 @@ impl Cluster {
     /// Writes a new SX file of `size` bytes at `path` from segments: data is cut into blocks
     /// and hashed as it arrives, known block hashes are used as they are; only the blocks SX
     /// lacks are sent, in parts so memory stays bounded. Returns the block size and hashes.
+    ///
+    /// Writes of one name through this gateway go one at a time. SX 2.3 races when flushes of
+    /// one file overlap: besides refusing the older revision ("Newer copies of this file
+    /// already exist", which is fine), its job manager can hit a foreign-key failure on the
+    /// file meta and retry the flush job every second for over a minute before dropping it
+    /// (seen with sixteen concurrent writers of one key on two nodes), leaving the S3 client
+    /// without an answer. In turn, each write takes one flush (tens to hundreds of ms).
+    #[allow(clippy::too_many_arguments)]
     async fn write_file(
+        &self,
+        vol: &Vol,
+        path: &SxPath,
+        size: u64,
+        segments: Vec<Segment>,
+        meta: Option<&HexMeta>,
+        recheck: Option<&WriteCondition>,
+    ) -> Result<(u64, Vec<String>), StoreError> {
+        let lock = self
+            .inner
+            .writing
+            .get_with((vol.name.clone(), path.as_str().to_owned()), || {
+                Arc::new(tokio::sync::Mutex::new(()))
+            });
+        let _turn = lock.lock().await;
+        self.write_file_now(vol, path, size, segments, meta, recheck)
+            .await
+    }
+
+    async fn write_file_now(
         &self,
         vol: &Vol,
         path: &SxPath,
@@ -1001,13 +1110,14 @@ impl ObjectReader for SxReader {
         let bs = self.block_size;
         let first_block = (first / bs) as usize;
         let end_block = (end.div_ceil(bs) as usize).min(self.blocks.len());
-        // Runs of up to 30 consecutive blocks whose preferred node is the same.
+        // Runs of up to 30 consecutive blocks held by the same nodes: the request goes to the
+        // first and, when it fails, to the next, which must hold every block of the run too.
         let mut batches: Vec<(usize, usize)> = Vec::new();
         let mut i = first_block;
         while i < end_block {
-            let node = self.blocks[i].1.first();
+            let nodes = &self.blocks[i].1;
             let mut j = i + 1;
-            while j < end_block && j - i < DOWNLOAD_BLOCKS && self.blocks[j].1.first() == node {
+            while j < end_block && j - i < DOWNLOAD_BLOCKS && self.blocks[j].1 == *nodes {
                 j += 1;
             }
             batches.push((i, j));
@@ -1711,16 +1821,17 @@ impl ObjectStore for Cluster {
             return Err(StoreError::BucketNotEmpty);
         }
         self.delete_tree(&vol, RESERVED).await?;
+        // SX removes a volume only when asked on one of its own nodes; another node answers
+        // 404 "This volume does not belong here". Volume removal needs the admin key.
+        let as_admin = Vol {
+            token: self.admin().clone(),
+            name: vol.name.clone(),
+            loc: vol.loc.clone(),
+            fresh: vol.fresh,
+        };
         let path = format!("/{}", url_encode(bucket, false));
         let resp = self
-            .client()
-            .request(
-                &self.client().nodes(),
-                Method::DELETE,
-                &path,
-                Bytes::new(),
-                self.admin(),
-            )
+            .vol_request(&as_admin, Method::DELETE, &path, Bytes::new())
             .await
             .and_then(Response::ok)
             .map_err(|e| match e {

@@ -38,6 +38,9 @@ pub struct SxCluster {
     verify_ssl: bool,
     admin_key: String,
     volume_size: Option<String>,
+    /// `replica_count` of the gateway's new volumes on a real cluster: 2 when it has two
+    /// nodes or more (`LIBRES3_TEST_SX_REPLICA_COUNT` overrides).
+    replica_count: Option<usize>,
     fake: Option<FakeSx>,
     /// Users made by this test (removed with their volumes on a real cluster).
     users: Mutex<Vec<String>>,
@@ -72,6 +75,7 @@ impl SxCluster {
             verify_ssl: true,
             admin_key: fake.admin_token.clone(),
             volume_size: None,
+            replica_count: None,
             fake: Some(fake),
             users: Mutex::new(Vec::new()),
         }
@@ -96,7 +100,7 @@ impl SxCluster {
         let ca_file = std::env::var_os("LIBRES3_TEST_SX_CA_FILE").map(PathBuf::from);
         let verify_ssl = std::env::var("LIBRES3_TEST_SX_VERIFY_SSL").as_deref() != Ok("no");
         let tls = ssl.then(|| tls_config(ca_file.as_ref(), verify_ssl));
-        SxCluster {
+        let mut cluster = SxCluster {
             nodes: vec![host],
             port,
             ssl,
@@ -108,9 +112,32 @@ impl SxCluster {
                 std::env::var("LIBRES3_TEST_SX_VOLUME_SIZE")
                     .unwrap_or_else(|_| REAL_VOLUME_SIZE.to_string()),
             ),
+            replica_count: None,
             fake: None,
             users: Mutex::new(Vec::new()),
-        }
+        };
+        cluster.replica_count = Some(match std::env::var("LIBRES3_TEST_SX_REPLICA_COUNT") {
+            Ok(n) => n
+                .parse()
+                .expect("LIBRES3_TEST_SX_REPLICA_COUNT is not a number"),
+            Err(_) => cluster.node_count().clamp(1, 2),
+        });
+        cluster
+    }
+
+    /// Sets the replica count of the gateway's new volumes.
+    pub fn with_replica_count(mut self, n: usize) -> SxCluster {
+        self.replica_count = Some(n);
+        self
+    }
+
+    /// How many nodes the cluster has (`GET /?nodeList`).
+    pub fn node_count(&self) -> usize {
+        let answer = self.admin("GET", "/?nodeList", b"");
+        let v: Value = serde_json::from_slice(&answer.response.body).unwrap_or_else(|e| {
+            panic!("SX /?nodeList: {e}: {}", answer.response.text());
+        });
+        v["nodeList"].as_array().map_or(0, Vec::len)
     }
 
     /// The fake cluster, when this is one (tests that stop nodes or count bytes).
@@ -120,6 +147,19 @@ impl SxCluster {
 
     pub fn fake_mut(&mut self) -> Option<&mut FakeSx> {
         self.fake.as_mut()
+    }
+
+    /// A real cluster reached over HTTPS with a CA file: its first node, port and CA file.
+    pub fn real_https(&self) -> Option<(&str, u16, &PathBuf)> {
+        match (&self.fake, self.ssl, &self.ca_file) {
+            (None, true, Some(ca)) => Some((self.nodes[0].as_str(), self.port, ca)),
+            _ => None,
+        }
+    }
+
+    /// The admin key the gateway is given.
+    pub fn admin_key(&self) -> &str {
+        &self.admin_key
     }
 
     /// The `libres3.conf` lines of the SX backend for this cluster.
@@ -139,6 +179,9 @@ impl SxCluster {
         }
         if let Some(size) = &self.volume_size {
             c.push_str(&format!("volume_size = {size}\n"));
+        }
+        if let Some(n) = self.replica_count {
+            c.push_str(&format!("replica_count = {n}\n"));
         }
         c
     }
@@ -326,7 +369,9 @@ impl SxCluster {
                     self.wait_job(&answer, &format!("emptying volume {name}"));
                 }
             }
-            let answer = self.admin("DELETE", &format!("/{}", encode(&name)), b"");
+            // Only the volume's own nodes remove it; another node answers 404 "This volume
+            // does not belong here" (sx-protocol.md §6).
+            let answer = self.request(&volnodes, "DELETE", &format!("/{}", encode(&name)), b"");
             self.wait_job(&answer, &format!("deleting volume {name}"));
         }
         for user in users {
@@ -400,12 +445,13 @@ fn tls_config(ca_file: Option<&PathBuf>, verify: bool) -> Arc<rustls::ClientConf
         .expect("TLS versions");
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let mut pinned = Vec::new();
     if let Some(path) = ca_file {
         let pem = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-            roots
-                .add(cert.expect("PEM certificate"))
-                .expect("CA certificate");
+            let cert = cert.expect("PEM certificate");
+            roots.add(cert.clone()).expect("CA certificate");
+            pinned.push(cert);
         }
     }
     let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
@@ -418,6 +464,7 @@ fn tls_config(ca_file: Option<&PathBuf>, verify: bool) -> Arc<rustls::ClientConf
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(ChainOnly {
             inner,
+            pinned,
             verify,
             provider,
         }))
@@ -425,9 +472,13 @@ fn tls_config(ca_file: Option<&PathBuf>, verify: bool) -> Arc<rustls::ClientConf
     Arc::new(config)
 }
 
+/// Like the gateway's `sx_ca_file` check: a node presenting exactly a certificate of the file
+/// (sxsetup's self-signed CA:true certificate, which every node of a cluster presents) is
+/// accepted; other certificates must chain to the file's; names are not checked.
 #[derive(Debug)]
 struct ChainOnly {
     inner: Arc<rustls::client::WebPkiServerVerifier>,
+    pinned: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// `LIBRES3_TEST_SX_VERIFY_SSL=no`: accept any certificate, like `sx_verify_ssl = no`.
     verify: bool,
     provider: Arc<rustls::crypto::CryptoProvider>,
@@ -443,7 +494,12 @@ impl rustls::client::danger::ServerCertVerifier for ChainOnly {
         now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
         use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
-        if !self.verify {
+        if !self.verify
+            || self
+                .pinned
+                .iter()
+                .any(|c| c.as_ref() == end_entity.as_ref())
+        {
             return Ok(rustls::client::danger::ServerCertVerified::assertion());
         }
         match self

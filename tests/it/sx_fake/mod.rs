@@ -96,6 +96,9 @@ struct FileRec {
     meta: Map<String, Value>,
     created: u64,
     revision: String,
+    /// When its upload began, in the order of [`State::next_revision`]: SX dates a revision
+    /// from the file's creation (`PUT /<vol>/<path>`), not from its flush.
+    order: u64,
 }
 
 struct VolumeRec {
@@ -118,6 +121,8 @@ struct Pending {
     bs: u64,
     hashes: Vec<String>,
     meta: Map<String, Value>,
+    /// The revision's place in time, taken when the upload began.
+    order: u64,
 }
 
 struct JobRec {
@@ -136,6 +141,9 @@ pub struct State {
     uploads: HashMap<String, Pending>,
     jobs: HashMap<String, JobRec>,
     next_job: u64,
+    /// Orders revisions: a flush whose upload began before the current revision's did fails,
+    /// like real SX's "Newer copies of this file already exist".
+    next_revision: u64,
     /// Block bytes received by `PUT /.data`.
     pub block_bytes_in: u64,
     /// Seconds the fake's clock is ahead of the real one.
@@ -146,6 +154,9 @@ pub struct State {
     pub disks_full: bool,
     /// Actions run once around the next request that matches (see [`FakeSx::before_next`]).
     hooks: Vec<Hook>,
+    /// The next 200 answer to a request that matches ends with this error, as real SX ends
+    /// an answer it fails to finish (see [`FakeSx::fail_during_next`]).
+    partial_errors: Vec<(HookMatch, String)>,
 }
 
 /// File meta with the values decoded.
@@ -224,6 +235,8 @@ impl State {
             .iter()
             .map(|(k, v)| (k.to_string(), json!(hex(v))))
             .collect();
+        self.next_revision += 1;
+        let order = self.next_revision;
         if let Some(vol) = self.volumes.get_mut(volume) {
             vol.files.insert(
                 path.to_owned(),
@@ -234,6 +247,7 @@ impl State {
                     meta,
                     created,
                     revision,
+                    order,
                 },
             );
         }
@@ -367,6 +381,22 @@ impl State {
         Ok(vol)
     }
 
+    /// [`Self::vol_for`] for a file request (`/<vol>/<path>`): real SX answers one sent to a
+    /// node that does not hold the volume with a bare 404 "Not Found", as for a missing file
+    /// (a listing gets "Wrong node for volume ...").
+    fn file_vol_for(
+        &self,
+        name: &str,
+        node: usize,
+        user: &str,
+        write: bool,
+    ) -> Result<&VolumeRec, Fail> {
+        if !self.volume(name)?.nodes.contains(&node) {
+            return fail(404, "Not Found");
+        }
+        self.vol_for(name, node, user, write)
+    }
+
     fn missing(&self, hashes: &[String], replicas: usize) -> Map<String, Value> {
         let mut out = Map::new();
         for h in hashes {
@@ -498,11 +528,13 @@ impl FakeSx {
             uploads: HashMap::new(),
             jobs: HashMap::new(),
             next_job: 0,
+            next_revision: 0,
             block_bytes_in: 0,
             clock_offset: 0,
             requests: vec![0; nodes],
             disks_full: false,
             hooks: Vec::new(),
+            partial_errors: Vec::new(),
         };
         let admin = STANDARD_NO_PAD.decode(ADMIN_TOKEN).expect("admin token");
         state.users.insert(
@@ -672,6 +704,9 @@ async fn serve(req: HttpRequest, body: Bytes, node: web::Data<NodeCtx>) -> HttpR
         .run_hooks(false, method.as_str(), &uri, &body);
     let mut resp = answer(&req, &uri, body.clone(), &node)
         .unwrap_or_else(|Fail(status, message)| error_response(&node, &method, status, &message));
+    if resp.status() == StatusCode::OK {
+        resp = fail_during(resp, &node, method.as_str(), &uri, &body).await;
+    }
     let mut st = node.state.lock().unwrap_or_else(PoisonError::into_inner);
     st.run_hooks(true, method.as_str(), &uri, &body);
     let headers = resp.headers_mut();
@@ -689,6 +724,47 @@ async fn serve(req: HttpRequest, body: Bytes, node: web::Data<NodeCtx>) -> HttpR
         return resp.map_body(|_, _| actix_web::body::BoxBody::new(()));
     }
     resp
+}
+
+/// A JSON answer cut short the way real SX ends an answer it fails to finish after its 200
+/// (`send_partial_error` in fcgi-utils.c): `,"ErrorMessage":...}` in place of the last `}`.
+async fn fail_during(
+    resp: HttpResponse,
+    node: &NodeCtx,
+    method: &str,
+    uri: &str,
+    body: &[u8],
+) -> HttpResponse {
+    let (message, node_uuid) = {
+        let mut st = node.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(i) = st
+            .partial_errors
+            .iter()
+            .position(|(m, _)| m(method, uri, body))
+        else {
+            return resp;
+        };
+        (
+            st.partial_errors.remove(i).1,
+            st.node_uuids[node.index].clone(),
+        )
+    };
+    let Ok(sent) = actix_web::body::to_bytes(resp.into_body()).await else {
+        return HttpResponse::InternalServerError().finish();
+    };
+    let mut text = String::from_utf8_lossy(&sent).into_owned();
+    if text.ends_with('}') {
+        text.pop();
+        text.push(',');
+    }
+    text.push_str(&format!(
+        "\"ErrorMessage\":{},\"NodeId\":\"{}\",\"ErrorId\":\"FAKE\"}}",
+        Value::String(message),
+        node_uuid
+    ));
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(text)
 }
 
 fn answer(req: &HttpRequest, uri: &str, body: Bytes, node: &NodeCtx) -> Answer {
@@ -980,6 +1056,13 @@ fn upload_request(st: &mut State, n: usize, token: &str, user: &str, body: Bytes
             ))
         } else if p.hashes.iter().any(|h| !st.blocks.contains_key(h)) {
             Some("Some block is missing".to_owned())
+        } else if st
+            .volumes
+            .get(&p.volume)
+            .and_then(|v| v.files.get(&p.path))
+            .is_some_and(|f| f.order > p.order)
+        {
+            Some("Newer copies of this file already exist".to_owned())
         } else {
             None
         };
@@ -1002,6 +1085,7 @@ fn upload_request(st: &mut State, n: usize, token: &str, user: &str, body: Bytes
                     meta: p.meta,
                     created,
                     revision,
+                    order: p.order,
                 },
             );
         }
@@ -1196,6 +1280,10 @@ fn volume_request(
             return fail(403, "Permission denied: not enough privileges");
         }
         let v = st.volume(name)?;
+        // Like real SX: only the volume's own nodes remove it (sx-protocol.md §6).
+        if !v.nodes.contains(&n) {
+            return fail(404, "This volume does not belong here");
+        }
         if !v.files.is_empty() {
             return fail(409, "Cannot delete non-empty volume");
         }
@@ -1218,7 +1306,7 @@ fn file_request(
 ) -> Answer {
     let is_get = *method == Method::GET || *method == Method::HEAD;
     if is_get {
-        let v = st.vol_for(vol_name, n, user, false)?;
+        let v = st.file_vol_for(vol_name, n, user, false)?;
         let Some(f) = v.files.get(path) else {
             return fail(404, "Not Found");
         };
@@ -1236,7 +1324,7 @@ fn file_request(
         }));
     }
     if *method == Method::PUT {
-        let v = st.vol_for(vol_name, n, user, true)?;
+        let v = st.file_vol_for(vol_name, n, user, true)?;
         if !valid_path(path) {
             return fail(400, "Invalid path");
         }
@@ -1264,6 +1352,8 @@ fn file_request(
             return fail(413, "Not enough space left on volume");
         }
         let missing = st.missing(&hashes, replicas);
+        st.next_revision += 1;
+        let order = st.next_revision;
         let token = format!(
             "{}:{}:{:08x}:{:016x}:{}",
             st.node_uuids[n],
@@ -1283,12 +1373,13 @@ fn file_request(
                 bs: block_size_for(size),
                 hashes,
                 meta,
+                order,
             },
         );
         return json_ok(json!({"uploadToken": token, "uploadData": missing}));
     }
     if *method == Method::DELETE {
-        let v = st.vol_for(vol_name, n, user, true)?;
+        let v = st.file_vol_for(vol_name, n, user, true)?;
         if !v.files.contains_key(path) {
             return fail(404, "Not Found");
         }
@@ -1327,6 +1418,19 @@ impl FakeSx {
             matches,
             action,
         });
+    }
+
+    /// Makes the next 200 answer to a request that `matches` end with `message`, as real SX
+    /// does when it fails while sending an answer (a node failing during a listing).
+    pub fn fail_during_next(&self, matches: HookMatch, message: &str) {
+        self.state()
+            .partial_errors
+            .push((matches, message.to_owned()));
+    }
+
+    /// Injected errors of [`Self::fail_during_next`] not used yet.
+    pub fn pending_partial_errors(&self) -> usize {
+        self.state().partial_errors.len()
     }
 
     /// Hooks not run yet.
