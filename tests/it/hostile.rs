@@ -175,10 +175,16 @@ fn copies_of_a_source_being_overwritten_never_fail(s: &TestServer) {
                 .header("x-amz-copy-source", &format!("/{bucket}/src"))
                 .send();
             assert_eq!(response.status, 200, "copy {copies}: {}", response.text());
-            let copied = raw.get_object(&bucket, "dst");
+            let copied = raw.get(&format!("/{bucket}/dst")).send().ok();
             assert!(
-                versions.contains(&copied),
+                versions.contains(&copied.body),
                 "copy {copies} is not one whole version of its source"
+            );
+            // Its ETag is that version's, not the other's: data and metadata of one version.
+            assert_eq!(
+                copied.header("etag"),
+                Some(crate::common::etag_of(&copied.body).as_str()),
+                "copy {copies}: ETag of another version"
             );
             copies += 1;
         }

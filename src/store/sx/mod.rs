@@ -864,12 +864,47 @@ impl Cluster {
     }
 
     async fn file_meta(&self, vol: &Vol, path: &SxPath) -> Result<HexMeta, StoreError> {
-        let url = format!("{}?fileMeta", Self::file_url(vol, path));
+        self.file_meta_at(vol, path, "").await
+    }
+
+    /// The custom meta of one revision of a file (`rev` empty: the newest).
+    async fn file_meta_at(
+        &self,
+        vol: &Vol,
+        path: &SxPath,
+        rev: &str,
+    ) -> Result<HexMeta, StoreError> {
+        let mut url = format!("{}?fileMeta", Self::file_url(vol, path));
+        if !rev.is_empty() {
+            url.push_str("&rev=");
+            url.push_str(&url_encode(rev, false));
+        }
         self.vol_request(vol, Method::GET, &url, Bytes::new())
             .await
             .and_then(Response::json::<proto::FileMeta>)
             .map(|m| m.file_meta)
             .map_err(|e| store_error(e, StoreError::NoSuchKey))
+    }
+
+    /// A file's block list and the meta of that same revision. The two are separate requests:
+    /// asking for the meta of the revision the block list came from keeps a concurrent
+    /// overwrite from pairing one version's data with another's ETag. A revision dropped in
+    /// between (the overwrite won) is read again, a few times.
+    async fn file_with_meta(
+        &self,
+        vol: &Vol,
+        path: &SxPath,
+    ) -> Result<(proto::File, HexMeta), StoreError> {
+        let mut attempt = 1;
+        loop {
+            let file = self.file(vol, path).await?;
+            match self.file_meta_at(vol, path, &file.file_revision).await {
+                Ok(meta) => return Ok((file, meta)),
+                Err(StoreError::NoSuchKey) if attempt < 4 => attempt += 1,
+                Err(StoreError::NoSuchKey) => return Err(StoreError::SourceChanged),
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// One page of a recursive listing with meta, from names >= `after`.
@@ -1377,11 +1412,8 @@ impl Cluster {
         if *condition == WriteCondition::None {
             return Ok(());
         }
-        let current = match self.file(vol, path).await {
-            Ok(file) => {
-                let meta = self.file_meta(vol, path).await?;
-                Some(meta_from_sx(Some(&meta), &file.file_revision).etag)
-            }
+        let current = match self.file_with_meta(vol, path).await {
+            Ok((file, meta)) => Some(meta_from_sx(Some(&meta), &file.file_revision).etag),
             Err(StoreError::NoSuchKey) => None,
             Err(e) => return Err(e),
         };
@@ -1518,13 +1550,13 @@ impl Cluster {
     async fn copy_from_hashes(
         &self,
         who: &Principal,
-        src_bucket: &str,
-        src_key: &str,
+        source: &CopySource<'_>,
         dst_bucket: &str,
         dst_key: &str,
         meta: ObjectMeta,
         condition: WriteCondition,
     ) -> Result<ObjectInfo, StoreError> {
+        let (src_bucket, src_key) = (source.bucket, source.key);
         let src = self.data_volume(who, src_bucket).await?;
         let dst = if src_bucket == dst_bucket {
             src.clone()
@@ -1532,7 +1564,17 @@ impl Cluster {
             self.data_volume(who, dst_bucket).await?
         };
         let src_path = Self::path_of(src_key).map_err(|_| StoreError::NoSuchKey)?;
-        let file = self.file(&src, &src_path).await?;
+        // The ETag is checked against the very revision whose blocks are copied.
+        let file = match source.if_etag {
+            Some(etag) => {
+                let (file, src_meta) = self.file_with_meta(&src, &src_path).await?;
+                if meta_from_sx(Some(&src_meta), &file.file_revision).etag != etag {
+                    return Err(StoreError::SourceChanged);
+                }
+                file
+            }
+            None => self.file(&src, &src_path).await?,
+        };
         let size = file.file_size;
         let hashes: Vec<String> = file
             .file_data
@@ -1597,22 +1639,8 @@ impl ObjectStore for Cluster {
         meta: ObjectMeta,
         condition: WriteCondition,
     ) -> Result<ObjectInfo, StoreError> {
-        if let Some(etag) = source.if_etag {
-            let current = self.open_object(who, source.bucket, source.key).await?;
-            if current.info().meta.etag != etag {
-                return Err(StoreError::SourceChanged);
-            }
-        }
-        self.copy_from_hashes(
-            who,
-            source.bucket,
-            source.key,
-            dst_bucket,
-            dst_key,
-            meta,
-            condition,
-        )
-        .await
+        self.copy_from_hashes(who, source, dst_bucket, dst_key, meta, condition)
+            .await
     }
 
     async fn bucket_documents(&self, bucket: &str) -> Result<BucketDocuments, StoreError> {
@@ -1914,8 +1942,7 @@ impl ObjectStore for Cluster {
     ) -> Result<SxReader, StoreError> {
         let vol = self.data_volume(who, bucket).await?;
         let path = Self::path_of(key).map_err(|_| StoreError::NoSuchKey)?;
-        let file = self.file(&vol, &path).await?;
-        let meta = self.file_meta(&vol, &path).await?;
+        let (file, meta) = self.file_with_meta(&vol, &path).await?;
         let meta = meta_from_sx(Some(&meta), &file.file_revision);
         Ok(self.reader(&vol, key.to_owned(), file, meta))
     }
