@@ -98,12 +98,13 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        // A '*' in the pattern is a wildcard even where the text holds a '*'.
+        if pi < p.len() && p[pi] == '*' {
             star = Some((pi, ti));
             pi += 1;
+        } else if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
         } else if let Some((sp, st)) = star {
             pi = sp + 1;
             ti = st + 1;
@@ -271,6 +272,14 @@ mod tests {
         assert!(!wildcard_match("a?c", "ac"));
         assert!(wildcard_match("*", ""));
         assert!(wildcard_match("a*b*c", "aXbYbZc"));
+        // Found by fuzz/fuzz_targets/bucket_policy.rs: a '*' in the text made the
+        // pattern's '*' match only itself, so a Deny of bkt/* missed the key "*secret".
+        assert!(wildcard_match(
+            "arn:aws:s3:::bkt/*",
+            "arn:aws:s3:::bkt/*secret"
+        ));
+        assert!(wildcard_match("*a*a*a*b", "*xaaab"));
+        assert!(wildcard_match("a*", "a**"));
         assert!(!wildcard_match("a*b", "a/c"));
         assert!(wildcard_match("s3:get*", "s3:getobject"));
     }

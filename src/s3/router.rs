@@ -179,7 +179,11 @@ pub fn percent_decode(s: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
+            // Two hex digits: from_str_radix alone would also take a sign ("%+1").
             let hex = bytes.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
             let hex = std::str::from_utf8(hex).ok()?;
             out.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
@@ -759,6 +763,16 @@ mod tests {
             route(Method::GET, "/b/%ff", false).unwrap_err().code,
             S3ErrorCode::InvalidURI
         );
+        // Found by fuzz/fuzz_targets/percent.rs: a sign is not a hex digit.
+        for bad in ["/b/%+01", "/b/a%+f", "/b/%-1"] {
+            assert_eq!(
+                route(Method::GET, bad, false).unwrap_err().code,
+                S3ErrorCode::InvalidURI,
+                "{bad}"
+            );
+        }
+        assert_eq!(percent_decode("%+01%00"), None);
+        assert!(Query::parse("prefix=%+2F").is_err());
         assert_eq!(
             route(Method::PATCH, "/b/k", false).unwrap_err().code,
             S3ErrorCode::MethodNotAllowed

@@ -40,24 +40,7 @@ pub async fn create_bucket<S: ObjectStore>(
 ) -> Result<HttpResponse, S3Error> {
     check_bucket_name(&ctx.bucket)?;
     let document = body.read_capped(MAX_CREATE_BUCKET_BODY).await?;
-    if !document.iter().all(u8::is_ascii_whitespace) {
-        let doc = xml::parse(&document)?;
-        let root = doc.root_element();
-        if root.tag_name().name() != "CreateBucketConfiguration" {
-            return Err(xml::malformed("expected CreateBucketConfiguration"));
-        }
-        let location = xml::child_text(root, "LocationConstraint").unwrap_or("");
-        if !location.is_empty() && location != ctx.config.region {
-            return Err(S3Error::new(
-                S3ErrorCode::InvalidLocationConstraint,
-                format!(
-                    "The specified location-constraint is not valid: this server's region is {}",
-                    ctx.config.region
-                ),
-            )
-            .with_detail("LocationConstraint", location));
-        }
-    }
+    check_create_configuration(&document, &ctx.config.region)?;
     let acl = crate::s3::acl::from_headers(|name| ctx.header(name).map(str::to_string))?;
     ctx.store.create_bucket(&ctx.who, &ctx.bucket).await?;
     if let Some(stored) = acl.and_then(|acl| acl.to_stored()) {
@@ -73,6 +56,30 @@ pub async fn create_bucket<S: ObjectStore>(
     Ok(HttpResponse::Ok()
         .insert_header(("Location", format!("/{}", ctx.bucket)))
         .finish())
+}
+
+/// Checks a CreateBucket body: empty, or a `CreateBucketConfiguration` whose
+/// `LocationConstraint`, if any, is our `region`.
+pub fn check_create_configuration(document: &[u8], region: &str) -> Result<(), S3Error> {
+    if document.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let doc = xml::parse(document)?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "CreateBucketConfiguration" {
+        return Err(xml::malformed("expected CreateBucketConfiguration"));
+    }
+    let location = xml::child_text(root, "LocationConstraint").unwrap_or("");
+    if !location.is_empty() && location != region {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidLocationConstraint,
+            format!(
+                "The specified location-constraint is not valid: this server's region is {region}"
+            ),
+        )
+        .with_detail("LocationConstraint", location));
+    }
+    Ok(())
 }
 
 pub async fn delete_bucket<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {

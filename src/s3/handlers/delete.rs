@@ -14,12 +14,12 @@ use crate::store::ObjectStore;
 pub const MAX_DELETE_KEYS: usize = 1000;
 
 #[derive(Debug)]
-struct DeleteRequest {
-    quiet: bool,
-    keys: Vec<String>,
+pub struct DeleteRequest {
+    pub quiet: bool,
+    pub keys: Vec<String>,
 }
 
-fn parse_request(body: &[u8]) -> Result<DeleteRequest, S3Error> {
+pub fn parse_request(body: &[u8]) -> Result<DeleteRequest, S3Error> {
     let doc = xml::parse(body)?;
     let root = doc.root_element();
     if root.tag_name().name() != "Delete" {

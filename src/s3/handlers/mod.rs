@@ -10,6 +10,14 @@ mod multipart;
 mod object;
 pub mod post;
 
+/// The pure parsers of request bodies and headers, reachable from the fuzz targets (fuzz/).
+pub mod parsers {
+    pub use super::bucket::check_create_configuration;
+    pub use super::copy::{parse_copy_range, parse_copy_source};
+    pub use super::delete::{parse_request as parse_delete, DeleteRequest};
+    pub use super::multipart::parse_completion;
+}
+
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::HttpResponse;
 

@@ -110,7 +110,7 @@ pub async fn upload_part<S: ObjectStore>(
 }
 
 /// The (part number, unquoted ETag) list of a CompleteMultipartUpload document.
-fn parse_completion(body: &[u8]) -> Result<Vec<(u32, String)>, S3Error> {
+pub fn parse_completion(body: &[u8]) -> Result<Vec<(u32, String)>, S3Error> {
     let doc = xml::parse(body)?;
     let root = doc.root_element();
     if root.tag_name().name() != "CompleteMultipartUpload" {

@@ -17,8 +17,12 @@ impl HexMeta {
     pub fn insert(&mut self, key: &str, value: &[u8]) {
         self.0.insert(key.to_owned(), hex(value));
     }
+    /// The decoded value: None unless it is hex digits only (unhex alone takes "+f" as 0x0f).
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
-        self.0.get(key).and_then(|v| unhex(v))
+        self.0
+            .get(key)
+            .filter(|v| v.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|v| unhex(v))
     }
     pub fn contains(&self, key: &str) -> bool {
         self.0.contains_key(key)
@@ -234,5 +238,14 @@ mod tests {
         })
         .unwrap();
         assert_eq!(create, r#"{"fileSize":3,"fileData":["x"]}"#);
+    }
+
+    /// Found by fuzz/fuzz_targets/sx_json.rs: a signed number is not hex.
+    #[test]
+    fn meta_values_are_hex_digits_only() {
+        let meta: HexMeta = serde_json::from_str(r#"{"a":"+f","b":"0F","c":"-1"}"#).unwrap();
+        assert_eq!(meta.get("a"), None);
+        assert_eq!(meta.get("b"), Some(vec![15]));
+        assert_eq!(meta.get("c"), None);
     }
 }
