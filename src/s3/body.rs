@@ -239,7 +239,8 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    // Hex digits only: from_str_radix alone would take "+f" for 0x0f.
+    if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len())
@@ -302,5 +303,7 @@ mod tests {
         assert_eq!(e.code, S3ErrorCode::MaxMessageLengthExceeded);
         assert_eq!(unhex("00ff10"), Some(vec![0, 255, 16]));
         assert_eq!(unhex("0g"), None);
+        assert_eq!(unhex("+f"), None);
+        assert_eq!(unhex("-1"), None);
     }
 }

@@ -134,7 +134,8 @@ pub fn sha1_hex(body: &[u8]) -> String {
 }
 
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    // Hex digits only: from_str_radix alone would take "+f" for 0x0f.
+    if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     s.as_bytes()
@@ -149,6 +150,13 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unhex_takes_hex_digits_only() {
+        assert_eq!(unhex("00ff"), Some(vec![0, 255]));
+        assert_eq!(unhex("+f"), None);
+        assert_eq!(unhex("0"), None);
+    }
 
     const ADMIN: &str = "0DPiKuNIrrVmD8IUCuw1hQxNqZcoceX1r/QsuVb6pkTJ+F2+D1ckogAA";
     const DATE: &str = "Sun, 22 Nov 2026 02:14:34 GMT";
