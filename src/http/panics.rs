@@ -13,6 +13,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
@@ -20,7 +21,7 @@ use bytes::Bytes;
 
 thread_local! {
     /// The id of the request being polled on this thread, if any.
-    static CURRENT: RefCell<Option<String>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Rc<str>>> = const { RefCell::new(None) };
 }
 
 /// Installs the panic hook. `abort_elsewhere`: a panic outside any request aborts the
@@ -50,8 +51,9 @@ pub fn install(abort_elsewhere: bool) {
 }
 
 /// Polls `f` with `id` as the current request, catching a panic as `Err`.
-fn within<T>(id: &str, f: impl FnOnce() -> T) -> Result<T, ()> {
-    let previous = CURRENT.with(|c| c.replace(Some(id.to_string())));
+fn within<T>(id: &Rc<str>, f: impl FnOnce() -> T) -> Result<T, ()> {
+    // An Rc, not a String: this runs on every poll of every request and body.
+    let previous = CURRENT.with(|c| c.replace(Some(id.clone())));
     let result = catch_unwind(AssertUnwindSafe(f)).map_err(|_| ());
     CURRENT.with(|c| *c.borrow_mut() = previous);
     result
@@ -60,14 +62,14 @@ fn within<T>(id: &str, f: impl FnOnce() -> T) -> Result<T, ()> {
 /// `future`, resolved to None if it panics.
 pub fn catch<F: Future>(id: String, future: F) -> impl Future<Output = Option<F::Output>> {
     Catch {
-        id,
+        id: id.into(),
         future: Box::pin(future),
         done: false,
     }
 }
 
 struct Catch<F> {
-    id: String,
+    id: Rc<str>,
     future: Pin<Box<F>>,
     done: bool,
 }
@@ -98,7 +100,7 @@ impl<F: Future> Future for Catch<F> {
 /// A response body whose panics end it with an error (the connection is then closed, so
 /// the client sees a short body, never a wrong one).
 pub struct CatchBody {
-    id: String,
+    id: Rc<str>,
     body: BoxBody,
     failed: bool,
 }
@@ -106,7 +108,7 @@ pub struct CatchBody {
 impl CatchBody {
     pub fn wrap(id: String, body: BoxBody) -> BoxBody {
         BoxBody::new(CatchBody {
-            id,
+            id: id.into(),
             body,
             failed: false,
         })
