@@ -32,8 +32,24 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The path of the binary under test: the one cargo built, unless
 /// `LIBRES3_IT_BIN` names another (e.g. a release or packaged build).
+/// (An empty value counts as unset.)
 pub fn libres3_bin() -> String {
-    std::env::var("LIBRES3_IT_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_libres3").to_string())
+    std::env::var("LIBRES3_IT_BIN")
+        .ok()
+        .filter(|b| !b.is_empty())
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_libres3").to_string())
+}
+
+/// Polls `check` every 20 ms until it returns Some, or panics naming `what` after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -613,16 +629,18 @@ pub fn read(path: impl AsRef<Path>) -> Vec<u8> {
     v
 }
 
-/// Writes a file readable by its owner only (configuration files holding secrets).
-pub fn write_private(path: &Path, data: &[u8]) {
-    use std::os::unix::fs::OpenOptionsExt;
+/// Writes a file readable by its owner only (configuration files holding secrets); a file
+/// that was there before is made private too.
+pub fn write_private(path: &Path, data: impl AsRef<[u8]>) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(path)
-        .and_then(|mut f| f.write_all(data))
+        .and_then(|mut f| f.write_all(data.as_ref()))
+        .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)))
         .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 

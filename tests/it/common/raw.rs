@@ -219,6 +219,17 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// The request line and headers as sent (`Connection: close`), without the body.
+    pub fn head(&self) -> String {
+        request_head(
+            &self.method,
+            &self.target,
+            &self.host,
+            &self.headers,
+            self.body.len(),
+        )
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -968,17 +979,7 @@ pub fn send_raw(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Response {
-    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\n");
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    let has_len = headers
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
-    if !has_len && (!body.is_empty() || matches!(method, "PUT" | "POST")) {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    head.push_str("Connection: close\r\n\r\n");
+    let head = request_head(method, target, host, headers, body.len());
 
     let request = format!("{method} {target}");
     let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
@@ -1001,6 +1002,29 @@ pub fn send_raw(
         }
     }
     parse_response(&raw, method == "HEAD", request)
+}
+
+/// A request's line and headers with `Connection: close`, adding `Content-Length` for a
+/// body of `body_len` bytes unless the headers already declare one.
+fn request_head(
+    method: &str,
+    target: &str,
+    host: &str,
+    headers: &[(String, String)],
+    body_len: usize,
+) -> String {
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let has_len = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
+    if !has_len && (body_len > 0 || matches!(method, "PUT" | "POST")) {
+        head.push_str(&format!("Content-Length: {body_len}\r\n"));
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    head
 }
 
 /// Parses a whole HTTP/1.1 response read until the peer closed the connection.
