@@ -62,9 +62,10 @@ use ring::error::Unspecified;
 use ring::hkdf::{self, Prk, Salt, HKDF_SHA256};
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use super::blocks::{sha256, to_hex, BlockRef, Hash};
+use super::index;
 use super::LocalError;
 use crate::store::StoreError;
 
@@ -474,44 +475,22 @@ pub fn check_store(
         source,
     };
     let meta = |name: &str| -> Result<Option<String>, LocalError> {
-        conn.query_row(
-            "SELECT value FROM meta WHERE name = ?1",
-            params![name],
-            |row| row.get(0),
-        )
-        .optional()
-        .map_err(db)
+        index::meta::value(conn, name).map_err(db)
     };
     let recorded = match meta("encryption")? {
         Some(scheme) => scheme,
         None => {
             // A store made by `setup` or `user add` has users but no data yet: this start
             // decides. One that holds data comes from before encryption existed: it is plain.
-            let holds_data: bool = conn
-                .query_row(
-                    "SELECT EXISTS(SELECT 1 FROM objects) OR EXISTS(SELECT 1 FROM parts)
-                     OR EXISTS(SELECT 1 FROM blocks)",
-                    [],
-                    |row| row.get(0),
-                )
-                .map_err(db)?;
+            let holds_data = index::meta::holds_data(conn).map_err(db)?;
             let scheme = match sealing.key_id() {
                 Some(id) if !holds_data => {
-                    conn.execute(
-                        "INSERT INTO meta(name, value)
-                         VALUES ('encryption', ?1), ('encryption_key_id', ?2)",
-                        params![SCHEME, id],
-                    )
-                    .map_err(db)?;
+                    index::meta::record_encryption(conn, SCHEME, id).map_err(db)?;
                     return Ok(());
                 }
                 _ => PLAIN,
             };
-            conn.execute(
-                "INSERT INTO meta(name, value) VALUES ('encryption', ?1)",
-                params![scheme],
-            )
-            .map_err(db)?;
+            index::meta::record_scheme(conn, scheme).map_err(db)?;
             scheme.to_owned()
         }
     };

@@ -5,10 +5,20 @@ use bytes::Bytes;
 use futures_util::future::join_all;
 use futures_util::stream::{self, StreamExt};
 
+use self::blocks::random_hex;
+use self::index::INDEX_FILE;
 use super::blocks::BLOCK_SIZE;
 use super::staging::INLINE_MAX;
 use super::*;
 use crate::store::{BodyError, ByteRange, DataStream, ObjectReader};
+use crate::store::{
+    BodyStream, BucketInfo, CopySource, ListStart, ObjectInfo, ObjectMeta, ObjectStore, Principal,
+    Staged, WriteCondition,
+};
+use ring::rand::SystemRandom;
+use rusqlite::params;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
 
 const BLOCK: usize = BLOCK_SIZE;
 
