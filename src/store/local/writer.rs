@@ -77,12 +77,17 @@ impl<'c> Tx<'c> {
     }
 }
 
+/// Why a group transaction did not commit; every request in it gets the same answer.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("index commit failed: {0}")]
+struct CommitFailed(Arc<rusqlite::Error>);
+
 /// A request as the writer thread sees it.
 trait Job: Send {
     /// Runs inside the request's savepoint; false rolls the savepoint back.
     fn run(&mut self, tx: &mut Tx<'_>) -> bool;
     /// Answers the request once its transaction committed, or failed with this message.
-    fn finish(self: Box<Self>, committed: Result<(), String>);
+    fn finish(self: Box<Self>, committed: Result<(), CommitFailed>);
 }
 
 struct Pending<T, F> {
@@ -109,7 +114,7 @@ where
         ok
     }
 
-    fn finish(self: Box<Self>, committed: Result<(), String>) {
+    fn finish(self: Box<Self>, committed: Result<(), CommitFailed>) {
         let Pending {
             outcome,
             mut staged,
@@ -117,9 +122,7 @@ where
             ..
         } = *self;
         let result = match (committed, outcome) {
-            (Err(message), _) => Err(StoreError::Internal(format!(
-                "index commit failed: {message}"
-            ))),
+            (Err(failed), _) => Err(StoreError::Internal(failed.to_string())),
             (Ok(()), Some(outcome)) => outcome,
             (Ok(()), None) => Err(StoreError::Internal("index request did not run".into())),
         };
@@ -316,7 +319,7 @@ impl WriterThread {
                         log::error!("index rollback failed: {e}");
                     }
                 }
-                Err(e.to_string())
+                Err(CommitFailed(Arc::new(e)))
             }
         };
         for job in jobs {

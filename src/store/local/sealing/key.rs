@@ -79,7 +79,19 @@ impl StoreKey {
 }
 
 /// 64 hex digits, then at most one newline.
-fn parse_key(text: &[u8]) -> Result<[u8; KEY_LEN], String> {
+/// What is wrong with a key file's content.
+#[derive(Debug, thiserror::Error)]
+enum KeyFormatError {
+    #[error(
+        "the key file must hold 64 hex digits (32 random bytes) and at most a final newline, \
+         not these {0} bytes"
+    )]
+    NotHexDigits(usize),
+    #[error("the key file holds one byte repeated, not a random key")]
+    Repeated,
+}
+
+fn parse_key(text: &[u8]) -> Result<[u8; KEY_LEN], KeyFormatError> {
     let digits = text.strip_suffix(b"\n").unwrap_or(text);
     let mut key = [0u8; KEY_LEN];
     let valid = digits.len() == 2 * KEY_LEN
@@ -97,14 +109,10 @@ fn parse_key(text: &[u8]) -> Result<[u8; KEY_LEN], String> {
             );
     if !valid {
         key.fill(0);
-        return Err(format!(
-            "the key file must hold 64 hex digits (32 random bytes) and at most a final \
-             newline, not these {} bytes",
-            text.len()
-        ));
+        return Err(KeyFormatError::NotHexDigits(text.len()));
     }
     if key.iter().all(|&b| b == key[0]) {
-        return Err("the key file holds one byte repeated, not a random key".into());
+        return Err(KeyFormatError::Repeated);
     }
     Ok(key)
 }

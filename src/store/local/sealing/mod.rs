@@ -93,6 +93,41 @@ const KEY_ID_LEN: usize = 16;
 const SCHEME: &str = "aes-256-gcm/hkdf-sha256/v1";
 const PLAIN: &str = "none";
 
+/// Why sealed data does not open. The messages end up in logs and internal errors.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("read_block on a store without encryption")]
+    NotEncrypted,
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("file has {on_disk} bytes, {expected} expected for a sealed block of {len}")]
+    WrongSize {
+        on_disk: u64,
+        expected: u64,
+        len: u32,
+    },
+    #[error("{0}")]
+    TooLarge(#[from] std::num::TryFromIntError),
+    #[error("range {offset}+{len} outside a block of {block_len}")]
+    OutOfRange {
+        offset: u64,
+        len: u64,
+        block_len: u32,
+    },
+    #[error("{0} bytes, shorter than any sealed data")]
+    TooShort(usize),
+    #[error("no encryption header: not written by an encrypted store")]
+    NoHeader,
+    #[error("unknown encryption format version {0}")]
+    UnknownVersion(u8),
+    #[error("header of another kind of data (kind {0})")]
+    OtherKind(u8),
+    #[error("deriving its key failed")]
+    KeyDerivation,
+    #[error("failed authentication: the data was damaged or modified on disk")]
+    Authentication,
+}
+
 /// What a sealed unit holds; part of its header, so a unit of one kind never opens as another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Unit {
@@ -210,27 +245,32 @@ impl Sealing {
         block: &BlockRef,
         offset: u64,
         len: u64,
-    ) -> Result<Bytes, String> {
+    ) -> Result<Bytes, SealError> {
         let Some(keys) = &self.keys else {
-            return Err("read_block on a store without encryption".into());
+            return Err(SealError::NotEncrypted);
         };
         let expected = self.stored_len(block.len);
-        let on_disk = file.metadata().map_err(|e| e.to_string())?.len();
+        let on_disk = file.metadata()?.len();
         if on_disk != expected {
-            return Err(format!(
-                "file has {on_disk} bytes, {expected} expected for a sealed block of {}",
-                block.len
-            ));
+            return Err(SealError::WrongSize {
+                on_disk,
+                expected,
+                len: block.len,
+            });
         }
-        let size = usize::try_from(expected).map_err(|e| e.to_string())?;
+        let size = usize::try_from(expected)?;
         let mut buf = vec![0; size];
-        file.read_exact(&mut buf).map_err(|e| e.to_string())?;
+        file.read_exact(&mut buf)?;
         let plain = keys.open(&mut buf, Unit::Block, Some(&block.hash))?;
         let wanted = offset
             .checked_add(len)
             .and_then(|end| Some(usize::try_from(offset).ok()?..usize::try_from(end).ok()?))
             .filter(|wanted| wanted.end <= plain.len())
-            .ok_or_else(|| format!("range {offset}+{len} outside a block of {}", block.len))?;
+            .ok_or(SealError::OutOfRange {
+                offset,
+                len,
+                block_len: block.len,
+            })?;
         Ok(Bytes::from(buf).slice(plain.start + wanted.start..plain.start + wanted.end))
     }
 
@@ -253,7 +293,7 @@ impl Sealing {
     }
 
     /// The object bytes of an `inline_data` value.
-    pub fn open_inline(&self, stored: Vec<u8>) -> Result<Bytes, String> {
+    pub fn open_inline(&self, stored: Vec<u8>) -> Result<Bytes, SealError> {
         let Some(keys) = &self.keys else {
             return Ok(Bytes::from(stored));
         };
@@ -304,37 +344,29 @@ impl Keys {
         sealed: &mut [u8],
         unit: Unit,
         id: Option<&Hash>,
-    ) -> Result<Range<usize>, String> {
+    ) -> Result<Range<usize>, SealError> {
         if sealed.len() < OVERHEAD {
-            return Err(format!(
-                "{} bytes, shorter than any sealed data",
-                sealed.len()
-            ));
+            return Err(SealError::TooShort(sealed.len()));
         }
         let mut header = [0u8; HEADER_LEN];
         header.copy_from_slice(&sealed[..HEADER_LEN]);
         if &header[..4] != MAGIC {
-            return Err("no encryption header: not written by an encrypted store".into());
+            return Err(SealError::NoHeader);
         }
         if header[4] != VERSION {
-            return Err(format!("unknown encryption format version {}", header[4]));
+            return Err(SealError::UnknownVersion(header[4]));
         }
         if header[5] != unit as u8 || header[6..8] != [0, 0] {
-            return Err(format!(
-                "header of another kind of data (kind {})",
-                header[5]
-            ));
+            return Err(SealError::OtherKind(header[5]));
         }
         let key = self
             .unit_key(&header)
-            .map_err(|_| "deriving its key failed".to_string())?;
+            .map_err(|_| SealError::KeyDerivation)?;
         let (aad, aad_len) = associated_data(&header, id);
         let nonce = Nonce::assume_unique_for_key([0; NONCE_LEN]);
         let plain_len = key
             .open_in_place(nonce, Aad::from(&aad[..aad_len]), &mut sealed[HEADER_LEN..])
-            .map_err(|_| {
-                "failed authentication: the data was damaged or modified on disk".to_string()
-            })?
+            .map_err(|_| SealError::Authentication)?
             .len();
         Ok(HEADER_LEN..HEADER_LEN + plain_len)
     }

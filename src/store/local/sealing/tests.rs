@@ -25,7 +25,12 @@ fn seal_block(sealing: &Sealing, data: &[u8]) -> (Hash, Vec<u8>) {
 }
 
 /// Opens a sealed block from memory through a file, as the reader does.
-fn open_block(sealing: &Sealing, id: Hash, len: usize, sealed: &[u8]) -> Result<Vec<u8>, String> {
+fn open_block(
+    sealing: &Sealing,
+    id: Hash,
+    len: usize,
+    sealed: &[u8],
+) -> Result<Vec<u8>, SealError> {
     open_block_range(sealing, id, len, sealed, 0, len as u64)
 }
 
@@ -36,7 +41,7 @@ fn open_block_range(
     sealed: &[u8],
     offset: u64,
     want: u64,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, SealError> {
     let path = std::env::temp_dir().join(format!(
         "libres3-sealing-{}-{}",
         std::process::id(),
