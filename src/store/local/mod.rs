@@ -17,6 +17,12 @@
 //!
 //! With a key (`encryption_key_file`), block files and inline data are sealed and blocks are
 //! named by a keyed hash instead of SHA-256 (`sealing`); the index records it at creation.
+//!
+//! Map: `open` (directories, identity files, locks, key check) then `recover` (crash
+//! recovery); `index` holds every SQL statement; `object_store` implements
+//! [`ObjectStore`](crate::store::ObjectStore) over `staging` (bodies to blocks), `blocks` (block files, pins), `writer` (the writer
+//! thread, group commit, GC) and `reader` (object bodies); `sealing` is encryption at rest;
+//! `users` the user table for `libres3 user ...`; `state` the admin health report.
 
 mod blocks;
 mod error;

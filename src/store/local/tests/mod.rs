@@ -1,26 +1,24 @@
 //! Unit tests of the embedded store, by concept; the shared fixtures are here.
 
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use futures_util::future::join_all;
 use futures_util::stream::{self, StreamExt};
-
-use self::blocks::random_hex;
-use self::index::INDEX_FILE;
-use super::blocks::BLOCK_SIZE;
-use super::staging::INLINE_MAX;
-use super::*;
-use crate::store::{BodyError, ByteRange, DataStream, ObjectReader};
-use crate::store::{
-    BodyStream, BucketInfo, CopySource, ListStart, ObjectInfo, ObjectMeta, ObjectStore, Principal,
-    Staged, WriteCondition,
-};
 use ring::rand::SystemRandom;
 use rusqlite::params;
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
+
+use super::blocks::{random_hex, BLOCK_SIZE};
+use super::index::INDEX_FILE;
+use super::staging::INLINE_MAX;
+use super::*;
+use crate::store::{
+    BodyError, BodyStream, BucketInfo, ByteRange, CopySource, DataStream, ListStart, ObjectInfo,
+    ObjectMeta, ObjectReader, ObjectStore, Principal, Staged, WriteCondition,
+};
 
 const BLOCK: usize = BLOCK_SIZE;
 
