@@ -222,7 +222,7 @@ fn read_block_range(
     if sealing.is_on() {
         return sealing
             .read_block(&mut file, &located.block, offset, len)
-            .map_err(fail);
+            .map_err(|e| fail(e.to_string()));
     }
     let on_disk = file.metadata().map_err(|e| fail(e.to_string()))?.len();
     if on_disk < u64::from(located.block.len) {

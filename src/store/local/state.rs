@@ -1,7 +1,7 @@
 //! What the embedded store tells the admin endpoint about itself: whether its index answers,
 //! and whether each storage directory is there.
 
-use super::DbResult;
+use super::index;
 use super::LocalStore;
 use crate::store::{BackendPart, BackendState};
 
@@ -10,18 +10,11 @@ pub(super) async fn backend_state(store: &LocalStore) -> BackendState {
         .shared
         .dirs
         .first()
-        .map(|dir| dir.path.join(super::INDEX_FILE))
+        .map(|dir| dir.path.join(index::INDEX_FILE))
         .unwrap_or_default();
     // One tiny read transaction: proves the file opens, its schema is there, and a reader
     // connection can be had.
-    let index = store
-        .read(|conn| {
-            conn.query_row("SELECT count(*) FROM buckets", [], |row| {
-                row.get::<_, i64>(0)
-            })
-            .db()
-        })
-        .await;
+    let index = store.read(index::buckets::count).await;
     let mut parts = vec![BackendPart {
         required: true,
         error: index.as_ref().err().map(|e| e.to_string()),

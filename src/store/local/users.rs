@@ -3,19 +3,12 @@
 
 use std::path::PathBuf;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 
-use super::index::{self, DbResult};
-use super::{prepare_private_file, LocalError, INDEX_FILE};
+use super::index::{self, INDEX_FILE};
+use super::open::prepare_private_file;
+use super::LocalError;
 use crate::store::{SecretKey, StoreError, User};
-
-pub fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
-    Ok(User {
-        name: row.get(0)?,
-        access_key: row.get(1)?,
-        secret: SecretKey::new(row.get(2)?),
-    })
-}
 
 /// Adds a user; fails with a message saying so when the name or access key is taken.
 pub fn add(
@@ -24,43 +17,25 @@ pub fn add(
     access_key: &str,
     secret: &SecretKey,
 ) -> Result<(), StoreError> {
-    let taken = |sql: &str, value: &str| -> Result<bool, StoreError> {
-        conn.query_row(sql, params![value], |_| Ok(()))
-            .optional()
-            .db()
-            .map(|found| found.is_some())
-    };
-    if taken("SELECT 1 FROM users WHERE name = ?1", name)? {
+    if index::users::name_taken(conn, name)? {
         return Err(StoreError::Internal(format!("user {name} already exists")));
     }
-    if taken("SELECT 1 FROM users WHERE access_key = ?1", access_key)? {
+    if index::users::access_key_taken(conn, access_key)? {
         return Err(StoreError::Internal(format!(
             "access key {access_key} is already in use"
         )));
     }
-    conn.execute(
-        "INSERT INTO users(name, access_key, secret) VALUES (?1, ?2, ?3)",
-        params![name, access_key, secret.expose()],
-    )
-    .db()?;
-    Ok(())
+    index::users::insert(conn, name, access_key, secret)
 }
 
 /// Every user, sorted by name.
 pub fn list(conn: &Connection) -> Result<Vec<User>, StoreError> {
-    let mut stmt = conn
-        .prepare("SELECT name, access_key, secret FROM users ORDER BY name")
-        .db()?;
-    let rows = stmt.query_map([], user_from_row).db()?;
-    rows.collect::<rusqlite::Result<Vec<User>>>().db()
+    index::users::list(conn)
 }
 
 /// Removes a user; false if there was none. Their buckets stay, owned by the old name.
 pub fn remove(conn: &Connection, name: &str) -> Result<bool, StoreError> {
-    let removed = conn
-        .execute("DELETE FROM users WHERE name = ?1", params![name])
-        .db()?;
-    Ok(removed > 0)
+    Ok(index::users::delete(conn, name)? > 0)
 }
 
 /// The users of a store, opened without its storage directories.

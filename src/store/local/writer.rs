@@ -13,11 +13,11 @@ use std::sync::{Arc, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::blocks::{remove_block_file, BlockRef, Hash};
-use super::index::DbResult;
+use super::index::{self, DbResult};
 use super::staging::LocalStaged;
 use super::Shared;
 use crate::store::StoreError;
@@ -54,67 +54,17 @@ impl<'c> Tx<'c> {
 
     /// References blocks that an upload staged (their rows may not exist yet).
     pub fn reference_staged(&mut self, blocks: &[(BlockRef, i64)]) -> Result<(), StoreError> {
-        let mut upsert = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO blocks(hash, dir_id, size, refcount) VALUES (?1, ?2, ?3, 1)
-                 ON CONFLICT(hash) DO UPDATE SET refcount = refcount + 1
-                 RETURNING dir_id",
-            )
-            .db()?;
-        for (block, dir_id) in blocks {
-            let recorded: i64 = upsert
-                .query_row(params![&block.hash[..], dir_id, block.len], |row| {
-                    row.get(0)
-                })
-                .db()?;
-            if recorded != *dir_id {
-                self.redundant.push((block.hash, *dir_id));
-            }
-        }
-        Ok(())
+        index::blocks::reference_staged(self.conn, blocks, &mut self.redundant)
     }
 
     /// Adds a reference to blocks the index already knows (multipart completion).
     pub fn reference_existing(&mut self, blocks: &[BlockRef]) -> Result<(), StoreError> {
-        let mut increment = self
-            .conn
-            .prepare_cached("UPDATE blocks SET refcount = refcount + 1 WHERE hash = ?1")
-            .db()?;
-        for block in blocks {
-            if increment.execute(params![&block.hash[..]]).db()? == 0 {
-                return Err(StoreError::Internal(format!(
-                    "index: block {} is referenced but has no record",
-                    super::blocks::to_hex(&block.hash)
-                )));
-            }
-        }
-        Ok(())
+        index::blocks::reference_existing(self.conn, blocks)
     }
 
     /// Drops one reference per entry.
     pub fn release(&mut self, blocks: &[BlockRef]) -> Result<(), StoreError> {
-        let mut decrement = self
-            .conn
-            .prepare_cached(
-                "UPDATE blocks SET refcount = refcount - 1 WHERE hash = ?1 RETURNING refcount",
-            )
-            .db()?;
-        for block in blocks {
-            let left: Option<i64> = decrement
-                .query_row(params![&block.hash[..]], |row| row.get(0))
-                .optional()
-                .db()?;
-            match left {
-                Some(0) => self.zeroed.push(block.hash),
-                Some(_) => {}
-                None => log::error!(
-                    "index: released block {} has no record",
-                    super::blocks::to_hex(&block.hash)
-                ),
-            }
-        }
-        Ok(())
+        index::blocks::release(self.conn, blocks, &mut self.zeroed)
     }
 
     fn mark(&self) -> (usize, usize) {
@@ -127,12 +77,17 @@ impl<'c> Tx<'c> {
     }
 }
 
+/// Why a group transaction did not commit; every request in it gets the same answer.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("index commit failed: {0}")]
+struct CommitFailed(Arc<rusqlite::Error>);
+
 /// A request as the writer thread sees it.
 trait Job: Send {
     /// Runs inside the request's savepoint; false rolls the savepoint back.
     fn run(&mut self, tx: &mut Tx<'_>) -> bool;
     /// Answers the request once its transaction committed, or failed with this message.
-    fn finish(self: Box<Self>, committed: Result<(), String>);
+    fn finish(self: Box<Self>, committed: Result<(), CommitFailed>);
 }
 
 struct Pending<T, F> {
@@ -159,7 +114,7 @@ where
         ok
     }
 
-    fn finish(self: Box<Self>, committed: Result<(), String>) {
+    fn finish(self: Box<Self>, committed: Result<(), CommitFailed>) {
         let Pending {
             outcome,
             mut staged,
@@ -167,9 +122,7 @@ where
             ..
         } = *self;
         let result = match (committed, outcome) {
-            (Err(message), _) => Err(StoreError::Internal(format!(
-                "index commit failed: {message}"
-            ))),
+            (Err(failed), _) => Err(StoreError::Internal(failed.to_string())),
             (Ok(()), Some(outcome)) => outcome,
             (Ok(()), None) => Err(StoreError::Internal("index request did not run".into())),
         };
@@ -327,18 +280,18 @@ impl WriterThread {
         let conn = &self.conn;
         let mut tx = Tx::new(conn);
         let outcome = (|| -> rusqlite::Result<()> {
-            conn.execute_batch("BEGIN IMMEDIATE")?;
+            conn.execute_batch(index::BEGIN_WRITE)?;
             for job in jobs.iter_mut() {
-                conn.execute_batch("SAVEPOINT request")?;
+                conn.execute_batch(index::BEGIN_REQUEST)?;
                 let mark = tx.mark();
                 if job.run(&mut tx) {
-                    conn.execute_batch("RELEASE request")?;
+                    conn.execute_batch(index::END_REQUEST)?;
                 } else {
                     tx.rewind(mark);
-                    conn.execute_batch("ROLLBACK TO request; RELEASE request")?;
+                    conn.execute_batch(index::UNDO_REQUEST)?;
                 }
             }
-            conn.execute_batch("COMMIT")
+            conn.execute_batch(index::COMMIT)
         })();
         let (zeroed, redundant) = (tx.zeroed, tx.redundant);
         let committed = match outcome {
@@ -362,11 +315,11 @@ impl WriterThread {
             Err(e) => {
                 log::error!("index commit failed: {e}");
                 if !self.conn.is_autocommit() {
-                    if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                    if let Err(e) = self.conn.execute_batch(index::ROLLBACK) {
                         log::error!("index rollback failed: {e}");
                     }
                 }
-                Err(e.to_string())
+                Err(CommitFailed(Arc::new(e)))
             }
         };
         for job in jobs {
@@ -420,42 +373,18 @@ impl WriterThread {
         // (hash, dir id) of files to remove: unreferenced blocks, then strays.
         type Files = Vec<(Hash, i64)>;
         let decided = (|| -> Result<(Files, Files), StoreError> {
-            conn.execute_batch("BEGIN IMMEDIATE").db()?;
-            let mut doomed = Vec::new();
-            {
-                let mut lookup = conn
-                    .prepare_cached("SELECT refcount, dir_id FROM blocks WHERE hash = ?1")
-                    .db()?;
-                let mut delete = conn
-                    .prepare_cached("DELETE FROM blocks WHERE hash = ?1")
-                    .db()?;
-                for hash in &ready {
-                    let row: Option<(i64, i64)> = lookup
-                        .query_row(params![&hash[..]], |row| Ok((row.get(0)?, row.get(1)?)))
-                        .optional()
-                        .db()?;
-                    if let Some((0, dir_id)) = row {
-                        delete.execute(params![&hash[..]]).db()?;
-                        doomed.push((*hash, dir_id));
-                    }
-                }
-            }
+            conn.execute_batch(index::BEGIN_WRITE).db()?;
+            let doomed = index::blocks::delete_unreferenced(conn, &ready)?;
             let mut unnamed = Vec::new();
             {
-                let mut location = conn
-                    .prepare_cached("SELECT dir_id FROM blocks WHERE hash = ?1")
-                    .db()?;
+                let mut location = index::blocks::DirLookup::new(conn)?;
                 for (hash, dir_id) in &strays {
-                    let recorded: Option<i64> = location
-                        .query_row(params![&hash[..]], |row| row.get(0))
-                        .optional()
-                        .db()?;
-                    if recorded != Some(*dir_id) {
+                    if location.get(hash)? != Some(*dir_id) {
                         unnamed.push((*hash, *dir_id));
                     }
                 }
             }
-            conn.execute_batch("COMMIT").db()?;
+            conn.execute_batch(index::COMMIT).db()?;
             Ok((doomed, unnamed))
         })();
 
@@ -477,7 +406,7 @@ impl WriterThread {
             Err(e) => {
                 log::error!("garbage collection failed: {e}");
                 if !conn.is_autocommit() {
-                    let _ = conn.execute_batch("ROLLBACK");
+                    let _ = conn.execute_batch(index::ROLLBACK);
                 }
                 guards.maybe_orphans.extend(strays);
             }

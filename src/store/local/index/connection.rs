@@ -1,0 +1,95 @@
+//! Connections to the index: the writer's, a pool of readers, and the transaction statements.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::schema::SCHEMA;
+use super::DbResult;
+use crate::store::StoreError;
+
+/// Read connections kept open between requests; more are opened under load and closed after.
+const IDLE_READ_CONNECTIONS: usize = 4;
+
+/// Starts a write transaction, taking the write lock at once.
+pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+/// Starts a read transaction: one snapshot for everything read until its end.
+const BEGIN_READ: &str = "BEGIN";
+pub const COMMIT: &str = "COMMIT";
+pub const ROLLBACK: &str = "ROLLBACK";
+/// One request inside the writer's group transaction.
+pub const BEGIN_REQUEST: &str = "SAVEPOINT request";
+pub const END_REQUEST: &str = "RELEASE request";
+pub const UNDO_REQUEST: &str = "ROLLBACK TO request; RELEASE request";
+
+/// Opens the connection the writer thread owns and creates the schema.
+pub fn open_write_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // WAL lets readers run beside the writer; FULL makes every acknowledged commit survive a
+    // power loss.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch(SCHEMA)?;
+    Ok(conn)
+}
+
+fn open_read_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    Ok(conn)
+}
+
+/// A few read-only connections, used from blocking tasks.
+pub struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReadPool {
+    pub fn new(path: PathBuf) -> ReadPool {
+        ReadPool {
+            path,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `f` inside one read transaction, so everything it reads comes from one snapshot.
+    pub fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let reused = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let conn = match reused {
+            Some(conn) => conn,
+            None => open_read_connection(&self.path).db()?,
+        };
+        conn.execute_batch(BEGIN_READ).db()?;
+        let result = f(&conn);
+        // A read transaction has nothing to commit; ending it releases the snapshot.
+        let ended = conn.execute_batch(COMMIT).db();
+        if ended.is_ok() {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < IDLE_READ_CONNECTIONS {
+                idle.push(conn);
+            }
+        }
+        let value = result?;
+        ended?;
+        Ok(value)
+    }
+}

@@ -1,0 +1,56 @@
+//! The index schema: every table and index of the embedded store, created when missing.
+
+/// Created on every open of the write connection (`IF NOT EXISTS`).
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta(
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dirs(
+    dir_id INTEGER PRIMARY KEY,
+    ident TEXT NOT NULL UNIQUE,
+    last_path TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users(
+    name TEXT PRIMARY KEY,
+    access_key TEXT NOT NULL UNIQUE,
+    secret TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS buckets(
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bucket_documents(
+    bucket TEXT NOT NULL,
+    name TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY(bucket, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS objects(
+    bucket TEXT NOT NULL,
+    key BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    meta_json TEXT NOT NULL,
+    mtime_ms INTEGER NOT NULL,
+    inline_data BLOB,
+    blocks BLOB,
+    PRIMARY KEY(bucket, key));
+CREATE TABLE IF NOT EXISTS uploads(
+    upload_id TEXT PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    key BLOB NOT NULL,
+    meta_json TEXT NOT NULL,
+    initiated_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads(bucket, key, upload_id);
+CREATE INDEX IF NOT EXISTS uploads_by_age ON uploads(initiated_ms);
+CREATE TABLE IF NOT EXISTS parts(
+    upload_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    mtime_ms INTEGER NOT NULL,
+    blocks BLOB NOT NULL,
+    PRIMARY KEY(upload_id, number)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blocks(
+    hash BLOB PRIMARY KEY,
+    dir_id INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    refcount INTEGER NOT NULL) WITHOUT ROWID;
+";

@@ -1,0 +1,635 @@
+//! The [`ObjectStore`] operations of the embedded store: each checks access, asks the index
+//! (reads on a pooled connection, writes on the writer thread) and hands blocks to the
+//! staging, writer and reader modules.
+
+use std::collections::HashMap;
+
+use rusqlite::Connection;
+
+use super::blocks::{self, random_hex};
+use super::index::objects::{check_condition, existing_object, ExistingObject, NewObject};
+use super::index::uploads::{check_upload, NewPart, PartLookup};
+use super::index::{
+    self, buckets::check_owner, decode_blocks, encode_blocks, from_ms, headers_to_json,
+    key_from_db, meta_from_db, now_ms, size_from_db, size_to_db,
+};
+use super::reader::{Body, LocalReader, LocatedBlock, ReaderTicket};
+use super::staging::{self, LocalStaged};
+use super::writer::Tx;
+use super::{state, LocalStore, Shared};
+use crate::store::{
+    AbortedUpload, BodyStream, BucketDocuments, BucketInfo, CopySource, ListStart, ObjectInfo,
+    ObjectMeta, ObjectStore, ObjectSummary, PartInfo, Principal, Staged, StoreError, UploadInfo,
+    User, WriteCondition,
+};
+
+fn user_name(who: &Principal) -> Result<&str, StoreError> {
+    match who {
+        Principal::User(name) => Ok(name),
+        Principal::Anonymous => Err(StoreError::AccessDenied),
+    }
+}
+
+/// Releases every part of an upload and removes it.
+fn drop_upload(tx: &mut Tx<'_>, upload_id: &str) -> Result<(), StoreError> {
+    let lists = index::uploads::part_block_lists(tx.conn, upload_id)?;
+    for list in lists {
+        tx.release(&decode_blocks(&list)?)?;
+    }
+    index::uploads::delete(tx.conn, upload_id)
+}
+
+/// Writes `key`'s row in place of `existing`, whose blocks lose the references it held (the
+/// caller has referenced the new blocks first, so shared blocks never reach 0). Returns the
+/// modification time written.
+fn replace_object_row(
+    tx: &mut Tx<'_>,
+    existing: Option<&ExistingObject>,
+    row: NewObject<'_>,
+) -> Result<i64, StoreError> {
+    if let Some(old) = existing.and_then(|e| e.blocks.as_deref()) {
+        tx.release(&decode_blocks(old)?)?;
+    }
+    let mtime = now_ms();
+    index::objects::replace(tx.conn, &row, mtime)?;
+    Ok(mtime)
+}
+
+impl ObjectStore for LocalStore {
+    type Staged = LocalStaged;
+    type Reader = LocalReader;
+
+    fn encrypts_at_rest(&self) -> bool {
+        self.shared.sealing.is_on()
+    }
+
+    async fn backend_state(&self) -> crate::store::BackendState {
+        state::backend_state(self).await
+    }
+
+    async fn user_by_access_key(&self, access_key: &str) -> Result<Option<User>, StoreError> {
+        let access_key = access_key.to_owned();
+        self.read(move |conn| index::users::by_access_key(conn, &access_key))
+            .await
+    }
+
+    async fn list_buckets(&self, who: &Principal) -> Result<Vec<BucketInfo>, StoreError> {
+        let owner = user_name(who)?.to_owned();
+        self.read(move |conn| index::buckets::list_owned(conn, &owner))
+            .await
+    }
+
+    async fn create_bucket(&self, who: &Principal, bucket: &str) -> Result<(), StoreError> {
+        let owner = user_name(who)?.to_owned();
+        let bucket = bucket.to_owned();
+        self.writer
+            .run(None, move |tx| {
+                match index::buckets::owner(tx.conn, &bucket)? {
+                    Some(existing) if existing == owner => Err(StoreError::BucketAlreadyOwnedByYou),
+                    Some(_) => Err(StoreError::BucketAlreadyExists),
+                    None => index::buckets::insert(tx.conn, &bucket, &owner, now_ms()),
+                }
+            })
+            .await
+    }
+
+    async fn bucket_info(&self, who: &Principal, bucket: &str) -> Result<BucketInfo, StoreError> {
+        let (who, bucket) = (who.clone(), bucket.to_owned());
+        self.read(move |conn| {
+            check_owner(conn, &who, &bucket)?;
+            index::buckets::info(conn, &bucket)
+        })
+        .await
+    }
+
+    async fn delete_bucket(&self, who: &Principal, bucket: &str) -> Result<(), StoreError> {
+        let (who, bucket) = (who.clone(), bucket.to_owned());
+        self.writer
+            .run(None, move |tx| {
+                check_owner(tx.conn, &who, &bucket)?;
+                if index::objects::any_in_bucket(tx.conn, &bucket)? {
+                    return Err(StoreError::BucketNotEmpty);
+                }
+                for upload_id in index::uploads::ids_in_bucket(tx.conn, &bucket)? {
+                    drop_upload(tx, &upload_id)?;
+                }
+                index::buckets::delete(tx.conn, &bucket)
+            })
+            .await
+    }
+
+    async fn stage(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        body: BodyStream,
+        size: Option<u64>,
+    ) -> Result<LocalStaged, StoreError> {
+        // Refuse before taking any disk space from a bucket the caller may not write to.
+        let (owner, name) = (who.clone(), bucket.to_owned());
+        self.read(move |conn| check_owner(conn, &owner, &name))
+            .await?;
+        let staged = staging::stage(&self.shared, body, size).await;
+        if let Err(StoreError::OutOfSpace(why)) = &staged {
+            // Give back now what this upload wrote and what deleted objects left, rather than
+            // when the writer is next idle, so that a retry finds the space.
+            match self.collect_garbage().await {
+                Ok(gc) => log::warn!(
+                    "out of space ({why}); collected garbage at once: {} blocks and {} stray \
+                     files removed",
+                    gc.deleted_blocks,
+                    gc.removed_strays
+                ),
+                Err(e) => log::error!("out of space ({why}); garbage collection failed: {e}"),
+            }
+        }
+        staged
+    }
+
+    async fn commit_object(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        data: LocalStaged,
+        meta: ObjectMeta,
+        condition: WriteCondition,
+    ) -> Result<ObjectInfo, StoreError> {
+        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let size = data.size();
+        let db_size = size_to_db(size)?;
+        let headers_json = headers_to_json(&meta)?;
+        let new_blocks = data.located_blocks();
+        let inline = match &data.content {
+            staging::StagedContent::Inline(bytes) => {
+                Some(self.shared.sealing.seal_inline(bytes.clone())?)
+            }
+            staging::StagedContent::Blocks(_) => None,
+        };
+        self.writer
+            .run(Some(data), move |tx| {
+                check_owner(tx.conn, &who, &bucket)?;
+                let existing = existing_object(tx.conn, &bucket, &key)?;
+                check_condition(&condition, existing.as_ref())?;
+                // Reference the new blocks before releasing the old ones, so a block both
+                // versions share never reaches refcount 0.
+                let encoded = match &new_blocks {
+                    Some(blocks) => {
+                        tx.reference_staged(blocks)?;
+                        let list: Vec<_> = blocks.iter().map(|(block, _)| *block).collect();
+                        Some(encode_blocks(&list))
+                    }
+                    None => None,
+                };
+                let mtime = replace_object_row(
+                    tx,
+                    existing.as_ref(),
+                    NewObject {
+                        bucket: &bucket,
+                        key: &key,
+                        size: db_size,
+                        etag: &meta.etag,
+                        headers_json: &headers_json,
+                        inline: inline.as_deref(),
+                        blocks: encoded.as_deref(),
+                    },
+                )?;
+                Ok(ObjectInfo {
+                    key,
+                    size,
+                    last_modified: from_ms(mtime),
+                    meta,
+                })
+            })
+            .await
+    }
+
+    async fn open_object(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+    ) -> Result<LocalReader, StoreError> {
+        // Registered before the index read: the blocks it finds stay until the ticket drops.
+        let ticket = ReaderTicket::new(&self.shared);
+        let shared = self.shared.clone();
+        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let (info, body) = self
+            .read(move |conn| {
+                check_owner(conn, &who, &bucket)?;
+                let Some(row) = index::objects::stored_object(conn, &bucket, &key)? else {
+                    return Err(StoreError::NoSuchKey);
+                };
+                let body = match (row.inline, row.blocks) {
+                    (Some(data), _) => {
+                        Body::Inline(shared.sealing.open_inline(data).map_err(|e| {
+                            log::error!(
+                                "object {bucket}/{key}: inline data in {}: {e}",
+                                shared.index_path().display()
+                            );
+                            StoreError::Internal(format!("object {bucket}/{key}: {e}"))
+                        })?)
+                    }
+                    (None, Some(list)) => Body::Blocks(locate_blocks(conn, &shared, &list)?),
+                    (None, None) => {
+                        return Err(StoreError::Internal(format!(
+                            "index: object {key} has no data"
+                        )))
+                    }
+                };
+                let info = ObjectInfo {
+                    key,
+                    size: size_from_db(row.size)?,
+                    last_modified: from_ms(row.mtime_ms),
+                    meta: meta_from_db(row.etag, &row.meta_json)?,
+                };
+                Ok((info, body))
+            })
+            .await?;
+        Ok(LocalReader { info, body, ticket })
+    }
+
+    async fn delete_object(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        self.writer
+            .run(None, move |tx| {
+                check_owner(tx.conn, &who, &bucket)?;
+                let Some(existing) = existing_object(tx.conn, &bucket, &key)? else {
+                    return Ok(());
+                };
+                if let Some(list) = &existing.blocks {
+                    tx.release(&decode_blocks(list)?)?;
+                }
+                index::objects::delete(tx.conn, &bucket, &key)
+            })
+            .await
+    }
+
+    async fn list_objects(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        prefix: &str,
+        start: &ListStart,
+        limit: usize,
+    ) -> Result<Vec<ObjectSummary>, StoreError> {
+        let (who, bucket) = (who.clone(), bucket.to_owned());
+        let range = index::objects::key_range(prefix, start);
+        self.read(move |conn| {
+            check_owner(conn, &who, &bucket)?;
+            let Some(range) = range.filter(|_| limit > 0) else {
+                return Ok(Vec::new());
+            };
+            index::objects::list(conn, bucket, range, limit)
+        })
+        .await
+    }
+
+    async fn create_multipart(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        meta: ObjectMeta,
+    ) -> Result<String, StoreError> {
+        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let upload_id = random_hex(&self.shared.rng, 16)?;
+        let headers_json = headers_to_json(&meta)?;
+        self.writer
+            .run(None, move |tx| {
+                check_owner(tx.conn, &who, &bucket)?;
+                index::uploads::insert(
+                    tx.conn,
+                    &upload_id,
+                    &bucket,
+                    &key,
+                    &headers_json,
+                    now_ms(),
+                )?;
+                Ok(upload_id)
+            })
+            .await
+    }
+
+    async fn commit_part(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        data: LocalStaged,
+        etag: String,
+    ) -> Result<PartInfo, StoreError> {
+        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let upload_id = upload_id.to_owned();
+        let data = staging::into_blocks(&self.shared, data).await?;
+        let size = data.size();
+        let db_size = size_to_db(size)?;
+        let new_blocks = data.located_blocks().unwrap_or_default();
+        self.writer
+            .run(Some(data), move |tx| {
+                check_owner(tx.conn, &who, &bucket)?;
+                check_upload(tx.conn, &bucket, &key, &upload_id)?;
+                let old = index::uploads::part_block_list(tx.conn, &upload_id, part_number)?;
+                tx.reference_staged(&new_blocks)?;
+                if let Some(old) = old {
+                    tx.release(&decode_blocks(&old)?)?;
+                }
+                let list: Vec<_> = new_blocks.iter().map(|(block, _)| *block).collect();
+                let mtime = now_ms();
+                index::uploads::replace_part(
+                    tx.conn,
+                    &NewPart {
+                        upload_id: &upload_id,
+                        number: part_number,
+                        size: db_size,
+                        etag: &etag,
+                        mtime_ms: mtime,
+                        blocks: &encode_blocks(&list),
+                    },
+                )?;
+                Ok(PartInfo {
+                    number: part_number,
+                    size,
+                    etag,
+                    last_modified: from_ms(mtime),
+                })
+            })
+            .await
+    }
+
+    async fn list_parts(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(UploadInfo, Vec<PartInfo>), StoreError> {
+        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let upload_id = upload_id.to_owned();
+        self.read(move |conn| {
+            check_owner(conn, &who, &bucket)?;
+            check_upload(conn, &bucket, &key, &upload_id)?;
+            let (meta_json, initiated) = index::uploads::meta_and_initiated(conn, &upload_id)?;
+            let parts = index::uploads::list_parts(conn, &upload_id)?;
+            let upload = UploadInfo {
+                upload_id,
+                key,
+                initiated: from_ms(initiated),
+                meta: meta_from_db(String::new(), &meta_json)?,
+            };
+            Ok((upload, parts))
+        })
+        .await
+    }
+
+    async fn complete_multipart(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+        meta: ObjectMeta,
+        condition: WriteCondition,
+    ) -> Result<ObjectInfo, StoreError> {
+        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let upload_id = upload_id.to_owned();
+        let parts = parts.to_vec();
+        let headers_json = headers_to_json(&meta)?;
+        self.writer
+            .run(None, move |tx| {
+                check_owner(tx.conn, &who, &bucket)?;
+                check_upload(tx.conn, &bucket, &key, &upload_id)?;
+                let mut joined = Vec::new();
+                let mut size: u64 = 0;
+                {
+                    let mut part_row = PartLookup::new(tx.conn)?;
+                    for (number, etag) in &parts {
+                        match part_row.get(&upload_id, *number)? {
+                            Some(part) if part.etag == *etag => {
+                                size += size_from_db(part.size)?;
+                                joined.extend(decode_blocks(&part.blocks)?);
+                            }
+                            _ => return Err(StoreError::InvalidPart(*number)),
+                        }
+                    }
+                }
+                let existing = existing_object(tx.conn, &bucket, &key)?;
+                check_condition(&condition, existing.as_ref())?;
+                // The object takes its own references; then the parts and any previous
+                // version let go of theirs. No data is copied.
+                tx.reference_existing(&joined)?;
+                drop_upload(tx, &upload_id)?;
+                let mtime = replace_object_row(
+                    tx,
+                    existing.as_ref(),
+                    NewObject {
+                        bucket: &bucket,
+                        key: &key,
+                        size: size_to_db(size)?,
+                        etag: &meta.etag,
+                        headers_json: &headers_json,
+                        inline: None,
+                        blocks: Some(&encode_blocks(&joined)),
+                    },
+                )?;
+                Ok(ObjectInfo {
+                    key,
+                    size,
+                    last_modified: from_ms(mtime),
+                    meta,
+                })
+            })
+            .await
+    }
+
+    async fn abort_multipart(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), StoreError> {
+        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let upload_id = upload_id.to_owned();
+        self.writer
+            .run(None, move |tx| {
+                check_owner(tx.conn, &who, &bucket)?;
+                check_upload(tx.conn, &bucket, &key, &upload_id)?;
+                drop_upload(tx, &upload_id)
+            })
+            .await
+    }
+
+    async fn copy_object(
+        &self,
+        who: &Principal,
+        source: &CopySource<'_>,
+        dst_bucket: &str,
+        dst_key: &str,
+        meta: ObjectMeta,
+        condition: WriteCondition,
+    ) -> Result<ObjectInfo, StoreError> {
+        let who = who.clone();
+        let (src_bucket, src_key) = (source.bucket.to_owned(), source.key.to_owned());
+        let if_etag = source.if_etag.map(str::to_owned);
+        let (bucket, key) = (dst_bucket.to_owned(), dst_key.to_owned());
+        let headers_json = headers_to_json(&meta)?;
+        self.writer
+            .run(None, move |tx| {
+                check_owner(tx.conn, &who, &src_bucket)?;
+                check_owner(tx.conn, &who, &bucket)?;
+                let Some(src) = index::objects::copied_object(tx.conn, &src_bucket, &src_key)?
+                else {
+                    return Err(StoreError::NoSuchKey);
+                };
+                if if_etag.as_ref().is_some_and(|wanted| *wanted != src.etag) {
+                    return Err(StoreError::SourceChanged);
+                }
+                let existing = existing_object(tx.conn, &bucket, &key)?;
+                check_condition(&condition, existing.as_ref())?;
+                // The copy takes its own references before the destination's previous
+                // version lets go of its own: a block both name never reaches 0. No data
+                // is written.
+                if let Some(list) = &src.blocks {
+                    tx.reference_existing(&decode_blocks(list)?)?;
+                }
+                let mtime = replace_object_row(
+                    tx,
+                    existing.as_ref(),
+                    NewObject {
+                        bucket: &bucket,
+                        key: &key,
+                        size: src.size,
+                        etag: &meta.etag,
+                        headers_json: &headers_json,
+                        inline: src.inline.as_deref(),
+                        blocks: src.blocks.as_deref(),
+                    },
+                )?;
+                Ok(ObjectInfo {
+                    key,
+                    size: size_from_db(src.size)?,
+                    last_modified: from_ms(mtime),
+                    meta,
+                })
+            })
+            .await
+    }
+
+    async fn bucket_documents(&self, bucket: &str) -> Result<BucketDocuments, StoreError> {
+        let bucket = bucket.to_owned();
+        self.read(move |conn| {
+            let info = index::buckets::find(conn, &bucket)?.ok_or(StoreError::NoSuchBucket)?;
+            let documents = index::buckets::documents(conn, &bucket)?;
+            Ok(BucketDocuments { info, documents })
+        })
+        .await
+    }
+
+    async fn put_bucket_document(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        name: &str,
+        document: Option<String>,
+    ) -> Result<(), StoreError> {
+        let (who, bucket, name) = (who.clone(), bucket.to_owned(), name.to_owned());
+        self.writer
+            .run(None, move |tx| {
+                check_owner(tx.conn, &who, &bucket)?;
+                index::buckets::put_document(tx.conn, &bucket, &name, document)
+            })
+            .await
+    }
+
+    async fn abort_uploads_initiated_before(
+        &self,
+        cutoff: std::time::SystemTime,
+        limit: usize,
+    ) -> Result<Vec<AbortedUpload>, StoreError> {
+        let cutoff = index::to_ms(cutoff);
+        self.writer
+            .run(None, move |tx| {
+                let rows = index::uploads::initiated_before(tx.conn, cutoff, limit)?;
+                let mut aborted = Vec::with_capacity(rows.len());
+                for row in rows {
+                    drop_upload(tx, &row.upload_id)?;
+                    aborted.push(AbortedUpload {
+                        bucket: row.bucket,
+                        upload: UploadInfo {
+                            upload_id: row.upload_id,
+                            key: key_from_db(row.key)?,
+                            initiated: from_ms(row.initiated_ms),
+                            meta: meta_from_db(String::new(), &row.meta_json)?,
+                        },
+                    });
+                }
+                Ok(aborted)
+            })
+            .await
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        prefix: &str,
+        after: Option<(&str, Option<&str>)>,
+        limit: usize,
+    ) -> Result<Vec<UploadInfo>, StoreError> {
+        let (who, bucket) = (who.clone(), bucket.to_owned());
+        let prefix = prefix.as_bytes().to_vec();
+        let after = after.map(|(key, id)| (key.as_bytes().to_vec(), id.map(str::to_owned)));
+        self.read(move |conn| {
+            check_owner(conn, &who, &bucket)?;
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
+            index::uploads::list(conn, bucket, prefix, after, limit)
+        })
+        .await
+    }
+}
+
+/// The file of each block of an encoded block list, from the same read snapshot.
+fn locate_blocks(
+    conn: &Connection,
+    shared: &Shared,
+    encoded: &[u8],
+) -> Result<Vec<LocatedBlock>, StoreError> {
+    let list = decode_blocks(encoded)?;
+    let mut dir_of: HashMap<[u8; 32], i64> = HashMap::new();
+    let mut lookup = index::blocks::DirLookup::new(conn)?;
+    let mut located = Vec::with_capacity(list.len());
+    for block in list {
+        let dir_id = match dir_of.get(&block.hash) {
+            Some(dir_id) => *dir_id,
+            None => {
+                let dir_id = lookup.get(&block.hash)?.ok_or_else(|| {
+                    StoreError::Internal(format!(
+                        "index: block {} has no record",
+                        blocks::to_hex(&block.hash)
+                    ))
+                })?;
+                dir_of.insert(block.hash, dir_id);
+                dir_id
+            }
+        };
+        let dir = shared.dir(dir_id).ok_or_else(|| {
+            StoreError::Internal(format!("index: unknown storage directory {dir_id}"))
+        })?;
+        located.push(LocatedBlock {
+            block,
+            path: dir.block_path(&block.hash),
+        });
+    }
+    Ok(located)
+}

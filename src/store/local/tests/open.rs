@@ -1,0 +1,97 @@
+//! Opening: crash recovery and the identity of storage directories.
+
+use super::*;
+
+#[actix_web::test]
+async fn recovery_sweeps_orphans_and_tmp() {
+    let scratch = Scratch::new("recovery");
+    let dirs = [scratch.dir("d0"), scratch.dir("d1")];
+    let data = pattern(2 * BLOCK + 1, 30);
+    {
+        let store = store_with_bucket(&dirs).await;
+        put(&store, "k", &data).await;
+        // A second open of the same directories is refused while this one runs.
+        assert!(matches!(
+            LocalStore::open(&dirs),
+            Err(LocalError::Locked { .. })
+        ));
+    }
+    let kept = block_files(&dirs);
+    assert_eq!(kept.len(), 3);
+
+    let orphan_hash = super::blocks::sha256(b"nobody");
+    let orphan = StorageDir::new(0, dirs[1].clone()).block_path(&orphan_hash);
+    fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+    fs::write(&orphan, b"nobody").unwrap();
+    let tmp_file = dirs[0].join("tmp").join("half-written");
+    fs::write(&tmp_file, b"partial").unwrap();
+
+    let store = LocalStore::open(&dirs).unwrap();
+    assert!(!orphan.exists());
+    assert!(!tmp_file.exists());
+    assert_eq!(block_files(&dirs), kept);
+    assert_eq!(get(&store, "k", None).await, data);
+}
+
+#[actix_web::test]
+async fn storage_directories_keep_their_identity() {
+    let scratch = Scratch::new("dirs");
+    let dirs = [scratch.dir("d0"), scratch.dir("d1"), scratch.dir("d2")];
+    let data = pattern(6 * BLOCK, 31);
+    {
+        let store = store_with_bucket(&dirs).await;
+        put(&store, "k", &data).await;
+    }
+    {
+        let swapped = [dirs[0].clone(), dirs[2].clone(), dirs[1].clone()];
+        let store = LocalStore::open(&swapped).unwrap();
+        assert_eq!(get(&store, "k", None).await, data);
+    }
+    // Leaving out a directory that holds blocks is refused, naming it. Equal free space puts
+    // every block in d0, so move them to d2 as a fuller d0 would have.
+    let index = Connection::open(dirs[0].join(INDEX_FILE)).unwrap();
+    let d2_id: i64 = index
+        .query_row(
+            "SELECT dir_id FROM dirs WHERE last_path = ?1",
+            params![dirs[2].to_string_lossy()],
+            |row| row.get(0),
+        )
+        .unwrap();
+    index
+        .execute("UPDATE blocks SET dir_id = ?1", params![d2_id])
+        .unwrap();
+    drop(index);
+    for file in block_files(&dirs[..1]) {
+        let relative = file.strip_prefix(&dirs[0]).unwrap();
+        let target = dirs[2].join(relative);
+        fs::create_dir_all(target.parent().unwrap()).unwrap();
+        fs::rename(&file, &target).unwrap();
+    }
+    {
+        let store = LocalStore::open(&dirs).unwrap();
+        assert_eq!(get(&store, "k", None).await, data);
+    }
+    let without_d2 = [dirs[0].clone(), dirs[1].clone()];
+    match LocalStore::open(&without_d2) {
+        Err(e @ LocalError::MissingDir { .. }) => {
+            assert!(e.to_string().contains(&dirs[2].display().to_string()))
+        }
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("opened without a directory holding blocks"),
+    }
+    // The index directory must come first; a directory of another store is refused.
+    let moved = [dirs[1].clone(), dirs[0].clone(), dirs[2].clone()];
+    assert!(matches!(
+        LocalStore::open(&moved),
+        Err(LocalError::IndexNotFirst { .. })
+    ));
+    let other = [scratch.dir("other"), dirs[1].clone()];
+    assert!(matches!(
+        LocalStore::open(&other),
+        Err(LocalError::ForeignDir { .. })
+    ));
+    assert!(matches!(
+        LocalStore::open(&[]),
+        Err(LocalError::NoDirectory)
+    ));
+}
