@@ -7,7 +7,12 @@ use bytes::Bytes;
 use futures_util::{stream, StreamExt, TryStreamExt};
 
 use self::sx_fake::{FakeSx, ADMIN_TOKEN};
+use super::cluster::random_hex;
 use super::*;
+use crate::store::{
+    BodyError, BodyStream, ByteRange, CopySource, ListStart, ObjectMeta, ObjectReader, ObjectStore,
+    Principal, Staged, StoreError, WriteCondition,
+};
 
 fn pairs(list: &[(&str, String)]) -> Vec<(String, String)> {
     list.iter()
