@@ -12,6 +12,7 @@ use super::client::{Response, SxClient, SxError};
 use super::config::SxConfig;
 use super::mapping::{self, url_encode, SxPath};
 use super::proto::{self, Locate};
+use super::tls::SettingsError;
 use crate::store::{BackendPart, BackendState, StoreError};
 
 /// Everything one request needs to talk to a volume as a user.
@@ -43,6 +44,33 @@ pub(super) struct Inner {
 #[derive(Clone)]
 pub(super) struct Cluster {
     pub(super) inner: Arc<Inner>,
+}
+
+/// Why [`Cluster::connect`] failed. Its text is one line naming the hosts tried.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The TLS settings cannot be used (`sx_ca_file`, ...).
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("SX cluster at {hosts}: {problem}")]
+    Cluster {
+        /// `host, host port N`.
+        hosts: String,
+        problem: ClusterProblem,
+    },
+}
+
+/// What was wrong with the cluster a connection was made to.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterProblem {
+    #[error("secret_key is not a valid admin key (401)")]
+    NotAnAdminKey,
+    #[error("{0}")]
+    Sx(SxError),
+    #[error("the node did not send its SX-Cluster identity (is it an SX node?)")]
+    NoIdentity,
+    #[error("secret_key is a key of a user who is not an admin")]
+    NotAnAdminUser,
 }
 
 pub(super) fn now_secs() -> u64 {
@@ -114,24 +142,23 @@ pub(super) fn json_body<T: serde::Serialize>(value: &T) -> Bytes {
 }
 
 impl Cluster {
-    /// Connects to the cluster: learns its node list and UUID with the admin key. The error is
-    /// one line naming the hosts tried and why they failed.
-    pub(super) async fn connect(cfg: SxConfig) -> Result<Cluster, String> {
+    /// Connects to the cluster: learns its node list and UUID with the admin key.
+    pub(super) async fn connect(cfg: SxConfig) -> Result<Cluster, ConnectError> {
         let client = SxClient::new(&cfg)?;
         let hosts = format!("{} port {}", cfg.hosts.join(", "), cfg.port);
+        let failed = |problem| ConnectError::Cluster {
+            hosts: hosts.clone(),
+            problem,
+        };
         client
             .discover(&cfg.admin_token)
             .await
             .map_err(|e| match e {
-                SxError::Status { status: 401, .. } => {
-                    format!("SX cluster at {hosts}: secret_key is not a valid admin key (401)")
-                }
-                other => format!("SX cluster at {hosts}: {other}"),
+                SxError::Status { status: 401, .. } => failed(ClusterProblem::NotAnAdminKey),
+                other => failed(ClusterProblem::Sx(other)),
             })?;
         if client.uuid().is_none() {
-            return Err(format!(
-                "SX cluster at {hosts}: the node did not send its SX-Cluster identity (is it an SX node?)"
-            ));
+            return Err(failed(ClusterProblem::NoIdentity));
         }
         let me: proto::SelfInfo = client
             .request(
@@ -143,11 +170,9 @@ impl Cluster {
             )
             .await
             .and_then(Response::json)
-            .map_err(|e| format!("SX cluster at {hosts}: {e}"))?;
+            .map_err(|e| failed(ClusterProblem::Sx(e)))?;
         if !me.values().any(|u| u.admin) {
-            return Err(format!(
-                "SX cluster at {hosts}: secret_key is a key of a user who is not an admin"
-            ));
+            return Err(failed(ClusterProblem::NotAnAdminUser));
         }
         Ok(Cluster {
             inner: Arc::new(Inner {
@@ -206,7 +231,7 @@ impl Cluster {
                 let ok = seen.as_ref().map(|(result, _)| result.is_ok());
                 let mut part = BackendPart::new("node", node, ok);
                 if let Some((result, age)) = seen {
-                    part.error = result.err();
+                    part.error = result.err().map(|e| e.to_string());
                     part.age = Some(age);
                 }
                 part

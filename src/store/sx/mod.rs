@@ -19,7 +19,7 @@
 //! `upload` (writing a file block by block), `staged` (staged bodies), `objects`
 //! (conditional writes, copies, deletes), `reader` (revision-consistent reads, [`SxReader`]),
 //! `listing`, `multipart`, `buckets` (volumes and bucket documents); and the SX protocol
-//! pieces: `client` (HTTP, signing, failover, jobs), `auth`, `proto` (wire JSON), `mapping`
+//! pieces: `client` (HTTP, failover, jobs), `tls`, `auth` (signing), `proto` (wire JSON), `mapping`
 //! (pure S3-to-SX mapping), `config`.
 
 pub mod auth;
@@ -37,6 +37,7 @@ mod objects;
 mod reader;
 mod staged;
 mod store;
+mod tls;
 mod upload;
 
 #[cfg(test)]

@@ -90,6 +90,7 @@ impl Cluster {
         }
     }
 
+    /// Ok when `condition` holds for the file as SX holds it now, else PreconditionFailed.
     pub(super) async fn check_condition(
         &self,
         vol: &Vol,

@@ -29,9 +29,10 @@ pub struct SxStore {
 
 impl SxStore {
     /// Connects to the cluster: learns its node list and UUID with the admin key. The error is
-    /// one line naming the hosts tried and why they failed.
+    /// one line naming the hosts tried and why they failed (a `String`: the startup code
+    /// that calls this reports its errors as text).
     pub async fn connect(cfg: SxConfig) -> Result<SxStore, String> {
-        let cluster = Cluster::connect(cfg).await?;
+        let cluster = Cluster::connect(cfg).await.map_err(|e| e.to_string())?;
         log::info!("{}", cluster.describe());
         Ok(SxStore {
             current: RwLock::new(cluster),
@@ -57,7 +58,7 @@ impl ObjectStore for SxStore {
     async fn reload(&self, config: &Config) -> Result<Option<String>, String> {
         let cfg = SxConfig::from_config(config)?;
         let _one_at_a_time = self.reloading.lock().await;
-        let fresh = Cluster::connect(cfg).await?;
+        let fresh = Cluster::connect(cfg).await.map_err(|e| e.to_string())?;
         let summary = fresh.describe();
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
         Ok(Some(summary))

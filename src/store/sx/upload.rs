@@ -29,6 +29,7 @@ const FLUSH_PATIENCE: Duration = Duration::from_secs(3);
 /// How an SX flush job ends when a newer revision of the file was committed meanwhile.
 const NEWER_COPY: &str = "Newer copies of this file already exist";
 
+/// A body that does not match what its request declared (length).
 pub(super) fn body_error(message: &str) -> StoreError {
     StoreError::Body(BodyError(message.to_owned().into()))
 }
