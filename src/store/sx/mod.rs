@@ -1,4 +1,5 @@
-//! The SX backend: an [`ObjectStore`](crate::store::ObjectStore) on a Skylable SX cluster (sx-protocol.md).
+//! The SX backend: an [`ObjectStore`](crate::store::ObjectStore) on a Skylable SX cluster
+//! (sx-protocol.md).
 //!
 //! - Bucket = volume; key = file path ([`mapping`] escapes what SX cannot hold).
 //! - S3 access key = SX user name, S3 secret = that user's SX token, resolved with the admin
@@ -19,8 +20,8 @@
 //! `upload` (writing a file block by block), `staged` (staged bodies), `objects`
 //! (conditional writes, copies, deletes), `reader` (revision-consistent reads, [`SxReader`]),
 //! `listing`, `multipart`, `buckets` (volumes and bucket documents); and the SX protocol
-//! pieces: `client` (HTTP, failover, jobs), `tls`, `auth` (signing), `proto` (wire JSON), `mapping`
-//! (pure S3-to-SX mapping), `config`.
+//! pieces: `client` (HTTP, failover, jobs), `tls`, `auth` (signing), `proto` (wire JSON),
+//! `mapping` (pure S3-to-SX mapping), `config`.
 
 pub mod auth;
 pub mod client;
