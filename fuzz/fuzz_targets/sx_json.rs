@@ -38,7 +38,7 @@ fn use_meta(meta: &HexMeta, revision: &str) {
     let _ = meta_from_sx(Some(meta), revision);
 }
 
-/// As `from_secs` in src/store/sx/mod.rs, then formatted as listings and headers do.
+/// As `from_secs` in src/store/sx/cluster.rs, then formatted as listings and headers do.
 fn use_time(secs: i64) {
     let t = UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64);
     let _ = libres3::time::iso8601(t);

@@ -11,6 +11,17 @@ use super::mapping::hex;
 /// SHA-1 of an empty body, which every bodiless request signs.
 pub const EMPTY_SHA1: &str = "da39a3ee5e6b4b0d3255bfef95601890afd80709";
 
+/// Why a token could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the SX key is not base64: {0}")]
+    NotBase64(#[from] base64::DecodeError),
+    #[error("the SX key decodes to {0} bytes instead of 42 (a key is 56 base64 characters)")]
+    WrongLength(usize),
+    #[error("the user record has no valid userID/userKey")]
+    BadUserRecord,
+}
+
 /// A decoded SX auth token: `uid[20] ‖ key[20] ‖ flags[2]`. Debug never shows the key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Token {
@@ -25,22 +36,18 @@ impl fmt::Debug for Token {
 
 impl Token {
     /// Parses the 56-character base64 form; padding is tolerated.
-    pub fn parse(ascii: &str) -> Result<Token, String> {
+    pub fn parse(ascii: &str) -> Result<Token, TokenError> {
         let trimmed = ascii.trim().trim_end_matches('=');
-        let bytes = STANDARD_NO_PAD
-            .decode(trimmed)
-            .map_err(|e| format!("the SX key is not base64: {e}"))?;
-        let bin: [u8; 42] = bytes.as_slice().try_into().map_err(|_| {
-            format!(
-                "the SX key decodes to {} bytes instead of 42 (a key is 56 base64 characters)",
-                bytes.len()
-            )
-        })?;
+        let bytes = STANDARD_NO_PAD.decode(trimmed)?;
+        let bin: [u8; 42] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| TokenError::WrongLength(bytes.len()))?;
         Ok(Token { bin })
     }
 
     /// The token of a user as `GET /.users/<name>` describes it (hex uid and key).
-    pub fn from_parts(user_id_hex: &str, user_key_hex: &str) -> Result<Token, String> {
+    pub fn from_parts(user_id_hex: &str, user_key_hex: &str) -> Result<Token, TokenError> {
         let uid = unhex(user_id_hex).filter(|v| v.len() == 20);
         let key = unhex(user_key_hex).filter(|v| v.len() == 20);
         match (uid, key) {
@@ -50,7 +57,7 @@ impl Token {
                 bin[20..40].copy_from_slice(&key);
                 Ok(Token { bin })
             }
-            _ => Err("the user record has no valid userID/userKey".into()),
+            _ => Err(TokenError::BadUserRecord),
         }
     }
 

@@ -19,6 +19,7 @@ use super::auth::{sha1_hex, Token};
 use super::config::SxConfig;
 use super::mapping::cluster_uuid;
 use super::proto::{ErrorBody, Job, JobStatus, NodeList};
+use super::tls::{tls_config, SettingsError};
 
 /// Connecting to a node.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -60,6 +61,31 @@ impl SxError {
             _ => None,
         }
     }
+}
+
+/// Why one node could not serve a request (the next one is then tried).
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum NodeError {
+    /// Connecting, sending or receiving failed.
+    #[error("{0}")]
+    Transport(String),
+    #[error("no answer in {}s", .0.as_secs())]
+    NoAnswer(Duration),
+    /// A 5xx other than 507, with SX's message if it sent one.
+    #[error("HTTP {status} {message}")]
+    Server { status: u16, message: String },
+    #[error("bad SX-Cluster header {0:?}")]
+    BadClusterHeader(String),
+    #[error("node {node} belongs to cluster {uuid}, not to {known}")]
+    OtherCluster {
+        node: String,
+        uuid: String,
+        known: String,
+    },
+    #[error("SX API version {0} is newer than ours (1)")]
+    NewerApi(u32),
+    #[error("clock skew reported without a Date header")]
+    SkewWithoutDate,
 }
 
 /// An answer with a status below 500, or 507 (the cluster is full).
@@ -128,7 +154,7 @@ fn error_in_body(body: &[u8]) -> Option<String> {
 }
 
 /// How a request to a node went: answered, or why not.
-pub type Outcome = Result<(), String>;
+pub type Outcome = Result<(), NodeError>;
 
 struct Shared {
     id: u64,
@@ -159,170 +185,8 @@ thread_local! {
         RefCell::new(HashMap::new());
 }
 
-fn tls_config(cfg: &SxConfig) -> Result<Arc<rustls::ClientConfig>, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?;
-    let mut config = if cfg.verify_ssl {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let mut pinned = Vec::new();
-        if let Some(path) = &cfg.ca_file {
-            let pem =
-                std::fs::read(path).map_err(|e| format!("sx_ca_file {}: {e}", path.display()))?;
-            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-                let cert = cert.map_err(|e| format!("sx_ca_file {}: {e}", path.display()))?;
-                roots
-                    .add(cert.clone())
-                    .map_err(|e| format!("sx_ca_file {}: {e}", path.display()))?;
-                pinned.push(cert);
-            }
-            if pinned.is_empty() {
-                return Err(format!("sx_ca_file {}: no PEM certificate", path.display()));
-            }
-        }
-        if cfg.ca_file.is_some() {
-            // A cluster CA (sxsetup makes one per cluster) pins the trust; nodes are reached
-            // by IP address, which its certificates rarely name. Like libsxclient, the chain
-            // is verified and the name is not.
-            let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
-                Arc::new(roots),
-                provider.clone(),
-            )
-            .build()
-            .map_err(|e| format!("TLS: {e}"))?;
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(ClusterCa { inner, pinned }))
-                .with_no_client_auth()
-        } else {
-            builder.with_root_certificates(roots).with_no_client_auth()
-        }
-    } else {
-        log::warn!("sx_verify_ssl = no: the SX cluster's TLS certificate is NOT verified");
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
-            .with_no_client_auth()
-    };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
-}
-
-/// `sx_ca_file`: the node presents one of the file's certificates itself, or a chain leading
-/// to one of them; the node's name is not checked.
-///
-/// `sxsetup` gives a new cluster one self-signed certificate (`basicConstraints=critical,
-/// CA:true`, CN = the cluster name) that every node presents as its own, and SX's clients
-/// trust it as the cluster's anchor. WebPKI refuses a CA certificate as a server's
-/// (`CaUsedAsEndEntity`), so a node presenting exactly a configured certificate is accepted
-/// here: the handshake's signature, which rustls still checks against that certificate's
-/// key, proves the node holds its private key. Any other certificate goes through the
-/// chain check.
-#[derive(Debug)]
-struct ClusterCa {
-    inner: Arc<rustls::client::WebPkiServerVerifier>,
-    pinned: Vec<rustls::pki_types::CertificateDer<'static>>,
-}
-
-impl rustls::client::danger::ServerCertVerifier for ClusterCa {
-    fn verify_server_cert(
-        &self,
-        end_entity: &rustls::pki_types::CertificateDer<'_>,
-        intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        server_name: &rustls::pki_types::ServerName<'_>,
-        ocsp: &[u8],
-        now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
-        if self
-            .pinned
-            .iter()
-            .any(|c| c.as_ref() == end_entity.as_ref())
-        {
-            return Ok(rustls::client::danger::ServerCertVerified::assertion());
-        }
-        match self
-            .inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
-            Err(rustls::Error::InvalidCertificate(NotValidForName))
-            | Err(rustls::Error::InvalidCertificate(NotValidForNameContext { .. })) => {
-                Ok(rustls::client::danger::ServerCertVerified::assertion())
-            }
-            other => other,
-        }
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
-/// `sx_verify_ssl = no`: accept any certificate (signatures are still checked).
-#[derive(Debug)]
-struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 impl SxClient {
-    pub fn new(cfg: &SxConfig) -> Result<SxClient, String> {
+    pub fn new(cfg: &SxConfig) -> Result<SxClient, SettingsError> {
         static IDS: AtomicU64 = AtomicU64::new(1);
         let tls = if cfg.use_ssl {
             Some(tls_config(cfg)?)
@@ -492,7 +356,7 @@ impl SxClient {
                 let attempt = self
                     .once(node, &method, path, body.clone(), &body_sha1, token)
                     .await;
-                self.remember(node, attempt.as_ref().map(|_| ()).map_err(String::clone));
+                self.remember(node, attempt.as_ref().map(|_| ()).map_err(NodeError::clone));
                 match attempt {
                     Ok(Attempt::Answer(resp)) => return Ok(resp),
                     Ok(Attempt::Clock) if clock_retry => {
@@ -522,12 +386,12 @@ impl SxClient {
         body: Bytes,
         body_sha1: &str,
         token: &Token,
-    ) -> Result<Attempt, String> {
+    ) -> Result<Attempt, NodeError> {
         let permit = self
             .limit(node)
             .acquire_owned()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| NodeError::Transport(e.to_string()))?;
         let now = SystemTime::now();
         let skew = self.shared.skew.load(Ordering::Relaxed);
         let when = if skew >= 0 {
@@ -553,7 +417,9 @@ impl SxClient {
             } else {
                 req.send()
             };
-            let mut resp = sent.await.map_err(|e| e.to_string())?;
+            let mut resp = sent
+                .await
+                .map_err(|e| NodeError::Transport(e.to_string()))?;
             let status = resp.status().as_u16();
             let header = |name: &str| {
                 resp.headers()
@@ -569,35 +435,35 @@ impl SxClient {
                 .body()
                 .limit(BODY_LIMIT)
                 .await
-                .map_err(|e| e.to_string())?;
-            Ok::<_, String>((status, cluster, api, date, realm, body))
+                .map_err(|e| NodeError::Transport(e.to_string()))?;
+            Ok::<_, NodeError>((status, cluster, api, date, realm, body))
         };
         let (status, cluster, api, date, realm, body) =
             actix_web::rt::time::timeout(REQUEST_TIMEOUT, exchange)
                 .await
-                .map_err(|_| format!("no answer in {}s", REQUEST_TIMEOUT.as_secs()))??;
+                .map_err(|_| NodeError::NoAnswer(REQUEST_TIMEOUT))??;
         drop(permit);
         // 507: the cluster is full. Another node cannot help (blocks have their nodes, and
         // file creation is cluster-wide), so it is an answer, not a node failure.
         if status >= 500 && status != 507 {
-            let why = serde_json::from_slice::<ErrorBody>(&body)
+            let message = serde_json::from_slice::<ErrorBody>(&body)
                 .map(|e| e.message)
                 .unwrap_or_default();
-            return Err(format!("HTTP {status} {why}"));
+            return Err(NodeError::Server { status, message });
         }
         if let Some(cluster) = cluster {
             self.check_cluster(node, &cluster)?;
         }
         if let Some(version) = api.and_then(|v| v.trim().parse::<u32>().ok()) {
             if version > 1 {
-                return Err(format!("SX API version {version} is newer than ours (1)"));
+                return Err(NodeError::NewerApi(version));
             }
         }
         if status == 401 && realm.as_deref().is_some_and(|r| r.contains("SXCLOCK")) {
             let server = date
                 .as_deref()
                 .and_then(crate::time::parse_http_date)
-                .ok_or("clock skew reported without a Date header")?;
+                .ok_or(NodeError::SkewWithoutDate)?;
             let offset = match server.duration_since(SystemTime::now()) {
                 Ok(ahead) => ahead.as_secs() as i64,
                 Err(behind) => -(behind.duration().as_secs() as i64),
@@ -613,9 +479,9 @@ impl SxClient {
         }))
     }
 
-    fn check_cluster(&self, node: &str, header: &str) -> Result<(), String> {
+    fn check_cluster(&self, node: &str, header: &str) -> Result<(), NodeError> {
         let Some(uuid) = cluster_uuid(header) else {
-            return Err(format!("bad SX-Cluster header {header:?}"));
+            return Err(NodeError::BadClusterHeader(header.to_owned()));
         };
         let mut known = self
             .shared
@@ -625,7 +491,13 @@ impl SxClient {
         match known.as_deref() {
             None => *known = Some(uuid.to_owned()),
             Some(k) if k == uuid => {}
-            Some(k) => return Err(format!("node {node} belongs to cluster {uuid}, not to {k}")),
+            Some(k) => {
+                return Err(NodeError::OtherCluster {
+                    node: node.to_owned(),
+                    uuid: uuid.to_owned(),
+                    known: k.to_owned(),
+                })
+            }
         }
         Ok(())
     }
@@ -695,29 +567,10 @@ fn rotate(mut nodes: Vec<String>, by: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cfg(pairs: &[(&str, &str)]) -> SxConfig {
-        let mut all = vec![
-            ("sx_host".to_owned(), "10.0.0.1".to_owned()),
-            (
-                "secret_key".to_owned(),
-                "0DPiKuNIrrVmD8IUCuw1hQxNqZcoceX1r/QsuVb6pkTJ+F2+D1ckogAA".to_owned(),
-            ),
-        ];
-        all.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        SxConfig::from_pairs(&all).unwrap()
-    }
+    use crate::store::sx::tls::tests::cfg;
 
     #[test]
-    fn tls_settings() {
-        assert!(tls_config(&cfg(&[])).is_ok());
-        assert!(tls_config(&cfg(&[("sx_verify_ssl", "no")])).is_ok());
-        let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store/sx/testdata/ca.pem");
-        assert!(tls_config(&cfg(&[("sx_ca_file", ca)])).is_ok());
-        let e = tls_config(&cfg(&[("sx_ca_file", file!())])).unwrap_err();
-        assert!(e.starts_with("sx_ca_file"), "{e}");
-        let e = tls_config(&cfg(&[("sx_ca_file", "/nonexistent/ca.pem")])).unwrap_err();
-        assert!(e.starts_with("sx_ca_file /nonexistent/ca.pem"), "{e}");
+    fn node_urls() {
         let client = SxClient::new(&cfg(&[("sx_port", "8443")])).unwrap();
         assert_eq!(
             client.url("10.0.0.1", "/?nodeList"),

@@ -2,8 +2,34 @@
 
 use std::path::PathBuf;
 
-use super::auth::Token;
+use super::auth::{Token, TokenError};
 use crate::config::Config;
+
+/// A bad SX setting. The text starts with the key it is about (`from_config` relies on it to
+/// name the key's line).
+#[derive(Debug, thiserror::Error)]
+pub enum SxConfigError {
+    #[error("{key}: expected yes or no, got {value:?}")]
+    NotYesOrNo { key: String, value: String },
+    #[error("{key}: unknown size unit in {value:?}")]
+    SizeUnit { key: String, value: String },
+    #[error("{key}: not a size: {value:?}")]
+    NotASize { key: String, value: String },
+    #[error("sx_port: not a port: {0:?}")]
+    NotAPort(String),
+    #[error("secret_key: {0}")]
+    SecretKey(TokenError),
+    #[error("replica_count: not a count: {0:?}")]
+    NotACount(String),
+    #[error("volume_size: SX volumes are at least 1M")]
+    VolumeTooSmall,
+    #[error("sx_host: no SX node given")]
+    NoHost,
+    #[error("keyid: empty")]
+    EmptyKeyId,
+    #[error("secret_key: the SX admin key is required")]
+    NoSecretKey,
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct SxConfig {
@@ -27,16 +53,19 @@ pub struct SxConfig {
     pub allow_list_all_volumes: bool,
 }
 
-fn parse_bool(key: &str, value: &str) -> Result<bool, String> {
+fn parse_bool(key: &str, value: &str) -> Result<bool, SxConfigError> {
     match value.to_ascii_lowercase().as_str() {
         "yes" | "true" | "on" | "1" => Ok(true),
         "no" | "false" | "off" | "0" => Ok(false),
-        _ => Err(format!("{key}: expected yes or no, got {value:?}")),
+        _ => Err(SxConfigError::NotYesOrNo {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        }),
     }
 }
 
 /// `10G`, `500M`, `1T`, `1048576` (binary units, as the original).
-pub fn parse_size(key: &str, value: &str) -> Result<u64, String> {
+pub fn parse_size(key: &str, value: &str) -> Result<u64, SxConfigError> {
     let v = value.trim();
     let (digits, mult) = match v.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => {
@@ -45,7 +74,12 @@ pub fn parse_size(key: &str, value: &str) -> Result<u64, String> {
                 'M' => 1 << 20,
                 'G' => 1 << 30,
                 'T' => 1 << 40,
-                _ => return Err(format!("{key}: unknown size unit in {value:?}")),
+                _ => {
+                    return Err(SxConfigError::SizeUnit {
+                        key: key.to_owned(),
+                        value: value.to_owned(),
+                    })
+                }
             };
             (&v[..i], mult)
         }
@@ -56,7 +90,10 @@ pub fn parse_size(key: &str, value: &str) -> Result<u64, String> {
         .parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| format!("{key}: not a size: {value:?}"))
+        .ok_or_else(|| SxConfigError::NotASize {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        })
 }
 
 impl SxConfig {
@@ -69,6 +106,7 @@ impl SxConfig {
             .collect();
         SxConfig::from_pairs(&pairs).map_err(|e| {
             // The parser's messages start with the key they are about.
+            let e = e.to_string();
             let line = config
                 .sx
                 .iter()
@@ -86,7 +124,7 @@ impl SxConfig {
 
     /// Builds the settings from raw `key = value` pairs. Keys that are not the SX backend's are
     /// ignored (the config parser owns them); a repeated `sx_host` adds nodes.
-    pub fn from_pairs(pairs: &[(String, String)]) -> Result<SxConfig, String> {
+    pub fn from_pairs(pairs: &[(String, String)]) -> Result<SxConfig, SxConfigError> {
         let mut hosts = Vec::new();
         let mut port = None;
         let mut token = None;
@@ -113,11 +151,11 @@ impl SxConfig {
                             .parse::<u16>()
                             .ok()
                             .filter(|p| *p > 0)
-                            .ok_or_else(|| format!("sx_port: not a port: {value:?}"))?,
+                            .ok_or_else(|| SxConfigError::NotAPort(value.to_owned()))?,
                     )
                 }
                 "secret_key" => {
-                    token = Some(Token::parse(value).map_err(|e| format!("secret_key: {e}"))?)
+                    token = Some(Token::parse(value).map_err(SxConfigError::SecretKey)?)
                 }
                 "keyid" => key_id = value.to_owned(),
                 "sx_use_ssl" => use_ssl = parse_bool(key, value)?,
@@ -128,12 +166,12 @@ impl SxConfig {
                         .parse()
                         .ok()
                         .filter(|n| *n >= 1)
-                        .ok_or_else(|| format!("replica_count: not a count: {value:?}"))?
+                        .ok_or_else(|| SxConfigError::NotACount(value.to_owned()))?
                 }
                 "volume_size" => {
                     volume_size = parse_size(key, value)?;
                     if volume_size < 1 << 20 {
-                        return Err("volume_size: SX volumes are at least 1M".into());
+                        return Err(SxConfigError::VolumeTooSmall);
                     }
                 }
                 "allow_volume_create_any_user" => create_any = parse_bool(key, value)?,
@@ -142,12 +180,12 @@ impl SxConfig {
             }
         }
         if hosts.is_empty() {
-            return Err("sx_host: no SX node given".into());
+            return Err(SxConfigError::NoHost);
         }
         if key_id.is_empty() {
-            return Err("keyid: empty".into());
+            return Err(SxConfigError::EmptyKeyId);
         }
-        let admin_token = token.ok_or("secret_key: the SX admin key is required")?;
+        let admin_token = token.ok_or(SxConfigError::NoSecretKey)?;
         Ok(SxConfig {
             hosts,
             port: port.unwrap_or(if use_ssl { 443 } else { 80 }),
@@ -223,19 +261,25 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_key() {
-        let e = SxConfig::from_pairs(&pairs(&[("sx_host", "h")])).unwrap_err();
+        let e = SxConfig::from_pairs(&pairs(&[("sx_host", "h")]))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("secret_key"), "{e}");
-        let e = SxConfig::from_pairs(&pairs(&[("secret_key", KEY)])).unwrap_err();
+        let e = SxConfig::from_pairs(&pairs(&[("secret_key", KEY)]))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("sx_host"), "{e}");
         let e = SxConfig::from_pairs(&pairs(&[
             ("sx_host", "h"),
             ("secret_key", KEY),
             ("sx_port", "x"),
         ]))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("sx_port"), "{e}");
-        let e =
-            SxConfig::from_pairs(&pairs(&[("sx_host", "h"), ("secret_key", "nope")])).unwrap_err();
+        let e = SxConfig::from_pairs(&pairs(&[("sx_host", "h"), ("secret_key", "nope")]))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("secret_key"), "{e}");
     }
 }

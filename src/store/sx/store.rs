@@ -1,5 +1,6 @@
-//! The SX store the server holds: one cluster connection at a time, replaced whole when
-//! SIGHUP brings new settings (hosts, port, admin key, TLS, volume defaults).
+//! [`SxStore`], the [`ObjectStore`] the server holds: one cluster connection at a time,
+//! replaced whole when SIGHUP brings new settings (hosts, port, admin key, TLS, volume
+//! defaults).
 //!
 //! Every request takes the connection in use when it starts and keeps it to the end, so a
 //! request never mixes two clusters' nodes, keys or block-hash salts. A new connection is
@@ -9,7 +10,10 @@
 use std::sync::{PoisonError, RwLock};
 use std::time::SystemTime;
 
-use super::{Cluster, SxConfig, SxReader, SxStaged};
+use super::access::path_of;
+use super::cluster::Cluster;
+use super::mapping::key_to_path;
+use super::{SxConfig, SxReader, SxStaged};
 use crate::config::Config;
 use crate::store::{
     AbortedUpload, BackendState, BodyStream, BucketDocuments, BucketInfo, CopySource, ListStart,
@@ -25,9 +29,10 @@ pub struct SxStore {
 
 impl SxStore {
     /// Connects to the cluster: learns its node list and UUID with the admin key. The error is
-    /// one line naming the hosts tried and why they failed.
+    /// one line naming the hosts tried and why they failed (a `String`: the startup code
+    /// that calls this reports its errors as text).
     pub async fn connect(cfg: SxConfig) -> Result<SxStore, String> {
-        let cluster = Cluster::connect(cfg).await?;
+        let cluster = Cluster::connect(cfg).await.map_err(|e| e.to_string())?;
         log::info!("{}", cluster.describe());
         Ok(SxStore {
             current: RwLock::new(cluster),
@@ -53,14 +58,14 @@ impl ObjectStore for SxStore {
     async fn reload(&self, config: &Config) -> Result<Option<String>, String> {
         let cfg = SxConfig::from_config(config)?;
         let _one_at_a_time = self.reloading.lock().await;
-        let fresh = Cluster::connect(cfg).await?;
+        let fresh = Cluster::connect(cfg).await.map_err(|e| e.to_string())?;
         let summary = fresh.describe();
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
         Ok(Some(summary))
     }
 
     async fn backend_state(&self) -> BackendState {
-        self.cluster().backend_state().await
+        self.cluster().backend_state()
     }
 
     async fn user_by_access_key(&self, access_key: &str) -> Result<Option<User>, StoreError> {
@@ -90,7 +95,9 @@ impl ObjectStore for SxStore {
         body: BodyStream,
         size: Option<u64>,
     ) -> Result<SxStaged, StoreError> {
-        self.cluster().stage(who, bucket, body, size).await
+        let cluster = self.cluster();
+        let vol = cluster.data_volume(who, bucket).await?;
+        cluster.stage(vol, body, size).await
     }
 
     /// The object is written on the cluster its body was staged on.
@@ -103,10 +110,18 @@ impl ObjectStore for SxStore {
         meta: ObjectMeta,
         condition: WriteCondition,
     ) -> Result<ObjectInfo, StoreError> {
-        data.store
-            .clone()
-            .commit_object(who, bucket, key, data, meta, condition)
-            .await
+        let cluster = data.cluster.clone();
+        let vol = cluster.data_volume(who, bucket).await?;
+        let path = path_of(key)?;
+        cluster
+            .write_object(&vol, &path, data.size, data.segments(), &meta, &condition)
+            .await?;
+        Ok(ObjectInfo {
+            key: key.to_owned(),
+            size: data.size,
+            last_modified: SystemTime::now(),
+            meta,
+        })
     }
 
     async fn open_object(
@@ -115,7 +130,9 @@ impl ObjectStore for SxStore {
         bucket: &str,
         key: &str,
     ) -> Result<SxReader, StoreError> {
-        self.cluster().open_object(who, bucket, key).await
+        let cluster = self.cluster();
+        let vol = cluster.data_volume(who, bucket).await?;
+        cluster.open(&vol, key).await
     }
 
     async fn delete_object(
@@ -124,7 +141,13 @@ impl ObjectStore for SxStore {
         bucket: &str,
         key: &str,
     ) -> Result<(), StoreError> {
-        self.cluster().delete_object(who, bucket, key).await
+        let cluster = self.cluster();
+        let vol = cluster.data_volume(who, bucket).await?;
+        match key_to_path(key) {
+            Some(path) => cluster.delete_path(&vol, &path).await,
+            // A key SX cannot hold was never stored.
+            None => Ok(()),
+        }
     }
 
     async fn list_objects(
@@ -135,9 +158,9 @@ impl ObjectStore for SxStore {
         start: &ListStart,
         limit: usize,
     ) -> Result<Vec<ObjectSummary>, StoreError> {
-        self.cluster()
-            .list_objects(who, bucket, prefix, start, limit)
-            .await
+        let cluster = self.cluster();
+        let vol = cluster.data_volume(who, bucket).await?;
+        cluster.list_keys(&vol, prefix, start, limit).await
     }
 
     async fn create_multipart(
@@ -147,9 +170,9 @@ impl ObjectStore for SxStore {
         key: &str,
         meta: ObjectMeta,
     ) -> Result<String, StoreError> {
-        self.cluster()
-            .create_multipart(who, bucket, key, meta)
-            .await
+        let cluster = self.cluster();
+        let vol = cluster.data_volume(who, bucket).await?;
+        cluster.create_multipart(&vol, key, meta).await
     }
 
     /// The part is recorded on the cluster its body was staged on.
@@ -163,9 +186,10 @@ impl ObjectStore for SxStore {
         data: SxStaged,
         etag: String,
     ) -> Result<PartInfo, StoreError> {
-        data.store
-            .clone()
-            .commit_part(who, bucket, key, upload_id, part_number, data, etag)
+        let cluster = data.cluster.clone();
+        let vol = cluster.data_volume(who, bucket).await?;
+        cluster
+            .commit_part(&vol, key, upload_id, part_number, data, etag)
             .await
     }
 
@@ -176,7 +200,9 @@ impl ObjectStore for SxStore {
         key: &str,
         upload_id: &str,
     ) -> Result<(UploadInfo, Vec<PartInfo>), StoreError> {
-        self.cluster().list_parts(who, bucket, key, upload_id).await
+        let cluster = self.cluster();
+        let vol = cluster.data_volume(who, bucket).await?;
+        cluster.list_parts(&vol, key, upload_id).await
     }
 
     async fn complete_multipart(
@@ -189,8 +215,10 @@ impl ObjectStore for SxStore {
         meta: ObjectMeta,
         condition: WriteCondition,
     ) -> Result<ObjectInfo, StoreError> {
-        self.cluster()
-            .complete_multipart(who, bucket, key, upload_id, parts, meta, condition)
+        let cluster = self.cluster();
+        let vol = cluster.data_volume(who, bucket).await?;
+        cluster
+            .complete_multipart(&vol, key, upload_id, parts, meta, condition)
             .await
     }
 
@@ -201,9 +229,9 @@ impl ObjectStore for SxStore {
         key: &str,
         upload_id: &str,
     ) -> Result<(), StoreError> {
-        self.cluster()
-            .abort_multipart(who, bucket, key, upload_id)
-            .await
+        let cluster = self.cluster();
+        let vol = cluster.data_volume(who, bucket).await?;
+        cluster.abort_multipart(&vol, key, upload_id).await
     }
 
     async fn copy_object(
@@ -216,7 +244,7 @@ impl ObjectStore for SxStore {
         condition: WriteCondition,
     ) -> Result<ObjectInfo, StoreError> {
         self.cluster()
-            .copy_object(who, source, dst_bucket, dst_key, meta, condition)
+            .copy_from_hashes(who, source, dst_bucket, dst_key, meta, condition)
             .await
     }
 
@@ -254,8 +282,10 @@ impl ObjectStore for SxStore {
         after: Option<(&str, Option<&str>)>,
         limit: usize,
     ) -> Result<Vec<UploadInfo>, StoreError> {
-        self.cluster()
-            .list_multipart_uploads(who, bucket, prefix, after, limit)
+        let cluster = self.cluster();
+        let vol = cluster.data_volume(who, bucket).await?;
+        cluster
+            .list_multipart_uploads(&vol, prefix, after, limit)
             .await
     }
 }

@@ -1,0 +1,417 @@
+//! Multipart uploads, kept on the cluster so that any gateway can continue one: a record file
+//! per upload (`.libres3/up/<id>`, key and metadata in its meta) and a file per part
+//! (`.libres3/parts/<id>/<number>`); completion reuses the parts' blocks where they line up.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::stream::StreamExt;
+
+use super::access::path_of;
+use super::cluster::{from_secs, now_secs, random_hex, Cluster, Vol};
+use super::listing::Scan;
+use super::mapping::{self, block_count, block_size, SxPath};
+use super::proto::HexMeta;
+use super::staged::SxStaged;
+use super::upload::Segment;
+use crate::store::{
+    AbortedUpload, BodyError, ByteRange, ObjectInfo, ObjectMeta, ObjectReader, PartInfo,
+    StoreError, UploadInfo, WriteCondition,
+};
+
+/// Multipart uploads: one record file each.
+const UPLOADS_DIR: &str = ".libres3/up/";
+/// Multipart parts: `PARTS_DIR<upload id>/<5-digit part number>`.
+const PARTS_DIR: &str = ".libres3/parts/";
+/// Staged bodies.
+const TMP_DIR: &str = mapping::TMP_DIR;
+/// Staged bodies older than this were left by a gateway that stopped before committing.
+const STAGED_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+/// Uploads older than this are removed when a new one starts.
+const ABANDONED_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+
+fn part_path(upload_id: &str, number: u32) -> SxPath {
+    SxPath::internal(format!("{PARTS_DIR}{upload_id}/{number:05}"))
+}
+
+fn upload_path(upload_id: &str) -> SxPath {
+    SxPath::internal(format!("{UPLOADS_DIR}{upload_id}"))
+}
+
+fn valid_upload_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A multipart upload's record: key, metadata and start time in the file meta.
+struct UploadRecord {
+    key: String,
+    meta: ObjectMeta,
+    initiated: SystemTime,
+}
+
+fn upload_record_meta(key: &str, meta: &ObjectMeta) -> HexMeta {
+    let mut m = HexMeta::default();
+    m.insert("key", key.as_bytes());
+    m.insert("meta", &serde_json::to_vec(meta).unwrap_or_default());
+    m.insert("created", now_secs().to_string().as_bytes());
+    m
+}
+
+fn parse_upload_record(meta: &HexMeta) -> Option<UploadRecord> {
+    let key = String::from_utf8(meta.get("key")?).ok()?;
+    let meta_json = meta.get("meta")?;
+    let created: u64 = String::from_utf8(meta.get("created")?).ok()?.parse().ok()?;
+    Some(UploadRecord {
+        key,
+        meta: serde_json::from_slice(&meta_json).ok()?,
+        initiated: UNIX_EPOCH + Duration::from_secs(created),
+    })
+}
+
+impl Cluster {
+    async fn upload_record(
+        &self,
+        vol: &Vol,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<UploadRecord, StoreError> {
+        if !valid_upload_id(upload_id) {
+            return Err(StoreError::NoSuchUpload);
+        }
+        let meta = self
+            .file_meta(vol, &upload_path(upload_id))
+            .await
+            .map_err(|e| match e {
+                StoreError::NoSuchKey => StoreError::NoSuchUpload,
+                other => other,
+            })?;
+        match parse_upload_record(&meta) {
+            Some(record) if record.key == key => Ok(record),
+            _ => Err(StoreError::NoSuchUpload),
+        }
+    }
+
+    async fn parts(&self, vol: &Vol, upload_id: &str) -> Result<Vec<PartInfo>, StoreError> {
+        let dir = format!("{PARTS_DIR}{upload_id}/");
+        let mut parts = Vec::new();
+        self.scan(vol, dir.clone(), usize::MAX, |name, entry| {
+            let Some(number) = name.strip_prefix(dir.as_str()) else {
+                return Scan::Stop;
+            };
+            let Ok(number) = number.parse::<u32>() else {
+                return Scan::Skip;
+            };
+            let etag = entry
+                .file_meta
+                .as_ref()
+                .and_then(|m| m.get("etag"))
+                .and_then(|e| String::from_utf8(e).ok())
+                .unwrap_or_default();
+            parts.push(PartInfo {
+                number,
+                size: entry.file_size.unwrap_or(0),
+                etag,
+                last_modified: from_secs(entry.created_at.unwrap_or(0)),
+            });
+            Scan::Take
+        })
+        .await?;
+        parts.sort_by_key(|p| p.number);
+        Ok(parts)
+    }
+
+    /// Every multipart upload of a volume, in (key, id) order.
+    async fn uploads(&self, vol: &Vol) -> Result<Vec<(String, UploadRecord)>, StoreError> {
+        let mut uploads = Vec::new();
+        self.scan(vol, UPLOADS_DIR.to_owned(), usize::MAX, |name, entry| {
+            let Some(id) = name.strip_prefix(UPLOADS_DIR) else {
+                return Scan::Stop;
+            };
+            if let Some(record) = entry.file_meta.as_ref().and_then(parse_upload_record) {
+                uploads.push((id.to_owned(), record));
+            }
+            Scan::Take
+        })
+        .await?;
+        uploads.sort_by(|a, b| (&a.1.key, &a.0).cmp(&(&b.1.key, &b.0)));
+        Ok(uploads)
+    }
+
+    /// Removes uploads nobody touched for [`ABANDONED_AFTER`].
+    async fn clean_abandoned(&self, vol: &Vol) -> Result<(), StoreError> {
+        // Staged bodies of a gateway that died between stage and commit.
+        let stale = now_secs().saturating_sub(STAGED_MAX_AGE.as_secs()) as i64;
+        let mut doomed = Vec::new();
+        self.scan(vol, TMP_DIR.to_owned(), usize::MAX, |name, entry| {
+            if !name.starts_with(TMP_DIR) {
+                return Scan::Stop;
+            }
+            if entry.created_at.unwrap_or(0) < stale {
+                doomed.push(SxPath::internal(name.to_owned()));
+            }
+            Scan::Take
+        })
+        .await?;
+        for path in doomed {
+            self.delete_path(vol, &path).await?;
+        }
+        let limit = SystemTime::now() - ABANDONED_AFTER;
+        for (id, record) in self.uploads(vol).await? {
+            if record.initiated < limit {
+                log::info!("SX: removing abandoned upload {id} of {}", record.key);
+                self.delete_tree(vol, &format!("{PARTS_DIR}{id}")).await?;
+                self.delete_path(vol, &upload_path(&id)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What a completed upload is made of: the block lists of the parts that line up with
+    /// the final file's blocks (no data moves), and the bytes of what does not, which are
+    /// copied: the partial last block of an aligned part, every part after it (their bytes
+    /// sit at offsets that are no longer block boundaries), and parts stored with another
+    /// block size (SX derives a file's block size from its size: a part of up to 128 MiB has
+    /// blocks of 16 KiB, a final file over 128 MiB blocks of 1 MiB).
+    async fn completion_segments(
+        &self,
+        vol: &Vol,
+        upload_id: &str,
+        parts: &[PartInfo],
+        total: u64,
+    ) -> Result<Vec<Segment>, StoreError> {
+        let bs = block_size(total);
+        let mut segments = Vec::with_capacity(parts.len());
+        let mut offset = 0u64;
+        let mut copied = 0u64;
+        for (i, part) in parts.iter().enumerate() {
+            if part.size == 0 {
+                continue;
+            }
+            let last = i + 1 == parts.len();
+            let file = self.file(vol, &part_path(upload_id, part.number)).await?;
+            if file.file_size != part.size {
+                return Err(StoreError::InvalidPart(part.number));
+            }
+            let aligned = offset % bs == 0 && file.block_size == bs;
+            // Bytes of this part whose blocks are reused as they are.
+            let reused = match (aligned, last) {
+                (false, _) => 0,
+                (true, true) => part.size,
+                (true, false) => part.size / bs * bs,
+            };
+            if reused > 0 {
+                let hashes: Vec<String> = file
+                    .file_data
+                    .iter()
+                    .take(block_count(reused, bs) as usize)
+                    .filter_map(|b| b.keys().next().cloned())
+                    .collect();
+                segments.push(Segment::Hashes(hashes, reused));
+            }
+            if reused < part.size {
+                copied += part.size - reused;
+                let range = ByteRange {
+                    first: reused,
+                    last: part.size - 1,
+                };
+                let body = self
+                    .reader(vol, String::new(), file, ObjectMeta::default())
+                    .stream(Some(range))
+                    .map(|chunk| chunk.map_err(|e| BodyError(Box::new(e))))
+                    .boxed_local();
+                segments.push(Segment::Data(body, part.size - reused));
+            }
+            offset += part.size;
+        }
+        if copied > 0 {
+            log::info!(
+                "SX: upload {upload_id}: {copied} of {total} bytes do not line up with the \
+                 final file's {bs}-byte blocks and are copied"
+            );
+        }
+        Ok(segments)
+    }
+
+    pub(super) async fn create_multipart(
+        &self,
+        vol: &Vol,
+        key: &str,
+        meta: ObjectMeta,
+    ) -> Result<String, StoreError> {
+        path_of(key)?;
+        if let Err(e) = self.clean_abandoned(vol).await {
+            log::warn!("SX: cleaning abandoned uploads of {}: {e}", vol.name);
+        }
+        let id = random_hex(16)?;
+        self.create_from_hashes(
+            vol,
+            &upload_path(&id),
+            0,
+            &[],
+            Some(&upload_record_meta(key, &meta)),
+        )
+        .await?;
+        Ok(id)
+    }
+
+    pub(super) async fn commit_part(
+        &self,
+        vol: &Vol,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        data: SxStaged,
+        etag: String,
+    ) -> Result<PartInfo, StoreError> {
+        self.upload_record(vol, key, upload_id).await?;
+        let mut meta = HexMeta::default();
+        meta.insert("etag", etag.as_bytes());
+        self.write_file(
+            vol,
+            &part_path(upload_id, part_number),
+            data.size,
+            data.segments(),
+            Some(&meta),
+            None,
+        )
+        .await?;
+        Ok(PartInfo {
+            number: part_number,
+            size: data.size,
+            etag,
+            last_modified: SystemTime::now(),
+        })
+    }
+
+    pub(super) async fn list_parts(
+        &self,
+        vol: &Vol,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(UploadInfo, Vec<PartInfo>), StoreError> {
+        let record = self.upload_record(vol, key, upload_id).await?;
+        let parts = self.parts(vol, upload_id).await?;
+        Ok((
+            UploadInfo {
+                upload_id: upload_id.to_owned(),
+                key: record.key,
+                initiated: record.initiated,
+                meta: record.meta,
+            },
+            parts,
+        ))
+    }
+
+    pub(super) async fn complete_multipart(
+        &self,
+        vol: &Vol,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+        meta: ObjectMeta,
+        condition: WriteCondition,
+    ) -> Result<ObjectInfo, StoreError> {
+        self.upload_record(vol, key, upload_id).await?;
+        let stored = self.parts(vol, upload_id).await?;
+        let mut chosen = Vec::with_capacity(parts.len());
+        for (number, etag) in parts {
+            match stored.iter().find(|p| p.number == *number) {
+                Some(p) if p.etag == *etag => chosen.push(p.clone()),
+                _ => return Err(StoreError::InvalidPart(*number)),
+            }
+        }
+        let path = path_of(key)?;
+        // Checked before any data moves; write_object checks again.
+        self.check_condition(vol, &path, &condition).await?;
+        let total: u64 = chosen.iter().map(|p| p.size).sum();
+        let segments = self
+            .completion_segments(vol, upload_id, &chosen, total)
+            .await?;
+        self.write_object(vol, &path, total, segments, &meta, &condition)
+            .await?;
+        self.delete_tree(vol, &format!("{PARTS_DIR}{upload_id}"))
+            .await?;
+        self.delete_path(vol, &upload_path(upload_id)).await?;
+        Ok(ObjectInfo {
+            key: key.to_owned(),
+            size: total,
+            last_modified: SystemTime::now(),
+            meta,
+        })
+    }
+
+    pub(super) async fn abort_multipart(
+        &self,
+        vol: &Vol,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), StoreError> {
+        self.upload_record(vol, key, upload_id).await?;
+        self.delete_tree(vol, &format!("{PARTS_DIR}{upload_id}"))
+            .await?;
+        self.delete_path(vol, &upload_path(upload_id)).await
+    }
+
+    pub(super) async fn list_multipart_uploads(
+        &self,
+        vol: &Vol,
+        prefix: &str,
+        after: Option<(&str, Option<&str>)>,
+        limit: usize,
+    ) -> Result<Vec<UploadInfo>, StoreError> {
+        Ok(self
+            .uploads(vol)
+            .await?
+            .into_iter()
+            .filter(|(id, r)| {
+                r.key.starts_with(prefix)
+                    && match after {
+                        None => true,
+                        Some((k, None)) => r.key.as_str() > k,
+                        Some((k, Some(after_id))) => {
+                            r.key.as_str() > k || (r.key == k && id.as_str() > after_id)
+                        }
+                    }
+            })
+            .take(limit)
+            .map(|(id, r)| UploadInfo {
+                upload_id: id,
+                key: r.key,
+                initiated: r.initiated,
+                meta: r.meta,
+            })
+            .collect())
+    }
+
+    /// Aborts up to `limit` uploads, of every bucket, started before `cutoff`.
+    pub(super) async fn abort_uploads_initiated_before(
+        &self,
+        cutoff: SystemTime,
+        limit: usize,
+    ) -> Result<Vec<AbortedUpload>, StoreError> {
+        let admin = self.admin_principal();
+        let mut aborted = Vec::new();
+        for bucket in self.list_buckets(&admin).await? {
+            let vol = self.volume(&admin, &bucket.name).await?;
+            for (id, record) in self.uploads(&vol).await? {
+                if aborted.len() >= limit {
+                    return Ok(aborted);
+                }
+                if record.initiated >= cutoff {
+                    continue;
+                }
+                self.delete_tree(&vol, &format!("{PARTS_DIR}{id}")).await?;
+                self.delete_path(&vol, &upload_path(&id)).await?;
+                aborted.push(AbortedUpload {
+                    bucket: bucket.name.clone(),
+                    upload: UploadInfo {
+                        upload_id: id,
+                        key: record.key,
+                        initiated: record.initiated,
+                        meta: record.meta,
+                    },
+                });
+            }
+        }
+        Ok(aborted)
+    }
+}

@@ -1,0 +1,163 @@
+//! Object writes under a condition (SX has no compare-and-swap), copies made of the source's
+//! blocks, and file deletion.
+
+use std::time::SystemTime;
+
+use actix_web::http::Method;
+use bytes::Bytes;
+
+use super::access::path_of;
+use super::client::SxError;
+use super::cluster::{internal, random_hex, Cluster, Vol};
+use super::mapping::{meta_from_sx, meta_to_sx, url_encode, SxPath};
+use super::upload::Segment;
+use crate::store::{CopySource, ObjectInfo, ObjectMeta, Principal, StoreError, WriteCondition};
+
+/// File meta key of a conditional write: a random id that tells the writer whether the file
+/// SX holds after its flush is its own.
+const WRITE_ID_KEY: &str = "libres3-wid";
+
+impl Cluster {
+    /// Writes an object's file, with its S3 metadata, under a write condition.
+    ///
+    /// SX has no compare-and-swap, so the condition is checked three times: before the upload
+    /// starts, again just before the flush that makes the file visible, and after the flush,
+    /// through a random write id stored in the file meta: a write that another writer replaced
+    /// in the meantime reports PreconditionFailed (the other write is the one visible). Two
+    /// conditional writers whose flushes overlap (each checked before the other's flush
+    /// ended, and each re-read its own write id before the other's flush) can both succeed;
+    /// the README documents that window.
+    pub(super) async fn write_object(
+        &self,
+        vol: &Vol,
+        path: &SxPath,
+        size: u64,
+        segments: Vec<Segment>,
+        meta: &ObjectMeta,
+        condition: &WriteCondition,
+    ) -> Result<(), StoreError> {
+        let mut sx_meta = meta_to_sx(meta);
+        if *condition == WriteCondition::None {
+            self.write_file(vol, path, size, segments, Some(&sx_meta), None)
+                .await?;
+            return Ok(());
+        }
+        let write_id = random_hex(16)?;
+        sx_meta.insert(WRITE_ID_KEY, write_id.as_bytes());
+        self.check_condition(vol, path, condition).await?;
+        self.write_file(vol, path, size, segments, Some(&sx_meta), Some(condition))
+            .await?;
+        match self.file_meta(vol, path).await {
+            Ok(m) if m.get(WRITE_ID_KEY).as_deref() == Some(write_id.as_bytes()) => Ok(()),
+            Ok(_) | Err(StoreError::NoSuchKey) => {
+                log::info!(
+                    "SX: conditional write of {} in {} was replaced by a concurrent write",
+                    path.as_str(),
+                    vol.name
+                );
+                Err(StoreError::PreconditionFailed)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes a file; Ok when it does not exist.
+    pub(super) async fn delete_path(&self, vol: &Vol, path: &SxPath) -> Result<(), StoreError> {
+        match self
+            .vol_job(
+                vol,
+                Method::DELETE,
+                &Self::file_url(vol, path),
+                Bytes::new(),
+            )
+            .await
+        {
+            Ok(()) | Err(SxError::Status { status: 404, .. }) => Ok(()),
+            Err(e) => Err(internal(e)),
+        }
+    }
+
+    /// Deletes everything under a reserved directory (mass delete); Ok when it is empty.
+    pub(super) async fn delete_tree(&self, vol: &Vol, dir: &str) -> Result<(), StoreError> {
+        let path = format!(
+            "/{}?filter={}&recursive",
+            url_encode(&vol.name, false),
+            url_encode(dir, true)
+        );
+        match self.vol_job(vol, Method::DELETE, &path, Bytes::new()).await {
+            Ok(()) | Err(SxError::Status { status: 404, .. }) => Ok(()),
+            Err(e) => Err(internal(e)),
+        }
+    }
+
+    /// Ok when `condition` holds for the file as SX holds it now, else PreconditionFailed.
+    pub(super) async fn check_condition(
+        &self,
+        vol: &Vol,
+        path: &SxPath,
+        condition: &WriteCondition,
+    ) -> Result<(), StoreError> {
+        if *condition == WriteCondition::None {
+            return Ok(());
+        }
+        let current = match self.file_with_meta(vol, path).await {
+            Ok((file, meta)) => Some(meta_from_sx(Some(&meta), &file.file_revision).etag),
+            Err(StoreError::NoSuchKey) => None,
+            Err(e) => return Err(e),
+        };
+        match (condition, current) {
+            (WriteCondition::IfAbsent, None) => Ok(()),
+            (WriteCondition::IfEtag(want), Some(etag)) if *want == etag => Ok(()),
+            _ => Err(StoreError::PreconditionFailed),
+        }
+    }
+
+    /// CopyObject without moving data: the new file is made of the source's blocks (blocks are
+    /// cluster-wide, so this works across volumes too).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn copy_from_hashes(
+        &self,
+        who: &Principal,
+        source: &CopySource<'_>,
+        dst_bucket: &str,
+        dst_key: &str,
+        meta: ObjectMeta,
+        condition: WriteCondition,
+    ) -> Result<ObjectInfo, StoreError> {
+        let (src_bucket, src_key) = (source.bucket, source.key);
+        let src = self.data_volume(who, src_bucket).await?;
+        let dst = if src_bucket == dst_bucket {
+            src.clone()
+        } else {
+            self.data_volume(who, dst_bucket).await?
+        };
+        let src_path = path_of(src_key).map_err(|_| StoreError::NoSuchKey)?;
+        // The ETag is checked against the very revision whose blocks are copied.
+        let file = match source.if_etag {
+            Some(etag) => {
+                let (file, src_meta) = self.file_with_meta(&src, &src_path).await?;
+                if meta_from_sx(Some(&src_meta), &file.file_revision).etag != etag {
+                    return Err(StoreError::SourceChanged);
+                }
+                file
+            }
+            None => self.file(&src, &src_path).await?,
+        };
+        let size = file.file_size;
+        let hashes: Vec<String> = file
+            .file_data
+            .into_iter()
+            .filter_map(|b| b.into_keys().next())
+            .collect();
+        let dst_path = path_of(dst_key)?;
+        let blocks = vec![Segment::Hashes(hashes, size)];
+        self.write_object(&dst, &dst_path, size, blocks, &meta, &condition)
+            .await?;
+        Ok(ObjectInfo {
+            key: dst_key.to_owned(),
+            size,
+            last_modified: SystemTime::now(),
+            meta,
+        })
+    }
+}

@@ -1,0 +1,187 @@
+//! Reading objects: a file's block list with the meta of that same revision, and
+//! [`SxReader`], which streams a byte range of those blocks from the nodes holding them.
+
+use std::sync::Arc;
+
+use actix_web::http::Method;
+use bytes::Bytes;
+use futures_util::stream::{self, StreamExt};
+
+use super::access::path_of;
+use super::auth::Token;
+use super::client::{Response, SxClient};
+use super::cluster::{from_secs, internal, store_error, Cluster, Vol};
+use super::mapping::{meta_from_sx, url_encode, SxPath};
+use super::proto::{self, HexMeta};
+use crate::store::{ByteRange, DataStream, ObjectInfo, ObjectMeta, ObjectReader, StoreError};
+
+/// Most blocks per `.data` download (SX `DOWNLOAD_MAX_BLOCKS`).
+const DOWNLOAD_BLOCKS: usize = 30;
+/// Block downloads in flight per object read.
+const DOWNLOADS_IN_FLIGHT: usize = 4;
+
+impl Cluster {
+    /// A file's block list (`GET /<vol>/<path>`).
+    pub(super) async fn file(&self, vol: &Vol, path: &SxPath) -> Result<proto::File, StoreError> {
+        self.vol_request(vol, Method::GET, &Self::file_url(vol, path), Bytes::new())
+            .await
+            .and_then(Response::json)
+            .map_err(|e| store_error(e, StoreError::NoSuchKey))
+    }
+
+    pub(super) async fn file_meta(&self, vol: &Vol, path: &SxPath) -> Result<HexMeta, StoreError> {
+        self.file_meta_at(vol, path, "").await
+    }
+
+    /// The custom meta of one revision of a file (`rev` empty: the newest).
+    pub(super) async fn file_meta_at(
+        &self,
+        vol: &Vol,
+        path: &SxPath,
+        rev: &str,
+    ) -> Result<HexMeta, StoreError> {
+        let mut url = format!("{}?fileMeta", Self::file_url(vol, path));
+        if !rev.is_empty() {
+            url.push_str("&rev=");
+            url.push_str(&url_encode(rev, false));
+        }
+        self.vol_request(vol, Method::GET, &url, Bytes::new())
+            .await
+            .and_then(Response::json::<proto::FileMeta>)
+            .map(|m| m.file_meta)
+            .map_err(|e| store_error(e, StoreError::NoSuchKey))
+    }
+
+    /// A file's block list and the meta of that same revision. The two are separate requests:
+    /// asking for the meta of the revision the block list came from keeps a concurrent
+    /// overwrite from pairing one version's data with another's ETag. A revision dropped in
+    /// between (the overwrite won) is read again, a few times.
+    pub(super) async fn file_with_meta(
+        &self,
+        vol: &Vol,
+        path: &SxPath,
+    ) -> Result<(proto::File, HexMeta), StoreError> {
+        let mut attempt = 1;
+        loop {
+            let file = self.file(vol, path).await?;
+            match self.file_meta_at(vol, path, &file.file_revision).await {
+                Ok(meta) => return Ok((file, meta)),
+                Err(StoreError::NoSuchKey) if attempt < 4 => attempt += 1,
+                Err(StoreError::NoSuchKey) => return Err(StoreError::SourceChanged),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Opens an object: its block list and the meta of that same revision.
+    pub(super) async fn open(&self, vol: &Vol, key: &str) -> Result<SxReader, StoreError> {
+        let path = path_of(key).map_err(|_| StoreError::NoSuchKey)?;
+        let (file, meta) = self.file_with_meta(vol, &path).await?;
+        let meta = meta_from_sx(Some(&meta), &file.file_revision);
+        Ok(self.reader(vol, key.to_owned(), file, meta))
+    }
+
+    pub(super) fn reader(
+        &self,
+        vol: &Vol,
+        key: String,
+        file: proto::File,
+        meta: ObjectMeta,
+    ) -> SxReader {
+        SxReader {
+            client: self.client().clone(),
+            token: vol.token.clone(),
+            info: ObjectInfo {
+                key,
+                size: file.file_size,
+                last_modified: from_secs(file.created_at),
+                meta,
+            },
+            block_size: file.block_size.max(1),
+            blocks: file
+                .file_data
+                .into_iter()
+                .filter_map(|b| b.into_iter().next())
+                .collect(),
+        }
+    }
+}
+
+/// An opened object: its block list is fixed when opened.
+pub struct SxReader {
+    client: SxClient,
+    token: Token,
+    info: ObjectInfo,
+    block_size: u64,
+    blocks: Vec<(String, Vec<String>)>,
+}
+
+impl ObjectReader for SxReader {
+    fn info(&self) -> &ObjectInfo {
+        &self.info
+    }
+
+    fn stream(self, range: Option<ByteRange>) -> DataStream {
+        let size = self.info.size;
+        let (first, end) = match range {
+            Some(r) => (r.first, r.last.saturating_add(1).min(size)),
+            None => (0, size),
+        };
+        if first >= end || self.blocks.is_empty() {
+            return stream::empty().boxed_local();
+        }
+        let bs = self.block_size;
+        let first_block = (first / bs) as usize;
+        let end_block = (end.div_ceil(bs) as usize).min(self.blocks.len());
+        // Runs of up to 30 consecutive blocks held by the same nodes: the request goes to the
+        // first and, when it fails, to the next, which must hold every block of the run too.
+        let mut batches: Vec<(usize, usize)> = Vec::new();
+        let mut i = first_block;
+        while i < end_block {
+            let nodes = &self.blocks[i].1;
+            let mut j = i + 1;
+            while j < end_block && j - i < DOWNLOAD_BLOCKS && self.blocks[j].1 == *nodes {
+                j += 1;
+            }
+            batches.push((i, j));
+            i = j;
+        }
+        let reader = Arc::new(self);
+        stream::iter(batches)
+            .map(move |(i, j)| {
+                let reader = reader.clone();
+                async move {
+                    let mut path = format!("/.data/{bs}/");
+                    for (hash, _) in &reader.blocks[i..j] {
+                        path.push_str(hash);
+                    }
+                    let resp = reader
+                        .client
+                        .request(
+                            &reader.blocks[i].1,
+                            Method::GET,
+                            &path,
+                            Bytes::new(),
+                            &reader.token,
+                        )
+                        .await
+                        .and_then(Response::ok)
+                        .map_err(internal)?;
+                    let data = resp.body;
+                    if data.len() as u64 != (j - i) as u64 * bs {
+                        return Err(StoreError::Internal(format!(
+                            "SX sent {} bytes for {} blocks of {bs}",
+                            data.len(),
+                            j - i
+                        )));
+                    }
+                    let start = i as u64 * bs;
+                    let from = first.max(start) - start;
+                    let to = end.min(j as u64 * bs) - start;
+                    Ok(data.slice(from as usize..to as usize))
+                }
+            })
+            .buffered(DOWNLOADS_IN_FLIGHT)
+            .boxed_local()
+    }
+}

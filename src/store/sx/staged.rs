@@ -1,0 +1,194 @@
+//! Staged bodies ([`SxStaged`]): small ones held in memory, larger ones uploaded as a hidden
+//! file under `.libres3/tmp/` that is removed when the staged body is dropped.
+
+use bytes::{Bytes, BytesMut};
+use futures_util::stream::{self, StreamExt};
+
+use super::cluster::{random_hex, Cluster, Vol};
+use super::mapping::{SxPath, TMP_DIR};
+use super::upload::{body_error, Segment, PART_BYTES};
+use crate::store::{BodyError, BodyStream, Staged, StoreError};
+
+/// Bodies up to this size are staged in memory (see [`SxStaged`]): no more than an upload
+/// holds anyway while it waits for SX to say which blocks it lacks.
+const HELD_BYTES: u64 = PART_BYTES;
+
+/// A staged body: held in memory when small, else the hidden file `path`, deleted on drop.
+pub struct SxStaged {
+    /// The cluster the body was staged on, which its commit must use.
+    pub(super) cluster: Cluster,
+    /// Set while the hidden file exists.
+    vol: Option<Vol>,
+    path: SxPath,
+    pub(super) size: u64,
+    hashes: Vec<String>,
+    /// A body of at most [`HELD_BYTES`]: the commit uploads it under its final name, so a
+    /// small PUT is one SX upload and one job instead of three (stage, commit, removal).
+    held: Option<Bytes>,
+}
+
+impl SxStaged {
+    /// What a file made of this body is made of: its bytes when held, else the blocks of
+    /// the hidden file (no data moves).
+    pub(super) fn segments(&self) -> Vec<Segment> {
+        match &self.held {
+            Some(bytes) => {
+                let bytes = bytes.clone();
+                let body = stream::once(async move { Ok(bytes) }).boxed_local();
+                vec![Segment::Data(body, self.size)]
+            }
+            None => vec![Segment::Hashes(self.hashes.clone(), self.size)],
+        }
+    }
+}
+
+impl Staged for SxStaged {
+    fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+impl Drop for SxStaged {
+    fn drop(&mut self) {
+        if let Some(vol) = self.vol.take() {
+            let cluster = self.cluster.clone();
+            let path = self.path.clone();
+            actix_web::rt::spawn(async move {
+                if let Err(e) = cluster.delete_path(&vol, &path).await {
+                    log::warn!("SX: could not remove staged {}: {e}", path.as_str());
+                }
+            });
+        }
+    }
+}
+
+/// A body of `size` bytes, read into memory (at most [`HELD_BYTES`]).
+async fn read_exactly(mut body: BodyStream, size: u64) -> Result<Bytes, StoreError> {
+    let mut all = BytesMut::with_capacity(size as usize);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(StoreError::Body)?;
+        if (all.len() + chunk.len()) as u64 > size {
+            return Err(body_error("the body is longer than its declared length"));
+        }
+        all.extend_from_slice(&chunk);
+    }
+    if (all.len() as u64) < size {
+        return Err(body_error("the body is shorter than its declared length"));
+    }
+    Ok(all.freeze())
+}
+
+/// Reads a body of unknown length until it ends or passes `limit` bytes: the whole body,
+/// or what was read and the rest of the stream.
+async fn read_up_to(
+    mut body: BodyStream,
+    limit: u64,
+) -> Result<(Bytes, Option<BodyStream>), StoreError> {
+    let mut start = BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        start.extend_from_slice(&chunk.map_err(StoreError::Body)?);
+        if start.len() as u64 > limit {
+            return Ok((start.freeze(), Some(body)));
+        }
+    }
+    Ok((start.freeze(), None))
+}
+
+/// A body of unknown length goes to an unlinked temporary file first: SX needs a file's size
+/// before its first block (the size decides the block size).
+async fn spool(mut body: BodyStream) -> Result<(BodyStream, u64), StoreError> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+    let path = std::env::temp_dir().join(format!("libres3-sx-{}", random_hex(12)?));
+    let mut file = tokio::fs::OpenOptions::new()
+        .create_new(true)
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .await?;
+    // Unlinked at once: nothing is left behind whatever happens next.
+    tokio::fs::remove_file(&path).await?;
+    let mut size = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(StoreError::Body)?;
+        size += chunk.len() as u64;
+        file.write_all(&chunk).await?;
+    }
+    file.flush().await?;
+    file.seek(std::io::SeekFrom::Start(0)).await?;
+    let stream = stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buf = vec![0u8; 256 << 10];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Bytes::from(buf)), Some(file)))
+            }
+            Err(e) => Some((Err(BodyError(Box::new(e))), None)),
+        }
+    });
+    Ok((stream.boxed_local(), size))
+}
+
+impl Cluster {
+    fn staged_from(&self, vol: Vol, path: SxPath, size: u64, hashes: Vec<String>) -> SxStaged {
+        SxStaged {
+            cluster: self.clone(),
+            vol: Some(vol),
+            path,
+            size,
+            hashes,
+            held: None,
+        }
+    }
+
+    fn staged_held(&self, bytes: Bytes) -> SxStaged {
+        SxStaged {
+            cluster: self.clone(),
+            vol: None,
+            path: SxPath::internal(String::new()),
+            size: bytes.len() as u64,
+            hashes: Vec::new(),
+            held: Some(bytes),
+        }
+    }
+
+    /// Stages a body for a write to `vol`.
+    pub(super) async fn stage(
+        &self,
+        vol: Vol,
+        body: BodyStream,
+        size: Option<u64>,
+    ) -> Result<SxStaged, StoreError> {
+        let (body, size) = match size {
+            Some(size) if size <= HELD_BYTES => {
+                return Ok(self.staged_held(read_exactly(body, size).await?))
+            }
+            Some(size) => (body, size),
+            None => match read_up_to(body, HELD_BYTES).await? {
+                (whole, None) => return Ok(self.staged_held(whole)),
+                (start, Some(rest)) => {
+                    let start = stream::once(async move { Ok(start) });
+                    spool(start.chain(rest).boxed_local()).await?
+                }
+            },
+        };
+        let path = SxPath::internal(format!("{TMP_DIR}{}", random_hex(16)?));
+        // Armed before the first byte goes out: if this future is dropped (the client went
+        // away) after the hidden file became visible, the drop removes it.
+        let mut staged = self.staged_from(vol.clone(), path.clone(), size, Vec::new());
+        let (_, hashes) = self
+            .write_file(
+                &vol,
+                &path,
+                size,
+                vec![Segment::Data(body, size)],
+                None,
+                None,
+            )
+            .await?;
+        staged.hashes = hashes;
+        Ok(staged)
+    }
+}

@@ -1,0 +1,240 @@
+//! Multipart uploads: across gateways, and completion reusing the parts' blocks.
+
+use super::*;
+
+#[actix_web::test]
+async fn multipart_across_two_gateways() {
+    let fake = FakeSx::start(2);
+    fake.add_user("alice");
+    fake.add_volume("mp", "alice", 1, &[]);
+    let one = connect(&fake).await;
+    let two = connect(&fake).await;
+    let alice = user("alice");
+    let part1 = random(5 << 20);
+    let part2 = random(5 << 20);
+    let part3 = random(100_000);
+    let id = one
+        .create_multipart(&alice, "mp", "big/object", meta(""))
+        .await
+        .unwrap();
+    for (store, n, data) in [(&two, 1u32, &part1), (&one, 2, &part2), (&two, 3, &part3)] {
+        let staged = store
+            .stage(&alice, "mp", body(data, 65_536), Some(data.len() as u64))
+            .await
+            .unwrap();
+        let info = store
+            .commit_part(
+                &alice,
+                "mp",
+                "big/object",
+                &id,
+                n,
+                staged,
+                format!("etag{n}"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(info.size, data.len() as u64);
+    }
+    let (upload, parts) = two
+        .list_parts(&alice, "mp", "big/object", &id)
+        .await
+        .unwrap();
+    assert_eq!(upload.key, "big/object");
+    assert_eq!(
+        parts.iter().map(|p| p.number).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    let uploads = one
+        .list_multipart_uploads(&alice, "mp", "", None, 100)
+        .await
+        .unwrap();
+    assert_eq!(uploads.len(), 1);
+    assert!(matches!(
+        one.complete_multipart(
+            &alice,
+            "mp",
+            "big/object",
+            &id,
+            &[(1, "etag1".into()), (2, "wrong".into())],
+            meta("m-2"),
+            WriteCondition::None,
+        )
+        .await,
+        Err(StoreError::InvalidPart(2))
+    ));
+    let before = fake.block_bytes_in();
+    let parts: Vec<(u32, String)> = (1..=3).map(|n| (n, format!("etag{n}"))).collect();
+    let info = one
+        .complete_multipart(
+            &alice,
+            "mp",
+            "big/object",
+            &id,
+            &parts,
+            meta("m-3"),
+            WriteCondition::None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(info.size, (10 << 20) + 100_000);
+    // Parts 1 and 2 line up with the final blocks: only the last, small part (stored with
+    // 4 KiB blocks) is copied.
+    assert!(
+        fake.block_bytes_in() - before <= 200_000,
+        "{}",
+        fake.block_bytes_in() - before
+    );
+    let whole = [part1, part2, part3].concat();
+    assert_eq!(get(&two, &alice, "mp", "big/object").await.unwrap(), whole);
+    assert_eq!(
+        two.open_object(&alice, "mp", "big/object")
+            .await
+            .unwrap()
+            .info()
+            .meta
+            .etag,
+        "m-3"
+    );
+    assert!(one
+        .list_multipart_uploads(&alice, "mp", "", None, 100)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(matches!(
+        two.list_parts(&alice, "mp", "big/object", &id).await,
+        Err(StoreError::NoSuchUpload)
+    ));
+    // Abort removes everything.
+    let id = two
+        .create_multipart(&alice, "mp", "x", meta(""))
+        .await
+        .unwrap();
+    let staged = two
+        .stage(&alice, "mp", body(b"abc", 1), Some(3))
+        .await
+        .unwrap();
+    two.commit_part(&alice, "mp", "x", &id, 1, staged, "e1".into())
+        .await
+        .unwrap();
+    one.abort_multipart(&alice, "mp", "x", &id).await.unwrap();
+    eventually("only the object left", || {
+        fake.files("mp") == ["big/object"]
+    })
+    .await;
+}
+
+/// Objects over 128 MiB have 1 MiB SX blocks: a part over 128 MiB (stored with 1 MiB
+/// blocks) is reused as it is; a smaller part, stored with 16 KiB blocks, is copied.
+#[actix_web::test]
+async fn multipart_over_128_mib_reuses_parts_with_its_block_size() {
+    const MIB: usize = 1 << 20;
+    let (fake, store, alice) = alice_with_volume("big").await;
+    let id = store
+        .create_multipart(&alice, "big", "huge", meta(""))
+        .await
+        .unwrap();
+    let part1 = random(129 * MIB);
+    let part2 = random(3 * MIB + 5);
+    for (n, data) in [(1u32, &part1), (2, &part2)] {
+        let staged = store
+            .stage(&alice, "big", body(data, 1 << 20), Some(data.len() as u64))
+            .await
+            .unwrap();
+        store
+            .commit_part(&alice, "big", "huge", &id, n, staged, format!("p{n}"))
+            .await
+            .unwrap();
+    }
+    let before = fake.block_bytes_in();
+    let parts = vec![(1, "p1".to_owned()), (2, "p2".to_owned())];
+    store
+        .complete_multipart(
+            &alice,
+            "big",
+            "huge",
+            &id,
+            &parts,
+            meta("m-2"),
+            WriteCondition::None,
+        )
+        .await
+        .unwrap();
+    // Only part 2 moved: 4 blocks of 1 MiB (the last one zero-padded).
+    assert_eq!(fake.block_bytes_in() - before, 4 * MIB as u64);
+    let reader = store.open_object(&alice, "big", "huge").await.unwrap();
+    assert_eq!(reader.info().size, (part1.len() + part2.len()) as u64);
+    // Compared chunk by chunk: the object is not collected a second time in memory.
+    let mut offset = 0usize;
+    let mut chunks = reader.stream(None);
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.unwrap();
+        let end = offset + chunk.len();
+        assert!(end <= part1.len() + part2.len());
+        let split = part1.len().clamp(offset, end) - offset;
+        assert!(
+            chunk[..split] == part1[offset..offset + split],
+            "at {offset}"
+        );
+        let rest = offset + split - part1.len().min(offset + split);
+        assert!(
+            chunk[split..] == part2[rest..rest + chunk.len() - split],
+            "at {offset}"
+        );
+        offset = end;
+    }
+    assert_eq!(offset, part1.len() + part2.len());
+}
+
+/// A part whose size is not a multiple of the block size: its whole blocks are reused and
+/// only its partial last block and the parts after it are copied.
+#[actix_web::test]
+async fn multipart_copies_only_what_does_not_line_up() {
+    let (fake, store, alice) = alice_with_volume("mp").await;
+    let id = store
+        .create_multipart(&alice, "mp", "k", meta(""))
+        .await
+        .unwrap();
+    // 5,000,000 bytes: 305 whole blocks of 16 KiB and 2,880 bytes more.
+    let parts = [random(5_000_000), random(5_000_000), random(1000)];
+    for (i, data) in parts.iter().enumerate() {
+        let staged = store
+            .stage(&alice, "mp", body(data, 65_536), Some(data.len() as u64))
+            .await
+            .unwrap();
+        store
+            .commit_part(
+                &alice,
+                "mp",
+                "k",
+                &id,
+                i as u32 + 1,
+                staged,
+                format!("e{i}"),
+            )
+            .await
+            .unwrap();
+    }
+    let before = fake.block_bytes_in();
+    let chosen: Vec<(u32, String)> = (0..3).map(|i| (i + 1, format!("e{i}"))).collect();
+    store
+        .complete_multipart(
+            &alice,
+            "mp",
+            "k",
+            &id,
+            &chosen,
+            meta("m-3"),
+            WriteCondition::None,
+        )
+        .await
+        .unwrap();
+    // Part 1's 305 blocks are reused; from its tail on, 5,003,880 bytes are re-blocked.
+    let sent = fake.block_bytes_in() - before;
+    let copied_blocks = (10_001_000u64 - 305 * 16384).div_ceil(16384);
+    assert_eq!(sent, copied_blocks * 16384);
+    assert_eq!(
+        get(&store, &alice, "mp", "k").await.unwrap(),
+        parts.concat()
+    );
+}

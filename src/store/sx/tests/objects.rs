@@ -1,0 +1,283 @@
+//! Object writes, reads, deletes, conditional writes and copies.
+
+use super::*;
+
+#[actix_web::test]
+async fn objects_round_trip() {
+    let fake = FakeSx::start(2);
+    let token = fake.add_user("alice");
+    let store = connect(&fake).await;
+    let u = store.user_by_access_key("alice").await.unwrap().unwrap();
+    assert_eq!(u.secret.expose(), token);
+    assert!(store.user_by_access_key("nobody").await.unwrap().is_none());
+    let alice = user("alice");
+    store.create_bucket(&alice, "photos").await.unwrap();
+    assert!(matches!(
+        store.create_bucket(&alice, "photos").await,
+        Err(StoreError::BucketAlreadyOwnedByYou)
+    ));
+    let names: Vec<String> = store
+        .list_buckets(&alice)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| b.name)
+        .collect();
+    assert_eq!(names, ["photos"]);
+    for size in [0usize, 1, 4096, 4097, 200_000, 1 << 20] {
+        let data = random(size);
+        let key = format!("dir/file-{size}");
+        put(&store, &alice, "photos", &key, &data).await;
+        let reader = store.open_object(&alice, "photos", &key).await.unwrap();
+        assert_eq!(reader.info().size, size as u64);
+        assert_eq!(reader.info().meta, meta("e"));
+        assert_eq!(read(reader, None).await.unwrap(), data, "size {size}");
+        if size > 10 {
+            let r = ByteRange {
+                first: 3,
+                last: size as u64 - 2,
+            };
+            let reader = store.open_object(&alice, "photos", &key).await.unwrap();
+            assert_eq!(read(reader, Some(r)).await.unwrap(), &data[3..size - 1]);
+        }
+    }
+    let listed = store
+        .list_objects(&alice, "photos", "dir/", &ListStart::Beginning, 1000)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 6);
+    assert!(listed.iter().all(|o| o.etag == "e"));
+    // Staged bodies leave nothing behind once committed.
+    eventually("staged bodies removed", || {
+        fake.files("photos")
+            .iter()
+            .all(|f| !f.starts_with(".libres3"))
+    })
+    .await;
+    assert!(matches!(
+        store.delete_bucket(&alice, "photos").await,
+        Err(StoreError::BucketNotEmpty)
+    ));
+    for o in listed {
+        store.delete_object(&alice, "photos", &o.key).await.unwrap();
+    }
+    store
+        .delete_object(&alice, "photos", "never-was")
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.open_object(&alice, "photos", "dir/file-1").await,
+        Err(StoreError::NoSuchKey)
+    ));
+    store.delete_bucket(&alice, "photos").await.unwrap();
+    assert!(matches!(
+        store.bucket_info(&alice, "photos").await,
+        Err(StoreError::NoSuchBucket)
+    ));
+}
+
+#[actix_web::test]
+async fn conditions_hold() {
+    let (fake, store, alice) = alice_with_volume("vol").await;
+    put(&store, &alice, "vol", "k", b"one").await;
+    let staged = store
+        .stage(&alice, "vol", body(b"two", 1), Some(3))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .commit_object(
+                &alice,
+                "vol",
+                "k",
+                staged,
+                meta("x"),
+                WriteCondition::IfAbsent
+            )
+            .await,
+        Err(StoreError::PreconditionFailed)
+    ));
+    let staged = store
+        .stage(&alice, "vol", body(b"two", 1), Some(3))
+        .await
+        .unwrap();
+    store
+        .commit_object(
+            &alice,
+            "vol",
+            "k",
+            staged,
+            meta("x"),
+            WriteCondition::IfEtag("e".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(get(&store, &alice, "vol", "k").await.unwrap(), b"two");
+    // A body of unknown length is spooled first.
+    let data = random(100_000);
+    let staged = store
+        .stage(&alice, "vol", body(&data, 999), None)
+        .await
+        .unwrap();
+    assert_eq!(staged.size(), 100_000);
+    store
+        .commit_object(
+            &alice,
+            "vol",
+            "spooled",
+            staged,
+            meta("s"),
+            WriteCondition::None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(get(&store, &alice, "vol", "spooled").await.unwrap(), data);
+    // A body shorter than announced is refused.
+    assert!(matches!(
+        store.stage(&alice, "vol", body(b"ab", 1), Some(3)).await,
+        Err(StoreError::Body(_))
+    ));
+    // Staged bodies never committed (the failed one, the refused commits) are removed.
+    let staged = store
+        .stage(&alice, "vol", body(b"dropped", 3), Some(7))
+        .await
+        .unwrap();
+    drop(staged);
+    eventually("only committed files left", || {
+        fake.files("vol") == ["k", "spooled"]
+    })
+    .await;
+}
+
+/// Another gateway's write lands between the conditional write's first check and its flush:
+/// the check repeated just before the flush sees it, and nothing of ours becomes visible.
+#[actix_web::test]
+async fn conditional_write_rechecks_before_its_flush() {
+    let (fake, store, alice) = alice_with_volume("vol").await;
+    let staged = store
+        .stage(&alice, "vol", body(b"mine", 2), Some(4))
+        .await
+        .unwrap();
+    // The create request of the commit (`PUT /vol/k`) is the moment.
+    fake.before_next(
+        |method, uri, _| method == "PUT" && uri == "/vol/k",
+        Box::new(|st| st.write_file("vol", "k", b"theirs", &[])),
+    );
+    let result = store
+        .commit_object(
+            &alice,
+            "vol",
+            "k",
+            staged,
+            meta("m"),
+            WriteCondition::IfAbsent,
+        )
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::PreconditionFailed)),
+        "{result:?}"
+    );
+    assert_eq!(fake.pending_hooks(), 0);
+    assert_eq!(fake.file("vol", "k").unwrap().0, b"theirs");
+}
+
+/// Another gateway's write replaces ours right after our flush: the write id read back
+/// afterwards is not ours, so the conditional write reports that it did not hold.
+#[actix_web::test]
+async fn conditional_write_replaced_after_its_flush_fails() {
+    let (fake, store, alice) = alice_with_volume("vol").await;
+    put(&store, &alice, "vol", "k", b"first").await;
+    let staged = store
+        .stage(&alice, "vol", body(b"second", 2), Some(6))
+        .await
+        .unwrap();
+    // The flush of the commit: `PUT /.upload/<token>` with an empty body.
+    fake.after_next(
+        |method, uri, body| method == "PUT" && uri.starts_with("/.upload/") && body.is_empty(),
+        Box::new(|st| st.write_file("vol", "k", b"third", &[])),
+    );
+    let result = store
+        .commit_object(
+            &alice,
+            "vol",
+            "k",
+            staged,
+            meta("x"),
+            WriteCondition::IfEtag("e".into()),
+        )
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::PreconditionFailed)),
+        "{result:?}"
+    );
+    assert_eq!(fake.pending_hooks(), 0);
+    assert_eq!(fake.file("vol", "k").unwrap().0, b"third");
+    // Without a concurrent writer the same conditional write succeeds and leaves its id.
+    let staged = store
+        .stage(&alice, "vol", body(b"fourth", 2), Some(6))
+        .await
+        .unwrap();
+    store
+        .commit_object(
+            &alice,
+            "vol",
+            "k2",
+            staged,
+            meta("y"),
+            WriteCondition::IfAbsent,
+        )
+        .await
+        .unwrap();
+    let (data, file_meta) = fake.file("vol", "k2").unwrap();
+    assert_eq!(data, b"fourth");
+    assert!(file_meta.contains_key("libres3-wid"), "{file_meta:?}");
+}
+
+#[actix_web::test]
+async fn copies_move_no_data() {
+    let fake = FakeSx::start(2);
+    fake.add_user("alice");
+    fake.add_volume("src", "alice", 1, &[]);
+    fake.add_volume("dst", "alice", 2, &[]);
+    let store = connect(&fake).await;
+    let alice = user("alice");
+    let data = random(1 << 20);
+    put(&store, &alice, "src", "orig", &data).await;
+    let before = fake.block_bytes_in();
+    store
+        .copy_object(
+            &alice,
+            &CopySource {
+                bucket: "src",
+                key: "orig",
+                if_etag: None,
+            },
+            "dst",
+            "a//copy",
+            meta("c"),
+            WriteCondition::None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(fake.block_bytes_in(), before);
+    assert_eq!(get(&store, &alice, "dst", "a//copy").await.unwrap(), data);
+    let reader = store.open_object(&alice, "dst", "a//copy").await.unwrap();
+    assert_eq!(reader.info().meta, meta("c"));
+    assert!(matches!(
+        store
+            .copy_object(
+                &alice,
+                &CopySource {
+                    bucket: "src",
+                    key: "missing",
+                    if_etag: None,
+                },
+                "dst",
+                "x",
+                meta("c"),
+                WriteCondition::None
+            )
+            .await,
+        Err(StoreError::NoSuchKey)
+    ));
+}
