@@ -1,8 +1,27 @@
-//! Access keys and secrets: generation, and the first user of a new store.
+//! Access keys and secrets: the secret's type, generation, and the rules names and keys follow.
+
+use std::fmt;
 
 use ring::rand::{SecureRandom, SystemRandom};
 
-use crate::store::SecretKey;
+/// A secret access key; its Debug output never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey(String);
+
+impl SecretKey {
+    pub fn new(secret: String) -> Self {
+        SecretKey(secret)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
 
 const ACCESS_KEY_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const SECRET_ALPHABET: &[u8; 64] =

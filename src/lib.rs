@@ -61,13 +61,13 @@ pub fn run() -> ExitCode {
     match &args.command {
         Command::Serve => serve(args),
         Command::CheckConfig => check_config(&args),
-        Command::Health => ExitCode::from(health::run(&args)),
+        Command::Health => ExitCode::from(health::run(&args, check_backend)),
         Command::Setup => match setup::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => fail(message, 1),
         },
         command @ (Command::Stop | Command::Status | Command::Reload) => {
-            match Config::load(&args) {
+            match Config::load(&args, check_backend) {
                 Ok(config) => {
                     supervisor::control(command, &config.pidfile, config.shutdown_timeout)
                 }
@@ -82,7 +82,7 @@ pub fn run() -> ExitCode {
         }
         command => {
             logging::init_stderr(log::LevelFilter::Info);
-            match Config::load(&args)
+            match Config::load(&args, check_backend)
                 .map_err(|e| e.to_string())
                 .and_then(|config| manage_users(command, &args, config))
             {
@@ -90,6 +90,15 @@ pub fn run() -> ExitCode {
                 Err(message) => fail(message, 1),
             }
         }
+    }
+}
+
+/// The backends' say on their own keys: the SX store checks the SX keys that config keeps
+/// verbatim (config knows no backend).
+pub fn check_backend(config: &Config) -> Result<(), String> {
+    match config.backend {
+        Backend::Sx => SxConfig::from_config(config).map(drop),
+        Backend::Embedded => Ok(()),
     }
 }
 
@@ -162,7 +171,7 @@ fn check_config(args: &Args) -> ExitCode {
         print!("{}", config::keys_help());
         return ExitCode::SUCCESS;
     }
-    let result = Config::load(args)
+    let result = Config::load(args, check_backend)
         .map_err(|e| e.to_string())
         .and_then(|config| preflight(&config).map(|_| config));
     match result {
@@ -186,7 +195,7 @@ fn serve(args: Args) -> ExitCode {
         eprintln!("libres3: {message}");
         ExitCode::FAILURE
     };
-    let config = match Config::load(&args) {
+    let config = match Config::load(&args, check_backend) {
         Ok(config) => config,
         Err(e) => return fail(e.to_string()),
     };
@@ -276,20 +285,16 @@ pub fn run_worker(
     control: Option<std::fs::File>,
     mut notify: Notify,
 ) -> i32 {
+    let source = server::ReloadSource {
+        args,
+        check: check_backend,
+        control,
+    };
     let result = actix_web::rt::System::new().block_on(async {
         if config.backend == Backend::Sx {
             // Users live on the cluster: there is no first user to create here.
             let store = SxStore::connect(SxConfig::from_config(&config)?).await?;
-            return server::run(
-                store,
-                args,
-                config,
-                sockets,
-                certificate,
-                control,
-                &mut notify,
-            )
-            .await;
+            return server::run(store, config, sockets, certificate, source, &mut notify).await;
         }
         let store = open_store(&config, store_key)?;
         let endpoint = match (sockets.http.first(), sockets.https.first()) {
@@ -299,16 +304,7 @@ pub fn run_worker(
         }
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
         first_user(&store, &endpoint, &mut notify).await?;
-        server::run(
-            store,
-            args,
-            config,
-            sockets,
-            certificate,
-            control,
-            &mut notify,
-        )
-        .await
+        server::run(store, config, sockets, certificate, source, &mut notify).await
     });
     match result {
         Ok(()) => 0,
@@ -423,4 +419,32 @@ fn manage_users(command: &Command, args: &cli::Args, config: Config) -> Result<(
         _ => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An admin key of the SX form (base64 of 42 bytes).
+    const SX_KEY: &str = "0DPiKuNIrrVmD8IUCuw1hQxNqZcoceX1r/QsuVb6pkTJ+F2+D1ckogAA";
+
+    fn config(text: &str) -> Result<Config, config::ConfigError> {
+        Config::from_text(&Args::default(), text, check_backend)
+    }
+
+    #[test]
+    fn bad_sx_values_are_refused_with_their_line() {
+        let e = config(&format!(
+            "backend = sx\nsx_host = h\nsecret_key = {SX_KEY}\nsx_port = x\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("line 4: sx_port: not a port"), "{e}");
+        let e = config("backend = sx\nsecret_key = nope\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("secret_key"), "{e}");
+        // The embedded store ignores SX keys.
+        assert!(config("sx_port = x\n").is_ok());
+    }
 }

@@ -116,15 +116,24 @@ pub struct Front {
     pub guard: RwLock<Option<Arc<crate::http::Settings>>>,
 }
 
+/// Where a SIGHUP takes the new settings from.
+pub struct ReloadSource<'a> {
+    /// The command line, which names the file and overrides it.
+    pub args: &'a Args,
+    /// The backends' say on their own keys (see [`crate::config::BackendCheck`]).
+    pub check: crate::config::BackendCheck,
+    /// Under a supervisor, the pipe down which it sends the text it read (and checked).
+    pub control: Option<std::fs::File>,
+}
+
 /// Serves S3 (and the admin endpoint) on `sockets` until SIGTERM or SIGINT, obeying SIGHUP
 /// (reload) and SIGUSR1 (reopen logs) meanwhile.
 pub async fn run<S>(
     store: S,
-    args: &Args,
     mut config: Config,
     sockets: Sockets,
     certificate: Option<Arc<rustls::sign::CertifiedKey>>,
-    mut control: Option<std::fs::File>,
+    mut source: ReloadSource<'_>,
     notify: &mut Notify,
 ) -> Result<(), String>
 where
@@ -340,8 +349,8 @@ where
             _ = hup.recv() => {
                 // Under a supervisor, the text it read (and checked) comes down the control
                 // pipe; in the foreground, the file is read again here.
-                let message = control.as_mut().and_then(crate::supervisor::latest_reload);
-                if let Some(new) = reload(args, message, &mut config, &front, certs.as_deref()) {
+                let message = source.control.as_mut().and_then(crate::supervisor::latest_reload);
+                if let Some(new) = reload(&source, message, &mut config, &front, certs.as_deref()) {
                     // The backend may have to reach a cluster: requests go on meanwhile.
                     let state = reload_state.clone();
                     actix_web::rt::spawn(async move {
@@ -380,15 +389,18 @@ fn host_from_authority(req: &mut actix_web::dev::ServiceRequest) {
 /// SIGHUP: re-reads the configuration; applies what can change live in the server; keeps the
 /// running settings if the file is broken. Returns the new configuration for the backend.
 fn reload(
-    args: &Args,
+    source: &ReloadSource<'_>,
     message: Option<crate::supervisor::Reload>,
     config: &mut Config,
     front: &Front,
     certs: Option<&tls::Reloadable>,
 ) -> Option<Config> {
     let (loaded, pem) = match message {
-        Some(m) => (Config::from_text(args, &m.config), m.tls),
-        None => (Config::load(args), None),
+        Some(m) => (
+            Config::from_text(source.args, &m.config, source.check),
+            m.tls,
+        ),
+        None => (Config::load(source.args, source.check), None),
     };
     let new = match loaded {
         Ok(new) => new,
@@ -427,7 +439,8 @@ fn reload(
             pending.join(", ")
         );
     }
-    let source = args
+    let source = source
+        .args
         .config
         .as_ref()
         .map_or("the command line".into(), |p| p.display().to_string());

@@ -483,7 +483,7 @@ pub fn run(args: &Args) -> Result<(), String> {
         config: Some(target.clone()),
         ..Args::default()
     };
-    let config = Config::from_text(&check_args, &text)
+    let config = Config::from_text(&check_args, &text, crate::check_backend)
         .map_err(|e| format!("the answers do not make a valid configuration: {e}"))?;
     let mut check = config.clone();
     if let (Some((.., pem, _)), Some(files)) = (&generated, &config.tls) {

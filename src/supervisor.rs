@@ -548,7 +548,8 @@ fn supervise(daemon: Daemon, report: File) -> i32 {
 type Reread = (Config, Option<Reload>, Option<Arc<CertifiedKey>>);
 
 fn reread(args: &Args) -> Result<Reread, String> {
-    let (config, text) = Config::load_with_text(args).map_err(|e| e.to_string())?;
+    let (config, text) =
+        Config::load_with_text(args, crate::check_backend).map_err(|e| e.to_string())?;
     let (pem, key) = match &config.tls {
         Some(files) if !config.https_listen.is_empty() => {
             let pem = crate::tls::read(files)?;
