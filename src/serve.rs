@@ -97,7 +97,7 @@ pub fn serve(args: Args) -> ExitCode {
     let pidfile = if daemon || config.pidfile_explicit {
         match Pidfile::lock(&config.pidfile, owner) {
             Ok(pidfile) => Some(pidfile),
-            Err(e) => return fail(e),
+            Err(e) => return fail(e.to_string()),
         }
     } else {
         None
@@ -105,7 +105,7 @@ pub fn serve(args: Args) -> ExitCode {
     // Made before dropping privileges, so that /var/lib/libres3 can belong to the run-as user.
     for dir in &config.data_dirs {
         if let Err(e) = daemon::prepare_dir(dir, owner) {
-            return fail(e);
+            return fail(e.to_string());
         }
     }
     let sockets = match server::bind(&config) {
@@ -127,12 +127,12 @@ pub fn serve(args: Args) -> ExitCode {
         (_, mut pidfile) => {
             if let Some(pidfile) = &mut pidfile {
                 if let Err(e) = pidfile.write_pid() {
-                    return fail(e);
+                    return fail(e.to_string());
                 }
             }
             if let Some((user, gid)) = &run_as {
                 if let Err(e) = daemon::drop_privileges(user, *gid) {
-                    return fail(e);
+                    return fail(e.to_string());
                 }
             }
             // In the foreground a panic outside a request ends only its task, as before.

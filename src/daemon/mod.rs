@@ -24,8 +24,8 @@ pub use crate::process::{unblock_signals, Notify};
 pub use control::{
     control, NOT_RUNNING, STATUS_DEAD_PIDFILE, STATUS_NOT_RUNNING, STATUS_RUNNING, STATUS_UNKNOWN,
 };
-pub use pidfile::{pid_state, prepare_dir, running_pid, PidState, Pidfile};
-pub use privileges::{drop_privileges, resolve_run_as};
+pub use pidfile::{pid_state, prepare_dir, running_pid, PidState, Pidfile, PidfileError};
+pub use privileges::{drop_privileges, resolve_run_as, RunAsError};
 
 use crate::config::Config;
 use crate::http::listen::Sockets;

@@ -50,7 +50,7 @@ pub(super) fn supervise(daemon: Daemon, report: File) -> i32 {
         }
         1
     };
-    if let Err(e) = detach().and_then(|()| pidfile.write_pid()) {
+    if let Err(e) = detach().and_then(|()| pidfile.write_pid().map_err(String::from)) {
         return fail(&mut report, e);
     }
     // The supervisor keeps root, like nginx's master process: it serves nobody, and needs
@@ -284,7 +284,7 @@ fn start_worker(
             let mut notify = Notify::Pipe(Some(File::from(write_end)));
             if let Some((user, gid)) = run_as {
                 if let Err(e) = drop_privileges(user, *gid) {
-                    let _ = notify.fail(&e);
+                    let _ = notify.fail(&e.to_string());
                     std::process::exit(1);
                 }
             }
