@@ -64,7 +64,7 @@ pub(super) fn supervise(daemon: Daemon, report: File) -> i32 {
         return fail(&mut report, e);
     }
     if let Err(e) = logging::init_files(&config.logdir, config.live.log_level) {
-        return fail(&mut report, e);
+        return fail(&mut report, e.to_string());
     }
     let mask = signals();
     if let Err(e) = mask.thread_block() {
