@@ -14,8 +14,8 @@ use std::time::Instant;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
 
+use crate::front::{refusal, Front};
 use crate::s3::AppState;
-use crate::server::Front;
 use crate::store::{BackendPart, BackendState, ObjectStore, SecretKey};
 
 /// Counters of one S3 operation.
@@ -429,7 +429,7 @@ pub async fn handle<S: ObjectStore>(
         .conn_data::<std::rc::Rc<crate::http::Connection>>()
         .and_then(|c| c.request_started())
     {
-        return HttpResponse::build(crate::server::refusal(&rejection).code.status())
+        return HttpResponse::build(refusal(&rejection).code.status())
             .content_type("text/plain")
             .body(format!("{}\n", rejection.message));
     }

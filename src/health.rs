@@ -13,11 +13,15 @@ use crate::config::{self, Config};
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where to ask: `--admin-listen`, else the configuration's `admin_listen`.
-fn address(args: &Args) -> Result<SocketAddr, String> {
+fn address(args: &Args, check: config::BackendCheck) -> Result<SocketAddr, String> {
     let addr = match &args.admin_listen {
         Some(word) => config::parse_addr_or_off(word)
             .ok_or_else(|| format!("--admin-listen {word:?} is not ADDR:PORT"))?,
-        None => Config::load(args).map_err(|e| e.to_string())?.admin_listen,
+        None => {
+            Config::load(args, check)
+                .map_err(|e| e.to_string())?
+                .admin_listen
+        }
     };
     let mut addr = addr.ok_or("the admin endpoint is off (admin_listen = off): nothing to ask")?;
     if addr.port() == 0 {
@@ -70,8 +74,9 @@ fn ask(addr: SocketAddr) -> Result<u16, String> {
 }
 
 /// 0 healthy, 1 not; one line either way.
-pub fn run(args: &Args) -> u8 {
-    let result = address(args).and_then(|addr| ask(addr).map(|code| (addr, code)));
+/// `check`: the backends' say on their keys, as for every command that reads the file.
+pub fn run(args: &Args, check: config::BackendCheck) -> u8 {
+    let result = address(args, check).and_then(|addr| ask(addr).map(|code| (addr, code)));
     match result {
         Ok((addr, 200)) => {
             println!("libres3: healthy ({addr}/health answered 200)");

@@ -67,11 +67,25 @@ pub fn init_stderr(level: log::LevelFilter) {
     let _ = SINK.set(Sink::Log);
 }
 
+/// Why the daemon's log files cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LogSetupError {
+    #[error("cannot open {}: {source}", path.display())]
+    Open {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("logging was already set up")]
+    AlreadySetUp,
+    #[error("cannot install the logger: {0}")]
+    Install(log::SetLoggerError),
+}
+
 /// Daemon: `errors.log` and `access.log` in `dir`, created if missing.
-pub fn init_files(dir: &Path, level: log::LevelFilter) -> Result<(), String> {
+pub fn init_files(dir: &Path, level: log::LevelFilter) -> Result<(), LogSetupError> {
     let open = |name: &str| {
         let path = dir.join(name);
-        open_log(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))
+        open_log(&path).map_err(|source| LogSetupError::Open { path, source })
     };
     let logs = FileLogs {
         dir: dir.to_path_buf(),
@@ -79,9 +93,9 @@ pub fn init_files(dir: &Path, level: log::LevelFilter) -> Result<(), String> {
         access: Mutex::new(open(ACCESS_LOG)?),
     };
     if SINK.set(Sink::Files(logs)).is_err() {
-        return Err("logging was already set up".into());
+        return Err(LogSetupError::AlreadySetUp);
     }
-    log::set_logger(&FILE_LOGGER).map_err(|e| format!("cannot install the logger: {e}"))?;
+    log::set_logger(&FILE_LOGGER).map_err(LogSetupError::Install)?;
     log::set_max_level(level);
     Ok(())
 }

@@ -2,7 +2,6 @@
 //! by the limits, the counters and the access log; the admin endpoint on its own listener;
 //! and the signals a running worker obeys.
 
-use std::net::{SocketAddr, TcpListener};
 use std::rc::Rc;
 use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime};
@@ -15,116 +14,56 @@ use actix_web::{web, App, HttpRequest, HttpResponse};
 
 use crate::admin::Stats;
 use crate::cli::Args;
-use crate::config::{Config, LiveSettings};
+use crate::config::Config;
+use crate::front::{refusal, Front};
+use crate::process::Notify;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::{dispatch, error_response, AppState, OperationName};
 use crate::store::ObjectStore;
-use crate::supervisor::Notify;
 use crate::{logging, tls};
 
-/// The listening sockets, bound by the synchronous main before any fork or privilege drop.
-#[derive(Debug)]
-pub struct Sockets {
-    pub http: Vec<TcpListener>,
-    pub https: Vec<TcpListener>,
-    pub admin: Option<TcpListener>,
-}
-
-impl Sockets {
-    pub fn raw_fds(&self) -> Vec<std::os::fd::RawFd> {
-        use std::os::fd::AsRawFd;
-        self.http
-            .iter()
-            .chain(&self.https)
-            .chain(&self.admin)
-            .map(AsRawFd::as_raw_fd)
-            .collect()
-    }
-
-    /// Duplicates the sockets for a worker process.
-    pub fn try_clone(&self) -> std::io::Result<Sockets> {
-        let dup = |all: &[TcpListener]| -> std::io::Result<Vec<TcpListener>> {
-            all.iter().map(TcpListener::try_clone).collect()
-        };
-        Ok(Sockets {
-            http: dup(&self.http)?,
-            https: dup(&self.https)?,
-            admin: self
-                .admin
-                .as_ref()
-                .map(TcpListener::try_clone)
-                .transpose()?,
-        })
-    }
-}
-
-fn bind_one(addr: &SocketAddr, hint: &str) -> Result<TcpListener, String> {
-    let listener =
-        TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}; {hint}"))?;
-    // std listens with a queue of 128: a burst of new connections overflowed it and the
-    // kernel dropped connection attempts, which clients retry only after a second. Listening
-    // again on the bound socket only lengthens the queue, to the system's SOMAXCONN.
-    nix::sys::socket::listen(&listener, nix::sys::socket::Backlog::MAXCONN)
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    Ok(listener)
-}
-
-/// Binds every address first, so a port that is taken fails before anything starts.
-pub fn bind(config: &Config) -> Result<Sockets, String> {
-    let http = config
-        .listen
-        .iter()
-        .map(|a| bind_one(a, "choose another address with --listen or s3_http_port"))
-        .collect::<Result<_, _>>()?;
-    let https = config
-        .https_listen
-        .iter()
-        .map(|a| {
-            bind_one(
-                a,
-                "choose another port with s3_https_port or --https-listen",
-            )
-        })
-        .collect::<Result<_, _>>()?;
-    let admin = match config.admin_listen {
-        None => None,
-        Some(addr) => match TcpListener::bind(addr) {
-            Ok(listener) => Some(listener),
-            // The default address is only a convenience: a second instance on one host, or a
-            // test run, still starts, without the admin endpoint.
-            Err(e) if !config.admin_listen_explicit => {
-                eprintln!(
-                    "libres3: warning: the admin endpoint cannot listen on {addr} ({e}); \
-                     running without it (set admin_listen to another address, or off)"
-                );
-                None
-            }
-            Err(e) => return Err(format!("cannot listen on {addr}: {e}; change admin_listen")),
-        },
-    };
-    Ok(Sockets { http, https, admin })
-}
+pub use crate::http::listen::{bind, BindError, Sockets};
 
 /// Open connections the admin endpoint serves at once.
 const ADMIN_MAX_CONNECTIONS: usize = 64;
 
-/// What the S3 wrapper needs besides the store.
-pub struct Front {
-    pub live: RwLock<LiveSettings>,
-    pub stats: Arc<Stats>,
-    /// The S3 listeners' connection settings, for SIGHUP to update `max_header_size`.
-    pub guard: RwLock<Option<Arc<crate::http::Settings>>>,
+/// What a supervisor hands its worker with a SIGHUP: what it read as root.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Reload {
+    pub config: String,
+    pub tls: Option<tls::Pem>,
+}
+
+impl Reload {
+    /// The message as it goes down the control pipe.
+    pub fn encode(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    /// The newest message the supervisor sent, if any.
+    fn latest(control: &mut std::fs::File) -> Option<Reload> {
+        serde_json::from_slice(&crate::process::latest_frame(control)?).ok()
+    }
+}
+
+/// Where a SIGHUP takes the new settings from.
+pub struct ReloadSource<'a> {
+    /// The command line, which names the file and overrides it.
+    pub args: &'a Args,
+    /// The backends' say on their own keys (see [`crate::config::BackendCheck`]).
+    pub check: crate::config::BackendCheck,
+    /// Under a supervisor, the pipe down which it sends the text it read (and checked).
+    pub control: Option<std::fs::File>,
 }
 
 /// Serves S3 (and the admin endpoint) on `sockets` until SIGTERM or SIGINT, obeying SIGHUP
 /// (reload) and SIGUSR1 (reopen logs) meanwhile.
 pub async fn run<S>(
     store: S,
-    args: &Args,
     mut config: Config,
     sockets: Sockets,
     certificate: Option<Arc<rustls::sign::CertifiedKey>>,
-    mut control: Option<std::fs::File>,
+    mut source: ReloadSource<'_>,
     notify: &mut Notify,
 ) -> Result<(), String>
 where
@@ -143,9 +82,9 @@ where
     let stats = Arc::new(Stats::new(dirs, backend));
     let front = web::Data::new(Front {
         live: RwLock::new(config.live.clone()),
-        stats: stats.clone(),
         guard: RwLock::new(None),
     });
+    let stats_data = web::Data::from(stats.clone());
     let state = web::Data::new(AppState {
         store,
         config: config.s3.clone(),
@@ -215,6 +154,7 @@ where
         App::new()
             .app_data(state.clone())
             .app_data(front_app.clone())
+            .app_data(stats_data.clone())
             .wrap_fn(|mut req, service| {
                 host_from_authority(&mut req);
                 service.call(req)
@@ -305,7 +245,7 @@ where
     );
     // A worker forked by the supervisor inherits its blocked signals: take them now that
     // the handlers above are in place.
-    crate::supervisor::unblock_signals();
+    crate::process::unblock_signals();
     // Printed once the sockets are served, so whoever started us may connect now.
     for line in &lines {
         notify.line(line);
@@ -340,8 +280,8 @@ where
             _ = hup.recv() => {
                 // Under a supervisor, the text it read (and checked) comes down the control
                 // pipe; in the foreground, the file is read again here.
-                let message = control.as_mut().and_then(crate::supervisor::latest_reload);
-                if let Some(new) = reload(args, message, &mut config, &front, certs.as_deref()) {
+                let message = source.control.as_mut().and_then(Reload::latest);
+                if let Some(new) = reload(&source, message, &mut config, &front, certs.as_deref()) {
                     // The backend may have to reach a cluster: requests go on meanwhile.
                     let state = reload_state.clone();
                     actix_web::rt::spawn(async move {
@@ -380,15 +320,18 @@ fn host_from_authority(req: &mut actix_web::dev::ServiceRequest) {
 /// SIGHUP: re-reads the configuration; applies what can change live in the server; keeps the
 /// running settings if the file is broken. Returns the new configuration for the backend.
 fn reload(
-    args: &Args,
-    message: Option<crate::supervisor::Reload>,
+    source: &ReloadSource<'_>,
+    message: Option<Reload>,
     config: &mut Config,
     front: &Front,
     certs: Option<&tls::Reloadable>,
 ) -> Option<Config> {
     let (loaded, pem) = match message {
-        Some(m) => (Config::from_text(args, &m.config), m.tls),
-        None => (Config::load(args), None),
+        Some(m) => (
+            Config::from_text(source.args, &m.config, source.check),
+            m.tls,
+        ),
+        None => (Config::load(source.args, source.check), None),
     };
     let new = match loaded {
         Ok(new) => new,
@@ -427,7 +370,8 @@ fn reload(
             pending.join(", ")
         );
     }
-    let source = args
+    let source = source
+        .args
         .config
         .as_ref()
         .map_or("the command line".into(), |p| p.display().to_string());
@@ -536,6 +480,7 @@ async fn serve_s3<S: ObjectStore>(
     payload: web::Payload,
     state: web::Data<AppState<S>>,
     front: web::Data<Front>,
+    stats: web::Data<Stats>,
 ) -> HttpResponse {
     let started = Instant::now();
     let request_id = crate::s3::next_request_id();
@@ -554,7 +499,7 @@ async fn serve_s3<S: ObjectStore>(
         crate::s3::idle::limit(payload.into_inner(), body_timeout)
     };
     let upload = matches!(*req.method(), Method::PUT | Method::POST);
-    let _in_flight = front.stats.request(upload);
+    let _in_flight = stats.request(upload);
     let declared = declared_length(&req);
     let header_bytes: u64 = req
         .headers()
@@ -611,7 +556,7 @@ async fn serve_s3<S: ObjectStore>(
         BodySize::Sized(n) if *req.method() != Method::HEAD => Some(n),
         _ => None,
     };
-    front.stats.record(
+    stats.record(
         operation,
         status.is_client_error() || status.is_server_error(),
         if upload { declared.unwrap_or(0) } else { 0 },
@@ -657,21 +602,6 @@ fn panic_if_asked(req: &HttpRequest) {
     {
         panic!("a test asked this request to panic");
     }
-}
-
-/// The S3 error answering a request the connection guard refused.
-pub fn refusal(rejection: &crate::http::framing::Rejection) -> S3Error {
-    use crate::http::framing::RejectKind;
-    let code = match rejection.kind {
-        RejectKind::BadRequest => S3ErrorCode::BadRequest,
-        RejectKind::HeadersTooLarge => S3ErrorCode::RequestHeaderSectionTooLarge,
-        RejectKind::UriTooLong | RejectKind::InvalidUri => S3ErrorCode::InvalidURI,
-        RejectKind::MissingLength => S3ErrorCode::MissingContentLength,
-        RejectKind::UnsupportedEncoding => S3ErrorCode::NotImplemented,
-        RejectKind::Timeout => S3ErrorCode::RequestTimeout,
-        RejectKind::Overloaded => S3ErrorCode::SlowDown,
-    };
-    S3Error::new(code, rejection.message.clone())
 }
 
 #[cfg(test)]

@@ -483,16 +483,16 @@ pub fn run(args: &Args) -> Result<(), String> {
         config: Some(target.clone()),
         ..Args::default()
     };
-    let config = Config::from_text(&check_args, &text)
+    let config = Config::from_text(&check_args, &text, crate::serve::check_backend)
         .map_err(|e| format!("the answers do not make a valid configuration: {e}"))?;
     let mut check = config.clone();
     if let (Some((.., pem, _)), Some(files)) = (&generated, &config.tls) {
         tls::parse(files, pem)?;
         check.tls = None;
     }
-    let checked = crate::preflight(&check)?;
+    let checked = crate::serve::preflight(&check)?;
     // Ports must be free (and bindable by us) now.
-    drop(crate::server::bind(&config)?);
+    drop(crate::http::listen::bind(&config).map_err(|e| e.to_string())?);
     if config.backend == Backend::Sx {
         // The cluster must answer, and take the key as an admin's: one line naming the
         // hosts and the cause otherwise.

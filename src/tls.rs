@@ -25,12 +25,55 @@ impl fmt::Debug for Pem {
     }
 }
 
+/// Why a certificate or key cannot be read, parsed or made; each message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{}: cannot read the {what}: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a PEM certificate: {reason}")]
+    NotCertificate { path: String, reason: String },
+    #[error("{0}: holds no PEM certificate")]
+    NoCertificate(String),
+    #[error("{path}: not a PEM private key: {reason}")]
+    NotPrivateKey { path: String, reason: String },
+    #[error("{path}: unsupported private key: {reason}")]
+    UnsupportedKey { path: String, reason: String },
+    #[error("{certificate} and {key} do not belong together: {reason}")]
+    Mismatch {
+        certificate: String,
+        key: String,
+        reason: String,
+    },
+    #[error("TLS setup failed: {0}")]
+    Setup(rustls::Error),
+    #[error("a certificate needs a host name or an IP address")]
+    NoName,
+    #[error("cannot make a self-signed certificate: {0}")]
+    SelfSigned(rcgen::Error),
+    #[error("cannot read the date {0:?}")]
+    Date(String),
+}
+
+/// For the callers that still report startup errors as text.
+impl From<TlsError> for String {
+    fn from(e: TlsError) -> String {
+        e.to_string()
+    }
+}
+
 /// Reads the two files (as whoever may: a worker that dropped privileges gets the text from
 /// its supervisor instead).
-pub fn read(files: &TlsFiles) -> Result<Pem, String> {
-    let read = |path: &std::path::Path, what: &str| {
-        std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read the {what}: {e}", path.display()))
+pub fn read(files: &TlsFiles) -> Result<Pem, TlsError> {
+    let read = |path: &std::path::Path, what: &'static str| {
+        std::fs::read_to_string(path).map_err(|source| TlsError::Read {
+            path: path.to_path_buf(),
+            what,
+            source,
+        })
     };
     Ok(Pem {
         certificate: read(&files.certificate, "certificate")?,
@@ -39,29 +82,41 @@ pub fn read(files: &TlsFiles) -> Result<Pem, String> {
 }
 
 /// Parses and checks a certificate chain and its private key.
-pub fn parse(files: &TlsFiles, pem: &Pem) -> Result<Arc<CertifiedKey>, String> {
-    let cert_path = files.certificate.display();
+pub fn parse(files: &TlsFiles, pem: &Pem) -> Result<Arc<CertifiedKey>, TlsError> {
+    let cert_path = files.certificate.display().to_string();
     let certs: Vec<CertificateDer<'static>> =
         CertificateDer::pem_slice_iter(pem.certificate.as_bytes())
             .collect::<Result<_, _>>()
-            .map_err(|e| format!("{cert_path}: not a PEM certificate: {e}"))?;
+            .map_err(|e| TlsError::NotCertificate {
+                path: cert_path.clone(),
+                reason: e.to_string(),
+            })?;
     if certs.is_empty() {
-        return Err(format!("{cert_path}: holds no PEM certificate"));
+        return Err(TlsError::NoCertificate(cert_path));
     }
-    let key_path = files.private_key.display();
-    let key = PrivateKeyDer::from_pem_slice(pem.private_key.as_bytes())
-        .map_err(|e| format!("{key_path}: not a PEM private key: {e}"))?;
-    let signing_key = provider::sign::any_supported_type(&key)
-        .map_err(|e| format!("{key_path}: unsupported private key: {e}"))?;
+    let key_path = files.private_key.display().to_string();
+    let key = PrivateKeyDer::from_pem_slice(pem.private_key.as_bytes()).map_err(|e| {
+        TlsError::NotPrivateKey {
+            path: key_path.clone(),
+            reason: e.to_string(),
+        }
+    })?;
+    let signing_key =
+        provider::sign::any_supported_type(&key).map_err(|e| TlsError::UnsupportedKey {
+            path: key_path.clone(),
+            reason: e.to_string(),
+        })?;
     let certified = CertifiedKey::new(certs, signing_key);
-    certified
-        .keys_match()
-        .map_err(|e| format!("{cert_path} and {key_path} do not belong together: {e}"))?;
+    certified.keys_match().map_err(|e| TlsError::Mismatch {
+        certificate: cert_path,
+        key: key_path,
+        reason: e.to_string(),
+    })?;
     Ok(Arc::new(certified))
 }
 
 /// Reads and checks a certificate chain and its private key.
-pub fn load(files: &TlsFiles) -> Result<Arc<CertifiedKey>, String> {
+pub fn load(files: &TlsFiles) -> Result<Arc<CertifiedKey>, TlsError> {
     parse(files, &read(files)?)
 }
 
@@ -96,11 +151,11 @@ impl ResolvesServerCert for Reloadable {
     }
 }
 
-pub fn server_config(certs: Arc<Reloadable>) -> Result<rustls::ServerConfig, String> {
+pub fn server_config(certs: Arc<Reloadable>) -> Result<rustls::ServerConfig, TlsError> {
     let mut config =
         rustls::ServerConfig::builder_with_provider(Arc::new(provider::default_provider()))
             .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS setup failed: {e}"))?
+            .map_err(TlsError::Setup)?
             .with_no_client_auth()
             .with_cert_resolver(certs);
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -113,11 +168,9 @@ const SELF_SIGNED_DAYS: u32 = 825;
 
 /// A self-signed certificate and its new private key (ECDSA P-256) for `names`: host names
 /// (`*.host` included) and IP addresses, the first also the subject's common name.
-pub fn self_signed(names: &[String]) -> Result<Pem, String> {
-    let first = names
-        .first()
-        .ok_or("a certificate needs a host name or an IP address")?;
-    let fail = |e: rcgen::Error| format!("cannot make a self-signed certificate: {e}");
+pub fn self_signed(names: &[String]) -> Result<Pem, TlsError> {
+    let first = names.first().ok_or(TlsError::NoName)?;
+    let fail = TlsError::SelfSigned;
     let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(fail)?;
     params
         .distinguished_name
@@ -146,7 +199,7 @@ pub fn self_signed(names: &[String]) -> Result<Pem, String> {
 }
 
 /// The (UTC) calendar day `t` falls in: year, month, day.
-fn calendar_day(t: std::time::SystemTime) -> Result<(i32, u8, u8), String> {
+fn calendar_day(t: std::time::SystemTime) -> Result<(i32, u8, u8), TlsError> {
     // "2026-11-22T04:17:43.000Z"
     let stamp = crate::time::iso8601(t);
     let field =
@@ -154,7 +207,7 @@ fn calendar_day(t: std::time::SystemTime) -> Result<(i32, u8, u8), String> {
     let small = |n: Option<i32>| n.and_then(|n| u8::try_from(n).ok());
     match (field(0..4), small(field(5..7)), small(field(8..10))) {
         (Some(year), Some(month), Some(day)) => Ok((year, month, day)),
-        _ => Err(format!("cannot read the date {stamp:?}")),
+        _ => Err(TlsError::Date(stamp)),
     }
 }
 
@@ -181,6 +234,9 @@ mod tests {
         // Another call, another key.
         assert_ne!(self_signed(&names).unwrap().private_key, pem.private_key);
         assert!(self_signed(&[]).is_err());
-        assert!(calendar_day(std::time::SystemTime::UNIX_EPOCH) == Ok((1970, 1, 1)));
+        assert_eq!(
+            calendar_day(std::time::SystemTime::UNIX_EPOCH).ok(),
+            Some((1970, 1, 1))
+        );
     }
 }

@@ -21,19 +21,34 @@ pub struct Raised {
     pub now: u64,
 }
 
+/// Why the open-files limit could not be read or raised.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitError {
+    #[error("cannot read RLIMIT_NOFILE: {0}")]
+    Read(nix::Error),
+    #[error("cannot raise RLIMIT_NOFILE from {soft} to {hard}: {source}")]
+    Raise {
+        soft: u64,
+        hard: u64,
+        source: nix::Error,
+    },
+}
+
 /// Raises the soft RLIMIT_NOFILE to the hard limit. Errors are reported, not fatal: the
 /// server runs with what it has.
-pub fn raise() -> Result<Raised, String> {
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)
-        .map_err(|e| format!("cannot read RLIMIT_NOFILE: {e}"))?;
+pub fn raise() -> Result<Raised, LimitError> {
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(LimitError::Read)?;
     if soft >= hard {
         return Ok(Raised {
             before: soft,
             now: soft,
         });
     }
-    setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
-        .map_err(|e| format!("cannot raise RLIMIT_NOFILE from {soft} to {hard}: {e}"))?;
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).map_err(|source| LimitError::Raise {
+        soft,
+        hard,
+        source,
+    })?;
     Ok(Raised {
         before: soft,
         now: hard,

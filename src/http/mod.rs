@@ -8,6 +8,7 @@
 pub mod descriptors;
 pub mod framing;
 pub mod guard;
+pub mod listen;
 pub mod panics;
 
 use std::net::TcpListener;

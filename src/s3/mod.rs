@@ -38,14 +38,8 @@ use crate::store::{ObjectStore, Principal};
 /// The most bytes of header names and values a request may carry (S3 allows 8 KiB).
 pub const MAX_HEADER_BYTES: usize = 8 * 1024;
 
-/// Settings of the S3 front end.
-#[derive(Clone, Debug)]
-pub struct S3Config {
-    /// The region clients sign for and GetBucketLocation answers.
-    pub region: String,
-    /// With a host name set, `bucket.<s3_host>` addresses a bucket (virtual-hosted style).
-    pub s3_host: Option<String>,
-}
+/// Settings of the S3 front end: read from the configuration file, which owns the type.
+pub use crate::config::S3Settings as S3Config;
 
 pub struct AppState<S> {
     pub store: S,

@@ -107,24 +107,8 @@ pub enum Principal {
     Anonymous,
 }
 
-/// A secret access key; its Debug output never shows the value.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretKey(String);
-
-impl SecretKey {
-    pub fn new(secret: String) -> Self {
-        SecretKey(secret)
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SecretKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretKey(<redacted>)")
-    }
-}
+/// A secret access key (owned by `credentials`, below every module that handles one).
+pub use crate::credentials::SecretKey;
 
 #[derive(Clone, Debug)]
 pub struct User {
