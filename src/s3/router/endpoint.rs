@@ -1,0 +1,138 @@
+//! An operation with its query parameters parsed: every handler's inputs in one place, and
+//! a bad parameter one clear error.
+
+use super::{Operation, Query};
+use crate::s3::error::{S3Error, S3ErrorCode};
+
+/// Part numbers run from 1 to this (as S3).
+pub const MAX_PART_NUMBER: u32 = 10_000;
+/// The most parts or uploads one listing page returns.
+pub const MAX_LISTED: usize = 1000;
+
+/// An operation and the query parameters its handler reads, borrowed from the decoded query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint<'q> {
+    UploadPart {
+        upload_id: &'q str,
+        part_number: u32,
+    },
+    UploadPartCopy {
+        upload_id: &'q str,
+        part_number: u32,
+    },
+    CompleteMultipartUpload {
+        upload_id: &'q str,
+    },
+    AbortMultipartUpload {
+        upload_id: &'q str,
+    },
+    ListParts {
+        upload_id: &'q str,
+        max_parts: usize,
+        part_number_marker: u64,
+    },
+    ListMultipartUploads(ListUploadsParams<'q>),
+    /// An operation whose handler reads no query parameter.
+    Other(Operation),
+}
+
+/// ListMultipartUploads: where the page starts and how it groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListUploadsParams<'q> {
+    pub prefix: &'q str,
+    pub delimiter: &'q str,
+    pub key_marker: &'q str,
+    /// None when absent or empty.
+    pub upload_id_marker: Option<&'q str>,
+    pub max_uploads: usize,
+}
+
+impl<'q> Endpoint<'q> {
+    /// Reads the parameters `operation` takes from `query`. Called once the request is
+    /// authenticated, so a client without access learns nothing from a parameter error.
+    pub fn parse(operation: Operation, query: &'q Query) -> Result<Endpoint<'q>, S3Error> {
+        let upload_id = || query.get("uploadId").unwrap_or("");
+        Ok(match operation {
+            Operation::UploadPart => Endpoint::UploadPart {
+                part_number: part_number(query)?,
+                upload_id: upload_id(),
+            },
+            Operation::UploadPartCopy => Endpoint::UploadPartCopy {
+                part_number: part_number(query)?,
+                upload_id: upload_id(),
+            },
+            Operation::CompleteMultipartUpload => Endpoint::CompleteMultipartUpload {
+                upload_id: upload_id(),
+            },
+            Operation::AbortMultipartUpload => Endpoint::AbortMultipartUpload {
+                upload_id: upload_id(),
+            },
+            Operation::ListParts => Endpoint::ListParts {
+                upload_id: upload_id(),
+                max_parts: clamped(query, "max-parts", MAX_LISTED)?,
+                part_number_marker: number(query, "part-number-marker")?.unwrap_or(0),
+            },
+            Operation::ListMultipartUploads => Endpoint::ListMultipartUploads(ListUploadsParams {
+                prefix: query.get("prefix").unwrap_or(""),
+                delimiter: query.get("delimiter").unwrap_or(""),
+                key_marker: query.get("key-marker").unwrap_or(""),
+                upload_id_marker: query.get("upload-id-marker").filter(|m| !m.is_empty()),
+                max_uploads: clamped(query, "max-uploads", MAX_LISTED)?,
+            }),
+            other => Endpoint::Other(other),
+        })
+    }
+
+    /// The operation, without its parameters.
+    pub fn operation(self) -> Operation {
+        match self {
+            Endpoint::UploadPart { .. } => Operation::UploadPart,
+            Endpoint::UploadPartCopy { .. } => Operation::UploadPartCopy,
+            Endpoint::CompleteMultipartUpload { .. } => Operation::CompleteMultipartUpload,
+            Endpoint::AbortMultipartUpload { .. } => Operation::AbortMultipartUpload,
+            Endpoint::ListParts { .. } => Operation::ListParts,
+            Endpoint::ListMultipartUploads(_) => Operation::ListMultipartUploads,
+            Endpoint::Other(operation) => operation,
+        }
+    }
+
+    /// The AWS name of the operation, as logs show it.
+    pub fn name(self) -> &'static str {
+        self.operation().name()
+    }
+}
+
+/// A decimal query parameter, InvalidArgument when it is not one.
+fn number(query: &Query, name: &str) -> Result<Option<u64>, S3Error> {
+    match query.get(name) {
+        None => Ok(None),
+        Some(v) => v.parse::<u64>().map(Some).map_err(|_| {
+            S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                format!("{name} must be a non-negative integer"),
+            )
+            .with_detail("ArgumentName", name)
+            .with_detail("ArgumentValue", v)
+        }),
+    }
+}
+
+/// A page size: `limit` when absent, at most `limit` whatever the client asks.
+fn clamped(query: &Query, name: &str, limit: usize) -> Result<usize, S3Error> {
+    Ok(number(query, name)?.map_or(limit, |n| n.min(limit as u64) as usize))
+}
+
+/// `partNumber`, required, from 1 to [`MAX_PART_NUMBER`].
+fn part_number(query: &Query) -> Result<u32, S3Error> {
+    let invalid = || {
+        S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            format!("Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"),
+        )
+        .with_detail("ArgumentName", "partNumber")
+    };
+    match number(query, "partNumber").map_err(|_| invalid())? {
+        Some(n) if (1..=u64::from(MAX_PART_NUMBER)).contains(&n) => Ok(n as u32),
+        _ => Err(invalid()),
+    }
+}
