@@ -55,6 +55,15 @@ pub async fn run<S: ObjectStore>(
         Endpoint::ListMultipartUploads(params) => {
             return multipart::list_uploads(ctx, params).await
         }
+        Endpoint::ListObjects { list, marker } => {
+            return list::list_objects_v1(ctx, list, marker).await
+        }
+        Endpoint::ListObjectsV2(params) => return list::list_objects_v2(ctx, params).await,
+        Endpoint::ListObjectVersions {
+            list,
+            key_marker,
+            version_id_marker,
+        } => return list::list_object_versions(ctx, list, key_marker, version_id_marker).await,
         Endpoint::Other(operation) => operation,
     };
     match operation {
@@ -63,8 +72,6 @@ pub async fn run<S: ObjectStore>(
         Operation::DeleteBucket => bucket::delete_bucket(ctx).await,
         Operation::HeadBucket => bucket::head_bucket(ctx).await,
         Operation::GetBucketLocation => bucket::get_bucket_location(ctx).await,
-        Operation::ListObjects => list::list_objects_v1(ctx).await,
-        Operation::ListObjectsV2 => list::list_objects_v2(ctx).await,
         Operation::DeleteObjects => delete::delete_objects(ctx, body).await,
         Operation::GetObject => object::get_object(ctx, true).await,
         Operation::HeadObject => object::get_object(ctx, false).await,
@@ -72,7 +79,6 @@ pub async fn run<S: ObjectStore>(
         Operation::DeleteObject => object::delete_object(ctx).await,
         Operation::CreateMultipartUpload => multipart::create(ctx).await,
         Operation::CopyObject => copy::copy_object(ctx).await,
-        Operation::ListObjectVersions => list::list_object_versions(ctx).await,
         Operation::GetBucketAcl => config::get_bucket_acl(ctx).await,
         Operation::PutBucketAcl => config::put_bucket_acl(ctx, body).await,
         Operation::GetObjectAcl => config::get_object_acl(ctx).await,
@@ -102,7 +108,10 @@ pub async fn run<S: ObjectStore>(
         | Operation::CompleteMultipartUpload
         | Operation::AbortMultipartUpload
         | Operation::ListParts
-        | Operation::ListMultipartUploads => Err(S3Error::internal(
+        | Operation::ListMultipartUploads
+        | Operation::ListObjects
+        | Operation::ListObjectsV2
+        | Operation::ListObjectVersions => Err(S3Error::internal(
             "an operation with parameters reached the handlers unparsed",
         )),
     }
@@ -119,21 +128,6 @@ fn owner_name(who: &Principal) -> &str {
     match who {
         Principal::User(name) => name,
         Principal::Anonymous => "anonymous",
-    }
-}
-
-/// Parses a decimal query parameter, InvalidArgument when it is not one.
-fn query_number<S>(ctx: &Ctx<'_, S>, name: &str) -> Result<Option<u64>, S3Error> {
-    match ctx.query.get(name) {
-        None => Ok(None),
-        Some(v) => v.parse::<u64>().map(Some).map_err(|_| {
-            S3Error::new(
-                crate::s3::error::S3ErrorCode::InvalidArgument,
-                format!("{name} must be a non-negative integer"),
-            )
-            .with_detail("ArgumentName", name)
-            .with_detail("ArgumentValue", v)
-        }),
     }
 }
 

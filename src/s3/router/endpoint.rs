@@ -1,16 +1,20 @@
 //! An operation with its query parameters parsed: every handler's inputs in one place, and
 //! a bad parameter one clear error.
 
+use super::token::decode_token;
 use super::{Operation, Query};
 use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::store::ListStart;
 
 /// Part numbers run from 1 to this (as S3).
 pub const MAX_PART_NUMBER: u32 = 10_000;
 /// The most parts or uploads one listing page returns.
 pub const MAX_LISTED: usize = 1000;
+/// The most keys one listing page returns, whatever the client asks.
+pub const MAX_KEYS: usize = 1000;
 
 /// An operation and the query parameters its handler reads, borrowed from the decoded query.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoint<'q> {
     UploadPart {
         upload_id: &'q str,
@@ -32,6 +36,17 @@ pub enum Endpoint<'q> {
         part_number_marker: u64,
     },
     ListMultipartUploads(ListUploadsParams<'q>),
+    ListObjects {
+        list: ListParams<'q>,
+        marker: &'q str,
+    },
+    ListObjectsV2(ListV2Params<'q>),
+    ListObjectVersions {
+        list: ListParams<'q>,
+        key_marker: &'q str,
+        /// Empty or `null`, the only version our buckets hold.
+        version_id_marker: &'q str,
+    },
     /// An operation whose handler reads no query parameter.
     Other(Operation),
 }
@@ -45,6 +60,32 @@ pub struct ListUploadsParams<'q> {
     /// None when absent or empty.
     pub upload_id_marker: Option<&'q str>,
     pub max_uploads: usize,
+}
+
+/// What every object listing takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListParams<'q> {
+    pub prefix: &'q str,
+    pub delimiter: &'q str,
+    /// `encoding-type=url`: keys are sent percent-encoded.
+    pub url: bool,
+    pub max_keys: usize,
+}
+
+/// ListObjectsV2: the listing, and where it starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListV2Params<'q> {
+    pub list: ListParams<'q>,
+    pub continuation: Option<Continuation<'q>>,
+    pub start_after: Option<&'q str>,
+    pub fetch_owner: bool,
+}
+
+/// A continuation token as sent, and where it says the page starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Continuation<'q> {
+    pub token: &'q str,
+    pub start: ListStart,
 }
 
 impl<'q> Endpoint<'q> {
@@ -79,12 +120,52 @@ impl<'q> Endpoint<'q> {
                 upload_id_marker: query.get("upload-id-marker").filter(|m| !m.is_empty()),
                 max_uploads: clamped(query, "max-uploads", MAX_LISTED)?,
             }),
+            Operation::ListObjects => {
+                let marker = query.get("marker").unwrap_or("");
+                Endpoint::ListObjects {
+                    list: ListParams::parse(query)?,
+                    marker,
+                }
+            }
+            Operation::ListObjectVersions => {
+                let key_marker = query.get("key-marker").unwrap_or("");
+                let version_id_marker = query.get("version-id-marker").unwrap_or("");
+                if !version_id_marker.is_empty() && version_id_marker != "null" {
+                    return Err(S3Error::new(
+                        S3ErrorCode::InvalidArgument,
+                        "Invalid version id specified",
+                    )
+                    .with_detail("ArgumentName", "version-id-marker")
+                    .with_detail("ArgumentValue", version_id_marker));
+                }
+                Endpoint::ListObjectVersions {
+                    list: ListParams::parse(query)?,
+                    key_marker,
+                    version_id_marker,
+                }
+            }
+            Operation::ListObjectsV2 => {
+                let list = ListParams::parse(query)?;
+                let continuation = match query.get("continuation-token") {
+                    Some(token) => Some(Continuation {
+                        token,
+                        start: decode_token(token)?,
+                    }),
+                    None => None,
+                };
+                Endpoint::ListObjectsV2(ListV2Params {
+                    list,
+                    continuation,
+                    start_after: query.get("start-after"),
+                    fetch_owner: query.get("fetch-owner") == Some("true"),
+                })
+            }
             other => Endpoint::Other(other),
         })
     }
 
     /// The operation, without its parameters.
-    pub fn operation(self) -> Operation {
+    pub fn operation(&self) -> Operation {
         match self {
             Endpoint::UploadPart { .. } => Operation::UploadPart,
             Endpoint::UploadPartCopy { .. } => Operation::UploadPartCopy,
@@ -92,13 +173,40 @@ impl<'q> Endpoint<'q> {
             Endpoint::AbortMultipartUpload { .. } => Operation::AbortMultipartUpload,
             Endpoint::ListParts { .. } => Operation::ListParts,
             Endpoint::ListMultipartUploads(_) => Operation::ListMultipartUploads,
-            Endpoint::Other(operation) => operation,
+            Endpoint::ListObjects { .. } => Operation::ListObjects,
+            Endpoint::ListObjectsV2(_) => Operation::ListObjectsV2,
+            Endpoint::ListObjectVersions { .. } => Operation::ListObjectVersions,
+            Endpoint::Other(operation) => *operation,
         }
     }
 
     /// The AWS name of the operation, as logs show it.
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         self.operation().name()
+    }
+}
+
+impl<'q> ListParams<'q> {
+    /// In the order the handlers checked them: encoding type, then max-keys.
+    fn parse(query: &'q Query) -> Result<ListParams<'q>, S3Error> {
+        let url = match query.get("encoding-type") {
+            None => false,
+            Some("url") => true,
+            Some(other) => {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidArgument,
+                    "Invalid Encoding Method specified in Request",
+                )
+                .with_detail("ArgumentName", "encoding-type")
+                .with_detail("ArgumentValue", other))
+            }
+        };
+        Ok(ListParams {
+            prefix: query.get("prefix").unwrap_or(""),
+            delimiter: query.get("delimiter").unwrap_or(""),
+            url,
+            max_keys: clamped(query, "max-keys", MAX_KEYS)?,
+        })
     }
 }
 

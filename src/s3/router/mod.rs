@@ -5,11 +5,16 @@ mod endpoint;
 mod query;
 #[cfg(test)]
 mod tests;
+mod token;
 
 use actix_web::http::Method;
 
-pub use endpoint::{Endpoint, ListUploadsParams, MAX_LISTED, MAX_PART_NUMBER};
+pub use endpoint::{
+    Continuation, Endpoint, ListParams, ListUploadsParams, ListV2Params, MAX_KEYS, MAX_LISTED,
+    MAX_PART_NUMBER,
+};
 pub use query::{percent_decode, percent_encode, Query};
+pub use token::encode_token;
 
 use crate::s3::error::{S3Error, S3ErrorCode};
 

@@ -284,3 +284,43 @@ fn multipart_parameters() {
     assert_eq!(params.key_marker, "k");
     assert_eq!(params.max_uploads, MAX_LISTED);
 }
+
+#[test]
+fn list_parameters() {
+    let query = Query::parse("list-type=2&prefix=p&max-keys=5000&encoding-type=url").unwrap();
+    let Endpoint::ListObjectsV2(params) =
+        Endpoint::parse(Operation::ListObjectsV2, &query).unwrap()
+    else {
+        panic!("not a ListObjectsV2");
+    };
+    assert_eq!(
+        params.list,
+        ListParams {
+            prefix: "p",
+            delimiter: "",
+            url: true,
+            max_keys: MAX_KEYS
+        }
+    );
+    assert_eq!(params.continuation, None);
+    // Encoding type is checked before max-keys, and both before the token.
+    let e = endpoint_error(
+        Operation::ListObjectsV2,
+        "encoding-type=xml&max-keys=x&continuation-token=!",
+    );
+    assert_eq!(e.message, "Invalid Encoding Method specified in Request");
+    let e = endpoint_error(Operation::ListObjects, "max-keys=x");
+    assert_eq!(e.message, "max-keys must be a non-negative integer");
+    let e = endpoint_error(Operation::ListObjectsV2, "continuation-token=!");
+    assert_eq!(e.message, "The continuation token provided is incorrect");
+    let e = endpoint_error(
+        Operation::ListObjectVersions,
+        "version-id-marker=v1&max-keys=x",
+    );
+    assert_eq!(e.message, "Invalid version id specified");
+    assert!(Endpoint::parse(
+        Operation::ListObjectVersions,
+        &Query::parse("version-id-marker=null").unwrap()
+    )
+    .is_ok());
+}
