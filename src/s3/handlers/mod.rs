@@ -64,6 +64,8 @@ pub async fn run<S: ObjectStore>(
             key_marker,
             version_id_marker,
         } => return list::list_object_versions(ctx, list, key_marker, version_id_marker).await,
+        Endpoint::GetObject(params) => return object::get_object(ctx, params, true).await,
+        Endpoint::HeadObject(params) => return object::get_object(ctx, params, false).await,
         Endpoint::Other(operation) => operation,
     };
     match operation {
@@ -73,8 +75,6 @@ pub async fn run<S: ObjectStore>(
         Operation::HeadBucket => bucket::head_bucket(ctx).await,
         Operation::GetBucketLocation => bucket::get_bucket_location(ctx).await,
         Operation::DeleteObjects => delete::delete_objects(ctx, body).await,
-        Operation::GetObject => object::get_object(ctx, true).await,
-        Operation::HeadObject => object::get_object(ctx, false).await,
         Operation::PutObject => object::put_object(ctx, body).await,
         Operation::DeleteObject => object::delete_object(ctx).await,
         Operation::CreateMultipartUpload => multipart::create(ctx).await,
@@ -111,7 +111,9 @@ pub async fn run<S: ObjectStore>(
         | Operation::ListMultipartUploads
         | Operation::ListObjects
         | Operation::ListObjectsV2
-        | Operation::ListObjectVersions => Err(S3Error::internal(
+        | Operation::ListObjectVersions
+        | Operation::GetObject
+        | Operation::HeadObject => Err(S3Error::internal(
             "an operation with parameters reached the handlers unparsed",
         )),
     }

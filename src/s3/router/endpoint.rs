@@ -47,7 +47,10 @@ pub enum Endpoint<'q> {
         /// Empty or `null`, the only version our buckets hold.
         version_id_marker: &'q str,
     },
-    /// An operation whose handler reads no query parameter.
+    GetObject(GetParams),
+    HeadObject(GetParams),
+    /// An operation whose handler reads no query parameter (or, for the object operations
+    /// that take `versionId`, only checks it: [`check_version_id`]).
     Other(Operation),
 }
 
@@ -60,6 +63,15 @@ pub struct ListUploadsParams<'q> {
     /// None when absent or empty.
     pub upload_id_marker: Option<&'q str>,
     pub max_uploads: usize,
+}
+
+/// GetObject and HeadObject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GetParams {
+    /// `versionId=null` was asked for: the answer names the version.
+    pub null_version: bool,
+    /// `partNumber`: only this part of a multipart object.
+    pub part_number: Option<usize>,
 }
 
 /// What every object listing takes.
@@ -160,6 +172,15 @@ impl<'q> Endpoint<'q> {
                     fetch_owner: query.get("fetch-owner") == Some("true"),
                 })
             }
+            Operation::GetObject => Endpoint::GetObject(GetParams::parse(query)?),
+            Operation::HeadObject => Endpoint::HeadObject(GetParams::parse(query)?),
+            Operation::DeleteObject
+            | Operation::GetObjectAttributes
+            | Operation::GetObjectTagging
+            | Operation::GetObjectAcl => {
+                check_version_id(query)?;
+                Endpoint::Other(operation)
+            }
             other => Endpoint::Other(other),
         })
     }
@@ -176,6 +197,8 @@ impl<'q> Endpoint<'q> {
             Endpoint::ListObjects { .. } => Operation::ListObjects,
             Endpoint::ListObjectsV2(_) => Operation::ListObjectsV2,
             Endpoint::ListObjectVersions { .. } => Operation::ListObjectVersions,
+            Endpoint::GetObject(_) => Operation::GetObject,
+            Endpoint::HeadObject(_) => Operation::HeadObject,
             Endpoint::Other(operation) => *operation,
         }
     }
@@ -183,6 +206,47 @@ impl<'q> Endpoint<'q> {
     /// The AWS name of the operation, as logs show it.
     pub fn name(&self) -> &'static str {
         self.operation().name()
+    }
+}
+
+/// Only the `null` version exists in our unversioned buckets.
+pub fn check_version_id(query: &Query) -> Result<(), S3Error> {
+    match query.get("versionId") {
+        None | Some("null") => Ok(()),
+        Some(other) => Err(S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            "Invalid version id specified",
+        )
+        .with_detail("ArgumentName", "versionId")
+        .with_detail("ArgumentValue", other)),
+    }
+}
+
+impl GetParams {
+    /// The version first, then the part number, as GetObject checked them.
+    fn parse(query: &Query) -> Result<GetParams, S3Error> {
+        check_version_id(query)?;
+        let part_number = match query.get("partNumber") {
+            None => None,
+            Some(text) => match text.parse::<usize>() {
+                Ok(n) if (1..=MAX_PART_NUMBER as usize).contains(&n) => Some(n),
+                _ => {
+                    return Err(S3Error::new(
+                        S3ErrorCode::InvalidArgument,
+                        format!(
+                            "Part number must be an integer between 1 and {MAX_PART_NUMBER}, \
+                             inclusive"
+                        ),
+                    )
+                    .with_detail("ArgumentName", "partNumber")
+                    .with_detail("ArgumentValue", text))
+                }
+            },
+        };
+        Ok(GetParams {
+            null_version: query.get("versionId").is_some(),
+            part_number,
+        })
     }
 }
 

@@ -324,3 +324,42 @@ fn list_parameters() {
     )
     .is_ok());
 }
+
+#[test]
+fn object_parameters() {
+    let query = Query::parse("versionId=null&partNumber=2").unwrap();
+    assert_eq!(
+        Endpoint::parse(Operation::HeadObject, &query).unwrap(),
+        Endpoint::HeadObject(GetParams {
+            null_version: true,
+            part_number: Some(2)
+        })
+    );
+    // The version is checked before the part number.
+    let e = endpoint_error(Operation::GetObject, "versionId=v2&partNumber=0");
+    assert_eq!(e.message, "Invalid version id specified");
+    let e = endpoint_error(Operation::GetObject, "partNumber=10001");
+    assert_eq!(
+        e.details,
+        vec![
+            ("ArgumentName", "partNumber".to_owned()),
+            ("ArgumentValue", "10001".to_owned())
+        ]
+    );
+    for op in [
+        Operation::DeleteObject,
+        Operation::GetObjectAcl,
+        Operation::GetObjectTagging,
+        Operation::GetObjectAttributes,
+    ] {
+        assert_eq!(
+            endpoint_error(op, "versionId=v2").code,
+            S3ErrorCode::InvalidArgument
+        );
+        let query = Query::parse("versionId=null").unwrap();
+        assert_eq!(Endpoint::parse(op, &query).unwrap(), Endpoint::Other(op));
+    }
+    // Put requests check the version after reading their document, in the handler.
+    let query = Query::parse("versionId=v2").unwrap();
+    assert!(Endpoint::parse(Operation::PutObjectTagging, &query).is_ok());
+}
