@@ -31,8 +31,8 @@ fuzz_target!(|data: &[u8]| {
         ] {
             for copy in [false, true] {
                 if let Ok(route) = router::resolve(&method, path, virtual_bucket, &query, copy) {
-                    let _ = route.endpoint.name();
-                    let _ = route.endpoint.anonymous_action();
+                    let _ = route.operation.name();
+                    let _ = route.operation.anonymous_action();
                     if let Some(key) = &route.key {
                         assert!(!key.is_empty() && key.len() <= MAX_KEY_LEN);
                         if matches!(method, Method::PUT | Method::POST) {

@@ -6,7 +6,7 @@
 use crate::s3::acl::CannedAcl;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::policy::{Decision, Policy};
-use crate::s3::router::Endpoint;
+use crate::s3::router::Operation;
 use crate::store::{BucketDocuments, ObjectStore, Principal};
 
 /// Bucket document names (see `ObjectStore::put_bucket_document`).
@@ -53,11 +53,11 @@ pub fn bucket_policy(docs: &BucketDocuments) -> Option<Policy> {
 /// owner) and how it was allowed.
 pub async fn authorize_anonymous<S: ObjectStore>(
     store: &S,
-    endpoint: Endpoint,
+    operation: Operation,
     bucket: Option<&str>,
     key: &str,
 ) -> Result<(Principal, Access), S3Error> {
-    let (Some((action, on_object)), Some(bucket)) = (endpoint.anonymous_action(), bucket) else {
+    let (Some((action, on_object)), Some(bucket)) = (operation.anonymous_action(), bucket) else {
         return Err(access_denied());
     };
     let docs = store.bucket_documents(bucket).await?;
@@ -134,27 +134,27 @@ mod tests {
         let code = |r: Result<(Principal, Access), S3Error>| r.unwrap_err().code;
 
         // Private bucket: object reads depend on the object's ACL, keys stay hidden.
-        let (who, access) = decide(Endpoint::GetObject, "k").await.unwrap();
+        let (who, access) = decide(Operation::GetObject, "k").await.unwrap();
         assert_eq!(who, alice);
         assert_eq!(access, anonymous(true, false));
         assert_eq!(
-            code(decide(Endpoint::ListObjects, "").await),
+            code(decide(Operation::ListObjects, "").await),
             S3ErrorCode::AccessDenied
         );
         assert_eq!(
-            code(decide(Endpoint::PutObject, "k").await),
+            code(decide(Operation::PutObject, "k").await),
             S3ErrorCode::AccessDenied
         );
         assert_eq!(
-            code(decide(Endpoint::DeleteObject, "k").await),
+            code(decide(Operation::DeleteObject, "k").await),
             S3ErrorCode::AccessDenied
         );
         assert_eq!(
-            code(authorize_anonymous(&store, Endpoint::GetObject, Some("nope"), "k").await),
+            code(authorize_anonymous(&store, Operation::GetObject, Some("nope"), "k").await),
             S3ErrorCode::NoSuchBucket
         );
         assert_eq!(
-            code(authorize_anonymous(&store, Endpoint::ListBuckets, None, "").await),
+            code(authorize_anonymous(&store, Operation::ListBuckets, None, "").await),
             S3ErrorCode::AccessDenied
         );
 
@@ -164,11 +164,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            decide(Endpoint::ListObjectsV2, "").await.unwrap().1,
+            decide(Operation::ListObjectsV2, "").await.unwrap().1,
             anonymous(false, true)
         );
         assert_eq!(
-            decide(Endpoint::HeadObject, "k").await.unwrap().1,
+            decide(Operation::HeadObject, "k").await.unwrap().1,
             anonymous(true, true)
         );
 
@@ -181,20 +181,20 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            decide(Endpoint::GetObject, "public/a").await.unwrap().1,
+            decide(Operation::GetObject, "public/a").await.unwrap().1,
             anonymous(false, false)
         );
         assert_eq!(
-            code(decide(Endpoint::GetObject, "secret/a").await),
+            code(decide(Operation::GetObject, "secret/a").await),
             S3ErrorCode::AccessDenied
         );
         // The Deny on the bucket beats its public-read ACL.
         assert_eq!(
-            code(decide(Endpoint::ListObjects, "").await),
+            code(decide(Operation::ListObjects, "").await),
             S3ErrorCode::AccessDenied
         );
         assert_eq!(
-            decide(Endpoint::GetObject, "other").await.unwrap().1,
+            decide(Operation::GetObject, "other").await.unwrap().1,
             anonymous(true, false)
         );
     }

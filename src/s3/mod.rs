@@ -199,13 +199,13 @@ async fn handle<S: ObjectStore>(
         &query,
         headers.contains_key("x-amz-copy-source"),
     )?;
-    *operation = route.endpoint.name();
+    *operation = route.operation.name();
     bucket_seen.clone_from(&route.bucket);
-    if route.endpoint == router::Endpoint::CorsPreflight {
+    if route.operation == router::Operation::CorsPreflight {
         // Browsers send preflights unsigned: the bucket's CORS rules alone decide.
         return handlers::cors::preflight(&state.store, req, route.bucket.as_deref()).await;
     }
-    if let (router::Endpoint::PostObject, Some(bucket)) = (route.endpoint, &route.bucket) {
+    if let (router::Operation::PostObject, Some(bucket)) = (route.operation, &route.bucket) {
         // Browser uploads carry their credentials in the form, signed with a policy.
         let body = payload.map_err(idle::body_error).boxed_local();
         return handlers::post::post_object(&state.store, &state.config, req, body, bucket).await;
@@ -224,7 +224,7 @@ async fn handle<S: ObjectStore>(
             let key = route.key.as_deref().unwrap_or("");
             let (who, access) = access::authorize_anonymous(
                 &state.store,
-                route.endpoint,
+                route.operation,
                 route.bucket.as_deref(),
                 key,
             )
@@ -275,6 +275,7 @@ async fn handle<S: ObjectStore>(
         checksum,
     };
 
+    let endpoint = router::Endpoint::parse(route.operation, &query)?;
     let ctx = Ctx {
         store: &state.store,
         config: &state.config,
@@ -285,7 +286,7 @@ async fn handle<S: ObjectStore>(
         bucket: route.bucket.unwrap_or_default(),
         key: route.key.unwrap_or_default(),
     };
-    handlers::run(route.endpoint, &ctx, body).await
+    handlers::run(endpoint, &ctx, body).await
 }
 
 fn content_length(req: &HttpRequest) -> Option<u64> {

@@ -4,7 +4,7 @@
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::HttpResponse;
 
-use super::object::{check_version_id, open_readable};
+use super::object::open_readable;
 use super::xml_response;
 use crate::s3::access::{DOC_ACL, DOC_POLICY, DOC_TAGGING};
 use crate::s3::acl::{self, CannedAcl};
@@ -12,6 +12,7 @@ use crate::s3::body::{RequestBody, MAX_XML_BODY};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::objmeta;
 use crate::s3::policy::{Policy, MAX_POLICY_SIZE};
+use crate::s3::router::check_version_id;
 use crate::s3::tagging::{self, MAX_BUCKET_TAGS, MAX_OBJECT_TAGS};
 use crate::s3::xml::XmlWriter;
 use crate::s3::Ctx;
@@ -51,7 +52,8 @@ async fn update_object<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     change: impl Fn(&mut Vec<(String, String)>),
 ) -> Result<ObjectInfo, S3Error> {
-    check_version_id(ctx)?;
+    // Put requests read their document first: a bad document is reported before this.
+    check_version_id(ctx.query)?;
     let mut attempt = 1;
     loop {
         let reader = open_readable(ctx).await?;
@@ -83,7 +85,6 @@ async fn update_object<S: ObjectStore>(
 }
 
 pub async fn get_object_tagging<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
-    check_version_id(ctx)?;
     let reader = open_readable(ctx).await?;
     let tags = objmeta::get(&reader.info().meta, objmeta::TAGGING)
         .map(tagging::decode)
@@ -113,7 +114,6 @@ pub async fn delete_object_tagging<S: ObjectStore>(
 }
 
 pub async fn get_object_acl<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
-    check_version_id(ctx)?;
     let reader = open_readable(ctx).await?;
     let acl = CannedAcl::from_stored(objmeta::get(&reader.info().meta, objmeta::ACL));
     Ok(xml_response(acl::to_xml(owner(ctx), acl)))

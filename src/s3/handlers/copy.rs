@@ -3,7 +3,7 @@
 use actix_web::HttpResponse;
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::multipart::{part_number, upload_error, upload_id, MAX_PART_SIZE};
+use super::multipart::{upload_error, MAX_PART_SIZE};
 use super::object::{
     apply_request_documents, check_write_options, meta_headers, write_condition, written_xml,
     MAX_PUT_SIZE,
@@ -263,9 +263,11 @@ pub fn parse_copy_range(header: &str, size: u64) -> Result<ByteRange, S3Error> {
 /// UploadPartCopy: the source's bytes (or a range of them) streamed through MD5 into a new
 /// part. The embedded store deduplicates blocks by content, so ranges on 1 MiB boundaries
 /// share the source's blocks; other ranges are written anew.
-pub async fn upload_part_copy<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
-    let number = part_number(ctx)?;
-    let id = upload_id(ctx);
+pub async fn upload_part_copy<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    id: &str,
+    number: u32,
+) -> Result<HttpResponse, S3Error> {
     let (_, _, reader) = open_source(ctx).await?;
     let size = reader.info().size;
     let range = match ctx.header("x-amz-copy-source-range") {

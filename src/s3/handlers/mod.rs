@@ -23,60 +23,99 @@ use actix_web::HttpResponse;
 
 use crate::s3::body::RequestBody;
 use crate::s3::error::S3Error;
-use crate::s3::router::Endpoint;
+use crate::s3::router::{Endpoint, Operation};
 use crate::s3::Ctx;
 use crate::store::{ObjectStore, Principal};
 
 pub async fn run<S: ObjectStore>(
-    endpoint: Endpoint,
+    endpoint: Endpoint<'_>,
     ctx: &Ctx<'_, S>,
     body: RequestBody,
 ) -> Result<HttpResponse, S3Error> {
-    match endpoint {
-        Endpoint::ListBuckets => bucket::list_buckets(ctx).await,
-        Endpoint::CreateBucket => bucket::create_bucket(ctx, body).await,
-        Endpoint::DeleteBucket => bucket::delete_bucket(ctx).await,
-        Endpoint::HeadBucket => bucket::head_bucket(ctx).await,
-        Endpoint::GetBucketLocation => bucket::get_bucket_location(ctx).await,
-        Endpoint::ListObjects => list::list_objects_v1(ctx).await,
-        Endpoint::ListObjectsV2 => list::list_objects_v2(ctx).await,
-        Endpoint::DeleteObjects => delete::delete_objects(ctx, body).await,
-        Endpoint::GetObject => object::get_object(ctx, true).await,
-        Endpoint::HeadObject => object::get_object(ctx, false).await,
-        Endpoint::PutObject => object::put_object(ctx, body).await,
-        Endpoint::DeleteObject => object::delete_object(ctx).await,
-        Endpoint::CreateMultipartUpload => multipart::create(ctx).await,
-        Endpoint::UploadPart => multipart::upload_part(ctx, body).await,
-        Endpoint::CompleteMultipartUpload => multipart::complete(ctx, body).await,
-        Endpoint::AbortMultipartUpload => multipart::abort(ctx).await,
-        Endpoint::ListParts => multipart::list_parts(ctx).await,
-        Endpoint::ListMultipartUploads => multipart::list_uploads(ctx).await,
-        Endpoint::CopyObject => copy::copy_object(ctx).await,
-        Endpoint::UploadPartCopy => copy::upload_part_copy(ctx).await,
-        Endpoint::ListObjectVersions => list::list_object_versions(ctx).await,
-        Endpoint::GetBucketAcl => config::get_bucket_acl(ctx).await,
-        Endpoint::PutBucketAcl => config::put_bucket_acl(ctx, body).await,
-        Endpoint::GetObjectAcl => config::get_object_acl(ctx).await,
-        Endpoint::PutObjectAcl => config::put_object_acl(ctx, body).await,
-        Endpoint::GetBucketPolicy => config::get_bucket_policy(ctx).await,
-        Endpoint::PutBucketPolicy => config::put_bucket_policy(ctx, body).await,
-        Endpoint::DeleteBucketPolicy => config::delete_bucket_policy(ctx).await,
-        Endpoint::GetBucketCors => cors::get_bucket_cors(ctx).await,
-        Endpoint::PutBucketCors => cors::put_bucket_cors(ctx, body).await,
-        Endpoint::DeleteBucketCors => cors::delete_bucket_cors(ctx).await,
-        Endpoint::GetBucketTagging => config::get_bucket_tagging(ctx).await,
-        Endpoint::PutBucketTagging => config::put_bucket_tagging(ctx, body).await,
-        Endpoint::DeleteBucketTagging => config::delete_bucket_tagging(ctx).await,
-        Endpoint::GetObjectTagging => config::get_object_tagging(ctx).await,
-        Endpoint::GetObjectAttributes => object::get_object_attributes(ctx).await,
-        Endpoint::PutObjectTagging => config::put_object_tagging(ctx, body).await,
-        Endpoint::DeleteObjectTagging => config::delete_object_tagging(ctx).await,
-        Endpoint::GetBucketVersioning => config::get_bucket_versioning(ctx).await,
-        Endpoint::BucketConfig(name) => config::bucket_config(ctx, name).await,
-        Endpoint::PutBucketVersioning
-        | Endpoint::PostObject
-        | Endpoint::CorsPreflight
-        | Endpoint::Unsupported(_) => Err(S3Error::not_implemented(endpoint.name())),
+    let operation = match endpoint {
+        Endpoint::UploadPart {
+            upload_id,
+            part_number,
+        } => return multipart::upload_part(ctx, upload_id, part_number, body).await,
+        Endpoint::UploadPartCopy {
+            upload_id,
+            part_number,
+        } => return copy::upload_part_copy(ctx, upload_id, part_number).await,
+        Endpoint::CompleteMultipartUpload { upload_id } => {
+            return multipart::complete(ctx, upload_id, body).await
+        }
+        Endpoint::AbortMultipartUpload { upload_id } => {
+            return multipart::abort(ctx, upload_id).await
+        }
+        Endpoint::ListParts {
+            upload_id,
+            max_parts,
+            part_number_marker,
+        } => return multipart::list_parts(ctx, upload_id, max_parts, part_number_marker).await,
+        Endpoint::ListMultipartUploads(params) => {
+            return multipart::list_uploads(ctx, params).await
+        }
+        Endpoint::ListObjects { list, marker } => {
+            return list::list_objects_v1(ctx, list, marker).await
+        }
+        Endpoint::ListObjectsV2(params) => return list::list_objects_v2(ctx, params).await,
+        Endpoint::ListObjectVersions {
+            list,
+            key_marker,
+            version_id_marker,
+        } => return list::list_object_versions(ctx, list, key_marker, version_id_marker).await,
+        Endpoint::GetObject(params) => return object::get_object(ctx, params, true).await,
+        Endpoint::HeadObject(params) => return object::get_object(ctx, params, false).await,
+        Endpoint::Other(operation) => operation,
+    };
+    match operation {
+        Operation::ListBuckets => bucket::list_buckets(ctx).await,
+        Operation::CreateBucket => bucket::create_bucket(ctx, body).await,
+        Operation::DeleteBucket => bucket::delete_bucket(ctx).await,
+        Operation::HeadBucket => bucket::head_bucket(ctx).await,
+        Operation::GetBucketLocation => bucket::get_bucket_location(ctx).await,
+        Operation::DeleteObjects => delete::delete_objects(ctx, body).await,
+        Operation::PutObject => object::put_object(ctx, body).await,
+        Operation::DeleteObject => object::delete_object(ctx).await,
+        Operation::CreateMultipartUpload => multipart::create(ctx).await,
+        Operation::CopyObject => copy::copy_object(ctx).await,
+        Operation::GetBucketAcl => config::get_bucket_acl(ctx).await,
+        Operation::PutBucketAcl => config::put_bucket_acl(ctx, body).await,
+        Operation::GetObjectAcl => config::get_object_acl(ctx).await,
+        Operation::PutObjectAcl => config::put_object_acl(ctx, body).await,
+        Operation::GetBucketPolicy => config::get_bucket_policy(ctx).await,
+        Operation::PutBucketPolicy => config::put_bucket_policy(ctx, body).await,
+        Operation::DeleteBucketPolicy => config::delete_bucket_policy(ctx).await,
+        Operation::GetBucketCors => cors::get_bucket_cors(ctx).await,
+        Operation::PutBucketCors => cors::put_bucket_cors(ctx, body).await,
+        Operation::DeleteBucketCors => cors::delete_bucket_cors(ctx).await,
+        Operation::GetBucketTagging => config::get_bucket_tagging(ctx).await,
+        Operation::PutBucketTagging => config::put_bucket_tagging(ctx, body).await,
+        Operation::DeleteBucketTagging => config::delete_bucket_tagging(ctx).await,
+        Operation::GetObjectTagging => config::get_object_tagging(ctx).await,
+        Operation::GetObjectAttributes => object::get_object_attributes(ctx).await,
+        Operation::PutObjectTagging => config::put_object_tagging(ctx, body).await,
+        Operation::DeleteObjectTagging => config::delete_object_tagging(ctx).await,
+        Operation::GetBucketVersioning => config::get_bucket_versioning(ctx).await,
+        Operation::BucketConfig(name) => config::bucket_config(ctx, name).await,
+        Operation::PutBucketVersioning
+        | Operation::PostObject
+        | Operation::CorsPreflight
+        | Operation::Unsupported(_) => Err(S3Error::not_implemented(operation.name())),
+        // Endpoint::parse gives these their parameters: never `Endpoint::Other`.
+        Operation::UploadPart
+        | Operation::UploadPartCopy
+        | Operation::CompleteMultipartUpload
+        | Operation::AbortMultipartUpload
+        | Operation::ListParts
+        | Operation::ListMultipartUploads
+        | Operation::ListObjects
+        | Operation::ListObjectsV2
+        | Operation::ListObjectVersions
+        | Operation::GetObject
+        | Operation::HeadObject => Err(S3Error::internal(
+            "an operation with parameters reached the handlers unparsed",
+        )),
     }
 }
 
@@ -91,21 +130,6 @@ fn owner_name(who: &Principal) -> &str {
     match who {
         Principal::User(name) => name,
         Principal::Anonymous => "anonymous",
-    }
-}
-
-/// Parses a decimal query parameter, InvalidArgument when it is not one.
-fn query_number<S>(ctx: &Ctx<'_, S>, name: &str) -> Result<Option<u64>, S3Error> {
-    match ctx.query.get(name) {
-        None => Ok(None),
-        Some(v) => v.parse::<u64>().map(Some).map_err(|_| {
-            S3Error::new(
-                crate::s3::error::S3ErrorCode::InvalidArgument,
-                format!("{name} must be a non-negative integer"),
-            )
-            .with_detail("ArgumentName", name)
-            .with_detail("ArgumentValue", v)
-        }),
     }
 }
 

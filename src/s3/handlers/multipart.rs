@@ -8,27 +8,21 @@ use super::object::{
     apply_request_documents, check_write_options, encryption_header, meta_headers, stage_body,
     write_condition, written_xml,
 };
-use super::{owner_name, query_number, quoted, xml_response};
+use super::{owner_name, quoted, xml_response};
 use crate::s3::body::{hex, unhex, RequestBody, MAX_XML_BODY};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::objmeta;
+use crate::s3::router::ListUploadsParams;
 use crate::s3::xml::{self, XmlWriter};
 use crate::s3::Ctx;
 use crate::store::{ObjectMeta, ObjectStore, PartInfo, StoreError};
 use crate::time::iso8601;
 
-/// Part numbers run from 1 to this (as S3).
-pub const MAX_PART_NUMBER: u32 = 10_000;
+pub use crate::s3::router::MAX_PART_NUMBER;
 /// Every part but the last has at least this many bytes (as S3).
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// The largest part (as S3).
 pub const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
-/// The most parts or uploads one listing page returns.
-pub const MAX_LISTED: usize = 1000;
-
-pub fn upload_id<'a, S>(ctx: &Ctx<'a, S>) -> &'a str {
-    ctx.query.get("uploadId").unwrap_or("")
-}
 
 /// Maps store errors, naming the upload in NoSuchUpload.
 pub fn upload_error(id: &str) -> impl Fn(StoreError) -> S3Error + '_ {
@@ -66,27 +60,12 @@ pub async fn create<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3
     Ok(written_xml(ctx.store, w.finish()))
 }
 
-pub fn part_number<S>(ctx: &Ctx<'_, S>) -> Result<u32, S3Error> {
-    let invalid = || {
-        S3Error::new(
-            S3ErrorCode::InvalidArgument,
-            format!("Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"),
-        )
-        .with_detail("ArgumentName", "partNumber")
-    };
-    let n = query_number(ctx, "partNumber").map_err(|_| invalid())?;
-    match n {
-        Some(n) if (1..=MAX_PART_NUMBER as u64).contains(&n) => Ok(n as u32),
-        _ => Err(invalid()),
-    }
-}
-
 pub async fn upload_part<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
+    id: &str,
+    number: u32,
     body: RequestBody,
 ) -> Result<HttpResponse, S3Error> {
-    let number = part_number(ctx)?;
-    let id = upload_id(ctx);
     let body = stage_body(ctx, body, MAX_PART_SIZE).await?;
     let mut response = HttpResponse::Ok();
     body.echo_checksum(&mut response);
@@ -177,9 +156,9 @@ fn completion_etag(
 
 pub async fn complete<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
+    id: &str,
     body: RequestBody,
 ) -> Result<HttpResponse, S3Error> {
-    let id = upload_id(ctx);
     let condition = write_condition(ctx)?;
     let document = body.read_capped(MAX_XML_BODY).await?;
     let requested = parse_completion(&document)?;
@@ -219,8 +198,7 @@ pub async fn complete<S: ObjectStore>(
     Ok(written_xml(ctx.store, w.finish()))
 }
 
-pub async fn abort<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
-    let id = upload_id(ctx);
+pub async fn abort<S: ObjectStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<HttpResponse, S3Error> {
     ctx.store
         .abort_multipart(&ctx.who, &ctx.bucket, &ctx.key, id)
         .await
@@ -228,11 +206,12 @@ pub async fn abort<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3E
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub async fn list_parts<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
-    let id = upload_id(ctx);
-    let max_parts =
-        query_number(ctx, "max-parts")?.map_or(MAX_LISTED, |n| n.min(MAX_LISTED as u64) as usize);
-    let marker = query_number(ctx, "part-number-marker")?.unwrap_or(0);
+pub async fn list_parts<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    id: &str,
+    max_parts: usize,
+    marker: u64,
+) -> Result<HttpResponse, S3Error> {
     let (_upload, parts) = ctx
         .store
         .list_parts(&ctx.who, &ctx.bucket, &ctx.key, id)
@@ -339,13 +318,17 @@ async fn list_upload_page<S: ObjectStore>(
     }
 }
 
-pub async fn list_uploads<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
-    let prefix = ctx.query.get("prefix").unwrap_or("");
-    let delimiter = ctx.query.get("delimiter").unwrap_or("");
-    let key_marker = ctx.query.get("key-marker").unwrap_or("");
-    let id_marker = ctx.query.get("upload-id-marker").filter(|m| !m.is_empty());
-    let max_uploads =
-        query_number(ctx, "max-uploads")?.map_or(MAX_LISTED, |n| n.min(MAX_LISTED as u64) as usize);
+pub async fn list_uploads<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    params: ListUploadsParams<'_>,
+) -> Result<HttpResponse, S3Error> {
+    let ListUploadsParams {
+        prefix,
+        delimiter,
+        key_marker,
+        upload_id_marker: id_marker,
+        max_uploads,
+    } = params;
     let after = if key_marker.is_empty() {
         None
     } else if id_marker.is_none()

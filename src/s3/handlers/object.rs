@@ -14,6 +14,7 @@ use crate::s3::body::{hex, BodyDigest, RequestBody};
 use crate::s3::conditional::{self, Outcome, Preconditions};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::handlers::multipart::MAX_PART_NUMBER;
+use crate::s3::router::GetParams;
 use crate::s3::Ctx;
 use crate::s3::{objmeta, range, tagging};
 use crate::store::{
@@ -194,19 +195,6 @@ pub fn apply_request_documents<S>(
         acl.unwrap_or(CannedAcl::Private).to_stored(),
     );
     Ok(())
-}
-
-/// Only the `null` version exists in our unversioned buckets.
-pub fn check_version_id<S>(ctx: &Ctx<'_, S>) -> Result<(), S3Error> {
-    match ctx.query.get("versionId") {
-        None | Some("null") => Ok(()),
-        Some(other) => Err(S3Error::new(
-            S3ErrorCode::InvalidArgument,
-            "Invalid version id specified",
-        )
-        .with_detail("ArgumentName", "versionId")
-        .with_detail("ArgumentValue", other)),
-    }
 }
 
 /// Opens the request's object, enforcing the object ACL for anonymous requests that only it
@@ -395,7 +383,6 @@ pub async fn put_object<S: ObjectStore>(
 }
 
 pub async fn delete_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
-    check_version_id(ctx)?;
     ctx.store
         .delete_object(&ctx.who, &ctx.bucket, &ctx.key)
         .await?;
@@ -442,6 +429,7 @@ fn object_headers<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     builder: &mut HttpResponseBuilder,
     info: &ObjectInfo,
+    null_version: bool,
 ) {
     builder.insert_header(("ETag", quoted(&info.meta.etag)));
     encryption_header(ctx.store, builder);
@@ -458,7 +446,7 @@ fn object_headers<S: ObjectStore>(
         let count = tagging::decode(tags).len();
         builder.insert_header(("x-amz-tagging-count", count.to_string()));
     }
-    if ctx.query.get("versionId").is_some() {
+    if null_version {
         builder.insert_header(("x-amz-version-id", "null"));
     }
     for (param, header) in RESPONSE_OVERRIDES {
@@ -470,25 +458,10 @@ fn object_headers<S: ObjectStore>(
 
 pub async fn get_object<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
+    params: GetParams,
     with_body: bool,
 ) -> Result<HttpResponse, S3Error> {
-    check_version_id(ctx)?;
-    let part_number = match ctx.query.get("partNumber") {
-        None => None,
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if (1..=MAX_PART_NUMBER as usize).contains(&n) => Some(n),
-            _ => {
-                return Err(S3Error::new(
-                    S3ErrorCode::InvalidArgument,
-                    format!(
-                        "Part number must be an integer between 1 and {MAX_PART_NUMBER}, inclusive"
-                    ),
-                )
-                .with_detail("ArgumentName", "partNumber")
-                .with_detail("ArgumentValue", text))
-            }
-        },
-    };
+    let part_number = params.part_number;
     if part_number.is_some() && ctx.header("range").is_some() {
         return Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
@@ -545,7 +518,7 @@ pub async fn get_object<S: ObjectStore>(
         }
         None => HttpResponse::Ok(),
     };
-    object_headers(ctx, &mut builder, &info);
+    object_headers(ctx, &mut builder, &info, params.null_version);
     // The stored checksum describes the whole object only.
     let whole_object = byte_range.is_none_or(|r| r.first == 0 && r.last + 1 == info.size);
     if whole_object && checksum_mode_enabled(ctx) {
@@ -594,7 +567,6 @@ const OBJECT_ATTRIBUTES: &[&str] = &[
 pub async fn get_object_attributes<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
 ) -> Result<HttpResponse, S3Error> {
-    check_version_id(ctx)?;
     let wanted: Vec<&str> = ctx
         .header("x-amz-object-attributes")
         .unwrap_or("")

@@ -1,0 +1,121 @@
+//! The pure SigV4 functions: canonical request, string to sign, signing key, and the AWS
+//! way of encoding paths and query strings.
+
+use actix_web::http::header::HeaderMap;
+use ring::{digest, hmac};
+
+use super::{ALGORITHM, SERVICE, TERMINATOR};
+use crate::s3::auth::{canonical_header_value, hex_encode, percent_decode};
+use crate::store::SecretKey;
+
+/// `kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), "s3"), "aws4_request")`.
+pub fn signing_key(secret: &SecretKey, date: &str, region: &str) -> hmac::Key {
+    let mut key_material = Vec::with_capacity(4 + secret.expose().len());
+    key_material.extend_from_slice(b"AWS4");
+    key_material.extend_from_slice(secret.expose().as_bytes());
+    let mut key = hmac::Key::new(hmac::HMAC_SHA256, &key_material);
+    for part in [date, region, SERVICE, TERMINATOR] {
+        let tag = hmac::sign(&key, part.as_bytes());
+        key = hmac::Key::new(hmac::HMAC_SHA256, tag.as_ref());
+    }
+    key
+}
+
+/// `AWS4-HMAC-SHA256\n<amz date>\n<scope>\n<hex sha256(canonical request)>`.
+pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &[u8]) -> String {
+    let hash = digest::digest(&digest::SHA256, canonical_request);
+    format!(
+        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
+        hex_encode(hash.as_ref())
+    )
+}
+
+/// The canonical request, as bytes: header values need not be UTF-8.
+pub fn canonical_request(
+    method: &str,
+    raw_path: &str,
+    raw_query: &str,
+    presigned: bool,
+    headers: &HeaderMap,
+    signed_headers: &[String],
+    payload_line: &str,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(method.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(canonical_uri(raw_path).as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(canonical_query(raw_query, presigned).as_bytes());
+    out.push(b'\n');
+    let mut sorted: Vec<&String> = signed_headers.iter().collect();
+    sorted.sort();
+    for name in sorted {
+        out.extend_from_slice(name.as_bytes());
+        out.push(b':');
+        out.extend_from_slice(&canonical_header_value(headers, name));
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+    out.extend_from_slice(signed_headers.join(";").as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(payload_line.as_bytes());
+    out
+}
+
+/// The path decoded once and encoded the AWS way. S3 does not normalise `//`, `.` or `..`.
+pub fn canonical_uri(raw_path: &str) -> String {
+    if raw_path.is_empty() {
+        return "/".to_owned();
+    }
+    aws_uri_encode(&percent_decode(raw_path), false)
+}
+
+/// Parameters decoded once, encoded the AWS way, sorted by name then value. A presigned
+/// URL's `X-Amz-Signature` is not part of what it signs.
+pub fn canonical_query(raw_query: &str, presigned: bool) -> String {
+    let mut params: Vec<(String, String)> = raw_query
+        .split('&')
+        .filter(|part| !part.is_empty())
+        .filter_map(|part| {
+            let (name, value) = part.split_once('=').unwrap_or((part, ""));
+            let name = percent_decode(name);
+            if presigned && name == b"X-Amz-Signature" {
+                return None;
+            }
+            Some((
+                aws_uri_encode(&name, true),
+                aws_uri_encode(&percent_decode(value), true),
+            ))
+        })
+        .collect();
+    params.sort();
+    let mut out = String::with_capacity(raw_query.len() + 16);
+    for (i, (name, value)) in params.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(name);
+        out.push('=');
+        out.push_str(value);
+    }
+    out
+}
+
+/// Keeps `A-Za-z0-9-_.~` (and `/` in paths); every other byte becomes `%XX`, upper case.
+fn aws_uri_encode(bytes: &[u8], encode_slash: bool) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(bytes.len() * 3 / 2);
+    for &b in bytes {
+        let keep = b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~')
+            || (b == b'/' && !encode_slash);
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(DIGITS[usize::from(b >> 4)] as char);
+            out.push(DIGITS[usize::from(b & 0xf)] as char);
+        }
+    }
+    out
+}

@@ -1,0 +1,83 @@
+//! The query string decoded once, and the percent-encoding of paths and keys.
+
+use crate::s3::error::{S3Error, S3ErrorCode};
+
+/// The decoded query string, in the order received.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    /// Decodes `%XX` and `+` (as a space) in names and values. Invalid UTF-8 -> InvalidURI.
+    pub fn parse(raw: &str) -> Result<Query, S3Error> {
+        let mut params = Vec::new();
+        for pair in raw.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            params.push((decode_query_part(name)?, decode_query_part(value)?));
+        }
+        Ok(Query(params))
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| n == name)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+}
+
+fn decode_query_part(part: &str) -> Result<String, S3Error> {
+    let spaced = part.replace('+', " ");
+    percent_decode(&spaced).ok_or_else(|| {
+        S3Error::new(
+            S3ErrorCode::InvalidURI,
+            "Couldn't parse the specified URI: bad percent-encoding in the query string.",
+        )
+    })
+}
+
+/// Decodes `%XX` escapes once. None when an escape is broken or the result is not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            // Two hex digits: from_str_radix alone would also take a sign ("%+1").
+            let hex = bytes.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Encodes everything but `A-Za-z0-9-_.~`, and `/` when `keep_slash`.
+pub fn percent_encode(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~')
+            || (keep_slash && b == b'/')
+        {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
