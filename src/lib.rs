@@ -1,6 +1,5 @@
 //! libres3: an Amazon S3 compatible server. The binary (src/main.rs) only calls [`run`]; the
 //! library form lets the fuzz targets (fuzz/) reach the parsers that see network bytes.
-#![allow(dead_code)] // skeleton: removed once every module is wired into the server
 
 pub mod admin;
 pub mod cli;

@@ -227,10 +227,6 @@ impl QueryParams {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_deref().unwrap_or(""))
     }
-
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
-        self.params.iter().map(|(n, v)| (n.as_str(), v.as_deref()))
-    }
 }
 
 fn decode_lossy(encoded: &str) -> String {

@@ -12,7 +12,7 @@
 //! a request to its handler (`volumes`, `files`, `blocks`), `state` holds what the protocol
 //! changes, and `control` is what tests do beyond the protocol (hooks, injected faults).
 
-#![allow(dead_code)]
+#![allow(dead_code)] // compiled twice: the lib unit tests (src/store/sx/tests) use a subset
 
 mod blocks;
 mod control;

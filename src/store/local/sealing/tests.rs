@@ -3,8 +3,6 @@
 
 use super::*;
 
-const KEY_HEX: &str = "00112233445566778899aabbccddeeff0123456789abcdeffedcba9876543210";
-
 fn key(byte: u8) -> StoreKey {
     let mut bytes = [byte; KEY_LEN];
     bytes[0] = byte.wrapping_add(1);
