@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod daemon;
+pub mod encoding;
 pub mod front;
 pub mod health;
 pub mod http;

@@ -7,7 +7,8 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use libfuzzer_sys::fuzz_target;
-use libres3::store::sx::mapping::{self, hex, meta_from_sx, path_to_key, revision_etag};
+use libres3::encoding::hex;
+use libres3::store::sx::mapping::{self, meta_from_sx, path_to_key, revision_etag};
 use libres3::store::sx::proto::*;
 use serde::de::DeserializeOwned;
 

@@ -185,7 +185,4 @@ pub fn reference_percent_decode(s: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use libres3::encoding::hex;

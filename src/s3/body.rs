@@ -228,30 +228,10 @@ impl DigestHandle {
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 15) as usize] as char);
-    }
-    out
-}
-
-pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    // Hex digits only: from_str_radix alone would take "+f" for 0x0f.
-    if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encoding::hex;
     use futures_util::stream;
 
     #[actix_web::test]
@@ -301,9 +281,5 @@ mod tests {
         };
         let e = body.read_capped(5).await.unwrap_err();
         assert_eq!(e.code, S3ErrorCode::MaxMessageLengthExceeded);
-        assert_eq!(unhex("00ff10"), Some(vec![0, 255, 16]));
-        assert_eq!(unhex("0g"), None);
-        assert_eq!(unhex("+f"), None);
-        assert_eq!(unhex("-1"), None);
     }
 }

@@ -276,7 +276,7 @@ mod tests {
             0xAE8B_1486_0A79_9888u64.to_be_bytes()
         );
         assert_eq!(
-            crate::s3::body::hex(&checksum(Algorithm::Sha1, b"abc")),
+            crate::encoding::hex(&checksum(Algorithm::Sha1, b"abc")),
             "a9993e364706816aba3e25717850c26c9cd0d89d"
         );
     }

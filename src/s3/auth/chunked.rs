@@ -18,8 +18,9 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, LocalBoxStream, StreamExt};
 use ring::{digest, hmac};
 
+use super::signature_does_not_match;
 use super::sigv4::EMPTY_SHA256_HEX;
-use super::{hex_decode, hex_encode, signature_does_not_match};
+use crate::encoding::{hex, unhex_array};
 use crate::s3::error::{S3Error, S3ErrorCode};
 
 /// The largest chunk we buffer to check its signature.
@@ -194,7 +195,7 @@ impl Chain {
             self.signing.amz_date,
             self.signing.scope,
             self.previous,
-            hex_encode(data_hash)
+            hex(data_hash)
         );
         self.verify(&to_sign, provided)
     }
@@ -210,7 +211,7 @@ impl Chain {
             self.signing.amz_date,
             self.signing.scope,
             self.previous,
-            hex_encode(hash.as_ref())
+            hex(hash.as_ref())
         );
         self.verify(&to_sign, provided)
     }
@@ -220,7 +221,7 @@ impl Chain {
         hmac::verify(&self.signing.key, to_sign.as_bytes(), provided).map_err(|_| {
             signature_does_not_match().with_detail("StringToSign", to_sign.to_owned())
         })?;
-        self.previous = hex_encode(provided);
+        self.previous = hex(provided);
         Ok(())
     }
 }
@@ -283,7 +284,7 @@ fn incomplete() -> S3Error {
 impl Decoder {
     fn new(body: ChunkedBody) -> Decoder {
         let chain = body.signing.map(|signing| Chain {
-            previous: hex_encode(&signing.seed_signature),
+            previous: hex(&signing.seed_signature),
             signing,
         });
         Decoder {
@@ -407,7 +408,7 @@ impl Decoder {
                                 return Err(malformed("unexpected x-amz-trailer-signature"));
                             }
                             *signature =
-                                Some(hex_decode(&value).ok_or_else(signature_does_not_match)?);
+                                Some(unhex_array(&value).ok_or_else(signature_does_not_match)?);
                         } else if signature.is_some() {
                             return Err(malformed("trailer after x-amz-trailer-signature"));
                         } else if lines.len() >= MAX_TRAILERS {
@@ -511,7 +512,7 @@ fn parse_chunk_header(line: &[u8], signed: bool) -> Result<(usize, Option<[u8; 3
     let signature = extension
         .and_then(|e| e.strip_prefix("chunk-signature="))
         .ok_or_else(|| malformed("missing chunk-signature"))?;
-    let signature = hex_decode(signature).ok_or_else(signature_does_not_match)?;
+    let signature = unhex_array(signature).ok_or_else(signature_does_not_match)?;
     Ok((size, Some(signature)))
 }
 

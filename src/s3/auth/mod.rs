@@ -13,6 +13,8 @@ use std::time::{Duration, SystemTime};
 
 use actix_web::http::header::HeaderMap;
 use bytes::Bytes;
+
+use crate::encoding::{hex, hex_digit};
 use futures_util::stream::{self, LocalBoxStream, StreamExt};
 use ring::digest;
 
@@ -190,8 +192,8 @@ fn sha256_checked(
                         S3ErrorCode::XAmzContentSHA256Mismatch,
                         "The provided 'x-amz-content-sha256' header does not match what was computed.",
                     )
-                    .with_detail("ClientComputedContentSHA256", hex_encode(&declared))
-                    .with_detail("S3ComputedContentSHA256", hex_encode(computed.as_ref()));
+                    .with_detail("ClientComputedContentSHA256", hex(&declared))
+                    .with_detail("S3ComputedContentSHA256", hex(computed.as_ref()));
                     Some((Err(e), state))
                 }
             }
@@ -241,7 +243,7 @@ pub(crate) fn percent_decode(encoded: &str) -> Vec<u8> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(hi), Some(lo)) = (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
+            if let (Some(hi), Some(lo)) = (hex_digit(bytes[i + 1]), hex_digit(bytes[i + 2])) {
                 out.push(hi << 4 | lo);
                 i += 3;
                 continue;
@@ -251,39 +253,6 @@ pub(crate) fn percent_decode(encoded: &str) -> Vec<u8> {
         i += 1;
     }
     out
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Lower-case hex.
-pub(crate) fn hex_encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0xf)] as char);
-    }
-    out
-}
-
-/// Exactly `N` bytes of hex, either case.
-pub(crate) fn hex_decode<const N: usize>(hex: &str) -> Option<[u8; N]> {
-    let hex = hex.as_bytes();
-    if hex.len() != 2 * N {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-        *byte = hex_value(pair[0])? << 4 | hex_value(pair[1])?;
-    }
-    Some(out)
 }
 
 /// All values of a header, trimmed, with inner runs of spaces collapsed, joined by `,`.
@@ -401,6 +370,7 @@ pub(crate) mod test_support {
 mod tests {
     use super::test_support::*;
     use super::*;
+    use crate::encoding::unhex_array;
     use futures_util::FutureExt;
 
     #[test]
@@ -410,14 +380,6 @@ mod tests {
         assert_eq!(percent_decode("100%"), b"100%");
         assert_eq!(percent_decode("%zz%4"), b"%zz%4");
         assert_eq!(percent_decode("%C3%A9"), "é".as_bytes());
-    }
-
-    #[test]
-    fn hex_helpers() {
-        assert_eq!(hex_encode(&[0x00, 0xab, 0xff]), "00abff");
-        assert_eq!(hex_decode::<3>("00ABff"), Some([0x00, 0xab, 0xff]));
-        assert_eq!(hex_decode::<3>("00abf"), None);
-        assert_eq!(hex_decode::<2>("0g00"), None);
     }
 
     #[test]
@@ -484,7 +446,7 @@ mod tests {
     fn declared_sha256_is_checked_at_the_end() {
         // SHA-256 of "Welcome to Amazon S3." (the PUT example of the SigV4 documentation).
         let declared =
-            hex_decode("44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072")
+            unhex_array("44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072")
                 .expect("hex");
         let ok =
             collect(PayloadCheck::Sha256(declared).wrap(body_of(&[b"Welcome to ", b"Amazon S3."])));

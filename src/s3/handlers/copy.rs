@@ -9,7 +9,8 @@ use super::object::{
     MAX_PUT_SIZE,
 };
 use super::quoted;
-use crate::s3::body::{hex, RequestBody};
+use crate::encoding::hex;
+use crate::s3::body::RequestBody;
 use crate::s3::conditional::{self, Outcome, Preconditions};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::objmeta;

@@ -9,7 +9,8 @@ use super::object::{
     write_condition, written_xml,
 };
 use super::{owner_name, quoted, xml_response};
-use crate::s3::body::{hex, unhex, RequestBody, MAX_XML_BODY};
+use crate::encoding::{hex, unhex};
+use crate::s3::body::{RequestBody, MAX_XML_BODY};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::objmeta;
 use crate::s3::router::ListUploadsParams;

@@ -8,9 +8,10 @@ use base64::Engine;
 use futures_util::{StreamExt, TryStreamExt};
 
 use super::quoted;
+use crate::encoding::hex;
 use crate::s3::access::{access_denied, Access};
 use crate::s3::acl::{self, CannedAcl};
-use crate::s3::body::{hex, BodyDigest, RequestBody};
+use crate::s3::body::{BodyDigest, RequestBody};
 use crate::s3::conditional::{self, Outcome, Preconditions};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::handlers::multipart::MAX_PART_NUMBER;

@@ -11,9 +11,10 @@ use ring::hmac;
 
 use super::object::{check_write_options, encryption_header, WriteOptions, MAX_PUT_SIZE};
 use super::quoted;
+use crate::encoding::{hex, unhex};
 use crate::s3::acl;
 use crate::s3::auth::sigv4;
-use crate::s3::body::{hex, unhex, RequestBody};
+use crate::s3::body::RequestBody;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::form::{self, FormReader, MAX_FIELDS_SIZE};
 use crate::s3::objmeta;

@@ -15,6 +15,7 @@ use ring::rand::SecureRandom;
 
 use super::sealing::{Sealing, OVERHEAD};
 use super::Shared;
+use crate::encoding::hex;
 use crate::store::StoreError;
 
 /// Bodies larger than the inline limit are cut into blocks of this size (the last is shorter).
@@ -37,16 +38,6 @@ pub fn sha256(data: &[u8]) -> Hash {
     let mut hash = [0; 32];
     hash.copy_from_slice(digest.as_ref());
     hash
-}
-
-pub fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
-    }
-    out
 }
 
 /// The hash a block file name stands for; None for names we did not write.
@@ -73,7 +64,7 @@ pub fn random_hex(rng: &dyn SecureRandom, bytes: usize) -> Result<String, StoreE
     let mut buf = vec![0; bytes];
     rng.fill(&mut buf)
         .map_err(|_| StoreError::Internal("the system random generator failed".into()))?;
-    Ok(to_hex(&buf))
+    Ok(hex(&buf))
 }
 
 /// One storage directory: `blocks/ab/cd/<hex>` and `tmp/` below it.
@@ -104,7 +95,7 @@ impl StorageDir {
     }
 
     pub fn block_path(&self, hash: &Hash) -> PathBuf {
-        let hex = to_hex(hash);
+        let hex = hex(hash);
         self.blocks_root()
             .join(&hex[..2])
             .join(&hex[2..4])
@@ -513,7 +504,7 @@ mod tests {
     #[test]
     fn hex_round_trip() {
         let hash = sha256(b"abc");
-        let hex = to_hex(&hash);
+        let hex = hex(&hash);
         assert_eq!(
             hex,
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -565,7 +556,7 @@ mod tests {
         let hash = sha256(b"abc");
         assert_eq!(
             dir.block_path(&hash),
-            PathBuf::from("/data/blocks/ba/78").join(to_hex(&hash))
+            PathBuf::from("/data/blocks/ba/78").join(hex(&hash))
         );
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use rusqlite::Connection;
 
-use super::blocks::{self, random_hex};
+use super::blocks::random_hex;
 use super::index::objects::{check_condition, existing_object, ExistingObject, NewObject};
 use super::index::uploads::{check_upload, NewPart, PartLookup};
 use super::index::{
@@ -616,7 +616,7 @@ fn locate_blocks(
                 let dir_id = lookup.get(&block.hash)?.ok_or_else(|| {
                     StoreError::Internal(format!(
                         "index: block {} has no record",
-                        blocks::to_hex(&block.hash)
+                        crate::encoding::hex(&block.hash)
                     ))
                 })?;
                 dir_of.insert(block.hash, dir_id);

@@ -16,9 +16,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 
-use super::blocks::{to_hex, BlockRef, BLOCK_SIZE};
+use super::blocks::{BlockRef, BLOCK_SIZE};
 use super::sealing::Sealing;
 use super::Shared;
+use crate::encoding::hex;
 use crate::store::{ByteRange, DataStream, ObjectInfo, ObjectReader, StoreError};
 
 #[derive(Default)]
@@ -209,7 +210,7 @@ fn read_block_range(
     offset: u64,
     len: u64,
 ) -> Result<Bytes, StoreError> {
-    let hex = to_hex(&located.block.hash);
+    let hex = hex(&located.block.hash);
     let fail = |what: String| {
         log::error!("block {hex} ({}): {what}", located.path.display());
         StoreError::Internal(format!("block {hex}: {what}"))

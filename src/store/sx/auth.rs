@@ -6,7 +6,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine;
 use ring::{digest, hmac};
 
-use super::mapping::hex;
+use crate::encoding::{hex, unhex};
 
 /// SHA-1 of an empty body, which every bodiless request signs.
 pub const EMPTY_SHA1: &str = "da39a3ee5e6b4b0d3255bfef95601890afd80709";
@@ -140,30 +140,9 @@ pub fn sha1_hex(body: &[u8]) -> String {
     hex(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, body).as_ref())
 }
 
-pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    // Hex digits only: from_str_radix alone would take "+f" for 0x0f.
-    if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    s.as_bytes()
-        .chunks(2)
-        .map(|pair| {
-            let text = std::str::from_utf8(pair).ok()?;
-            u8::from_str_radix(text, 16).ok()
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unhex_takes_hex_digits_only() {
-        assert_eq!(unhex("00ff"), Some(vec![0, 255]));
-        assert_eq!(unhex("+f"), None);
-        assert_eq!(unhex("0"), None);
-    }
 
     const ADMIN: &str = "0DPiKuNIrrVmD8IUCuw1hQxNqZcoceX1r/QsuVb6pkTJ+F2+D1ckogAA";
     const DATE: &str = "Sun, 22 Nov 2026 02:14:34 GMT";

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::auth::Token;
 use super::client::{Response, SxClient, SxError};
 use super::config::SxConfig;
-use super::mapping::{self, url_encode, SxPath};
+use super::mapping::{url_encode, SxPath};
 use super::proto::{self, Locate};
 use super::tls::SettingsError;
 use crate::store::{BackendPart, BackendState, StoreError};
@@ -90,7 +90,7 @@ pub(super) fn random_hex(bytes: usize) -> Result<String, StoreError> {
     ring::rand::SystemRandom::new()
         .fill(&mut buf)
         .map_err(|_| StoreError::Internal("no randomness".into()))?;
-    Ok(mapping::hex(&buf))
+    Ok(crate::encoding::hex(&buf))
 }
 
 /// An SX failure as S3 sees it; `not_found` says what a 404 means here.

@@ -11,6 +11,7 @@
 use ring::digest;
 
 use super::proto::HexMeta;
+use crate::encoding::hex;
 use crate::store::ObjectMeta;
 
 /// Top-level SX directory holding what the gateway keeps in a volume.
@@ -29,16 +30,6 @@ pub const MAX_PATH: usize = 1024;
 const HEX_PART: usize = 128;
 /// The file-meta key holding the S3 metadata (hex of its JSON, as all SX meta values).
 pub const META_KEY: &str = "libres3";
-
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 15) as usize] as char);
-    }
-    out
-}
 
 /// A key as SX stores it. Different type from a key so a name is escaped exactly once.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -118,7 +109,7 @@ pub fn path_to_key(name: &str) -> Listed {
     }
     if let Some(hexed) = name.strip_prefix(ESC_DIR) {
         let joined: String = hexed.chars().filter(|c| *c != '/').collect();
-        return match super::auth::unhex(&joined).and_then(|b| String::from_utf8(b).ok()) {
+        return match crate::encoding::unhex(&joined).and_then(|b| String::from_utf8(b).ok()) {
             Some(key) => Listed::Key(key),
             None => Listed::Hidden,
         };
@@ -419,7 +410,7 @@ mod tests {
     }
 
     fn unhex_uuid(uuid: &str) -> Vec<u8> {
-        crate::store::sx::auth::unhex(&uuid.replace('-', "")).unwrap()
+        crate::encoding::unhex(&uuid.replace('-', "")).unwrap()
     }
 
     #[test]

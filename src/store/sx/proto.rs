@@ -4,8 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::auth::unhex;
-use super::mapping::hex;
+use crate::encoding::{hex, unhex};
 
 /// SX metadata: values are hex-encoded bytes on the wire. Kept encoded in this type; `get`
 /// and `insert` are the only ways in and out, so a value is never decoded twice.

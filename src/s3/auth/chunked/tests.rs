@@ -28,7 +28,7 @@ fn signing(seed: &str) -> ChunkSigning {
         key: signing_key(&secret(), "20130524", "us-east-1"),
         amz_date: "20130524T000000Z".to_owned(),
         scope: SCOPE.to_owned(),
-        seed_signature: hex_decode(seed).expect("hex"),
+        seed_signature: unhex_array(seed).expect("hex"),
     }
 }
 
@@ -124,10 +124,10 @@ fn small_signed_body() -> (Vec<u8>, String, Vec<u8>) {
         let to_sign = format!(
             "AWS4-HMAC-SHA256-PAYLOAD\n20130524T000000Z\n{SCOPE}\n{}\n{EMPTY_SHA256_HEX}\n{}",
             chain.previous,
-            hex_encode(hash.as_ref())
+            hex(hash.as_ref())
         );
         let sig = hmac::sign(&chain.signing.key, to_sign.as_bytes());
-        chain.previous = hex_encode(sig.as_ref());
+        chain.previous = hex(sig.as_ref());
         body.extend_from_slice(
             format!("{:x};chunk-signature={}\r\n", chunk.len(), chain.previous).as_bytes(),
         );
@@ -318,10 +318,10 @@ fn signed_trailer_body(tamper: bool) -> (Vec<u8>, Vec<u8>) {
     let hash = digest::digest(&digest::SHA256, trailer.as_bytes());
     let to_sign = format!(
         "AWS4-HMAC-SHA256-TRAILER\n20130524T000000Z\n{SCOPE}\n{previous}\n{}",
-        hex_encode(hash.as_ref())
+        hex(hash.as_ref())
     );
     let key = signing(&seed).key;
-    let sig = hex_encode(hmac::sign(&key, to_sign.as_bytes()).as_ref());
+    let sig = hex(hmac::sign(&key, to_sign.as_bytes()).as_ref());
     let value = if tamper { "AAAAAA==" } else { "sOO8/Q==" };
     body.extend_from_slice(
         format!("x-amz-checksum-crc32c:{value}\r\nx-amz-trailer-signature:{sig}\r\n\r\n")

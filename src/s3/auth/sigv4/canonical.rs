@@ -5,7 +5,8 @@ use actix_web::http::header::HeaderMap;
 use ring::{digest, hmac};
 
 use super::{ALGORITHM, SERVICE, TERMINATOR};
-use crate::s3::auth::{canonical_header_value, hex_encode, percent_decode};
+use crate::encoding::hex;
+use crate::s3::auth::{canonical_header_value, percent_decode};
 use crate::store::SecretKey;
 
 /// `kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), "s3"), "aws4_request")`.
@@ -24,10 +25,7 @@ pub fn signing_key(secret: &SecretKey, date: &str, region: &str) -> hmac::Key {
 /// `AWS4-HMAC-SHA256\n<amz date>\n<scope>\n<hex sha256(canonical request)>`.
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &[u8]) -> String {
     let hash = digest::digest(&digest::SHA256, canonical_request);
-    format!(
-        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-        hex_encode(hash.as_ref())
-    )
+    format!("{ALGORITHM}\n{amz_date}\n{scope}\n{}", hex(hash.as_ref()))
 }
 
 /// The canonical request, as bytes: header values need not be UTF-8.

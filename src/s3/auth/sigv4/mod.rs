@@ -17,7 +17,8 @@ use log::trace;
 use ring::hmac;
 
 use super::chunked::{ChunkSigning, ChunkedBody};
-use super::{hex_decode, signature_does_not_match, PayloadCheck, SignedRequest};
+use super::{signature_does_not_match, PayloadCheck, SignedRequest};
+use crate::encoding::unhex_array;
 use crate::s3::error::S3Error;
 use crate::store::SecretKey;
 
@@ -119,7 +120,7 @@ pub(crate) fn verify(
                 String::from_utf8_lossy(&canonical).into_owned(),
             )
     };
-    let provided: [u8; 32] = hex_decode(&creds.signature).ok_or_else(mismatch)?;
+    let provided: [u8; 32] = unhex_array(&creds.signature).ok_or_else(mismatch)?;
     hmac::verify(&key, to_sign.as_bytes(), &provided).map_err(|_| mismatch())?;
 
     Ok(match (&creds.payload, creds.decoded_length) {

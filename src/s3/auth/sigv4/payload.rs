@@ -3,7 +3,8 @@
 
 use actix_web::http::header::HeaderMap;
 
-use crate::s3::auth::{header_str, hex_decode};
+use crate::encoding::unhex_array;
+use crate::s3::auth::header_str;
 use crate::s3::error::{S3Error, S3ErrorCode};
 
 /// Hex SHA-256 of the empty string.
@@ -44,7 +45,7 @@ impl PayloadHash {
             STREAMING_UNSIGNED_TRAILER => {
                 PayloadHash::Streaming(StreamingMode::UnsignedWithTrailer)
             }
-            hex => PayloadHash::Sha256(hex_decode(hex)?),
+            hex => PayloadHash::Sha256(unhex_array(hex)?),
         })
     }
 }

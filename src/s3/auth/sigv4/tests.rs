@@ -7,8 +7,9 @@ use ring::hmac;
 
 use super::payload::*;
 use super::*;
+use crate::encoding::hex;
 use crate::s3::auth::test_support::*;
-use crate::s3::auth::{self, header_str, hex_encode, Credentials};
+use crate::s3::auth::{self, header_str, Credentials};
 use crate::s3::error::S3ErrorCode;
 use std::time::UNIX_EPOCH;
 
@@ -88,7 +89,7 @@ fn aws_example_get_object() {
          7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972"
     );
     let check = parse_and_verify(&req).expect("the AWS example verifies");
-    let empty = hex_decode(EMPTY).expect("hex");
+    let empty = unhex_array(EMPTY).expect("hex");
     assert!(matches!(check, PayloadCheck::Sha256(h) if h == empty));
 }
 
@@ -478,7 +479,7 @@ fn sign_with_header(method: &str, path: &str, pairs: &[(&str, &str)]) -> HeaderM
         &canonical,
     );
     let key = signing_key(&secret(), "20130524", "us-east-1");
-    let signature = hex_encode(hmac::sign(&key, to_sign.as_bytes()).as_ref());
+    let signature = hex(hmac::sign(&key, to_sign.as_bytes()).as_ref());
     let auth = authorization(&signed.join(";"), &signature);
     h.insert(
         actix_web::http::header::AUTHORIZATION,

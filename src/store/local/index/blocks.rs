@@ -3,7 +3,8 @@
 use rusqlite::{params, CachedStatement, Connection, OptionalExtension};
 
 use super::DbResult;
-use crate::store::local::blocks::{to_hex, BlockRef, Hash};
+use crate::encoding::hex;
+use crate::store::local::blocks::{BlockRef, Hash};
 use crate::store::StoreError;
 
 /// Adds a reference to each block an upload staged in the directory given with it, recording
@@ -44,7 +45,7 @@ pub fn reference_existing(conn: &Connection, blocks: &[BlockRef]) -> Result<(), 
         if increment.execute(params![&block.hash[..]]).db()? == 0 {
             return Err(StoreError::Internal(format!(
                 "index: block {} is referenced but has no record",
-                to_hex(&block.hash)
+                hex(&block.hash)
             )));
         }
     }
@@ -70,10 +71,7 @@ pub fn release(
         match left {
             Some(0) => zeroed.push(block.hash),
             Some(_) => {}
-            None => log::error!(
-                "index: released block {} has no record",
-                to_hex(&block.hash)
-            ),
+            None => log::error!("index: released block {} has no record", hex(&block.hash)),
         }
     }
     Ok(())

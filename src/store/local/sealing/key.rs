@@ -7,6 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::KEY_LEN;
+use crate::encoding::hex_digit;
 
 /// The master key of an encrypted store, as read from its key file. Debug shows where it came
 /// from, never the key.
@@ -115,12 +116,6 @@ fn parse_key(text: &[u8]) -> Result<[u8; KEY_LEN], KeyFormatError> {
         return Err(KeyFormatError::Repeated);
     }
     Ok(key)
-}
-
-fn hex_digit(c: u8) -> Option<u8> {
-    char::from(c)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
 }
 
 #[cfg(test)]

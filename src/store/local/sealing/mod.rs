@@ -67,8 +67,9 @@ use ring::hkdf::{self, Prk, Salt, HKDF_SHA256};
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
-use super::blocks::{sha256, to_hex, BlockRef, Hash};
+use super::blocks::{sha256, BlockRef, Hash};
 use super::LocalError;
+use crate::encoding::hex;
 use crate::store::StoreError;
 
 /// Bytes of a master key (AES-256).
@@ -183,7 +184,7 @@ impl Sealing {
             keys: Some(Keys {
                 prk,
                 names,
-                id: to_hex(&id),
+                id: hex(&id),
                 rng: SystemRandom::new(),
             }),
         })

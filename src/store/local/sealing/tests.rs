@@ -43,7 +43,7 @@ fn open_block_range(
     let path = std::env::temp_dir().join(format!(
         "libres3-sealing-{}-{}",
         std::process::id(),
-        to_hex(&sha256(sealed))
+        hex(&sha256(sealed))
     ));
     std::fs::write(&path, sealed).unwrap();
     let mut file = File::open(&path).unwrap();

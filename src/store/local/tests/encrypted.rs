@@ -167,8 +167,8 @@ async fn encrypted_store_writes_no_plaintext() {
     // big: 3 blocks; multi: 2 for part 1, 1 for the small part 2.
     assert_eq!(names.len(), 6, "{names:?}");
     for chunk in big.chunks(BLOCK_SIZE) {
-        let plain = blocks::to_hex(&blocks::sha256(chunk));
-        let keyed = blocks::to_hex(&store.shared.sealing.block_id(chunk));
+        let plain = crate::encoding::hex(&blocks::sha256(chunk));
+        let keyed = crate::encoding::hex(&store.shared.sealing.block_id(chunk));
         assert!(!names.contains(&plain), "a block is named by its SHA-256");
         assert!(names.contains(&keyed));
     }
@@ -248,7 +248,7 @@ async fn tampered_data_is_an_error_not_wrong_bytes() {
     let expect_failure = |result: Result<Vec<u8>, StoreError>, what: &str| match result {
         Err(StoreError::Internal(message)) => {
             assert!(
-                message.contains(&blocks::to_hex(&second)),
+                message.contains(&crate::encoding::hex(&second)),
                 "{what}: {message}"
             )
         }

@@ -47,7 +47,7 @@ async fn filtered_volumes_are_listed_but_refused() {
     let fake = FakeSx::start(1);
     fake.add_user("alice");
     // `sxvol create -f zcomp` stores the filter's UUID as 16 raw bytes.
-    let zcomp = auth::unhex("d5dbdf0afb174d1ba9ce4060317af5b5").unwrap();
+    let zcomp = crate::encoding::unhex("d5dbdf0afb174d1ba9ce4060317af5b5").unwrap();
     fake.add_volume("packed", "alice", 1, &[("filterActive", &zcomp)]);
     let store = connect(&fake).await;
     let alice = user("alice");
