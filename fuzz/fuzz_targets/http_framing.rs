@@ -21,7 +21,11 @@ fn run(input: &[u8], piece: usize) -> (usize, bool) {
         loop {
             match framer.step(&pending) {
                 Step::Pass(n) => {
-                    assert!(n > 0 && n <= pending.len(), "passed {n} of {}", pending.len());
+                    assert!(
+                        n > 0 && n <= pending.len(),
+                        "passed {n} of {}",
+                        pending.len()
+                    );
                     pending.drain(..n);
                     passed += n;
                 }
