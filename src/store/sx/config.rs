@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::auth::{Token, TokenError};
-use crate::config::Config;
+use crate::config::{self, Config};
 
 /// A bad SX setting. The text starts with the key it is about (`from_config` relies on it to
 /// name the key's line).
@@ -54,46 +54,29 @@ pub struct SxConfig {
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool, SxConfigError> {
-    match value.to_ascii_lowercase().as_str() {
-        "yes" | "true" | "on" | "1" => Ok(true),
-        "no" | "false" | "off" | "0" => Ok(false),
-        _ => Err(SxConfigError::NotYesOrNo {
-            key: key.to_owned(),
-            value: value.to_owned(),
-        }),
-    }
+    config::parse_bool(value).ok_or_else(|| SxConfigError::NotYesOrNo {
+        key: key.to_owned(),
+        value: value.to_owned(),
+    })
 }
 
-/// `10G`, `500M`, `1T`, `1048576` (binary units, as the original).
+/// `10G`, `500M`, `1T`, `1048576` (binary units, as the original); the error tells a wrong
+/// unit from a value that is no size at all.
 pub fn parse_size(key: &str, value: &str) -> Result<u64, SxConfigError> {
-    let v = value.trim();
-    let (digits, mult) = match v.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let mult: u64 = match c.to_ascii_uppercase() {
-                'K' => 1 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                'T' => 1 << 40,
-                _ => {
-                    return Err(SxConfigError::SizeUnit {
-                        key: key.to_owned(),
-                        value: value.to_owned(),
-                    })
-                }
-            };
-            (&v[..i], mult)
+    config::parse_size(value).ok_or_else(|| {
+        let unit = value
+            .trim()
+            .chars()
+            .last()
+            .filter(char::is_ascii_alphabetic);
+        let (key, value) = (key.to_owned(), value.to_owned());
+        match unit {
+            Some(c) if !"KMGT".contains(c.to_ascii_uppercase()) => {
+                SxConfigError::SizeUnit { key, value }
+            }
+            _ => SxConfigError::NotASize { key, value },
         }
-        _ => (v, 1),
-    };
-    digits
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| SxConfigError::NotASize {
-            key: key.to_owned(),
-            value: value.to_owned(),
-        })
+    })
 }
 
 impl SxConfig {
