@@ -5,9 +5,10 @@
 use crate::common::raw::obj_path;
 use std::path::Path;
 
+use crate::common::clients::Rclone;
 use crate::common::{
-    libres3_bin, unique_bucket, write, write_private, xml_child_texts, xml_text, SxCluster,
-    TempDir, TestServer,
+    assert_bytes_eq, libres3_bin, md5_hex, read, test_data, unique_bucket, write, write_private,
+    xml_child_texts, xml_text, xml_texts, SxCluster, TempDir, TestServer,
 };
 use crate::sx_fake::FakeSx;
 
@@ -345,6 +346,75 @@ fn filtered_volumes_are_listed_but_refused() {
     }
 }
 
+/// A file sxcp put into a volume has no MD5 in its SX meta: its ETag is 32 hex digits and
+/// `-1`, which S3 clients do not take for an MD5, one ETag for its revision in listings, HEAD,
+/// GET and the conditions on reads, copies and writes. rclone copies it without a hash error.
+#[test]
+fn files_sx_tools_wrote_have_one_etag_that_is_not_an_md5() {
+    let s = TestServer::start_sx();
+    let sx = s.sx().expect("an SX server");
+    let c = s.raw();
+    let b = unique_bucket("sx-native");
+    c.create_bucket(&b);
+    let data = test_data(100_000, 14);
+    sx.put_file_as_sxcp(&b, "dir/native.bin", &data);
+    let path = obj_path(&b, "dir/native.bin");
+
+    let head = c.head(&path).send().ok();
+    let etag = head.header("etag").expect("an ETag").to_owned();
+    let digits = etag
+        .strip_prefix('"')
+        .and_then(|e| e.strip_suffix("-1\""))
+        .unwrap_or_else(|| panic!("ETag {etag} is not \"<hex>-1\""));
+    assert_eq!(digits.len(), 32, "{etag}");
+    assert!(digits.bytes().all(|b| b.is_ascii_hexdigit()), "{etag}");
+    assert_ne!(digits, md5_hex(&data));
+
+    let got = c.get(&path).send().ok();
+    assert_eq!(got.header("etag"), Some(etag.as_str()));
+    assert_bytes_eq(&got.body, &data, "GET of a file sxcp wrote");
+    let v2 = c.get(&format!("/{b}")).query("list-type", "2").send().ok();
+    let v1 = c.get(&format!("/{b}")).send().ok();
+    let versions = c.get(&format!("/{b}")).sub("versions").send().ok();
+    for listing in [v2, v1, versions] {
+        assert_eq!(
+            xml_texts(&listing.text(), "ETag"),
+            std::slice::from_ref(&etag),
+            "{}",
+            listing.request
+        );
+    }
+
+    c.get(&path)
+        .header("if-none-match", &etag)
+        .send()
+        .status(304);
+    c.get(&path).header("if-match", &etag).send().status(200);
+    c.get(&path)
+        .header("if-match", &format!("\"{}\"", md5_hex(&data)))
+        .send()
+        .status(412);
+    c.put(&obj_path(&b, "copy"))
+        .header("x-amz-copy-source", &format!("/{b}/dir/native.bin"))
+        .header("x-amz-copy-source-if-match", &etag)
+        .send()
+        .ok();
+    assert_eq!(c.get_object(&b, "copy"), data);
+
+    let rc = Rclone::new(&s);
+    let dst = s.scratch("sx-native");
+    rc.ok(&["copy", &format!("it:{b}/dir"), dst.to_str().expect("UTF-8")]);
+    assert_bytes_eq(&read(dst.join("native.bin")), &data, "rclone copy");
+
+    // A conditional write compares with the same ETag.
+    c.put(&path)
+        .header("if-match", &etag)
+        .body("replaced")
+        .send()
+        .ok();
+    assert_eq!(c.get_object(&b, "dir/native.bin"), b"replaced");
+}
+
 /// Keys SX cannot hold as file names are stored hex-encoded, which halves the 1024 bytes SX
 /// allows: beyond that, S3 clients get KeyTooLongError, not a server error.
 #[test]
@@ -439,4 +509,24 @@ fn real_cluster_runs_clean_up_after_themselves() {
     }
     assert_eq!(fake.volumes(), Vec::<(String, String)>::new());
     assert_eq!(fake.user_names(), ["admin"]);
+}
+
+/// A single PUT of an object up to the free space of its bucket fits: the body staged before
+/// the commit does not count against the volume a second time while the object is written.
+#[test]
+fn an_object_larger_than_half_its_volume_fits() {
+    let s = TestServer::start_sx();
+    let sx = s.sx().expect("an SX server");
+    let vol = unique_bucket("sx-half");
+    let body = serde_json::json!({
+        "volumeSize": 20u64 << 20,
+        "owner": s.opts.access_key,
+        "replicaCount": 1,
+    });
+    let answer = sx.admin("PUT", &format!("/{vol}"), body.to_string().as_bytes());
+    sx.wait_job(&answer, "creating a volume of 20 MiB");
+    let c = s.raw();
+    let data = test_data(12 << 20, 7);
+    c.put_object(&vol, "big", &data);
+    assert_bytes_eq(&c.get_object(&vol, "big"), &data, "GET of the big object");
 }

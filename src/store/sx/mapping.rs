@@ -198,10 +198,13 @@ pub fn meta_from_sx(meta: Option<&HexMeta>, revision: &str) -> ObjectMeta {
     }
 }
 
-/// A 32-hex ETag for a revision (MD5 of its id), for files without stored S3 metadata.
+/// The ETag of a file without stored S3 metadata (one written by sxcp or another SX client):
+/// 32 hex digits made from its revision id, then `-1`. SX keeps no MD5 of such a file, and the
+/// suffix is how S3 marks an ETag that is not the MD5 of the data (as for multipart objects),
+/// so clients such as rclone do not compare it with their own MD5. One ETag per revision.
 pub fn revision_etag(revision: &str) -> String {
     use md5::{Digest, Md5};
-    hex(&Md5::digest(revision.as_bytes()))
+    format!("{}-1", hex(&Md5::digest(revision.as_bytes())))
 }
 
 /// The client-side filters of libsxclient, by the UUID SX clients store (as 16 raw bytes) in
@@ -425,7 +428,32 @@ mod tests {
         let sx = meta_to_sx(&meta);
         assert_eq!(meta_from_sx(Some(&sx), "rev"), meta);
         let other = meta_from_sx(None, "2026-11-22 02:14:09.691:7db5");
-        assert_eq!(other.etag.len(), 32);
+        assert_eq!(other.etag, revision_etag("2026-11-22 02:14:09.691:7db5"));
         assert_eq!(other, meta_from_sx(None, "2026-11-22 02:14:09.691:7db5"));
+    }
+
+    /// A file SX's own tools wrote gets an ETag no client takes for an MD5: 32 hex digits and
+    /// `-1`, the same for the same revision, another for another revision. Meta without the
+    /// S3 document (sxcp's own keys) gives the same ETag as no meta.
+    #[test]
+    fn files_without_s3_meta_get_a_non_md5_etag_per_revision() {
+        let rev = "2026-11-22 02:14:09.691:7db5abceee69de96a25ebac581e0851f";
+        let etag = revision_etag(rev);
+        let (digits, suffix) = etag.split_once('-').expect("a dash");
+        assert_eq!(suffix, "1");
+        assert_eq!(digits.len(), 32);
+        assert!(digits
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+        assert_eq!(etag, revision_etag(rev));
+        assert_ne!(
+            etag,
+            revision_etag("2026-11-22 02:14:10.001:0123456789abcdef0123456789abcdef")
+        );
+        let mut sxcp = HexMeta::default();
+        sxcp.insert("Content-Type", b"text/plain");
+        let meta = meta_from_sx(Some(&sxcp), rev);
+        assert_eq!(meta.etag, etag);
+        assert_eq!(meta.headers, [("content-type".into(), "text/plain".into())]);
     }
 }

@@ -42,6 +42,24 @@ impl SxStaged {
     }
 }
 
+impl SxStaged {
+    /// Removes the hidden file before the object is made of its blocks. SX counts every file
+    /// against its volume and checks the whole size of a file when it is created, so while
+    /// the hidden copy exists an object larger than half the free space would not fit. The
+    /// blocks outlive the hidden file: SX collects unreferenced blocks only in its periodic
+    /// GC (hourly), and the object's creation right after references them again; were one
+    /// collected in between, SX asks for it and the write fails, it never stores a gap.
+    /// When the removal fails the hidden file is left to the drop, as before.
+    pub(super) async fn remove_hidden_copy(&mut self) {
+        if let Some(vol) = self.vol.take() {
+            if let Err(e) = self.cluster.delete_path(&vol, &self.path).await {
+                log::warn!("SX: could not remove staged {}: {e}", self.path.as_str());
+                self.vol = Some(vol);
+            }
+        }
+    }
+}
+
 impl Staged for SxStaged {
     fn size(&self) -> u64 {
         self.size

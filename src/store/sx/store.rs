@@ -106,13 +106,15 @@ impl ObjectStore for SxStore {
         who: &Principal,
         bucket: &str,
         key: &str,
-        data: SxStaged,
+        mut data: SxStaged,
         meta: ObjectMeta,
         condition: WriteCondition,
     ) -> Result<ObjectInfo, StoreError> {
         let cluster = data.cluster.clone();
         let vol = cluster.data_volume(who, bucket).await?;
         let path = path_of(key)?;
+        // The object may take the space of its staged copy (issue 14 item 7).
+        data.remove_hidden_copy().await;
         cluster
             .write_object(&vol, &path, data.size, data.segments(), &meta, &condition)
             .await?;

@@ -334,6 +334,91 @@ impl SxCluster {
         panic!("{what}: job {id} still pending");
     }
 
+    /// Stores `data` as `path` in volume `vol` the way sxcp does (sx-protocol.md §10), with
+    /// the admin key and no file meta: locate, hash the padded blocks with the cluster UUID,
+    /// create the temporary file, upload the blocks SX asks for, flush and wait for the job.
+    pub fn put_file_as_sxcp(&self, vol: &str, path: &str, data: &[u8]) {
+        let located = self.admin(
+            "GET",
+            &format!("/{}?o=locate&size={}", encode(vol), data.len()),
+            b"",
+        );
+        assert_eq!(located.response.status, 200, "{}", located.response.text());
+        let loc: Value = serde_json::from_slice(&located.response.body).expect("locate JSON");
+        let block_size = loc["blockSize"].as_u64().expect("blockSize") as usize;
+        let volnodes: Vec<String> = loc["nodeList"]
+            .as_array()
+            .expect("nodeList")
+            .iter()
+            .filter_map(|n| n.as_str().map(String::from))
+            .collect();
+        // The hash salt is the cluster UUID of `SX-Cluster: 2.3 (<uuid>)` (§4, §7).
+        let cluster = located.response.header("sx-cluster").expect("SX-Cluster");
+        let uuid = cluster
+            .split_once('(')
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .map(|(uuid, _)| uuid.to_owned())
+            .expect("a cluster UUID");
+        let blocks: Vec<Vec<u8>> = data
+            .chunks(block_size)
+            .map(|chunk| {
+                let mut block = chunk.to_vec();
+                block.resize(block_size, 0);
+                block
+            })
+            .collect();
+        let hash = |block: &[u8]| {
+            let mut ctx = digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY);
+            ctx.update(uuid.as_bytes());
+            ctx.update(block);
+            hex(ctx.finish().as_ref())
+        };
+        let hashes: Vec<String> = blocks.iter().map(|b| hash(b)).collect();
+        let file_path = path.split('/').map(encode).collect::<Vec<_>>().join("/");
+        let body = serde_json::json!({"fileSize": data.len(), "fileData": hashes});
+        let created = self.request(
+            &volnodes,
+            "PUT",
+            &format!("/{}/{file_path}", encode(vol)),
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(created.response.status, 200, "{}", created.response.text());
+        let upload: Value = serde_json::from_slice(&created.response.body).expect("upload JSON");
+        let token = upload["uploadToken"].as_str().expect("uploadToken");
+        let missing = upload["uploadData"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for (wanted, nodes) in missing {
+            let block = hashes
+                .iter()
+                .position(|h| *h == wanted)
+                .map(|i| &blocks[i])
+                .unwrap_or_else(|| panic!("SX asked for block {wanted}, not in the file"));
+            let nodes: Vec<String> = nodes
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str().map(String::from))
+                .collect();
+            let sent = self.request(
+                &nodes,
+                "PUT",
+                &format!("/.data/{block_size}/{token}"),
+                block,
+            );
+            assert_eq!(sent.response.status, 200, "{}", sent.response.text());
+        }
+        // The flush goes to the node that issued the token.
+        let flushed = self.request(
+            std::slice::from_ref(&created.node),
+            "PUT",
+            &format!("/.upload/{token}"),
+            b"",
+        );
+        self.wait_job(&flushed, &format!("flushing {vol}/{path}"));
+    }
+
     /// Removes, on a real cluster, the users this test made and every volume they own (their
     /// files first). The fake cluster just goes away with the test.
     fn remove_test_data(&self) {
