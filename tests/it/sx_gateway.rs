@@ -132,6 +132,26 @@ fn node_down_at_start_means_503_until_the_cluster_answers() {
     }
 }
 
+/// A cluster without room for a volume of the configured `volume_size` refuses CreateBucket
+/// (400 "Invalid volume size ..."): clients get 507 InsufficientStorage, which they do not
+/// retry, saying what to change, and the log names SX's reason. Other buckets keep working.
+#[test]
+fn a_cluster_too_full_for_a_new_volume_answers_507() {
+    let s = TestServer::start_on(SxCluster::for_tests().with_volume_size("1000T"));
+    let b = unique_bucket("sx-too-big");
+    let r = s.raw().put(&format!("/{b}")).send();
+    r.assert_error(507, "InsufficientStorage");
+    assert!(r.text().contains("volume_size"), "{}", r.text());
+    let logged = s.wait_for_log("Invalid volume size", std::time::Duration::from_secs(10));
+    assert!(
+        logged.as_deref().is_some_and(|l| l.contains("volume_size")),
+        "the log does not name SX's reason: {:?}",
+        s.stderr()
+    );
+    let listed = s.raw().get("/").send().ok().text();
+    assert!(!xml_child_texts(&listed, "Bucket", "Name").contains(&b));
+}
+
 /// A volume moved to other nodes after the gateway cached its location (a rebalance, or a
 /// bucket deleted and created again through another gateway) is found again at once: the old
 /// nodes' "not here" is not the client's NoSuchKey or NoSuchBucket.
