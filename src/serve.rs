@@ -177,7 +177,7 @@ fn run_worker(
     let result = actix_web::rt::System::new().block_on(async {
         if config.backend == Backend::Sx {
             // Users live on the cluster: there is no first user to create here.
-            let store = SxStore::connect(SxConfig::from_config(&config)?).await?;
+            let store = SxStore::start(SxConfig::from_config(&config)?).await?;
             return server::run(store, config, sockets, certificate, source, &mut notify).await;
         }
         let store = open_store(&config, store_key)?;

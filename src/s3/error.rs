@@ -262,6 +262,14 @@ impl From<StoreError> for S3Error {
                      Remove data or ask the administrator to add space.",
                 )
             },
+            StoreError::NoRoomForBucket(why) => S3Error {
+                source: Some(why.into()),
+                ..S3Error::new(
+                    InsufficientStorage,
+                    "The storage cluster has no room for a new bucket of the configured size; \
+                     nothing was created. Ask the administrator to lower volume_size or add space.",
+                )
+            },
             StoreError::Io(e) => S3Error::internal(e),
             StoreError::Internal(e) => S3Error::internal(e),
         }

@@ -81,6 +81,9 @@ pub enum StoreError {
     /// The disks (or the cluster) are full: retrying will not help until space is freed.
     #[error("out of space: {0}")]
     OutOfSpace(String),
+    /// The cluster refuses a new bucket of the configured size: it has no room for it.
+    #[error("no room for a new bucket: {0}")]
+    NoRoomForBucket(String),
     #[error("io: {0}")]
     Io(std::io::Error),
     #[error("{0}")]

@@ -57,6 +57,102 @@ fn no_reachable_node_means_503_with_retry_after() {
     }
 }
 
+/// A gateway started while no SX node answers (a reboot that brings it up before SX) starts
+/// anyway, answers 503 with Retry-After, and serves by itself once the nodes are back. On the
+/// fake every node is stopped; on a real cluster both nodes of scripts/sx-cluster (in the
+/// node-down run of scripts/test).
+#[test]
+fn node_down_at_start_means_503_until_the_cluster_answers() {
+    let mut s = TestServer::start_sx();
+    let b = unique_bucket("sx-late");
+    s.raw().create_bucket(&b);
+    s.raw().put_object(&b, "k", b"kept");
+    s.stop();
+    let fake_nodes = s.sx().and_then(|c| c.fake()).map(|f| f.ips.len());
+    let stopped = match fake_nodes {
+        Some(nodes) => {
+            let fake = s.sx_mut().and_then(|c| c.fake_mut()).expect("the fake");
+            actix_web::rt::System::new().block_on(async {
+                for i in 0..nodes {
+                    fake.stop_node(i).await;
+                }
+            });
+            Vec::new()
+        }
+        None => match (StoppedNode::stop(1), StoppedNode::stop(2)) {
+            (Some(first), Some(second)) => vec![first, second],
+            _ => {
+                eprintln!(
+                    "skipped: needs a real two-node cluster of scripts/sx-cluster and \
+                     LIBRES3_TEST_SX_STOP_NODES=1 (scripts/test runs it alone)"
+                );
+                return;
+            }
+        },
+    };
+    s.restart();
+    let said = s.wait_for_log("starting anyway", std::time::Duration::from_secs(10));
+    assert!(
+        said.is_some(),
+        "no warning that SX is unreachable: {:?}",
+        s.stderr()
+    );
+    let c = s.raw();
+    for r in [c.get("/").send(), c.get(&obj_path(&b, "k")).send()] {
+        r.assert_error(503, "ServiceUnavailable");
+        assert!(
+            r.header("retry-after").is_some(),
+            "{}: 503 without Retry-After",
+            r.request
+        );
+    }
+    match fake_nodes {
+        Some(nodes) => {
+            let fake = s.sx_mut().and_then(|c| c.fake_mut()).expect("the fake");
+            (0..nodes).for_each(|i| fake.start_node(i));
+        }
+        None => drop(stopped),
+    }
+    // The gateway connects by itself (it tries again after 1 s, 2 s, 4 s ... up to 30 s).
+    let c = s.raw();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let r = c.get(&obj_path(&b, "k")).send();
+        if r.status == 200 {
+            assert_eq!(r.body, b"kept");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still no answer after the cluster came back: {} {}",
+            r.status,
+            r.text()
+        );
+        // Polling interval, not synchronisation: the loop ends on the answer.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// A cluster without room for a volume of the configured `volume_size` refuses CreateBucket
+/// (400 "Invalid volume size ..."): clients get 507 InsufficientStorage, which they do not
+/// retry, saying what to change, and the log names SX's reason. Other buckets keep working.
+#[test]
+fn a_cluster_too_full_for_a_new_volume_answers_507() {
+    let s = TestServer::start_on(SxCluster::for_tests().with_volume_size("1000T"));
+    let b = unique_bucket("sx-too-big");
+    let r = s.raw().put(&format!("/{b}")).send();
+    r.assert_error(507, "InsufficientStorage");
+    assert!(r.text().contains("volume_size"), "{}", r.text());
+    let logged = s.wait_for_log("Invalid volume size", std::time::Duration::from_secs(10));
+    assert!(
+        logged.as_deref().is_some_and(|l| l.contains("volume_size")),
+        "the log does not name SX's reason: {:?}",
+        s.stderr()
+    );
+    let listed = s.raw().get("/").send().ok().text();
+    assert!(!xml_child_texts(&listed, "Bucket", "Name").contains(&b));
+}
+
 /// A volume moved to other nodes after the gateway cached its location (a rebalance, or a
 /// bucket deleted and created again through another gateway) is found again at once: the old
 /// nodes' "not here" is not the client's NoSuchKey or NoSuchBucket.

@@ -88,7 +88,19 @@ impl Cluster {
             )
             .await
             .and_then(Response::ok)
-            .map_err(internal)?;
+            .map_err(|e| match e {
+                // SX checks the size against its limits and the cluster's free capacity.
+                SxError::Status {
+                    status: 400,
+                    message,
+                } if message.starts_with("Invalid volume size") => {
+                    StoreError::NoRoomForBucket(format!(
+                        "SX refused volume_size = {} (replica_count = {}): {message}",
+                        self.inner.cfg.volume_size, self.inner.cfg.replica_count
+                    ))
+                }
+                other => internal(other),
+            })?;
         match self.client().wait_job(resp, self.admin()).await {
             Ok(()) => Ok(()),
             Err(SxError::Job(message)) if message.contains("already exists") => {

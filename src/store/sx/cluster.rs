@@ -60,6 +60,20 @@ pub enum ConnectError {
     },
 }
 
+impl ConnectError {
+    /// No listed node answered (refused, timed out, 5xx): SX may come up later, unlike
+    /// settings it refuses.
+    pub(super) fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            ConnectError::Cluster {
+                problem: ClusterProblem::Sx(SxError::Unavailable(_)),
+                ..
+            }
+        )
+    }
+}
+
 /// What was wrong with the cluster a connection was made to.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterProblem {
@@ -199,6 +213,18 @@ impl Cluster {
     }
 
     /// Which cluster this is, for the log.
+    /// Asks the cluster for its node list again: nodes added since are then used.
+    pub(super) async fn refresh_nodes(&self) -> Result<(), SxError> {
+        let mut before = self.client().nodes();
+        let mut after = self.client().discover(&self.inner.cfg.admin_token).await?;
+        before.sort();
+        after.sort();
+        if before != after && !after.is_empty() {
+            log::info!("SX node list now {}", after.join(", "));
+        }
+        Ok(())
+    }
+
     pub(super) fn describe(&self) -> String {
         let cfg = &self.inner.cfg;
         let mut nodes = self.client().nodes();

@@ -7,8 +7,8 @@
 //! checked (node list, cluster identity, admin key) before it replaces the old one; if the
 //! check fails the running connection stays.
 
-use std::sync::{PoisonError, RwLock};
-use std::time::SystemTime;
+use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::time::{Duration, SystemTime};
 
 use super::access::path_of;
 use super::cluster::Cluster;
@@ -16,36 +16,153 @@ use super::mapping::key_to_path;
 use super::{SxConfig, SxReader, SxStaged};
 use crate::config::Config;
 use crate::store::{
-    AbortedUpload, BackendState, BodyStream, BucketDocuments, BucketInfo, CopySource, ListStart,
-    ObjectInfo, ObjectMeta, ObjectStore, ObjectSummary, PartInfo, Principal, StoreError,
+    AbortedUpload, BackendPart, BackendState, BodyStream, BucketDocuments, BucketInfo, CopySource,
+    ListStart, ObjectInfo, ObjectMeta, ObjectStore, ObjectSummary, PartInfo, Principal, StoreError,
     UploadInfo, User, WriteCondition,
 };
 
+/// The first wait before connecting again to a cluster that did not answer; it doubles up to
+/// [`RECONNECT_MAX`].
+const RECONNECT_FIRST: Duration = Duration::from_secs(1);
+const RECONNECT_MAX: Duration = Duration::from_secs(30);
+/// How often a connected gateway asks the cluster for its node list, so that nodes added to
+/// the cluster later are used.
+const NODE_LIST_REFRESH: Duration = Duration::from_secs(60);
+
 pub struct SxStore {
-    current: RwLock<Cluster>,
-    /// One reload at a time, so that the last SIGHUP's settings are the ones that stay.
+    live: Arc<Live>,
+}
+
+struct Live {
+    /// None while no node has answered since the start: requests then get 503.
+    current: RwLock<Option<Cluster>>,
+    /// The settings of the newest start or reload, used to connect while `current` is None.
+    settings: RwLock<SxConfig>,
+    /// One reload or reconnection at a time, so that the last SIGHUP's settings are the ones
+    /// that stay.
     reloading: tokio::sync::Mutex<()>,
+}
+
+impl Live {
+    fn current(&self) -> Option<Cluster> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn install(&self, cluster: Cluster) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(cluster);
+    }
+
+    fn settings(&self) -> SxConfig {
+        self.settings
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl SxStore {
     /// Connects to the cluster: learns its node list and UUID with the admin key. The error is
     /// one line naming the hosts tried and why they failed (a `String`: the startup code
-    /// that calls this reports its errors as text).
+    /// that calls this reports its errors as text). For checks (`libres3 setup`): the
+    /// server starts with [`SxStore::start`].
     pub async fn connect(cfg: SxConfig) -> Result<SxStore, String> {
-        let cluster = Cluster::connect(cfg).await.map_err(|e| e.to_string())?;
+        let cluster = Cluster::connect(cfg.clone())
+            .await
+            .map_err(|e| e.to_string())?;
         log::info!("{}", cluster.describe());
-        Ok(SxStore {
-            current: RwLock::new(cluster),
-            reloading: tokio::sync::Mutex::new(()),
-        })
+        Ok(SxStore::with(cfg, Some(cluster)))
+    }
+
+    /// The server's store: like [`SxStore::connect`], but when no listed node answers (SX
+    /// still starting after a reboot, a network outage) it starts anyway, answers 503 until a
+    /// node does, and keeps trying. Settings the cluster refuses (TLS files, a key that is
+    /// not an admin's) still fail here. Either way the node list is then refreshed every
+    /// [`NODE_LIST_REFRESH`].
+    pub async fn start(cfg: SxConfig) -> Result<SxStore, String> {
+        let store = match Cluster::connect(cfg.clone()).await {
+            Ok(cluster) => {
+                log::info!("{}", cluster.describe());
+                SxStore::with(cfg, Some(cluster))
+            }
+            Err(e) if e.is_unreachable() => {
+                log::warn!(
+                    "{e}; starting anyway: S3 requests get 503 ServiceUnavailable until a node \
+                     answers (trying again in {} s, then up to every {} s)",
+                    RECONNECT_FIRST.as_secs(),
+                    RECONNECT_MAX.as_secs()
+                );
+                SxStore::with(cfg, None)
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        actix_web::rt::spawn(maintain(Arc::downgrade(&store.live)));
+        Ok(store)
+    }
+
+    fn with(cfg: SxConfig, cluster: Option<Cluster>) -> SxStore {
+        SxStore {
+            live: Arc::new(Live {
+                current: RwLock::new(cluster),
+                settings: RwLock::new(cfg),
+                reloading: tokio::sync::Mutex::new(()),
+            }),
+        }
     }
 
     /// The connection a request starts with.
-    pub(super) fn cluster(&self) -> Cluster {
-        self.current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    pub(super) fn cluster(&self) -> Result<Cluster, StoreError> {
+        self.live.current().ok_or_else(|| {
+            let cfg = self.live.settings();
+            StoreError::Unavailable(format!(
+                "no SX node has answered since the start ({} port {}); retrying",
+                cfg.hosts.join(", "),
+                cfg.port
+            ))
+        })
+    }
+}
+
+/// Connects while no node has answered, then keeps the node list fresh; ends with the store.
+async fn maintain(live: Weak<Live>) {
+    let mut wait = RECONNECT_FIRST;
+    let mut attempts = 0u32;
+    loop {
+        actix_web::rt::time::sleep(wait).await;
+        let Some(live) = live.upgrade() else {
+            return;
+        };
+        if let Some(cluster) = live.current() {
+            wait = NODE_LIST_REFRESH;
+            if let Err(e) = cluster.refresh_nodes().await {
+                log::debug!("SX node list not refreshed: {e}");
+            }
+            continue;
+        }
+        let _one_at_a_time = live.reloading.lock().await;
+        if live.current().is_some() {
+            continue; // a reload connected meanwhile
+        }
+        attempts += 1;
+        match Cluster::connect(live.settings()).await {
+            Ok(cluster) => {
+                log::info!(
+                    "connected after {attempts} more attempt(s): {}",
+                    cluster.describe()
+                );
+                live.install(cluster);
+                wait = NODE_LIST_REFRESH;
+            }
+            Err(e) => {
+                wait = (wait * 2).min(RECONNECT_MAX);
+                log::warn!(
+                    "{e}; S3 requests get 503; trying again in {} s",
+                    wait.as_secs()
+                );
+            }
+        }
     }
 }
 
@@ -57,35 +174,56 @@ impl ObjectStore for SxStore {
     /// node that moved is then picked up too.
     async fn reload(&self, config: &Config) -> Result<Option<String>, String> {
         let cfg = SxConfig::from_config(config)?;
-        let _one_at_a_time = self.reloading.lock().await;
+        let _one_at_a_time = self.live.reloading.lock().await;
+        *self
+            .live
+            .settings
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = cfg.clone();
         let fresh = Cluster::connect(cfg).await.map_err(|e| e.to_string())?;
         let summary = fresh.describe();
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        self.live.install(fresh);
         Ok(Some(summary))
     }
 
     async fn backend_state(&self) -> BackendState {
-        self.cluster().backend_state()
+        match self.live.current() {
+            Some(cluster) => cluster.backend_state(),
+            // Not one answer yet: each listed host, required and down.
+            None => BackendState {
+                parts: self
+                    .live
+                    .settings()
+                    .hosts
+                    .into_iter()
+                    .map(|host| BackendPart {
+                        required: true,
+                        error: Some("no answer since the start".into()),
+                        ..BackendPart::new("node", host, Some(false))
+                    })
+                    .collect(),
+            },
+        }
     }
 
     async fn user_by_access_key(&self, access_key: &str) -> Result<Option<User>, StoreError> {
-        self.cluster().user_by_access_key(access_key).await
+        self.cluster()?.user_by_access_key(access_key).await
     }
 
     async fn list_buckets(&self, who: &Principal) -> Result<Vec<BucketInfo>, StoreError> {
-        self.cluster().list_buckets(who).await
+        self.cluster()?.list_buckets(who).await
     }
 
     async fn create_bucket(&self, who: &Principal, bucket: &str) -> Result<(), StoreError> {
-        self.cluster().create_bucket(who, bucket).await
+        self.cluster()?.create_bucket(who, bucket).await
     }
 
     async fn bucket_info(&self, who: &Principal, bucket: &str) -> Result<BucketInfo, StoreError> {
-        self.cluster().bucket_info(who, bucket).await
+        self.cluster()?.bucket_info(who, bucket).await
     }
 
     async fn delete_bucket(&self, who: &Principal, bucket: &str) -> Result<(), StoreError> {
-        self.cluster().delete_bucket(who, bucket).await
+        self.cluster()?.delete_bucket(who, bucket).await
     }
 
     async fn stage(
@@ -95,7 +233,7 @@ impl ObjectStore for SxStore {
         body: BodyStream,
         size: Option<u64>,
     ) -> Result<SxStaged, StoreError> {
-        let cluster = self.cluster();
+        let cluster = self.cluster()?;
         let vol = cluster.data_volume(who, bucket).await?;
         cluster.stage(vol, body, size).await
     }
@@ -132,7 +270,7 @@ impl ObjectStore for SxStore {
         bucket: &str,
         key: &str,
     ) -> Result<SxReader, StoreError> {
-        let cluster = self.cluster();
+        let cluster = self.cluster()?;
         let vol = cluster.data_volume(who, bucket).await?;
         cluster.open(&vol, key).await
     }
@@ -143,7 +281,7 @@ impl ObjectStore for SxStore {
         bucket: &str,
         key: &str,
     ) -> Result<(), StoreError> {
-        let cluster = self.cluster();
+        let cluster = self.cluster()?;
         let vol = cluster.data_volume(who, bucket).await?;
         match key_to_path(key) {
             Some(path) => cluster.delete_path(&vol, &path).await,
@@ -160,7 +298,7 @@ impl ObjectStore for SxStore {
         start: &ListStart,
         limit: usize,
     ) -> Result<Vec<ObjectSummary>, StoreError> {
-        let cluster = self.cluster();
+        let cluster = self.cluster()?;
         let vol = cluster.data_volume(who, bucket).await?;
         cluster.list_keys(&vol, prefix, start, limit).await
     }
@@ -172,7 +310,7 @@ impl ObjectStore for SxStore {
         key: &str,
         meta: ObjectMeta,
     ) -> Result<String, StoreError> {
-        let cluster = self.cluster();
+        let cluster = self.cluster()?;
         let vol = cluster.data_volume(who, bucket).await?;
         cluster.create_multipart(&vol, key, meta).await
     }
@@ -202,7 +340,7 @@ impl ObjectStore for SxStore {
         key: &str,
         upload_id: &str,
     ) -> Result<(UploadInfo, Vec<PartInfo>), StoreError> {
-        let cluster = self.cluster();
+        let cluster = self.cluster()?;
         let vol = cluster.data_volume(who, bucket).await?;
         cluster.list_parts(&vol, key, upload_id).await
     }
@@ -217,7 +355,7 @@ impl ObjectStore for SxStore {
         meta: ObjectMeta,
         condition: WriteCondition,
     ) -> Result<ObjectInfo, StoreError> {
-        let cluster = self.cluster();
+        let cluster = self.cluster()?;
         let vol = cluster.data_volume(who, bucket).await?;
         cluster
             .complete_multipart(&vol, key, upload_id, parts, meta, condition)
@@ -231,7 +369,7 @@ impl ObjectStore for SxStore {
         key: &str,
         upload_id: &str,
     ) -> Result<(), StoreError> {
-        let cluster = self.cluster();
+        let cluster = self.cluster()?;
         let vol = cluster.data_volume(who, bucket).await?;
         cluster.abort_multipart(&vol, key, upload_id).await
     }
@@ -245,13 +383,13 @@ impl ObjectStore for SxStore {
         meta: ObjectMeta,
         condition: WriteCondition,
     ) -> Result<ObjectInfo, StoreError> {
-        self.cluster()
+        self.cluster()?
             .copy_from_hashes(who, source, dst_bucket, dst_key, meta, condition)
             .await
     }
 
     async fn bucket_documents(&self, bucket: &str) -> Result<BucketDocuments, StoreError> {
-        self.cluster().bucket_documents(bucket).await
+        self.cluster()?.bucket_documents(bucket).await
     }
 
     async fn put_bucket_document(
@@ -261,7 +399,7 @@ impl ObjectStore for SxStore {
         name: &str,
         document: Option<String>,
     ) -> Result<(), StoreError> {
-        self.cluster()
+        self.cluster()?
             .put_bucket_document(who, bucket, name, document)
             .await
     }
@@ -271,7 +409,7 @@ impl ObjectStore for SxStore {
         cutoff: SystemTime,
         limit: usize,
     ) -> Result<Vec<AbortedUpload>, StoreError> {
-        self.cluster()
+        self.cluster()?
             .abort_uploads_initiated_before(cutoff, limit)
             .await
     }
@@ -284,7 +422,7 @@ impl ObjectStore for SxStore {
         after: Option<(&str, Option<&str>)>,
         limit: usize,
     ) -> Result<Vec<UploadInfo>, StoreError> {
-        let cluster = self.cluster();
+        let cluster = self.cluster()?;
         let vol = cluster.data_volume(who, bucket).await?;
         cluster
             .list_multipart_uploads(&vol, prefix, after, limit)

@@ -163,6 +163,12 @@ impl SxCluster {
     }
 
     /// The `libres3.conf` lines of the SX backend for this cluster.
+    /// The `volume_size` the gateway creates buckets with.
+    pub fn with_volume_size(mut self, size: &str) -> SxCluster {
+        self.volume_size = Some(size.to_owned());
+        self
+    }
+
     pub fn config(&self) -> String {
         let mut c = format!(
             "backend = sx\nsx_host = {}\nsx_port = {}\nsecret_key = {}\nsx_use_ssl = {}\n",

@@ -54,6 +54,11 @@ pub const ADMIN_TOKEN: &str = "0DPiKuNIrrVmD8IUCuw1hQxNqZcoceX1r/QsuVb6pkTJ+F2+D
 const MAX_DRIFT_SECS: i64 = 600;
 const UPLOAD_CHUNK: usize = 4 << 20;
 const DOWNLOAD_MAX_BLOCKS: usize = 30;
+/// SX 2.3's bounds on a volume's size (sxlimits.h).
+const MIN_VOLUME_SIZE: u64 = 1 << 20;
+const MAX_VOLUME_SIZE: u64 = 1 << 50;
+/// What the fake's volumes may add up to (sizes times replicas), as a real cluster's capacity.
+const CLUSTER_CAPACITY: u64 = 1 << 40;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -79,33 +79,11 @@ impl FakeSx {
             },
         );
         let state = Arc::new(Mutex::new(state));
-        let mut handles = Vec::new();
-        for (index, listener) in listeners.into_iter().enumerate() {
-            let state = state.clone();
-            let (tx, rx) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                let system = actix_web::rt::System::new();
-                system.block_on(async move {
-                    let server = HttpServer::new(move || {
-                        App::new()
-                            .app_data(web::PayloadConfig::new(64 << 20))
-                            .app_data(web::Data::new(NodeCtx {
-                                index,
-                                state: state.clone(),
-                            }))
-                            .default_service(web::to(serve))
-                    })
-                    .workers(1)
-                    .disable_signals()
-                    .listen(listener)
-                    .expect("listen")
-                    .run();
-                    let _ = tx.send(server.handle());
-                    let _ = server.await;
-                });
-            });
-            handles.push(Some(rx.recv().expect("fake node started")));
-        }
+        let handles = listeners
+            .into_iter()
+            .enumerate()
+            .map(|(index, listener)| Some(serve_node(index, listener, state.clone())))
+            .collect();
         FakeSx {
             port,
             ips,
@@ -190,12 +168,48 @@ impl FakeSx {
             .unwrap_or_default()
     }
 
+    /// Starts node `i` again on its address, after [`FakeSx::stop_node`].
+    pub fn start_node(&mut self, i: usize) {
+        if self.handles[i].is_none() {
+            let listener = TcpListener::bind(format!("{}:{}", self.ips[i], self.port))
+                .expect("the stopped node's address is free");
+            self.handles[i] = Some(serve_node(i, listener, self.state.clone()));
+        }
+    }
+
     /// Stops node `i` (its address then refuses connections).
     pub async fn stop_node(&mut self, i: usize) {
         if let Some(handle) = self.handles[i].take() {
             handle.stop(false).await;
         }
     }
+}
+
+/// One node: an actix server on its own thread, answering from the shared state.
+fn serve_node(index: usize, listener: TcpListener, state: Arc<Mutex<State>>) -> ServerHandle {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let system = actix_web::rt::System::new();
+        system.block_on(async move {
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(web::PayloadConfig::new(64 << 20))
+                    .app_data(web::Data::new(NodeCtx {
+                        index,
+                        state: state.clone(),
+                    }))
+                    .default_service(web::to(serve))
+            })
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .expect("listen")
+            .run();
+            let _ = tx.send(server.handle());
+            let _ = server.await;
+        });
+    });
+    rx.recv().expect("fake node started")
 }
 
 impl Drop for FakeSx {

@@ -99,7 +99,7 @@ pub(super) fn volume_request(
         }
         let v: Value = serde_json::from_slice(&body).or_else(|_| fail(400, "Bad JSON"))?;
         let owner = v["owner"].as_str().unwrap_or_default().to_owned();
-        let Some(size) = v["volumeSize"].as_u64().filter(|s| *s >= 1 << 20) else {
+        let Some(size) = v["volumeSize"].as_u64() else {
             return fail(400, "Bad volumeSize");
         };
         if !st.users.contains_key(&owner) {
@@ -111,6 +111,30 @@ pub(super) fn volume_request(
         }
         if name.len() < 2 || name.len() > 255 || name.starts_with('.') {
             return fail(400, "Invalid volume name");
+        }
+        // As SX 2.3 checks it (hashfs.c, sx_hashfs_check_volume_size), answered 400 at once.
+        if !(MIN_VOLUME_SIZE..=MAX_VOLUME_SIZE).contains(&size) {
+            return fail(
+                400,
+                &format!(
+                    "Invalid volume size {size}: must be between {MIN_VOLUME_SIZE} and {MAX_VOLUME_SIZE}"
+                ),
+            );
+        }
+        let used: u64 = st
+            .volumes
+            .values()
+            .map(|v| v.size * v.replicas as u64)
+            .sum();
+        if used + size * replicas as u64 > CLUSTER_CAPACITY {
+            return fail(
+                400,
+                &format!(
+                    "Invalid volume size {size} - with replica {replicas} and current cluster usage \
+                     it must be between {MIN_VOLUME_SIZE} and {}",
+                    CLUSTER_CAPACITY.saturating_sub(used) / replicas as u64
+                ),
+            );
         }
         if st.volumes.contains_key(name) {
             return st.new_job(n, user, Some("Volume already exists".into()));

@@ -51,8 +51,18 @@ async fn a_stopped_node_is_skipped() {
     for i in 0..3 {
         fake.stop_node(i).await;
     }
-    store.cluster().inner.volumes.invalidate_all();
-    store.cluster().inner.users.invalidate_all();
+    store
+        .cluster()
+        .expect("connected")
+        .inner
+        .volumes
+        .invalidate_all();
+    store
+        .cluster()
+        .expect("connected")
+        .inner
+        .users
+        .invalidate_all();
     assert!(matches!(
         store
             .list_objects(&alice, "ha", "", &ListStart::Beginning, 10)
@@ -71,4 +81,61 @@ async fn clock_skew_is_corrected() {
     let alice = user("alice");
     put(&store, &alice, "vol", "k", b"data").await;
     assert_eq!(get(&store, &alice, "vol", "k").await.unwrap(), b"data");
+}
+
+#[actix_web::test]
+async fn a_store_started_before_its_cluster_serves_once_a_node_answers() {
+    let mut fake = FakeSx::start(2);
+    fake.add_user("alice");
+    fake.add_volume("vol", "alice", 2, &[]);
+    fake.stop_node(0).await;
+    fake.stop_node(1).await;
+    let store = SxStore::start(config(&fake, &[]))
+        .await
+        .expect("starts while no node answers");
+    let alice = user("alice");
+    assert!(matches!(
+        store.list_buckets(&alice).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    let state = store.backend_state().await;
+    assert_eq!(state.parts.len(), 2);
+    assert!(state
+        .parts
+        .iter()
+        .all(|p| p.required && p.ok == Some(false)));
+    fake.start_node(1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let buckets = loop {
+        match store.list_buckets(&alice).await {
+            Ok(buckets) => break buckets,
+            Err(StoreError::Unavailable(why)) => {
+                assert!(std::time::Instant::now() < deadline, "{why}");
+                // Polling interval: the loop ends on the answer.
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(
+        buckets.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(),
+        ["vol"]
+    );
+}
+
+#[actix_web::test]
+async fn settings_sx_refuses_still_stop_the_start() {
+    let fake = FakeSx::start(1);
+    let cfg = SxConfig::from_pairs(&pairs(&[
+        ("sx_host", fake.ips.join(",")),
+        ("sx_port", fake.port.to_string()),
+        (
+            "secret_key",
+            "0DPiKuNIrrVmD8IUCuw1hQxNqZcoceX1r/QsuVb6pkTJ+F2+D1ckAAAA".into(),
+        ),
+        ("sx_use_ssl", "no".into()),
+    ]))
+    .unwrap();
+    let e = SxStore::start(cfg).await.err().unwrap();
+    assert!(e.contains("secret_key"), "{e}");
 }
