@@ -16,7 +16,7 @@ use base64::Engine;
 
 use crate::front::{refusal, Front};
 use crate::s3::AppState;
-use crate::store::{BackendPart, BackendState, ObjectStore, SecretKey};
+use crate::store::{BackendPart, BackendState, ObjectStore, PartTraffic, SecretKey};
 
 /// Counters of one S3 operation.
 #[derive(Debug, Default, Clone, Copy)]
@@ -305,6 +305,41 @@ impl Stats {
                 u8::from(part.ok == Some(true))
             ));
         }
+        let counted: Vec<_> = backend
+            .parts
+            .iter()
+            .filter_map(|p| p.traffic.map(|t| (p, t)))
+            .collect();
+        if !counted.is_empty() {
+            let mut counter = |metric: &str, help: &str, value: &dyn Fn(&PartTraffic) -> String| {
+                out.push_str(&format!(
+                    "# HELP {metric} {help}\n# TYPE {metric} counter\n"
+                ));
+                for (part, traffic) in &counted {
+                    out.push_str(&format!(
+                        "{metric}{{kind=\"{}\",name=\"{}\"}} {}\n",
+                        part.kind,
+                        label(&part.name),
+                        value(traffic)
+                    ));
+                }
+            };
+            counter(
+                "libres3_backend_requests_total",
+                "requests this worker sent to a part of the backend (an SX node)",
+                &|t| t.requests.to_string(),
+            );
+            counter(
+                "libres3_backend_errors_total",
+                "of those, the ones without an answer (connection error, timeout) or with a 5xx",
+                &|t| t.errors.to_string(),
+            );
+            counter(
+                "libres3_backend_request_seconds_total",
+                "the time those requests took, in seconds (divided by the requests: the mean latency)",
+                &|t| format!("{:.6}", t.seconds),
+            );
+        }
         out
     }
 }
@@ -513,6 +548,11 @@ mod tests {
                 BackendPart {
                     error: Some("connection refused".into()),
                     age: Some(std::time::Duration::from_secs(3)),
+                    traffic: Some(PartTraffic {
+                        requests: 7,
+                        errors: 2,
+                        seconds: 0.25,
+                    }),
                     ..BackendPart::new("node", "10.0.0.2", Some(false))
                 },
                 BackendPart::new("node", "10.0.0.3", None),
@@ -543,6 +583,14 @@ mod tests {
             !p.contains("10.0.0.3"),
             "a node never asked has no sample: {p}"
         );
+        for line in [
+            "libres3_backend_requests_total{kind=\"node\",name=\"10.0.0.2\"} 7\n",
+            "libres3_backend_errors_total{kind=\"node\",name=\"10.0.0.2\"} 2\n",
+            "libres3_backend_request_seconds_total{kind=\"node\",name=\"10.0.0.2\"} 0.250000\n",
+            "# TYPE libres3_backend_requests_total counter\n",
+        ] {
+            assert!(p.contains(line), "{line} in {p}");
+        }
     }
 
     #[test]

@@ -264,6 +264,18 @@ pub struct BackendPart {
     pub age: Option<std::time::Duration>,
     /// A directory whose file system's size and free space the admin endpoint reports.
     pub path: Option<std::path::PathBuf>,
+    /// The requests this worker sent to it (SX nodes), for /metrics.
+    pub traffic: Option<PartTraffic>,
+}
+
+/// Requests sent to one part of a backend since the connection to it was made.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PartTraffic {
+    pub requests: u64,
+    /// Requests that got no answer (connection error, timeout) or a 5xx.
+    pub errors: u64,
+    /// The time all requests took, in seconds.
+    pub seconds: f64,
 }
 
 impl BackendPart {
@@ -276,6 +288,7 @@ impl BackendPart {
             error: None,
             age: None,
             path: None,
+            traffic: None,
         }
     }
 }

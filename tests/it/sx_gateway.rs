@@ -153,6 +153,35 @@ fn a_cluster_too_full_for_a_new_volume_answers_507() {
     assert!(!xml_child_texts(&listed, "Bucket", "Name").contains(&b));
 }
 
+/// At debug level every request to SX is one log line: method, node, path, bytes sent,
+/// status and bytes received, duration.
+#[test]
+fn every_sx_request_is_one_debug_line() {
+    let s = TestServer::start_with(crate::common::ServerOpts {
+        backend: crate::common::Backend::Sx,
+        env: vec![("RUST_LOG".into(), "info,libres3::store::sx=debug".into())],
+        ..crate::common::ServerOpts::default()
+    });
+    let b = unique_bucket("sx-debug");
+    s.raw().create_bucket(&b);
+    s.raw().put_object(&b, "k", b"logged");
+    let line = s
+        .wait_for_log(" SX PUT ", std::time::Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("no SX request logged: {:?}", s.stderr()));
+    let node = s.sx().expect("SX").config();
+    assert!(
+        line.contains(" ms") && line.contains("bytes sent") && line.contains(&format!("/{b}")),
+        "{line}"
+    );
+    assert!(
+        node.lines()
+            .filter_map(|l| l.strip_prefix("sx_host = "))
+            .flat_map(|hosts| hosts.split(','))
+            .any(|host| line.contains(host)),
+        "the line does not name the node: {line}"
+    );
+}
+
 /// A volume moved to other nodes after the gateway cached its location (a rebalance, or a
 /// bucket deleted and created again through another gateway) is found again at once: the old
 /// nodes' "not here" is not the client's NoSuchKey or NoSuchBucket.

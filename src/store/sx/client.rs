@@ -20,6 +20,7 @@ use super::config::SxConfig;
 use super::mapping::cluster_uuid;
 use super::proto::{ErrorBody, Job, JobStatus, NodeList};
 use super::tls::{tls_config, SettingsError};
+use crate::store::PartTraffic;
 
 /// Connecting to a node.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -171,6 +172,8 @@ struct Shared {
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// How each node did the last time it was asked, and when: for the admin endpoint.
     outcomes: Mutex<HashMap<String, (Outcome, Instant)>>,
+    /// Requests sent to each node, for /metrics.
+    traffic: Mutex<HashMap<String, PartTraffic>>,
 }
 
 #[derive(Clone)]
@@ -205,6 +208,7 @@ impl SxClient {
                 tls,
                 limits: Mutex::new(HashMap::new()),
                 outcomes: Mutex::new(HashMap::new()),
+                traffic: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -252,6 +256,29 @@ impl SxClient {
                 (node, seen)
             })
             .collect()
+    }
+
+    /// The requests sent to `node` so far.
+    pub fn traffic_of(&self, node: &str) -> Option<PartTraffic> {
+        self.shared
+            .traffic
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(node)
+            .copied()
+    }
+
+    /// Counts one request to `node`.
+    fn account(&self, node: &str, attempt: &Result<Attempt, NodeError>, took: Duration) {
+        let mut traffic = self
+            .shared
+            .traffic
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let counters = traffic.entry(node.to_owned()).or_default();
+        counters.requests += 1;
+        counters.errors += u64::from(attempt.is_err());
+        counters.seconds += took.as_secs_f64();
     }
 
     fn remember(&self, node: &str, outcome: Outcome) {
@@ -350,12 +377,34 @@ impl SxClient {
         }
         let body_sha1 = sha1_hex(&body);
         let mut last = String::new();
-        for node in nodes {
+        for (tried, node) in nodes.iter().enumerate() {
             let mut clock_retry = true;
             loop {
+                let started = Instant::now();
                 let attempt = self
                     .once(node, &method, path, body.clone(), &body_sha1, token)
                     .await;
+                let took = started.elapsed();
+                self.account(node, &attempt, took);
+                if log::log_enabled!(log::Level::Debug) {
+                    let outcome = match &attempt {
+                        Ok(Attempt::Answer(resp)) => {
+                            format!("{} ({} bytes)", resp.status, resp.body.len())
+                        }
+                        Ok(Attempt::Clock) => "401 clock skew".to_owned(),
+                        Err(e) => e.to_string(),
+                    };
+                    let retry = match (tried, clock_retry) {
+                        (0, true) => String::new(),
+                        (0, false) => ", again after correcting the clock".to_owned(),
+                        (n, _) => format!(", node {} of {}", n + 1, nodes.len()),
+                    };
+                    log::debug!(
+                        "SX {method} {node} {path} ({} bytes sent{retry}): {outcome} in {} ms",
+                        body.len(),
+                        took.as_millis()
+                    );
+                }
                 self.remember(node, attempt.as_ref().map(|_| ()).map_err(NodeError::clone));
                 match attempt {
                     Ok(Attempt::Answer(resp)) => return Ok(resp),

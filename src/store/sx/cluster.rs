@@ -255,7 +255,8 @@ impl Cluster {
             .into_iter()
             .map(|(node, seen)| {
                 let ok = seen.as_ref().map(|(result, _)| result.is_ok());
-                let mut part = BackendPart::new("node", node, ok);
+                let mut part = BackendPart::new("node", node.clone(), ok);
+                part.traffic = self.client().traffic_of(&node);
                 if let Some((result, age)) = seen {
                     part.error = result.err().map(|e| e.to_string());
                     part.age = Some(age);

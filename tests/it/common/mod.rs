@@ -417,15 +417,15 @@ impl TestServer {
             cmd.args(["--s3-host", h]);
         }
         cmd.args(&self.opts.extra_args);
-        cmd.envs(self.opts.env.iter().map(|(k, v)| (k, v)));
         cmd.env_remove("LIBRES3_ACCESS_KEY")
             .env_remove("LIBRES3_SECRET_KEY");
         if self.opts.keys_from_env {
             cmd.env("LIBRES3_ACCESS_KEY", &self.opts.access_key)
                 .env("LIBRES3_SECRET_KEY", &self.opts.secret_key);
         }
-        cmd.env("RUST_LOG", "info")
-            .env("HOME", self.root.path())
+        cmd.env("RUST_LOG", "info").env("HOME", self.root.path());
+        // Last, so that a test may set RUST_LOG (or anything above) itself.
+        cmd.envs(self.opts.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

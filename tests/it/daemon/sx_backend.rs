@@ -36,6 +36,18 @@ fn sx_backend_state_follows_its_nodes() {
         metrics.contains("libres3_backend_part_up{kind=\"node\",name=\"127.0.0.2\"} 0"),
         "{metrics}"
     );
+    // Per node: requests sent, failed ones, time taken.
+    let sample = |metric: &str, node: &str| -> f64 {
+        let prefix = format!("{metric}{{kind=\"node\",name=\"{node}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {prefix}in {metrics}"))
+    };
+    assert!(sample("libres3_backend_requests_total", "127.0.0.1") >= 1.0);
+    assert!(sample("libres3_backend_errors_total", "127.0.0.2") >= 1.0);
+    assert!(sample("libres3_backend_request_seconds_total", "127.0.0.1") > 0.0);
 }
 
 /// The `libres3.conf` lines for the SX backend on `fake`, reached on `port`.
