@@ -8,15 +8,9 @@ fn the_store_can_be_shared_by_server_workers() {
     shared::<SxStore>();
 }
 
-#[actix_web::test]
-async fn connect_names_the_host_when_it_fails() {
-    let fake = FakeSx::start(1);
-    let mut cfg = config(&fake, &[]);
-    cfg.port = 1;
-    let e = SxStore::connect(cfg).await.err().unwrap();
-    assert!(e.contains("127.0.0.1"), "{e}");
-    assert!(!e.contains('\n'), "{e}");
-    let cfg = SxConfig::from_pairs(&pairs(&[
+/// Settings for `fake` whose admin key is not the cluster's.
+fn not_the_admin_key(fake: &FakeSx) -> SxConfig {
+    SxConfig::from_pairs(&pairs(&[
         ("sx_host", fake.ips.join(",")),
         ("sx_port", fake.port.to_string()),
         (
@@ -25,8 +19,21 @@ async fn connect_names_the_host_when_it_fails() {
         ),
         ("sx_use_ssl", "no".into()),
     ]))
-    .unwrap();
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn connect_names_the_host_when_it_fails() {
+    let fake = FakeSx::start(1);
+    let mut cfg = config(&fake, &[]);
+    cfg.port = 1;
     let e = SxStore::connect(cfg).await.err().unwrap();
+    assert!(e.contains("127.0.0.1"), "{e}");
+    assert!(!e.contains('\n'), "{e}");
+    let e = SxStore::connect(not_the_admin_key(&fake))
+        .await
+        .err()
+        .unwrap();
     assert!(e.contains("secret_key"), "{e}");
 }
 
@@ -126,16 +133,9 @@ async fn a_store_started_before_its_cluster_serves_once_a_node_answers() {
 #[actix_web::test]
 async fn settings_sx_refuses_still_stop_the_start() {
     let fake = FakeSx::start(1);
-    let cfg = SxConfig::from_pairs(&pairs(&[
-        ("sx_host", fake.ips.join(",")),
-        ("sx_port", fake.port.to_string()),
-        (
-            "secret_key",
-            "0DPiKuNIrrVmD8IUCuw1hQxNqZcoceX1r/QsuVb6pkTJ+F2+D1ckAAAA".into(),
-        ),
-        ("sx_use_ssl", "no".into()),
-    ]))
-    .unwrap();
-    let e = SxStore::start(cfg).await.err().unwrap();
+    let e = SxStore::start(not_the_admin_key(&fake))
+        .await
+        .err()
+        .unwrap();
     assert!(e.contains("secret_key"), "{e}");
 }
