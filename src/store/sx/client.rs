@@ -156,6 +156,8 @@ fn error_in_body(body: &[u8]) -> Option<String> {
 
 /// How a request to a node went: answered, or why not.
 pub type Outcome = Result<(), NodeError>;
+/// A node's last outcome, how long ago it was, and the requests sent to it.
+pub type NodeSeen = (Outcome, Duration, PartTraffic);
 
 struct Shared {
     id: u64,
@@ -170,10 +172,14 @@ struct Shared {
     next: AtomicUsize,
     tls: Option<Arc<rustls::ClientConfig>>,
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
-    /// How each node did the last time it was asked, and when: for the admin endpoint.
-    outcomes: Mutex<HashMap<String, (Outcome, Instant)>>,
-    /// Requests sent to each node, for /metrics.
-    traffic: Mutex<HashMap<String, PartTraffic>>,
+    /// What each node did when asked, for the admin endpoint.
+    seen: Mutex<HashMap<String, NodeRecord>>,
+}
+
+/// How a node did the last time it was asked and when, and the requests sent to it so far.
+struct NodeRecord {
+    last: (Outcome, Instant),
+    traffic: PartTraffic,
 }
 
 #[derive(Clone)]
@@ -207,8 +213,7 @@ impl SxClient {
                 next: AtomicUsize::new(0),
                 tls,
                 limits: Mutex::new(HashMap::new()),
-                outcomes: Mutex::new(HashMap::new()),
-                traffic: Mutex::new(HashMap::new()),
+                seen: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -233,60 +238,54 @@ impl SxClient {
         rotate(nodes, self.shared.next.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Every known node with how it did when last asked (None: not asked yet) and how long
-    /// ago that was.
-    pub fn node_outcomes(&self) -> Vec<(String, Option<(Outcome, Duration)>)> {
+    /// Every known node with how it did when last asked and how long ago (None: not asked
+    /// yet), and the requests sent to it.
+    pub fn node_outcomes(&self) -> Vec<(String, Option<NodeSeen>)> {
         let nodes = self
             .shared
             .nodes
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        let outcomes = self
+        let seen = self
             .shared
-            .outcomes
+            .seen
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         nodes
             .into_iter()
             .map(|node| {
-                let seen = outcomes
-                    .get(&node)
-                    .map(|(result, at)| (result.clone(), at.elapsed()));
-                (node, seen)
+                let record = seen.get(&node).map(|r| {
+                    let (outcome, at) = &r.last;
+                    (outcome.clone(), at.elapsed(), r.traffic)
+                });
+                (node, record)
             })
             .collect()
     }
 
-    /// The requests sent to `node` so far.
-    pub fn traffic_of(&self, node: &str) -> Option<PartTraffic> {
-        self.shared
-            .traffic
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(node)
-            .copied()
-    }
-
-    /// Counts one request to `node`.
-    fn account(&self, node: &str, attempt: &Result<Attempt, NodeError>, took: Duration) {
-        let mut traffic = self
+    /// Records one request to `node`: its outcome and how long it took.
+    fn remember(&self, node: &str, outcome: Outcome, took: Duration) {
+        let mut seen = self
             .shared
-            .traffic
+            .seen
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let counters = traffic.entry(node.to_owned()).or_default();
-        counters.requests += 1;
-        counters.errors += u64::from(attempt.is_err());
-        counters.seconds += took.as_secs_f64();
-    }
-
-    fn remember(&self, node: &str, outcome: Outcome) {
-        self.shared
-            .outcomes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(node.to_owned(), (outcome, Instant::now()));
+        let failed = u64::from(outcome.is_err());
+        let last = (outcome, Instant::now());
+        let record = match seen.get_mut(node) {
+            Some(record) => {
+                record.last = last;
+                record
+            }
+            None => seen.entry(node.to_owned()).or_insert(NodeRecord {
+                last,
+                traffic: PartTraffic::default(),
+            }),
+        };
+        record.traffic.requests += 1;
+        record.traffic.errors += failed;
+        record.traffic.seconds += took.as_secs_f64();
     }
 
     /// Learns the cluster's node list (`GET /?nodeList`).
@@ -385,7 +384,11 @@ impl SxClient {
                     .once(node, &method, path, body.clone(), &body_sha1, token)
                     .await;
                 let took = started.elapsed();
-                self.account(node, &attempt, took);
+                self.remember(
+                    node,
+                    attempt.as_ref().map(|_| ()).map_err(NodeError::clone),
+                    took,
+                );
                 if log::log_enabled!(log::Level::Debug) {
                     let outcome = match &attempt {
                         Ok(Attempt::Answer(resp)) => {
@@ -405,7 +408,6 @@ impl SxClient {
                         took.as_millis()
                     );
                 }
-                self.remember(node, attempt.as_ref().map(|_| ()).map_err(NodeError::clone));
                 match attempt {
                     Ok(Attempt::Answer(resp)) => return Ok(resp),
                     Ok(Attempt::Clock) if clock_retry => {

@@ -254,12 +254,12 @@ impl Cluster {
             .node_outcomes()
             .into_iter()
             .map(|(node, seen)| {
-                let ok = seen.as_ref().map(|(result, _)| result.is_ok());
-                let mut part = BackendPart::new("node", node.clone(), ok);
-                part.traffic = self.client().traffic_of(&node);
-                if let Some((result, age)) = seen {
+                let ok = seen.as_ref().map(|(result, _, _)| result.is_ok());
+                let mut part = BackendPart::new("node", node, ok);
+                if let Some((result, age, traffic)) = seen {
                     part.error = result.err().map(|e| e.to_string());
                     part.age = Some(age);
+                    part.traffic = Some(traffic);
                 }
                 part
             })
