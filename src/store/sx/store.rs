@@ -126,12 +126,12 @@ impl SxStore {
 }
 
 /// Connects while no node has answered, then keeps the node list fresh; ends with the store.
-async fn maintain(live: Weak<Live>) {
+async fn maintain(store: Weak<Live>) {
     let mut wait = RECONNECT_FIRST;
     let mut attempts = 0u32;
     loop {
         actix_web::rt::time::sleep(wait).await;
-        let Some(live) = live.upgrade() else {
+        let Some(live) = store.upgrade() else {
             return;
         };
         if let Some(cluster) = live.current() {
