@@ -42,3 +42,4 @@ mod space;
 mod sx_fake;
 mod sx_gateway;
 mod sx_protocol;
+mod sx_space;

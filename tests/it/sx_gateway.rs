@@ -638,23 +638,3 @@ fn real_cluster_runs_clean_up_after_themselves() {
     assert_eq!(fake.volumes(), Vec::<(String, String)>::new());
     assert_eq!(fake.user_names(), ["admin"]);
 }
-
-/// A single PUT of an object up to the free space of its bucket fits: the body staged before
-/// the commit does not count against the volume a second time while the object is written.
-#[test]
-fn an_object_larger_than_half_its_volume_fits() {
-    let s = TestServer::start_sx();
-    let sx = s.sx().expect("an SX server");
-    let vol = unique_bucket("sx-half");
-    let body = serde_json::json!({
-        "volumeSize": 20u64 << 20,
-        "owner": s.opts.access_key,
-        "replicaCount": 1,
-    });
-    let answer = sx.admin("PUT", &format!("/{vol}"), body.to_string().as_bytes());
-    sx.wait_job(&answer, "creating a volume of 20 MiB");
-    let c = s.raw();
-    let data = test_data(12 << 20, 7);
-    c.put_object(&vol, "big", &data);
-    assert_bytes_eq(&c.get_object(&vol, "big"), &data, "GET of the big object");
-}

@@ -10,7 +10,7 @@ use super::access::path_of;
 use super::cluster::{from_secs, now_secs, random_hex, Cluster, Vol};
 use super::listing::Scan;
 use super::mapping::{self, block_count, block_size, SxPath};
-use super::proto::HexMeta;
+use super::proto::{self, HexMeta};
 use super::staged::SxStaged;
 use super::upload::Segment;
 use crate::store::{
@@ -39,6 +39,13 @@ fn upload_path(upload_id: &str) -> SxPath {
 
 fn valid_upload_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The block hashes of a file, in order.
+fn block_hashes(file: &proto::File) -> impl Iterator<Item = String> + '_ {
+    file.file_data
+        .iter()
+        .filter_map(|b| b.keys().next().cloned())
 }
 
 /// A multipart upload's record: key, metadata and start time in the file meta.
@@ -165,32 +172,47 @@ impl Cluster {
         Ok(())
     }
 
+    /// The SX files of `parts`, checked against the sizes the parts were listed with.
+    async fn part_files(
+        &self,
+        vol: &Vol,
+        upload_id: &str,
+        parts: &[PartInfo],
+    ) -> Result<Vec<(PartInfo, proto::File)>, StoreError> {
+        let mut files = Vec::with_capacity(parts.len());
+        for part in parts {
+            let file = self.file(vol, &part_path(upload_id, part.number)).await?;
+            if file.file_size != part.size {
+                return Err(StoreError::InvalidPart(part.number));
+            }
+            files.push((part.clone(), file));
+        }
+        Ok(files)
+    }
+
     /// What a completed upload is made of: the block lists of the parts that line up with
     /// the final file's blocks (no data moves), and the bytes of what does not, which are
     /// copied: the partial last block of an aligned part, every part after it (their bytes
     /// sit at offsets that are no longer block boundaries), and parts stored with another
     /// block size (SX derives a file's block size from its size: a part of up to 128 MiB has
-    /// blocks of 16 KiB, a final file over 128 MiB blocks of 1 MiB).
-    async fn completion_segments(
+    /// blocks of 16 KiB, a final file over 128 MiB blocks of 1 MiB). The copied bytes are
+    /// read by block hash, so they stay readable after the parts' files are removed.
+    fn completion_segments(
         &self,
         vol: &Vol,
         upload_id: &str,
-        parts: &[PartInfo],
+        files: &[(PartInfo, proto::File)],
         total: u64,
-    ) -> Result<Vec<Segment>, StoreError> {
+    ) -> Vec<Segment> {
         let bs = block_size(total);
-        let mut segments = Vec::with_capacity(parts.len());
+        let mut segments = Vec::with_capacity(files.len());
         let mut offset = 0u64;
         let mut copied = 0u64;
-        for (i, part) in parts.iter().enumerate() {
+        for (i, (part, file)) in files.iter().enumerate() {
             if part.size == 0 {
                 continue;
             }
-            let last = i + 1 == parts.len();
-            let file = self.file(vol, &part_path(upload_id, part.number)).await?;
-            if file.file_size != part.size {
-                return Err(StoreError::InvalidPart(part.number));
-            }
+            let last = i + 1 == files.len();
             let aligned = offset % bs == 0 && file.block_size == bs;
             // Bytes of this part whose blocks are reused as they are.
             let reused = match (aligned, last) {
@@ -199,11 +221,8 @@ impl Cluster {
                 (true, false) => part.size / bs * bs,
             };
             if reused > 0 {
-                let hashes: Vec<String> = file
-                    .file_data
-                    .iter()
+                let hashes = block_hashes(file)
                     .take(block_count(reused, bs) as usize)
-                    .filter_map(|b| b.keys().next().cloned())
                     .collect();
                 segments.push(Segment::Hashes(hashes, reused));
             }
@@ -214,7 +233,7 @@ impl Cluster {
                     last: part.size - 1,
                 };
                 let body = self
-                    .reader(vol, String::new(), file, ObjectMeta::default())
+                    .reader(vol, String::new(), file.clone(), ObjectMeta::default())
                     .stream(Some(range))
                     .map(|chunk| chunk.map_err(|e| BodyError(Box::new(e))))
                     .boxed_local();
@@ -228,7 +247,63 @@ impl Cluster {
                  final file's {bs}-byte blocks and are copied"
             );
         }
-        Ok(segments)
+        segments
+    }
+
+    /// Completes an upload whose object the volume cannot hold beside its parts (SX counts
+    /// every file against its volume and checks a file's whole size when it is created):
+    /// the parts' files are removed first and the object is made of their blocks, which
+    /// outlive the files until SX's periodic GC (hourly). If the write fails all the same,
+    /// the parts' files are made again of the same blocks, so the client can retry.
+    #[allow(clippy::too_many_arguments)]
+    async fn complete_in_room_of_parts(
+        &self,
+        vol: &Vol,
+        upload_id: &str,
+        path: &SxPath,
+        chosen: &[(PartInfo, proto::File)],
+        total: u64,
+        meta: &ObjectMeta,
+        condition: &WriteCondition,
+    ) -> Result<(), StoreError> {
+        // Every part, chosen or not, is removed with the directory; all are restored on failure.
+        let all = self.parts(vol, upload_id).await?;
+        let kept = self.part_files(vol, upload_id, &all).await?;
+        log::info!(
+            "SX: upload {upload_id}: {} cannot hold the {total}-byte object beside its parts; \
+             completing in the room of the parts",
+            vol.name
+        );
+        self.delete_tree(vol, &format!("{PARTS_DIR}{upload_id}"))
+            .await?;
+        let segments = self.completion_segments(vol, upload_id, chosen, total);
+        let written = self
+            .write_object(vol, path, total, segments, meta, condition)
+            .await;
+        if let Err(e) = &written {
+            log::warn!("SX: upload {upload_id}: completion failed ({e}); restoring its parts");
+            for (part, file) in &kept {
+                let hashes: Vec<String> = block_hashes(file).collect();
+                let mut part_meta = HexMeta::default();
+                part_meta.insert("etag", part.etag.as_bytes());
+                let restored = self
+                    .create_from_hashes(
+                        vol,
+                        &part_path(upload_id, part.number),
+                        part.size,
+                        &hashes,
+                        Some(&part_meta),
+                    )
+                    .await;
+                if let Err(e) = restored {
+                    log::error!(
+                        "SX: upload {upload_id}: part {} could not be restored: {e}",
+                        part.number
+                    );
+                }
+            }
+        }
+        written
     }
 
     pub(super) async fn create_multipart(
@@ -323,11 +398,20 @@ impl Cluster {
         // Checked before any data moves; write_object checks again.
         self.check_condition(vol, &path, &condition).await?;
         let total: u64 = chosen.iter().map(|p| p.size).sum();
-        let segments = self
-            .completion_segments(vol, upload_id, &chosen, total)
-            .await?;
-        self.write_object(vol, &path, total, segments, &meta, &condition)
-            .await?;
+        let files = self.part_files(vol, upload_id, &chosen).await?;
+        let segments = self.completion_segments(vol, upload_id, &files, total);
+        match self
+            .write_object(vol, &path, total, segments, &meta, &condition)
+            .await
+        {
+            Err(StoreError::QuotaExceeded(_)) => {
+                self.complete_in_room_of_parts(
+                    vol, upload_id, &path, &files, total, &meta, &condition,
+                )
+                .await?
+            }
+            other => other?,
+        }
         self.delete_tree(vol, &format!("{PARTS_DIR}{upload_id}"))
             .await?;
         self.delete_path(vol, &upload_path(upload_id)).await?;

@@ -112,7 +112,7 @@ pub struct ListEntry {
     pub file_meta: Option<HexMeta>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct File {
     pub block_size: u64,

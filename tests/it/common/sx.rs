@@ -131,6 +131,12 @@ impl SxCluster {
         self
     }
 
+    /// The replica count of the gateway's new volumes (1 on the fake), for volumes a test
+    /// makes itself.
+    pub fn replica_count(&self) -> usize {
+        self.replica_count.unwrap_or(1)
+    }
+
     /// How many nodes the cluster has (`GET /?nodeList`).
     pub fn node_count(&self) -> usize {
         let answer = self.admin("GET", "/?nodeList", b"");

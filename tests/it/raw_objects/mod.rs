@@ -7,7 +7,7 @@
 mod delete_objects;
 mod keys;
 mod listing;
-mod multipart;
+pub(crate) mod multipart;
 mod reads;
 mod writes;
 

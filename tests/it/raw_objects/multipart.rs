@@ -7,7 +7,7 @@ use crate::common::{
 
 use super::setup;
 
-pub(super) fn create_upload(c: &crate::common::RawClient, b: &str, k: &str) -> String {
+pub(crate) fn create_upload(c: &crate::common::RawClient, b: &str, k: &str) -> String {
     let text = c
         .post(&obj_path(b, k))
         .sub("uploads")
@@ -19,7 +19,7 @@ pub(super) fn create_upload(c: &crate::common::RawClient, b: &str, k: &str) -> S
     xml_text(&text, "UploadId").expect("UploadId")
 }
 
-pub(super) fn upload_part(
+pub(crate) fn upload_part(
     c: &crate::common::RawClient,
     b: &str,
     k: &str,
@@ -39,7 +39,7 @@ pub(super) fn upload_part(
     etag
 }
 
-pub(super) fn complete_xml(parts: &[(u32, &str)]) -> String {
+pub(crate) fn complete_xml(parts: &[(u32, &str)]) -> String {
     let mut x =
         String::from("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
     for (n, e) in parts {
