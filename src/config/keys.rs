@@ -123,6 +123,7 @@ pub const KEYS: &[Key] = &[
     live(key("volume_size", Kind::Sx, "10G", "SX backend: size of new volumes")),
     live(key("allow_volume_create_any_user", Kind::Sx, "yes", "SX backend: any user may create buckets")),
     live(key("allow_list_all_volumes", Kind::Sx, "no", "SX backend: list every volume a user can read")),
+    live(key("sx_node_refresh", Kind::Sx, "60", "SX backend: seconds between two readings of the cluster's node list, so that nodes added to the cluster are used")),
 ];
 
 pub fn find_key(name: &str) -> Option<&'static Key> {

@@ -133,6 +133,46 @@ fn node_down_at_start_means_503_until_the_cluster_answers() {
     }
 }
 
+/// The gateway reads the cluster's node list again every `sx_node_refresh`, so a node that
+/// joins the cluster later is used: here the only node the gateway was given and the other
+/// first member leave once a third node has joined, and cluster-wide requests (ListBuckets)
+/// and the bucket, moved to the new node, still answer. Fake only: the real harness's
+/// cluster does not grow (the refresh is the same `?nodeList` request as at the start).
+#[test]
+fn nodes_that_join_later_are_used() {
+    let fake = FakeSx::start(3);
+    fake.set_members(2);
+    let cluster = SxCluster::on_fake(fake)
+        .with_hosts(1)
+        .with_setting("sx_node_refresh", "1");
+    let mut s = TestServer::start_on(cluster);
+    let c = s.raw();
+    let b = unique_bucket("sx-grow");
+    c.create_bucket(&b);
+    c.put_object(&b, "k", b"kept");
+    let fake = s.sx_mut().and_then(|c| c.fake_mut()).expect("the fake");
+    fake.set_members(3);
+    fake.move_volume(&b, &[2]);
+    let said = s.wait_for_log(
+        "SX node list now 127.0.0.1, 127.0.0.2, 127.0.0.3",
+        std::time::Duration::from_secs(30),
+    );
+    assert!(
+        said.is_some(),
+        "the new node was not learned: {:?}",
+        s.stderr()
+    );
+    let fake = s.sx_mut().and_then(|c| c.fake_mut()).expect("the fake");
+    actix_web::rt::System::new().block_on(async {
+        fake.stop_node(0).await;
+        fake.stop_node(1).await;
+    });
+    let buckets = c.get("/").send().ok().text();
+    assert!(xml_texts(&buckets, "Name").contains(&b), "{buckets}");
+    c.head(&obj_path(&b, "k")).send().ok();
+    assert_eq!(c.list_keys(&b, ""), ["k"]);
+}
+
 /// A cluster without room for a volume of the configured `volume_size` refuses CreateBucket
 /// (400 "Invalid volume size ..."): clients get 507 InsufficientStorage, which they do not
 /// retry, saying what to change, and the log names SX's reason. Other buckets keep working.

@@ -1,6 +1,7 @@
 //! Settings of the SX backend, from the original LibreS3's `libres3.conf` keys.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::auth::{Token, TokenError};
 use crate::config::{self, Config};
@@ -21,6 +22,8 @@ pub enum SxConfigError {
     SecretKey(TokenError),
     #[error("replica_count: not a count: {0:?}")]
     NotACount(String),
+    #[error("sx_node_refresh: expected seconds from 1 to 86400, got {0:?}")]
+    NotARefresh(String),
     #[error("volume_size: SX volumes are at least 1M")]
     VolumeTooSmall,
     #[error("sx_host: no SX node given")]
@@ -51,6 +54,8 @@ pub struct SxConfig {
     pub allow_volume_create_any_user: bool,
     /// List every volume a user can access; else only the volumes the user owns.
     pub allow_list_all_volumes: bool,
+    /// How often the cluster's node list is read again (`sx_node_refresh`).
+    pub node_refresh: Duration,
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool, SxConfigError> {
@@ -119,6 +124,7 @@ impl SxConfig {
         let mut volume_size = 10u64 << 30;
         let mut create_any = true;
         let mut list_all = false;
+        let mut node_refresh = Duration::from_secs(60);
         for (key, value) in pairs {
             let value = value.trim();
             match key.as_str() {
@@ -159,6 +165,14 @@ impl SxConfig {
                 }
                 "allow_volume_create_any_user" => create_any = parse_bool(key, value)?,
                 "allow_list_all_volumes" => list_all = parse_bool(key, value)?,
+                "sx_node_refresh" => {
+                    node_refresh = value
+                        .parse()
+                        .ok()
+                        .filter(|s| (1..=86_400).contains(s))
+                        .map(Duration::from_secs)
+                        .ok_or_else(|| SxConfigError::NotARefresh(value.to_owned()))?
+                }
                 _ => {}
             }
         }
@@ -181,6 +195,7 @@ impl SxConfig {
             volume_size,
             allow_volume_create_any_user: create_any,
             allow_list_all_volumes: list_all,
+            node_refresh,
         })
     }
 }
@@ -207,6 +222,7 @@ mod tests {
             ("volume_size", "100M"),
             ("replica_count", "2"),
             ("allow_list_all_volumes", "true"),
+            ("sx_node_refresh", "5"),
             ("s3_host", "ignored"),
         ]))
         .unwrap();
@@ -217,6 +233,7 @@ mod tests {
         assert_eq!(c.replica_count, 2);
         assert!(c.allow_list_all_volumes && c.allow_volume_create_any_user);
         assert_eq!(c.admin_key_id, "admin");
+        assert_eq!(c.node_refresh, Duration::from_secs(5));
         let ssl = SxConfig::from_pairs(&pairs(&[("sx_host", "h"), ("secret_key", KEY)])).unwrap();
         assert_eq!(ssl.port, 443);
     }
@@ -264,5 +281,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("secret_key"), "{e}");
+        for refresh in ["0", "x", "86401", "-1"] {
+            let e = SxConfig::from_pairs(&pairs(&[
+                ("sx_host", "h"),
+                ("secret_key", KEY),
+                ("sx_node_refresh", refresh),
+            ]))
+            .unwrap_err()
+            .to_string();
+            assert!(e.starts_with("sx_node_refresh"), "{e}");
+        }
     }
 }

@@ -22,12 +22,9 @@ use crate::store::{
 };
 
 /// The first wait before connecting again to a cluster that did not answer; it doubles up to
-/// [`RECONNECT_MAX`].
+/// [`RECONNECT_MAX`]; once connected, the node list is read again every `sx_node_refresh`.
 const RECONNECT_FIRST: Duration = Duration::from_secs(1);
 const RECONNECT_MAX: Duration = Duration::from_secs(30);
-/// How often a connected gateway asks the cluster for its node list, so that nodes added to
-/// the cluster later are used.
-const NODE_LIST_REFRESH: Duration = Duration::from_secs(60);
 
 pub struct SxStore {
     live: Arc<Live>,
@@ -79,8 +76,8 @@ impl SxStore {
     /// The server's store: like [`SxStore::connect`], but when no listed node answers (SX
     /// still starting after a reboot, a network outage) it starts anyway, answers 503 until a
     /// node does, and keeps trying. Settings the cluster refuses (TLS files, a key that is
-    /// not an admin's) still fail here. Either way the node list is then refreshed every
-    /// [`NODE_LIST_REFRESH`].
+    /// not an admin's) still fail here. Either way the node list is then read again every
+    /// `sx_node_refresh`, so that nodes added to the cluster are used.
     pub async fn start(cfg: SxConfig) -> Result<SxStore, String> {
         let store = match Cluster::connect(cfg.clone()).await {
             Ok(cluster) => {
@@ -127,7 +124,11 @@ impl SxStore {
 
 /// Connects while no node has answered, then keeps the node list fresh; ends with the store.
 async fn maintain(store: Weak<Live>) {
-    let mut wait = RECONNECT_FIRST;
+    let mut wait = match store.upgrade() {
+        Some(live) if live.current().is_some() => live.settings().node_refresh,
+        Some(_) => RECONNECT_FIRST,
+        None => return,
+    };
     let mut attempts = 0u32;
     loop {
         actix_web::rt::time::sleep(wait).await;
@@ -135,7 +136,7 @@ async fn maintain(store: Weak<Live>) {
             return;
         };
         if let Some(cluster) = live.current() {
-            wait = NODE_LIST_REFRESH;
+            wait = live.settings().node_refresh;
             if let Err(e) = cluster.refresh_nodes().await {
                 log::debug!("SX node list not refreshed: {e}");
             }
@@ -153,7 +154,7 @@ async fn maintain(store: Weak<Live>) {
                     cluster.describe()
                 );
                 live.install(cluster);
-                wait = NODE_LIST_REFRESH;
+                wait = live.settings().node_refresh;
             }
             Err(e) => {
                 wait = (wait * 2).min(RECONNECT_MAX);

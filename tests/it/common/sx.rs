@@ -41,6 +41,10 @@ pub struct SxCluster {
     /// `replica_count` of the gateway's new volumes on a real cluster: 2 when it has two
     /// nodes or more (`LIBRES3_TEST_SX_REPLICA_COUNT` overrides).
     replica_count: Option<usize>,
+    /// More `libres3.conf` lines.
+    settings: String,
+    /// How many of `nodes` the gateway is given as `sx_host` (all when None).
+    gateway_hosts: Option<usize>,
     fake: Option<FakeSx>,
     /// Users made by this test (removed with their volumes on a real cluster).
     users: Mutex<Vec<String>>,
@@ -65,7 +69,11 @@ impl SxCluster {
     }
 
     fn start_fake() -> SxCluster {
-        let fake = FakeSx::start(FAKE_NODES);
+        SxCluster::on_fake(FakeSx::start(FAKE_NODES))
+    }
+
+    /// A cluster made of a fake the test started itself.
+    pub fn on_fake(fake: FakeSx) -> SxCluster {
         SxCluster {
             nodes: fake.ips.clone(),
             port: fake.port,
@@ -76,6 +84,8 @@ impl SxCluster {
             admin_key: fake.admin_token.clone(),
             volume_size: None,
             replica_count: None,
+            settings: String::new(),
+            gateway_hosts: None,
             fake: Some(fake),
             users: Mutex::new(Vec::new()),
         }
@@ -113,6 +123,8 @@ impl SxCluster {
                     .unwrap_or_else(|_| REAL_VOLUME_SIZE.to_string()),
             ),
             replica_count: None,
+            settings: String::new(),
+            gateway_hosts: None,
             fake: None,
             users: Mutex::new(Vec::new()),
         };
@@ -175,10 +187,22 @@ impl SxCluster {
         self
     }
 
+    /// Gives the gateway only the first `n` nodes as `sx_host`.
+    pub fn with_hosts(mut self, n: usize) -> SxCluster {
+        self.gateway_hosts = Some(n);
+        self
+    }
+
+    /// Adds `key = value` to the gateway's `libres3.conf`.
+    pub fn with_setting(mut self, key: &str, value: &str) -> SxCluster {
+        self.settings.push_str(&format!("{key} = {value}\n"));
+        self
+    }
+
     pub fn config(&self) -> String {
         let mut c = format!(
             "backend = sx\nsx_host = {}\nsx_port = {}\nsecret_key = {}\nsx_use_ssl = {}\n",
-            self.nodes.join(","),
+            self.nodes[..self.gateway_hosts.unwrap_or(self.nodes.len())].join(","),
             self.port,
             self.admin_key,
             if self.ssl { "yes" } else { "no" }
@@ -195,6 +219,7 @@ impl SxCluster {
         if let Some(n) = self.replica_count {
             c.push_str(&format!("replica_count = {n}\n"));
         }
+        c.push_str(&self.settings);
         c
     }
 

@@ -175,6 +175,9 @@ pub struct State {
     pub clock_offset: i64,
     /// Requests served, per node.
     pub requests: Vec<u64>,
+    /// The first this many nodes are the cluster's members, listed in `?nodeList`; the
+    /// others run but have not joined yet (see [`FakeSx::set_members`]).
+    pub members: usize,
     /// The nodes' disks are full: block uploads answer 507.
     pub disks_full: bool,
     /// Actions run once around the next request that matches (see [`FakeSx::before_next`]).

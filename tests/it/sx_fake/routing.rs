@@ -228,7 +228,7 @@ pub(super) fn answer(req: &HttpRequest, uri: &str, body: Bytes, node: &NodeCtx) 
 fn cluster_query(st: &State, user: &str, q: &Query) -> Answer {
     let mut out = Map::new();
     if q.has("nodeList") {
-        out.insert("nodeList".into(), json!(st.ips));
+        out.insert("nodeList".into(), json!(st.ips[..st.members]));
     }
     if q.has("volumeList") {
         let mut list = Map::new();

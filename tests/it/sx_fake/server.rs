@@ -65,6 +65,7 @@ impl FakeSx {
             block_bytes_in: 0,
             clock_offset: 0,
             requests: vec![0; nodes],
+            members: nodes,
             disks_full: false,
             hooks: Vec::new(),
             partial_errors: Vec::new(),
@@ -107,6 +108,12 @@ impl FakeSx {
         if let Some(v) = self.state().volumes.get_mut(name) {
             v.nodes = nodes.to_vec();
         }
+    }
+
+    /// Makes the first `n` nodes the cluster's members, as when nodes join a cluster: only they
+    /// are listed in `?nodeList`.
+    pub fn set_members(&self, n: usize) {
+        self.state().members = n.clamp(1, self.ips.len());
     }
 
     /// Sets a volume's size, the bound on the sum of its files' sizes.

@@ -106,7 +106,7 @@ pub(super) fn volume_request(
             return fail(400, "No such owner");
         }
         let replicas = v["replicaCount"].as_u64().unwrap_or(1) as usize;
-        if replicas == 0 || replicas > st.ips.len() {
+        if replicas == 0 || replicas > st.members {
             return fail(400, "Invalid replica count");
         }
         if name.len() < 2 || name.len() > 255 || name.starts_with('.') {
@@ -140,7 +140,7 @@ pub(super) fn volume_request(
             return st.new_job(n, user, Some("Volume already exists".into()));
         }
         let meta = v["volumeMeta"].as_object().cloned().unwrap_or_default();
-        let count = st.ips.len();
+        let count = st.members;
         let start = (st.next_job as usize) % count;
         st.volumes.insert(
             name.to_owned(),
