@@ -106,7 +106,38 @@ fn boto3_paginator_sees_every_key_once(s: &TestServer) {
     assert_eq!(v["v1_unique"], Value::from(n));
 }
 
+/// Signature Version 2 as boto3 signs it: a request to a bucket names the resource
+/// `/bucket/?acl` in the string to sign while the request line, in path style, says
+/// `/bucket?acl`; and it signs sub-resources AWS's list leaves out (`object-lock`,
+/// `replication`). AWS accepts these (RESTAuthentication, "Constructing the
+/// CanonicalizedResource Element": for a bucket, the bucket name followed by "/").
+/// Every call must get its normal answer, never SignatureDoesNotMatch.
+fn boto3_sigv2_bucket_calls(s: &TestServer) {
+    let b = unique_bucket("boto3-sigv2");
+    let v = boto3(s, include_str!("py/boto3_sigv2.py"), &b, &[]);
+    let outcomes = v.as_object().expect("a JSON object");
+    let not_configured = [
+        (
+            "get_object_lock_configuration",
+            "ObjectLockConfigurationNotFoundError",
+        ),
+        (
+            "get_bucket_replication",
+            "ReplicationConfigurationNotFoundError",
+        ),
+    ];
+    assert_eq!(outcomes.len(), 15, "{v}");
+    for (call, outcome) in outcomes {
+        let want = not_configured
+            .iter()
+            .find(|(name, _)| name == call)
+            .map_or("ok", |(_, code)| code);
+        assert_eq!(outcome, want, "{call}: {v}");
+    }
+}
+
 crate::backend_tests! {
     boto3_presign_upload_fileobj_download,
     boto3_paginator_sees_every_key_once,
+    boto3_sigv2_bucket_calls,
 }

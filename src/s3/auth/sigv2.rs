@@ -17,18 +17,26 @@ use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::store::SecretKey;
 use crate::time;
 
-/// Query parameters that name a sub-resource and so are part of the signed resource.
-/// Sorted, as they must appear in it.
+/// Query parameters that name a sub-resource and so are part of the signed resource: those
+/// AWS documents, and those the AWS SDKs sign beside them (botocore's HmacV1Auth adds
+/// accelerate, analytics, inventory, metrics, object-lock, replication, select ...).
 const SUB_RESOURCES: &[&str] = &[
+    "accelerate",
     "acl",
+    "analytics",
     "cors",
+    "defaultObjectAcl",
     "delete",
+    "inventory",
     "lifecycle",
     "location",
     "logging",
+    "metrics",
     "notification",
+    "object-lock",
     "partNumber",
     "policy",
+    "replication",
     "requestPayment",
     "response-cache-control",
     "response-content-disposition",
@@ -37,6 +45,9 @@ const SUB_RESOURCES: &[&str] = &[
     "response-content-type",
     "response-expires",
     "restore",
+    "select",
+    "select-type",
+    "storageClass",
     "tagging",
     "torrent",
     "uploadId",
@@ -177,7 +188,8 @@ pub(crate) fn verify(
             .unwrap_or_default()
             .to_owned(),
     };
-    let to_sign = string_to_sign(req, &date_line);
+    let resources = canonical_resources(req);
+    let to_sign = string_to_sign(req, &date_line, &resources[0]);
     let to_sign_text = String::from_utf8_lossy(&to_sign).into_owned();
     trace!("SigV2 string to sign:\n{to_sign_text}");
     let mismatch = || {
@@ -193,12 +205,41 @@ pub(crate) fn verify(
         hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
         secret.expose().as_bytes(),
     );
-    hmac::verify(&key, &to_sign, &provided).map_err(|_| mismatch())
+    let signed_one = |resource: &Vec<u8>| {
+        hmac::verify(&key, &string_to_sign(req, &date_line, resource), &provided).is_ok()
+    };
+    if hmac::verify(&key, &to_sign, &provided).is_ok() || resources[1..].iter().any(signed_one) {
+        Ok(())
+    } else {
+        Err(mismatch())
+    }
+}
+
+/// The resources a client may have signed for this request, the documented one first.
+/// A request to a bucket itself is signed as `/bucket/` by the AWS SDKs (botocore, in path
+/// style too, while it sends `/bucket?acl`) and s3cmd, and as `/bucket` by scripts that
+/// follow AWS's rule to the letter; both name the same resource, so both are accepted.
+fn canonical_resources(req: &SignedRequest) -> Vec<Vec<u8>> {
+    let documented = canonical_resource(req.virtual_bucket, req.raw_path, req.raw_query);
+    let to_bucket = match req.virtual_bucket {
+        Some(_) => req.raw_path.is_empty() || req.raw_path == "/",
+        None => req.raw_path.len() > 1 && !req.raw_path[1..].trim_end_matches('/').contains('/'),
+    };
+    if !to_bucket {
+        return vec![documented];
+    }
+    let other_path = match req.virtual_bucket {
+        Some(bucket) => format!("/{bucket}"),
+        None if req.raw_path.ends_with('/') => req.raw_path.trim_end_matches('/').to_owned(),
+        None => format!("{}/", req.raw_path),
+    };
+    let other = canonical_resource(None, &other_path, req.raw_query);
+    vec![documented, other]
 }
 
 /// `METHOD\nContent-MD5\nContent-Type\nDate\n` + CanonicalizedAmzHeaders +
 /// CanonicalizedResource, as bytes: header values need not be UTF-8.
-pub fn string_to_sign(req: &SignedRequest, date_line: &str) -> Vec<u8> {
+pub fn string_to_sign(req: &SignedRequest, date_line: &str, resource: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     for line in [
         req.method,
@@ -210,11 +251,7 @@ pub fn string_to_sign(req: &SignedRequest, date_line: &str) -> Vec<u8> {
         out.push(b'\n');
     }
     out.extend_from_slice(&canonical_amz_headers(req.headers));
-    out.extend_from_slice(&canonical_resource(
-        req.virtual_bucket,
-        req.raw_path,
-        req.raw_query,
-    ));
+    out.extend_from_slice(resource);
     out
 }
 
@@ -337,7 +374,7 @@ mod tests {
         ]);
         let r = req("GET", "/photos/puppy.jpg", "", &h, Some("johnsmith"));
         assert_eq!(
-            string_to_sign(&r, date),
+            string_to_sign(&r, date, &canonical_resources(&r)[0]),
             b"GET\n\n\nTue, 27 Mar 2007 19:36:42 +0000\n/johnsmith/photos/puppy.jpg"
         );
         assert!(matches!(check(&r, at(date)), Ok(PayloadCheck::Unchecked)));
@@ -423,7 +460,7 @@ mod tests {
             Some("static.johnsmith.net"),
         );
         assert_eq!(
-            String::from_utf8_lossy(&string_to_sign(&r, date)),
+            String::from_utf8_lossy(&string_to_sign(&r, date, &canonical_resources(&r)[0])),
             "PUT\n4gJE4saaMU4BqNR0kLY+lw==\napplication/x-download\n\
              Tue, 27 Mar 2007 21:06:08 +0000\n\
              x-amz-acl:public-read\nx-amz-meta-checksumalgorithm:crc32\n\
@@ -495,13 +532,14 @@ mod tests {
         ]);
         let r = req("DELETE", "/johnsmith/photos/puppy.jpg", "", &h, None);
         assert_eq!(
-            String::from_utf8_lossy(&string_to_sign(&r, "")),
+            String::from_utf8_lossy(&string_to_sign(&r, "", &canonical_resources(&r)[0])),
             "DELETE\n\n\n\nx-amz-date:Tue, 27 Mar 2007 21:20:26 +0000\n/johnsmith/photos/puppy.jpg"
         );
         // Sign it ourselves (the documentation's DELETE example does not follow its own rule).
         let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, SECRET.as_bytes());
-        let sig = base64::engine::general_purpose::STANDARD
-            .encode(hmac::sign(&key, &string_to_sign(&r, "")).as_ref());
+        let sig = base64::engine::general_purpose::STANDARD.encode(
+            hmac::sign(&key, &string_to_sign(&r, "", &canonical_resources(&r)[0])).as_ref(),
+        );
         let auth = auth_header(&sig);
         let mut h = h.clone();
         h.insert(
@@ -531,6 +569,34 @@ mod tests {
             canonical_resource(None, "/b", "versioning&versions&versionId=1"),
             b"/b?versionId=1&versioning&versions"
         );
+    }
+
+    /// A request to a bucket is accepted whether its resource was signed `/bucket/` (AWS
+    /// SDKs, s3cmd) or `/bucket` (AWS's rule as written); an object's path is signed as sent.
+    #[test]
+    fn bucket_resources_with_and_without_slash() {
+        let h = HeaderMap::new();
+        let texts = |r: &SignedRequest| -> Vec<String> {
+            canonical_resources(r)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .collect()
+        };
+        assert_eq!(
+            texts(&req("GET", "/b", "acl", &h, None)),
+            ["/b?acl", "/b/?acl"]
+        );
+        assert_eq!(
+            texts(&req("GET", "/b/", "object-lock", &h, None)),
+            ["/b/?object-lock", "/b?object-lock"]
+        );
+        assert_eq!(
+            texts(&req("GET", "/", "tagging", &h, Some("b"))),
+            ["/b/?tagging", "/b?tagging"]
+        );
+        assert_eq!(texts(&req("GET", "/b/k", "acl", &h, None)), ["/b/k?acl"]);
+        assert_eq!(texts(&req("GET", "/k", "", &h, Some("b"))), ["/b/k"]);
+        assert_eq!(texts(&req("GET", "/", "", &h, None)), ["/"]);
     }
 
     #[test]
