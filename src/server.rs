@@ -157,6 +157,7 @@ where
             .app_data(stats_data.clone())
             .wrap_fn(|mut req, service| {
                 host_from_authority(&mut req);
+                restore_expect(&mut req);
                 service.call(req)
             })
             .default_service(web::to(serve_s3::<S>))
@@ -302,6 +303,19 @@ where
 /// HTTP/2 has no Host header: the host is the `:authority` pseudo-header, which actix keeps in
 /// the URI. actix offers h2 on HTTPS listeners, and Go's and curl's clients take it; the S3
 /// layer finds the bucket of a virtual-hosted request, and SigV4 the signed `host`, in the
+/// Puts back the `Expect` header the connection guard took out of the head (so that actix
+/// does not answer `100 Continue` before the request is authenticated): clients may sign it.
+fn restore_expect(req: &mut actix_web::dev::ServiceRequest) {
+    let value = req
+        .conn_data::<Rc<crate::http::Connection>>()
+        .and_then(|c| c.take_expect())
+        .and_then(|v| actix_web::http::header::HeaderValue::from_bytes(&v).ok());
+    if let Some(value) = value {
+        req.headers_mut()
+            .insert(actix_web::http::header::EXPECT, value);
+    }
+}
+
 /// Host header. Give them one.
 fn host_from_authority(req: &mut actix_web::dev::ServiceRequest) {
     use actix_web::http::header::{HeaderValue, HOST};
@@ -485,18 +499,22 @@ async fn serve_s3<S: ObjectStore>(
     let started = Instant::now();
     let request_id = crate::s3::next_request_id();
     // A request the connection guard refused: this is its stand-in, to be answered.
-    let rejection = req
-        .conn_data::<Rc<crate::http::Connection>>()
-        .and_then(|c| c.request_started());
+    let connection = req.conn_data::<Rc<crate::http::Connection>>().cloned();
+    let rejection = connection.as_ref().and_then(|c| c.request_started());
     let (max_header, max_object, body_timeout) = front
         .live
         .read()
         .map(|l| (l.max_header_size, l.max_object_size, l.client_body_timeout))
         .unwrap_or((u64::MAX, u64::MAX, std::time::Duration::ZERO));
+    let payload = match connection {
+        // `100 Continue` when the handler reads the body: after authentication.
+        Some(connection) => crate::http::announce_reads(payload.into_inner(), connection),
+        None => payload.into_inner(),
+    };
     let payload = if body_timeout.is_zero() {
-        payload.into_inner()
+        payload
     } else {
-        crate::s3::idle::limit(payload.into_inner(), body_timeout)
+        crate::s3::idle::limit(payload, body_timeout)
     };
     let upload = matches!(*req.method(), Method::PUT | Method::POST);
     let _in_flight = stats.request(upload);

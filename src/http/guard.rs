@@ -11,6 +11,12 @@
 //!
 //! One descriptor per connection: the head timer lives here, so no watchdog needs a
 //! duplicate of the socket.
+//!
+//! `Expect: 100-continue` is answered here too, not by actix (which would send `100 Continue`
+//! as soon as the head arrives): the guard takes the header out of the head (the application
+//! puts it back with [`Connection::take_expect`], as clients may have signed it) and sends
+//! `100 Continue` only when the request's handler first reads the body, that is once the request
+//! is authenticated and allowed, so a refused upload never transfers its body.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -20,11 +26,14 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
 use actix_web::rt::time::{sleep, Sleep};
 use bytes::{Buf, BytesMut};
+use futures_util::Stream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::framing::{Framer, Limits, RejectKind, Rejection, Step};
@@ -85,6 +94,24 @@ pub struct Connection {
     /// Requests that have reached the application so far.
     started: Cell<u64>,
     peer: Option<SocketAddr>,
+    /// Where the request that asked for `100 Continue` stands.
+    expect: Cell<Expect>,
+    /// The `Expect` header taken out of that request's head, as sent.
+    expect_header: RefCell<Option<(u64, Vec<u8>)>>,
+    /// Wakes the connection's task when a handler wants the body (see [`Connection::body_wanted`]).
+    reader: RefCell<Option<Waker>>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Expect {
+    /// No `100 Continue` is due.
+    #[default]
+    Nothing,
+    /// This request (counted from 1) sent `Expect: 100-continue` and no body byte yet.
+    Awaiting(u64),
+    /// Its handler reads the body: `100 Continue` goes out with the next flush, after every
+    /// byte actix wrote before it.
+    Due,
 }
 
 impl Connection {
@@ -104,6 +131,85 @@ impl Connection {
     pub fn peer(&self) -> Option<SocketAddr> {
         self.peer
     }
+
+    /// The `Expect` header the guard took out of the head of the request about to reach the
+    /// application (the one after those started so far), to be put back in its headers.
+    pub fn take_expect(&self) -> Option<Vec<u8>> {
+        let mut header = self.expect_header.borrow_mut();
+        match header.as_ref() {
+            Some((number, _)) if *number == self.started.get() + 1 => header.take().map(|h| h.1),
+            _ => None,
+        }
+    }
+
+    /// Called when the current request's handler first reads the body: a client that waits
+    /// for `100 Continue` gets it now.
+    pub fn body_wanted(&self) {
+        if self.expect.get() == Expect::Awaiting(self.started.get()) {
+            self.expect.set(Expect::Due);
+            if let Some(waker) = self.reader.borrow_mut().take() {
+                waker.wake();
+            }
+        }
+    }
+}
+
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// A request body that tells the connection when the handler first reads it.
+pub fn announce_reads(payload: Payload, connection: Rc<Connection>) -> Payload {
+    let stream: Pin<Box<dyn Stream<Item = Result<bytes::Bytes, PayloadError>>>> =
+        Box::pin(AnnouncedReads {
+            inner: payload,
+            connection: Some(connection),
+        });
+    Payload::from(stream)
+}
+
+struct AnnouncedReads {
+    inner: Payload,
+    /// Until the first read.
+    connection: Option<Rc<Connection>>,
+}
+
+impl Stream for AnnouncedReads {
+    type Item = Result<bytes::Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(connection) = self.connection.take() {
+            connection.body_wanted();
+        }
+        Pin::new(&mut self.inner).poll_next(cx)
+    }
+}
+
+/// Takes `Expect: 100-continue` out of an HTTP/1.1 request head; its value as sent if it
+/// was there.
+fn strip_expect_continue(head: &mut BytesMut) -> Option<Vec<u8>> {
+    let first_end = head.iter().position(|&b| b == b'\n')?;
+    if !head[..first_end].trim_ascii_end().ends_with(b"HTTP/1.1") {
+        return None;
+    }
+    let mut start = first_end + 1;
+    while start < head.len() {
+        let end = head[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(head.len(), |i| start + i + 1);
+        let line = &head[start..end];
+        if let Some(colon) = line.iter().position(|&b| b == b':') {
+            let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
+            if name.eq_ignore_ascii_case(b"expect") && value.eq_ignore_ascii_case(b"100-continue") {
+                let value = value.to_vec();
+                let rest = head.split_off(end);
+                head.truncate(start);
+                head.extend_from_slice(&rest);
+                return Some(value);
+            }
+        }
+        start = end;
+    }
+    None
 }
 
 /// What actix reads in place of a refused request: a request the S3 layer recognises by the
@@ -135,6 +241,8 @@ pub struct Guard<T> {
     /// Set once a stand-in request is handed over: nothing more is read from the client.
     refused: bool,
     head_timer: Option<Pin<Box<Sleep>>>,
+    /// Bytes of a due `100 Continue` already written.
+    continue_sent: usize,
     _slot: Slot,
 }
 
@@ -150,10 +258,10 @@ impl<T> Guard<T> {
             ready: BytesMut::new(),
             scratch: None,
             connection: Rc::new(Connection {
-                rejection: RefCell::new(None),
-                started: Cell::new(0),
                 peer,
+                ..Connection::default()
             }),
+            continue_sent: 0,
             head_timer: None,
             refused: false,
             _slot: Slot(settings.clone()),
@@ -215,6 +323,47 @@ impl<T> Guard<T> {
     }
 }
 
+impl<T> Guard<T> {
+    /// The client sends the body it held back for `100 Continue` (or sent it without waiting):
+    /// no `100 Continue` is due any more.
+    fn body_arrives(&mut self) {
+        // A `100 Continue` partly written is finished all the same.
+        if self.continue_sent == 0 && self.connection.expect.get() != Expect::Nothing {
+            self.connection.expect.set(Expect::Nothing);
+            self.continue_sent = 0;
+        }
+    }
+
+    /// Nothing to read: if a client waits for `100 Continue`, this task must wake when the
+    /// handler asks for the body.
+    fn await_body(&self, cx: &Context<'_>) {
+        if let Expect::Awaiting(_) = self.connection.expect.get() {
+            *self.connection.reader.borrow_mut() = Some(cx.waker().clone());
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> Guard<T> {
+    /// Writes a due `100 Continue`. Called from `poll_flush`, which actix calls only once every
+    /// byte it wrote before has been accepted, so the interim answer leaves in its place.
+    fn poll_continue(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.connection.expect.get() == Expect::Due {
+            let n = std::task::ready!(
+                Pin::new(&mut self.io).poll_write(cx, &CONTINUE[self.continue_sent..])
+            )?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.continue_sent += n;
+            if self.continue_sent == CONTINUE.len() {
+                self.connection.expect.set(Expect::Nothing);
+                self.continue_sent = 0;
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
 fn peer_text(peer: Option<SocketAddr>) -> String {
     peer.map_or_else(|| "?".into(), |p| p.to_string())
 }
@@ -255,6 +404,16 @@ impl<T: AsyncRead + Unpin> Guard<T> {
                         if was_head {
                             self.head_timer = None;
                             self.framer.set_limits(self.settings.limits());
+                            let number = self.framer.requests();
+                            let header = strip_expect_continue(&mut self.ready);
+                            self.connection.expect.set(match header {
+                                Some(_) => Expect::Awaiting(number),
+                                None => Expect::Nothing,
+                            });
+                            *self.connection.expect_header.borrow_mut() =
+                                header.map(|value| (number, value));
+                        } else {
+                            self.body_arrives();
                         }
                         continue;
                     }
@@ -268,16 +427,28 @@ impl<T: AsyncRead + Unpin> Guard<T> {
             let opaque = self.framer.opaque_bytes();
             if opaque > 0 && self.unchecked.is_empty() {
                 // Body bytes: straight into actix's buffer when the whole of it is body.
-                if opaque >= buf.remaining() as u64 {
+                let read = if opaque >= buf.remaining() as u64 {
                     let before = buf.filled().len();
-                    std::task::ready!(Pin::new(&mut self.io).poll_read(cx, buf))?;
-                    let n = buf.filled().len() - before;
-                    self.framer.consumed_opaque(n as u64);
-                    return Poll::Ready(Ok(()));
-                }
-                let n = std::task::ready!(self.read_scratch(cx, opaque as usize))?;
-                if let Some(scratch) = &self.scratch {
-                    buf.put_slice(&scratch[..n]);
+                    Pin::new(&mut self.io)
+                        .poll_read(cx, buf)
+                        .map_ok(|()| buf.filled().len() - before)
+                } else {
+                    self.read_scratch(cx, opaque as usize).map_ok(|n| {
+                        if let Some(scratch) = &self.scratch {
+                            buf.put_slice(&scratch[..n]);
+                        }
+                        n
+                    })
+                };
+                let n = match read {
+                    Poll::Ready(n) => n?,
+                    Poll::Pending => {
+                        self.await_body(cx);
+                        return Poll::Pending;
+                    }
+                };
+                if n > 0 {
+                    self.body_arrives();
                 }
                 self.framer.consumed_opaque(n as u64);
                 return Poll::Ready(Ok(()));
@@ -298,6 +469,7 @@ impl<T: AsyncRead + Unpin> Guard<T> {
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => {
+                    self.await_body(cx);
                     if !self.framer.in_head() {
                         return Poll::Pending;
                     }
@@ -365,10 +537,48 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Guard<T> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+        let this = self.get_mut();
+        std::task::ready!(this.poll_continue(cx))?;
+        Pin::new(&mut this.io).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stripped(head: &str) -> (Option<&'static str>, String) {
+        let mut bytes = BytesMut::from(head);
+        let found = strip_expect_continue(&mut bytes).map(|v| {
+            if v == b"100-Continue" {
+                "100-Continue"
+            } else {
+                "100-continue"
+            }
+        });
+        (found, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[test]
+    fn expect_continue_is_taken_out_of_http_1_1_heads_only() {
+        assert_eq!(
+            stripped("PUT /b/k HTTP/1.1\r\nHost: h\r\nExpect:  100-Continue \r\nContent-Length: 3\r\n\r\n"),
+            (
+                Some("100-Continue"),
+                "PUT /b/k HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n".into()
+            )
+        );
+        assert_eq!(
+            stripped("PUT /b/k HTTP/1.1\nexpect: 100-continue\n\n"),
+            (Some("100-continue"), "PUT /b/k HTTP/1.1\n\n".into())
+        );
+        let http10 = "PUT /b/k HTTP/1.0\r\nExpect: 100-continue\r\n\r\n";
+        assert_eq!(stripped(http10), (None, http10.into()));
+        let other = "PUT /b/k HTTP/1.1\r\nExpect: something\r\nX-Expect: 100-continue\r\n\r\n";
+        assert_eq!(stripped(other), (None, other.into()));
     }
 }

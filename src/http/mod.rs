@@ -25,7 +25,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{AppConfig, Extensions};
 use actix_web::rt::net::TcpStream;
 
-pub use guard::{Connection, Settings};
+pub use guard::{announce_reads, Connection, Settings};
 
 /// Called for each new connection, to put what its requests need in their `conn_data`.
 pub type OnConnect = Arc<dyn Fn(&mut Extensions) + Send + Sync>;

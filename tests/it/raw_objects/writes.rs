@@ -145,17 +145,41 @@ pub(super) fn expect_100_continue(s: &TestServer) {
     let r = r.ok();
     assert_eq!(r.header("etag"), Some(etag_of(&data).as_str()));
     assert_eq!(c.get_object(&b, "k"), data);
-    // A request refused on its head is answered without waiting for the body.
-    let (_, r) = c
+    // A request refused on its head is answered without asking for the body: no
+    // 100 Continue, whether authentication or authorisation refuses it (RFC 9110 10.1.1: a
+    // server that refuses the request sends the final status instead; S3's PutObject
+    // documentation: "If the request is rejected based on the headers, Amazon S3 does not
+    // send the body").
+    let (continued, r) = c
         .put(&obj_path(&b, "k2"))
         .header("Expect", "100-continue")
-        .body(data)
+        .body(data.clone())
         .tamper(crate::common::raw::Tamper {
             signature: true,
             ..Default::default()
         })
         .send_expect_continue(false);
     r.assert_error(403, "SignatureDoesNotMatch");
+    assert!(!continued, "100 Continue before a refused signature");
+    let stranger = c.with_creds(crate::common::raw::Creds::new("no-such-key", "x"));
+    let (continued, r) = stranger
+        .put(&obj_path(&b, "k2"))
+        .header("Expect", "100-continue")
+        .body(data.clone())
+        .send_expect_continue(false);
+    r.assert_error(403, "InvalidAccessKeyId");
+    assert!(!continued, "100 Continue before an unknown key was refused");
+    let (continued, r) = c
+        .put(&obj_path(&b, "k2"))
+        .header("Expect", "100-continue")
+        .auth(crate::common::raw::Auth::Anonymous)
+        .body(data.clone())
+        .send_expect_continue(false);
+    r.assert_error(403, "AccessDenied");
+    assert!(
+        !continued,
+        "100 Continue before an anonymous PUT was refused"
+    );
     c.head(&obj_path(&b, "k2"))
         .send()
         .assert_error(404, "NoSuchKey");
