@@ -80,6 +80,13 @@ impl PostPolicy {
         for condition in list {
             match condition {
                 Value::Object(map) => {
+                    // As AWS answers `[{}]`: one property per simple condition.
+                    if map.len() != 1 {
+                        return Err(invalid_policy(
+                            "Invalid Simple-Condition: Simple-Conditions must have exactly one \
+                             property specified.",
+                        ));
+                    }
                     for (name, value) in map {
                         let value = value
                             .as_str()
@@ -261,6 +268,8 @@ mod tests {
             r#"{"expiration":"x","conditions":[]}"#,
             r#"{"expiration":"2030-01-01T00:00:00.000Z","conditions":[["eq","key","v"]]}"#,
             r#"{"expiration":"2030-01-01T00:00:00.000Z","conditions":[["in","$key","v"]]}"#,
+            r#"{"expiration":"2030-01-01T00:00:00.000Z","conditions":[{}]}"#,
+            r#"{"expiration":"2030-01-01T00:00:00.000Z","conditions":[{"acl":"private","bucket":"b"}]}"#,
         ] {
             assert_eq!(
                 PostPolicy::parse(bad.as_bytes()).unwrap_err().code,

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 
 use crate::common::clients::{boto3, presigned_posts, FormFields};
-use crate::common::raw::{obj_path, Auth};
+use crate::common::raw::{crc32, obj_path, Auth};
 use crate::common::{md5_bytes, unique_bucket, TestServer};
 
 const PRESIGNED_POST: &str = r#"
@@ -237,9 +237,81 @@ fn unhonoured_write_options_in_a_form_are_refused(s: &TestServer) {
     }
 }
 
+/// A policy with an empty condition (`[{}]`): boto3 signs it as it is; AWS refuses it with
+/// 400 InvalidPolicyDocument ("Simple-Conditions must have exactly one property").
+const EMPTY_CONDITION_POST: &str = r#"
+import json, os, subprocess, boto3
+s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"])
+bucket = os.environ["S3_BUCKET"]
+work = os.environ["WORK_DIR"]
+path = os.path.join(work, "file"); open(path, "w").write("empty condition")
+post = s3.generate_presigned_post(bucket, "empty-condition", Conditions=[{}], ExpiresIn=600)
+args = ["curl", "-sS", "-o", os.path.join(work, "body"), "-w", "%{http_code}"]
+for name, value in post["fields"].items():
+    args += ["--form-string", f"{name}={value}"]
+status = subprocess.run(args + ["-F", f"file=@{path}", post["url"]],
+                        capture_output=True, text=True, check=True).stdout
+print(json.dumps({"status": int(status), "body": open(os.path.join(work, "body")).read()}))
+"#;
+
+/// POST Object as the AWS PostObject page and "Creating a POST policy" describe it:
+/// `${filename}` in the key is replaced by the file's name before the policy's conditions
+/// on `$key` are checked; `x-amz-checksum-*` fields are verified against the file (400
+/// BadDigest, nothing stored, when they differ) and kept for `x-amz-checksum-mode`; a policy
+/// with an empty condition is 400 InvalidPolicyDocument.
+fn post_form_key_checksum_and_policy_rules(s: &TestServer) {
+    let b = unique_bucket("post-rules");
+    let c = s.raw();
+    c.create_bucket(&b);
+    // presigned_posts turns each field into an exact condition: the form's key stays
+    // `docs/${filename}`, the condition names the key after substitution (curl names the
+    // file "file").
+    let answers = presigned_posts(
+        s,
+        &b,
+        "named body",
+        &[("docs/${filename}", &[("key", "docs/file")])],
+    );
+    assert_eq!(answers[0].status, 204, "{}", answers[0].text());
+    assert_eq!(c.get_object(&b, "docs/file"), b"named body");
+
+    let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let body = "checked body";
+    let good = base64(&crc32(body.as_bytes()).to_be_bytes());
+    let bad = base64(&crc32(b"another body").to_be_bytes());
+    let answers = presigned_posts(
+        s,
+        &b,
+        body,
+        &[
+            ("checked", &[("x-amz-checksum-crc32", &good)]),
+            ("mismatched", &[("x-amz-checksum-crc32", &bad)]),
+        ],
+    );
+    assert_eq!(answers[0].status, 204, "{}", answers[0].text());
+    answers[1].assert_error(400, "BadDigest");
+    c.head(&obj_path(&b, "mismatched")).send().status(404);
+    let head = c
+        .head(&obj_path(&b, "checked"))
+        .header("x-amz-checksum-mode", "ENABLED")
+        .send()
+        .ok();
+    assert_eq!(head.header("x-amz-checksum-crc32"), Some(good.as_str()));
+
+    let v = boto3(s, EMPTY_CONDITION_POST, &b, &[]);
+    assert_eq!(v["status"], 400, "{v}");
+    let text = v["body"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("<Code>InvalidPolicyDocument</Code>"),
+        "{text}"
+    );
+    c.head(&obj_path(&b, "empty-condition")).send().status(404);
+}
+
 crate::backend_tests! {
     boto3_presigned_post_with_curl,
     sigv2_post_form_redirects,
     chromium_submits_an_html_form,
     unhonoured_write_options_in_a_form_are_refused,
+    post_form_key_checksum_and_policy_rules,
 }

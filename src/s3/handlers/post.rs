@@ -15,6 +15,7 @@ use crate::encoding::{hex, unhex};
 use crate::s3::acl;
 use crate::s3::auth::sigv4;
 use crate::s3::body::RequestBody;
+use crate::s3::checksum::Expected;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::form::{self, FormReader, MAX_FIELDS_SIZE};
 use crate::s3::objmeta;
@@ -195,13 +196,20 @@ pub async fn post_object<S: ObjectStore>(
             )
         })?;
     let policy = PostPolicy::parse(&policy_json)?;
-    policy.check_fields(&fields.0, std::time::SystemTime::now())?;
-
     let key_field = fields
         .get("key")
         .ok_or_else(|| invalid_argument("Bucket POST must contain a field named 'key'.", "key"))?;
     let filename = file.filename.as_deref().unwrap_or("");
     let key = key_field.replace("${filename}", filename);
+    // The policy's conditions on $key apply to the key the object gets, after `${filename}`
+    // (AWS: "Creating a POST policy", condition matching on the key element).
+    let mut fields = fields;
+    for (name, value) in &mut fields.0 {
+        if name == "key" {
+            value.clone_from(&key);
+        }
+    }
+    policy.check_fields(&fields.0, std::time::SystemTime::now())?;
     if key.is_empty() || key.len() > MAX_KEY_LEN {
         return Err(S3Error::new(
             S3ErrorCode::KeyTooLongError,
@@ -237,10 +245,13 @@ pub async fn post_object<S: ObjectStore>(
     }
 
     let who = Principal::User(user.name);
+    // `x-amz-checksum-<algorithm>` fields ask for the file's checksum to be verified, as the
+    // headers of a PUT do (AWS PostObject: "x-amz-checksum-*" form fields).
+    let checksum = Expected::from_request(|name| fields.get(name).map(str::to_owned), None)?;
     let file_body = RequestBody {
         stream: reader.into_file_stream(),
         length: None,
-        checksum: None,
+        checksum,
     };
     let (stream, digest) = file_body.into_hashed();
     let staged = store.stage(&who, bucket, stream, None).await?;
@@ -253,6 +264,10 @@ pub async fn post_object<S: ObjectStore>(
         ));
     }
     policy.check_size(size)?;
+    if let Some((header, value)) = &digests.checksum {
+        let stored = objmeta::encode_checksum(header, value);
+        objmeta::set(&mut headers, objmeta::CHECKSUM, Some(stored));
+    }
     let meta = ObjectMeta {
         etag: hex(&md5),
         headers,
