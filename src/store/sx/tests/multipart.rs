@@ -105,7 +105,21 @@ async fn multipart_across_two_gateways() {
         two.list_parts(&alice, "mp", "big/object", &id).await,
         Err(StoreError::NoSuchUpload)
     ));
-    // Abort removes everything.
+    // The other gateway finds the completion's record, for this key only.
+    let done = two
+        .completed_upload(&alice, "mp", "big/object", &id)
+        .await
+        .unwrap()
+        .expect("a completion record");
+    assert_eq!(done.etag, "m-3");
+    assert_eq!(done.parts_digest, crate::store::part_list_digest(&parts));
+    assert!(two
+        .completed_upload(&alice, "mp", "x", &id)
+        .await
+        .unwrap()
+        .is_none());
+    let completed_id = id;
+    // Abort removes everything but that record.
     let id = two
         .create_multipart(&alice, "mp", "x", meta(""))
         .await
@@ -118,8 +132,9 @@ async fn multipart_across_two_gateways() {
         .await
         .unwrap();
     one.abort_multipart(&alice, "mp", "x", &id).await.unwrap();
-    eventually("only the object left", || {
-        fake.files("mp") == ["big/object"]
+    let record = format!(".libres3/done/{completed_id}");
+    eventually("only the object and the completion record left", || {
+        fake.files("mp") == [record.as_str(), "big/object"]
     })
     .await;
 }
