@@ -253,3 +253,52 @@ async fn multipart_copies_only_what_does_not_line_up() {
         parts.concat()
     );
 }
+
+/// Completion records older than COMPLETED_UPLOAD_KEPT are no longer found, and the next new
+/// upload of the volume removes them.
+#[actix_web::test]
+async fn old_completion_records_are_forgotten() {
+    use crate::store::{CompletedUpload, COMPLETED_UPLOAD_KEPT};
+    let (fake, store, alice) = alice_with_volume("done").await;
+    let cluster = store.cluster().unwrap();
+    let vol = cluster.data_volume(&alice, "done").await.unwrap();
+    let record = |age: std::time::Duration| CompletedUpload {
+        key: "k".into(),
+        etag: "e-1".into(),
+        parts_digest: "d".into(),
+        completed: std::time::SystemTime::now() - age,
+    };
+    let (old, new) = ("0".repeat(32), "1".repeat(32));
+    let an_hour_more = COMPLETED_UPLOAD_KEPT + std::time::Duration::from_secs(60);
+    cluster
+        .record_completion(&vol, &old, &record(an_hour_more))
+        .await;
+    cluster
+        .record_completion(&vol, &new, &record(std::time::Duration::ZERO))
+        .await;
+    let found = |id: String| {
+        let store = &store;
+        let alice = &alice;
+        async move {
+            store
+                .completed_upload(alice, "done", "k", &id)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(found(old.clone()).await.is_none());
+    assert_eq!(found(new.clone()).await.map(|r| r.etag), Some("e-1".into()));
+    store
+        .create_multipart(&alice, "done", "next", meta(""))
+        .await
+        .unwrap();
+    let (old_file, new_file) = (
+        format!(".libres3/done/{old}"),
+        format!(".libres3/done/{new}"),
+    );
+    eventually("the old record removed, the new one kept", || {
+        let files = fake.files("done");
+        !files.contains(&old_file) && files.contains(&new_file)
+    })
+    .await;
+}
