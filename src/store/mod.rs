@@ -203,6 +203,33 @@ pub struct PartInfo {
     pub last_modified: SystemTime,
 }
 
+/// What a completed multipart upload leaves behind for [`COMPLETED_UPLOAD_KEPT`], so that a
+/// repeated completion (a client retrying after a lost answer) can be recognised.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompletedUpload {
+    pub key: String,
+    /// The ETag the completed object got (unquoted).
+    pub etag: String,
+    /// [`part_list_digest`] of the part list the completion named.
+    pub parts_digest: String,
+    pub completed: SystemTime,
+}
+
+/// How long a completed upload's record is kept (AWS keeps a completion repeatable for a
+/// while without saying how long).
+pub const COMPLETED_UPLOAD_KEPT: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// A short fixed-size digest of a completion's (part number, ETag) list, so a record need
+/// not hold up to 10,000 entries.
+pub fn part_list_digest(parts: &[(u32, String)]) -> String {
+    use md5::{Digest, Md5};
+    let mut md5 = Md5::new();
+    for (number, etag) in parts {
+        md5.update(format!("{number}:{etag}\n"));
+    }
+    crate::encoding::hex(&md5.finalize())
+}
+
 /// The S3 layer's documents about a bucket, as [`ObjectStore::bucket_documents`] returns them.
 #[derive(Clone, Debug)]
 pub struct BucketDocuments {
@@ -417,8 +444,9 @@ pub trait ObjectStore: 'static {
         upload_id: &str,
     ) -> Result<(UploadInfo, Vec<PartInfo>), StoreError>;
     /// Joins the named parts (number, unquoted ETag), in the given order, into one object
-    /// without copying their data, and removes the upload. InvalidPart if a part is missing or
-    /// its ETag differs.
+    /// without copying their data, and removes the upload, leaving a [`CompletedUpload`]
+    /// record for [`ObjectStore::completed_upload`]. InvalidPart if a part is missing or its
+    /// ETag differs.
     #[allow(clippy::too_many_arguments)]
     async fn complete_multipart(
         &self,
@@ -430,6 +458,15 @@ pub trait ObjectStore: 'static {
         meta: ObjectMeta,
         condition: WriteCondition,
     ) -> Result<ObjectInfo, StoreError>;
+    /// The record a completion of `upload_id` into this bucket and key left, if it is less
+    /// than [`COMPLETED_UPLOAD_KEPT`] old.
+    async fn completed_upload(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<CompletedUpload>, StoreError>;
     async fn abort_multipart(
         &self,
         who: &Principal,
@@ -473,7 +510,8 @@ pub trait ObjectStore: 'static {
 
     /// Maintenance, no principal: aborts every multipart upload, in any bucket, initiated
     /// before `cutoff`, releasing its parts' space; at most `limit` per call (call again while
-    /// it returns `limit` entries). Returns what it removed so the caller can log it.
+    /// it returns `limit` entries). Returns what it removed so the caller can log it. Also
+    /// forgets completed uploads older than [`COMPLETED_UPLOAD_KEPT`].
     async fn abort_uploads_initiated_before(
         &self,
         cutoff: SystemTime,
@@ -516,6 +554,24 @@ mod tests {
         }
         let e = StoreError::from(std::io::Error::from_raw_os_error(nix::libc::EIO));
         assert!(matches!(e, StoreError::Io(_)), "{e:?}");
+    }
+
+    #[test]
+    fn part_list_digests_tell_lists_apart() {
+        let list = |parts: &[(u32, &str)]| -> Vec<(u32, String)> {
+            parts.iter().map(|(n, e)| (*n, e.to_string())).collect()
+        };
+        let one = part_list_digest(&list(&[(1, "a"), (2, "b")]));
+        assert_eq!(one, part_list_digest(&list(&[(1, "a"), (2, "b")])));
+        assert_eq!(one.len(), 32);
+        for other in [
+            &[(1, "a")][..],
+            &[(2, "b"), (1, "a")],
+            &[(1, "a"), (2, "c")],
+            &[(12, "b")],
+        ] {
+            assert_ne!(one, part_list_digest(&list(other)), "{other:?}");
+        }
     }
 
     fn part(ok: Option<bool>, required: bool) -> BackendPart {

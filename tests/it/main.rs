@@ -33,6 +33,8 @@ mod s3_access;
 mod s3_checksums;
 mod s3_config;
 mod s3_copy;
+mod s3_listing_rules;
+mod s3_multipart_rules;
 mod s3_post;
 mod s3_write_options;
 mod s3cmd;

@@ -5,16 +5,37 @@ use actix_web::HttpResponse;
 use super::{owner_name, xml_response};
 use crate::s3::body::RequestBody;
 use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::router::{encode_token, ListBucketsParams};
 use crate::s3::xml::{self, XmlWriter};
 use crate::s3::Ctx;
-use crate::store::ObjectStore;
+use crate::store::{BucketInfo, ListStart, ObjectStore, StoreError};
 use crate::time::iso8601;
+
+/// The region where re-creating a bucket one owns succeeds (AWS keeps it for legacy clients).
+const LEGACY_REGION: &str = "us-east-1";
 
 /// The largest CreateBucketConfiguration document we read.
 const MAX_CREATE_BUCKET_BODY: usize = 64 * 1024;
 
-pub async fn list_buckets<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
-    let buckets = ctx.store.list_buckets(&ctx.who).await?;
+pub async fn list_buckets<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    params: ListBucketsParams<'_>,
+) -> Result<HttpResponse, S3Error> {
+    let region = ctx.config.region.as_str();
+    let mut buckets = ctx.store.list_buckets(&ctx.who).await?;
+    buckets.sort_by(|a, b| a.name.cmp(&b.name));
+    // Every bucket of this server is in its one region.
+    let in_region = params.bucket_region.is_none_or(|r| r == region);
+    let mut selected = buckets.iter().filter(|b| {
+        in_region
+            && params.prefix.is_none_or(|p| b.name.starts_with(p))
+            && params.after.as_ref().is_none_or(|after| b.name > *after)
+    });
+    let page: Vec<&BucketInfo> = match params.max_buckets {
+        Some(max) => selected.by_ref().take(max).collect(),
+        None => selected.by_ref().collect(),
+    };
+    let more = selected.next().is_some();
     let owner = owner_name(&ctx.who);
     let mut w = XmlWriter::new();
     w.open_root("ListAllMyBucketsResult");
@@ -23,13 +44,23 @@ pub async fn list_buckets<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespon
     w.elem("DisplayName", owner);
     w.close("Owner");
     w.open("Buckets");
-    for bucket in &buckets {
+    for bucket in &page {
         w.open("Bucket");
         w.elem("Name", &bucket.name);
         w.elem("CreationDate", &iso8601(bucket.created));
+        w.elem("BucketRegion", region);
         w.close("Bucket");
     }
     w.close("Buckets");
+    if let Some(last) = page.last().filter(|_| more) {
+        w.elem(
+            "ContinuationToken",
+            &encode_token(&ListStart::After(last.name.clone())),
+        );
+    }
+    if let Some(prefix) = params.prefix {
+        w.elem("Prefix", prefix);
+    }
     w.close("ListAllMyBucketsResult");
     Ok(xml_response(w.finish()))
 }
@@ -42,16 +73,33 @@ pub async fn create_bucket<S: ObjectStore>(
     let document = body.read_capped(MAX_CREATE_BUCKET_BODY).await?;
     check_create_configuration(&document, &ctx.config.region)?;
     let acl = crate::s3::acl::from_headers(|name| ctx.header(name).map(str::to_string))?;
-    ctx.store.create_bucket(&ctx.who, &ctx.bucket).await?;
-    if let Some(stored) = acl.and_then(|acl| acl.to_stored()) {
-        ctx.store
-            .put_bucket_document(
-                &ctx.who,
-                &ctx.bucket,
-                crate::s3::access::DOC_ACL,
-                Some(stored),
-            )
-            .await?;
+    let stored_acl = acl.and_then(|acl| acl.to_stored());
+    match ctx.store.create_bucket(&ctx.who, &ctx.bucket).await {
+        // Legacy us-east-1 behaviour (AWS, BucketAlreadyOwnedByYou): 200, and the bucket's
+        // ACL is reset to what this request says (private when it says nothing).
+        Err(StoreError::BucketAlreadyOwnedByYou) if ctx.config.region == LEGACY_REGION => {
+            ctx.store
+                .put_bucket_document(
+                    &ctx.who,
+                    &ctx.bucket,
+                    crate::s3::access::DOC_ACL,
+                    stored_acl,
+                )
+                .await?;
+        }
+        Err(e) => return Err(e.into()),
+        Ok(()) => {
+            if let Some(stored) = stored_acl {
+                ctx.store
+                    .put_bucket_document(
+                        &ctx.who,
+                        &ctx.bucket,
+                        crate::s3::access::DOC_ACL,
+                        Some(stored),
+                    )
+                    .await?;
+            }
+        }
     }
     Ok(HttpResponse::Ok()
         .insert_header(("Location", format!("/{}", ctx.bucket)))

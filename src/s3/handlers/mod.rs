@@ -64,12 +64,12 @@ pub async fn run<S: ObjectStore>(
             key_marker,
             version_id_marker,
         } => return list::list_object_versions(ctx, list, key_marker, version_id_marker).await,
+        Endpoint::ListBuckets(params) => return bucket::list_buckets(ctx, params).await,
         Endpoint::GetObject(params) => return object::get_object(ctx, params, true).await,
         Endpoint::HeadObject(params) => return object::get_object(ctx, params, false).await,
         Endpoint::Other(operation) => operation,
     };
     match operation {
-        Operation::ListBuckets => bucket::list_buckets(ctx).await,
         Operation::CreateBucket => bucket::create_bucket(ctx, body).await,
         Operation::DeleteBucket => bucket::delete_bucket(ctx).await,
         Operation::HeadBucket => bucket::head_bucket(ctx).await,
@@ -103,7 +103,8 @@ pub async fn run<S: ObjectStore>(
         | Operation::CorsPreflight
         | Operation::Unsupported(_) => Err(S3Error::not_implemented(operation.name())),
         // Endpoint::parse gives these their parameters: never `Endpoint::Other`.
-        Operation::UploadPart
+        Operation::ListBuckets
+        | Operation::UploadPart
         | Operation::UploadPartCopy
         | Operation::CompleteMultipartUpload
         | Operation::AbortMultipartUpload

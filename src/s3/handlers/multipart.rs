@@ -16,7 +16,7 @@ use crate::s3::objmeta;
 use crate::s3::router::ListUploadsParams;
 use crate::s3::xml::{self, XmlWriter};
 use crate::s3::Ctx;
-use crate::store::{ObjectMeta, ObjectStore, PartInfo, StoreError};
+use crate::store::{part_list_digest, ObjectMeta, ObjectReader, ObjectStore, PartInfo, StoreError};
 use crate::time::iso8601;
 
 pub use crate::s3::router::MAX_PART_NUMBER;
@@ -163,11 +163,17 @@ pub async fn complete<S: ObjectStore>(
     let condition = write_condition(ctx)?;
     let document = body.read_capped(MAX_XML_BODY).await?;
     let requested = parse_completion(&document)?;
-    let (upload, stored) = ctx
+    let (upload, stored) = match ctx
         .store
         .list_parts(&ctx.who, &ctx.bucket, &ctx.key, id)
         .await
-        .map_err(upload_error(id))?;
+    {
+        Err(StoreError::NoSuchUpload) => {
+            let etag = repeated_completion(ctx, id, &requested).await?;
+            return Ok(completion_result(ctx, &etag));
+        }
+        found => found.map_err(upload_error(id))?,
+    };
     let (etag, sizes) = completion_etag(&requested, &stored)?;
     let mut headers = upload.meta.headers;
     // Remembered for GetObject/HeadObject with partNumber.
@@ -189,14 +195,44 @@ pub async fn complete<S: ObjectStore>(
             condition,
         )
         .await?;
+    Ok(completion_result(ctx, &info.meta.etag))
+}
+
+fn completion_result<S: ObjectStore>(ctx: &Ctx<'_, S>, etag: &str) -> HttpResponse {
     let mut w = XmlWriter::new();
     w.open_root("CompleteMultipartUploadResult");
     w.elem("Location", &format!("/{}/{}", ctx.bucket, ctx.key));
     w.elem("Bucket", &ctx.bucket);
     w.elem("Key", &ctx.key);
-    w.elem("ETag", &quoted(&info.meta.etag));
+    w.elem("ETag", &quoted(etag));
     w.close("CompleteMultipartUploadResult");
-    Ok(written_xml(ctx.store, w.finish()))
+    written_xml(ctx.store, w.finish())
+}
+
+/// A completion of an upload that is gone: the ETag to answer with again when it repeats a
+/// recent successful completion (same part list, and the object it made is still there),
+/// else NoSuchUpload, as AWS says of an upload "aborted or completed".
+async fn repeated_completion<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    id: &str,
+    requested: &[(u32, String)],
+) -> Result<String, S3Error> {
+    let no_such_upload = || S3Error::from(StoreError::NoSuchUpload).with_detail("UploadId", id);
+    let Some(record) = ctx
+        .store
+        .completed_upload(&ctx.who, &ctx.bucket, &ctx.key, id)
+        .await?
+    else {
+        return Err(no_such_upload());
+    };
+    if record.parts_digest != part_list_digest(requested) {
+        return Err(no_such_upload());
+    }
+    match ctx.store.open_object(&ctx.who, &ctx.bucket, &ctx.key).await {
+        Ok(reader) if reader.info().meta.etag == record.etag => Ok(record.etag),
+        Ok(_) | Err(StoreError::NoSuchKey) => Err(no_such_upload()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn abort<S: ObjectStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<HttpResponse, S3Error> {

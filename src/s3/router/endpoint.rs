@@ -12,6 +12,9 @@ pub const MAX_PART_NUMBER: u32 = 10_000;
 pub const MAX_LISTED: usize = 1000;
 /// The most keys one listing page returns, whatever the client asks.
 pub const MAX_KEYS: usize = 1000;
+/// The largest `max-buckets`, and the page size when a ListBuckets paging parameter is given
+/// without it (as S3).
+pub const MAX_BUCKETS: usize = 10_000;
 
 /// An operation and the query parameters its handler reads, borrowed from the decoded query.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +50,7 @@ pub enum Endpoint<'q> {
         /// Empty or `null`, the only version our buckets hold.
         version_id_marker: &'q str,
     },
+    ListBuckets(ListBucketsParams<'q>),
     GetObject(GetParams),
     HeadObject(GetParams),
     /// An operation whose handler reads no query parameter (or, for the object operations
@@ -63,6 +67,17 @@ pub struct ListUploadsParams<'q> {
     /// None when absent or empty.
     pub upload_id_marker: Option<&'q str>,
     pub max_uploads: usize,
+}
+
+/// ListBuckets: which buckets, and one page of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListBucketsParams<'q> {
+    pub prefix: Option<&'q str>,
+    pub bucket_region: Option<&'q str>,
+    /// The page starts after this bucket name (from `continuation-token`).
+    pub after: Option<String>,
+    /// None: every bucket, as when no paging parameter is given.
+    pub max_buckets: Option<usize>,
 }
 
 /// GetObject and HeadObject.
@@ -159,6 +174,11 @@ impl<'q> Endpoint<'q> {
             Operation::ListObjectsV2 => {
                 let list = ListParams::parse(query)?;
                 let continuation = match query.get("continuation-token") {
+                    // Empty: from the start, and the answer echoes it (as AWS).
+                    Some("") => Some(Continuation {
+                        token: "",
+                        start: ListStart::Beginning,
+                    }),
                     Some(token) => Some(Continuation {
                         token,
                         start: decode_token(token)?,
@@ -172,6 +192,7 @@ impl<'q> Endpoint<'q> {
                     fetch_owner: query.get("fetch-owner") == Some("true"),
                 })
             }
+            Operation::ListBuckets => Endpoint::ListBuckets(ListBucketsParams::parse(query)?),
             Operation::GetObject => Endpoint::GetObject(GetParams::parse(query)?),
             Operation::HeadObject => Endpoint::HeadObject(GetParams::parse(query)?),
             Operation::DeleteObject
@@ -197,6 +218,7 @@ impl<'q> Endpoint<'q> {
             Endpoint::ListObjects { .. } => Operation::ListObjects,
             Endpoint::ListObjectsV2(_) => Operation::ListObjectsV2,
             Endpoint::ListObjectVersions { .. } => Operation::ListObjectVersions,
+            Endpoint::ListBuckets(_) => Operation::ListBuckets,
             Endpoint::GetObject(_) => Operation::GetObject,
             Endpoint::HeadObject(_) => Operation::HeadObject,
             Endpoint::Other(operation) => *operation,
@@ -219,6 +241,42 @@ pub fn check_version_id(query: &Query) -> Result<(), S3Error> {
         )
         .with_detail("ArgumentName", "versionId")
         .with_detail("ArgumentValue", other)),
+    }
+}
+
+impl<'q> ListBucketsParams<'q> {
+    fn parse(query: &'q Query) -> Result<ListBucketsParams<'q>, S3Error> {
+        let max_buckets = match query.get("max-buckets") {
+            None => None,
+            Some(text) => match text.parse::<usize>() {
+                Ok(n) if (1..=MAX_BUCKETS).contains(&n) => Some(n),
+                _ => {
+                    return Err(S3Error::new(
+                        S3ErrorCode::InvalidArgument,
+                        format!("max-buckets must be an integer between 1 and {MAX_BUCKETS}"),
+                    )
+                    .with_detail("ArgumentName", "max-buckets")
+                    .with_detail("ArgumentValue", text))
+                }
+            },
+        };
+        let token = query.get("continuation-token");
+        let after = match token {
+            None | Some("") => None,
+            Some(token) => match decode_token(token)? {
+                ListStart::After(name) => Some(name),
+                _ => return Err(super::token::invalid_token()),
+            },
+        };
+        let prefix = query.get("prefix");
+        let bucket_region = query.get("bucket-region");
+        let paged = token.is_some() || prefix.is_some() || bucket_region.is_some();
+        Ok(ListBucketsParams {
+            prefix,
+            bucket_region,
+            after,
+            max_buckets: max_buckets.or(paged.then_some(MAX_BUCKETS)),
+        })
     }
 }
 

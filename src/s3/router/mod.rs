@@ -10,8 +10,8 @@ mod token;
 use actix_web::http::Method;
 
 pub use endpoint::{
-    check_version_id, Continuation, Endpoint, GetParams, ListParams, ListUploadsParams,
-    ListV2Params, MAX_KEYS, MAX_LISTED, MAX_PART_NUMBER,
+    check_version_id, Continuation, Endpoint, GetParams, ListBucketsParams, ListParams,
+    ListUploadsParams, ListV2Params, MAX_KEYS, MAX_LISTED, MAX_PART_NUMBER,
 };
 pub use query::{percent_decode, percent_encode, Query};
 pub use token::encode_token;

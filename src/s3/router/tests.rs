@@ -363,3 +363,66 @@ fn object_parameters() {
     let query = Query::parse("versionId=v2").unwrap();
     assert!(Endpoint::parse(Operation::PutObjectTagging, &query).is_ok());
 }
+
+#[test]
+fn list_buckets_parameters() {
+    use super::endpoint::MAX_BUCKETS;
+    use crate::store::ListStart;
+    let parse = |q: &str| {
+        let query = Query::parse(q).unwrap();
+        match Endpoint::parse(Operation::ListBuckets, &query).unwrap() {
+            Endpoint::ListBuckets(params) => (
+                params.prefix.map(str::to_string),
+                params.after,
+                params.max_buckets,
+            ),
+            other => panic!("{other:?}"),
+        }
+    };
+    // No paging parameter: every bucket; any of them: pages of MAX_BUCKETS.
+    assert_eq!(parse(""), (None, None, None));
+    assert_eq!(
+        parse("prefix=a"),
+        (Some("a".into()), None, Some(MAX_BUCKETS))
+    );
+    assert_eq!(
+        parse("continuation-token="),
+        (None, None, Some(MAX_BUCKETS))
+    );
+    let token = encode_token(&ListStart::After("bkt".into()));
+    assert_eq!(
+        parse(&format!("max-buckets=5&continuation-token={token}")),
+        (None, Some("bkt".into()), Some(5))
+    );
+    for bad in ["max-buckets=0", "max-buckets=10001", "continuation-token=!"] {
+        assert_eq!(
+            endpoint_error(Operation::ListBuckets, bad).code,
+            S3ErrorCode::InvalidArgument,
+            "{bad}"
+        );
+    }
+    let prefix_token = encode_token(&ListStart::AfterPrefix("p".into()));
+    let e = endpoint_error(
+        Operation::ListBuckets,
+        &format!("continuation-token={prefix_token}"),
+    );
+    assert_eq!(e.code, S3ErrorCode::InvalidArgument);
+}
+
+#[test]
+fn empty_v2_continuation_token_starts_at_the_beginning() {
+    use crate::store::ListStart;
+    let query = Query::parse("list-type=2&continuation-token=").unwrap();
+    let Endpoint::ListObjectsV2(params) =
+        Endpoint::parse(Operation::ListObjectsV2, &query).unwrap()
+    else {
+        panic!("not a ListObjectsV2");
+    };
+    assert_eq!(
+        params.continuation,
+        Some(Continuation {
+            token: "",
+            start: ListStart::Beginning
+        })
+    );
+}

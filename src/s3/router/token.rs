@@ -1,4 +1,4 @@
-//! ListObjectsV2 continuation tokens, opaque to clients: where the next page starts.
+//! ListObjectsV2 and ListBuckets continuation tokens, opaque to clients: where the next page starts.
 
 use base64::Engine;
 
@@ -15,14 +15,17 @@ pub fn encode_token(start: &ListStart) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
+/// The error for a continuation token we did not make.
+pub fn invalid_token() -> S3Error {
+    S3Error::new(
+        S3ErrorCode::InvalidArgument,
+        "The continuation token provided is incorrect",
+    )
+    .with_detail("ArgumentName", "continuation-token")
+}
+
 pub fn decode_token(token: &str) -> Result<ListStart, S3Error> {
-    let invalid = || {
-        S3Error::new(
-            S3ErrorCode::InvalidArgument,
-            "The continuation token provided is incorrect",
-        )
-        .with_detail("ArgumentName", "continuation-token")
-    };
+    let invalid = invalid_token;
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token)
         .map_err(|_| invalid())?;

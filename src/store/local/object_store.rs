@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use rusqlite::Connection;
 
 use super::blocks::random_hex;
+use super::index::completed::NewCompletion;
 use super::index::objects::{check_condition, existing_object, ExistingObject, NewObject};
 use super::index::uploads::{check_upload, NewPart, PartLookup};
 use super::index::{
@@ -18,9 +19,9 @@ use super::staging::{self, LocalStaged};
 use super::writer::Tx;
 use super::{state, LocalStore, Shared};
 use crate::store::{
-    AbortedUpload, BodyStream, BucketDocuments, BucketInfo, CopySource, ListStart, ObjectInfo,
-    ObjectMeta, ObjectStore, ObjectSummary, PartInfo, Principal, Staged, StoreError, UploadInfo,
-    User, WriteCondition,
+    part_list_digest, AbortedUpload, BodyStream, BucketDocuments, BucketInfo, CompletedUpload,
+    CopySource, ListStart, ObjectInfo, ObjectMeta, ObjectStore, ObjectSummary, PartInfo, Principal,
+    Staged, StoreError, UploadInfo, User, WriteCondition, COMPLETED_UPLOAD_KEPT,
 };
 
 fn user_name(who: &Principal) -> Result<&str, StoreError> {
@@ -28,6 +29,11 @@ fn user_name(who: &Principal) -> Result<&str, StoreError> {
         Principal::User(name) => Ok(name),
         Principal::Anonymous => Err(StoreError::AccessDenied),
     }
+}
+
+/// [`COMPLETED_UPLOAD_KEPT`] in the index's milliseconds.
+fn completed_kept_ms() -> i64 {
+    COMPLETED_UPLOAD_KEPT.as_millis() as i64
 }
 
 /// Releases every part of an upload and removes it.
@@ -113,6 +119,7 @@ impl ObjectStore for LocalStore {
                 for upload_id in index::uploads::ids_in_bucket(tx.conn, &bucket)? {
                     drop_upload(tx, &upload_id)?;
                 }
+                index::completed::forget_bucket(tx.conn, &bucket)?;
                 index::buckets::delete(tx.conn, &bucket)
             })
             .await
@@ -427,6 +434,19 @@ impl ObjectStore for LocalStore {
                 // version let go of theirs. No data is copied.
                 tx.reference_existing(&joined)?;
                 drop_upload(tx, &upload_id)?;
+                let now = now_ms();
+                index::completed::forget_before(tx.conn, now - completed_kept_ms())?;
+                index::completed::insert(
+                    tx.conn,
+                    &NewCompletion {
+                        upload_id: &upload_id,
+                        bucket: &bucket,
+                        key: &key,
+                        etag: &meta.etag,
+                        parts_digest: &part_list_digest(&parts),
+                        completed_ms: now,
+                    },
+                )?;
                 let mtime = replace_object_row(
                     tx,
                     existing.as_ref(),
@@ -448,6 +468,23 @@ impl ObjectStore for LocalStore {
                 })
             })
             .await
+    }
+
+    async fn completed_upload(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<CompletedUpload>, StoreError> {
+        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let upload_id = upload_id.to_owned();
+        self.read(move |conn| {
+            check_owner(conn, &who, &bucket)?;
+            let since = now_ms() - completed_kept_ms();
+            index::completed::find(conn, &upload_id, &bucket, &key, since)
+        })
+        .await
     }
 
     async fn abort_multipart(
@@ -558,6 +595,7 @@ impl ObjectStore for LocalStore {
         let cutoff = index::to_ms(cutoff);
         self.writer
             .run(None, move |tx| {
+                index::completed::forget_before(tx.conn, now_ms() - completed_kept_ms())?;
                 let rows = index::uploads::initiated_before(tx.conn, cutoff, limit)?;
                 let mut aborted = Vec::with_capacity(rows.len());
                 for row in rows {

@@ -5,8 +5,9 @@
 //! - S3 access key = SX user name, S3 secret = that user's SX token, resolved with the admin
 //!   token and cached; every request then runs as that user, so SX's own ACLs apply.
 //! - Everything the gateway must remember lives on the cluster, under the reserved
-//!   `.libres3/` directory of each volume: staged bodies (`tmp/`), multipart uploads (`up/`) and
-//!   their parts (`parts/`). Several gateways in front of one cluster share no other state.
+//!   `.libres3/` directory of each volume: staged bodies (`tmp/`), multipart uploads (`up/`),
+//!   their parts (`parts/`) and, for a while, completed uploads (`done/`). Several gateways
+//!   in front of one cluster share no other state.
 //! - `stage` keeps a body of up to [`PART_BYTES`] in memory, and the commit uploads it under
 //!   its real name. A larger body is hashed block by block as it arrives, SX is sent only the
 //!   blocks it lacks, in parts of [`PART_BYTES`] so memory stays bounded, and the staged body
@@ -32,6 +33,7 @@ pub mod proto;
 mod access;
 mod buckets;
 mod cluster;
+mod completed;
 mod listing;
 mod multipart;
 mod objects;

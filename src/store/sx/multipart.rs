@@ -14,8 +14,8 @@ use super::proto::{self, HexMeta};
 use super::staged::SxStaged;
 use super::upload::Segment;
 use crate::store::{
-    AbortedUpload, BodyError, ByteRange, ObjectInfo, ObjectMeta, ObjectReader, PartInfo,
-    StoreError, UploadInfo, WriteCondition,
+    part_list_digest, AbortedUpload, BodyError, ByteRange, CompletedUpload, ObjectInfo, ObjectMeta,
+    ObjectReader, PartInfo, StoreError, UploadInfo, WriteCondition,
 };
 
 /// Multipart uploads: one record file each.
@@ -37,7 +37,7 @@ fn upload_path(upload_id: &str) -> SxPath {
     SxPath::internal(format!("{UPLOADS_DIR}{upload_id}"))
 }
 
-fn valid_upload_id(id: &str) -> bool {
+pub(super) fn valid_upload_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
@@ -161,6 +161,7 @@ impl Cluster {
         for path in doomed {
             self.delete_path(vol, &path).await?;
         }
+        self.forget_old_completions(vol).await?;
         let limit = SystemTime::now() - ABANDONED_AFTER;
         for (id, record) in self.uploads(vol).await? {
             if record.initiated < limit {
@@ -412,6 +413,13 @@ impl Cluster {
             }
             other => other?,
         }
+        let done = CompletedUpload {
+            key: key.to_owned(),
+            etag: meta.etag.clone(),
+            parts_digest: part_list_digest(parts),
+            completed: SystemTime::now(),
+        };
+        self.record_completion(vol, upload_id, &done).await;
         self.delete_tree(vol, &format!("{PARTS_DIR}{upload_id}"))
             .await?;
         self.delete_path(vol, &upload_path(upload_id)).await?;
@@ -476,6 +484,7 @@ impl Cluster {
         let mut aborted = Vec::new();
         for bucket in self.list_buckets(&admin).await? {
             let vol = self.volume(&admin, &bucket.name).await?;
+            self.forget_old_completions(&vol).await?;
             for (id, record) in self.uploads(&vol).await? {
                 if aborted.len() >= limit {
                     return Ok(aborted);

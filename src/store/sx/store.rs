@@ -16,9 +16,9 @@ use super::mapping::key_to_path;
 use super::{SxConfig, SxReader, SxStaged};
 use crate::config::Config;
 use crate::store::{
-    AbortedUpload, BackendPart, BackendState, BodyStream, BucketDocuments, BucketInfo, CopySource,
-    ListStart, ObjectInfo, ObjectMeta, ObjectStore, ObjectSummary, PartInfo, Principal, StoreError,
-    UploadInfo, User, WriteCondition,
+    AbortedUpload, BackendPart, BackendState, BodyStream, BucketDocuments, BucketInfo,
+    CompletedUpload, CopySource, ListStart, ObjectInfo, ObjectMeta, ObjectStore, ObjectSummary,
+    PartInfo, Principal, StoreError, UploadInfo, User, WriteCondition,
 };
 
 /// The first wait before connecting again to a cluster that did not answer; it doubles up to
@@ -361,6 +361,18 @@ impl ObjectStore for SxStore {
         cluster
             .complete_multipart(&vol, key, upload_id, parts, meta, condition)
             .await
+    }
+
+    async fn completed_upload(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<CompletedUpload>, StoreError> {
+        let cluster = self.cluster()?;
+        let vol = cluster.data_volume(who, bucket).await?;
+        cluster.completed_upload(&vol, key, upload_id).await
     }
 
     async fn abort_multipart(

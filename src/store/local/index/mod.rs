@@ -7,6 +7,7 @@ mod schema;
 
 pub mod blocks;
 pub mod buckets;
+pub mod completed;
 pub mod meta;
 pub mod objects;
 pub mod uploads;

@@ -48,6 +48,14 @@ CREATE TABLE IF NOT EXISTS parts(
     mtime_ms INTEGER NOT NULL,
     blocks BLOB NOT NULL,
     PRIMARY KEY(upload_id, number)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS completed_uploads(
+    upload_id TEXT PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    key BLOB NOT NULL,
+    etag TEXT NOT NULL,
+    parts_digest TEXT NOT NULL,
+    completed_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS completed_uploads_by_age ON completed_uploads(completed_ms);
 CREATE TABLE IF NOT EXISTS blocks(
     hash BLOB PRIMARY KEY,
     dir_id INTEGER NOT NULL,

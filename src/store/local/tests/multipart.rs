@@ -105,6 +105,16 @@ async fn multipart_joins_parts_without_copy() {
         store.list_parts(&who, "b", "mp", &id).await,
         Err(StoreError::NoSuchUpload)
     ));
+    // The completion is remembered for its key only.
+    let done = store.completed_upload(&who, "b", "mp", &id).await.unwrap();
+    let done = done.expect("a completion record");
+    assert_eq!(done.etag, "m-2");
+    assert_eq!(done.parts_digest, crate::store::part_list_digest(&chosen));
+    assert!(store
+        .completed_upload(&who, "b", "mp2", &id)
+        .await
+        .unwrap()
+        .is_none());
 
     // The unlisted part 2 and the replaced first part 1 are released.
     store.collect_garbage().await.unwrap();

@@ -105,7 +105,21 @@ async fn multipart_across_two_gateways() {
         two.list_parts(&alice, "mp", "big/object", &id).await,
         Err(StoreError::NoSuchUpload)
     ));
-    // Abort removes everything.
+    // The other gateway finds the completion's record, for this key only.
+    let done = two
+        .completed_upload(&alice, "mp", "big/object", &id)
+        .await
+        .unwrap()
+        .expect("a completion record");
+    assert_eq!(done.etag, "m-3");
+    assert_eq!(done.parts_digest, crate::store::part_list_digest(&parts));
+    assert!(two
+        .completed_upload(&alice, "mp", "x", &id)
+        .await
+        .unwrap()
+        .is_none());
+    let completed_id = id;
+    // Abort removes everything but that record.
     let id = two
         .create_multipart(&alice, "mp", "x", meta(""))
         .await
@@ -118,8 +132,9 @@ async fn multipart_across_two_gateways() {
         .await
         .unwrap();
     one.abort_multipart(&alice, "mp", "x", &id).await.unwrap();
-    eventually("only the object left", || {
-        fake.files("mp") == ["big/object"]
+    let record = format!(".libres3/done/{completed_id}");
+    eventually("only the object and the completion record left", || {
+        fake.files("mp") == [record.as_str(), "big/object"]
     })
     .await;
 }
@@ -237,4 +252,53 @@ async fn multipart_copies_only_what_does_not_line_up() {
         get(&store, &alice, "mp", "k").await.unwrap(),
         parts.concat()
     );
+}
+
+/// Completion records older than COMPLETED_UPLOAD_KEPT are no longer found, and the next new
+/// upload of the volume removes them.
+#[actix_web::test]
+async fn old_completion_records_are_forgotten() {
+    use crate::store::{CompletedUpload, COMPLETED_UPLOAD_KEPT};
+    let (fake, store, alice) = alice_with_volume("done").await;
+    let cluster = store.cluster().unwrap();
+    let vol = cluster.data_volume(&alice, "done").await.unwrap();
+    let record = |age: std::time::Duration| CompletedUpload {
+        key: "k".into(),
+        etag: "e-1".into(),
+        parts_digest: "d".into(),
+        completed: std::time::SystemTime::now() - age,
+    };
+    let (old, new) = ("0".repeat(32), "1".repeat(32));
+    let an_hour_more = COMPLETED_UPLOAD_KEPT + std::time::Duration::from_secs(60);
+    cluster
+        .record_completion(&vol, &old, &record(an_hour_more))
+        .await;
+    cluster
+        .record_completion(&vol, &new, &record(std::time::Duration::ZERO))
+        .await;
+    let found = |id: String| {
+        let store = &store;
+        let alice = &alice;
+        async move {
+            store
+                .completed_upload(alice, "done", "k", &id)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(found(old.clone()).await.is_none());
+    assert_eq!(found(new.clone()).await.map(|r| r.etag), Some("e-1".into()));
+    store
+        .create_multipart(&alice, "done", "next", meta(""))
+        .await
+        .unwrap();
+    let (old_file, new_file) = (
+        format!(".libres3/done/{old}"),
+        format!(".libres3/done/{new}"),
+    );
+    eventually("the old record removed, the new one kept", || {
+        let files = fake.files("done");
+        !files.contains(&old_file) && files.contains(&new_file)
+    })
+    .await;
 }
