@@ -310,7 +310,9 @@ fn conditional_put_racing_a_plain_put(s: &TestServer) {
         let key = format!("k{round}");
         let path = obj_path(&b, &key);
         let mine = test_data(10 * MIB, round as u64);
-        let theirs = test_data(MIB, 100 + round as u64);
+        // A small plain PUT mostly ends first (409 for ours), a big one mostly last (200).
+        let their_size = if round % 2 == 0 { MIB } else { 12 * MIB };
+        let theirs = test_data(their_size, 100 + round as u64);
         let stream = start_conditional_put(&c, &path, mine.clone(), rest);
         let (answer, plain) = thread::scope(|scope| {
             let plain = scope.spawn(|| c.put(&path).body(theirs.clone()).send().status);
