@@ -152,8 +152,6 @@ pub struct DeletePreconditions {
 /// How a delete's conditions fare against the object as it is now.
 #[derive(Debug, PartialEq, Eq)]
 pub enum DeleteOutcome {
-    /// Nothing to check: delete whatever is there.
-    Unconditional,
     /// Delete the object only if it still has this ETag when it is removed.
     IfEtag(String),
     /// The key is missing and only the date or size was given: nothing to delete, success.
@@ -205,9 +203,6 @@ impl DeletePreconditions {
         &self,
         current: Option<(&str, SystemTime, u64)>,
     ) -> Result<DeleteOutcome, S3Error> {
-        if *self == DeletePreconditions::default() {
-            return Ok(DeleteOutcome::Unconditional);
-        }
         let Some((etag, modified, size)) = current else {
             return match self.if_match {
                 Some(_) => Err(S3Error::new(
@@ -319,8 +314,6 @@ mod tests {
     #[test]
     fn delete_preconditions() {
         let now = Some((ETAG, at(10), 5));
-        let none = DeletePreconditions::default();
-        assert_eq!(none.evaluate(None).unwrap(), DeleteOutcome::Unconditional);
         let size = DeletePreconditions::from_headers(None, None, Some("5")).unwrap();
         assert_eq!(
             size.evaluate(now).unwrap(),

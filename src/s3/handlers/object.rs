@@ -435,9 +435,6 @@ pub async fn delete_key<S: ObjectStore>(
         .map(|i| (i.meta.etag.as_str(), i.last_modified, i.size));
     match conditions.evaluate(now)? {
         DeleteOutcome::Missing => Ok(()),
-        DeleteOutcome::Unconditional => {
-            Ok(ctx.store.delete_object(&ctx.who, &ctx.bucket, key).await?)
-        }
         DeleteOutcome::IfEtag(etag) => ctx
             .store
             .delete_object_if_etag(&ctx.who, &ctx.bucket, key, &etag)
