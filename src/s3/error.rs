@@ -38,6 +38,7 @@ error_codes! {
     BucketAlreadyExists => 409,
     BucketAlreadyOwnedByYou => 409,
     BucketNotEmpty => 409,
+    ConditionalRequestConflict => 409,
     EntityTooLarge => 400,
     EntityTooSmall => 400,
     IncompleteBody => 400,

@@ -405,6 +405,16 @@ pub trait ObjectStore: 'static {
         bucket: &str,
         key: &str,
     ) -> Result<(), StoreError>;
+    /// Deletes `key` only while it has ETag `etag` (unquoted), checked atomically with the
+    /// removal as far as the backend allows: NoSuchKey when it does not exist,
+    /// PreconditionFailed when it has another ETag.
+    async fn delete_object_if_etag(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> Result<(), StoreError>;
     /// Up to `limit` objects whose key starts with `prefix`, from `start`, in key order.
     async fn list_objects(
         &self,

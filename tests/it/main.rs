@@ -31,6 +31,7 @@ mod rclone;
 mod reliability;
 mod s3_access;
 mod s3_checksums;
+mod s3_conditions;
 mod s3_config;
 mod s3_copy;
 mod s3_listing_rules;

@@ -82,7 +82,9 @@ fn sx_a_multipart_object_larger_than_half_its_volume_completes() {
             .header("If-None-Match", "*")
             .body(complete_xml(&numbered))
             .send()
-            .assert_error(412, "PreconditionFailed");
+            // The key was absent when the request started: a conflict, not a failed condition
+            // (CompleteMultipartUpload page, If-None-Match).
+            .assert_error(409, "ConditionalRequestConflict");
         assert_eq!(fake.pending_hooks(), 0);
         let listed = c.get(&path).query("uploadId", &id).send().ok().text();
         assert_eq!(

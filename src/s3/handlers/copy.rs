@@ -5,8 +5,8 @@ use futures_util::{StreamExt, TryStreamExt};
 
 use super::multipart::{upload_error, MAX_PART_SIZE};
 use super::object::{
-    apply_request_documents, check_write_options, meta_headers, write_condition, written_xml,
-    MAX_PUT_SIZE,
+    apply_request_documents, check_write_options, condition_conflict, meta_headers,
+    write_condition, written_xml, MAX_PUT_SIZE,
 };
 use super::quoted;
 use crate::encoding::hex;
@@ -124,7 +124,7 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
     check_write_options(ctx.store, ctx.req.headers())?;
     let metadata = directive(ctx, "x-amz-metadata-directive")?;
     let tagging = directive(ctx, "x-amz-tagging-directive")?;
-    let condition = write_condition(ctx)?;
+    let condition = write_condition(ctx).await?;
     // The source's metadata is read first and the copy commits against that ETag: a source
     // overwritten in between is read again, so a copy always copies one whole version, old or
     // new, and its conditions are checked against the version copied.
@@ -156,7 +156,7 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
                 attempt += 1;
             }
             result => {
-                let info = result?;
+                let info = result.map_err(condition_conflict)?;
                 return Ok(written_xml(
                     ctx.store,
                     copy_result("CopyObjectResult", &info.meta.etag, &info),

@@ -2,13 +2,16 @@
 
 use actix_web::HttpResponse;
 
+use super::object::delete_key;
 use super::xml_response;
 use crate::s3::body::{RequestBody, MAX_XML_BODY};
+use crate::s3::conditional::DeletePreconditions;
 use crate::s3::error::S3Error;
 use crate::s3::router::MAX_KEY_LEN;
 use crate::s3::xml::{self, XmlWriter};
 use crate::s3::Ctx;
 use crate::store::ObjectStore;
+use crate::time::parse_iso8601;
 
 /// The most keys one DeleteObjects request may name (as S3).
 pub const MAX_DELETE_KEYS: usize = 1000;
@@ -16,7 +19,28 @@ pub const MAX_DELETE_KEYS: usize = 1000;
 #[derive(Debug)]
 pub struct DeleteRequest {
     pub quiet: bool,
-    pub keys: Vec<String>,
+    /// Each key with the conditions of its `Object` entry.
+    pub objects: Vec<(String, DeletePreconditions)>,
+}
+
+/// The conditions of one `Object` entry: `ETag`, `LastModifiedTime` (ISO 8601) and `Size`
+/// (DeleteObjects page, ObjectIdentifier).
+fn entry_conditions(object: roxmltree::Node) -> Result<DeletePreconditions, S3Error> {
+    let text = |name| xml::child_text(object, name).map(str::trim);
+    let last_modified = text("LastModifiedTime")
+        .map(|v| parse_iso8601(v).ok_or_else(|| xml::malformed("LastModifiedTime is a timestamp")))
+        .transpose()?;
+    let size = text("Size")
+        .map(|v| {
+            v.parse()
+                .map_err(|_| xml::malformed("Size is a number of bytes"))
+        })
+        .transpose()?;
+    Ok(DeletePreconditions {
+        if_match: text("ETag").map(|v| v.trim_matches('"').to_string()),
+        last_modified,
+        size,
+    })
 }
 
 pub fn parse_request(body: &[u8]) -> Result<DeleteRequest, S3Error> {
@@ -30,16 +54,16 @@ pub fn parse_request(body: &[u8]) -> Result<DeleteRequest, S3Error> {
         Some("true") => true,
         Some(_) => return Err(xml::malformed("Quiet is true or false")),
     };
-    let mut keys = Vec::new();
+    let mut objects = Vec::new();
     for object in xml::children(root, "Object") {
         let key = xml::child_text(object, "Key")
             .ok_or_else(|| xml::malformed("every Object has a Key"))?;
-        keys.push(key.to_string());
+        objects.push((key.to_string(), entry_conditions(object)?));
     }
-    if keys.is_empty() || keys.len() > MAX_DELETE_KEYS {
+    if objects.is_empty() || objects.len() > MAX_DELETE_KEYS {
         return Err(xml::malformed("a Delete names 1 to 1000 objects"));
     }
-    Ok(DeleteRequest { quiet, keys })
+    Ok(DeleteRequest { quiet, objects })
 }
 
 pub async fn delete_objects<S: ObjectStore>(
@@ -53,17 +77,14 @@ pub async fn delete_objects<S: ObjectStore>(
 
     let mut w = XmlWriter::new();
     w.open_root("DeleteResult");
-    for key in &request.keys {
+    for (key, conditions) in &request.objects {
         let result = if key.is_empty() || key.len() > MAX_KEY_LEN {
             Err(S3Error::new(
                 crate::s3::error::S3ErrorCode::InvalidArgument,
                 "A key is 1 to 1024 bytes long",
             ))
         } else {
-            ctx.store
-                .delete_object(&ctx.who, &ctx.bucket, key)
-                .await
-                .map_err(S3Error::from)
+            delete_key(ctx, key, conditions).await
         };
         match result {
             Ok(()) if request.quiet => {}
@@ -101,7 +122,17 @@ mod tests {
         )
         .unwrap();
         assert!(r.quiet);
-        assert_eq!(r.keys, vec!["a&b", "c"]);
+        let keys: Vec<&str> = r.objects.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, vec!["a&b", "c"]);
+        let r = parse_request(
+            b"<Delete><Object><Key>k</Key><ETag>\"e\"</ETag><Size>3</Size>\
+              <LastModifiedTime>1970-01-01T00:00:10.000Z</LastModifiedTime></Object></Delete>",
+        )
+        .unwrap();
+        let conditions = &r.objects[0].1;
+        assert_eq!(conditions.if_match.as_deref(), Some("e"));
+        assert_eq!(conditions.size, Some(3));
+        assert!(conditions.last_modified.is_some());
         for bad in [
             &b"<Delete></Delete>"[..],
             b"<Delete><Object></Object></Delete>",

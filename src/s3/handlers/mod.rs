@@ -98,6 +98,7 @@ pub async fn run<S: ObjectStore>(
         Operation::DeleteObjectTagging => config::delete_object_tagging(ctx).await,
         Operation::GetBucketVersioning => config::get_bucket_versioning(ctx).await,
         Operation::BucketConfig(name) => config::bucket_config(ctx, name).await,
+        Operation::Unsupported("GetObjectTorrent") => object::get_object_torrent(ctx).await,
         Operation::PutBucketVersioning
         | Operation::PostObject
         | Operation::CorsPreflight

@@ -5,8 +5,8 @@ use md5::{Digest, Md5};
 
 use super::list::common_prefix;
 use super::object::{
-    apply_request_documents, check_write_options, encryption_header, meta_headers, stage_body,
-    write_condition, written_xml,
+    apply_request_documents, check_write_options, condition_conflict, encryption_header,
+    meta_headers, stage_body, write_condition, written_xml,
 };
 use super::{owner_name, quoted, xml_response};
 use crate::encoding::{hex, unhex};
@@ -160,7 +160,7 @@ pub async fn complete<S: ObjectStore>(
     id: &str,
     body: RequestBody,
 ) -> Result<HttpResponse, S3Error> {
-    let condition = write_condition(ctx)?;
+    let condition = write_condition(ctx).await?;
     let document = body.read_capped(MAX_XML_BODY).await?;
     let requested = parse_completion(&document)?;
     let (upload, stored) = match ctx
@@ -194,7 +194,8 @@ pub async fn complete<S: ObjectStore>(
             meta,
             condition,
         )
-        .await?;
+        .await
+        .map_err(condition_conflict)?;
     Ok(completion_result(ctx, &info.meta.etag))
 }
 

@@ -12,7 +12,9 @@ use crate::encoding::hex;
 use crate::s3::access::{access_denied, Access};
 use crate::s3::acl::{self, CannedAcl};
 use crate::s3::body::{BodyDigest, RequestBody};
-use crate::s3::conditional::{self, Outcome, Preconditions};
+use crate::s3::conditional::{
+    self, DeleteOutcome, DeletePreconditions, Outcome, Preconditions, WritePrecondition,
+};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::handlers::multipart::MAX_PART_NUMBER;
 use crate::s3::router::GetParams;
@@ -228,23 +230,43 @@ pub async fn open_readable<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<S::Reader
     }
 }
 
-/// `If-None-Match: *` and `If-Match: etag` on a write.
-pub fn write_condition<S>(ctx: &Ctx<'_, S>) -> Result<WriteCondition, S3Error> {
-    if let Some(value) = ctx.header("if-none-match") {
-        if value.trim() != "*" {
-            return Err(S3Error::new(
-                S3ErrorCode::NotImplemented,
-                "If-None-Match on a write accepts only '*'",
-            ));
-        }
-        return Ok(WriteCondition::IfAbsent);
+/// `If-None-Match: *` and `If-Match` on a write (PutObject, CompleteMultipartUpload,
+/// CopyObject), checked against the key as it is when the request starts; the store checks
+/// the returned condition again when it commits (see [`condition_conflict`]).
+pub async fn write_condition<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<WriteCondition, S3Error> {
+    let wanted =
+        conditional::write_precondition(ctx.header("if-match"), ctx.header("if-none-match"))?;
+    if wanted == WritePrecondition::None {
+        return Ok(WriteCondition::None);
     }
-    if let Some(value) = ctx.header("if-match") {
-        return Ok(WriteCondition::IfEtag(
-            value.trim().trim_matches('"').to_string(),
-        ));
+    let current = current_object(ctx, &ctx.key).await?;
+    conditional::write_condition_now(wanted, current.as_ref().map(|i| i.meta.etag.as_str()))
+        .map_err(|e| e.with_detail("Key", ctx.key.clone()))
+}
+
+/// The object stored at `key` now, if any.
+pub async fn current_object<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    key: &str,
+) -> Result<Option<ObjectInfo>, S3Error> {
+    match ctx.store.open_object(&ctx.who, &ctx.bucket, key).await {
+        Ok(reader) => Ok(Some(reader.info().clone())),
+        Err(StoreError::NoSuchKey) => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    Ok(WriteCondition::None)
+}
+
+/// The answer when a write or delete condition held when the request started but not when
+/// the store committed: another write or delete of the key ended in between. AWS answers 409
+/// ConditionalRequestConflict, after which the client retries (PutObject, DeleteObject pages).
+pub fn condition_conflict(e: StoreError) -> S3Error {
+    match e {
+        StoreError::PreconditionFailed => S3Error::new(
+            S3ErrorCode::ConditionalRequestConflict,
+            "A conflicting operation occurred on this key while the request ran. Please retry.",
+        ),
+        other => other.into(),
+    }
 }
 
 /// The Content-MD5 header decoded, if sent.
@@ -354,7 +376,7 @@ pub async fn put_object<S: ObjectStore>(
     check_write_options(ctx.store, ctx.req.headers())?;
     let mut headers = meta_headers(ctx)?;
     apply_request_documents(ctx, &mut headers, true)?;
-    let condition = write_condition(ctx)?;
+    let condition = write_condition(ctx).await?;
     let body = stage_body(ctx, body, MAX_PUT_SIZE).await?;
     let mut response = HttpResponse::Ok();
     body.echo_checksum(&mut response);
@@ -377,17 +399,54 @@ pub async fn put_object<S: ObjectStore>(
             meta,
             condition,
         )
-        .await?;
+        .await
+        .map_err(condition_conflict)?;
     Ok(response
         .insert_header(("ETag", quoted(&info.meta.etag)))
         .finish())
 }
 
+/// DeleteObject, with the conditions of the DeleteObject page (`If-Match`,
+/// `x-amz-if-match-last-modified-time`, `x-amz-if-match-size`).
 pub async fn delete_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
-    ctx.store
-        .delete_object(&ctx.who, &ctx.bucket, &ctx.key)
-        .await?;
+    let conditions = DeletePreconditions::from_headers(
+        ctx.header("if-match"),
+        ctx.header("x-amz-if-match-last-modified-time"),
+        ctx.header("x-amz-if-match-size"),
+    )?;
+    delete_key(ctx, &ctx.key, &conditions)
+        .await
+        .map_err(|e| e.with_detail("Key", ctx.key.clone()))?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deletes `key` if `conditions` hold (DeleteObject, and each entry of DeleteObjects).
+pub async fn delete_key<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    key: &str,
+    conditions: &DeletePreconditions,
+) -> Result<(), S3Error> {
+    if *conditions == DeletePreconditions::default() {
+        return Ok(ctx.store.delete_object(&ctx.who, &ctx.bucket, key).await?);
+    }
+    let current = current_object(ctx, key).await?;
+    let now = current
+        .as_ref()
+        .map(|i| (i.meta.etag.as_str(), i.last_modified, i.size));
+    match conditions.evaluate(now)? {
+        DeleteOutcome::Missing => Ok(()),
+        DeleteOutcome::IfEtag(etag) => ctx
+            .store
+            .delete_object_if_etag(&ctx.who, &ctx.bucket, key, &etag)
+            .await
+            .map_err(condition_conflict),
+    }
+}
+
+/// GetObjectTorrent: not offered, but a missing key answers 404 NoSuchKey first, as on AWS.
+pub async fn get_object_torrent<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
+    open_readable(ctx).await?;
+    Err(S3Error::not_implemented("GetObjectTorrent"))
 }
 
 /// The XML answer of a write other than PutObject (copies, multipart uploads), which says

@@ -277,6 +277,30 @@ impl ObjectStore for LocalStore {
             .await
     }
 
+    async fn delete_object_if_etag(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> Result<(), StoreError> {
+        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let condition = WriteCondition::IfEtag(etag.to_owned());
+        self.writer
+            .run(None, move |tx| {
+                check_owner(tx.conn, &who, &bucket)?;
+                let Some(existing) = existing_object(tx.conn, &bucket, &key)? else {
+                    return Err(StoreError::NoSuchKey);
+                };
+                check_condition(&condition, Some(&existing))?;
+                if let Some(list) = &existing.blocks {
+                    tx.release(&decode_blocks(list)?)?;
+                }
+                index::objects::delete(tx.conn, &bucket, &key)
+            })
+            .await
+    }
+
     async fn list_objects(
         &self,
         who: &Principal,

@@ -13,6 +13,13 @@ use super::mapping::{meta_from_sx, meta_to_sx, url_encode, SxPath};
 use super::upload::Segment;
 use crate::store::{CopySource, ObjectInfo, ObjectMeta, Principal, StoreError, WriteCondition};
 
+/// A conditional write's checks around its flush: the condition again just before it, and
+/// its write id just after.
+pub(super) struct ConditionalWrite<'a> {
+    pub condition: &'a WriteCondition,
+    pub write_id: &'a str,
+}
+
 /// File meta key of a conditional write: a random id that tells the writer whether the file
 /// SX holds after its flush is its own.
 const WRITE_ID_KEY: &str = "libres3-wid";
@@ -22,11 +29,13 @@ impl Cluster {
     ///
     /// SX has no compare-and-swap, so the condition is checked three times: before the upload
     /// starts, again just before the flush that makes the file visible, and after the flush,
-    /// through a random write id stored in the file meta: a write that another writer replaced
-    /// in the meantime reports PreconditionFailed (the other write is the one visible). Two
-    /// conditional writers whose flushes overlap (each checked before the other's flush
-    /// ended, and each re-read its own write id before the other's flush) can both succeed;
-    /// the README documents that window.
+    /// through a random write id stored in the file meta. Writes of one name through this
+    /// gateway take turns (see `write_file`) from the second check to the third, so among
+    /// them exactly one conditional writer wins, and a plain write that replaces ours after
+    /// our flush does not make ours fail: it came later. Only another gateway's write can
+    /// land between our flush and the id check; ours then reports PreconditionFailed (the
+    /// other write is the one visible). Two conditional writers on different gateways whose
+    /// flushes overlap can both succeed; the README documents that window.
     pub(super) async fn write_object(
         &self,
         vol: &Vol,
@@ -45,13 +54,34 @@ impl Cluster {
         let write_id = random_hex(16)?;
         sx_meta.insert(WRITE_ID_KEY, write_id.as_bytes());
         self.check_condition(vol, path, condition).await?;
-        self.write_file(vol, path, size, segments, Some(&sx_meta), Some(condition))
-            .await?;
+        let conditional = ConditionalWrite {
+            condition,
+            write_id: &write_id,
+        };
+        self.write_file(
+            vol,
+            path,
+            size,
+            segments,
+            Some(&sx_meta),
+            Some(&conditional),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// PreconditionFailed unless the file SX holds now carries `write_id`.
+    pub(super) async fn verify_write_id(
+        &self,
+        vol: &Vol,
+        path: &SxPath,
+        write_id: &str,
+    ) -> Result<(), StoreError> {
         match self.file_meta(vol, path).await {
             Ok(m) if m.get(WRITE_ID_KEY).as_deref() == Some(write_id.as_bytes()) => Ok(()),
             Ok(_) | Err(StoreError::NoSuchKey) => {
                 log::info!(
-                    "SX: conditional write of {} in {} was replaced by a concurrent write",
+                    "SX: conditional write of {} in {} was replaced by another gateway's write",
                     path.as_str(),
                     vol.name
                 );
@@ -59,6 +89,24 @@ impl Cluster {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Deletes a file only while its object has ETag `etag`. Conditional deletes and writes of
+    /// one name through this gateway take turns, so none lands between the check and the
+    /// delete; another gateway's write can (SX has no compare-and-swap).
+    pub(super) async fn delete_path_if_etag(
+        &self,
+        vol: &Vol,
+        path: &SxPath,
+        etag: &str,
+    ) -> Result<(), StoreError> {
+        let _turn = self.writing_turn(vol, path).await;
+        let current = self.file_with_meta(vol, path).await?;
+        let (file, meta) = current;
+        if meta_from_sx(Some(&meta), &file.file_revision).etag != etag {
+            return Err(StoreError::PreconditionFailed);
+        }
+        self.delete_path(vol, path).await
     }
 
     /// Deletes a file; Ok when it does not exist.

@@ -291,6 +291,19 @@ impl ObjectStore for SxStore {
         }
     }
 
+    async fn delete_object_if_etag(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> Result<(), StoreError> {
+        let cluster = self.cluster()?;
+        let vol = cluster.data_volume(who, bucket).await?;
+        let path = key_to_path(key).ok_or(StoreError::NoSuchKey)?;
+        cluster.delete_path_if_etag(&vol, &path, etag).await
+    }
+
     async fn list_objects(
         &self,
         who: &Principal,

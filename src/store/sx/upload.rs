@@ -12,6 +12,7 @@ use futures_util::stream::{self, StreamExt};
 use super::client::{Response, SxError};
 use super::cluster::{internal, json_body, store_error, Cluster, Vol};
 use super::mapping::{self, block_count, block_size, SxPath};
+use super::objects::ConditionalWrite;
 use super::proto::{CreateFile, ExtendFile, HexMeta, Upload};
 use crate::store::{BodyError, BodyStream, StoreError, WriteCondition};
 
@@ -223,17 +224,35 @@ impl Cluster {
         size: u64,
         segments: Vec<Segment>,
         meta: Option<&HexMeta>,
-        recheck: Option<&WriteCondition>,
+        conditional: Option<&ConditionalWrite<'_>>,
     ) -> Result<(u64, Vec<String>), StoreError> {
+        let _turn = self.writing_turn(vol, path).await;
+        let recheck = conditional.map(|c| c.condition);
+        let written = self
+            .write_file_now(vol, path, size, segments, meta, recheck)
+            .await?;
+        if let Some(conditional) = conditional {
+            // Still this gateway's turn: only another gateway can have replaced the file.
+            self.verify_write_id(vol, path, conditional.write_id)
+                .await?;
+        }
+        Ok(written)
+    }
+
+    /// Waits until no other write or conditional delete of `path` runs through this gateway;
+    /// the turn lasts as long as the guard.
+    pub(super) async fn writing_turn(
+        &self,
+        vol: &Vol,
+        path: &SxPath,
+    ) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = self
             .inner
             .writing
             .get_with((vol.name.clone(), path.as_str().to_owned()), || {
                 Arc::new(tokio::sync::Mutex::new(()))
             });
-        let _turn = lock.lock().await;
-        self.write_file_now(vol, path, size, segments, meta, recheck)
-            .await
+        lock.lock_owned().await
     }
 
     async fn write_file_now(

@@ -272,11 +272,12 @@ pub(super) fn conditional_writes(s: &TestServer) {
         .send()
         .ok();
     assert_eq!(c.get_object(&b, "k"), b"fourth");
+    // PutObject page: If-Match on a missing key is 404 NoSuchKey.
     c.put(&obj_path(&b, "absent"))
         .header("If-Match", &etag)
         .body("x")
         .send()
-        .assert_error(412, "PreconditionFailed");
+        .assert_error(404, "NoSuchKey");
     // CompleteMultipartUpload onto an existing key with If-None-Match: *.
     let id = create_upload(&c, &b, "k");
     let part = test_data(1000, 31);

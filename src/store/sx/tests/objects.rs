@@ -233,6 +233,46 @@ async fn conditional_write_replaced_after_its_flush_fails() {
     assert!(file_meta.contains_key("libres3-wid"), "{file_meta:?}");
 }
 
+/// A conditional write reads its write id back while it still holds this gateway's turn for
+/// the name, so a write through this gateway that replaces it (a later write) cannot make it
+/// report that its condition failed. Every meta read of `k` records whether the turn was held;
+/// the last one is the id read back.
+#[actix_web::test]
+async fn conditional_write_reads_its_id_back_in_its_turn() {
+    let (fake, store, alice) = alice_with_volume("vol").await;
+    let writing = store.cluster().unwrap().inner.writing.clone();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    for _ in 0..8 {
+        let (writing, seen) = (writing.clone(), seen.clone());
+        fake.before_next(
+            |method, uri, _| method == "GET" && uri.starts_with("/vol/k?fileMeta"),
+            Box::new(move |_| {
+                let held = writing
+                    .get(&("vol".to_owned(), "k".to_owned()))
+                    .is_some_and(|turn| turn.try_lock().is_err());
+                seen.lock().unwrap().push(held);
+            }),
+        );
+    }
+    let staged = store
+        .stage(&alice, "vol", body(b"mine", 2), Some(4))
+        .await
+        .unwrap();
+    store
+        .commit_object(
+            &alice,
+            "vol",
+            "k",
+            staged,
+            meta("m"),
+            WriteCondition::IfAbsent,
+        )
+        .await
+        .unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.last(), Some(&true), "{seen:?}");
+}
+
 #[actix_web::test]
 async fn copies_move_no_data() {
     let fake = FakeSx::start(2);
