@@ -52,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again, rules);
     }
     if let Ok(request) = parse_delete(data) {
-        assert!(!request.keys.is_empty() && request.keys.len() <= 1000);
+        assert!(!request.objects.is_empty() && request.objects.len() <= 1000);
     }
     if let Ok(parts) = parse_completion(data) {
         assert!(!parts.is_empty());

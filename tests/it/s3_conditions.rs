@@ -159,16 +159,8 @@ fn put_and_complete_conditions(s: &TestServer) {
         .body("first")
         .send();
     let etag = first.ok().header("etag").expect("ETag").to_string();
-    c.put(&path)
-        .header("If-None-Match", "*")
-        .body("second")
-        .send()
-        .assert_error(412, "PreconditionFailed");
-    c.put(&path)
-        .header("If-Match", "\"00000000000000000000000000000000\"")
-        .body("third")
-        .send()
-        .assert_error(412, "PreconditionFailed");
+    // 412 for `If-None-Match: *` on this key and for another ETag in `If-Match`:
+    // raw_objects::conditional_writes.
     c.put(&path)
         .header("If-None-Match", &etag)
         .body("fourth")
