@@ -15,6 +15,10 @@ pub const PARTS: &str = "x-libres3-parts";
 /// The flexible checksum verified when the whole object was written in one request, as
 /// `<response header>:<base64 value>` (e.g. `x-amz-checksum-crc32:jNwWgw==`).
 pub const CHECKSUM: &str = "x-libres3-checksum";
+/// On a multipart upload: the checksum it was created with ([`UploadChecksum::encode`]).
+///
+/// [`UploadChecksum::encode`]: crate::s3::checksum::UploadChecksum::encode
+pub const UPLOAD_CHECKSUM: &str = "x-libres3-upload-checksum";
 
 /// The stored form of a verified checksum.
 pub fn encode_checksum(header: &str, value: &str) -> String {
@@ -23,7 +27,12 @@ pub fn encode_checksum(header: &str, value: &str) -> String {
 
 /// The (header, value) of the object's stored checksum, if it has a well-formed one.
 pub fn checksum(meta: &ObjectMeta) -> Option<(&str, &str)> {
-    let (header, value) = get(meta, CHECKSUM)?.split_once(':')?;
+    decode_checksum(get(meta, CHECKSUM)?)
+}
+
+/// The (header, value) of a stored checksum (of an object or a part).
+pub fn decode_checksum(text: &str) -> Option<(&str, &str)> {
+    let (header, value) = text.split_once(':')?;
     (header.starts_with("x-amz-checksum-") && !value.is_empty()).then_some((header, value))
 }
 

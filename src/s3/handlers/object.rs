@@ -584,6 +584,8 @@ pub async fn get_object<S: ObjectStore>(
     if whole_object && checksum_mode_enabled(ctx) {
         if let Some((header, value)) = objmeta::checksum(&info.meta) {
             insert_header(&mut builder, header, value);
+            let kind = crate::s3::checksum::ChecksumType::of_value(value);
+            builder.insert_header(("x-amz-checksum-type", kind.name()));
         }
     }
     if let Some(count) = parts_count {
@@ -665,6 +667,8 @@ pub async fn get_object_attributes<S: ObjectStore>(
                 if let Some((element, value)) = stored {
                     w.open("Checksum");
                     w.elem(element, value);
+                    let kind = crate::s3::checksum::ChecksumType::of_value(value);
+                    w.elem("ChecksumType", kind.name());
                     w.close("Checksum");
                 }
             }
