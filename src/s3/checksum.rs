@@ -76,7 +76,7 @@ impl Algorithm {
         }
     }
 
-    fn digest_len(self) -> usize {
+    pub fn digest_len(self) -> usize {
         match self {
             Algorithm::Crc32 | Algorithm::Crc32c => 4,
             Algorithm::Crc64Nvme => 8,

@@ -47,9 +47,26 @@ fn multipart_uploads_keep_part_and_object_checksums(s: &TestServer) {
         assert_eq!(r["head"], json!([expected, kind]), "{key}");
         assert_eq!(
             r["attributes"],
-            json!({ field: expected, "ChecksumType": kind }),
+            json!({ field.as_str(): expected, "ChecksumType": kind }),
             "{key}"
         );
+        // GetObjectAttributes ObjectParts, paged by x-amz-max-parts and
+        // x-amz-part-number-marker (GetObjectAttributesParts, ObjectPart).
+        let tail = "checksummed tail\n".len() * 10;
+        for (page, (number, size, next)) in [(1, 5 * 1024 * 1024, true), (2, tail, false)]
+            .into_iter()
+            .enumerate()
+        {
+            let got = &r["pages"][page];
+            assert_eq!(got["TotalPartsCount"], json!(2), "{key} page {page}");
+            assert_eq!(got["MaxParts"], json!(1), "{key} page {page}");
+            assert_eq!(got["IsTruncated"], json!(next), "{key} page {page}");
+            assert_eq!(
+                got["Parts"],
+                json!([{ "PartNumber": number, "Size": size, field.as_str(): parts[page] }]),
+                "{key} page {page}"
+            );
+        }
     }
     // UploadPart: "BadDigest" when the part's checksum does not match its data.
     assert_eq!(v["bad_part"], Value::from("BadDigest"));

@@ -234,7 +234,14 @@ pub async fn complete<S: ObjectStore>(
         objmeta::CHECKSUM,
         object_checksum
             .as_ref()
-            .map(|(algorithm, value)| objmeta::encode_checksum(algorithm.header(), value)),
+            .map(|c| objmeta::encode_checksum(c.algorithm.header(), &c.value)),
+    );
+    objmeta::set(
+        &mut headers,
+        objmeta::PART_CHECKSUMS,
+        object_checksum
+            .as_ref()
+            .and_then(|c| objmeta::encode_part_checksums(&c.parts)),
     );
     let meta = ObjectMeta { etag, headers };
     let info = ctx
@@ -250,11 +257,17 @@ pub async fn complete<S: ObjectStore>(
         )
         .await
         .map_err(condition_conflict)?;
-    Ok(completion_result(
-        ctx,
-        &info.meta.etag,
-        object_checksum.as_ref(),
-    ))
+    let checksum = object_checksum
+        .as_ref()
+        .map(|c| (c.algorithm, c.value.as_str()));
+    Ok(completion_result(ctx, &info.meta.etag, checksum))
+}
+
+/// A multipart object's checksum, and its parts' (binary) ones.
+struct ObjectChecksum {
+    algorithm: Algorithm,
+    value: String,
+    parts: Vec<Vec<u8>>,
 }
 
 /// The checksum of the object an upload created with a checksum makes: every part named
@@ -269,7 +282,7 @@ fn object_checksum<S: ObjectStore>(
     document: &[u8],
     requested: &[(u32, String)],
     stored: &[PartInfo],
-) -> Result<Option<(Algorithm, String)>, S3Error> {
+) -> Result<Option<ObjectChecksum>, S3Error> {
     let algorithm = wanted.algorithm;
     let given = completion_checksums(document, algorithm)?;
     let mut parts = Vec::with_capacity(requested.len());
@@ -312,7 +325,11 @@ fn object_checksum<S: ObjectStore>(
             ));
         }
     }
-    Ok(Some((algorithm, value)))
+    Ok(Some(ObjectChecksum {
+        algorithm,
+        value,
+        parts: parts.into_iter().map(|(binary, _)| binary).collect(),
+    }))
 }
 
 /// The (part number, checksum) pairs a completion document gives for `algorithm`.
@@ -332,7 +349,7 @@ fn completion_checksums(body: &[u8], algorithm: Algorithm) -> Result<Vec<(u32, S
 fn completion_result<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     etag: &str,
-    checksum: Option<&(Algorithm, String)>,
+    checksum: Option<(Algorithm, &str)>,
 ) -> HttpResponse {
     let mut w = XmlWriter::new();
     w.open_root("CompleteMultipartUploadResult");

@@ -116,6 +116,12 @@ for algorithm, kind in [("CRC32", "COMPOSITE"), ("CRC32", "FULL_OBJECT"),
     r["head"] = [head.get(field), head.get("ChecksumType")]
     attrs = s3.get_object_attributes(Bucket=bucket, Key=key, ObjectAttributes=["Checksum"])
     r["attributes"] = attrs.get("Checksum")
+    # ObjectParts, one part a page.
+    r["pages"] = []
+    for marker in (0, 1):
+        page = s3.get_object_attributes(Bucket=bucket, Key=key, ObjectAttributes=["ObjectParts"],
+                                        MaxParts=1, PartNumberMarker=marker)
+        r["pages"].append(page.get("ObjectParts"))
     out[key] = r
 
 # A part whose checksum does not match its data.
