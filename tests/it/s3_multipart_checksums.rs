@@ -43,6 +43,7 @@ fn multipart_uploads_keep_part_and_object_checksums(s: &TestServer) {
             assert!(expected.as_str().unwrap().ends_with("-2"), "{key}");
         }
         assert_eq!(r["completed"], json!([expected, kind]), "{key}");
+        assert_eq!(r["completed_again"], json!([expected, kind]), "{key}");
         // HeadObject with x-amz-checksum-mode: ENABLED.
         assert_eq!(r["head"], json!([expected, kind]), "{key}");
         assert_eq!(

@@ -211,8 +211,10 @@ pub async fn complete<S: ObjectStore>(
         .await
     {
         Err(StoreError::NoSuchUpload) => {
-            let etag = repeated_completion(ctx, id, &requested).await?;
-            return Ok(completion_result(ctx, &etag, None));
+            let object = repeated_completion(ctx, id, &requested).await?;
+            let checksum = objmeta::checksum(&object)
+                .and_then(|(header, value)| Some((Algorithm::from_header(header)?, value)));
+            return Ok(completion_result(ctx, &object.etag, checksum));
         }
         found => found.map_err(upload_error(id))?,
     };
@@ -368,14 +370,15 @@ fn completion_result<S: ObjectStore>(
     written_xml(ctx.store, w.finish())
 }
 
-/// A completion of an upload that is gone: the ETag to answer with again when it repeats a
-/// recent successful completion (same part list, and the object it made is still there),
-/// else NoSuchUpload, as AWS says of an upload "aborted or completed".
+/// A completion of an upload that is gone: the metadata of the object to answer with again
+/// (its ETag and checksum) when it repeats a recent successful completion (same part list,
+/// and the object it made is still there), else NoSuchUpload, as AWS says of an upload
+/// "aborted or completed".
 async fn repeated_completion<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     id: &str,
     requested: &[(u32, String)],
-) -> Result<String, S3Error> {
+) -> Result<ObjectMeta, S3Error> {
     let no_such_upload = || S3Error::from(StoreError::NoSuchUpload).with_detail("UploadId", id);
     let Some(record) = ctx
         .store
@@ -388,7 +391,7 @@ async fn repeated_completion<S: ObjectStore>(
         return Err(no_such_upload());
     }
     match ctx.store.open_object(&ctx.who, &ctx.bucket, &ctx.key).await {
-        Ok(reader) if reader.info().meta.etag == record.etag => Ok(record.etag),
+        Ok(reader) if reader.info().meta.etag == record.etag => Ok(reader.info().meta.clone()),
         Ok(_) | Err(StoreError::NoSuchKey) => Err(no_such_upload()),
         Err(e) => Err(e.into()),
     }
