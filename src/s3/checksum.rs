@@ -34,6 +34,38 @@ impl Algorithm {
         }
     }
 
+    /// The algorithm named in `x-amz-checksum-algorithm` (any case).
+    pub fn from_name(name: &str) -> Option<Algorithm> {
+        ALL.into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(name.trim()))
+    }
+
+    /// The algorithm of a response header (`x-amz-checksum-crc32` -> CRC32).
+    pub fn from_header(header: &str) -> Option<Algorithm> {
+        ALL.into_iter().find(|a| a.header() == header)
+    }
+
+    /// The XML element carrying a value of this algorithm: `ChecksumCRC32`, ….
+    pub fn element(self) -> &'static str {
+        match self {
+            Algorithm::Crc32 => "ChecksumCRC32",
+            Algorithm::Crc32c => "ChecksumCRC32C",
+            Algorithm::Crc64Nvme => "ChecksumCRC64NVME",
+            Algorithm::Sha1 => "ChecksumSHA1",
+            Algorithm::Sha256 => "ChecksumSHA256",
+        }
+    }
+
+    /// (reflected polynomial, width in bits) of the CRC algorithms.
+    fn crc(self) -> Option<(u64, u32)> {
+        match self {
+            Algorithm::Crc32 => Some((0xEDB8_8320, 32)),
+            Algorithm::Crc32c => Some((0x82F6_3B78, 32)),
+            Algorithm::Crc64Nvme => Some((0x9A6C_9329_AC4B_C9B5, 64)),
+            Algorithm::Sha1 | Algorithm::Sha256 => None,
+        }
+    }
+
     pub fn header(self) -> &'static str {
         match self {
             Algorithm::Crc32 => "x-amz-checksum-crc32",
@@ -44,7 +76,7 @@ impl Algorithm {
         }
     }
 
-    fn digest_len(self) -> usize {
+    pub fn digest_len(self) -> usize {
         match self {
             Algorithm::Crc32 | Algorithm::Crc32c => 4,
             Algorithm::Crc64Nvme => 8,
@@ -139,6 +171,175 @@ impl Hasher {
             Hasher::Digest(ctx) => ctx.finish().as_ref().to_vec(),
         }
     }
+}
+
+/// `x-amz-checksum-type`: how a multipart object's checksum is made from its parts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChecksumType {
+    /// The checksum of the parts' binary checksums, suffixed `-<part count>`.
+    Composite,
+    /// The checksum of the whole object's bytes (CRC algorithms only).
+    FullObject,
+}
+
+impl ChecksumType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChecksumType::Composite => "COMPOSITE",
+            ChecksumType::FullObject => "FULL_OBJECT",
+        }
+    }
+
+    /// The type of a stored object checksum: only composite values carry a `-N` suffix
+    /// (base64 has no '-').
+    pub fn of_value(value: &str) -> ChecksumType {
+        if value.contains('-') {
+            ChecksumType::Composite
+        } else {
+            ChecksumType::FullObject
+        }
+    }
+}
+
+/// The checksum a multipart upload was created with (`x-amz-checksum-algorithm` and
+/// `x-amz-checksum-type` on CreateMultipartUpload).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UploadChecksum {
+    pub algorithm: Algorithm,
+    pub kind: ChecksumType,
+}
+
+fn invalid_request(message: String) -> S3Error {
+    S3Error::new(S3ErrorCode::InvalidRequest, message)
+}
+
+impl UploadChecksum {
+    /// The checksum CreateMultipartUpload asks for. AWS allows FULL_OBJECT only for the CRCs,
+    /// COMPOSITE for all but CRC64NVME, and defaults to the one the algorithm allows.
+    pub fn from_request(
+        algorithm: Option<&str>,
+        kind: Option<&str>,
+    ) -> Result<Option<UploadChecksum>, S3Error> {
+        let Some(name) = algorithm else {
+            return match kind {
+                None => Ok(None),
+                Some(_) => Err(invalid_request(
+                    "The x-amz-checksum-type header can only be used with the \
+                     x-amz-checksum-algorithm header."
+                        .into(),
+                )),
+            };
+        };
+        let algorithm = Algorithm::from_name(name).ok_or_else(|| {
+            invalid_request(format!(
+                "Checksum algorithm {name:?} is not supported: use CRC32, CRC32C, CRC64NVME, \
+                 SHA1 or SHA256."
+            ))
+        })?;
+        let kind = match kind.map(|k| k.trim().to_ascii_uppercase()).as_deref() {
+            None if algorithm == Algorithm::Crc64Nvme => ChecksumType::FullObject,
+            None | Some("COMPOSITE") => ChecksumType::Composite,
+            Some("FULL_OBJECT") => ChecksumType::FullObject,
+            Some(other) => {
+                return Err(invalid_request(format!(
+                    "Value for x-amz-checksum-type header is invalid: {other:?}."
+                )))
+            }
+        };
+        let allowed = match kind {
+            ChecksumType::Composite => algorithm != Algorithm::Crc64Nvme,
+            ChecksumType::FullObject => algorithm.crc().is_some(),
+        };
+        if !allowed {
+            return Err(invalid_request(format!(
+                "The {} checksum type cannot be used with the {} checksum algorithm.",
+                kind.name(),
+                algorithm.name().to_ascii_lowercase()
+            )));
+        }
+        Ok(Some(UploadChecksum { algorithm, kind }))
+    }
+
+    /// The stored form, kept with the upload: `CRC32 COMPOSITE`.
+    pub fn encode(self) -> String {
+        format!("{} {}", self.algorithm.name(), self.kind.name())
+    }
+
+    pub fn decode(text: &str) -> Option<UploadChecksum> {
+        let (algorithm, kind) = text.split_once(' ')?;
+        let kind = match kind {
+            "COMPOSITE" => ChecksumType::Composite,
+            "FULL_OBJECT" => ChecksumType::FullObject,
+            _ => return None,
+        };
+        Some(UploadChecksum {
+            algorithm: Algorithm::from_name(algorithm)?,
+            kind,
+        })
+    }
+
+    /// The object's checksum (base64) from its parts' (binary checksum, size), in order:
+    /// the checksum of the concatenated part checksums with `-N` for COMPOSITE, the CRCs
+    /// combined into the CRC of the whole object for FULL_OBJECT.
+    pub fn of_parts(self, parts: &[(Vec<u8>, u64)]) -> String {
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        match (self.kind, self.algorithm.crc()) {
+            (ChecksumType::FullObject, Some((poly, width))) => {
+                let mut crc = 0u64;
+                for (value, size) in parts {
+                    let part = value.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+                    crc = crc_combine(poly, width, crc, part, *size);
+                }
+                let bytes = crc.to_be_bytes();
+                b64.encode(&bytes[bytes.len() - self.algorithm.digest_len()..])
+            }
+            _ => {
+                let mut hasher = self.algorithm.hasher();
+                for (value, _) in parts {
+                    hasher.update(value);
+                }
+                format!("{}-{}", b64.encode(hasher.finish()), parts.len())
+            }
+        }
+    }
+}
+
+/// Product of two polynomials modulo the CRC polynomial, in the reflected bit order.
+fn crc_multiply(poly: u64, width: u32, a: u64, mut b: u64) -> u64 {
+    let mut product = 0;
+    let mut bit = 1u64 << (width - 1);
+    while bit != 0 {
+        if a & bit != 0 {
+            product ^= b;
+        }
+        bit >>= 1;
+        b = if b & 1 != 0 { (b >> 1) ^ poly } else { b >> 1 };
+    }
+    product
+}
+
+/// The CRC of A followed by B from the CRCs of A and B and the length of B: shifting A's
+/// CRC through B's length of zero bytes is a multiplication by x^(8 * len) modulo the
+/// polynomial. Holds for CRCs whose initial value and final xor are both all ones.
+fn crc_combine(poly: u64, width: u32, crc_a: u64, crc_b: u64, len_b: u64) -> u64 {
+    let one = 1u64 << (width - 1);
+    let mut shift = one;
+    // x^8, then squared for each further bit of the length.
+    let mut power = one >> 8;
+    let mut n = len_b;
+    while n != 0 {
+        if n & 1 != 0 {
+            shift = crc_multiply(poly, width, shift, power);
+        }
+        power = crc_multiply(poly, width, power, power);
+        n >>= 1;
+    }
+    crc_multiply(poly, width, shift, crc_a) ^ crc_b
+}
+
+/// Decodes a stored base64 part checksum of `algorithm`.
+pub fn decode_value(algorithm: Algorithm, value: &str) -> Option<Vec<u8>> {
+    decode(algorithm, value).ok()
 }
 
 /// Where the client's value for a checksum comes from.
@@ -279,6 +480,74 @@ mod tests {
             crate::encoding::hex(&checksum(Algorithm::Sha1, b"abc")),
             "a9993e364706816aba3e25717850c26c9cd0d89d"
         );
+    }
+
+    #[test]
+    fn full_object_crcs_combine_part_crcs() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        for algorithm in [Algorithm::Crc32, Algorithm::Crc32c, Algorithm::Crc64Nvme] {
+            let whole =
+                base64::engine::general_purpose::STANDARD.encode(checksum(algorithm, &data));
+            let parts: Vec<(Vec<u8>, u64)> = [&data[..1], &data[1..3000], &data[3000..], &[]]
+                .iter()
+                .map(|p| (checksum(algorithm, p), p.len() as u64))
+                .collect();
+            let upload = UploadChecksum {
+                algorithm,
+                kind: ChecksumType::FullObject,
+            };
+            assert_eq!(upload.of_parts(&parts), whole, "{algorithm:?}");
+        }
+    }
+
+    #[test]
+    fn composite_checksums_hash_part_checksums() {
+        let parts = vec![
+            (checksum(Algorithm::Sha256, b"a"), 1),
+            (checksum(Algorithm::Sha256, b"b"), 1),
+        ];
+        let mut joined = parts[0].0.clone();
+        joined.extend_from_slice(&parts[1].0);
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(checksum(Algorithm::Sha256, &joined));
+        let upload = UploadChecksum::from_request(Some("sha256"), None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(upload.kind, ChecksumType::Composite);
+        assert_eq!(upload.of_parts(&parts), format!("{expected}-2"));
+        assert_eq!(UploadChecksum::decode(&upload.encode()), Some(upload));
+        assert_eq!(
+            ChecksumType::of_value(&upload.of_parts(&parts)),
+            ChecksumType::Composite
+        );
+    }
+
+    #[test]
+    fn upload_checksum_types() {
+        let kind = |a: &str, t: Option<&str>| {
+            UploadChecksum::from_request(Some(a), t).map(|c| c.map(|c| c.kind))
+        };
+        assert_eq!(
+            kind("CRC64NVME", None).unwrap(),
+            Some(ChecksumType::FullObject)
+        );
+        assert_eq!(
+            kind("crc32", Some("FULL_OBJECT")).unwrap(),
+            Some(ChecksumType::FullObject)
+        );
+        for (a, t) in [
+            ("SHA1", "FULL_OBJECT"),
+            ("CRC64NVME", "COMPOSITE"),
+            ("CRC32", "X"),
+        ] {
+            assert_eq!(
+                kind(a, Some(t)).unwrap_err().code,
+                S3ErrorCode::InvalidRequest
+            );
+        }
+        assert!(UploadChecksum::from_request(Some("MD5"), None).is_err());
+        assert!(UploadChecksum::from_request(None, Some("COMPOSITE")).is_err());
+        assert_eq!(UploadChecksum::from_request(None, None).unwrap(), None);
     }
 
     #[test]

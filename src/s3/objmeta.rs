@@ -3,6 +3,9 @@
 //! They are never sent to clients (see [`is_internal`]) and clients cannot set them: only
 //! standard headers and `x-amz-meta-*` are taken from requests.
 
+use base64::Engine;
+
+use crate::s3::checksum::Algorithm;
 use crate::store::ObjectMeta;
 
 pub const INTERNAL_PREFIX: &str = "x-libres3-";
@@ -15,6 +18,16 @@ pub const PARTS: &str = "x-libres3-parts";
 /// The flexible checksum verified when the whole object was written in one request, as
 /// `<response header>:<base64 value>` (e.g. `x-amz-checksum-crc32:jNwWgw==`).
 pub const CHECKSUM: &str = "x-libres3-checksum";
+/// The checksums of a multipart object's parts, for GetObjectAttributes: the base64 of their
+/// binary values joined, in part order (see [`encode_part_checksums`]).
+pub const PART_CHECKSUMS: &str = "x-libres3-part-checksums";
+/// The longest [`PART_CHECKSUMS`] kept: object metadata stays small for every backend (an SX
+/// file's meta values are limited), so objects of many parts list theirs without checksums.
+const MAX_PART_CHECKSUMS_TEXT: usize = 8 * 1024;
+/// On a multipart upload: the checksum it was created with ([`UploadChecksum::encode`]).
+///
+/// [`UploadChecksum::encode`]: crate::s3::checksum::UploadChecksum::encode
+pub const UPLOAD_CHECKSUM: &str = "x-libres3-upload-checksum";
 
 /// The stored form of a verified checksum.
 pub fn encode_checksum(header: &str, value: &str) -> String {
@@ -23,8 +36,31 @@ pub fn encode_checksum(header: &str, value: &str) -> String {
 
 /// The (header, value) of the object's stored checksum, if it has a well-formed one.
 pub fn checksum(meta: &ObjectMeta) -> Option<(&str, &str)> {
-    let (header, value) = get(meta, CHECKSUM)?.split_once(':')?;
+    decode_checksum(get(meta, CHECKSUM)?)
+}
+
+/// The (header, value) of a stored checksum (of an object or a part).
+pub fn decode_checksum(text: &str) -> Option<(&str, &str)> {
+    let (header, value) = text.split_once(':')?;
     (header.starts_with("x-amz-checksum-") && !value.is_empty()).then_some((header, value))
+}
+
+/// The stored form of the parts' binary checksums; None when too long to keep.
+pub fn encode_part_checksums(checksums: &[Vec<u8>]) -> Option<String> {
+    let text = base64::engine::general_purpose::STANDARD.encode(checksums.concat());
+    (text.len() <= MAX_PART_CHECKSUMS_TEXT).then_some(text)
+}
+
+/// The base64 checksum of each of `count` parts, from [`encode_part_checksums`].
+pub fn decode_part_checksums(
+    text: &str,
+    algorithm: Algorithm,
+    count: usize,
+) -> Option<Vec<String>> {
+    let engine = &base64::engine::general_purpose::STANDARD;
+    let joined = engine.decode(text).ok()?;
+    let len = algorithm.digest_len();
+    (joined.len() == len * count).then(|| joined.chunks(len).map(|c| engine.encode(c)).collect())
 }
 
 pub fn is_internal(name: &str) -> bool {
@@ -110,6 +146,18 @@ mod tests {
             headers: vec![(CHECKSUM.into(), "content-type:x".into())],
         };
         assert_eq!(checksum(&damaged), None);
+    }
+
+    #[test]
+    fn part_checksums_round_trip() {
+        let checksums = vec![vec![1, 2, 3, 4], vec![5, 6, 7, 8]];
+        let text = encode_part_checksums(&checksums).unwrap();
+        assert_eq!(
+            decode_part_checksums(&text, Algorithm::Crc32, 2),
+            Some(vec!["AQIDBA==".to_string(), "BQYHCA==".to_string()])
+        );
+        assert_eq!(decode_part_checksums(&text, Algorithm::Crc32, 3), None);
+        assert_eq!(encode_part_checksums(&vec![vec![0; 32]; 10_000]), None);
     }
 
     #[test]

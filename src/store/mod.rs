@@ -201,6 +201,8 @@ pub struct PartInfo {
     pub size: u64,
     pub etag: String,
     pub last_modified: SystemTime,
+    /// The S3 layer's checksum of the part, kept opaque (see [`ObjectStore::commit_part`]).
+    pub checksum: Option<String>,
 }
 
 /// What a completed multipart upload leaves behind for [`COMPLETED_UPLOAD_KEPT`], so that a
@@ -433,7 +435,8 @@ pub trait ObjectStore: 'static {
         key: &str,
         meta: ObjectMeta,
     ) -> Result<String, StoreError>;
-    /// Stores a part, replacing a previous part with the same number.
+    /// Stores a part, replacing a previous part with the same number. `checksum` is an
+    /// opaque document kept with the part and given back in its [`PartInfo`].
     #[allow(clippy::too_many_arguments)]
     async fn commit_part(
         &self,
@@ -444,6 +447,7 @@ pub trait ObjectStore: 'static {
         part_number: u32,
         data: Self::Staged,
         etag: String,
+        checksum: Option<String>,
     ) -> Result<PartInfo, StoreError>;
     /// The upload and all its parts in part-number order.
     async fn list_parts(

@@ -35,6 +35,7 @@ mod s3_conditions;
 mod s3_config;
 mod s3_copy;
 mod s3_listing_rules;
+mod s3_multipart_checksums;
 mod s3_multipart_rules;
 mod s3_post;
 mod s3_write_options;

@@ -31,7 +31,7 @@ fn checksums_are_kept_and_attributes_answered(s: &TestServer) {
         v["attrs"],
         json!({
             "ETag": md5,
-            "Checksum": {"ChecksumSHA256": sha256},
+            "Checksum": {"ChecksumSHA256": sha256, "ChecksumType": "FULL_OBJECT"},
             "StorageClass": "STANDARD",
             "ObjectSize": body.len(),
         })

@@ -310,6 +310,7 @@ pub async fn upload_part_copy<S: ObjectStore>(
             number,
             staged,
             hex(&md5),
+            None,
         )
         .await
         .map_err(upload_error(id))?;

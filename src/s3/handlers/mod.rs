@@ -1,5 +1,6 @@
 //! One module per family of S3 operations; `run` sends each endpoint to its handler.
 
+mod attributes;
 mod bucket;
 mod config;
 mod copy;
@@ -93,7 +94,7 @@ pub async fn run<S: ObjectStore>(
         Operation::PutBucketTagging => config::put_bucket_tagging(ctx, body).await,
         Operation::DeleteBucketTagging => config::delete_bucket_tagging(ctx).await,
         Operation::GetObjectTagging => config::get_object_tagging(ctx).await,
-        Operation::GetObjectAttributes => object::get_object_attributes(ctx).await,
+        Operation::GetObjectAttributes => attributes::get_object_attributes(ctx).await,
         Operation::PutObjectTagging => config::put_object_tagging(ctx, body).await,
         Operation::DeleteObjectTagging => config::delete_object_tagging(ctx).await,
         Operation::GetBucketVersioning => config::get_bucket_versioning(ctx).await,

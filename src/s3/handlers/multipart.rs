@@ -11,12 +11,15 @@ use super::object::{
 use super::{owner_name, quoted, xml_response};
 use crate::encoding::{hex, unhex};
 use crate::s3::body::{RequestBody, MAX_XML_BODY};
+use crate::s3::checksum::{self, Algorithm, UploadChecksum};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::objmeta;
 use crate::s3::router::ListUploadsParams;
 use crate::s3::xml::{self, XmlWriter};
 use crate::s3::Ctx;
-use crate::store::{part_list_digest, ObjectMeta, ObjectReader, ObjectStore, PartInfo, StoreError};
+use crate::store::{
+    part_list_digest, ObjectMeta, ObjectReader, ObjectStore, PartInfo, StoreError, UploadInfo,
+};
 use crate::time::iso8601;
 
 pub use crate::s3::router::MAX_PART_NUMBER;
@@ -44,6 +47,15 @@ pub async fn create<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3
     check_write_options(ctx.store, ctx.req.headers())?;
     let mut headers = meta_headers(ctx)?;
     apply_request_documents(ctx, &mut headers, true)?;
+    let upload_checksum = UploadChecksum::from_request(
+        ctx.header("x-amz-checksum-algorithm"),
+        ctx.header("x-amz-checksum-type"),
+    )?;
+    objmeta::set(
+        &mut headers,
+        objmeta::UPLOAD_CHECKSUM,
+        upload_checksum.map(UploadChecksum::encode),
+    );
     let meta = ObjectMeta {
         etag: String::new(),
         headers,
@@ -58,7 +70,31 @@ pub async fn create<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3
     w.elem("Key", &ctx.key);
     w.elem("UploadId", &upload_id);
     w.close("InitiateMultipartUploadResult");
-    Ok(written_xml(ctx.store, w.finish()))
+    let mut response = written_xml(ctx.store, w.finish());
+    if let Some(upload_checksum) = upload_checksum {
+        let headers = response.headers_mut();
+        for (name, value) in [
+            ("x-amz-checksum-algorithm", upload_checksum.algorithm.name()),
+            ("x-amz-checksum-type", upload_checksum.kind.name()),
+        ] {
+            headers.insert(
+                actix_web::http::header::HeaderName::from_static(name),
+                actix_web::http::header::HeaderValue::from_static(value),
+            );
+        }
+    }
+    Ok(response)
+}
+
+/// The checksum an upload was created with, if any.
+fn upload_checksum(upload: &UploadInfo) -> Option<UploadChecksum> {
+    objmeta::get(&upload.meta, objmeta::UPLOAD_CHECKSUM).and_then(UploadChecksum::decode)
+}
+
+/// The (algorithm, base64 value) of a part's stored checksum.
+fn part_checksum(part: &PartInfo) -> Option<(Algorithm, &str)> {
+    let (header, value) = objmeta::decode_checksum(part.checksum.as_deref()?)?;
+    Some((Algorithm::from_header(header)?, value))
 }
 
 pub async fn upload_part<S: ObjectStore>(
@@ -71,6 +107,11 @@ pub async fn upload_part<S: ObjectStore>(
     let mut response = HttpResponse::Ok();
     body.echo_checksum(&mut response);
     encryption_header(ctx.store, &mut response);
+    // Kept with the part for ListParts and the object's checksum at completion.
+    let checksum = body
+        .checksum
+        .as_ref()
+        .map(|(header, value)| objmeta::encode_checksum(header, value));
     let part = ctx
         .store
         .commit_part(
@@ -81,6 +122,7 @@ pub async fn upload_part<S: ObjectStore>(
             number,
             body.staged,
             body.etag,
+            checksum,
         )
         .await
         .map_err(upload_error(id))?;
@@ -169,18 +211,39 @@ pub async fn complete<S: ObjectStore>(
         .await
     {
         Err(StoreError::NoSuchUpload) => {
-            let etag = repeated_completion(ctx, id, &requested).await?;
-            return Ok(completion_result(ctx, &etag));
+            let object = repeated_completion(ctx, id, &requested).await?;
+            let checksum = objmeta::checksum(&object)
+                .and_then(|(header, value)| Some((Algorithm::from_header(header)?, value)));
+            return Ok(completion_result(ctx, &object.etag, checksum));
         }
         found => found.map_err(upload_error(id))?,
     };
     let (etag, sizes) = completion_etag(&requested, &stored)?;
+    let object_checksum = match upload_checksum(&upload) {
+        Some(wanted) => object_checksum(ctx, wanted, &document, &requested, &stored)?,
+        None => None,
+    };
     let mut headers = upload.meta.headers;
     // Remembered for GetObject/HeadObject with partNumber.
     objmeta::set(
         &mut headers,
         objmeta::PARTS,
         Some(objmeta::encode_parts(&sizes)),
+    );
+    objmeta::set(&mut headers, objmeta::UPLOAD_CHECKSUM, None);
+    objmeta::set(
+        &mut headers,
+        objmeta::CHECKSUM,
+        object_checksum
+            .as_ref()
+            .map(|c| objmeta::encode_checksum(c.algorithm.header(), &c.value)),
+    );
+    objmeta::set(
+        &mut headers,
+        objmeta::PART_CHECKSUMS,
+        object_checksum
+            .as_ref()
+            .and_then(|c| objmeta::encode_part_checksums(&c.parts)),
     );
     let meta = ObjectMeta { etag, headers };
     let info = ctx
@@ -196,28 +259,126 @@ pub async fn complete<S: ObjectStore>(
         )
         .await
         .map_err(condition_conflict)?;
-    Ok(completion_result(ctx, &info.meta.etag))
+    let checksum = object_checksum
+        .as_ref()
+        .map(|c| (c.algorithm, c.value.as_str()));
+    Ok(completion_result(ctx, &info.meta.etag, checksum))
 }
 
-fn completion_result<S: ObjectStore>(ctx: &Ctx<'_, S>, etag: &str) -> HttpResponse {
+/// A multipart object's checksum, and its parts' (binary) ones.
+struct ObjectChecksum {
+    algorithm: Algorithm,
+    value: String,
+    parts: Vec<Vec<u8>>,
+}
+
+/// The checksum of the object an upload created with a checksum makes: every part named
+/// must have been uploaded with a checksum of the upload's algorithm, matching the one the
+/// completion document gives for it, if any (else InvalidPart, as for a wrong ETag). A full
+/// object checksum sent with the completion must match (else BadDigest).
+/// None when a part has no checksum at all (an UploadPartCopy part, or a client that sent
+/// none): the object then gets no checksum rather than a wrong one.
+fn object_checksum<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    wanted: UploadChecksum,
+    document: &[u8],
+    requested: &[(u32, String)],
+    stored: &[PartInfo],
+) -> Result<Option<ObjectChecksum>, S3Error> {
+    let algorithm = wanted.algorithm;
+    let given = completion_checksums(document, algorithm)?;
+    let mut parts = Vec::with_capacity(requested.len());
+    for (number, etag) in requested {
+        let Some(part) = stored.iter().find(|p| p.number == *number) else {
+            return Err(S3Error::from(StoreError::InvalidPart(*number)));
+        };
+        let Some((part_algorithm, value)) = part_checksum(part) else {
+            return Ok(None);
+        };
+        if part_algorithm != algorithm {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                format!(
+                    "The upload was created using a {} checksum, part {number} was uploaded \
+                     with a {} checksum.",
+                    algorithm.name().to_ascii_lowercase(),
+                    part_algorithm.name().to_ascii_lowercase()
+                ),
+            ));
+        }
+        if given.iter().any(|(n, v)| n == number && v.trim() != value) {
+            return Err(S3Error::from(StoreError::InvalidPart(*number))
+                .with_detail("PartNumber", number.to_string())
+                .with_detail("ETag", etag.clone()));
+        }
+        let binary = checksum::decode_value(algorithm, value)
+            .ok_or_else(|| S3Error::internal(format!("part {number}: damaged checksum")))?;
+        parts.push((binary, part.size));
+    }
+    let value = wanted.of_parts(&parts);
+    if let Some(declared) = ctx.header(algorithm.header()) {
+        if declared.trim() != value {
+            return Err(S3Error::new(
+                S3ErrorCode::BadDigest,
+                format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    algorithm.name()
+                ),
+            ));
+        }
+    }
+    Ok(Some(ObjectChecksum {
+        algorithm,
+        value,
+        parts: parts.into_iter().map(|(binary, _)| binary).collect(),
+    }))
+}
+
+/// The (part number, checksum) pairs a completion document gives for `algorithm`.
+fn completion_checksums(body: &[u8], algorithm: Algorithm) -> Result<Vec<(u32, String)>, S3Error> {
+    let doc = xml::parse(body)?;
+    Ok(xml::children(doc.root_element(), "Part")
+        .filter_map(|part| {
+            let number = xml::child_text(part, "PartNumber")?.trim().parse().ok()?;
+            Some((
+                number,
+                xml::child_text(part, algorithm.element())?.to_string(),
+            ))
+        })
+        .collect())
+}
+
+fn completion_result<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    etag: &str,
+    checksum: Option<(Algorithm, &str)>,
+) -> HttpResponse {
     let mut w = XmlWriter::new();
     w.open_root("CompleteMultipartUploadResult");
     w.elem("Location", &format!("/{}/{}", ctx.bucket, ctx.key));
     w.elem("Bucket", &ctx.bucket);
     w.elem("Key", &ctx.key);
     w.elem("ETag", &quoted(etag));
+    if let Some((algorithm, value)) = checksum {
+        w.elem(algorithm.element(), value);
+        w.elem(
+            "ChecksumType",
+            checksum::ChecksumType::of_value(value).name(),
+        );
+    }
     w.close("CompleteMultipartUploadResult");
     written_xml(ctx.store, w.finish())
 }
 
-/// A completion of an upload that is gone: the ETag to answer with again when it repeats a
-/// recent successful completion (same part list, and the object it made is still there),
-/// else NoSuchUpload, as AWS says of an upload "aborted or completed".
+/// A completion of an upload that is gone: the metadata of the object to answer with again
+/// (its ETag and checksum) when it repeats a recent successful completion (same part list,
+/// and the object it made is still there), else NoSuchUpload, as AWS says of an upload
+/// "aborted or completed".
 async fn repeated_completion<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     id: &str,
     requested: &[(u32, String)],
-) -> Result<String, S3Error> {
+) -> Result<ObjectMeta, S3Error> {
     let no_such_upload = || S3Error::from(StoreError::NoSuchUpload).with_detail("UploadId", id);
     let Some(record) = ctx
         .store
@@ -230,7 +391,7 @@ async fn repeated_completion<S: ObjectStore>(
         return Err(no_such_upload());
     }
     match ctx.store.open_object(&ctx.who, &ctx.bucket, &ctx.key).await {
-        Ok(reader) if reader.info().meta.etag == record.etag => Ok(record.etag),
+        Ok(reader) if reader.info().meta.etag == record.etag => Ok(reader.info().meta.clone()),
         Ok(_) | Err(StoreError::NoSuchKey) => Err(no_such_upload()),
         Err(e) => Err(e.into()),
     }
@@ -250,7 +411,7 @@ pub async fn list_parts<S: ObjectStore>(
     max_parts: usize,
     marker: u64,
 ) -> Result<HttpResponse, S3Error> {
-    let (_upload, parts) = ctx
+    let (upload, parts) = ctx
         .store
         .list_parts(&ctx.who, &ctx.bucket, &ctx.key, id)
         .await
@@ -280,7 +441,14 @@ pub async fn list_parts<S: ObjectStore>(
         w.elem("LastModified", &iso8601(part.last_modified));
         w.elem("ETag", &quoted(&part.etag));
         w.elem("Size", &part.size.to_string());
+        if let Some((algorithm, value)) = part_checksum(part) {
+            w.elem(algorithm.element(), value);
+        }
         w.close("Part");
+    }
+    if let Some(upload_checksum) = upload_checksum(&upload) {
+        w.elem("ChecksumAlgorithm", upload_checksum.algorithm.name());
+        w.elem("ChecksumType", upload_checksum.kind.name());
     }
     w.close("ListPartsResult");
     Ok(xml_response(w.finish()))
@@ -437,6 +605,7 @@ mod tests {
             size,
             etag: etag.into(),
             last_modified: UNIX_EPOCH,
+            checksum: None,
         }
     }
 

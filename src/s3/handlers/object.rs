@@ -584,6 +584,8 @@ pub async fn get_object<S: ObjectStore>(
     if whole_object && checksum_mode_enabled(ctx) {
         if let Some((header, value)) = objmeta::checksum(&info.meta) {
             insert_header(&mut builder, header, value);
+            let kind = crate::s3::checksum::ChecksumType::of_value(value);
+            builder.insert_header(("x-amz-checksum-type", kind.name()));
         }
     }
     if let Some(count) = parts_count {
@@ -612,92 +614,6 @@ pub async fn get_object<S: ObjectStore>(
 fn checksum_mode_enabled<S>(ctx: &Ctx<'_, S>) -> bool {
     ctx.header("x-amz-checksum-mode")
         .is_some_and(|mode| mode.eq_ignore_ascii_case("enabled"))
-}
-
-/// Attributes GetObjectAttributes can be asked for.
-const OBJECT_ATTRIBUTES: &[&str] = &[
-    "ETag",
-    "Checksum",
-    "ObjectParts",
-    "StorageClass",
-    "ObjectSize",
-];
-
-/// GetObjectAttributes: what HEAD and ListParts would say, as one XML document.
-pub async fn get_object_attributes<S: ObjectStore>(
-    ctx: &Ctx<'_, S>,
-) -> Result<HttpResponse, S3Error> {
-    let wanted: Vec<&str> = ctx
-        .header("x-amz-object-attributes")
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .collect();
-    if wanted.is_empty() {
-        return Err(S3Error::new(
-            S3ErrorCode::InvalidArgument,
-            "The x-amz-object-attributes header specifying the attributes to be retrieved is either missing or empty",
-        ));
-    }
-    if let Some(unknown) = wanted.iter().find(|name| !OBJECT_ATTRIBUTES.contains(name)) {
-        return Err(S3Error::new(
-            S3ErrorCode::InvalidArgument,
-            format!("Invalid attribute name specified: {unknown}"),
-        )
-        .with_detail("ArgumentName", "x-amz-object-attributes")
-        .with_detail("ArgumentValue", *unknown));
-    }
-    let reader = open_readable(ctx).await?;
-    let info = reader.info();
-    let mut w = crate::s3::xml::XmlWriter::new();
-    w.open_root("GetObjectAttributesResponse");
-    for name in OBJECT_ATTRIBUTES
-        .iter()
-        .filter(|name| wanted.contains(name))
-    {
-        match *name {
-            // Unquoted here, unlike in every header and listing.
-            "ETag" => w.elem("ETag", &info.meta.etag),
-            "Checksum" => {
-                let stored = objmeta::checksum(&info.meta)
-                    .and_then(|(header, value)| Some((checksum_element(header)?, value)));
-                if let Some((element, value)) = stored {
-                    w.open("Checksum");
-                    w.elem(element, value);
-                    w.close("Checksum");
-                }
-            }
-            "ObjectParts" => {
-                let parts = objmeta::get(&info.meta, objmeta::PARTS)
-                    .and_then(|text| objmeta::decode_parts(text, MAX_PART_NUMBER as usize));
-                if let Some(parts) = parts {
-                    w.open("ObjectParts");
-                    w.elem("PartsCount", &parts.len().to_string());
-                    w.close("ObjectParts");
-                }
-            }
-            "StorageClass" => w.elem("StorageClass", "STANDARD"),
-            _ => w.elem("ObjectSize", &info.size.to_string()),
-        }
-    }
-    w.close("GetObjectAttributesResponse");
-    Ok(HttpResponse::Ok()
-        .insert_header(("Content-Type", "application/xml"))
-        .insert_header(("Last-Modified", http_date(info.last_modified)))
-        .body(w.finish()))
-}
-
-/// The XML element of a checksum response header: `x-amz-checksum-crc32c` -> `ChecksumCRC32C`.
-fn checksum_element(header: &str) -> Option<&'static str> {
-    Some(match header {
-        "x-amz-checksum-crc32" => "ChecksumCRC32",
-        "x-amz-checksum-crc32c" => "ChecksumCRC32C",
-        "x-amz-checksum-crc64nvme" => "ChecksumCRC64NVME",
-        "x-amz-checksum-sha1" => "ChecksumSHA1",
-        "x-amz-checksum-sha256" => "ChecksumSHA256",
-        _ => return None,
-    })
 }
 
 /// The bytes of part `n` of an object (ranges of 0 bytes are None) and, for multipart

@@ -356,6 +356,7 @@ impl ObjectStore for LocalStore {
         part_number: u32,
         data: LocalStaged,
         etag: String,
+        checksum: Option<String>,
     ) -> Result<PartInfo, StoreError> {
         let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
         let upload_id = upload_id.to_owned();
@@ -383,6 +384,7 @@ impl ObjectStore for LocalStore {
                         etag: &etag,
                         mtime_ms: mtime,
                         blocks: &encode_blocks(&list),
+                        checksum: checksum.as_deref(),
                     },
                 )?;
                 Ok(PartInfo {
@@ -390,6 +392,7 @@ impl ObjectStore for LocalStore {
                     size,
                     etag,
                     last_modified: from_ms(mtime),
+                    checksum,
                 })
             })
             .await

@@ -22,6 +22,8 @@ use crate::store::{
 const UPLOADS_DIR: &str = ".libres3/up/";
 /// Multipart parts: `PARTS_DIR<upload id>/<5-digit part number>`.
 const PARTS_DIR: &str = ".libres3/parts/";
+/// The part file's meta entry holding the part's opaque checksum document.
+const PART_CHECKSUM_META: &str = "checksum";
 /// Staged bodies.
 const TMP_DIR: &str = mapping::TMP_DIR;
 /// Staged bodies older than this were left by a gateway that stopped before committing.
@@ -113,11 +115,17 @@ impl Cluster {
                 .and_then(|m| m.get("etag"))
                 .and_then(|e| String::from_utf8(e).ok())
                 .unwrap_or_default();
+            let checksum = entry
+                .file_meta
+                .as_ref()
+                .and_then(|m| m.get(PART_CHECKSUM_META))
+                .and_then(|c| String::from_utf8(c).ok());
             parts.push(PartInfo {
                 number,
                 size: entry.file_size.unwrap_or(0),
                 etag,
                 last_modified: from_secs(entry.created_at.unwrap_or(0)),
+                checksum,
             });
             Scan::Take
         })
@@ -329,6 +337,7 @@ impl Cluster {
         Ok(id)
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn commit_part(
         &self,
         vol: &Vol,
@@ -337,10 +346,14 @@ impl Cluster {
         part_number: u32,
         data: SxStaged,
         etag: String,
+        checksum: Option<String>,
     ) -> Result<PartInfo, StoreError> {
         self.upload_record(vol, key, upload_id).await?;
         let mut meta = HexMeta::default();
         meta.insert("etag", etag.as_bytes());
+        if let Some(checksum) = &checksum {
+            meta.insert(PART_CHECKSUM_META, checksum.as_bytes());
+        }
         self.write_file(
             vol,
             &part_path(upload_id, part_number),
@@ -355,6 +368,7 @@ impl Cluster {
             size: data.size,
             etag,
             last_modified: SystemTime::now(),
+            checksum,
         })
     }
 

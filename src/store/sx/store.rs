@@ -339,11 +339,12 @@ impl ObjectStore for SxStore {
         part_number: u32,
         data: SxStaged,
         etag: String,
+        checksum: Option<String>,
     ) -> Result<PartInfo, StoreError> {
         let cluster = data.cluster.clone();
         let vol = cluster.data_volume(who, bucket).await?;
         cluster
-            .commit_part(&vol, key, upload_id, part_number, data, etag)
+            .commit_part(&vol, key, upload_id, part_number, data, etag, checksum)
             .await
     }
 

@@ -48,6 +48,11 @@ CREATE TABLE IF NOT EXISTS parts(
     mtime_ms INTEGER NOT NULL,
     blocks BLOB NOT NULL,
     PRIMARY KEY(upload_id, number)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS part_checksums(
+    upload_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    checksum TEXT NOT NULL,
+    PRIMARY KEY(upload_id, number)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS completed_uploads(
     upload_id TEXT PRIMARY KEY,
     bucket TEXT NOT NULL,

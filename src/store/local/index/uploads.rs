@@ -79,6 +79,11 @@ pub fn delete(conn: &Connection, upload_id: &str) -> Result<(), StoreError> {
     conn.execute("DELETE FROM parts WHERE upload_id = ?1", params![upload_id])
         .db()?;
     conn.execute(
+        "DELETE FROM part_checksums WHERE upload_id = ?1",
+        params![upload_id],
+    )
+    .db()?;
+    conn.execute(
         "DELETE FROM uploads WHERE upload_id = ?1",
         params![upload_id],
     )
@@ -109,6 +114,7 @@ pub struct NewPart<'a> {
     pub etag: &'a str,
     pub mtime_ms: i64,
     pub blocks: &'a [u8],
+    pub checksum: Option<&'a str>,
 }
 
 /// Writes a part row, replacing the one of the same number.
@@ -127,6 +133,19 @@ pub fn replace_part(conn: &Connection, part: &NewPart<'_>) -> Result<(), StoreEr
         ],
     )
     .db()?;
+    // A separate table, so that indexes written before part checksums existed still open.
+    match part.checksum {
+        Some(checksum) => conn.execute(
+            "INSERT OR REPLACE INTO part_checksums (upload_id, number, checksum)
+             VALUES (?1, ?2, ?3)",
+            params![part.upload_id, part.number, checksum],
+        ),
+        None => conn.execute(
+            "DELETE FROM part_checksums WHERE upload_id = ?1 AND number = ?2",
+            params![part.upload_id, part.number],
+        ),
+    }
+    .db()?;
     Ok(())
 }
 
@@ -144,8 +163,9 @@ pub fn meta_and_initiated(conn: &Connection, upload_id: &str) -> Result<(String,
 pub fn list_parts(conn: &Connection, upload_id: &str) -> Result<Vec<PartInfo>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT number, size, etag, mtime_ms FROM parts
-             WHERE upload_id = ?1 ORDER BY number",
+            "SELECT p.number, p.size, p.etag, p.mtime_ms, c.checksum FROM parts p
+             LEFT JOIN part_checksums c ON c.upload_id = p.upload_id AND c.number = p.number
+             WHERE p.upload_id = ?1 ORDER BY p.number",
         )
         .db()?;
     let mut rows = stmt.query(params![upload_id]).db()?;
@@ -156,6 +176,7 @@ pub fn list_parts(conn: &Connection, upload_id: &str) -> Result<Vec<PartInfo>, S
             size: size_from_db(row.get(1).db()?)?,
             etag: row.get(2).db()?,
             last_modified: from_ms(row.get(3).db()?),
+            checksum: row.get(4).db()?,
         });
     }
     Ok(parts)

@@ -155,7 +155,7 @@ async fn bucket_documents_and_upload_expiry() {
         .await
         .unwrap();
     store
-        .commit_part(&alice(), "b", "mp", &id, 1, staged, "p1".into())
+        .commit_part(&alice(), "b", "mp", &id, 1, staged, "p1".into(), None)
         .await
         .unwrap();
     let past = std::time::SystemTime::now() - std::time::Duration::from_secs(60);

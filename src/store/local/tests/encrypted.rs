@@ -81,6 +81,7 @@ async fn write_objects(store: &LocalStore) -> Vec<(&'static str, Vec<u8>)> {
                 number,
                 staged,
                 format!("p{number}"),
+                None,
             )
             .await
             .unwrap();

@@ -21,7 +21,7 @@ async fn multipart_joins_parts_without_copy() {
         let staged = store.stage(&who, "b", body(data), None).await.unwrap();
         let etag = format!("p{number}");
         let info = store
-            .commit_part(&who, "b", "mp", &id, number, staged, etag)
+            .commit_part(&who, "b", "mp", &id, number, staged, etag, None)
             .await
             .unwrap();
         assert_eq!(info.size, data.len() as u64);
@@ -30,12 +30,12 @@ async fn multipart_joins_parts_without_copy() {
     let first_part1 = pattern(BLOCK + 7, 23);
     let staged = store.stage(&who, "b", body(&first_part1), None).await;
     store
-        .commit_part(&who, "b", "mp", &id, 1, staged.unwrap(), "old".into())
+        .commit_part(&who, "b", "mp", &id, 1, staged.unwrap(), "old".into(), None)
         .await
         .unwrap();
     let staged = store.stage(&who, "b", body(&part1), None).await.unwrap();
     store
-        .commit_part(&who, "b", "mp", &id, 1, staged, "p1".into())
+        .commit_part(&who, "b", "mp", &id, 1, staged, "p1".into(), None)
         .await
         .unwrap();
 
@@ -128,7 +128,7 @@ async fn multipart_joins_parts_without_copy() {
         .stage(&who, "b", body(&pattern(BLOCK, 24)), None)
         .await;
     store
-        .commit_part(&who, "b", "mp2", &id, 1, staged.unwrap(), "x".into())
+        .commit_part(&who, "b", "mp2", &id, 1, staged.unwrap(), "x".into(), None)
         .await
         .unwrap();
     store.abort_multipart(&who, "b", "mp2", &id).await.unwrap();

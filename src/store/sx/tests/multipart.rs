@@ -31,6 +31,7 @@ async fn multipart_across_two_gateways() {
                 n,
                 staged,
                 format!("etag{n}"),
+                None,
             )
             .await
             .unwrap();
@@ -128,7 +129,7 @@ async fn multipart_across_two_gateways() {
         .stage(&alice, "mp", body(b"abc", 1), Some(3))
         .await
         .unwrap();
-    two.commit_part(&alice, "mp", "x", &id, 1, staged, "e1".into())
+    two.commit_part(&alice, "mp", "x", &id, 1, staged, "e1".into(), None)
         .await
         .unwrap();
     one.abort_multipart(&alice, "mp", "x", &id).await.unwrap();
@@ -157,7 +158,7 @@ async fn multipart_over_128_mib_reuses_parts_with_its_block_size() {
             .await
             .unwrap();
         store
-            .commit_part(&alice, "big", "huge", &id, n, staged, format!("p{n}"))
+            .commit_part(&alice, "big", "huge", &id, n, staged, format!("p{n}"), None)
             .await
             .unwrap();
     }
@@ -226,6 +227,7 @@ async fn multipart_copies_only_what_does_not_line_up() {
                 i as u32 + 1,
                 staged,
                 format!("e{i}"),
+                None,
             )
             .await
             .unwrap();

@@ -75,6 +75,7 @@ async fn real_cluster() {
                 i as u32 + 1,
                 staged,
                 format!("p{i}"),
+                None,
             )
             .await
             .unwrap();
