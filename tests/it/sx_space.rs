@@ -2,11 +2,14 @@
 //! checks a file's whole size when it is created. An object up to the free space of its bucket
 //! must fit, whether it comes in one PUT (staged first) or in parts (stored first).
 
-use crate::common::raw::obj_path;
+use base64::Engine as _;
+
+use crate::common::raw::{crc32, obj_path};
 use crate::common::{
-    assert_bytes_eq, multipart_etag, test_data, unique_bucket, xml_texts, RawClient, TestServer,
+    assert_bytes_eq, multipart_etag, test_data, unique_bucket, xml_text, xml_texts, RawClient,
+    TestServer,
 };
-use crate::raw_objects::multipart::{complete_xml, create_upload, upload_part};
+use crate::raw_objects::multipart::complete_xml;
 
 const MIB: usize = 1 << 20;
 
@@ -36,21 +39,48 @@ fn sx_an_object_larger_than_half_its_volume_fits() {
     assert_bytes_eq(&c.get_object(&vol, "big"), &data, "GET of the big object");
 }
 
-/// Uploads 12 MiB in three parts (5, 5 and 2 MiB): the volume of 20 MiB cannot hold the
-/// object beside them.
-fn upload_parts(c: &RawClient, vol: &str, key: &str) -> (String, Vec<Vec<u8>>, Vec<String>) {
-    let id = create_upload(c, vol, key);
+/// Uploads 12 MiB in three parts (5, 5 and 2 MiB), each with its CRC32: the volume of 20 MiB
+/// cannot hold the object beside them. Returns the upload id, the parts, their ETags and their
+/// checksums.
+fn upload_parts(
+    c: &RawClient,
+    vol: &str,
+    key: &str,
+) -> (String, Vec<Vec<u8>>, Vec<String>, Vec<String>) {
+    let created = c
+        .post(&obj_path(vol, key))
+        .sub("uploads")
+        .header("x-amz-checksum-algorithm", "CRC32")
+        .send()
+        .ok()
+        .text();
+    let id = xml_text(&created, "UploadId").expect("UploadId");
     let parts: Vec<Vec<u8>> = [5, 5, 2]
         .iter()
         .enumerate()
         .map(|(i, mib)| test_data(mib * MIB, 40 + i as u64))
         .collect();
+    let checksums: Vec<String> = parts
+        .iter()
+        .map(|p| base64::engine::general_purpose::STANDARD.encode(crc32(p).to_be_bytes()))
+        .collect();
     let etags = parts
         .iter()
+        .zip(&checksums)
         .enumerate()
-        .map(|(i, p)| upload_part(c, vol, key, &id, i as u32 + 1, p))
+        .map(|(i, (p, checksum))| {
+            let r = c
+                .put(&obj_path(vol, key))
+                .query("partNumber", &(i + 1).to_string())
+                .query("uploadId", &id)
+                .header("x-amz-checksum-crc32", checksum)
+                .body(p.clone())
+                .send()
+                .ok();
+            r.header("etag").expect("part ETag").to_string()
+        })
         .collect();
-    (id, parts, etags)
+    (id, parts, etags, checksums)
 }
 
 /// CompleteMultipartUpload of an object larger than half its bucket: the parts' files make
@@ -63,7 +93,7 @@ fn sx_a_multipart_object_larger_than_half_its_volume_completes() {
     let vol = small_bucket(&s, "sx-half-mp");
     let c = s.raw();
     let key = "big";
-    let (id, parts, etags) = upload_parts(&c, &vol, key);
+    let (id, parts, etags, checksums) = upload_parts(&c, &vol, key);
     let numbered: Vec<(u32, &str)> = etags
         .iter()
         .enumerate()
@@ -91,6 +121,11 @@ fn sx_a_multipart_object_larger_than_half_its_volume_completes() {
             xml_texts(&listed, "ETag"),
             etags,
             "parts after the failed completion"
+        );
+        assert_eq!(
+            xml_texts(&listed, "ChecksumCRC32"),
+            checksums,
+            "part checksums after the failed completion"
         );
         assert_eq!(c.get_object(&vol, key), b"another writer");
     }

@@ -43,6 +43,16 @@ pub(super) fn valid_upload_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// A part file's meta: its ETag and, when the client sent one, its checksum document.
+fn part_file_meta(etag: &str, checksum: Option<&str>) -> HexMeta {
+    let mut meta = HexMeta::default();
+    meta.insert("etag", etag.as_bytes());
+    if let Some(checksum) = checksum {
+        meta.insert(PART_CHECKSUM_META, checksum.as_bytes());
+    }
+    meta
+}
+
 /// The block hashes of a file, in order.
 fn block_hashes(file: &proto::File) -> impl Iterator<Item = String> + '_ {
     file.file_data
@@ -293,8 +303,7 @@ impl Cluster {
             log::warn!("SX: upload {upload_id}: completion failed ({e}); restoring its parts");
             for (part, file) in &kept {
                 let hashes: Vec<String> = block_hashes(file).collect();
-                let mut part_meta = HexMeta::default();
-                part_meta.insert("etag", part.etag.as_bytes());
+                let part_meta = part_file_meta(&part.etag, part.checksum.as_deref());
                 let restored = self
                     .create_from_hashes(
                         vol,
@@ -349,11 +358,7 @@ impl Cluster {
         checksum: Option<String>,
     ) -> Result<PartInfo, StoreError> {
         self.upload_record(vol, key, upload_id).await?;
-        let mut meta = HexMeta::default();
-        meta.insert("etag", etag.as_bytes());
-        if let Some(checksum) = &checksum {
-            meta.insert(PART_CHECKSUM_META, checksum.as_bytes());
-        }
+        let meta = part_file_meta(&etag, checksum.as_deref());
         self.write_file(
             vol,
             &part_path(upload_id, part_number),
