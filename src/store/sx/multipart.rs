@@ -280,14 +280,20 @@ impl Cluster {
         vol: &Vol,
         upload_id: &str,
         path: &SxPath,
+        stored: &[PartInfo],
         chosen: &[(PartInfo, proto::File)],
         total: u64,
         meta: &ObjectMeta,
         condition: &WriteCondition,
     ) -> Result<(), StoreError> {
         // Every part, chosen or not, is removed with the directory; all are restored on failure.
-        let all = self.parts(vol, upload_id).await?;
-        let kept = self.part_files(vol, upload_id, &all).await?;
+        let unchosen: Vec<PartInfo> = stored
+            .iter()
+            .filter(|p| !chosen.iter().any(|(c, _)| c.number == p.number))
+            .cloned()
+            .collect();
+        let mut kept = self.part_files(vol, upload_id, &unchosen).await?;
+        kept.extend_from_slice(chosen);
         log::info!(
             "SX: upload {upload_id}: {} cannot hold the {total}-byte object beside its parts; \
              completing in the room of the parts",
@@ -426,7 +432,7 @@ impl Cluster {
         {
             Err(StoreError::QuotaExceeded(_)) => {
                 self.complete_in_room_of_parts(
-                    vol, upload_id, &path, &files, total, &meta, &condition,
+                    vol, upload_id, &path, &stored, &files, total, &meta, &condition,
                 )
                 .await?
             }

@@ -101,8 +101,7 @@ impl Cluster {
         etag: &str,
     ) -> Result<(), StoreError> {
         let _turn = self.writing_turn(vol, path).await;
-        let current = self.file_with_meta(vol, path).await?;
-        let (file, meta) = current;
+        let (file, meta) = self.file_with_meta(vol, path).await?;
         if meta_from_sx(Some(&meta), &file.file_revision).etag != etag {
             return Err(StoreError::PreconditionFailed);
         }
