@@ -223,7 +223,9 @@ fn canonical_resources(req: &SignedRequest) -> Vec<Vec<u8>> {
     let documented = canonical_resource(req.virtual_bucket, req.raw_path, req.raw_query);
     let to_bucket = match req.virtual_bucket {
         Some(_) => req.raw_path.is_empty() || req.raw_path == "/",
-        None => req.raw_path.len() > 1 && !req.raw_path[1..].trim_end_matches('/').contains('/'),
+        None => req.raw_path.strip_prefix('/').is_some_and(|bucket_path| {
+            !bucket_path.is_empty() && !bucket_path.trim_end_matches('/').contains('/')
+        }),
     };
     if !to_bucket {
         return vec![documented];
@@ -597,6 +599,10 @@ mod tests {
         assert_eq!(texts(&req("GET", "/b/k", "acl", &h, None)), ["/b/k?acl"]);
         assert_eq!(texts(&req("GET", "/k", "", &h, Some("b"))), ["/b/k"]);
         assert_eq!(texts(&req("GET", "/", "", &h, None)), ["/"]);
+        // Found by the sigv2 fuzz target: a path that does not start with `/` and whose first
+        // character is wider than one byte was sliced inside that character.
+        assert_eq!(texts(&req("GET", "ѝЛ", "", &h, None)), ["ѝЛ"]);
+        assert_eq!(texts(&req("GET", "*", "", &h, None)), ["*"]);
     }
 
     #[test]
