@@ -347,6 +347,8 @@ pub enum Declared {
     Header(Vec<u8>),
     /// Known only once the aws-chunked body has ended.
     Trailer(Trailers),
+    /// None: the server computes the checksum an upload asks for and keeps it.
+    Nothing,
 }
 
 /// The checksum a request asks us to verify, if any.
@@ -369,6 +371,15 @@ fn decode(algorithm: Algorithm, value: &str) -> Result<Vec<u8>, S3Error> {
 }
 
 impl Expected {
+    /// A checksum to compute and keep with nothing to compare it to: a part of an upload
+    /// created with a checksum algorithm, sent without that checksum (S3 computes it then).
+    pub fn computed(algorithm: Algorithm) -> Expected {
+        Expected {
+            algorithm,
+            declared: Declared::Nothing,
+        }
+    }
+
     /// Reads `x-amz-checksum-*` headers, or the `x-amz-trailer` announcing one.
     pub fn from_request(
         header: impl Fn(&str) -> Option<String>,
@@ -434,6 +445,7 @@ impl Expected {
                 })?;
                 decode(self.algorithm, &value)?
             }
+            Declared::Nothing => computed.to_vec(),
         };
         if declared != computed {
             return Err(S3Error::new(

@@ -449,6 +449,14 @@ pub trait ObjectStore: 'static {
         etag: String,
         checksum: Option<String>,
     ) -> Result<PartInfo, StoreError>;
+    /// The upload without its parts: NoSuchUpload when it is gone.
+    async fn upload(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<UploadInfo, StoreError>;
     /// The upload and all its parts in part-number order.
     async fn list_parts(
         &self,

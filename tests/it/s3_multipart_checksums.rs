@@ -76,4 +76,16 @@ fn multipart_uploads_keep_part_and_object_checksums(s: &TestServer) {
     // FULL_OBJECT is for the CRCs only; CRC64NVME is FULL_OBJECT only.
     assert_eq!(v["sha1_full_object"], Value::from("InvalidRequest"));
     assert_eq!(v["crc64_composite"], Value::from("InvalidRequest"));
+
+    // UploadPart: "the checksum algorithm must be the same for all parts and match the
+    // checksum value supplied in the CreateMultipartUpload request"; a part sent without one
+    // gets the upload's algorithm computed by S3, an UploadPartCopy part too (CopyPartResult).
+    let c = &v["computed"];
+    let parts = &c["expected_parts"];
+    assert_eq!(c["copied"], parts[0]);
+    assert_eq!(c["sent"], parts[1]);
+    assert_eq!(&c["listed"], parts);
+    assert_eq!(c["mismatch"], Value::from("InvalidRequest"));
+    assert_eq!(c["completed"], c["expected"]);
+    assert_eq!(c["head"], c["expected"]);
 }

@@ -3,7 +3,7 @@
 use actix_web::HttpResponse;
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::multipart::{upload_error, MAX_PART_SIZE};
+use super::multipart::{part_checksum_algorithm, upload_error, MAX_PART_SIZE};
 use super::object::{
     apply_request_documents, check_write_options, condition_conflict, meta_headers,
     write_condition, written_xml, MAX_PUT_SIZE,
@@ -11,6 +11,7 @@ use super::object::{
 use super::quoted;
 use crate::encoding::hex;
 use crate::s3::body::RequestBody;
+use crate::s3::checksum::Expected;
 use crate::s3::conditional::{self, Outcome, Preconditions};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::objmeta;
@@ -269,6 +270,7 @@ pub async fn upload_part_copy<S: ObjectStore>(
     id: &str,
     number: u32,
 ) -> Result<HttpResponse, S3Error> {
+    let checksum_algorithm = part_checksum_algorithm(ctx, id).await?;
     let (_, _, reader) = open_source(ctx).await?;
     let size = reader.info().size;
     let range = match ctx.header("x-amz-copy-source-range") {
@@ -286,7 +288,7 @@ pub async fn upload_part_copy<S: ObjectStore>(
     let body = RequestBody {
         stream,
         length: Some(length),
-        checksum: None,
+        checksum: checksum_algorithm.map(Expected::computed),
     };
     let (stream, digest) = body.into_hashed();
     let staged = ctx
@@ -310,7 +312,10 @@ pub async fn upload_part_copy<S: ObjectStore>(
             number,
             staged,
             hex(&md5),
-            None,
+            digests
+                .checksum
+                .as_ref()
+                .map(|(header, value)| objmeta::encode_checksum(header, value)),
         )
         .await
         .map_err(upload_error(id))?;
@@ -318,6 +323,9 @@ pub async fn upload_part_copy<S: ObjectStore>(
     w.open_root("CopyPartResult");
     w.elem("LastModified", &iso8601(part.last_modified));
     w.elem("ETag", &quoted(&part.etag));
+    if let (Some(algorithm), Some((_, value))) = (checksum_algorithm, &digests.checksum) {
+        w.elem(algorithm.element(), value);
+    }
     w.close("CopyPartResult");
     Ok(written_xml(ctx.store, w.finish()))
 }

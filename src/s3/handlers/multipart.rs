@@ -11,7 +11,7 @@ use super::object::{
 use super::{owner_name, quoted, xml_response};
 use crate::encoding::{hex, unhex};
 use crate::s3::body::{RequestBody, MAX_XML_BODY};
-use crate::s3::checksum::{self, Algorithm, UploadChecksum};
+use crate::s3::checksum::{self, Algorithm, Expected, UploadChecksum};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::objmeta;
 use crate::s3::router::ListUploadsParams;
@@ -97,12 +97,46 @@ fn part_checksum(part: &PartInfo) -> Option<(Algorithm, &str)> {
     Some((Algorithm::from_header(header)?, value))
 }
 
+/// The checksum algorithm the parts of an upload get, if it was created with one; looked up
+/// before a part's body is read, so that a part for an unknown upload transfers nothing.
+pub async fn part_checksum_algorithm<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    id: &str,
+) -> Result<Option<Algorithm>, S3Error> {
+    let upload = ctx
+        .store
+        .upload(&ctx.who, &ctx.bucket, &ctx.key, id)
+        .await
+        .map_err(upload_error(id))?;
+    Ok(upload_checksum(&upload).map(|c| c.algorithm))
+}
+
+/// UploadPart. In an upload created with a checksum algorithm, a part sent with another
+/// algorithm's checksum is refused and one sent without is given its checksum by the server
+/// (UploadPart and "Checking object integrity" in the AWS S3 documentation).
 pub async fn upload_part<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     id: &str,
     number: u32,
-    body: RequestBody,
+    mut body: RequestBody,
 ) -> Result<HttpResponse, S3Error> {
+    if let Some(algorithm) = part_checksum_algorithm(ctx, id).await? {
+        match &body.checksum {
+            Some(sent) if sent.algorithm != algorithm => {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidRequest,
+                    format!(
+                        "Checksum Type mismatch occurred, expected checksum Type: {}, \
+                         actual checksum Type: {}",
+                        algorithm.name().to_ascii_lowercase(),
+                        sent.algorithm.name().to_ascii_lowercase()
+                    ),
+                ));
+            }
+            Some(_) => {}
+            None => body.checksum = Some(Expected::computed(algorithm)),
+        }
+    }
     let body = stage_body(ctx, body, MAX_PART_SIZE).await?;
     let mut response = HttpResponse::Ok();
     body.echo_checksum(&mut response);
@@ -276,8 +310,8 @@ struct ObjectChecksum {
 /// must have been uploaded with a checksum of the upload's algorithm, matching the one the
 /// completion document gives for it, if any (else InvalidPart, as for a wrong ETag). A full
 /// object checksum sent with the completion must match (else BadDigest).
-/// None when a part has no checksum at all (an UploadPartCopy part, or a client that sent
-/// none): the object then gets no checksum rather than a wrong one.
+/// None when a part has no checksum at all (stored by a version that did not compute the
+/// checksums of parts sent without one): the object then gets no checksum, not a wrong one.
 fn object_checksum<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     wanted: UploadChecksum,

@@ -48,6 +48,25 @@ fn drop_upload(tx: &mut Tx<'_>, upload_id: &str) -> Result<(), StoreError> {
 /// Writes `key`'s row in place of `existing`, whose blocks lose the references it held (the
 /// caller has referenced the new blocks first, so shared blocks never reach 0). Returns the
 /// modification time written.
+/// An upload of `key` in a bucket `who` owns.
+fn upload_info(
+    conn: &Connection,
+    who: &Principal,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<UploadInfo, StoreError> {
+    check_owner(conn, who, bucket)?;
+    check_upload(conn, bucket, key, upload_id)?;
+    let (meta_json, initiated) = index::uploads::meta_and_initiated(conn, upload_id)?;
+    Ok(UploadInfo {
+        upload_id: upload_id.to_owned(),
+        key: key.to_owned(),
+        initiated: from_ms(initiated),
+        meta: meta_from_db(String::new(), &meta_json)?,
+    })
+}
+
 fn replace_object_row(
     tx: &mut Tx<'_>,
     existing: Option<&ExistingObject>,
@@ -398,6 +417,19 @@ impl ObjectStore for LocalStore {
             .await
     }
 
+    async fn upload(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<UploadInfo, StoreError> {
+        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let upload_id = upload_id.to_owned();
+        self.read(move |conn| upload_info(conn, &who, &bucket, &key, &upload_id))
+            .await
+    }
+
     async fn list_parts(
         &self,
         who: &Principal,
@@ -408,17 +440,8 @@ impl ObjectStore for LocalStore {
         let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
         let upload_id = upload_id.to_owned();
         self.read(move |conn| {
-            check_owner(conn, &who, &bucket)?;
-            check_upload(conn, &bucket, &key, &upload_id)?;
-            let (meta_json, initiated) = index::uploads::meta_and_initiated(conn, &upload_id)?;
-            let parts = index::uploads::list_parts(conn, &upload_id)?;
-            let upload = UploadInfo {
-                upload_id,
-                key,
-                initiated: from_ms(initiated),
-                meta: meta_from_db(String::new(), &meta_json)?,
-            };
-            Ok((upload, parts))
+            let upload = upload_info(conn, &who, &bucket, &key, &upload_id)?;
+            Ok((upload, index::uploads::list_parts(conn, &upload_id)?))
         })
         .await
     }

@@ -383,23 +383,29 @@ impl Cluster {
         })
     }
 
+    pub(super) async fn upload(
+        &self,
+        vol: &Vol,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<UploadInfo, StoreError> {
+        let record = self.upload_record(vol, key, upload_id).await?;
+        Ok(UploadInfo {
+            upload_id: upload_id.to_owned(),
+            key: record.key,
+            initiated: record.initiated,
+            meta: record.meta,
+        })
+    }
+
     pub(super) async fn list_parts(
         &self,
         vol: &Vol,
         key: &str,
         upload_id: &str,
     ) -> Result<(UploadInfo, Vec<PartInfo>), StoreError> {
-        let record = self.upload_record(vol, key, upload_id).await?;
-        let parts = self.parts(vol, upload_id).await?;
-        Ok((
-            UploadInfo {
-                upload_id: upload_id.to_owned(),
-                key: record.key,
-                initiated: record.initiated,
-                meta: record.meta,
-            },
-            parts,
-        ))
+        let upload = self.upload(vol, key, upload_id).await?;
+        Ok((upload, self.parts(vol, upload_id).await?))
     }
 
     pub(super) async fn complete_multipart(

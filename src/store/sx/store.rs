@@ -348,6 +348,18 @@ impl ObjectStore for SxStore {
             .await
     }
 
+    async fn upload(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<UploadInfo, StoreError> {
+        let cluster = self.cluster()?;
+        let vol = cluster.data_volume(who, bucket).await?;
+        cluster.upload(&vol, key, upload_id).await
+    }
+
     async fn list_parts(
         &self,
         who: &Principal,

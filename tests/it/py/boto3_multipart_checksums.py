@@ -144,4 +144,40 @@ out["sha1_full_object"] = error_code(lambda: s3.create_multipart_upload(
     Bucket=bucket, Key="x", ChecksumAlgorithm="SHA1", ChecksumType="FULL_OBJECT"))
 out["crc64_composite"] = error_code(lambda: s3.create_multipart_upload(
     Bucket=bucket, Key="x", ChecksumAlgorithm="CRC64NVME", ChecksumType="COMPOSITE"))
+
+# Parts sent without a checksum in an upload created with one get it from the server:
+# one uploaded (botocore told to send no checksum), one copied (UploadPartCopy).
+plain = boto3.client(
+    "s3",
+    endpoint_url=os.environ["S3_ENDPOINT"],
+    config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
+                  retries={"max_attempts": 1}, request_checksum_calculation="when_required"),
+)
+created = s3.create_multipart_upload(Bucket=bucket, Key="computed", ChecksumAlgorithm="CRC32C")
+upload = created["UploadId"]
+copied = plain.upload_part_copy(Bucket=bucket, Key="computed", UploadId=upload, PartNumber=1,
+                                CopySource={"Bucket": bucket, "Key": "CRC32-COMPOSITE"},
+                                CopySourceRange=f"bytes=0-{5 * MIB - 1}")
+sent = plain.upload_part(Bucket=bucket, Key="computed", UploadId=upload, PartNumber=2,
+                         Body=second)
+crc32c = [digest("CRC32C", [first]), digest("CRC32C", [second])]
+out["computed"] = {
+    "expected_parts": [b64(d) for d in crc32c],
+    "expected": b64(digest("CRC32C", [b"".join(crc32c)])) + "-2",
+    "copied": copied["CopyPartResult"].get("ChecksumCRC32C"),
+    "sent": sent.get("ChecksumCRC32C"),
+    "listed": [p.get("ChecksumCRC32C")
+               for p in s3.list_parts(Bucket=bucket, Key="computed", UploadId=upload)["Parts"]],
+}
+# Another algorithm's checksum than the upload's: refused before the part is stored.
+out["computed"]["mismatch"] = error_code(lambda: s3.upload_part(
+    Bucket=bucket, Key="computed", UploadId=upload, PartNumber=3, Body=second,
+    ChecksumSHA256=b64(hashlib.sha256(second).digest())))
+done = s3.complete_multipart_upload(
+    Bucket=bucket, Key="computed", UploadId=upload,
+    MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": copied["CopyPartResult"]["ETag"]},
+                               {"PartNumber": 2, "ETag": sent["ETag"]}]})
+out["computed"]["completed"] = done.get("ChecksumCRC32C")
+out["computed"]["head"] = s3.head_object(Bucket=bucket, Key="computed",
+                                         ChecksumMode="ENABLED").get("ChecksumCRC32C")
 print(json.dumps(out))
