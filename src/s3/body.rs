@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, LocalBoxStream, Stream, StreamExt};
 use md5::{Digest, Md5};
 
-use crate::s3::checksum::{Expected, Hasher};
+use crate::s3::checksum::{Algorithm, Expected, Hasher};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::store::{BodyError, BodyStream};
 
@@ -27,6 +27,16 @@ pub struct RequestBody {
 }
 
 impl RequestBody {
+    /// An object uploaded in one request without a checksum gets S3's default one, CRC64NVME,
+    /// computed as it is received (PutObject: "if it was uploaded without a checksum (and
+    /// Amazon S3 added the default checksum, CRC64NVME, to the uploaded object)").
+    pub fn with_default_checksum(mut self) -> RequestBody {
+        if self.checksum.is_none() {
+            self.checksum = Some(Expected::computed(Algorithm::Crc64Nvme));
+        }
+        self
+    }
+
     /// Reads the whole body, refusing more than `cap` bytes.
     pub async fn read_capped(mut self, cap: usize) -> Result<Bytes, S3Error> {
         if self.length.is_some_and(|len| len > cap as u64) {

@@ -47,4 +47,10 @@ fn checksums_are_kept_and_attributes_answered(s: &TestServer) {
         })
     );
     assert_eq!(v["missing"], Value::from("NoSuchKey"));
+    // PutObject, ChecksumCRC64NVME: "present if the object was uploaded with the CRC64NVME
+    // checksum algorithm, or if it was uploaded without a checksum (and Amazon S3 added the
+    // default checksum, CRC64NVME, to the uploaded object)". CRC-64/NVME of "123456789" is
+    // 0xAE8B14860A799888 (its published check value).
+    assert_eq!(v["default_put"], Value::from("rosUhgp5mIg="));
+    assert_eq!(v["default_head"], json!(["rosUhgp5mIg=", "FULL_OBJECT"]));
 }

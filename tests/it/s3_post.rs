@@ -274,6 +274,13 @@ fn post_form_key_checksum_and_policy_rules(s: &TestServer) {
     );
     assert_eq!(answers[0].status, 204, "{}", answers[0].text());
     assert_eq!(c.get_object(&b, "docs/file"), b"named body");
+    // A file sent without a checksum field gets S3's default CRC64NVME (as PutObject).
+    let head = c
+        .head(&obj_path(&b, "docs/file"))
+        .header("x-amz-checksum-mode", "ENABLED")
+        .send()
+        .ok();
+    assert!(head.header("x-amz-checksum-crc64nvme").is_some());
 
     let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     let body = "checked body";

@@ -377,7 +377,7 @@ pub async fn put_object<S: ObjectStore>(
     let mut headers = meta_headers(ctx)?;
     apply_request_documents(ctx, &mut headers, true)?;
     let condition = write_condition(ctx).await?;
-    let body = stage_body(ctx, body, MAX_PUT_SIZE).await?;
+    let body = stage_body(ctx, body.with_default_checksum(), MAX_PUT_SIZE).await?;
     let mut response = HttpResponse::Ok();
     body.echo_checksum(&mut response);
     encryption_header(ctx.store, &mut response);

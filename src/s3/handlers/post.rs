@@ -252,7 +252,8 @@ pub async fn post_object<S: ObjectStore>(
         stream: reader.into_file_stream(),
         length: None,
         checksum,
-    };
+    }
+    .with_default_checksum();
     let (stream, digest) = file_body.into_hashed();
     let staged = store.stage(&who, bucket, stream, None).await?;
     let digests = digest.finish().await?;

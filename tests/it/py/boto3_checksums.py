@@ -51,6 +51,18 @@ multi = s3.get_object_attributes(Bucket=bucket, Key="multi",
                                  ObjectAttributes=["ObjectParts", "ObjectSize", "ETag"])
 out["multi"] = {k: v for k, v in multi.items() if k in ALL}
 
+# Sent without any checksum (botocore told to add none): S3 adds its default, CRC64NVME.
+plain = boto3.client(
+    "s3",
+    endpoint_url=os.environ["S3_ENDPOINT"],
+    config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
+                  retries={"max_attempts": 1}, request_checksum_calculation="when_required"),
+)
+put = plain.put_object(Bucket=bucket, Key="default", Body=b"123456789")
+out["default_put"] = put.get("ChecksumCRC64NVME")
+head = s3.head_object(Bucket=bucket, Key="default", ChecksumMode="ENABLED")
+out["default_head"] = [head.get("ChecksumCRC64NVME"), head.get("ChecksumType")]
+
 try:
     s3.get_object_attributes(Bucket=bucket, Key="nope", ObjectAttributes=["ETag"])
     out["missing"] = "no error"
