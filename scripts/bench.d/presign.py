@@ -5,6 +5,9 @@ Credentials come from LIBRES3_ACCESS_KEY / LIBRES3_SECRET_KEY.
 
   presign.py ENDPOINT create-bucket BUCKET
   presign.py ENDPOINT put|get|head|delete BUCKET KEY
+  presign.py ENDPOINT put-checksum BUCKET KEY crc64nvme|crc32c VALUE
+      # a PUT whose signed headers include x-amz-checksum-ALGORITHM: VALUE (the client
+      # must send that header, as a stock SDK's presigned PUT with a checksum does)
   presign.py ENDPOINT lists BUCKET PREFIX FIRST COUNT PUT_FILE GET_FILE
       # COUNT PUT and GET URLs, one a line, of the keys PREFIX%07d from FIRST on
 """
@@ -31,6 +34,7 @@ def client(endpoint):
 
 
 OPS = {"put": "put_object", "get": "get_object", "head": "head_object", "delete": "delete_object"}
+CHECKSUM_PARAMS = {"crc64nvme": "ChecksumCRC64NVME", "crc32c": "ChecksumCRC32C"}
 
 
 def main(argv):
@@ -43,6 +47,9 @@ def main(argv):
         print(sign("create_bucket", Params={"Bucket": bucket}, ExpiresIn=EXPIRES))
     elif op in OPS:
         print(sign(OPS[op], Params={"Bucket": bucket, "Key": argv[3]}, ExpiresIn=EXPIRES))
+    elif op == "put-checksum" and len(argv) == 6 and argv[4] in CHECKSUM_PARAMS:
+        params = {"Bucket": bucket, "Key": argv[3], CHECKSUM_PARAMS[argv[4]]: argv[5]}
+        print(sign("put_object", Params=params, ExpiresIn=EXPIRES))
     elif op == "lists":
         prefix, first, count = argv[3], int(argv[4]), int(argv[5])
         with open(argv[6], "w") as puts, open(argv[7], "w") as gets:
