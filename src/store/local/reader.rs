@@ -224,14 +224,12 @@ impl<Guard> ReadAhead<Guard> {
         }
     }
 
-    /// Starts the next read of the plan on a blocking thread; Err when the plan has none to
-    /// give because the object is short.
-    fn start_next(&mut self) -> Result<(), StoreError> {
+    /// Starts the next read of the plan, if any, on a blocking thread.
+    fn start_next(&mut self) {
         if let Some(next) = self.plan.next_read() {
             let read = self.read.clone();
             self.ahead = Some(tokio::task::spawn_blocking(move || read(next?)));
         }
-        Ok(())
     }
 
     async fn next(mut self) -> Option<(Result<Bytes, StoreError>, ReadAhead<Guard>)> {
@@ -239,29 +237,18 @@ impl<Guard> ReadAhead<Guard> {
             return None;
         }
         if self.ahead.is_none() {
-            if let Err(e) = self.start_next() {
-                self.failed = true;
-                return Some((Err(e), self));
-            }
+            self.start_next();
         }
         let result = match self.ahead.take()?.await {
             Ok(result) => result,
             Err(e) => Err(StoreError::Internal(format!("block read task failed: {e}"))),
         };
         match result {
-            Ok(bytes) => {
-                // The consumer sends these bytes while the next block is read.
-                if let Err(e) = self.start_next() {
-                    self.failed = true;
-                    return Some((Err(e), self));
-                }
-                Some((Ok(bytes), self))
-            }
-            Err(e) => {
-                self.failed = true;
-                Some((Err(e), self))
-            }
+            // The consumer sends these bytes while the next block is read.
+            Ok(_) => self.start_next(),
+            Err(_) => self.failed = true,
         }
+        Some((result, self))
     }
 }
 
