@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -416,6 +416,20 @@ fn ensure_block_subdirs(root: &Path, leaf: &Path) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// Reads exactly `len` bytes into a fresh buffer without zero-filling it first: the bytes
+/// land in the vector's spare capacity.
+pub fn read_exactly(file: &mut File, len: usize) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(len);
+    file.take(len as u64).read_to_end(&mut buf)?;
+    if buf.len() != len {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("read {} bytes of {len}", buf.len()),
+        ));
+    }
+    Ok(buf)
 }
 
 /// Removes a block file; a file already gone is fine.

@@ -11,8 +11,8 @@ use super::index::completed::NewCompletion;
 use super::index::objects::{check_condition, existing_object, ExistingObject, NewObject};
 use super::index::uploads::{check_upload, NewPart, PartLookup};
 use super::index::{
-    self, buckets::check_owner, decode_blocks, encode_blocks, from_ms, headers_to_json,
-    key_from_db, meta_from_db, now_ms, size_from_db, size_to_db,
+    self, buckets::check_owned_by, buckets::check_owner, decode_blocks, encode_blocks, from_ms,
+    headers_to_json, key_from_db, meta_from_db, now_ms, size_from_db, size_to_db,
 };
 use super::reader::{Body, LocalReader, LocatedBlock, ReaderTicket};
 use super::staging::{self, LocalStaged};
@@ -242,8 +242,9 @@ impl ObjectStore for LocalStore {
         let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
         let (info, body) = self
             .read(move |conn| {
-                check_owner(conn, &who, &bucket)?;
-                let Some(row) = index::objects::stored_object(conn, &bucket, &key)? else {
+                let found = index::objects::stored_object_with_owner(conn, &bucket, &key)?;
+                check_owned_by(found.as_ref().map(|f| f.owner.as_str()), &who)?;
+                let Some(row) = found.and_then(|f| f.object) else {
                     return Err(StoreError::NoSuchKey);
                 };
                 let body = match (row.inline, row.blocks) {

@@ -8,15 +8,16 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
+use tokio::task::JoinHandle;
 
-use super::blocks::{BlockRef, BLOCK_SIZE};
+use super::blocks::{read_exactly, BlockRef, BLOCK_SIZE};
 use super::sealing::Sealing;
 use super::Shared;
 use crate::encoding::hex;
@@ -125,91 +126,158 @@ impl ObjectReader for LocalReader {
                 stream::once(async move { item }).boxed_local()
             }
             Body::Blocks(blocks) => {
-                let cursor = BlockCursor::new(blocks, first, end - first, self.ticket);
-                stream::unfold(cursor, BlockCursor::next).boxed_local()
+                let plan = ReadPlan::new(blocks, first, end - first);
+                let shared = self.ticket.shared.clone();
+                let read: ReadBlock = Arc::new(move |read| read_block_range(&shared.sealing, read));
+                let reads = ReadAhead::new(plan, read, self.ticket);
+                stream::unfold(reads, ReadAhead::next).boxed_local()
             }
         }
     }
 }
 
-/// Where a block stream stands: it owns the reader ticket, so the blocks it still has to read
-/// stay on disk until it ends or is dropped.
-struct BlockCursor {
+/// One read of a block stream: `len` bytes at `offset` of one block.
+pub(super) struct BlockRead {
+    pub located: LocatedBlock,
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// Which reads a byte range of an object takes, one block (at most [`BLOCK_SIZE`]) each.
+struct ReadPlan {
     blocks: Vec<LocatedBlock>,
     index: usize,
     offset_in_block: u64,
     remaining: u64,
-    failed: bool,
-    ticket: ReaderTicket,
 }
 
-impl BlockCursor {
-    fn new(blocks: Vec<LocatedBlock>, first: u64, len: u64, ticket: ReaderTicket) -> BlockCursor {
+impl ReadPlan {
+    fn new(blocks: Vec<LocatedBlock>, first: u64, len: u64) -> ReadPlan {
         let mut index = 0;
         let mut offset = first;
         while index < blocks.len() && offset >= u64::from(blocks[index].block.len) {
             offset -= u64::from(blocks[index].block.len);
             index += 1;
         }
-        BlockCursor {
+        ReadPlan {
             blocks,
             index,
             offset_in_block: offset,
             remaining: len,
-            failed: false,
-            ticket,
         }
     }
 
-    async fn next(mut self) -> Option<(Result<Bytes, StoreError>, BlockCursor)> {
-        if self.remaining == 0 || self.failed {
+    /// The next read, None once the range is covered; an error when the block list ends
+    /// before the recorded size.
+    fn next_read(&mut self) -> Option<Result<BlockRead, StoreError>> {
+        if self.remaining == 0 {
             return None;
         }
         let Some(located) = self.blocks.get(self.index).cloned() else {
-            self.failed = true;
+            self.remaining = 0;
             let error = StoreError::Internal("object shorter than its recorded size".into());
-            return Some((Err(error), self));
+            return Some(Err(error));
         };
         let block_len = u64::from(located.block.len);
-        let want = (block_len - self.offset_in_block)
+        let len = (block_len - self.offset_in_block)
             .min(self.remaining)
             .min(BLOCK_SIZE as u64);
         let offset = self.offset_in_block;
-        let shared = self.ticket.shared.clone();
-        let read = tokio::task::spawn_blocking(move || {
-            read_block_range(&shared.sealing, &located, offset, want)
-        })
-        .await;
-        let result = match read {
-            Ok(result) => result,
-            Err(e) => Err(StoreError::Internal(format!("block read task failed: {e}"))),
-        };
-        match result {
-            Ok(bytes) => {
-                self.remaining -= want;
-                self.offset_in_block += want;
-                if self.offset_in_block == block_len {
-                    self.index += 1;
-                    self.offset_in_block = 0;
-                }
-                Some((Ok(bytes), self))
+        self.remaining -= len;
+        self.offset_in_block += len;
+        if self.offset_in_block == block_len {
+            self.index += 1;
+            self.offset_in_block = 0;
+        }
+        Some(Ok(BlockRead {
+            located,
+            offset,
+            len,
+        }))
+    }
+}
+
+/// How much of a block is handed to the HTTP layer at a time. actix-http copies each piece
+/// into its write buffer, filled up to 128 KiB before it writes: small pieces keep that
+/// buffer small and in the CPU cache, where a whole block grew it to 4 MiB. The pieces share
+/// the block's allocation.
+const SEND_PIECE: usize = 64 * 1024;
+
+/// Reads one block range; blocking.
+pub(super) type ReadBlock = Arc<dyn Fn(BlockRead) -> Result<Bytes, StoreError> + Send + Sync>;
+
+/// A block stream that reads the next block while the consumer sends the current one. One
+/// read at most is in flight, so a client that stops reading makes the stream hold two blocks
+/// at most: the one it was given and the one read ahead.
+struct ReadAhead<Guard> {
+    plan: ReadPlan,
+    read: ReadBlock,
+    ahead: Option<JoinHandle<Result<Bytes, StoreError>>>,
+    /// What is left to hand on of the block read last.
+    current: Bytes,
+    failed: bool,
+    /// Lives as long as the stream: the reader ticket, which keeps the blocks still to read on
+    /// disk.
+    _guard: Guard,
+}
+
+impl<Guard> ReadAhead<Guard> {
+    fn new(plan: ReadPlan, read: ReadBlock, guard: Guard) -> ReadAhead<Guard> {
+        ReadAhead {
+            plan,
+            read,
+            ahead: None,
+            current: Bytes::new(),
+            failed: false,
+            _guard: guard,
+        }
+    }
+
+    /// Starts the next read of the plan, if any, on a blocking thread.
+    fn start_next(&mut self) {
+        if let Some(next) = self.plan.next_read() {
+            let read = self.read.clone();
+            self.ahead = Some(tokio::task::spawn_blocking(move || read(next?)));
+        }
+    }
+
+    async fn next(mut self) -> Option<(Result<Bytes, StoreError>, ReadAhead<Guard>)> {
+        if self.current.is_empty() {
+            if self.failed {
+                return None;
             }
-            Err(e) => {
-                self.failed = true;
-                Some((Err(e), self))
+            if self.ahead.is_none() {
+                self.start_next();
+            }
+            let result = match self.ahead.take()?.await {
+                Ok(result) => result,
+                Err(e) => Err(StoreError::Internal(format!("block read task failed: {e}"))),
+            };
+            match result {
+                Ok(block) => {
+                    // The consumer sends this block while the next one is read.
+                    self.start_next();
+                    self.current = block;
+                }
+                Err(e) => {
+                    self.failed = true;
+                    return Some((Err(e), self));
+                }
             }
         }
+        let piece = self.current.split_to(SEND_PIECE.min(self.current.len()));
+        Some((Ok(piece), self))
     }
 }
 
 /// Reads `len` bytes at `offset` of a block file, refusing a file shorter than recorded, or
 /// a sealed one that fails authentication.
-fn read_block_range(
-    sealing: &Sealing,
-    located: &LocatedBlock,
-    offset: u64,
-    len: u64,
-) -> Result<Bytes, StoreError> {
+fn read_block_range(sealing: &Sealing, read: BlockRead) -> Result<Bytes, StoreError> {
+    let BlockRead {
+        located,
+        offset,
+        len,
+    } = read;
     let hex = hex(&located.block.hash);
     let fail = |what: String| {
         log::error!("block {hex} ({}): {what}", located.path.display());
@@ -232,10 +300,73 @@ fn read_block_range(
             located.block.len
         )));
     }
-    let len = usize::try_from(len).map_err(|e| fail(e.to_string()))?;
-    let mut buf = vec![0; len];
     file.seek(SeekFrom::Start(offset))
         .map_err(|e| fail(e.to_string()))?;
-    file.read_exact(&mut buf).map_err(|e| fail(e.to_string()))?;
+    let wanted = usize::try_from(len).map_err(|e| fail(e.to_string()))?;
+    let buf = read_exactly(&mut file, wanted).map_err(|e| fail(e.to_string()))?;
     Ok(Bytes::from(buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    const BLOCKS: usize = 10;
+    const LEN: u32 = 1000;
+
+    fn blocks() -> Vec<LocatedBlock> {
+        (0..BLOCKS)
+            .map(|i| LocatedBlock {
+                block: BlockRef {
+                    hash: [i as u8; 32],
+                    len: LEN,
+                },
+                path: PathBuf::from("unused"),
+            })
+            .collect()
+    }
+
+    /// Takes `items` blocks of a stream of ten whose reads are counted, waits until the reads
+    /// it has started are running and stops; returns how many reads ran in all.
+    fn reads_when_consuming(items: usize) -> usize {
+        let reads = Arc::new(AtomicUsize::new(0));
+        let counted = reads.clone();
+        let (started, starts) = std::sync::mpsc::channel();
+        let read: ReadBlock = Arc::new(move |read: BlockRead| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let _ = started.send(());
+            Ok(Bytes::from(vec![
+                read.located.block.hash[0];
+                read.len as usize
+            ]))
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let plan = ReadPlan::new(blocks(), 0, (BLOCKS as u64) * u64::from(LEN));
+            let reads = ReadAhead::new(plan, read, ());
+            let mut stream = stream::unfold(reads, ReadAhead::next).boxed_local();
+            for i in 0..items {
+                let block = stream.next().await.unwrap().unwrap();
+                assert_eq!(block, vec![i as u8; LEN as usize]);
+            }
+            // The block read ahead has started: the client stops reading here.
+            for _ in 0..(items + 1).min(BLOCKS) {
+                starts.recv().unwrap();
+            }
+        });
+        // Reads not yet started are dropped with the runtime; started ones run to the end.
+        drop(runtime);
+        reads.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn a_client_that_stops_reading_leaves_one_block_read_ahead() {
+        assert_eq!(reads_when_consuming(1), 2);
+        assert_eq!(reads_when_consuming(3), 4);
+        assert_eq!(reads_when_consuming(BLOCKS), BLOCKS);
+    }
 }

@@ -28,9 +28,15 @@ pub fn owner(conn: &Connection, bucket: &str) -> Result<Option<String>, StoreErr
 
 /// NoSuchBucket, or AccessDenied unless `who` owns `bucket`.
 pub fn check_owner(conn: &Connection, who: &Principal, bucket: &str) -> Result<(), StoreError> {
-    match (owner(conn, bucket)?, who) {
+    check_owned_by(owner(conn, bucket)?.as_deref(), who)
+}
+
+/// NoSuchBucket when a bucket has no `owner` (it does not exist), AccessDenied unless `who`
+/// is its owner.
+pub fn check_owned_by(owner: Option<&str>, who: &Principal) -> Result<(), StoreError> {
+    match (owner, who) {
         (None, _) => Err(StoreError::NoSuchBucket),
-        (Some(owner), Principal::User(name)) if owner == *name => Ok(()),
+        (Some(owner), Principal::User(name)) if owner == name => Ok(()),
         _ => Err(StoreError::AccessDenied),
     }
 }

@@ -85,24 +85,42 @@ pub struct StoredObject {
     pub blocks: Option<Vec<u8>>,
 }
 
-pub fn stored_object(
+/// A bucket's owner and the object row of a key in it, as one statement reads them.
+pub struct OwnedObject {
+    pub owner: String,
+    /// None when the bucket has no such key.
+    pub object: Option<StoredObject>,
+}
+
+/// The owner of `bucket` with the row of `key`, None when there is no such bucket: a GET
+/// learns both from one statement instead of a bucket lookup and then an object lookup.
+pub fn stored_object_with_owner(
     conn: &Connection,
     bucket: &str,
     key: &str,
-) -> Result<Option<StoredObject>, StoreError> {
+) -> Result<Option<OwnedObject>, StoreError> {
     conn.prepare_cached(
-        "SELECT size, etag, meta_json, mtime_ms, inline_data, blocks
-         FROM objects WHERE bucket = ?1 AND key = ?2",
+        "SELECT b.owner, o.size, o.etag, o.meta_json, o.mtime_ms, o.inline_data, o.blocks
+         FROM buckets AS b LEFT JOIN objects AS o ON o.bucket = b.name AND o.key = ?2
+         WHERE b.name = ?1",
     )
     .db()?
     .query_row(params![bucket, key.as_bytes()], |row| {
-        Ok(StoredObject {
-            size: row.get(0)?,
-            etag: row.get(1)?,
-            meta_json: row.get(2)?,
-            mtime_ms: row.get(3)?,
-            inline: row.get(4)?,
-            blocks: row.get(5)?,
+        // Every column of an object row is NOT NULL but its data: a NULL size is no row.
+        let object = match row.get::<_, Option<i64>>(1)? {
+            Some(size) => Some(StoredObject {
+                size,
+                etag: row.get(2)?,
+                meta_json: row.get(3)?,
+                mtime_ms: row.get(4)?,
+                inline: row.get(5)?,
+                blocks: row.get(6)?,
+            }),
+            None => None,
+        };
+        Ok(OwnedObject {
+            owner: row.get(0)?,
+            object,
         })
     })
     .optional()

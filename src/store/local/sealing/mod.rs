@@ -57,7 +57,7 @@ pub use key::StoreKey;
 pub use record::{check_store, describe};
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
@@ -67,7 +67,7 @@ use ring::hkdf::{self, Prk, Salt, HKDF_SHA256};
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
-use super::blocks::{sha256, BlockRef, Hash};
+use super::blocks::{read_exactly, sha256, BlockRef, Hash};
 use super::LocalError;
 use crate::encoding::hex;
 use crate::store::StoreError;
@@ -260,8 +260,7 @@ impl Sealing {
             });
         }
         let size = usize::try_from(expected)?;
-        let mut buf = vec![0; size];
-        file.read_exact(&mut buf)?;
+        let mut buf = read_exactly(file, size)?;
         let plain = keys.open(&mut buf, Unit::Block, Some(&block.hash))?;
         let wanted = offset
             .checked_add(len)

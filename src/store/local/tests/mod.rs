@@ -119,6 +119,26 @@ async fn read_all(stream: DataStream) -> Result<Vec<u8>, StoreError> {
     Ok(out)
 }
 
+/// Reads a stream up to its first error: the bytes before it and the error, None when the
+/// stream ended without one. Nothing may follow an error.
+async fn read_to_error(stream: DataStream) -> (Vec<u8>, Option<StoreError>) {
+    let mut out = Vec::new();
+    let mut stream = stream;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => out.extend_from_slice(&chunk),
+            Err(e) => {
+                assert!(
+                    stream.next().await.is_none(),
+                    "the stream went on after {e}"
+                );
+                return (out, Some(e));
+            }
+        }
+    }
+    (out, None)
+}
+
 async fn get(store: &LocalStore, key: &str, range: Option<(u64, u64)>) -> Vec<u8> {
     let reader = store.open_object(&alice(), "b", key).await.unwrap();
     let range = range.map(|(first, last)| ByteRange { first, last });
