@@ -127,9 +127,12 @@ impl ObjectReader for LocalReader {
             }
             Body::Blocks(blocks) => {
                 let plan = ReadPlan::new(blocks, first, end - first);
-                let shared = self.ticket.shared.clone();
-                let read: ReadBlock = Arc::new(move |read| read_block_range(&shared.sealing, read));
-                let reads = ReadAhead::new(plan, read, self.ticket);
+                // Every read holds the ticket, the stream's and a read ahead that outlives a
+                // dropped stream alike: no block it reads is collected under it.
+                let ticket = Arc::new(self.ticket);
+                let read: ReadBlock =
+                    Arc::new(move |read| read_block_range(&ticket.shared.sealing, read));
+                let reads = ReadAhead::new(plan, read);
                 stream::unfold(reads, ReadAhead::next).boxed_local()
             }
         }
@@ -209,27 +212,23 @@ pub(super) type ReadBlock = Arc<dyn Fn(BlockRead) -> Result<Bytes, StoreError> +
 /// A block stream that reads the next block while the consumer sends the current one. One
 /// read at most is in flight, so a client that stops reading makes the stream hold two blocks
 /// at most: the one it was given and the one read ahead.
-struct ReadAhead<Guard> {
+struct ReadAhead {
     plan: ReadPlan,
     read: ReadBlock,
     ahead: Option<JoinHandle<Result<Bytes, StoreError>>>,
     /// What is left to hand on of the block read last.
     current: Bytes,
     failed: bool,
-    /// Lives as long as the stream: the reader ticket, which keeps the blocks still to read on
-    /// disk.
-    _guard: Guard,
 }
 
-impl<Guard> ReadAhead<Guard> {
-    fn new(plan: ReadPlan, read: ReadBlock, guard: Guard) -> ReadAhead<Guard> {
+impl ReadAhead {
+    fn new(plan: ReadPlan, read: ReadBlock) -> ReadAhead {
         ReadAhead {
             plan,
             read,
             ahead: None,
             current: Bytes::new(),
             failed: false,
-            _guard: guard,
         }
     }
 
@@ -241,7 +240,7 @@ impl<Guard> ReadAhead<Guard> {
         }
     }
 
-    async fn next(mut self) -> Option<(Result<Bytes, StoreError>, ReadAhead<Guard>)> {
+    async fn next(mut self) -> Option<(Result<Bytes, StoreError>, ReadAhead)> {
         if self.current.is_empty() {
             if self.failed {
                 return None;
@@ -347,7 +346,7 @@ mod tests {
             .unwrap();
         runtime.block_on(async {
             let plan = ReadPlan::new(blocks(), 0, (BLOCKS as u64) * u64::from(LEN));
-            let reads = ReadAhead::new(plan, read, ());
+            let reads = ReadAhead::new(plan, read);
             let mut stream = stream::unfold(reads, ReadAhead::next).boxed_local();
             for i in 0..items {
                 let block = stream.next().await.unwrap().unwrap();
