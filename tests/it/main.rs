@@ -46,4 +46,5 @@ mod space;
 mod sx_fake;
 mod sx_gateway;
 mod sx_protocol;
+mod sx_reads;
 mod sx_space;

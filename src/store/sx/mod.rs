@@ -20,7 +20,7 @@
 //! caches, routing to a volume's nodes), `access` (users, tokens, volumes, key to path),
 //! `upload` (writing a file block by block), `staged` (staged bodies), `objects`
 //! (conditional writes, copies, deletes), `reader` (revision-consistent reads, [`SxReader`]),
-//! `listing`, `multipart`, `buckets` (volumes and bucket documents); and the SX protocol
+//! `batches` (which node serves which blocks of a read), `listing`, `multipart`, `buckets` (volumes and bucket documents); and the SX protocol
 //! pieces: `client` (HTTP, failover, jobs), `tls`, `auth` (signing), `proto` (wire JSON),
 //! `mapping` (pure S3-to-SX mapping), `config`.
 
@@ -31,6 +31,7 @@ pub mod mapping;
 pub mod proto;
 
 mod access;
+mod batches;
 mod buckets;
 mod cluster;
 mod completed;

@@ -2,6 +2,7 @@
 //! [`SxReader`], which streams a byte range of those blocks from the nodes holding them.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::http::Method;
 use bytes::Bytes;
@@ -9,16 +10,19 @@ use futures_util::stream::{self, StreamExt};
 
 use super::access::path_of;
 use super::auth::Token;
+use super::batches;
 use super::client::{Response, SxClient};
 use super::cluster::{from_secs, internal, store_error, Cluster, Vol};
 use super::mapping::{meta_from_sx, url_encode, SxPath};
 use super::proto::{self, HexMeta};
 use crate::store::{ByteRange, DataStream, ObjectInfo, ObjectMeta, ObjectReader, StoreError};
 
-/// Most blocks per `.data` download (SX `DOWNLOAD_MAX_BLOCKS`).
-const DOWNLOAD_BLOCKS: usize = 30;
-/// Block downloads in flight per object read.
-const DOWNLOADS_IN_FLIGHT: usize = 4;
+/// Block downloads in flight per object read: they spread over the nodes holding the blocks
+/// (see [`batches`]), and bound the read-ahead to this many batches of at most
+/// [`batches::MAX_BYTES`].
+const DOWNLOADS_IN_FLIGHT: usize = 8;
+/// How long a node that failed is asked only after the other holders of a batch.
+const FAILURE_REMEMBERED: Duration = Duration::from_secs(30);
 
 impl Cluster {
     /// A file's block list (`GET /<vol>/<path>`).
@@ -116,6 +120,22 @@ pub struct SxReader {
     blocks: Vec<(String, Vec<String>)>,
 }
 
+impl SxReader {
+    /// `nodes` with those whose last request failed lately moved to the end, so a node that
+    /// is down costs one failed request, not one per batch.
+    fn failed_nodes_last(&self, nodes: Vec<String>) -> Vec<String> {
+        let outcomes = self.client.node_outcomes();
+        batches::failed_last(nodes, |node| {
+            outcomes.iter().any(|(n, seen)| {
+                n == node
+                    && seen
+                        .as_ref()
+                        .is_some_and(|(last, ago, _)| last.is_err() && *ago < FAILURE_REMEMBERED)
+            })
+        })
+    }
+}
+
 impl ObjectReader for SxReader {
     fn info(&self) -> &ObjectInfo {
         &self.info
@@ -133,37 +153,24 @@ impl ObjectReader for SxReader {
         let bs = self.block_size;
         let first_block = (first / bs) as usize;
         let end_block = (end.div_ceil(bs) as usize).min(self.blocks.len());
-        // Runs of up to 30 consecutive blocks held by the same nodes: the request goes to the
-        // first and, when it fails, to the next, which must hold every block of the run too.
-        let mut batches: Vec<(usize, usize)> = Vec::new();
-        let mut i = first_block;
-        while i < end_block {
-            let nodes = &self.blocks[i].1;
-            let mut j = i + 1;
-            while j < end_block && j - i < DOWNLOAD_BLOCKS && self.blocks[j].1 == *nodes {
-                j += 1;
-            }
-            batches.push((i, j));
-            i = j;
-        }
+        let holders: Vec<Vec<String>> = self.blocks.iter().map(|(_, n)| n.clone()).collect();
+        let plan = batches::plan(&holders, first_block..end_block, bs);
         let reader = Arc::new(self);
-        stream::iter(batches)
-            .map(move |(i, j)| {
+        // `buffered` runs the next batches while the client reads, and only while it reads:
+        // a client that stops leaves at most DOWNLOADS_IN_FLIGHT batches in memory.
+        stream::iter(plan)
+            .map(move |batch| {
                 let reader = reader.clone();
                 async move {
+                    let (i, j) = (batch.blocks.start, batch.blocks.end);
                     let mut path = format!("/.data/{bs}/");
                     for (hash, _) in &reader.blocks[i..j] {
                         path.push_str(hash);
                     }
+                    let nodes = reader.failed_nodes_last(batch.nodes);
                     let resp = reader
                         .client
-                        .request(
-                            &reader.blocks[i].1,
-                            Method::GET,
-                            &path,
-                            Bytes::new(),
-                            &reader.token,
-                        )
+                        .request(&nodes, Method::GET, &path, Bytes::new(), &reader.token)
                         .await
                         .and_then(Response::ok)
                         .map_err(internal)?;

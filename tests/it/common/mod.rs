@@ -318,7 +318,9 @@ impl TestServer {
         TestServer::start_cluster(opts, None)
     }
 
-    fn start_cluster(mut opts: ServerOpts, cluster: Option<SxCluster>) -> TestServer {
+    /// A server with `opts` (its backend SX when `cluster` is given, the test's cluster
+    /// else).
+    pub fn start_cluster(mut opts: ServerOpts, cluster: Option<SxCluster>) -> TestServer {
         let root = TempDir::new("server");
         let sx = match opts.backend {
             Backend::Embedded => None,
