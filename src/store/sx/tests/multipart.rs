@@ -187,16 +187,13 @@ async fn multipart_over_128_mib_reuses_parts_with_its_block_size() {
         let chunk = chunk.unwrap();
         let end = offset + chunk.len();
         assert!(end <= part1.len() + part2.len());
-        let split = part1.len().clamp(offset, end) - offset;
-        assert!(
-            chunk[..split] == part1[offset..offset + split],
-            "at {offset}"
-        );
-        let rest = offset + split - part1.len().min(offset + split);
-        assert!(
-            chunk[split..] == part2[rest..rest + chunk.len() - split],
-            "at {offset}"
-        );
+        // The chunk's bytes in each part (either range may be empty).
+        let p1 = part1.len();
+        let in_part1 = offset.min(p1)..end.min(p1);
+        let in_part2 = offset.max(p1) - p1..end.max(p1) - p1;
+        let split = in_part1.len();
+        assert!(chunk[..split] == part1[in_part1], "at {offset}");
+        assert!(chunk[split..] == part2[in_part2], "at {offset}");
         offset = end;
     }
     assert_eq!(offset, part1.len() + part2.len());
