@@ -45,9 +45,6 @@ fn drop_upload(tx: &mut Tx<'_>, upload_id: &str) -> Result<(), StoreError> {
     index::uploads::delete(tx.conn, upload_id)
 }
 
-/// Writes `key`'s row in place of `existing`, whose blocks lose the references it held (the
-/// caller has referenced the new blocks first, so shared blocks never reach 0). Returns the
-/// modification time written.
 /// An upload of `key` in a bucket `who` owns.
 fn upload_info(
     conn: &Connection,
@@ -67,6 +64,9 @@ fn upload_info(
     })
 }
 
+/// Writes `key`'s row in place of `existing`, whose blocks lose the references it held (the
+/// caller has referenced the new blocks first, so shared blocks never reach 0). Returns the
+/// modification time written.
 fn replace_object_row(
     tx: &mut Tx<'_>,
     existing: Option<&ExistingObject>,
