@@ -24,20 +24,20 @@ pub struct Batch {
 }
 
 /// The batches that read `range` of `holders` (each block's nodes, in the file's order).
-pub fn plan(holders: &[Vec<String>], range: Range<usize>, block_size: u64) -> Vec<Batch> {
+pub fn plan<H: AsRef<[String]>>(holders: &[H], range: Range<usize>, block_size: u64) -> Vec<Batch> {
     let per_batch = ((MAX_BYTES / block_size.max(1)) as usize).clamp(1, MAX_BLOCKS);
     let mut given: Vec<(String, usize)> = Vec::new();
     let mut batches = Vec::new();
     let mut i = range.start;
     while i < range.end {
-        let mut common = holders[i].clone();
+        let mut common = holders[i].as_ref().to_vec();
         // Keep failover possible: a batch of a replicated block keeps two common holders.
         let keep = common.len().min(2);
         let mut j = i + 1;
         while j < range.end && j - i < per_batch {
             let narrowed: Vec<String> = common
                 .iter()
-                .filter(|n| holders[j].contains(n))
+                .filter(|n| holders[j].as_ref().contains(n))
                 .cloned()
                 .collect();
             if narrowed.len() < keep.max(1) {

@@ -153,7 +153,7 @@ impl ObjectReader for SxReader {
         let bs = self.block_size;
         let first_block = (first / bs) as usize;
         let end_block = (end.div_ceil(bs) as usize).min(self.blocks.len());
-        let holders: Vec<Vec<String>> = self.blocks.iter().map(|(_, n)| n.clone()).collect();
+        let holders: Vec<&[String]> = self.blocks.iter().map(|(_, n)| n.as_slice()).collect();
         let plan = batches::plan(&holders, first_block..end_block, bs);
         let reader = Arc::new(self);
         // `buffered` runs the next batches while the client reads, and only while it reads:
