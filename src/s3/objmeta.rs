@@ -139,11 +139,13 @@ mod tests {
         let meta = ObjectMeta {
             etag: String::new(),
             headers,
+            size: None,
         };
         assert_eq!(checksum(&meta), Some(("x-amz-checksum-crc32", "jNwWgw==")));
         let damaged = ObjectMeta {
             etag: String::new(),
             headers: vec![(CHECKSUM.into(), "content-type:x".into())],
+            size: None,
         };
         assert_eq!(checksum(&damaged), None);
     }
@@ -180,6 +182,7 @@ mod tests {
         let mut meta = ObjectMeta {
             etag: "e".into(),
             headers: vec![("content-type".into(), "text/plain".into())],
+            size: None,
         };
         set(&mut meta.headers, ACL, Some("public-read".into()));
         set(&mut meta.headers, ACL, Some("public-read".into()));

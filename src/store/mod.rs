@@ -140,11 +140,17 @@ pub struct ObjectMeta {
     /// Response headers stored with the object, lower-case names, in the order received:
     /// content-type, content-encoding, cache-control, ..., `x-amz-meta-*`.
     pub headers: Vec<(String, String)>,
+    /// The size the S3 layer reports for the object when it differs from the bytes stored
+    /// (the S3 layer stores encrypted objects sealed, a little larger): backends keep it and
+    /// list the object with it ([`ObjectSummary::size`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
 pub struct ObjectInfo {
     pub key: String,
+    /// The bytes stored (see [`ObjectMeta::size`] for the size the S3 layer reports).
     pub size: u64,
     pub last_modified: SystemTime,
     pub meta: ObjectMeta,
@@ -154,6 +160,7 @@ pub struct ObjectInfo {
 #[derive(Clone, Debug)]
 pub struct ObjectSummary {
     pub key: String,
+    /// [`ObjectMeta::size`] when the object was written with one, else the bytes stored.
     pub size: u64,
     pub last_modified: SystemTime,
     pub etag: String,

@@ -213,6 +213,7 @@ async fn copy_plan<S: ObjectStore>(
     let meta = ObjectMeta {
         etag: source.meta.etag.clone(),
         headers,
+        size: source.meta.size,
     };
     Ok((src_bucket, src_key, meta))
 }

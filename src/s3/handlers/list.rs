@@ -384,6 +384,7 @@ mod paging_tests {
             let meta = ObjectMeta {
                 etag: "e".into(),
                 headers: vec![],
+                size: None,
             };
             store
                 .commit_object(&who, "bkt", key, staged, meta, WriteCondition::None)

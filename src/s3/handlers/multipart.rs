@@ -59,6 +59,7 @@ pub async fn create<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3
     let meta = ObjectMeta {
         etag: String::new(),
         headers,
+        size: None,
     };
     let upload_id = ctx
         .store
@@ -279,7 +280,11 @@ pub async fn complete<S: ObjectStore>(
             .as_ref()
             .and_then(|c| objmeta::encode_part_checksums(&c.parts)),
     );
-    let meta = ObjectMeta { etag, headers };
+    let meta = ObjectMeta {
+        etag,
+        headers,
+        size: None,
+    };
     let info = ctx
         .store
         .complete_multipart(

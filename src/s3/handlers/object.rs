@@ -388,6 +388,7 @@ pub async fn put_object<S: ObjectStore>(
     let meta = ObjectMeta {
         etag: body.etag,
         headers,
+        size: None,
     };
     let info = ctx
         .store

@@ -272,6 +272,7 @@ pub async fn post_object<S: ObjectStore>(
     let meta = ObjectMeta {
         etag: hex(&md5),
         headers,
+        size: None,
     };
     let info = store
         .commit_object(&who, bucket, &key, staged, meta, WriteCondition::None)

@@ -185,6 +185,7 @@ impl ObjectStore for LocalStore {
         let size = data.size();
         let db_size = size_to_db(size)?;
         let headers_json = headers_to_json(&meta)?;
+        let reported_size = meta.size.map(size_to_db).transpose()?;
         let new_blocks = data.located_blocks();
         let inline = match &data.content {
             staging::StagedContent::Inline(bytes) => {
@@ -218,6 +219,7 @@ impl ObjectStore for LocalStore {
                         headers_json: &headers_json,
                         inline: inline.as_deref(),
                         blocks: encoded.as_deref(),
+                        reported_size,
                     },
                 )?;
                 Ok(ObjectInfo {
@@ -268,7 +270,10 @@ impl ObjectStore for LocalStore {
                     key,
                     size: size_from_db(row.size)?,
                     last_modified: from_ms(row.mtime_ms),
-                    meta: meta_from_db(row.etag, &row.meta_json)?,
+                    meta: ObjectMeta {
+                        size: row.reported_size.map(size_from_db).transpose()?,
+                        ..meta_from_db(row.etag, &row.meta_json)?
+                    },
                 };
                 Ok((info, body))
             })
@@ -461,6 +466,7 @@ impl ObjectStore for LocalStore {
         let upload_id = upload_id.to_owned();
         let parts = parts.to_vec();
         let headers_json = headers_to_json(&meta)?;
+        let reported_size = meta.size.map(size_to_db).transpose()?;
         self.writer
             .run(None, move |tx| {
                 check_owner(tx.conn, &who, &bucket)?;
@@ -509,6 +515,7 @@ impl ObjectStore for LocalStore {
                         headers_json: &headers_json,
                         inline: None,
                         blocks: Some(&encode_blocks(&joined)),
+                        reported_size,
                     },
                 )?;
                 Ok(ObjectInfo {
@@ -570,6 +577,7 @@ impl ObjectStore for LocalStore {
         let if_etag = source.if_etag.map(str::to_owned);
         let (bucket, key) = (dst_bucket.to_owned(), dst_key.to_owned());
         let headers_json = headers_to_json(&meta)?;
+        let reported_size = meta.size.map(size_to_db).transpose()?;
         self.writer
             .run(None, move |tx| {
                 check_owner(tx.conn, &who, &src_bucket)?;
@@ -600,6 +608,7 @@ impl ObjectStore for LocalStore {
                         headers_json: &headers_json,
                         inline: src.inline.as_deref(),
                         blocks: src.blocks.as_deref(),
+                        reported_size,
                     },
                 )?;
                 Ok(ObjectInfo {

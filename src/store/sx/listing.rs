@@ -123,15 +123,17 @@ impl Cluster {
                     ListStart::AfterPrefix(p) => key > p.as_str() && !key.starts_with(p.as_str()),
                 }
         };
-        let summary = |key: String, entry: &proto::ListEntry| ObjectSummary {
-            key,
-            size: entry.file_size.unwrap_or(0),
-            last_modified: from_secs(entry.created_at.unwrap_or(0)),
-            etag: meta_from_sx(
+        let summary = |key: String, entry: &proto::ListEntry| {
+            let meta = meta_from_sx(
                 entry.file_meta.as_ref(),
                 entry.file_revision.as_deref().unwrap_or(""),
-            )
-            .etag,
+            );
+            ObjectSummary {
+                key,
+                size: meta.size.unwrap_or(entry.file_size.unwrap_or(0)),
+                last_modified: from_secs(entry.created_at.unwrap_or(0)),
+                etag: meta.etag,
+            }
         };
         let start_name = match start {
             ListStart::Beginning => String::new(),

@@ -195,6 +195,7 @@ pub fn meta_from_sx(meta: Option<&HexMeta>, revision: &str) -> ObjectMeta {
     ObjectMeta {
         etag: revision_etag(revision),
         headers,
+        size: None,
     }
 }
 
@@ -424,9 +425,15 @@ mod tests {
                 ("content-type".into(), "text/plain".into()),
                 ("x-amz-meta-a".into(), "ü".into()),
             ],
+            size: None,
         };
         let sx = meta_to_sx(&meta);
         assert_eq!(meta_from_sx(Some(&sx), "rev"), meta);
+        let sealed = ObjectMeta {
+            size: Some(5),
+            ..meta
+        };
+        assert_eq!(meta_from_sx(Some(&meta_to_sx(&sealed)), "rev"), sealed);
         let other = meta_from_sx(None, "2026-11-22 02:14:09.691:7db5");
         assert_eq!(other.etag, revision_etag("2026-11-22 02:14:09.691:7db5"));
         assert_eq!(other, meta_from_sx(None, "2026-11-22 02:14:09.691:7db5"));

@@ -87,7 +87,11 @@ pub fn headers_to_json(meta: &ObjectMeta) -> Result<String, StoreError> {
 pub fn meta_from_db(etag: String, headers_json: &str) -> Result<ObjectMeta, StoreError> {
     let headers = serde_json::from_str(headers_json)
         .map_err(|e| StoreError::Internal(format!("index: corrupt metadata: {e}")))?;
-    Ok(ObjectMeta { etag, headers })
+    Ok(ObjectMeta {
+        etag,
+        headers,
+        size: None,
+    })
 }
 
 /// A row limit as SQLite takes it.

@@ -51,14 +51,16 @@ pub struct NewObject<'a> {
     pub headers_json: &'a str,
     pub inline: Option<&'a [u8]>,
     pub blocks: Option<&'a [u8]>,
+    /// [`crate::store::ObjectMeta::size`].
+    pub reported_size: Option<i64>,
 }
 
 /// Writes an object row modified at `mtime_ms`, replacing the one of the same key.
 pub fn replace(conn: &Connection, row: &NewObject<'_>, mtime_ms: i64) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO objects
-         (bucket, key, size, etag, meta_json, mtime_ms, inline_data, blocks)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+         (bucket, key, size, etag, meta_json, mtime_ms, inline_data, blocks, reported_size)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )
     .db()?
     .execute(params![
@@ -69,7 +71,8 @@ pub fn replace(conn: &Connection, row: &NewObject<'_>, mtime_ms: i64) -> Result<
         row.headers_json,
         mtime_ms,
         row.inline,
-        row.blocks
+        row.blocks,
+        row.reported_size
     ])
     .db()?;
     Ok(())
@@ -83,6 +86,7 @@ pub struct StoredObject {
     pub mtime_ms: i64,
     pub inline: Option<Vec<u8>>,
     pub blocks: Option<Vec<u8>>,
+    pub reported_size: Option<i64>,
 }
 
 /// A bucket's owner and the object row of a key in it, as one statement reads them.
@@ -100,7 +104,8 @@ pub fn stored_object_with_owner(
     key: &str,
 ) -> Result<Option<OwnedObject>, StoreError> {
     conn.prepare_cached(
-        "SELECT b.owner, o.size, o.etag, o.meta_json, o.mtime_ms, o.inline_data, o.blocks
+        "SELECT b.owner, o.size, o.etag, o.meta_json, o.mtime_ms, o.inline_data, o.blocks,
+                o.reported_size
          FROM buckets AS b LEFT JOIN objects AS o ON o.bucket = b.name AND o.key = ?2
          WHERE b.name = ?1",
     )
@@ -115,6 +120,7 @@ pub fn stored_object_with_owner(
                 mtime_ms: row.get(4)?,
                 inline: row.get(5)?,
                 blocks: row.get(6)?,
+                reported_size: row.get(7)?,
             }),
             None => None,
         };
@@ -221,7 +227,7 @@ pub fn list(
     limit: usize,
 ) -> Result<Vec<ObjectSummary>, StoreError> {
     let mut sql =
-        String::from("SELECT key, size, mtime_ms, etag FROM objects WHERE bucket = ? AND key ");
+        String::from("SELECT key, coalesce(reported_size, size), mtime_ms, etag FROM objects WHERE bucket = ? AND key ");
     sql.push_str(if range.inclusive { ">= ?" } else { "> ?" });
     let mut values = vec![Value::Text(bucket), Value::Blob(range.lower)];
     if let Some(upper) = range.upper {

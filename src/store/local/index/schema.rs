@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS objects(
     mtime_ms INTEGER NOT NULL,
     inline_data BLOB,
     blocks BLOB,
+    reported_size INTEGER,
     PRIMARY KEY(bucket, key));
 CREATE TABLE IF NOT EXISTS uploads(
     upload_id TEXT PRIMARY KEY,
@@ -67,3 +68,7 @@ CREATE TABLE IF NOT EXISTS blocks(
     size INTEGER NOT NULL,
     refcount INTEGER NOT NULL) WITHOUT ROWID;
 ";
+
+/// Columns added after the first release, as (table, column, type): an index made before them
+/// gets them when it is opened for writing. Every one is NULL-able, so old rows stay valid.
+pub(super) const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("objects", "reported_size", "INTEGER")];

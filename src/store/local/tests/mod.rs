@@ -80,6 +80,7 @@ fn meta(etag: &str) -> ObjectMeta {
     ObjectMeta {
         etag: etag.into(),
         headers: vec![("content-type".into(), "text/plain".into())],
+        size: None,
     }
 }
 

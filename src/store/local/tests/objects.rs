@@ -237,3 +237,77 @@ async fn concurrent_small_commits_are_grouped_and_durable() {
         assert_eq!(get(&store, &key, None).await, pattern(4096, 100 + i));
     }
 }
+
+/// A size the S3 layer reports (a sealed object's plain size) is kept through commit, copy and
+/// listing, while reads still see the bytes stored; an index made before the column existed
+/// gets it when opened.
+#[actix_web::test]
+async fn reported_sizes_are_kept_and_listed() {
+    let scratch = Scratch::new("reported");
+    let dirs = [scratch.dir("d0")];
+    let store = store_with_bucket(&dirs).await;
+    let data = pattern(3000, 7);
+    let staged = store
+        .stage(&alice(), "b", body(&data), Some(data.len() as u64))
+        .await
+        .unwrap();
+    let sealed = ObjectMeta {
+        size: Some(2000),
+        ..meta("sealed")
+    };
+    store
+        .commit_object(
+            &alice(),
+            "b",
+            "k",
+            staged,
+            sealed.clone(),
+            WriteCondition::None,
+        )
+        .await
+        .unwrap();
+    let source = CopySource {
+        bucket: "b",
+        key: "k",
+        if_etag: None,
+    };
+    store
+        .copy_object(
+            &alice(),
+            &source,
+            "b",
+            "k2",
+            sealed.clone(),
+            WriteCondition::None,
+        )
+        .await
+        .unwrap();
+    put(&store, "plain", &data).await;
+    let reader = store.open_object(&alice(), "b", "k").await.unwrap();
+    assert_eq!(reader.info().size, 3000);
+    assert_eq!(reader.info().meta, sealed);
+    let listed = store
+        .list_objects(&alice(), "b", "", &ListStart::Beginning, 10)
+        .await
+        .unwrap();
+    let sizes: Vec<(&str, u64)> = listed.iter().map(|o| (o.key.as_str(), o.size)).collect();
+    assert_eq!(sizes, [("k", 2000), ("k2", 2000), ("plain", 3000)]);
+    drop(reader);
+    drop(store);
+
+    // An index from before the column: drop it, reopen, and the column is back (NULL).
+    let conn = rusqlite::Connection::open(dirs[0].join(INDEX_FILE)).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE old AS SELECT bucket, key, size, etag, meta_json, mtime_ms, inline_data,
+         blocks FROM objects; DROP TABLE objects; ALTER TABLE old RENAME TO objects;",
+    )
+    .unwrap();
+    drop(conn);
+    let store = LocalStore::open(&dirs).unwrap();
+    let listed = store
+        .list_objects(&alice(), "b", "", &ListStart::Beginning, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 3);
+    assert!(listed.iter().all(|o| o.size == 3000));
+}

@@ -76,6 +76,7 @@ fn meta(etag: &str) -> ObjectMeta {
     ObjectMeta {
         etag: etag.to_owned(),
         headers: vec![("content-type".into(), "text/plain".into())],
+        size: None,
     }
 }
 
