@@ -17,6 +17,7 @@ pub mod policy;
 pub mod post_policy;
 pub mod range;
 pub mod router;
+pub mod sse;
 pub mod tagging;
 pub mod xml;
 
