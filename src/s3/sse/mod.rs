@@ -3,3 +3,4 @@
 //! stores only ever see sealed bytes.
 
 pub mod chunked;
+pub mod keys;
