@@ -47,6 +47,7 @@ error_codes! {
     InvalidArgument => 400,
     InvalidBucketName => 400,
     InvalidDigest => 400,
+    InvalidEncryptionAlgorithmError => 400,
     InvalidLocationConstraint => 400,
     InvalidPart => 400,
     InvalidPartNumber => 416,

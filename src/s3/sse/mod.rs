@@ -3,4 +3,5 @@
 //! stores only ever see sealed bytes.
 
 pub mod chunked;
+pub mod customer;
 pub mod keys;
