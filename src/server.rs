@@ -18,6 +18,8 @@ use crate::config::Config;
 use crate::front::{refusal, Front};
 use crate::process::Notify;
 use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::sse::keys::KeyStore;
+use crate::s3::sse::state::SseState;
 use crate::s3::{dispatch, error_response, AppState, OperationName};
 use crate::store::ObjectStore;
 use crate::{logging, tls};
@@ -85,9 +87,17 @@ where
         guard: RwLock::new(None),
     });
     let stats_data = web::Data::from(stats.clone());
+    let kms_key_dir = config.data_dirs[0].join("kms"); // MERGE: config.kms_key_dir
+    let keys = KeyStore::open(&kms_key_dir).map_err(|e| {
+        format!(
+            "cannot open the key store {} (kms_key_dir): {e}",
+            kms_key_dir.display()
+        )
+    })?;
     let state = web::Data::new(AppState {
         store,
         config: config.s3.clone(),
+        sse: SseState::new(keys),
     });
     // Uploads abandoned for a week give their space back; checked hourly, in this worker.
     let cleaner_state = state.clone();

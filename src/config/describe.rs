@@ -51,6 +51,15 @@ pub fn describe(config: &Config) -> String {
     line("s3_host", config.s3.s3_host.clone().unwrap_or_default());
     line("s3_region", config.s3.region.clone());
     line(
+        "allow_sse_c_over_http",
+        if config.s3.allow_sse_c_over_http {
+            "yes"
+        } else {
+            "no"
+        }
+        .into(),
+    );
+    line(
         "daemonize",
         if config.daemonize { "yes" } else { "no" }.into(),
     );

@@ -95,6 +95,7 @@ pub const KEYS: &[Key] = &[
     key("s3_ssl_certificate_file", Kind::Path, "", "PEM certificate chain for HTTPS (re-read on SIGHUP)"),
     Key { secret: true, ..key("s3_ssl_privatekey_file", Kind::Path, "", "PEM private key for HTTPS, mode 0600 (re-read on SIGHUP)") },
     key("s3_region", Kind::Text, DEFAULT_REGION, "the region clients sign requests for"),
+    key("allow_sse_c_over_http", Kind::Bool, "no", "accept SSE-C keys (x-amz-server-side-encryption-customer-key) over plain HTTP, e.g. behind a TLS proxy; otherwise they are refused there as AWS refuses them"),
     key("admin_listen", Kind::AddrOrOff, DEFAULT_ADMIN_LISTEN, "address of the admin endpoint (/health, /stats, /metrics); off disables it"),
     live(Key { secret: true, ..key("admin_auth", Kind::Text, "", "USER:PASSWORD that /stats and /metrics of the admin endpoint require (HTTP Basic); /health stays open; the file must then have mode 0600") }),
     key("daemonize", Kind::Bool, "no", "detach and run in the background under a supervisor (like --daemon)"),

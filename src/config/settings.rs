@@ -49,12 +49,14 @@ pub struct Limits {
 }
 
 /// Settings of the S3 front end (the S3 layer's `S3Config`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct S3Settings {
     /// The region clients sign for and GetBucketLocation answers.
     pub region: String,
     /// With a host name set, `bucket.<s3_host>` addresses a bucket (virtual-hosted style).
     pub s3_host: Option<String>,
+    /// SSE-C keys are accepted over plain HTTP (else over HTTPS only, as AWS).
+    pub allow_sse_c_over_http: bool,
 }
 
 /// The settings the server runs with.
@@ -314,6 +316,9 @@ impl Config {
                 }
             });
         let daemonize = args.daemon || file.typed("daemonize", parse_bool)?.unwrap_or(false);
+        let allow_sse_c_over_http = file
+            .typed("allow_sse_c_over_http", parse_bool)?
+            .unwrap_or(false);
         let seconds = |name: &str| -> Result<Duration, ConfigError> {
             Ok(file.typed(name, parse_seconds)?.unwrap_or(Duration::ZERO))
         };
@@ -357,7 +362,11 @@ impl Config {
             admin_listen,
             admin_listen_explicit: args.admin_listen.is_some()
                 || file.get("admin_listen").is_some(),
-            s3: S3Settings { region, s3_host },
+            s3: S3Settings {
+                region,
+                s3_host,
+                allow_sse_c_over_http,
+            },
             daemonize,
             run_as,
             pidfile,
@@ -399,8 +408,8 @@ impl Config {
         );
         check("admin_listen", self.admin_listen == other.admin_listen);
         check(
-            "s3_host/s3_region",
-            self.s3.s3_host == other.s3.s3_host && self.s3.region == other.s3.region,
+            "s3_host/s3_region/allow_sse_c_over_http",
+            self.s3 == other.s3,
         );
         check("run-as", self.run_as == other.run_as);
         check("pidfile", self.pidfile == other.pidfile);

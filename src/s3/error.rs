@@ -9,13 +9,15 @@ use crate::s3::xml::XmlWriter;
 use crate::store::{BodyError, StoreError};
 
 macro_rules! error_codes {
-    ($($code:ident => $status:literal,)*) => {
+    ($($code:ident $(as $name:literal)? => $status:literal,)*) => {
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub enum S3ErrorCode { $($code,)* }
 
         impl S3ErrorCode {
+            /// The code as S3 spells it: the variant's name, or the name given with `as`
+            /// where S3's has characters a Rust name cannot (`KMS.NotFoundException`).
             pub fn as_str(self) -> &'static str {
-                match self { $(S3ErrorCode::$code => stringify!($code),)* }
+                match self { $(S3ErrorCode::$code => error_codes!(@name $code $($name)?),)* }
             }
             pub fn status(self) -> StatusCode {
                 let code = match self { $(S3ErrorCode::$code => $status,)* };
@@ -25,6 +27,8 @@ macro_rules! error_codes {
             pub const ALL: &'static [S3ErrorCode] = &[$(S3ErrorCode::$code,)*];
         }
     };
+    (@name $code:ident) => { stringify!($code) };
+    (@name $code:ident $name:literal) => { $name };
 }
 
 // Codes and statuses as listed in the Amazon S3 API reference, "Error responses".
@@ -59,6 +63,7 @@ error_codes! {
     InvalidTag => 400,
     InvalidURI => 400,
     KeyTooLongError => 400,
+    KmsNotFound as "KMS.NotFoundException" => 400,
     MalformedACLError => 400,
     MalformedPolicy => 400,
     MalformedPOSTRequest => 400,

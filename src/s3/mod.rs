@@ -45,12 +45,15 @@ pub use crate::config::S3Settings as S3Config;
 pub struct AppState<S> {
     pub store: S,
     pub config: S3Config,
+    pub sse: sse::state::SseState,
 }
 
 /// What a handler knows of its request.
 pub struct Ctx<'a, S> {
     pub store: &'a S,
     pub config: &'a S3Config,
+    /// Keys and bucket defaults of server-side encryption.
+    pub sse: &'a sse::state::SseState,
     pub req: &'a HttpRequest,
     pub query: &'a Query,
     /// Who the store calls run as: the signing user, or the bucket owner for an anonymous
@@ -209,7 +212,15 @@ async fn handle<S: ObjectStore>(
     if let (router::Operation::PostObject, Some(bucket)) = (route.operation, &route.bucket) {
         // Browser uploads carry their credentials in the form, signed with a policy.
         let body = payload.map_err(idle::body_error).boxed_local();
-        return handlers::post::post_object(&state.store, &state.config, req, body, bucket).await;
+        return handlers::post::post_object(
+            &state.store,
+            &state.config,
+            &state.sse,
+            req,
+            body,
+            bucket,
+        )
+        .await;
     }
 
     let signed = auth::SignedRequest {
@@ -280,6 +291,7 @@ async fn handle<S: ObjectStore>(
     let ctx = Ctx {
         store: &state.store,
         config: &state.config,
+        sse: &state.sse,
         req,
         query: &query,
         who,

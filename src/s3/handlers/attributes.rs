@@ -7,6 +7,7 @@ use crate::s3::checksum::{Algorithm, ChecksumType};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::handlers::multipart::MAX_PART_NUMBER;
 use crate::s3::objmeta;
+use crate::s3::sse::object as sse_object;
 use crate::s3::xml::XmlWriter;
 use crate::s3::Ctx;
 use crate::store::{ObjectInfo, ObjectReader, ObjectStore};
@@ -51,6 +52,8 @@ pub async fn get_object_attributes<S: ObjectStore>(
     let page = PartPage::from_request(ctx)?;
     let reader = open_readable(ctx).await?;
     let info = reader.info();
+    // An SSE-C object tells its attributes only to who has its key (as AWS).
+    sse_object::open(ctx, info, false)?;
     let mut w = XmlWriter::new();
     w.open_root("GetObjectAttributesResponse");
     for name in OBJECT_ATTRIBUTES
@@ -70,7 +73,7 @@ pub async fn get_object_attributes<S: ObjectStore>(
             }
             "ObjectParts" => object_parts(&mut w, info, page),
             "StorageClass" => w.elem("StorageClass", "STANDARD"),
-            _ => w.elem("ObjectSize", &info.size.to_string()),
+            _ => w.elem("ObjectSize", &sse_object::plain_size(info).to_string()),
         }
     }
     w.close("GetObjectAttributesResponse");

@@ -132,6 +132,7 @@ pub fn check_create_configuration(document: &[u8], region: &str) -> Result<(), S
 
 pub async fn delete_bucket<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
     ctx.store.delete_bucket(&ctx.who, &ctx.bucket).await?;
+    ctx.sse.forget(&ctx.bucket);
     Ok(HttpResponse::NoContent().finish())
 }
 

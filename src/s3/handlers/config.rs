@@ -273,12 +273,6 @@ pub async fn bucket_config<S: ObjectStore>(
                 "The specified bucket does not have a website configuration",
             )
         }
-        "GetBucketEncryption" => {
-            return missing(
-                ServerSideEncryptionConfigurationNotFoundError,
-                "The server side encryption configuration was not found",
-            )
-        }
         "GetBucketReplication" => {
             return missing(
                 ReplicationConfigurationNotFoundError,

@@ -1,12 +1,13 @@
 //! CopyObject and UploadPartCopy: the copy source header, its conditions, the result documents.
 
+use actix_web::http::header::CONTENT_TYPE;
 use actix_web::HttpResponse;
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::multipart::{part_checksum_algorithm, upload_error, MAX_PART_SIZE};
+use super::multipart::{part_target, upload_error, MAX_PART_SIZE};
 use super::object::{
-    apply_request_documents, check_write_options, condition_conflict, meta_headers,
-    write_condition, written_xml, MAX_PUT_SIZE,
+    apply_request_documents, check_write_options, condition_conflict, header_fn, meta_headers,
+    sealed_meta, stage_hashed, write_condition, written_xml, MAX_PUT_SIZE,
 };
 use super::quoted;
 use crate::encoding::hex;
@@ -16,10 +17,13 @@ use crate::s3::conditional::{self, Outcome, Preconditions};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::objmeta;
 use crate::s3::router::{percent_decode, MAX_KEY_LEN};
+use crate::s3::sse::object::{self as sse_object, Opened};
+use crate::s3::sse::request::WriteEncryption;
 use crate::s3::xml::XmlWriter;
 use crate::s3::Ctx;
 use crate::store::{
     ByteRange, CopySource, ObjectInfo, ObjectMeta, ObjectReader, ObjectStore, StoreError,
+    WriteCondition,
 };
 use crate::time::iso8601;
 
@@ -122,17 +126,39 @@ fn directive<S>(ctx: &Ctx<'_, S>, header: &'static str) -> Result<Directive, S3E
 pub const COPY_ATTEMPTS: u32 = 8;
 
 pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
-    check_write_options(ctx.store, ctx.req.headers())?;
+    check_write_options(ctx.req.headers())?;
     let metadata = directive(ctx, "x-amz-metadata-directive")?;
     let tagging = directive(ctx, "x-amz-tagging-directive")?;
+    let wanted = sse_object::wanted(ctx, &header_fn(ctx)).await?;
     let condition = write_condition(ctx).await?;
     // The source's metadata is read first and the copy commits against that ETag: a source
     // overwritten in between is read again, so a copy always copies one whole version, old or
     // new, and its conditions are checked against the version copied.
     let mut attempt = 1;
     loop {
-        let (src_bucket, src_key, source) = copy_plan(ctx, metadata, tagging).await?;
-        let etag = source.etag.clone();
+        let plan = copy_plan(ctx, metadata, tagging).await?;
+        let opened = sse_object::open(ctx, plan.reader.info(), true)?;
+        let shared = match &opened {
+            None => matches!(wanted, WriteEncryption::None).then_some(None),
+            Some(opened) => opened.keyed.rewrapped(&wanted, &ctx.sse.keys)?.map(Some),
+        };
+        let Some(keyed) = shared else {
+            // Sealed differently (or sealed to plain, plain to sealed): the data is read,
+            // opened and sealed anew.
+            return copy_through(ctx, plan, opened, &wanted, condition).await;
+        };
+        let CopyPlan {
+            src_bucket,
+            src_key,
+            reader,
+            mut meta,
+        } = plan;
+        drop(reader);
+        let mut response = HttpResponse::Ok();
+        // A shared sealed source keeps its plain size.
+        let plain = meta.size.unwrap_or_default();
+        meta.size = sealed_meta(ctx, keyed.as_ref(), &mut meta.headers, &mut response, plain);
+        let etag = meta.etag.clone();
         let copy_source = CopySource {
             bucket: &src_bucket,
             key: &src_key,
@@ -145,7 +171,7 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
                 &copy_source,
                 &ctx.bucket,
                 &ctx.key,
-                source,
+                meta,
                 condition.clone(),
             )
             .await;
@@ -158,26 +184,86 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
             }
             result => {
                 let info = result.map_err(condition_conflict)?;
-                return Ok(written_xml(
-                    ctx.store,
-                    copy_result("CopyObjectResult", &info.meta.etag, &info),
-                ));
+                let document = copy_result("CopyObjectResult", &info.meta.etag, &info);
+                return Ok(response
+                    .insert_header((CONTENT_TYPE, "application/xml"))
+                    .body(document));
             }
         }
     }
 }
 
-/// Reads the copy source and makes the destination's metadata from it: the source's bucket,
-/// key, and the metadata whose ETag is the version read.
+/// A copy whose data cannot be shared with its source: the source's plain bytes are
+/// streamed into a new object sealed as `wanted` asks. The new object is one part.
+async fn copy_through<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    plan: CopyPlan<S::Reader>,
+    opened: Option<Opened>,
+    wanted: &WriteEncryption,
+    condition: WriteCondition,
+) -> Result<HttpResponse, S3Error> {
+    let CopyPlan {
+        reader, mut meta, ..
+    } = plan;
+    let size = sse_object::plain_size(reader.info());
+    let stream = match &opened {
+        Some(opened) => opened.stream(reader, None),
+        None => reader.stream(None),
+    };
+    let body = RequestBody {
+        stream: stream.map_err(S3Error::from).boxed_local(),
+        length: Some(size),
+        checksum: None,
+    };
+    let keyed = sse_object::begin(ctx, wanted)?;
+    let (staged, digest) = stage_hashed(ctx, body, keyed.as_ref().map(|k| (k, 0))).await?;
+    if digest.length != size {
+        return Err(S3Error::internal(format!(
+            "copy source gave {} bytes, {size} expected",
+            digest.length
+        )));
+    }
+    // One part now: a multipart layout and its part checksums no longer describe it, nor
+    // does a composite checksum.
+    if objmeta::get(&meta, objmeta::PARTS).is_some() {
+        for document in [objmeta::PARTS, objmeta::PART_CHECKSUMS, objmeta::CHECKSUM] {
+            objmeta::set(&mut meta.headers, document, None);
+        }
+    }
+    let mut response = HttpResponse::Ok();
+    meta.size = sealed_meta(ctx, keyed.as_ref(), &mut meta.headers, &mut response, size);
+    meta.etag = keyed
+        .as_ref()
+        .map_or_else(|| hex(&digest.md5), |k| k.etag(&digest.md5));
+    let info = ctx
+        .store
+        .commit_object(&ctx.who, &ctx.bucket, &ctx.key, staged, meta, condition)
+        .await
+        .map_err(condition_conflict)?;
+    let document = copy_result("CopyObjectResult", &info.meta.etag, &info);
+    Ok(response
+        .insert_header((CONTENT_TYPE, "application/xml"))
+        .body(document))
+}
+
+/// What a copy reads of its source: where it is, the source opened (its version fixed), and
+/// the destination's metadata made from it.
+struct CopyPlan<R> {
+    src_bucket: String,
+    src_key: String,
+    reader: R,
+    meta: ObjectMeta,
+}
+
+/// Reads the copy source and makes the destination's metadata from it.
 async fn copy_plan<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     metadata: Directive,
     tagging: Directive,
-) -> Result<(String, String, ObjectMeta), S3Error> {
+) -> Result<CopyPlan<S::Reader>, S3Error> {
     let (src_bucket, src_key, reader) = open_source(ctx).await?;
     let source = reader.info().clone();
-    drop(reader);
-    if source.size > MAX_PUT_SIZE {
+    if sse_object::plain_size(&source) > MAX_PUT_SIZE {
         return Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
             format!("The specified copy source is larger than the maximum allowable size for a copy source: {MAX_PUT_SIZE}"),
@@ -186,7 +272,11 @@ async fn copy_plan<S: ObjectStore>(
     let onto_itself = src_bucket == ctx.bucket && src_key == ctx.key;
     let changes_something = metadata == Directive::Replace
         || ctx.header("x-amz-storage-class").is_some()
-        || ctx.header("x-amz-website-redirect-location").is_some();
+        || ctx.header("x-amz-website-redirect-location").is_some()
+        || ctx.header("x-amz-server-side-encryption").is_some()
+        || ctx
+            .header("x-amz-server-side-encryption-customer-algorithm")
+            .is_some();
     if onto_itself && !changes_something {
         return Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
@@ -215,7 +305,12 @@ async fn copy_plan<S: ObjectStore>(
         headers,
         size: source.meta.size,
     };
-    Ok((src_bucket, src_key, meta))
+    Ok(CopyPlan {
+        src_bucket,
+        src_key,
+        reader,
+        meta,
+    })
 }
 
 fn copy_result(root: &str, etag: &str, info: &ObjectInfo) -> String {
@@ -271,9 +366,10 @@ pub async fn upload_part_copy<S: ObjectStore>(
     id: &str,
     number: u32,
 ) -> Result<HttpResponse, S3Error> {
-    let checksum_algorithm = part_checksum_algorithm(ctx, id).await?;
+    let target = part_target(ctx, id).await?;
     let (_, _, reader) = open_source(ctx).await?;
-    let size = reader.info().size;
+    let opened = sse_object::open(ctx, reader.info(), true)?;
+    let size = sse_object::plain_size(reader.info());
     let range = match ctx.header("x-amz-copy-source-range") {
         Some(header) => Some(parse_copy_range(header, size)?),
         None => None,
@@ -285,24 +381,27 @@ pub async fn upload_part_copy<S: ObjectStore>(
             format!("The specified copy range is larger than the maximum part size of {MAX_PART_SIZE} bytes"),
         ));
     }
-    let stream = reader.stream(range).map_err(S3Error::from).boxed_local();
-    let body = RequestBody {
-        stream,
-        length: Some(length),
-        checksum: checksum_algorithm.map(Expected::computed),
+    let stream = match &opened {
+        Some(opened) => opened.stream(reader, range),
+        None => reader.stream(range),
     };
-    let (stream, digest) = body.into_hashed();
-    let staged = ctx
-        .store
-        .stage(&ctx.who, &ctx.bucket, stream, Some(length))
-        .await?;
-    let digests = digest.finish().await?;
+    let body = RequestBody {
+        stream: stream.map_err(S3Error::from).boxed_local(),
+        length: Some(length),
+        checksum: target.algorithm.map(Expected::computed),
+    };
+    let seal = target.keyed.as_ref().map(|k| (k, number));
+    let (staged, digests) = stage_hashed(ctx, body, seal).await?;
     let (md5, received) = (digests.md5, digests.length);
     if received != length {
         return Err(S3Error::internal(format!(
             "copy source gave {received} bytes, {length} expected"
         )));
     }
+    let etag = target
+        .keyed
+        .as_ref()
+        .map_or_else(|| hex(&md5), |k| k.etag(&md5));
     let part = ctx
         .store
         .commit_part(
@@ -312,7 +411,7 @@ pub async fn upload_part_copy<S: ObjectStore>(
             id,
             number,
             staged,
-            hex(&md5),
+            etag,
             digests
                 .checksum
                 .as_ref()
@@ -324,11 +423,12 @@ pub async fn upload_part_copy<S: ObjectStore>(
     w.open_root("CopyPartResult");
     w.elem("LastModified", &iso8601(part.last_modified));
     w.elem("ETag", &quoted(&part.etag));
-    if let (Some(algorithm), Some((_, value))) = (checksum_algorithm, &digests.checksum) {
+    if let (Some(algorithm), Some((_, value))) = (target.algorithm, &digests.checksum) {
         w.elem(algorithm.element(), value);
     }
     w.close("CopyPartResult");
-    Ok(written_xml(ctx.store, w.finish()))
+    let sealing = target.keyed.as_ref().map(|k| &k.sealing);
+    Ok(written_xml(ctx, w.finish(), sealing))
 }
 
 #[cfg(test)]

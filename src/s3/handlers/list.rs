@@ -396,10 +396,14 @@ mod paging_tests {
         let config = S3Config {
             region: "us-east-1".into(),
             s3_host: None,
+            allow_sse_c_over_http: false,
         };
+        let keys = crate::s3::sse::keys::KeyStore::open(&dir.join("kms")).unwrap();
+        let sse = crate::s3::sse::state::SseState::new(keys);
         let ctx = Ctx {
             store: &store,
             config: &config,
+            sse: &sse,
             req: &req,
             query: &query,
             who: who.clone(),

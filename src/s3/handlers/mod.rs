@@ -6,6 +6,7 @@ mod config;
 mod copy;
 pub mod cors;
 mod delete;
+mod encryption;
 mod list;
 mod multipart;
 mod object;
@@ -98,6 +99,9 @@ pub async fn run<S: ObjectStore>(
         Operation::PutObjectTagging => config::put_object_tagging(ctx, body).await,
         Operation::DeleteObjectTagging => config::delete_object_tagging(ctx).await,
         Operation::GetBucketVersioning => config::get_bucket_versioning(ctx).await,
+        Operation::BucketConfig("GetBucketEncryption") => encryption::get(ctx).await,
+        Operation::BucketConfig("PutBucketEncryption") => encryption::put(ctx, body).await,
+        Operation::BucketConfig("DeleteBucketEncryption") => encryption::delete(ctx).await,
         Operation::BucketConfig(name) => config::bucket_config(ctx, name).await,
         Operation::Unsupported("GetObjectTorrent") => object::get_object_torrent(ctx).await,
         Operation::PutBucketVersioning

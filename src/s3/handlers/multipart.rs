@@ -5,7 +5,7 @@ use md5::{Digest, Md5};
 
 use super::list::common_prefix;
 use super::object::{
-    apply_request_documents, check_write_options, condition_conflict, encryption_header,
+    apply_request_documents, check_write_options, condition_conflict, describe_write, header_fn,
     meta_headers, stage_body, write_condition, written_xml,
 };
 use super::{owner_name, quoted, xml_response};
@@ -15,6 +15,9 @@ use crate::s3::checksum::{self, Algorithm, Expected, UploadChecksum};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::objmeta;
 use crate::s3::router::ListUploadsParams;
+use crate::s3::sse::chunked;
+use crate::s3::sse::object as sse_object;
+use crate::s3::sse::sealing::{self, encode_part_numbers, Keyed, Sealing};
 use crate::s3::xml::{self, XmlWriter};
 use crate::s3::Ctx;
 use crate::store::{
@@ -44,9 +47,17 @@ fn owner_elems(w: &mut XmlWriter, element: &str, name: &str) {
 }
 
 pub async fn create<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
-    check_write_options(ctx.store, ctx.req.headers())?;
+    check_write_options(ctx.req.headers())?;
     let mut headers = meta_headers(ctx)?;
     apply_request_documents(ctx, &mut headers, true)?;
+    let wanted = sse_object::wanted(ctx, &header_fn(ctx)).await?;
+    let keyed = sse_object::begin(ctx, &wanted)?;
+    let sealing = keyed.map(|k| k.sealing);
+    objmeta::set(
+        &mut headers,
+        sealing::DOCUMENT,
+        sealing.as_ref().map(Sealing::encode),
+    );
     let upload_checksum = UploadChecksum::from_request(
         ctx.header("x-amz-checksum-algorithm"),
         ctx.header("x-amz-checksum-type"),
@@ -71,7 +82,7 @@ pub async fn create<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3
     w.elem("Key", &ctx.key);
     w.elem("UploadId", &upload_id);
     w.close("InitiateMultipartUploadResult");
-    let mut response = written_xml(ctx.store, w.finish());
+    let mut response = written_xml(ctx, w.finish(), sealing.as_ref());
     if let Some(upload_checksum) = upload_checksum {
         let headers = response.headers_mut();
         for (name, value) in [
@@ -98,18 +109,52 @@ fn part_checksum(part: &PartInfo) -> Option<(Algorithm, &str)> {
     Some((Algorithm::from_header(header)?, value))
 }
 
-/// The checksum algorithm the parts of an upload get, if it was created with one; looked up
-/// before a part's body is read, so that a part for an unknown upload transfers nothing.
-pub async fn part_checksum_algorithm<S: ObjectStore>(
+/// What a new part of an upload gets: the checksum algorithm the upload was created with,
+/// if any, and its sealing, opened with the customer key the part request sends for an SSE-C
+/// upload. Looked up before the part's body is read, so that a part for an unknown upload
+/// (or with the wrong key) transfers nothing.
+pub struct PartTarget {
+    pub algorithm: Option<Algorithm>,
+    pub keyed: Option<Keyed>,
+}
+
+pub async fn part_target<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     id: &str,
-) -> Result<Option<Algorithm>, S3Error> {
+) -> Result<PartTarget, S3Error> {
     let upload = ctx
         .store
         .upload(&ctx.who, &ctx.bucket, &ctx.key, id)
         .await
         .map_err(upload_error(id))?;
-    Ok(upload_checksum(&upload).map(|c| c.algorithm))
+    let customer = sse_object::request_customer_key(ctx, false)?;
+    let keyed = match sse_object::sealing_of(&upload.meta)? {
+        Some(sealing) => Some(Keyed::open(sealing, customer.as_ref(), &ctx.sse.keys)?),
+        None if customer.is_some() => {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "The multipart upload was not initiated with a customer-provided key: the encryption parameters are not applicable to its parts.",
+            ))
+        }
+        None => None,
+    };
+    Ok(PartTarget {
+        algorithm: upload_checksum(&upload).map(|c| c.algorithm),
+        keyed,
+    })
+}
+
+/// Gives the parts of a sealed upload the plain sizes S3 reports (the store holds them
+/// sealed, a little larger).
+fn plain_part_sizes(upload: &UploadInfo, parts: &mut [PartInfo]) -> Result<(), S3Error> {
+    if sse_object::sealing_of(&upload.meta)?.is_none() {
+        return Ok(());
+    }
+    for part in parts {
+        part.size = chunked::plain_size(part.size)
+            .ok_or_else(|| S3Error::internal("a sealed part has an impossible size"))?;
+    }
+    Ok(())
 }
 
 /// UploadPart. In an upload created with a checksum algorithm, a part sent with another
@@ -121,7 +166,8 @@ pub async fn upload_part<S: ObjectStore>(
     number: u32,
     mut body: RequestBody,
 ) -> Result<HttpResponse, S3Error> {
-    if let Some(algorithm) = part_checksum_algorithm(ctx, id).await? {
+    let target = part_target(ctx, id).await?;
+    if let Some(algorithm) = target.algorithm {
         match &body.checksum {
             Some(sent) if sent.algorithm != algorithm => {
                 return Err(S3Error::new(
@@ -138,10 +184,15 @@ pub async fn upload_part<S: ObjectStore>(
             None => body.checksum = Some(Expected::computed(algorithm)),
         }
     }
-    let body = stage_body(ctx, body, MAX_PART_SIZE).await?;
+    let seal = target.keyed.as_ref().map(|k| (k, number));
+    let body = stage_body(ctx, body, MAX_PART_SIZE, seal).await?;
     let mut response = HttpResponse::Ok();
     body.echo_checksum(&mut response);
-    encryption_header(ctx.store, &mut response);
+    describe_write(
+        ctx,
+        &mut response,
+        target.keyed.as_ref().map(|k| &k.sealing),
+    );
     // Kept with the part for ListParts and the object's checksum at completion.
     let checksum = body
         .checksum
@@ -240,7 +291,7 @@ pub async fn complete<S: ObjectStore>(
     let condition = write_condition(ctx).await?;
     let document = body.read_capped(MAX_XML_BODY).await?;
     let requested = parse_completion(&document)?;
-    let (upload, stored) = match ctx
+    let (upload, mut stored) = match ctx
         .store
         .list_parts(&ctx.who, &ctx.bucket, &ctx.key, id)
         .await
@@ -249,11 +300,19 @@ pub async fn complete<S: ObjectStore>(
             let object = repeated_completion(ctx, id, &requested).await?;
             let checksum = objmeta::checksum(&object)
                 .and_then(|(header, value)| Some((Algorithm::from_header(header)?, value)));
-            return Ok(completion_result(ctx, &object.etag, checksum));
+            let sealing = sse_object::sealing_of(&object)?;
+            return Ok(completion_result(
+                ctx,
+                &object.etag,
+                checksum,
+                sealing.as_ref(),
+            ));
         }
         found => found.map_err(upload_error(id))?,
     };
+    plain_part_sizes(&upload, &mut stored)?;
     let (etag, sizes) = completion_etag(&requested, &stored)?;
+    let mut sealing = sse_object::sealing_of(&upload.meta)?;
     let object_checksum = match upload_checksum(&upload) {
         Some(wanted) => object_checksum(ctx, wanted, &document, &requested, &stored)?,
         None => None,
@@ -280,10 +339,20 @@ pub async fn complete<S: ObjectStore>(
             .as_ref()
             .and_then(|c| objmeta::encode_part_checksums(&c.parts)),
     );
+    // A sealed object's chunks are bound to the numbers of the parts they came in.
+    if let Some(sealing) = &mut sealing {
+        let numbers: Vec<u32> = requested.iter().map(|(number, _)| *number).collect();
+        sealing.parts = Some(encode_part_numbers(&numbers));
+    }
+    objmeta::set(
+        &mut headers,
+        sealing::DOCUMENT,
+        sealing.as_ref().map(Sealing::encode),
+    );
     let meta = ObjectMeta {
         etag,
         headers,
-        size: None,
+        size: sealing.as_ref().map(|_| sizes.iter().sum()),
     };
     let info = ctx
         .store
@@ -301,7 +370,12 @@ pub async fn complete<S: ObjectStore>(
     let checksum = object_checksum
         .as_ref()
         .map(|c| (c.algorithm, c.value.as_str()));
-    Ok(completion_result(ctx, &info.meta.etag, checksum))
+    Ok(completion_result(
+        ctx,
+        &info.meta.etag,
+        checksum,
+        sealing.as_ref(),
+    ))
 }
 
 /// A multipart object's checksum, and its parts' (binary) ones.
@@ -391,6 +465,7 @@ fn completion_result<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     etag: &str,
     checksum: Option<(Algorithm, &str)>,
+    sealing: Option<&Sealing>,
 ) -> HttpResponse {
     let mut w = XmlWriter::new();
     w.open_root("CompleteMultipartUploadResult");
@@ -406,7 +481,7 @@ fn completion_result<S: ObjectStore>(
         );
     }
     w.close("CompleteMultipartUploadResult");
-    written_xml(ctx.store, w.finish())
+    written_xml(ctx, w.finish(), sealing)
 }
 
 /// A completion of an upload that is gone: the metadata of the object to answer with again
@@ -450,11 +525,12 @@ pub async fn list_parts<S: ObjectStore>(
     max_parts: usize,
     marker: u64,
 ) -> Result<HttpResponse, S3Error> {
-    let (upload, parts) = ctx
+    let (upload, mut parts) = ctx
         .store
         .list_parts(&ctx.who, &ctx.bucket, &ctx.key, id)
         .await
         .map_err(upload_error(id))?;
+    plain_part_sizes(&upload, &mut parts)?;
     let remaining: Vec<&PartInfo> = parts.iter().filter(|p| p.number as u64 > marker).collect();
     let page = &remaining[..remaining.len().min(max_parts)];
     let truncated = remaining.len() > page.len();

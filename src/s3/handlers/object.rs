@@ -18,6 +18,10 @@ use crate::s3::conditional::{
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::handlers::multipart::MAX_PART_NUMBER;
 use crate::s3::router::GetParams;
+use crate::s3::sse::chunked;
+use crate::s3::sse::object::{self as sse_object, Opened};
+use crate::s3::sse::request;
+use crate::s3::sse::sealing::{self, Keyed, Sealing};
 use crate::s3::Ctx;
 use crate::s3::{objmeta, range, tagging};
 use crate::store::{
@@ -93,28 +97,19 @@ const ARCHIVE_STORAGE_CLASSES: &[&str] = &["GLACIER", "DEEP_ARCHIVE"];
 pub trait WriteOptions {
     /// The value of option `name`, if given.
     fn option(&self, name: &str) -> Option<&str>;
-    /// Whether some option's name starts with `prefix`.
-    fn has_option_prefixed(&self, prefix: &str) -> bool;
 }
 
 impl WriteOptions for HeaderMap {
     fn option(&self, name: &str) -> Option<&str> {
         self.get(name).and_then(|v| v.to_str().ok())
     }
-
-    fn has_option_prefixed(&self, prefix: &str) -> bool {
-        self.keys().any(|name| name.as_str().starts_with(prefix))
-    }
 }
 
 /// Refuses write options this server cannot honour (PutObject, CreateMultipartUpload,
 /// CopyObject, POST Object) instead of storing the object without what the client asked for:
-/// encryption it does not do, object-lock retention it does not enforce, an unknown storage
-/// class.
-pub fn check_write_options<S: ObjectStore>(
-    store: &S,
-    options: &impl WriteOptions,
-) -> Result<(), S3Error> {
+/// object-lock retention it does not enforce, an unknown storage class. (Encryption options
+/// are read by `sse::request`.)
+pub fn check_write_options(options: &impl WriteOptions) -> Result<(), S3Error> {
     if let Some(class) = options.option("x-amz-storage-class") {
         if ARCHIVE_STORAGE_CLASSES.contains(&class) {
             return Err(S3Error::new(
@@ -128,38 +123,6 @@ pub fn check_write_options<S: ObjectStore>(
                 "The storage class you specified is not valid",
             ));
         }
-    }
-    match options.option("x-amz-server-side-encryption") {
-        None => {}
-        Some("AES256") if store.encrypts_at_rest() => {}
-        Some("AES256") => {
-            return Err(S3Error::new(
-                S3ErrorCode::NotImplemented,
-                "Server-side encryption (AES256) was requested but this server does not encrypt data at rest (its administrator can set encryption_key_file); nothing was stored",
-            ))
-        }
-        Some(kms) if kms.starts_with("aws:kms") => {
-            return Err(S3Error::new(
-                S3ErrorCode::NotImplemented,
-                "Server-side encryption with KMS keys is not offered by this server",
-            ))
-        }
-        Some(other) => {
-            return Err(S3Error::new(
-                S3ErrorCode::InvalidArgument,
-                "The encryption method specified is not supported",
-            )
-            .with_detail("ArgumentName", "x-amz-server-side-encryption")
-            .with_detail("ArgumentValue", other))
-        }
-    }
-    let customer_key = options.has_option_prefixed("x-amz-server-side-encryption-customer-")
-        || options.has_option_prefixed("x-amz-copy-source-server-side-encryption-customer-");
-    if customer_key {
-        return Err(S3Error::new(
-            S3ErrorCode::NotImplemented,
-            "Server-side encryption with customer-provided keys (SSE-C) is not offered by this server",
-        ));
     }
     let object_lock = [
         "x-amz-object-lock-mode",
@@ -289,8 +252,10 @@ fn content_md5<S>(ctx: &Ctx<'_, S>) -> Result<Option<[u8; 16]>, S3Error> {
 /// A body the store has made durable, with what the S3 layer computed of it.
 pub struct StagedBody<T> {
     pub staged: T,
-    /// Hex MD5 of the content.
+    /// Hex MD5 of the content, or for a sealed body the ETag its sealing gives that MD5.
     pub etag: String,
+    /// The plain bytes received (the store holds more when the body is sealed).
+    pub size: u64,
     /// The verified flexible checksum to echo: (header, base64 value).
     pub checksum: Option<(&'static str, String)>,
 }
@@ -304,11 +269,13 @@ impl<T> StagedBody<T> {
     }
 }
 
-/// Streams a body into the store, checking its length, Content-MD5 and flexible checksum.
+/// Streams a body into the store, checking its length, Content-MD5 and flexible checksum;
+/// with `seal`, the store gets it sealed with that key as that part (0 for a whole object).
 pub async fn stage_body<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     body: RequestBody,
     max_size: u64,
+    seal: Option<(&Keyed, u32)>,
 ) -> Result<StagedBody<S::Staged>, S3Error> {
     let expected_md5 = content_md5(ctx)?;
     let length = body.length;
@@ -334,16 +301,14 @@ pub async fn stage_body<S: ObjectStore>(
         }
         _ => {}
     }
-    let (stream, digest) = body.into_hashed();
-    let staged = ctx
-        .store
-        .stage(&ctx.who, &ctx.bucket, stream, length)
-        .await?;
-    let BodyDigest {
-        md5,
-        length: received,
-        checksum,
-    } = digest.finish().await?;
+    let (
+        staged,
+        BodyDigest {
+            md5,
+            length: received,
+            checksum,
+        },
+    ) = stage_hashed(ctx, body, seal).await?;
     if length.is_some_and(|len| len != received) {
         return Err(S3Error::new(
             S3ErrorCode::IncompleteBody,
@@ -364,31 +329,58 @@ pub async fn stage_body<S: ObjectStore>(
     }
     Ok(StagedBody {
         staged,
-        etag: hex(&md5),
+        etag: seal.map_or_else(|| hex(&md5), |(keyed, _)| keyed.etag(&md5)),
+        size: received,
         checksum,
     })
+}
+
+/// Streams `body` into the store through the digests, sealed as `seal` asks (the store gets
+/// the sealed bytes, the digests see the plain ones).
+pub async fn stage_hashed<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    body: RequestBody,
+    seal: Option<(&Keyed, u32)>,
+) -> Result<(S::Staged, BodyDigest), S3Error> {
+    let length = body.length;
+    let (stream, digest) = body.into_hashed();
+    let (stream, stored_length) = match seal {
+        Some((keyed, part)) => (
+            chunked::seal(keyed.object_key(), part, stream),
+            length.map(chunked::sealed_size),
+        ),
+        None => (stream, length),
+    };
+    let staged = ctx
+        .store
+        .stage(&ctx.who, &ctx.bucket, stream, stored_length)
+        .await?;
+    Ok((staged, digest.finish().await?))
 }
 
 pub async fn put_object<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     body: RequestBody,
 ) -> Result<HttpResponse, S3Error> {
-    check_write_options(ctx.store, ctx.req.headers())?;
+    check_write_options(ctx.req.headers())?;
     let mut headers = meta_headers(ctx)?;
     apply_request_documents(ctx, &mut headers, true)?;
+    let wanted = sse_object::wanted(ctx, &header_fn(ctx)).await?;
+    let keyed = sse_object::begin(ctx, &wanted)?;
     let condition = write_condition(ctx).await?;
-    let body = stage_body(ctx, body.with_default_checksum(), MAX_PUT_SIZE).await?;
+    let seal = keyed.as_ref().map(|k| (k, 0));
+    let body = stage_body(ctx, body.with_default_checksum(), MAX_PUT_SIZE, seal).await?;
     let mut response = HttpResponse::Ok();
     body.echo_checksum(&mut response);
-    encryption_header(ctx.store, &mut response);
     if let Some((header, value)) = &body.checksum {
         let stored = objmeta::encode_checksum(header, value);
         objmeta::set(&mut headers, objmeta::CHECKSUM, Some(stored));
     }
+    let sealed_size = sealed_meta(ctx, keyed.as_ref(), &mut headers, &mut response, body.size);
     let meta = ObjectMeta {
         etag: body.etag,
         headers,
-        size: None,
+        size: sealed_size,
     };
     let info = ctx
         .store
@@ -405,6 +397,26 @@ pub async fn put_object<S: ObjectStore>(
     Ok(response
         .insert_header(("ETag", quoted(&info.meta.etag)))
         .finish())
+}
+
+/// The lower-case request header named, as the write-option getters take it.
+pub fn header_fn<'a, S>(ctx: &'a Ctx<'_, S>) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| ctx.header(name).map(str::to_string)
+}
+
+/// Records a new object's sealing in its `headers` (or that it has none) and describes it in
+/// the `response`; returns the plain size to report, None for an object stored as sent.
+pub fn sealed_meta<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    keyed: Option<&Keyed>,
+    headers: &mut Vec<(String, String)>,
+    response: &mut HttpResponseBuilder,
+    plain_size: u64,
+) -> Option<u64> {
+    let sealing = keyed.map(|k| &k.sealing);
+    objmeta::set(headers, sealing::DOCUMENT, sealing.map(Sealing::encode));
+    describe_write(ctx, response, sealing);
+    keyed.map(|_| plain_size)
 }
 
 /// DeleteObject, with the conditions of the DeleteObject page (`If-Match`,
@@ -431,9 +443,13 @@ pub async fn delete_key<S: ObjectStore>(
         return Ok(ctx.store.delete_object(&ctx.who, &ctx.bucket, key).await?);
     }
     let current = current_object(ctx, key).await?;
-    let now = current
-        .as_ref()
-        .map(|i| (i.meta.etag.as_str(), i.last_modified, i.size));
+    let now = current.as_ref().map(|i| {
+        (
+            i.meta.etag.as_str(),
+            i.last_modified,
+            sse_object::plain_size(i),
+        )
+    });
     match conditions.evaluate(now)? {
         DeleteOutcome::Missing => Ok(()),
         DeleteOutcome::IfEtag(etag) => ctx
@@ -450,13 +466,36 @@ pub async fn get_object_torrent<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<Http
     Err(S3Error::not_implemented("GetObjectTorrent"))
 }
 
-/// The XML answer of a write other than PutObject (copies, multipart uploads), which says
-/// SSE-S3 like PutObject's.
-pub fn written_xml<S: ObjectStore>(store: &S, document: String) -> HttpResponse {
+/// The XML answer of a write other than PutObject (copies, multipart uploads), with the
+/// encryption headers of what it wrote (see [`describe_write`]).
+pub fn written_xml<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    document: String,
+    sealing: Option<&Sealing>,
+) -> HttpResponse {
     let mut builder = HttpResponse::Ok();
     builder.insert_header((actix_web::http::header::CONTENT_TYPE, "application/xml"));
-    encryption_header(store, &mut builder);
+    describe_write(ctx, &mut builder, sealing);
     builder.body(document)
+}
+
+/// The encryption headers of a write's answer: its sealing's, else SSE-S3 when the store
+/// encrypts everything at rest. SSE-C answers echo the key MD5 the request sent.
+pub fn describe_write<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    builder: &mut HttpResponseBuilder,
+    sealing: Option<&Sealing>,
+) {
+    match sealing {
+        Some(sealing) => {
+            let md5 = ctx.header("x-amz-server-side-encryption-customer-key-md5");
+            request::describe(builder, sealing, &ctx.config.region, md5);
+            if let Some(context) = &sealing.context {
+                builder.insert_header(("x-amz-server-side-encryption-context", context.as_str()));
+            }
+        }
+        None => encryption_header(ctx.store, builder),
+    }
 }
 
 /// Objects in a store that encrypts at rest are all SSE-S3 objects, as every object on S3 is.
@@ -485,15 +524,20 @@ fn insert_header(builder: &mut HttpResponseBuilder, name: &str, value: &str) {
     }
 }
 
-/// ETag, Last-Modified and the stored headers, with `response-*` overrides applied.
+/// ETag, Last-Modified, encryption and the stored headers, with `response-*` overrides
+/// applied.
 fn object_headers<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     builder: &mut HttpResponseBuilder,
     info: &ObjectInfo,
+    opened: Option<&Opened>,
     null_version: bool,
 ) {
     builder.insert_header(("ETag", quoted(&info.meta.etag)));
-    encryption_header(ctx.store, builder);
+    match opened {
+        Some(opened) => opened.describe(builder, &ctx.config.region),
+        None => encryption_header(ctx.store, builder),
+    }
     builder.insert_header(("Last-Modified", http_date(info.last_modified)));
     builder.insert_header(("Accept-Ranges", "bytes"));
     let has_type = info.meta.headers.iter().any(|(n, _)| n == "content-type");
@@ -531,6 +575,8 @@ pub async fn get_object<S: ObjectStore>(
     }
     let reader = open_readable(ctx).await?;
     let info = reader.info().clone();
+    let opened = sse_object::open(ctx, &info, false)?;
+    let size = sse_object::plain_size(&info);
     let preconditions = Preconditions {
         if_match: ctx.header("if-match"),
         if_none_match: ctx.header("if-none-match"),
@@ -558,12 +604,10 @@ pub async fn get_object<S: ObjectStore>(
             conditional::if_range_holds(validator, &info.meta.etag, info.last_modified)
         })
     });
-    let mut byte_range = wanted
-        .map(|spec| range::resolve(spec, info.size))
-        .transpose()?;
+    let mut byte_range = wanted.map(|spec| range::resolve(spec, size)).transpose()?;
     let mut parts_count = None;
     if let Some(n) = part_number {
-        let (range, count) = part_range(&info, n)?;
+        let (range, count) = part_range(&info, size, n)?;
         byte_range = range;
         parts_count = count;
     }
@@ -573,15 +617,21 @@ pub async fn get_object<S: ObjectStore>(
             let mut b = HttpResponse::build(StatusCode::PARTIAL_CONTENT);
             b.insert_header((
                 "Content-Range",
-                format!("bytes {}-{}/{}", r.first, r.last, info.size),
+                format!("bytes {}-{}/{}", r.first, r.last, size),
             ));
             b
         }
         None => HttpResponse::Ok(),
     };
-    object_headers(ctx, &mut builder, &info, params.null_version);
+    object_headers(
+        ctx,
+        &mut builder,
+        &info,
+        opened.as_ref(),
+        params.null_version,
+    );
     // The stored checksum describes the whole object only.
-    let whole_object = byte_range.is_none_or(|r| r.first == 0 && r.last + 1 == info.size);
+    let whole_object = byte_range.is_none_or(|r| r.first == 0 && r.last + 1 == size);
     if whole_object && checksum_mode_enabled(ctx) {
         if let Some((header, value)) = objmeta::checksum(&info.meta) {
             insert_header(&mut builder, header, value);
@@ -592,13 +642,16 @@ pub async fn get_object<S: ObjectStore>(
     if let Some(count) = parts_count {
         builder.insert_header(("x-amz-mp-parts-count", count.to_string()));
     }
-    let length = byte_range.map_or(info.size, |r| r.last - r.first + 1);
+    let length = byte_range.map_or(size, |r| r.last - r.first + 1);
     if !with_body {
         // actix writes Content-Length from the body's size and sends no body for HEAD.
         let nothing = futures_util::stream::empty::<Result<bytes::Bytes, actix_web::Error>>();
         return Ok(builder.body(SizedStream::new(length, nothing)));
     }
-    let mut stream = reader.stream(byte_range);
+    let mut stream = match &opened {
+        Some(opened) => opened.stream(reader, byte_range),
+        None => reader.stream(byte_range),
+    };
     // The first chunk is read before the status is sent: data that cannot be read (a missing
     // block, one that fails authentication) then answers 500 InternalError, not a cut-off 200.
     let first = stream.try_next().await?;
@@ -617,13 +670,17 @@ fn checksum_mode_enabled<S>(ctx: &Ctx<'_, S>) -> bool {
         .is_some_and(|mode| mode.eq_ignore_ascii_case("enabled"))
 }
 
-/// The bytes of part `n` of an object (ranges of 0 bytes are None) and, for multipart
-/// objects, the number of parts. A simple object is one part.
-fn part_range(info: &ObjectInfo, n: usize) -> Result<(Option<ByteRange>, Option<usize>), S3Error> {
+/// The bytes of part `n` of an object of `size` (plain) bytes (ranges of 0 bytes are None)
+/// and, for multipart objects, the number of parts. A simple object is one part.
+fn part_range(
+    info: &ObjectInfo,
+    size: u64,
+    n: usize,
+) -> Result<(Option<ByteRange>, Option<usize>), S3Error> {
     let layout = objmeta::get(&info.meta, objmeta::PARTS)
         .and_then(|text| objmeta::decode_parts(text, MAX_PART_NUMBER as usize));
     let multipart = layout.is_some();
-    let sizes = layout.unwrap_or_else(|| vec![info.size]);
+    let sizes = layout.unwrap_or_else(|| vec![size]);
     if n > sizes.len() {
         return Err(S3Error::new(
             S3ErrorCode::InvalidPartNumber,

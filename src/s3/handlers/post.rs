@@ -21,6 +21,11 @@ use crate::s3::form::{self, FormReader, MAX_FIELDS_SIZE};
 use crate::s3::objmeta;
 use crate::s3::post_policy::PostPolicy;
 use crate::s3::router::{percent_encode, MAX_KEY_LEN};
+use crate::s3::sse::chunked;
+use crate::s3::sse::object as sse_object;
+use crate::s3::sse::request::{self, Transport};
+use crate::s3::sse::sealing::{self, Keyed, Sealing};
+use crate::s3::sse::state::SseState;
 use crate::s3::tagging::{self, MAX_OBJECT_TAGS};
 use crate::s3::xml::XmlWriter;
 use crate::s3::S3Config;
@@ -50,10 +55,6 @@ impl Fields {
 impl WriteOptions for Fields {
     fn option(&self, name: &str) -> Option<&str> {
         self.get(name)
-    }
-
-    fn has_option_prefixed(&self, prefix: &str) -> bool {
-        self.0.iter().any(|(name, _)| name.starts_with(prefix))
     }
 }
 
@@ -148,6 +149,7 @@ async fn authenticate<S: ObjectStore>(
 pub async fn post_object<S: ObjectStore>(
     store: &S,
     config: &S3Config,
+    sse: &SseState,
     req: &HttpRequest,
     body: LocalBoxStream<'static, Result<Bytes, S3Error>>,
     bucket: &str,
@@ -218,7 +220,15 @@ pub async fn post_object<S: ObjectStore>(
     }
     crate::s3::router::check_writable_key(&key)?;
     // Before the file is read, so a refused upload stores nothing.
-    check_write_options(store, &fields)?;
+    check_write_options(&fields)?;
+    let transport = Transport {
+        secure: req.app_config().secure(),
+        allow_customer_keys_over_http: config.allow_sse_c_over_http,
+    };
+    // Field names were read in lower case; header names are asked for as S3 spells them.
+    let option = |name: &str| fields.get(&name.to_ascii_lowercase()).map(str::to_owned);
+    let wanted = sse_object::wanted_in(sse, store, bucket, transport, &option).await?;
+    let keyed = Keyed::new(&wanted, &sse.keys)?;
 
     let mut headers = Vec::new();
     for (name, value) in &fields.0 {
@@ -255,6 +265,10 @@ pub async fn post_object<S: ObjectStore>(
     }
     .with_default_checksum();
     let (stream, digest) = file_body.into_hashed();
+    let stream = match &keyed {
+        Some(keyed) => chunked::seal(keyed.object_key(), 0, stream),
+        None => stream,
+    };
     let staged = store.stage(&who, bucket, stream, None).await?;
     let digests = digest.finish().await?;
     let (md5, size) = (digests.md5, digests.length);
@@ -269,10 +283,16 @@ pub async fn post_object<S: ObjectStore>(
         let stored = objmeta::encode_checksum(header, value);
         objmeta::set(&mut headers, objmeta::CHECKSUM, Some(stored));
     }
+    let sealing = keyed.as_ref().map(|k| &k.sealing);
+    objmeta::set(
+        &mut headers,
+        sealing::DOCUMENT,
+        sealing.map(Sealing::encode),
+    );
     let meta = ObjectMeta {
-        etag: hex(&md5),
+        etag: keyed.as_ref().map_or_else(|| hex(&md5), |k| k.etag(&md5)),
         headers,
-        size: None,
+        size: keyed.as_ref().map(|_| size),
     };
     let info = store
         .commit_object(&who, bucket, &key, staged, meta, WriteCondition::None)
@@ -321,7 +341,13 @@ pub async fn post_object<S: ObjectStore>(
         }
     };
     response.insert_header(("ETag", etag));
-    encryption_header(store, &mut response);
+    match sealing {
+        Some(sealing) => {
+            let md5 = fields.get("x-amz-server-side-encryption-customer-key-md5");
+            request::describe(&mut response, sealing, &config.region, md5);
+        }
+        None => encryption_header(store, &mut response),
+    }
     Ok(match document {
         Some(document) => response.body(document),
         None => response.finish(),

@@ -410,7 +410,8 @@ fn named(name: &'static str) -> Operation {
     }
 }
 
-/// Configurations clients probe that we do not keep; see [`Operation::BucketConfig`].
+/// Configurations clients probe that we do not keep, and the bucket encryption
+/// configuration (kept, by `handlers::encryption`); see [`Operation::BucketConfig`].
 pub const BUCKET_CONFIGS: &[&str] = &[
     "GetBucketAccelerateConfiguration",
     "PutBucketAccelerateConfiguration",

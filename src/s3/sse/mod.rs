@@ -2,6 +2,11 @@
 //! master key store and the customer-key headers. The handlers decide which mode applies; the
 //! stores only ever see sealed bytes.
 
+pub mod bucket;
 pub mod chunked;
 pub mod customer;
 pub mod keys;
+pub mod object;
+pub mod request;
+pub mod sealing;
+pub mod state;
