@@ -222,10 +222,10 @@ fn raw_probed_configurations(s: &TestServer) {
     assert_eq!(xml_text(&text, "Payer").as_deref(), Some("BucketOwner"));
     let text = get("versioning").ok().text();
     assert!(xml_text(&text, "Status").is_none(), "{text}");
+    // PutBucketEncryption is kept (s3_sse); these are not.
     for sub in [
         "lifecycle",
         "website",
-        "encryption",
         "logging",
         "notification",
         "requestPayment",

@@ -150,7 +150,7 @@ fn unhonoured_write_options_in_a_form_are_refused(s: &TestServer) {
     c.create_bucket(&b);
     let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     let customer_key = [7u8; 32];
-    let (key_b64, key_md5) = (base64(&customer_key), base64(&md5_bytes(&customer_key)));
+    let (key_b64, other_md5) = (base64(&customer_key), base64(&md5_bytes(&[8u8; 32])));
     let refused: &[(FormFields, u16, &str)] = &[
         // Field names are case-insensitive.
         (&[("X-Amz-Storage-Class", "GLACIER")], 501, "NotImplemented"),
@@ -160,13 +160,7 @@ fn unhonoured_write_options_in_a_form_are_refused(s: &TestServer) {
             "InvalidStorageClass",
         ),
         (
-            &[("x-amz-server-side-encryption", "aws:kms")],
-            501,
-            "NotImplemented",
-        ),
-        // This store does not encrypt at rest.
-        (
-            &[("x-amz-server-side-encryption", "AES256")],
+            &[("x-amz-server-side-encryption", "aws:kms:dsse")],
             501,
             "NotImplemented",
         ),
@@ -175,14 +169,15 @@ fn unhonoured_write_options_in_a_form_are_refused(s: &TestServer) {
             400,
             "InvalidArgument",
         ),
+        // An SSE-C key whose MD5 field is another key's.
         (
             &[
                 ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
                 ("x-amz-server-side-encryption-customer-key", &key_b64),
-                ("x-amz-server-side-encryption-customer-key-MD5", &key_md5),
+                ("x-amz-server-side-encryption-customer-key-MD5", &other_md5),
             ],
-            501,
-            "NotImplemented",
+            400,
+            "InvalidArgument",
         ),
         (
             &[
@@ -226,14 +221,20 @@ fn unhonoured_write_options_in_a_form_are_refused(s: &TestServer) {
             ],
         ),
         ("infrequent", &[("x-amz-storage-class", "STANDARD_IA")]),
+        // Server-side encryption as form fields (PostObject), answered as PutObject's.
+        ("sse-s3", &[("X-Amz-Server-Side-Encryption", "AES256")]),
+        ("sse-kms", &[("x-amz-server-side-encryption", "aws:kms")]),
     ];
     let answers = presigned_posts(s, &b, "accepted body", accepted);
     assert_eq!(answers[0].status, 201, "{}", answers[0].text());
     assert!(answers[0].text().contains("<Key>standard</Key>"));
     assert_eq!(answers[1].status, 204, "{}", answers[1].text());
-    for ((key, _), answer) in accepted.iter().zip(&answers) {
-        assert_eq!(answer.header("x-amz-server-side-encryption"), None);
+    let sse = [None, None, Some("AES256"), Some("aws:kms")];
+    for (((key, _), answer), sse) in accepted.iter().zip(&answers).zip(sse) {
+        assert_eq!(answer.header("x-amz-server-side-encryption"), sse, "{key}");
         assert_eq!(c.get_object(&b, key), b"accepted body");
+        let head = c.head(&obj_path(&b, key)).send().ok();
+        assert_eq!(head.header("x-amz-server-side-encryption"), sse, "{key}");
     }
 }
 
