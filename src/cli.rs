@@ -15,6 +15,7 @@ pub struct Args {
     pub access_key: Option<String>,
     pub secret_key: Option<String>,
     pub show_secrets: bool,
+    pub description: Option<String>,
     pub daemon: bool,
     pub foreground: bool,
     pub pidfile: Option<PathBuf>,
@@ -45,6 +46,8 @@ pub enum Command {
     UserAdd(String),
     UserList,
     UserRemove(String),
+    KmsCreateKey,
+    KmsListKeys,
     CheckConfig,
     Setup,
     Stop,
@@ -85,6 +88,7 @@ pub const FLAGS: &[(&str, &str, &str)] = &[
     ("--access-key", "KEY", "user add: the access key to give the user (default: generated)"),
     ("--secret-key", "SECRET", "user add: the secret key to give the user (default: generated)"),
     ("--secrets", "", "user list: also print secret keys"),
+    ("--description", "TEXT", "kms create-key: a note on the key that kms list-keys shows"),
     ("--keys", "", "check-config: list every key libres3.conf accepts"),
     ("--batch", "", "setup: ask nothing; take the settings from the flags"),
     ("--force", "", "setup: replace an existing configuration file (and generated certificate)"),
@@ -109,6 +113,8 @@ pub fn usage() -> String {
          libres3 user add NAME [OPTIONS]    create a user and print its keys\n  \
          libres3 user list [OPTIONS]        list users and their access keys\n  \
          libres3 user remove NAME [OPTIONS] delete a user\n  \
+         libres3 kms create-key [OPTIONS]   add an SSE-S3/SSE-KMS master key and print its id\n  \
+         libres3 kms list-keys [OPTIONS]    list the master keys: id, created, default or -, description\n  \
          libres3 check-config [OPTIONS]     validate the configuration and print the effective settings\n  \
          libres3 setup [--batch] [OPTIONS]  write --config FILE, create the store or check the SX cluster, and client examples\n  \
          libres3 stop [OPTIONS]             stop the daemon named by the pid file (waits for it)\n  \
@@ -179,6 +185,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, String> {
             ("--access-key", Some(v)) => parsed.access_key = Some(v),
             ("--secret-key", Some(v)) => parsed.secret_key = Some(v),
             ("--secrets", None) => parsed.show_secrets = true,
+            ("--description", Some(v)) => parsed.description = Some(v),
             ("--keys", None) => parsed.show_keys = true,
             ("--batch", None) => parsed.batch = true,
             ("--force", None) => parsed.force = true,
@@ -222,6 +229,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Args, String> {
         ["user", "remove", name] => Command::UserRemove(name.to_string()),
         ["user", ..] => {
             return Err("usage: libres3 user add NAME | user list | user remove NAME".into())
+        }
+        ["kms", "create-key"] => Command::KmsCreateKey,
+        ["kms", "list-keys"] => Command::KmsListKeys,
+        ["kms", ..] => {
+            return Err("usage: libres3 kms create-key [--description TEXT] | kms list-keys".into())
         }
         [other, ..] => return Err(format!("unknown command {other:?}; see libres3 --help")),
     };
@@ -281,6 +293,27 @@ mod tests {
             parse_words(&["user", "remove", "bob"]).unwrap().command,
             Command::UserRemove("bob".into())
         );
+    }
+
+    #[test]
+    fn kms_commands() {
+        let a = parse_words(&["kms", "create-key", "--description", "archive 2027"]).unwrap();
+        assert_eq!(a.command, Command::KmsCreateKey);
+        assert_eq!(a.description.as_deref(), Some("archive 2027"));
+        assert_eq!(
+            parse_words(&["kms", "list-keys"]).unwrap().command,
+            Command::KmsListKeys
+        );
+        for bad in [
+            &["kms"][..],
+            &["kms", "delete-key"],
+            &["kms", "list-keys", "x"],
+        ] {
+            assert!(
+                parse_words(bad).unwrap_err().contains("usage: libres3 kms"),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

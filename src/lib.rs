@@ -25,6 +25,7 @@ use std::process::ExitCode;
 
 use cli::{Args, Command};
 use config::Config;
+use s3::sse::keys::KeyStore;
 use serve::{check_backend, preflight, serve};
 use store::local::UserAdmin;
 use store::SecretKey;
@@ -76,6 +77,15 @@ pub fn run() -> ExitCode {
                     let timeout = std::time::Duration::from_secs(300);
                     daemon::control(command, &config::pidfile_leniently(&args), timeout)
                 }
+            }
+        }
+        command @ (Command::KmsCreateKey | Command::KmsListKeys) => {
+            match Config::load(&args, check_backend)
+                .map_err(|e| e.to_string())
+                .and_then(|config| manage_keys(command, &args, &config))
+            {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => fail(message, 1),
             }
         }
         command => {
@@ -177,6 +187,44 @@ fn manage_users(command: &Command, args: &cli::Args, config: Config) -> Result<(
                 return Err(format!("there is no user {name:?}"));
             }
             println!("removed user {name}");
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `kms create-key|list-keys`: works on the key directory alone, so also while a server runs
+/// (keys are only ever added, each with link(2)).
+fn manage_keys(command: &Command, args: &cli::Args, config: &Config) -> Result<(), String> {
+    let dir = &config.kms_key_dir;
+    let store = KeyStore::open(dir).map_err(|e| e.to_string())?;
+    match command {
+        Command::KmsCreateKey => {
+            let description = args.description.as_deref().unwrap_or_default();
+            let key = store.create_key(description).map_err(|e| e.to_string())?;
+            // Run as root for a server that runs as another user: give it the keys.
+            if let (true, Some(run_as)) = (nix::unistd::geteuid().is_root(), &config.run_as) {
+                let (user, gid) = daemon::resolve_run_as(run_as)
+                    .map_err(|e| format!("{e}; the key was created in {}", dir.display()))?;
+                setup::chown_tree(dir, user.uid, gid)?;
+            }
+            println!("{}", key.id);
+        }
+        Command::KmsListKeys => {
+            let default = store.existing_default_key_id().map_err(|e| e.to_string())?;
+            for key in store.list().map_err(|e| e.to_string())? {
+                let mark = if default.as_deref() == Some(key.id.as_str()) {
+                    "default"
+                } else {
+                    "-"
+                };
+                println!(
+                    "{}\t{}\t{mark}\t{}",
+                    key.id,
+                    time::iso8601(key.created),
+                    key.description
+                );
+            }
         }
         _ => {}
     }

@@ -377,7 +377,11 @@ fn write_file(path: &Path, text: &str, mode: u32) -> Result<(), String> {
 }
 
 /// Gives a directory tree to the run-as user (setup runs as root, the workers do not).
-fn chown_tree(dir: &Path, uid: nix::unistd::Uid, gid: nix::unistd::Gid) -> Result<(), String> {
+pub(crate) fn chown_tree(
+    dir: &Path,
+    uid: nix::unistd::Uid,
+    gid: nix::unistd::Gid,
+) -> Result<(), String> {
     nix::unistd::chown(dir, Some(uid), Some(gid))
         .map_err(|e| format!("cannot give {} to the run-as user: {e}", dir.display()))?;
     if dir.is_dir() {

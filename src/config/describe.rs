@@ -33,6 +33,7 @@ pub fn describe(config: &Config) -> String {
     if let Some(key_file) = &config.encryption_key_file {
         line("encryption_key_file", key_file.display().to_string());
     }
+    line("kms_key_dir", config.kms_key_dir.display().to_string());
     line("http", list(&config.listen));
     line("https", list(&config.https_listen));
     line(

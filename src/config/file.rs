@@ -134,6 +134,37 @@ pub fn check_secret_file(path: &Path, what: &str, allow: bool) -> Result<(), Con
     Ok(())
 }
 
+/// The SSE key directory, when it exists, must be closed to group and others: it holds the
+/// master keys of every SSE-S3 and SSE-KMS object. (The server makes it 0700.)
+pub fn check_key_dir(dir: &Path, allow: bool) -> Result<(), ConfigError> {
+    let mode = match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => meta.permissions().mode(),
+        Ok(_) => {
+            return Err(ConfigError::Invalid(format!(
+                "{}: kms_key_dir is not a directory",
+                dir.display()
+            )))
+        }
+        // Made on first use.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(ConfigError::Invalid(format!(
+                "{}: cannot read the SSE key directory (kms_key_dir): {e}",
+                dir.display()
+            )))
+        }
+    };
+    if mode & 0o077 != 0 && !allow {
+        return Err(ConfigError::Invalid(format!(
+            "{}: the SSE key directory (kms_key_dir) is open to group or others (mode {:o}); \
+             run chmod 700 on it, or set allow_insecure_permissions = yes",
+            dir.display(),
+            mode & 0o777
+        )));
+    }
+    Ok(())
+}
+
 /// The pid file, found even in a file that does not validate (so that `stop` and `status`
 /// still work while someone is editing it).
 pub fn pidfile_leniently(args: &Args) -> PathBuf {

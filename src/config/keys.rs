@@ -88,6 +88,7 @@ pub const KEYS: &[Key] = &[
     key("backend", Kind::OneOf(&["embedded", "sx"]), "embedded", "where data lives: the embedded store on local disks, or an SX cluster"),
     Key { repeat: true, ..key("data_dir", Kind::Path, "", "a storage directory of the embedded store; one line per directory, the first holds the index (default /var/lib/libres3 as root, else $XDG_DATA_HOME/libres3)") },
     key("encryption_key_file", Kind::Path, "", "key file for encryption at rest of the embedded store: 64 hex digits, e.g. from openssl rand -hex 32 (mode 0600); decided when the store is created"),
+    key("kms_key_dir", Kind::Path, "", "directory of the master keys of SSE-S3 and SSE-KMS, made (mode 0700) on first use (default the first data_dir's kms/); back it up, and give every gateway of one SX cluster the same copy"),
     key("s3_host", Kind::Text, "", "host name of the S3 service; enables virtual-hosted-style requests (bucket.s3_host)"),
     key("s3_listen_ip", Kind::Ip, DEFAULT_LISTEN_IP, "address the S3 listeners bind"),
     key("s3_http_port", Kind::PortOrOff, "8008", "HTTP port (off: no HTTP listener)"),

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::file::{check_secret_file, parse_file, Entry, FileSettings};
+use super::file::{check_key_dir, check_secret_file, parse_file, Entry, FileSettings};
 use super::keys::{find_key, Kind};
 use super::values::*;
 use super::{BackendCheck, ConfigError, DEFAULT_HTTPS_PORT, DEFAULT_REGION};
@@ -69,6 +69,8 @@ pub struct Config {
     pub encryption_key_file: Option<PathBuf>,
     /// The line of the file that sets `encryption_key_file`, for messages.
     pub encryption_key_line: Option<usize>,
+    /// The master keys of SSE-S3 and SSE-KMS (`s3::sse::keys::KeyStore`).
+    pub kms_key_dir: PathBuf,
     /// HTTP listeners.
     pub listen: Vec<SocketAddr>,
     /// HTTPS listeners, and the certificate they serve.
@@ -169,6 +171,7 @@ impl Config {
         if let Some(key_file) = &config.encryption_key_file {
             check_secret_file(key_file, "the encryption key file", allow)?;
         }
+        check_key_dir(&config.kms_key_dir, allow)?;
         Ok((config, Some(text)))
     }
 
@@ -315,6 +318,9 @@ impl Config {
                     data_dirs[0].join("log")
                 }
             });
+        let kms_key_dir = file
+            .get("kms_key_dir")
+            .map_or_else(|| data_dirs[0].join("kms"), PathBuf::from);
         let daemonize = args.daemon || file.typed("daemonize", parse_bool)?.unwrap_or(false);
         let allow_sse_c_over_http = file
             .typed("allow_sse_c_over_http", parse_bool)?
@@ -356,6 +362,7 @@ impl Config {
             data_dirs,
             encryption_key_file: file.get("encryption_key_file").map(PathBuf::from),
             encryption_key_line: file.last("encryption_key_file").map(|e| e.line),
+            kms_key_dir,
             listen,
             https_listen,
             tls,
@@ -402,6 +409,7 @@ impl Config {
         };
         check("backend", self.backend == other.backend);
         check("data_dir", self.data_dirs == other.data_dirs);
+        check("kms_key_dir", self.kms_key_dir == other.kms_key_dir);
         check(
             "listeners",
             self.listen == other.listen && self.https_listen == other.https_listen,

@@ -240,3 +240,45 @@ fn secret_files_must_be_private() {
     assert!(Config::load(&args, NO_CHECK).is_ok());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn kms_key_dir_defaults_to_the_first_data_dir() {
+    let c = config("data_dir = /a\ndata_dir = /b\n").unwrap();
+    assert_eq!(c.kms_key_dir, PathBuf::from("/a/kms"));
+    assert!(describe(&c).contains("kms_key_dir = /a/kms\n"));
+    let c = config("data_dir = /a\nkms_key_dir = /etc/libres3/kms\n").unwrap();
+    assert_eq!(c.kms_key_dir, PathBuf::from("/etc/libres3/kms"));
+    // Relative to the file's directory, as every path.
+    let file = parse_file(
+        Path::new("/etc/libres3/libres3.conf"),
+        "kms_key_dir = keys\n",
+    )
+    .unwrap();
+    let c = Config::from_settings(&Args::default(), &file, NO_CHECK).unwrap();
+    assert_eq!(c.kms_key_dir, PathBuf::from("/etc/libres3/keys"));
+    let other = config("data_dir = /a\nkms_key_dir = /elsewhere\n").unwrap();
+    let c = config("data_dir = /a\n").unwrap();
+    assert_eq!(c.restart_needed(&other), vec!["kms_key_dir"]);
+}
+
+#[test]
+fn an_open_kms_key_dir_is_refused() {
+    let dir = std::env::temp_dir().join(format!("libres3-cfg-kms-{}", std::process::id()));
+    let keys = dir.join("kms");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.join("libres3.conf");
+    std::fs::write(&path, "kms_key_dir = kms\n").unwrap();
+    let args = Args {
+        config: Some(path.clone()),
+        ..Args::default()
+    };
+    let e = Config::load(&args, NO_CHECK).unwrap_err().to_string();
+    assert!(e.contains("kms_key_dir") && e.contains("chmod 700"), "{e}");
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(Config::load(&args, NO_CHECK).unwrap().kms_key_dir, keys);
+    // Absent: made on first use.
+    std::fs::remove_dir(&keys).unwrap();
+    assert!(Config::load(&args, NO_CHECK).is_ok());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -22,6 +22,7 @@ mod boto3;
 mod daemon;
 mod encryption;
 mod hostile;
+mod kms;
 mod packaging;
 mod raw_auth;
 mod raw_buckets;

@@ -427,6 +427,11 @@ impl KeyStore {
         Ok(id)
     }
 
+    /// The id of the default key if it was made already (`default_key_id` makes it).
+    pub fn existing_default_key_id(&self) -> Result<Option<String>, KeyError> {
+        self.read_alias()
+    }
+
     /// The key id in `default.alias`, None when there is no such file.
     fn read_alias(&self) -> Result<Option<String>, KeyError> {
         let path = self.dir.join(DEFAULT_ALIAS);
