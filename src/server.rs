@@ -87,11 +87,10 @@ where
         guard: RwLock::new(None),
     });
     let stats_data = web::Data::from(stats.clone());
-    let kms_key_dir = config.data_dirs[0].join("kms"); // MERGE: config.kms_key_dir
-    let keys = KeyStore::open(&kms_key_dir).map_err(|e| {
+    let keys = KeyStore::open(&config.kms_key_dir).map_err(|e| {
         format!(
             "cannot open the key store {} (kms_key_dir): {e}",
-            kms_key_dir.display()
+            config.kms_key_dir.display()
         )
     })?;
     let state = web::Data::new(AppState {
