@@ -1,14 +1,16 @@
 //! Every XML request body: `xml::parse` with its depth and node bounds (src/s3/xml.rs) and
 //! each of its users, fed the same bytes: Tagging, AccessControlPolicy, CORSConfiguration,
-//! Delete (DeleteObjects), CompleteMultipartUpload and CreateBucketConfiguration.
+//! Delete (DeleteObjects), CompleteMultipartUpload, CreateBucketConfiguration and
+//! ServerSideEncryptionConfiguration.
 //!
 //! Checks: a parsed document nests no deeper than MAX_DEPTH; a document refused by the depth
-//! scan is refused by `parse`; tag sets, ACLs and CORS rules read back the same from the
-//! document we write for them.
+//! scan is refused by `parse`; tag sets, ACLs, CORS rules and default encryption read back the
+//! same from the document we write for them.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use libres3::s3::handlers::parsers::{check_create_configuration, parse_completion, parse_delete};
+use libres3::s3::sse::bucket as encryption;
 use libres3::s3::{acl, cors, tagging, xml};
 
 fuzz_target!(|data: &[u8]| {
@@ -50,6 +52,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(rules) = cors::parse_xml(data) {
         let again = cors::parse_xml(cors::to_xml(&rules).as_bytes()).expect("our CORS parses");
         assert_eq!(again, rules);
+    }
+    if let Ok(default) = encryption::parse_xml(data) {
+        let again = encryption::parse_xml(encryption::to_xml(&default).as_bytes())
+            .expect("our ServerSideEncryptionConfiguration parses");
+        assert_eq!(again, default);
     }
     if let Ok(request) = parse_delete(data) {
         assert!(!request.objects.is_empty() && request.objects.len() <= 1000);
