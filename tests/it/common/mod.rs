@@ -7,6 +7,7 @@
 
 pub mod clients;
 pub mod raw;
+pub mod scan;
 pub mod sx;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use md5::{Digest, Md5};
 
 pub use raw::{Creds, RawClient, Response};
+pub use scan::{files_containing, files_under};
 pub use sx::SxCluster;
 
 /// Credentials of the first user of every test server.
@@ -652,28 +654,6 @@ pub fn write(path: impl AsRef<Path>, data: &[u8]) {
         std::fs::create_dir_all(parent).expect("mkdir parent");
     }
     std::fs::write(path, data).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-}
-
-/// Every file below `dirs`, sorted (directories that cannot be read, or vanish while being
-/// walked, are skipped).
-pub fn files_under(dirs: &[PathBuf]) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = dirs.to_vec();
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
 }
 
 /// Sets the modification time of every file under `dir` to `secs` ago.
