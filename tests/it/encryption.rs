@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 use crate::common::clients::{self, boto3, Aws};
 use crate::common::raw::sha256_hex;
 use crate::common::{
-    files_under, hex, libres3_bin, md5_hex, test_data, unique_bucket, ServerOpts, TempDir,
-    TestServer,
+    files_containing, files_under, hex, libres3_bin, md5_hex, test_data, unique_bucket, ServerOpts,
+    TempDir, TestServer,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -81,16 +81,6 @@ fn start(conf: &Path, data_dirs: usize) -> TestServer {
         extra_args: vec!["--config".into(), conf.display().to_string()],
         ..ServerOpts::default()
     })
-}
-
-/// The files under `dirs` that contain `needle` (files removed while scanning are skipped).
-fn files_containing(dirs: &[PathBuf], needle: &[u8]) -> Vec<PathBuf> {
-    files_under(dirs)
-        .into_iter()
-        .filter(|file| {
-            fs::read(file).is_ok_and(|data| data.windows(needle.len()).any(|w| w == needle))
-        })
-        .collect()
 }
 
 fn block_files(server: &TestServer) -> Vec<PathBuf> {

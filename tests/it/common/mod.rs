@@ -7,6 +7,7 @@
 
 pub mod clients;
 pub mod raw;
+pub mod scan;
 pub mod sx;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use md5::{Digest, Md5};
 
 pub use raw::{Creds, RawClient, Response};
+pub use scan::{files_containing, files_under};
 pub use sx::SxCluster;
 
 /// Credentials of the first user of every test server.
@@ -217,7 +219,15 @@ pub struct ServerOpts {
     pub extra_args: Vec<String>,
     /// More environment for the server process.
     pub env: Vec<(String, String)>,
+    /// More `libres3.conf` lines: written to a configuration file of the server's own (on
+    /// SX, appended to the cluster's), so `extra_args` must not name another `--config`.
+    pub settings: String,
 }
+
+/// The settings of the servers most tests share ([`TestServer::shared`],
+/// [`TestServer::start_sx`]): they speak plain HTTP, and the SSE-C tests need the server to
+/// accept customer keys over it (refused by default, as AWS does).
+pub const SHARED_SETTINGS: &str = "allow_sse_c_over_http = yes\n";
 
 impl Default for ServerOpts {
     fn default() -> Self {
@@ -231,6 +241,7 @@ impl Default for ServerOpts {
             keys_from_env: true,
             extra_args: Vec::new(),
             env: Vec::new(),
+            settings: String::new(),
         }
     }
 }
@@ -292,13 +303,19 @@ impl TestServer {
     /// The server shared by the tests of this process (each uses its own buckets).
     pub fn shared() -> &'static TestServer {
         static SHARED: OnceLock<TestServer> = OnceLock::new();
-        SHARED.get_or_init(TestServer::start)
+        SHARED.get_or_init(|| {
+            TestServer::start_with(ServerOpts {
+                settings: SHARED_SETTINGS.into(),
+                ..ServerOpts::default()
+            })
+        })
     }
 
     /// A server of its own in front of an SX cluster, its S3 keys those of a new SX user.
     pub fn start_sx() -> TestServer {
         TestServer::start_with(ServerOpts {
             backend: Backend::Sx,
+            settings: SHARED_SETTINGS.into(),
             ..ServerOpts::default()
         })
     }
@@ -322,8 +339,22 @@ impl TestServer {
     /// else).
     pub fn start_cluster(mut opts: ServerOpts, cluster: Option<SxCluster>) -> TestServer {
         let root = TempDir::new("server");
+        let config = root.join("libres3.conf");
+        if !opts.settings.is_empty() {
+            assert!(
+                !opts.extra_args.iter().any(|a| a == "--config"),
+                "ServerOpts: settings and a --config of the test's own"
+            );
+        }
         let sx = match opts.backend {
-            Backend::Embedded => None,
+            Backend::Embedded => {
+                if !opts.settings.is_empty() {
+                    write_private(&config, &opts.settings);
+                    opts.extra_args
+                        .extend(["--config".to_string(), config.display().to_string()]);
+                }
+                None
+            }
             Backend::Sx => {
                 let cluster = cluster.unwrap_or_else(SxCluster::for_tests);
                 // S3 access key = SX user name, secret key = its SX token.
@@ -331,8 +362,7 @@ impl TestServer {
                 opts.access_key = name;
                 opts.secret_key = token;
                 opts.keys_from_env = false;
-                let config = root.join("libres3.conf");
-                write_private(&config, cluster.config().as_bytes());
+                write_private(&config, cluster.config() + &opts.settings);
                 opts.extra_args
                     .extend(["--config".to_string(), config.display().to_string()]);
                 Some(cluster)
@@ -652,28 +682,6 @@ pub fn write(path: impl AsRef<Path>, data: &[u8]) {
         std::fs::create_dir_all(parent).expect("mkdir parent");
     }
     std::fs::write(path, data).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-}
-
-/// Every file below `dirs`, sorted (directories that cannot be read, or vanish while being
-/// walked, are skipped).
-pub fn files_under(dirs: &[PathBuf]) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = dirs.to_vec();
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
 }
 
 /// Sets the modification time of every file under `dir` to `secs` ago.

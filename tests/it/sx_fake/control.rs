@@ -108,6 +108,41 @@ impl FakeSx {
         Some((data, meta))
     }
 
+    /// What the cluster stores that contains `needle`: blocks (`block <hash>`) and the
+    /// decoded meta values of files, uploads in progress and volumes (`meta <where> <key>`).
+    /// The fake keeps its storage in memory: this is its disk, for at-rest scans.
+    pub fn stored_items_containing(&self, needle: &[u8]) -> Vec<String> {
+        let contains = |data: &[u8]| data.windows(needle.len()).any(|w| w == needle);
+        let st = self.state();
+        let mut found: Vec<String> = st
+            .blocks
+            .iter()
+            .filter(|(_, data)| contains(data))
+            .map(|(hash, _)| format!("block {hash}"))
+            .collect();
+        let mut metas: Vec<(String, &Map<String, Value>)> = Vec::new();
+        for (name, volume) in &st.volumes {
+            metas.push((format!("volume {name}"), &volume.meta));
+            for (path, file) in &volume.files {
+                metas.push((format!("file {name}/{path}"), &file.meta));
+            }
+        }
+        for (id, upload) in &st.uploads {
+            metas.push((format!("upload {id}"), &upload.meta));
+        }
+        for (place, meta) in metas {
+            for (key, value) in meta {
+                let text = value.as_str().unwrap_or_default();
+                let decoded = unhex(text).unwrap_or_default();
+                if contains(&decoded) || contains(text.as_bytes()) || contains(key.as_bytes()) {
+                    found.push(format!("meta {place} {key}"));
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+
     /// Moves the fake's clock (tests clock-skew correction).
     pub fn set_clock_offset(&self, secs: i64) {
         self.state().clock_offset = secs;
