@@ -127,12 +127,17 @@ struct Sealer {
 
 impl Sealer {
     async fn next_chunk(&mut self) -> Option<Result<Bytes, BodyError>> {
+        let chunk = CHUNK as usize;
         loop {
-            let want = CHUNK as usize - self.chunk.len();
-            let take = want.min(self.pending.len());
+            // A whole chunk in the input piece is sealed from it directly, without a copy.
+            if self.chunk.is_empty() && self.pending.len() >= chunk {
+                let plain = self.pending.split_to(chunk);
+                return Some(self.seal_chunk(&plain));
+            }
+            let take = (chunk - self.chunk.len()).min(self.pending.len());
             self.chunk.extend_from_slice(&self.pending.split_to(take));
-            if self.chunk.len() == CHUNK as usize {
-                return Some(self.seal_chunk());
+            if self.chunk.len() == chunk {
+                return Some(self.seal_buffered());
             }
             // The input ended (or never began) and the last chunk went out.
             let input = self.input.as_mut()?;
@@ -144,23 +149,30 @@ impl Sealer {
                     if self.chunk.is_empty() {
                         return None;
                     }
-                    return Some(self.seal_chunk());
+                    return Some(self.seal_buffered());
                 }
             }
         }
     }
 
-    /// Seals the buffered chunk: nonce | ciphertext | tag.
-    fn seal_chunk(&mut self) -> Result<Bytes, BodyError> {
+    /// Seals the buffered chunk, keeping the buffer's allocation for the next one.
+    fn seal_buffered(&mut self) -> Result<Bytes, BodyError> {
+        let plain = std::mem::take(&mut self.chunk);
+        let sealed = self.seal_chunk(&plain);
+        self.chunk = plain;
+        self.chunk.clear();
+        sealed
+    }
+
+    /// Seals one chunk: nonce | ciphertext | tag.
+    fn seal_chunk(&mut self, plain: &[u8]) -> Result<Bytes, BodyError> {
         let mut nonce = [0u8; NONCE_LEN];
         self.rng
             .fill(&mut nonce)
             .map_err(|_| BodyError(Box::from("sse: the system random generator failed")))?;
-        let mut out = Vec::with_capacity(self.chunk.len() + OVERHEAD as usize);
+        let mut out = Vec::with_capacity(plain.len() + OVERHEAD as usize);
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(&self.chunk);
-        // Keep the buffer's allocation for the next chunk.
-        self.chunk.clear();
+        out.extend_from_slice(plain);
         let tag = self
             .key
             .key
