@@ -16,9 +16,22 @@ use super::keys::unhex;
 use crate::common::clients::boto3;
 use crate::common::{files_containing, random_suffix, unique_bucket, Backend, TestServer};
 
-/// Where a byte string is stored: file paths (embedded, gateway) or fake SX items.
+/// The storage directories of a real SX cluster's nodes, when the harness names them
+/// (`LIBRES3_TEST_SX_NODE_DIRS`, from scripts/sx-cluster).
+fn real_node_dirs() -> Vec<PathBuf> {
+    std::env::var("LIBRES3_TEST_SX_NODE_DIRS")
+        .map(|dirs| dirs.split_whitespace().map(PathBuf::from).collect())
+        .unwrap_or_default()
+}
+
+/// Where a byte string is stored: file paths (embedded, gateway, a real SX cluster's nodes
+/// when named) or fake SX items.
 fn places_holding(s: &TestServer, needle: &[u8]) -> Vec<String> {
-    let mut found: Vec<String> = files_containing(&s.data_dirs, needle)
+    let mut dirs = s.data_dirs.clone();
+    if s.backend() == Backend::Sx && s.sx().and_then(|c| c.fake()).is_none() {
+        dirs.extend(real_node_dirs());
+    }
+    let mut found: Vec<String> = files_containing(&dirs, needle)
         .iter()
         .map(|f: &PathBuf| f.display().to_string())
         .collect();
@@ -70,9 +83,9 @@ pub fn scan_after_writes(s: &TestServer, sse_c_key_hex: &str) {
     }
 
     let on_real_cluster = s.backend() == Backend::Sx && s.sx().and_then(|c| c.fake()).is_none();
-    if on_real_cluster {
-        // A real cluster's disks are not ours to read: only the gateway's directories are.
-        eprintln!("s3_sse: a real SX cluster: scanning the gateway's directories only");
+    if on_real_cluster && real_node_dirs().is_empty() {
+        // A cluster the harness did not build: its disks are not ours to read.
+        eprintln!("s3_sse: a real SX cluster without LIBRES3_TEST_SX_NODE_DIRS: scanning the gateway's directories only");
     } else {
         assert_ne!(
             places_holding(s, control.as_bytes()),
