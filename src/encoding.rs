@@ -12,6 +12,19 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// The value of one hex digit, either case.
+/// 16 bytes in the text form of a UUID (RFC 9562): lower-case hex in 8-4-4-4-12 groups.
+pub fn uuid_text(bytes: &[u8; 16]) -> String {
+    let h = hex(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
 pub fn hex_digit(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),

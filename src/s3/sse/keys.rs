@@ -36,7 +36,7 @@ use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::hkdf;
 use ring::rand::{SecureRandom, SystemRandom};
 
-use crate::encoding::hex;
+use crate::encoding::{hex, uuid_text};
 
 /// The first two words of a key file.
 const MAGIC: &str = "libres3-kms-key v1";
@@ -124,15 +124,7 @@ fn new_key_id() -> Result<String, KeyError> {
     let mut b = random_bytes::<16>()?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex(&b);
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    ))
+    Ok(uuid_text(&b))
 }
 
 /// Whether `id` has the form of a key id: 8-4-4-4-12 lower-case hex digits.

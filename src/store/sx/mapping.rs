@@ -11,7 +11,7 @@
 use ring::digest;
 
 use super::proto::HexMeta;
-use crate::encoding::hex;
+use crate::encoding::{hex, uuid_text};
 use crate::store::ObjectMeta;
 
 /// Top-level SX directory holding what the gateway keeps in a volume.
@@ -244,16 +244,8 @@ pub const FILTER_KEY: &str = "filterActive";
 /// A readable name for the `filterActive` value of a volume: the filter's name when it is one
 /// of libsxclient's, else its UUID (or the value itself when it is not a UUID).
 pub fn filter_name(value: &[u8]) -> String {
-    if value.len() == 16 {
-        let h = hex(value);
-        let uuid = format!(
-            "{}-{}-{}-{}-{}",
-            &h[..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..]
-        );
+    if let Ok(bytes) = <&[u8; 16]>::try_from(value) {
+        let uuid = uuid_text(bytes);
         return match FILTERS.iter().find(|(id, _)| *id == uuid) {
             Some((_, name)) => (*name).to_owned(),
             None => format!("with UUID {uuid}"),
