@@ -270,7 +270,8 @@ impl Rclone {
 
 /// Runs a Python script with boto3 against the server. The script gets
 /// `S3_ENDPOINT`, `S3_BUCKET`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-/// `AWS_DEFAULT_REGION` and `WORK_DIR`; it prints one JSON document on stdout.
+/// `AWS_DEFAULT_REGION` and `WORK_DIR`, and may import `py/s3test.py`; it prints one JSON
+/// document on stdout.
 #[track_caller]
 pub fn boto3(
     server: &TestServer,
@@ -281,6 +282,8 @@ pub fn boto3(
     let home = TempDir::new("boto3-home");
     let path = home.join("script.py");
     std::fs::write(&path, script).expect("write script");
+    // The helpers scripts import (`from s3test import ...`).
+    std::fs::write(home.join("s3test.py"), include_str!("../py/s3test.py")).expect("write s3test");
     std::fs::write(home.join("config"), "[default]\nregion = us-east-1\n").expect("write config");
     let creds = server.creds();
     let mut cmd = clean_command("python3", home.path());

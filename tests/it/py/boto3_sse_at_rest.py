@@ -1,23 +1,15 @@
 """boto3 against libres3: objects holding MARKER many times, written with SSE-S3, SSE-KMS and
 SSE-C by a single PUT, a multipart upload and a copy, plus one plain object holding
 CONTROL_MARKER; all read back. The Rust test (tests/it/s3_sse.rs) then scans the storage."""
-import hashlib
 import json
 import os
 import random
 
-import boto3
 import botocore
-from botocore.config import Config
+from s3test import bucket, client, md5
 
 KIB, MIB = 1024, 1024 * 1024
-bucket = os.environ["S3_BUCKET"]
-s3 = boto3.client(
-    "s3",
-    endpoint_url=os.environ["S3_ENDPOINT"],
-    config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
-                  retries={"max_attempts": 1}),
-)
+s3 = client()
 key_c = bytes.fromhex(os.environ["SSE_C_KEY"])
 with_c = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key_c}
 source_c = {"CopySourceSSECustomerAlgorithm": "AES256", "CopySourceSSECustomerKey": key_c}
@@ -36,10 +28,6 @@ def marked(marker, size, seed):
     for at in range(100, size - len(marker), 4 * KIB):
         data[at:at + len(marker)] = marker
     return bytes(data)
-
-
-def md5(data):
-    return hashlib.md5(data).hexdigest()
 
 
 marker = os.environ["MARKER"].encode()

@@ -4,17 +4,10 @@ what objects written without encryption headers get from it. KMS_KEY_ID names a 
 import json
 import os
 
-import boto3
 import botocore
-from botocore.config import Config
+from s3test import bucket, client
 
-bucket = os.environ["S3_BUCKET"]
-s3 = boto3.client(
-    "s3",
-    endpoint_url=os.environ["S3_ENDPOINT"],
-    config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
-                  retries={"max_attempts": 1}),
-)
+s3 = client()
 FIELDS = ["ServerSideEncryption", "SSEKMSKeyId", "BucketKeyEnabled"]
 
 

@@ -7,17 +7,10 @@ import json
 import os
 import random
 
-import boto3
 import botocore
-from botocore.config import Config
+from s3test import bucket, client, md5, outcome
 
-bucket = os.environ["S3_BUCKET"]
-s3 = boto3.client(
-    "s3",
-    endpoint_url=os.environ["S3_ENDPOINT"],
-    config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
-                  retries={"max_attempts": 1}),
-)
+s3 = client()
 key_a, key_b = bytes.fromhex(os.environ["SSE_C_KEY"]), bytes(range(32))
 with_a = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key_a}
 with_b = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key_b}
@@ -30,19 +23,6 @@ def b64(raw):
 
 def sse_of(answer):
     return {f: answer.get(f) for f in SSE_C_FIELDS}
-
-
-def outcome(call):
-    """The error code and HTTP status of a call ("no error" and 200 when it succeeds)."""
-    try:
-        call()
-        return ["no error", 200]
-    except botocore.exceptions.ClientError as e:
-        return [e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]]
-
-
-def md5(data):
-    return hashlib.md5(data).hexdigest()
 
 
 data = random.Random(3).randbytes(200_000)

@@ -1,22 +1,14 @@
 """boto3 against libres3: CopyObject between encryption modes (plain, SSE-S3, SSE-KMS, SSE-C
 with another key), a copy onto itself that only changes the encryption, and UploadPartCopy from
 an SSE-C source into an SSE-KMS upload. Prints one JSON document for tests/it/s3_sse.rs."""
-import hashlib
 import json
 import os
 import random
 
-import boto3
 import botocore
-from botocore.config import Config
+from s3test import bucket, client, md5, outcome
 
-bucket = os.environ["S3_BUCKET"]
-s3 = boto3.client(
-    "s3",
-    endpoint_url=os.environ["S3_ENDPOINT"],
-    config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
-                  retries={"max_attempts": 1}),
-)
+s3 = client()
 key_a, key_b = bytes.fromhex(os.environ["SSE_C_KEY"]), bytes(range(32))
 with_a = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key_a}
 with_b = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key_b}
@@ -26,18 +18,6 @@ FIELDS = ["ServerSideEncryption", "SSEKMSKeyId", "SSECustomerAlgorithm", "SSECus
 
 def sse_of(answer):
     return {f: answer.get(f) for f in FIELDS}
-
-
-def outcome(call):
-    try:
-        call()
-        return ["no error", 200]
-    except botocore.exceptions.ClientError as e:
-        return [e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]]
-
-
-def md5(data):
-    return hashlib.md5(data).hexdigest()
 
 
 def source(key):

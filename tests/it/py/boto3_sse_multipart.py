@@ -1,23 +1,15 @@
 """boto3 against libres3: multipart uploads created with SSE-S3, SSE-KMS and SSE-C (a 5 MiB
 part and a tail), the SSE-C parts sent without the key and with another; ListParts, completion,
 whole, ranged and PartNumber reads. Prints one JSON document for tests/it/s3_sse.rs."""
-import hashlib
 import json
 import os
 import random
 
-import boto3
 import botocore
-from botocore.config import Config
+from s3test import bucket, client, md5, outcome
 
 MIB = 1024 * 1024
-bucket = os.environ["S3_BUCKET"]
-s3 = boto3.client(
-    "s3",
-    endpoint_url=os.environ["S3_ENDPOINT"],
-    config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
-                  retries={"max_attempts": 1}),
-)
+s3 = client()
 key_a = bytes.fromhex(os.environ["SSE_C_KEY"])
 with_a = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key_a}
 with_b = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": bytes(range(32))}
@@ -32,18 +24,6 @@ MODES = {
 
 def sse_of(answer):
     return {f: answer.get(f) for f in FIELDS}
-
-
-def outcome(call):
-    try:
-        call()
-        return ["no error", 200]
-    except botocore.exceptions.ClientError as e:
-        return [e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]]
-
-
-def md5(data):
-    return hashlib.md5(data).hexdigest()
 
 
 first = random.Random(41).randbytes(5 * MIB)

@@ -1,23 +1,15 @@
 """boto3 against libres3: single-PUT objects written with SSE-S3 or SSE-KMS (the cases in
 SSE_CASES, JSON), then HEAD, GET (whole and ranges across 64 KiB chunk boundaries) and
 ListObjectsV2. Prints one JSON document per case for the Rust test (tests/it/s3_sse.rs)."""
-import hashlib
 import json
 import os
 import random
 
-import boto3
 import botocore
-from botocore.config import Config
+from s3test import bucket, client, md5
 
 KIB, MIB = 1024, 1024 * 1024
-bucket = os.environ["S3_BUCKET"]
-s3 = boto3.client(
-    "s3",
-    endpoint_url=os.environ["S3_ENDPOINT"],
-    config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
-                  retries={"max_attempts": 1}),
-)
+s3 = client()
 SSE_FIELDS = ["ServerSideEncryption", "SSEKMSKeyId", "BucketKeyEnabled"]
 
 
@@ -28,10 +20,6 @@ def sse_of(answer):
 def failure(e):
     return {"error": e.response["Error"]["Code"],
             "status": e.response["ResponseMetadata"]["HTTPStatusCode"]}
-
-
-def md5(data):
-    return hashlib.md5(data).hexdigest()
 
 
 data = random.Random(19).randbytes(3 * MIB)
