@@ -8,6 +8,8 @@ Credentials come from LIBRES3_ACCESS_KEY / LIBRES3_SECRET_KEY.
   presign.py ENDPOINT put-checksum BUCKET KEY crc64nvme|crc32c VALUE
       # a PUT whose signed headers include x-amz-checksum-ALGORITHM: VALUE (the client
       # must send that header, as a stock SDK's presigned PUT with a checksum does)
+  presign.py ENDPOINT put-sse BUCKET KEY
+      # a PUT whose signed headers include x-amz-server-side-encryption: AES256 (SSE-S3)
   presign.py ENDPOINT lists BUCKET PREFIX FIRST COUNT PUT_FILE GET_FILE
       # COUNT PUT and GET URLs, one a line, of the keys PREFIX%07d from FIRST on
 """
@@ -49,6 +51,9 @@ def main(argv):
         print(sign(OPS[op], Params={"Bucket": bucket, "Key": argv[3]}, ExpiresIn=EXPIRES))
     elif op == "put-checksum" and len(argv) == 6 and argv[4] in CHECKSUM_PARAMS:
         params = {"Bucket": bucket, "Key": argv[3], CHECKSUM_PARAMS[argv[4]]: argv[5]}
+        print(sign("put_object", Params=params, ExpiresIn=EXPIRES))
+    elif op == "put-sse" and len(argv) == 4:
+        params = {"Bucket": bucket, "Key": argv[3], "ServerSideEncryption": "AES256"}
         print(sign("put_object", Params=params, ExpiresIn=EXPIRES))
     elif op == "lists":
         prefix, first, count = argv[3], int(argv[4]), int(argv[5])

@@ -55,7 +55,7 @@ pub enum StoreError {
     /// A write precondition ([`WriteCondition`]) did not hold at commit time.
     #[error("precondition failed")]
     PreconditionFailed,
-    /// A copy's source no longer has the ETag it was read with ([`CopySource::if_etag`]): it
+    /// A copy's source no longer has the metadata it was read with ([`CopySource::if_meta`]): it
     /// was overwritten meanwhile. The S3 layer reads it again and retries.
     #[error("the copy source changed while it was copied")]
     SourceChanged,
@@ -262,10 +262,12 @@ impl BucketDocuments {
 pub struct CopySource<'a> {
     pub bucket: &'a str,
     pub key: &'a str,
-    /// When set, the copy fails with SourceChanged unless the source still has this
-    /// (unquoted) ETag at commit time: the S3 layer evaluated the copy-source conditions and
-    /// chose the metadata against that version.
-    pub if_etag: Option<&'a str>,
+    /// When set, the copy fails with SourceChanged unless the source still has exactly this
+    /// metadata (ETag, headers, reported size) at commit time: the S3 layer evaluated the
+    /// copy-source conditions and chose the metadata against that version. An ETag alone
+    /// would not do: the same content written again (say, encrypted under a new key) keeps
+    /// its ETag but not its headers.
+    pub if_meta: Option<&'a ObjectMeta>,
 }
 
 /// A multipart upload removed by [`ObjectStore::abort_uploads_initiated_before`].
@@ -509,7 +511,7 @@ pub trait ObjectStore: 'static {
     /// The data is shared, not rewritten, where the backend can (the embedded store adds a
     /// reference to the source's blocks; inline objects copy their row). Source and
     /// destination may be the same key: that replaces the object's metadata.
-    /// NoSuchKey when the source does not exist, SourceChanged when `source.if_etag` no
+    /// NoSuchKey when the source does not exist, SourceChanged when `source.if_meta` no
     /// longer holds. `who` must be allowed to read the source and write the destination.
     #[allow(clippy::too_many_arguments)]
     async fn copy_object(

@@ -57,14 +57,14 @@ async fn update_object<S: ObjectStore>(
     let mut attempt = 1;
     loop {
         let reader = open_readable(ctx).await?;
-        let mut meta = reader.info().meta.clone();
+        let read = reader.info().meta.clone();
         drop(reader);
-        let etag = meta.etag.clone();
+        let mut meta = read.clone();
         change(&mut meta.headers);
         let source = CopySource {
             bucket: &ctx.bucket,
             key: &ctx.key,
-            if_etag: Some(&etag),
+            if_meta: Some(&read),
         };
         let result = ctx
             .store

@@ -153,16 +153,16 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
             reader,
             mut meta,
         } = plan;
+        let read = reader.info().meta.clone();
         drop(reader);
         let mut response = HttpResponse::Ok();
         // A shared sealed source keeps its plain size.
         let plain = meta.size.unwrap_or_default();
         meta.size = sealed_meta(ctx, keyed.as_ref(), &mut meta.headers, &mut response, plain);
-        let etag = meta.etag.clone();
         let copy_source = CopySource {
             bucket: &src_bucket,
             key: &src_key,
-            if_etag: Some(&etag),
+            if_meta: Some(&read),
         };
         let result = ctx
             .store

@@ -574,7 +574,15 @@ impl ObjectStore for LocalStore {
     ) -> Result<ObjectInfo, StoreError> {
         let who = who.clone();
         let (src_bucket, src_key) = (source.bucket.to_owned(), source.key.to_owned());
-        let if_etag = source.if_etag.map(str::to_owned);
+        // The row the source must still have, as the index holds it.
+        let if_row = match source.if_meta {
+            Some(wanted) => Some((
+                wanted.etag.clone(),
+                headers_to_json(wanted)?,
+                wanted.size.map(size_to_db).transpose()?,
+            )),
+            None => None,
+        };
         let (bucket, key) = (dst_bucket.to_owned(), dst_key.to_owned());
         let headers_json = headers_to_json(&meta)?;
         let reported_size = meta.size.map(size_to_db).transpose()?;
@@ -586,7 +594,10 @@ impl ObjectStore for LocalStore {
                 else {
                     return Err(StoreError::NoSuchKey);
                 };
-                if if_etag.as_ref().is_some_and(|wanted| *wanted != src.etag) {
+                let same = |(etag, headers, size): &(String, String, Option<i64>)| {
+                    *etag == src.etag && *headers == src.meta_json && *size == src.reported_size
+                };
+                if if_row.as_ref().is_some_and(|wanted| !same(wanted)) {
                     return Err(StoreError::SourceChanged);
                 }
                 let existing = existing_object(tx.conn, &bucket, &key)?;

@@ -179,11 +179,11 @@ impl Cluster {
             self.data_volume(who, dst_bucket).await?
         };
         let src_path = path_of(src_key).map_err(|_| StoreError::NoSuchKey)?;
-        // The ETag is checked against the very revision whose blocks are copied.
-        let file = match source.if_etag {
-            Some(etag) => {
+        // The metadata is checked against the very revision whose blocks are copied.
+        let file = match source.if_meta {
+            Some(wanted) => {
                 let (file, src_meta) = self.file_with_meta(&src, &src_path).await?;
-                if meta_from_sx(Some(&src_meta), &file.file_revision).etag != etag {
+                if meta_from_sx(Some(&src_meta), &file.file_revision) != *wanted {
                     return Err(StoreError::SourceChanged);
                 }
                 file

@@ -137,6 +137,8 @@ pub fn stored_object_with_owner(
 pub struct CopiedObject {
     pub size: i64,
     pub etag: String,
+    pub meta_json: String,
+    pub reported_size: Option<i64>,
     pub inline: Option<Vec<u8>>,
     pub blocks: Option<Vec<u8>>,
 }
@@ -147,7 +149,7 @@ pub fn copied_object(
     key: &str,
 ) -> Result<Option<CopiedObject>, StoreError> {
     conn.prepare_cached(
-        "SELECT size, etag, inline_data, blocks
+        "SELECT size, etag, inline_data, blocks, meta_json, reported_size
          FROM objects WHERE bucket = ?1 AND key = ?2",
     )
     .db()?
@@ -157,6 +159,8 @@ pub fn copied_object(
             etag: row.get(1)?,
             inline: row.get(2)?,
             blocks: row.get(3)?,
+            meta_json: row.get(4)?,
+            reported_size: row.get(5)?,
         })
     })
     .optional()

@@ -105,7 +105,7 @@ async fn write_objects(store: &LocalStore) -> Vec<(&'static str, Vec<u8>)> {
     let source = CopySource {
         bucket: "b",
         key: "small",
-        if_etag: None,
+        if_meta: None,
     };
     store
         .copy_object(

@@ -269,7 +269,7 @@ async fn reported_sizes_are_kept_and_listed() {
     let source = CopySource {
         bucket: "b",
         key: "k",
-        if_etag: None,
+        if_meta: None,
     };
     store
         .copy_object(

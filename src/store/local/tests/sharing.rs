@@ -186,7 +186,7 @@ async fn copies_share_blocks_and_rows() {
     let source = CopySource {
         bucket: "b",
         key: "big",
-        if_etag: Some(&info.meta.etag),
+        if_meta: Some(&info.meta),
     };
     let copied = store
         .copy_object(
@@ -216,7 +216,7 @@ async fn copies_share_blocks_and_rows() {
     let small = CopySource {
         bucket: "b",
         key: "small",
-        if_etag: None,
+        if_meta: None,
     };
     store
         .copy_object(
@@ -233,17 +233,39 @@ async fn copies_share_blocks_and_rows() {
     assert_eq!(reader.info().meta.etag, "m2");
     assert_eq!(read_all(reader.stream(None)).await.unwrap(), b"inline");
 
-    // Stale source ETag, missing source, foreign bucket, destination condition.
-    let stale = CopySource {
-        if_etag: Some("other"),
+    // A stale source: another ETag, or the same ETag with other headers or another reported
+    // size (the same content written again, e.g. encrypted under a new key).
+    let other_etag = meta("other");
+    let other_headers = ObjectMeta {
+        headers: Vec::new(),
+        ..meta("m2")
+    };
+    let other_size = ObjectMeta {
+        size: Some(1),
+        ..meta("m2")
+    };
+    for wanted in [&other_etag, &other_headers, &other_size] {
+        let stale = CopySource {
+            if_meta: Some(wanted),
+            ..small.clone()
+        };
+        assert!(matches!(
+            store
+                .copy_object(&alice(), &stale, "b", "x", meta(""), WriteCondition::None)
+                .await,
+            Err(StoreError::SourceChanged)
+        ));
+    }
+    let current = meta("m2");
+    let fresh = CopySource {
+        if_meta: Some(&current),
         ..small.clone()
     };
-    assert!(matches!(
-        store
-            .copy_object(&alice(), &stale, "b", "x", meta(""), WriteCondition::None)
-            .await,
-        Err(StoreError::SourceChanged)
-    ));
+    store
+        .copy_object(&alice(), &fresh, "b", "x", meta(""), WriteCondition::None)
+        .await
+        .unwrap();
+    // Missing source, foreign bucket, destination condition.
     let missing = CopySource {
         key: "nope",
         ..small.clone()

@@ -290,7 +290,7 @@ async fn copies_move_no_data() {
             &CopySource {
                 bucket: "src",
                 key: "orig",
-                if_etag: None,
+                if_meta: None,
             },
             "dst",
             "a//copy",
@@ -310,7 +310,7 @@ async fn copies_move_no_data() {
                 &CopySource {
                     bucket: "src",
                     key: "missing",
-                    if_etag: None,
+                    if_meta: None,
                 },
                 "dst",
                 "x",
