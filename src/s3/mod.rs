@@ -189,6 +189,20 @@ async fn handle<S: ObjectStore>(
             format!("Your request header section exceeds the maximum allowed size of {MAX_HEADER_BYTES} bytes."),
         ));
     }
+    // Any request carrying SSE-C key headers over plain HTTP is refused, whatever it is (the
+    // SSE-C guide), unless the administrator allowed it.
+    let customer_key_headers = headers.keys().any(|name| {
+        let name = name.as_str();
+        name.starts_with(sse::customer::PREFIX)
+            || name.starts_with(sse::customer::COPY_SOURCE_PREFIX)
+    });
+    if customer_key_headers {
+        sse::request::Transport {
+            secure: req.app_config().secure(),
+            allow_customer_keys_over_http: state.config.allow_sse_c_over_http,
+        }
+        .check()?;
+    }
     let host = headers
         .get(actix_web::http::header::HOST)
         .and_then(|h| h.to_str().ok());

@@ -191,7 +191,10 @@ pub(crate) fn verify(
     let resources = canonical_resources(req);
     let to_sign = string_to_sign(req, &date_line, &resources[0]);
     let to_sign_text = String::from_utf8_lossy(&to_sign).into_owned();
-    trace!("SigV2 string to sign:\n{to_sign_text}");
+    trace!(
+        "SigV2 string to sign:\n{}",
+        super::without_secrets(&to_sign_text)
+    );
     let mismatch = || {
         signature_does_not_match()
             .with_detail("AWSAccessKeyId", creds.access_key.clone())

@@ -23,7 +23,7 @@ use crate::s3::post_policy::PostPolicy;
 use crate::s3::router::{percent_encode, MAX_KEY_LEN};
 use crate::s3::sse::chunked;
 use crate::s3::sse::object as sse_object;
-use crate::s3::sse::request::{self, Transport};
+use crate::s3::sse::request::{self, Transport, WriteEncryption};
 use crate::s3::sse::sealing::{self, Keyed, Sealing};
 use crate::s3::sse::state::SseState;
 use crate::s3::tagging::{self, MAX_OBJECT_TAGS};
@@ -343,7 +343,10 @@ pub async fn post_object<S: ObjectStore>(
     response.insert_header(("ETag", etag));
     match sealing {
         Some(sealing) => {
-            let md5 = fields.get("x-amz-server-side-encryption-customer-key-md5");
+            let md5 = match &wanted {
+                WriteEncryption::Customer(key) => Some(key.key_md5.as_str()),
+                _ => None,
+            };
             request::describe(&mut response, sealing, &config.region, md5);
         }
         None => encryption_header(store, &mut response),

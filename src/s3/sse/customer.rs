@@ -19,7 +19,7 @@ pub const ALGORITHM: &str = "AES256";
 /// The customer key of a request, checked. Debug never shows the key; it is zeroed on drop.
 pub struct CustomerKey {
     pub key: [u8; 32],
-    /// The key's MD5, base64, as the client sent it (responses echo it).
+    /// The key's MD5, base64 (responses echo it).
     pub key_md5: String,
 }
 
@@ -119,6 +119,9 @@ pub fn customer_key(
             "The calculated MD5 hash of the key did not match the hash that was provided.",
         ));
     }
+    // Echoed in responses: the canonical form, whatever spacing the request had.
+    let mut customer = customer;
+    customer.key_md5 = STANDARD.encode(&sent_md5);
     Ok(Some(customer))
 }
 

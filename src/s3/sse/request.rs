@@ -41,7 +41,8 @@ pub struct Transport {
 }
 
 impl Transport {
-    fn check(self) -> Result<(), S3Error> {
+    /// Refuses a customer key over a transport that may not carry one.
+    pub fn check(self) -> Result<(), S3Error> {
         if self.secure || self.allow_customer_keys_over_http {
             Ok(())
         } else {

@@ -228,18 +228,19 @@ impl Keyed {
     }
 
     /// The same data key under the sealing `wanted` asks for, when a copy can share the sealed
-    /// data: between SSE-S3 and SSE-KMS (the data key is wrapped again), or SSE-C to SSE-C
-    /// with the same key. None when the data must be sealed anew.
+    /// data and keep its ETag: SSE-S3 to SSE-S3, SSE-KMS to SSE-KMS (the data key is wrapped
+    /// again, under another master key if asked), SSE-C to SSE-C with the same key. None when
+    /// the data must be sealed anew (between SSE-S3 and SSE-KMS too: their ETags are of
+    /// different kinds, the MD5 and a keyed digest).
     pub fn rewrapped(
         &self,
         wanted: &WriteEncryption,
         keys: &KeyStore,
     ) -> Result<Option<Keyed>, S3Error> {
         let shares = match (self.sealing.mode, wanted) {
-            (_, WriteEncryption::None) => false,
+            (Mode::S3, WriteEncryption::S3) | (Mode::Kms, WriteEncryption::Kms { .. }) => true,
             (Mode::Customer, WriteEncryption::Customer(key)) => key.key == self.base,
-            (Mode::Customer, _) | (_, WriteEncryption::Customer(_)) => false,
-            _ => true,
+            _ => false,
         };
         if !shares {
             return Ok(None);

@@ -45,6 +45,7 @@ for dest, src, args, read_args in chain:
         r["copy"] = [e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]]
         continue
     r["copy"] = sse_of(copied)
+    r["etag"] = copied["CopyObjectResult"]["ETag"].strip('"')
     r["head"] = sse_of(s3.head_object(Bucket=bucket, Key=dest, **read_args))
     r["md5"] = md5(s3.get_object(Bucket=bucket, Key=dest, **read_args)["Body"].read())
 

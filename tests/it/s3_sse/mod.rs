@@ -343,6 +343,11 @@ fn copies_change_encryption(s: &TestServer) {
         assert_eq!(r["copy"][field], value, "{dest}: CopyObject {field}");
         assert_eq!(r["head"][field], value, "{dest}: HEAD {field}");
         assert_eq!(&r["md5"], data, "{dest}: read back");
+        // The ETag follows the destination's mode, not the source's: the MD5 for plain and
+        // SSE-S3 objects, something else for SSE-KMS and SSE-C (the ETag entry of "Common
+        // response headers" and "Object" in the API reference).
+        let md5_etag = matches!(dest, "to-sse-s3" | "to-plain");
+        assert_eq!(&r["etag"] == data, md5_etag, "{dest}: ETag {}", r["etag"]);
     }
     key_id_of_arn(
         copies["to-sse-kms"]["head"]["SSEKMSKeyId"]
@@ -523,4 +528,12 @@ fn sse_c_over_plain_http_is_refused_by_default() {
         .send()
         .assert_error(404, "NoSuchKey");
     get.send().assert_error(400, "InvalidRequest");
+    // Any request with the key headers, even one that takes no key (SSE-C guide: requests
+    // made over HTTP are rejected): the plain object stays.
+    let mut delete = raw.delete(&format!("/{bucket}/plain"));
+    for (name, value) in &sse_c {
+        delete = delete.header(name, value);
+    }
+    delete.send().assert_error(400, "InvalidRequest");
+    assert_eq!(raw.get_object(&bucket, "plain"), b"a plain object");
 }

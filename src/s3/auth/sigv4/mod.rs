@@ -107,7 +107,7 @@ pub(crate) fn verify(
     let to_sign = string_to_sign(&creds.amz_date, &scope, &canonical);
     trace!(
         "SigV4 canonical request:\n{}\nstring to sign:\n{to_sign}",
-        String::from_utf8_lossy(&canonical)
+        super::without_secrets(&String::from_utf8_lossy(&canonical))
     );
     let key = signing_key(secret, &creds.scope.date, &creds.scope.region);
     let mismatch = || {
