@@ -20,6 +20,9 @@ use super::sealing::{self, Sealing, StoreKey};
 use super::writer::Writer;
 use super::{recover, LocalError, LocalStore, Shared};
 
+/// Buckets whose owner the store remembers for the check before staging.
+const BUCKET_OWNER_HINTS: u64 = 4096;
+
 /// Name of the identity file in each storage directory.
 pub const IDENTITY_FILE: &str = "libres3-dir";
 
@@ -108,6 +111,7 @@ impl LocalStore {
             reads: ReadPool::new(index_path.clone()),
             rng,
             sealing,
+            bucket_owners: moka::sync::Cache::new(BUCKET_OWNER_HINTS),
             commits: AtomicU64::new(0),
             _locks: locks,
         });
