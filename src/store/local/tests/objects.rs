@@ -237,3 +237,49 @@ async fn concurrent_small_commits_are_grouped_and_durable() {
         assert_eq!(get(&store, &key, None).await, pattern(4096, 100 + i));
     }
 }
+
+/// A small object read once is served from memory afterwards, and never after a write that
+/// changed it: an overwrite, a copy onto it, a delete, its bucket deleted and re-created by
+/// another user (GetObject, PutObject, CopyObject, DeleteObject in the AWS S3 API reference).
+#[actix_web::test]
+async fn a_cached_small_object_follows_every_write() {
+    let scratch = Scratch::new("heads");
+    let dirs = [scratch.dir("d0")];
+    let store = store_with_bucket(&dirs).await;
+    put(&store, "k", b"first").await;
+    put(&store, "other", b"copied").await;
+    assert_eq!(get(&store, "k", None).await, b"first");
+    assert_eq!(get(&store, "k", None).await, b"first");
+
+    put(&store, "k", b"second").await;
+    assert_eq!(get(&store, "k", None).await, b"second");
+
+    let source = CopySource {
+        bucket: "b",
+        key: "other",
+        if_etag: None,
+    };
+    store
+        .copy_object(&alice(), &source, "b", "k", meta("c"), WriteCondition::None)
+        .await
+        .unwrap();
+    assert_eq!(get(&store, "k", None).await, b"copied");
+
+    store.delete_object(&alice(), "b", "k").await.unwrap();
+    assert!(matches!(
+        store.open_object(&alice(), "b", "k").await,
+        Err(StoreError::NoSuchKey)
+    ));
+
+    put(&store, "k", b"third").await;
+    assert_eq!(get(&store, "k", None).await, b"third");
+    for key in ["k", "other"] {
+        store.delete_object(&alice(), "b", key).await.unwrap();
+    }
+    store.delete_bucket(&alice(), "b").await.unwrap();
+    store.create_bucket(&bob(), "b").await.unwrap();
+    assert!(matches!(
+        store.open_object(&alice(), "b", "k").await,
+        Err(StoreError::AccessDenied)
+    ));
+}
