@@ -21,12 +21,11 @@
 //! Map: `open` (directories, identity files, locks, key check) then `recover` (crash
 //! recovery); `index` holds every SQL statement; `object_store` implements
 //! [`ObjectStore`](crate::store::ObjectStore) over `staging` (bodies to blocks), `blocks` (block files, pins), `writer` (the writer
-//! thread, group commit, GC) and `reader` (object bodies); `heads` caches small objects for GET; `sealing` is encryption at rest;
+//! thread, group commit, GC) and `reader` (object bodies); `sealing` is encryption at rest;
 //! `users` the user table for `libres3 user ...`; `state` the admin health report.
 
 mod blocks;
 mod error;
-mod heads;
 mod index;
 mod object_store;
 mod open;
@@ -55,7 +54,6 @@ use ring::rand::SystemRandom;
 use rusqlite::Connection;
 
 use self::blocks::{BlockGuards, StorageDir};
-use self::heads::ObjectHeads;
 use self::index::{ReadPool, INDEX_FILE};
 use self::reader::ReaderRegistry;
 use self::sealing::Sealing;
@@ -98,7 +96,6 @@ impl Shared {
 pub struct LocalStore {
     shared: Arc<Shared>,
     writer: Writer,
-    heads: ObjectHeads,
 }
 
 impl LocalStore {

@@ -17,7 +17,7 @@ use super::index::{
 use super::reader::{Body, LocalReader, LocatedBlock, ReaderTicket};
 use super::staging::{self, LocalStaged};
 use super::writer::Tx;
-use super::{state, LocalStore, ObjectHeads, Shared};
+use super::{state, LocalStore, Shared};
 use crate::store::{
     part_list_digest, AbortedUpload, BodyStream, BucketDocuments, BucketInfo, CompletedUpload,
     CopySource, ListStart, ObjectInfo, ObjectMeta, ObjectStore, ObjectSummary, PartInfo, Principal,
@@ -253,23 +253,13 @@ impl ObjectStore for LocalStore {
     ) -> Result<LocalReader, StoreError> {
         // Registered before the index read: the blocks it finds stay until the ticket drops.
         let ticket = ReaderTicket::new(&self.shared);
-        if let Some(head) = self.heads.get(&self.shared, bucket, key) {
-            check_owned_by(Some(&head.owner), who)?;
-            return Ok(LocalReader {
-                info: head.info.clone(),
-                body: Body::Inline(head.data.clone()),
-                ticket,
-            });
-        }
-        let generation = ObjectHeads::generation(&self.shared);
         let shared = self.shared.clone();
-        let (who, name, key) = (who.clone(), bucket.to_owned(), key.to_owned());
-        let (info, body, owner) = self
+        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let (info, body) = self
             .read(move |conn| {
-                let bucket = name;
                 let found = index::objects::stored_object_with_owner(conn, &bucket, &key)?;
                 check_owned_by(found.as_ref().map(|f| f.owner.as_str()), &who)?;
-                let Some((owner, row)) = found.and_then(|f| Some((f.owner, f.object?))) else {
+                let Some(row) = found.and_then(|f| f.object) else {
                     return Err(StoreError::NoSuchKey);
                 };
                 let body = match (row.inline, row.blocks) {
@@ -295,19 +285,9 @@ impl ObjectStore for LocalStore {
                     last_modified: from_ms(row.mtime_ms),
                     meta: meta_from_db(row.etag, &row.meta_json)?,
                 };
-                Ok((info, body, owner))
+                Ok((info, body))
             })
             .await?;
-        if let Body::Inline(data) = &body {
-            self.heads.remember(
-                &self.shared,
-                generation,
-                bucket,
-                owner,
-                info.clone(),
-                data.clone(),
-            );
-        }
         Ok(LocalReader { info, body, ticket })
     }
 

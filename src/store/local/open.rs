@@ -18,7 +18,7 @@ use super::index::{self, ReadPool, INDEX_FILE};
 use super::reader::ReaderRegistry;
 use super::sealing::{self, Sealing, StoreKey};
 use super::writer::Writer;
-use super::{recover, LocalError, LocalStore, ObjectHeads, Shared};
+use super::{recover, LocalError, LocalStore, Shared};
 
 /// Buckets whose owner the store remembers for the check before staging.
 const BUCKET_OWNER_HINTS: u64 = 4096;
@@ -116,11 +116,7 @@ impl LocalStore {
             _locks: locks,
         });
         let writer = Writer::start(conn, shared.clone()).map_err(LocalError::Thread)?;
-        Ok(LocalStore {
-            shared,
-            writer,
-            heads: ObjectHeads::new(),
-        })
+        Ok(LocalStore { shared, writer })
     }
 }
 

@@ -315,9 +315,7 @@ impl WriterThread {
         let (zeroed, redundant) = (tx.zeroed, tx.redundant);
         let committed = match outcome {
             Ok(()) => {
-                // Before any answer: a GET after an acknowledged write finds its cached
-                // small objects retired (heads.rs).
-                self.shared.commits.fetch_add(1, Ordering::Release);
+                self.shared.commits.fetch_add(1, Ordering::Relaxed);
                 self.commits_since_checkpoint += 1;
                 if self.commits_since_checkpoint >= COMMITS_PER_CHECKPOINT {
                     self.commits_since_checkpoint = 0;
