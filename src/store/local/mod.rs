@@ -73,6 +73,8 @@ pub(crate) struct Shared {
     /// read first: the commit checks the owner again, so a stale entry can at worst let a
     /// doomed upload stage. Never consulted to refuse a request.
     bucket_owners: moka::sync::Cache<String, String>,
+    /// Shares of the block buffers all uploads may hold at once (`staging::BLOCK_BUFFERS`).
+    block_buffers: Arc<tokio::sync::Semaphore>,
     /// Transactions the writer committed (each holds a group of requests).
     commits: AtomicU64,
     /// flock()ed identity files: one process per storage directory.
