@@ -69,6 +69,12 @@ pub(crate) struct Shared {
     rng: SystemRandom,
     /// Seals block files and inline data, and names blocks; a pass-through without a key.
     sealing: Sealing,
+    /// Owners of buckets recent requests wrote to. Only a hint, to stage a body without a
+    /// read first: the commit checks the owner again, so a stale entry can at worst let a
+    /// doomed upload stage. Never consulted to refuse a request.
+    bucket_owners: moka::sync::Cache<String, String>,
+    /// Shares of the block buffers all uploads may hold at once (`staging::BLOCK_BUFFERS`).
+    block_buffers: Arc<tokio::sync::Semaphore>,
     /// Transactions the writer committed (each holds a group of requests).
     commits: AtomicU64,
     /// flock()ed identity files: one process per storage directory.

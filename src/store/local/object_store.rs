@@ -127,8 +127,8 @@ impl ObjectStore for LocalStore {
         .await
     }
 
-    async fn delete_bucket(&self, who: &Principal, bucket: &str) -> Result<(), StoreError> {
-        let (who, bucket) = (who.clone(), bucket.to_owned());
+    async fn delete_bucket(&self, who: &Principal, name: &str) -> Result<(), StoreError> {
+        let (who, bucket) = (who.clone(), name.to_owned());
         self.writer
             .run(None, move |tx| {
                 check_owner(tx.conn, &who, &bucket)?;
@@ -141,7 +141,11 @@ impl ObjectStore for LocalStore {
                 index::completed::forget_bucket(tx.conn, &bucket)?;
                 index::buckets::delete(tx.conn, &bucket)
             })
-            .await
+            .await?;
+        // A stage that read the owner just before this commit may put it back: harmless,
+        // the hint never refuses nor commits anything.
+        self.shared.bucket_owners.invalidate(name);
+        Ok(())
     }
 
     async fn stage(
@@ -151,10 +155,21 @@ impl ObjectStore for LocalStore {
         body: BodyStream,
         size: Option<u64>,
     ) -> Result<LocalStaged, StoreError> {
-        // Refuse before taking any disk space from a bucket the caller may not write to.
-        let (owner, name) = (who.clone(), bucket.to_owned());
-        self.read(move |conn| check_owner(conn, &owner, &name))
-            .await?;
+        // Refuse before taking any disk space from a bucket the caller may not write to. A
+        // bucket this caller was seen to own needs no read (one blocking task less per PUT);
+        // anything else is read, and the commit checks again in any case.
+        let known = self.shared.bucket_owners.get(bucket);
+        let known_owned = matches!((known.as_deref(), who), (Some(owner), Principal::User(name)) if owner == name);
+        if !known_owned {
+            let name = bucket.to_owned();
+            let owner = self
+                .read(move |conn| index::buckets::owner(conn, &name))
+                .await?;
+            check_owned_by(owner.as_deref(), who)?;
+            if let Some(owner) = owner {
+                self.shared.bucket_owners.insert(bucket.to_owned(), owner);
+            }
+        }
         let staged = staging::stage(&self.shared, body, size).await;
         if let Err(StoreError::OutOfSpace(why)) = &staged {
             // Give back now what this upload wrote and what deleted objects left, rather than

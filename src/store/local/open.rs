@@ -18,7 +18,10 @@ use super::index::{self, ReadPool, INDEX_FILE};
 use super::reader::ReaderRegistry;
 use super::sealing::{self, Sealing, StoreKey};
 use super::writer::Writer;
-use super::{recover, LocalError, LocalStore, Shared};
+use super::{recover, staging, LocalError, LocalStore, Shared};
+
+/// Buckets whose owner the store remembers for the check before staging.
+const BUCKET_OWNER_HINTS: u64 = 4096;
 
 /// Name of the identity file in each storage directory.
 pub const IDENTITY_FILE: &str = "libres3-dir";
@@ -108,6 +111,8 @@ impl LocalStore {
             reads: ReadPool::new(index_path.clone()),
             rng,
             sealing,
+            bucket_owners: moka::sync::Cache::new(BUCKET_OWNER_HINTS),
+            block_buffers: Arc::new(tokio::sync::Semaphore::new(staging::BLOCK_BUFFERS)),
             commits: AtomicU64::new(0),
             _locks: locks,
         });

@@ -4,9 +4,14 @@
 //! own SAVEPOINT inside one `BEGIN IMMEDIATE` transaction, commits once (one fsync for the
 //! whole group) and only then answers each request. The garbage collector runs on the same
 //! thread, so it never sees a transaction half done.
+//!
+//! Copying the write-ahead log into the index (a checkpoint: writes all over the index file
+//! and an fsync of it) happens on a thread of its own, so that commits, and the requests
+//! waiting on them, do not stop for it.
 
 use std::collections::HashMap;
 use std::io;
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, PoisonError};
@@ -33,6 +38,9 @@ const IDLE_TICK: Duration = if cfg!(test) {
 };
 /// Unreferenced blocks remembered before a collection runs even though the thread is busy.
 const GC_BACKLOG: usize = 4096;
+/// Commits after which the checkpoint thread is woken (a few thousand log pages of small
+/// PUTs; SQLite's own default is 1000 pages).
+const COMMITS_PER_CHECKPOINT: u32 = 32;
 
 /// The transaction a request runs in, with the refcount changes it makes.
 pub struct Tx<'c> {
@@ -160,6 +168,9 @@ pub struct Writer {
 
 impl Writer {
     pub fn start(conn: Connection, shared: Arc<Shared>) -> io::Result<Writer> {
+        let checkpoints = Checkpointer::start(&shared.index_path())?;
+        conn.pragma_update(None, "wal_autocheckpoint", index::WRITER_CHECKPOINT_PAGES)
+            .map_err(io::Error::other)?;
         let (sender, receiver) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("libres3-index-writer".into())
@@ -169,6 +180,8 @@ impl Writer {
                     shared,
                     unreferenced: HashMap::new(),
                     backlog_limit: GC_BACKLOG,
+                    checkpoints,
+                    commits_since_checkpoint: 0,
                 }
                 .run(receiver)
             })?;
@@ -234,6 +247,8 @@ struct WriterThread {
     /// Size of `unreferenced` that triggers a collection between batches (long-lived readers
     /// can keep blocks waiting; do not rescan them after every batch).
     backlog_limit: usize,
+    checkpoints: Checkpointer,
+    commits_since_checkpoint: u32,
 }
 
 impl WriterThread {
@@ -244,6 +259,10 @@ impl WriterThread {
                 Err(RecvTimeoutError::Timeout) => {
                     if self.has_garbage() {
                         self.collect_garbage();
+                    }
+                    if self.commits_since_checkpoint > 0 {
+                        self.commits_since_checkpoint = 0;
+                        self.checkpoints.wake();
                     }
                     continue;
                 }
@@ -297,6 +316,11 @@ impl WriterThread {
         let committed = match outcome {
             Ok(()) => {
                 self.shared.commits.fetch_add(1, Ordering::Relaxed);
+                self.commits_since_checkpoint += 1;
+                if self.commits_since_checkpoint >= COMMITS_PER_CHECKPOINT {
+                    self.commits_since_checkpoint = 0;
+                    self.checkpoints.wake();
+                }
                 // Stamped after the commit: a reader numbered above this cannot see the blocks.
                 let stamp = self.shared.readers.stamp();
                 for hash in zeroed {
@@ -412,5 +436,53 @@ impl WriterThread {
             }
         }
         stats
+    }
+}
+
+/// The thread that checkpoints the index's write-ahead log when the writer wakes it. It ends
+/// when the writer thread does; SQLite checkpoints the rest when the last connection closes.
+struct Checkpointer {
+    /// Capacity 1: wake-ups while a checkpoint runs fold into one more.
+    wake: mpsc::SyncSender<()>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(index_path: &Path) -> io::Result<Checkpointer> {
+        let conn = index::open_checkpoint_connection(index_path).map_err(io::Error::other)?;
+        let (wake, woken) = mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("libres3-index-checkpoint".into())
+            .spawn(move || {
+                while woken.recv().is_ok() {
+                    // A failed checkpoint loses nothing: the log keeps every commit, and the
+                    // next one (or the writer's own, past WRITER_CHECKPOINT_PAGES) retries.
+                    if let Err(e) = index::checkpoint(&conn) {
+                        log::warn!("index checkpoint failed: {e}");
+                    }
+                }
+            })?;
+        Ok(Checkpointer {
+            wake,
+            thread: Some(thread),
+        })
+    }
+
+    fn wake(&self) {
+        // Full: a checkpoint is already due, which will copy this commit too.
+        let _ = self.wake.try_send(());
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        // Closing the channel ends the loop once the checkpoint under way is done.
+        let (closed, _) = mpsc::sync_channel(0);
+        drop(std::mem::replace(&mut self.wake, closed));
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                log::error!("the index checkpoint thread panicked");
+            }
+        }
     }
 }

@@ -58,6 +58,28 @@ fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Opens the connection that copies the write-ahead log into the index beside the writer.
+pub fn open_checkpoint_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // A checkpoint syncs the log before copying it and the index after, as the writer would.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
+/// Copies what the log holds into the index without waiting for readers or the writer,
+/// which goes on appending meanwhile.
+pub fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+}
+
+/// Log pages after which the writer's own commit checkpoints, should the checkpoint thread
+/// fall that far behind (SQLite's default, 1000, would have it checkpoint all the time).
+pub const WRITER_CHECKPOINT_PAGES: i64 = 20_000;
+
 fn open_read_connection(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,

@@ -191,3 +191,34 @@ async fn bucket_documents_and_upload_expiry() {
         .documents
         .is_empty());
 }
+
+/// The owner remembered for the check before staging follows the bucket: once a bucket is
+/// deleted and re-created by another user, its former owner is refused before staging and
+/// the new one may write (CreateBucket/DeleteBucket in the AWS S3 API reference).
+#[actix_web::test]
+async fn a_recreated_bucket_belongs_to_its_new_owner() {
+    let scratch = Scratch::new("recreated");
+    let dirs = [scratch.dir("d0")];
+    let store = store_with_bucket(&dirs).await;
+    put(&store, "k", b"alice's").await;
+    store.delete_object(&alice(), "b", "k").await.unwrap();
+    store.delete_bucket(&alice(), "b").await.unwrap();
+
+    assert!(matches!(
+        store.stage(&alice(), "b", body(b"x"), Some(1)).await,
+        Err(StoreError::NoSuchBucket)
+    ));
+    store.create_bucket(&bob(), "b").await.unwrap();
+    assert!(matches!(
+        store.stage(&alice(), "b", body(b"x"), Some(1)).await,
+        Err(StoreError::AccessDenied)
+    ));
+    let staged = store
+        .stage(&bob(), "b", body(b"bob's"), Some(5))
+        .await
+        .unwrap();
+    store
+        .commit_object(&bob(), "b", "k", staged, meta("x"), WriteCondition::None)
+        .await
+        .unwrap();
+}
