@@ -70,6 +70,11 @@ impl<S> Ctx<'_, S> {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.req.headers().get(name).and_then(|v| v.to_str().ok())
     }
+
+    /// [`Ctx::header`] as the option getters of acl and sse take it (owned values).
+    pub fn header_fn(&self) -> impl Fn(&str) -> Option<String> + '_ {
+        move |name| self.header(name).map(str::to_string)
+    }
 }
 
 /// Put in each response's extensions: which S3 operation answered (for logs and stats).
@@ -197,11 +202,7 @@ async fn handle<S: ObjectStore>(
             || name.starts_with(sse::customer::COPY_SOURCE_PREFIX)
     });
     if customer_key_headers {
-        sse::request::Transport {
-            secure: req.app_config().secure(),
-            allow_customer_keys_over_http: state.config.allow_sse_c_over_http,
-        }
-        .check()?;
+        sse::request::Transport::of(req, &state.config).check()?;
     }
     let host = headers
         .get(actix_web::http::header::HOST)

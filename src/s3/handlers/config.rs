@@ -23,15 +23,11 @@ fn owner<'c, S>(ctx: &'c Ctx<'_, S>) -> &'c str {
     super::owner_name(&ctx.who)
 }
 
-fn header_fn<'a, S>(ctx: &'a Ctx<'_, S>) -> impl Fn(&str) -> Option<String> + 'a {
-    move |name| ctx.header(name).map(str::to_string)
-}
-
 /// The canned ACL a PutBucketAcl/PutObjectAcl request sets: from `x-amz-acl`, or from an
 /// `AccessControlPolicy` body equivalent to a canned ACL.
 async fn requested_acl<S>(ctx: &Ctx<'_, S>, body: RequestBody) -> Result<CannedAcl, S3Error> {
     let document = body.read_capped(MAX_XML_BODY).await?;
-    if let Some(acl) = acl::from_headers(header_fn(ctx))? {
+    if let Some(acl) = acl::from_headers(ctx.header_fn())? {
         return Ok(acl);
     }
     if document.iter().all(u8::is_ascii_whitespace) {

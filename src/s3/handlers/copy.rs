@@ -6,8 +6,8 @@ use futures_util::{StreamExt, TryStreamExt};
 
 use super::multipart::{part_target, upload_error, MAX_PART_SIZE};
 use super::object::{
-    apply_request_documents, check_write_options, condition_conflict, header_fn, meta_headers,
-    sealed_meta, stage_hashed, write_condition, written_xml, MAX_PUT_SIZE,
+    apply_request_documents, check_write_options, condition_conflict, meta_headers, sealed_meta,
+    stage_hashed, write_condition, written_xml, MAX_PUT_SIZE,
 };
 use super::quoted;
 use crate::encoding::hex;
@@ -129,7 +129,7 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
     check_write_options(ctx.req.headers())?;
     let metadata = directive(ctx, "x-amz-metadata-directive")?;
     let tagging = directive(ctx, "x-amz-tagging-directive")?;
-    let wanted = sse_object::wanted(ctx, &header_fn(ctx)).await?;
+    let wanted = sse_object::wanted(ctx, &ctx.header_fn()).await?;
     let condition = write_condition(ctx).await?;
     // The source's metadata is read first and the copy commits against that ETag: a source
     // overwritten in between is read again, so a copy always copies one whole version, old or

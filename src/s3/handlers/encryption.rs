@@ -6,7 +6,7 @@ use super::xml_response;
 use crate::s3::body::{RequestBody, MAX_XML_BODY};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::sse::bucket::{self, DefaultEncryption, DOC_ENCRYPTION};
-use crate::s3::sse::keys::KeyError;
+use crate::s3::sse::sealing::key_error;
 use crate::s3::Ctx;
 use crate::store::ObjectStore;
 
@@ -35,13 +35,7 @@ pub async fn put<S: ObjectStore>(
         ..
     } = &default
     {
-        ctx.sse.keys.resolve(key_ref).map_err(|e| match e {
-            KeyError::NotFound(_) => S3Error::new(
-                S3ErrorCode::KmsNotFound,
-                format!("Key '{key_ref}' does not exist"),
-            ),
-            other => S3Error::internal(other),
-        })?;
+        ctx.sse.keys.resolve(key_ref).map_err(key_error)?;
     }
     ctx.store
         .put_bucket_document(

@@ -5,8 +5,8 @@ use md5::{Digest, Md5};
 
 use super::list::common_prefix;
 use super::object::{
-    apply_request_documents, check_write_options, condition_conflict, describe_write, header_fn,
-    meta_headers, stage_body, write_condition, written_xml,
+    apply_request_documents, check_write_options, condition_conflict, describe_write, meta_headers,
+    stage_body, write_condition, written_xml,
 };
 use super::{owner_name, quoted, xml_response};
 use crate::encoding::{hex, unhex};
@@ -50,7 +50,7 @@ pub async fn create<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3
     check_write_options(ctx.req.headers())?;
     let mut headers = meta_headers(ctx)?;
     apply_request_documents(ctx, &mut headers, true)?;
-    let wanted = sse_object::wanted(ctx, &header_fn(ctx)).await?;
+    let wanted = sse_object::wanted(ctx, &ctx.header_fn()).await?;
     let keyed = sse_object::begin(ctx, &wanted)?;
     let sealing = keyed.map(|k| k.sealing);
     objmeta::set(

@@ -154,7 +154,7 @@ pub fn apply_request_documents<S>(
             objmeta::set(headers, objmeta::TAGGING, stored);
         }
     }
-    let acl = acl::from_headers(|name| ctx.header(name).map(str::to_string))?;
+    let acl = acl::from_headers(ctx.header_fn())?;
     objmeta::set(
         headers,
         objmeta::ACL,
@@ -365,7 +365,7 @@ pub async fn put_object<S: ObjectStore>(
     check_write_options(ctx.req.headers())?;
     let mut headers = meta_headers(ctx)?;
     apply_request_documents(ctx, &mut headers, true)?;
-    let wanted = sse_object::wanted(ctx, &header_fn(ctx)).await?;
+    let wanted = sse_object::wanted(ctx, &ctx.header_fn()).await?;
     let keyed = sse_object::begin(ctx, &wanted)?;
     let condition = write_condition(ctx).await?;
     let seal = keyed.as_ref().map(|k| (k, 0));
@@ -397,11 +397,6 @@ pub async fn put_object<S: ObjectStore>(
     Ok(response
         .insert_header(("ETag", quoted(&info.meta.etag)))
         .finish())
-}
-
-/// The lower-case request header named, as the write-option getters take it.
-pub fn header_fn<'a, S>(ctx: &'a Ctx<'_, S>) -> impl Fn(&str) -> Option<String> + 'a {
-    move |name| ctx.header(name).map(str::to_string)
 }
 
 /// Records a new object's sealing in its `headers` (or that it has none) and describes it in

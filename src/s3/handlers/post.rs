@@ -221,10 +221,7 @@ pub async fn post_object<S: ObjectStore>(
     crate::s3::router::check_writable_key(&key)?;
     // Before the file is read, so a refused upload stores nothing.
     check_write_options(&fields)?;
-    let transport = Transport {
-        secure: req.app_config().secure(),
-        allow_customer_keys_over_http: config.allow_sse_c_over_http,
-    };
+    let transport = Transport::of(req, config);
     // Field names were read in lower case; header names are asked for as S3 spells them.
     let option = |name: &str| fields.get(&name.to_ascii_lowercase()).map(str::to_owned);
     let wanted = sse_object::wanted_in(sse, store, bucket, transport, &option).await?;

@@ -33,15 +33,8 @@ pub fn sealing_of(meta: &ObjectMeta) -> Result<Option<Sealing>, S3Error> {
     }
 }
 
-pub fn transport<S>(ctx: &Ctx<'_, S>) -> Transport {
-    Transport {
-        secure: ctx.req.app_config().secure(),
-        allow_customer_keys_over_http: ctx.config.allow_sse_c_over_http,
-    }
-}
-
-fn header_fn<'a, S>(ctx: &'a Ctx<'_, S>) -> impl Fn(&str) -> Option<String> + 'a {
-    move |name| ctx.header(name).map(str::to_string)
+fn transport<S>(ctx: &Ctx<'_, S>) -> Transport {
+    Transport::of(ctx.req, ctx.config)
 }
 
 /// The customer key the request sends for the object (`source`: for its copy source).
@@ -50,7 +43,7 @@ pub fn request_customer_key<S>(
     source: bool,
 ) -> Result<Option<CustomerKey>, S3Error> {
     let prefix = if source { COPY_SOURCE_PREFIX } else { PREFIX };
-    request::sent_customer_key(&header_fn(ctx), prefix, transport(ctx))
+    request::sent_customer_key(&ctx.header_fn(), prefix, transport(ctx))
 }
 
 /// What a new object written by this request gets: the request's headers (or form fields,

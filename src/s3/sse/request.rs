@@ -41,6 +41,13 @@ pub struct Transport {
 }
 
 impl Transport {
+    pub fn of(req: &actix_web::HttpRequest, config: &crate::s3::S3Config) -> Transport {
+        Transport {
+            secure: req.app_config().secure(),
+            allow_customer_keys_over_http: config.allow_sse_c_over_http,
+        }
+    }
+
     /// Refuses a customer key over a transport that may not carry one.
     pub fn check(self) -> Result<(), S3Error> {
         if self.secure || self.allow_customer_keys_over_http {

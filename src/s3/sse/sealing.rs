@@ -95,7 +95,7 @@ fn unb64(text: &str) -> Option<Vec<u8>> {
 }
 
 /// The answer when a master key is missing from the key store.
-fn key_error(e: KeyError) -> S3Error {
+pub fn key_error(e: KeyError) -> S3Error {
     match e {
         KeyError::NotFound(id) => S3Error::new(
             S3ErrorCode::KmsNotFound,
