@@ -31,6 +31,7 @@ mod raw_store;
 mod rclone;
 mod reliability;
 mod s3_access;
+mod s3_access_matrix;
 mod s3_checksums;
 mod s3_conditions;
 mod s3_config;
