@@ -88,6 +88,7 @@ NEEDS = {
     "GetBucketTagging": ["s3:GetBucketTagging"], "PutBucketTagging": ["s3:PutBucketTagging"],
     "ListMultipartUploads": ["s3:ListBucketMultipartUploads"],
     "GetObject": ["s3:GetObject"], "HeadObject": ["s3:GetObject"],
+    "GetMissingObject": ["s3:GetObject"],
     "PutObject": ["s3:PutObject"], "DeleteObject": ["s3:DeleteObject"],
     "DeleteObjects": ["s3:DeleteObject"], "CopyObject": ["s3:GetObject", "s3:PutObject"],
     "GetObjectAcl": ["s3:GetObjectAcl"], "PutObjectAcl": ["s3:PutObjectAcl"],
@@ -172,6 +173,12 @@ def expected(action, who, mode):
         return allowed  # the owner's root may always manage the policy, even when denied
     if any(policy_denies(who, p, mode) for p in needs):
         return denied(action)
+    if action == "GetMissingObject":
+        # GetObject: a key that does not exist is 404 NoSuchKey to whoever may list the
+        # bucket, 403 AccessDenied to anyone else.
+        lists = (who == "owner" or acl_grants(who, "s3:ListBucket", mode)
+                 or policy_allows(who, "s3:ListBucket", mode))
+        return "404 NoSuchKey" if lists else denied(action)
     if who == "owner":
         return allowed
     if not all(acl_grants(who, p, mode) or policy_allows(who, p, mode) for p in needs):
@@ -320,6 +327,7 @@ CALLS = {
     "GetBucketPolicyStatus": lambda c, b, w: c.get_bucket_policy_status(Bucket=b),
     "GetObject": lambda c, b, w: c.get_object(Bucket=b, Key="obj")["Body"].read(),
     "HeadObject": lambda c, b, w: c.head_object(Bucket=b, Key="obj"),
+    "GetMissingObject": lambda c, b, w: c.get_object(Bucket=b, Key="missing"),
     "GetObjectAcl": lambda c, b, w: c.get_object_acl(Bucket=b, Key="obj"),
     "GetObjectTagging": lambda c, b, w: c.get_object_tagging(Bucket=b, Key="obj"),
     "GetObjectAttributes": lambda c, b, w: c.get_object_attributes(
@@ -370,44 +378,43 @@ def answer_of(action, call):
 
 
 def run_matrix():
-    rows, cells = [], 0
-    cases = [(mode, who) for mode in MODES for who in WHO]
-    for mode, who in cases:
-        name = f"{BASE}-{SHORT[mode]}-{who[:3]}"
-        MODE_OF[name] = mode
-        set_up(name, mode)
-        for action in ACTIONS:
-            cells += 1
-            got = answer_of(action, lambda: CALLS[action](CLIENTS[who], name, who))
-            want = expected(action, who, mode)
-            if got != want:
-                rows.append((action, who, mode, want, got))
+    """Runs every cell; the differing ones as (action, who, mode, expected, got), and the
+    number of cells."""
+    rows, cells = [], []
+
+    def cell(action, who, mode, name):
+        cells.append(action)
+        got = answer_of(action, lambda: CALLS[action](CLIENTS[who], name, who))
+        want = expected(action, who, mode)
+        if got != want:
+            rows.append((action, who, mode, want, got))
+
+    for mode in MODES:
+        for who in WHO:
+            name = f"{BASE}-{SHORT[mode]}-{who[:3]}"
+            MODE_OF[name] = mode
+            set_up(name, mode)
+            for action in ACTIONS:
+                cell(action, who, mode, name)
     # DeleteBucket, one empty private bucket per requester.
     for who in WHO:
         name = f"{BASE}-drop-{who[:3]}"
         setup(f"{name}: CreateBucket", lambda: owner.create_bucket(Bucket=name))
-        cells += 1
-        got = answer_of("DeleteBucket", lambda: CALLS["DeleteBucket"](CLIENTS[who], name, who))
-        want = expected("DeleteBucket", who, "none")
-        if got != want:
-            rows.append(("DeleteBucket", who, "none", want, got))
+        cell("DeleteBucket", who, "none", name)
     # An explicit Deny binds the owner too, but for the bucket policy operations.
     name = f"{BASE}-denyall"
     MODE_OF[name] = "deny-all"
     setup(f"{name}: CreateBucket", lambda: owner.create_bucket(Bucket=name))
     owner_put(name, "obj")
-    setup(f"{name}: PutBucketPolicy", lambda: owner.put_bucket_policy(Bucket=name, Policy=json.dumps(
-        {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Deny", "Principal": "*", "Action": "s3:*",
-             "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"]}]})))
+    deny_all = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": [f"arn:aws:s3:::{name}", f"arn:aws:s3:::{name}/*"]}]})
+    setup(f"{name}: PutBucketPolicy",
+          lambda: owner.put_bucket_policy(Bucket=name, Policy=deny_all))
     for action in ("GetObject", "ListObjects", "PutObject", "GetBucketPolicy",
                    "DeleteBucketPolicy"):
-        cells += 1
-        got = answer_of(action, lambda: CALLS[action](owner, name, "owner"))
-        want = expected(action, "owner", "deny-all")
-        if got != want:
-            rows.append((action, "owner", "deny-all", want, got))
-    return rows, cells
+        cell(action, "owner", "deny-all", name)
+    return rows, len(cells)
 
 
 def print_report(rows, cells):
