@@ -97,6 +97,7 @@ error_codes! {
     SlowDown => 503,
     TooManyBuckets => 400,
     UnexpectedContent => 400,
+    UnresolvableGrantByEmailAddress => 400,
     XAmzContentSHA256Mismatch => 400,
     // Not in the AWS list, which never runs out of room; the names other S3 servers use.
     InsufficientStorage => 507,

@@ -72,7 +72,7 @@ pub async fn create_bucket<S: ObjectStore>(
     check_bucket_name(&ctx.bucket)?;
     let document = body.read_capped(MAX_CREATE_BUCKET_BODY).await?;
     check_create_configuration(&document, &ctx.config.region)?;
-    let acl = crate::s3::acl::from_headers(ctx.header_fn())?;
+    let acl = crate::s3::acl::legacy::from_headers(ctx.header_fn())?;
     let stored_acl = acl.and_then(|acl| acl.to_stored());
     match ctx.store.create_bucket(&ctx.who, &ctx.bucket).await {
         // Legacy us-east-1 behaviour (AWS, BucketAlreadyOwnedByYou): 200, and the bucket's

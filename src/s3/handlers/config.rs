@@ -27,7 +27,7 @@ fn owner<'c, S>(ctx: &'c Ctx<'_, S>) -> &'c str {
 /// `AccessControlPolicy` body equivalent to a canned ACL.
 async fn requested_acl<S>(ctx: &Ctx<'_, S>, body: RequestBody) -> Result<CannedAcl, S3Error> {
     let document = body.read_capped(MAX_XML_BODY).await?;
-    if let Some(acl) = acl::from_headers(ctx.header_fn())? {
+    if let Some(acl) = acl::legacy::from_headers(ctx.header_fn())? {
         return Ok(acl);
     }
     if document.iter().all(u8::is_ascii_whitespace) {

@@ -154,7 +154,7 @@ pub fn apply_request_documents<S>(
             objmeta::set(headers, objmeta::TAGGING, stored);
         }
     }
-    let acl = acl::from_headers(ctx.header_fn())?;
+    let acl = acl::legacy::from_headers(ctx.header_fn())?;
     objmeta::set(
         headers,
         objmeta::ACL,

@@ -233,7 +233,7 @@ pub async fn post_object<S: ObjectStore>(
             headers.push((name.clone(), value.clone()));
         }
     }
-    let canned = acl::from_headers(|name| match name {
+    let canned = acl::legacy::from_headers(|name| match name {
         "x-amz-acl" => fields.get("acl").map(str::to_string),
         _ => None,
     })?;

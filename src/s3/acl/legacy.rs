@@ -1,26 +1,14 @@
-//! Access control lists, reduced to what we enforce: the canned ACLs `private` and
-//! `public-read`. Anything richer is refused with NotImplemented, never accepted silently.
+//! The canned-only interface the handlers call until they switch to [`super::Acl`]: the
+//! canned ACLs `private` and `public-read`, stored by name. Anything richer is refused with
+//! NotImplemented, never accepted silently. To be removed with its last caller.
 
+use super::{AclRequest, CannedAcl, Group};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::xml::{self, XmlWriter};
 
-pub const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CannedAcl {
-    Private,
-    PublicRead,
-}
-
 impl CannedAcl {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CannedAcl::Private => "private",
-            CannedAcl::PublicRead => "public-read",
-        }
-    }
-
     /// The stored document (absent = private; anything unknown reads as private).
     pub fn from_stored(stored: Option<&str>) -> CannedAcl {
         match stored {
@@ -32,49 +20,31 @@ impl CannedAcl {
     /// What to store: None for private, the default.
     pub fn to_stored(self) -> Option<String> {
         match self {
-            CannedAcl::Private => None,
             CannedAcl::PublicRead => Some("public-read".into()),
+            _ => None,
         }
     }
 }
 
-/// The ACL headers of a request: `x-amz-acl` (private or public-read), the `x-amz-grant-*`
-/// headers (NotImplemented). None when the request sends neither.
+/// The ACL headers of a request, as [`super::from_headers`] reads them, reduced to the
+/// canned ACLs private and public-read. None when the request sends neither.
 pub fn from_headers(header: impl Fn(&str) -> Option<String>) -> Result<Option<CannedAcl>, S3Error> {
-    for grant in [
-        "x-amz-grant-read",
-        "x-amz-grant-write",
-        "x-amz-grant-read-acp",
-        "x-amz-grant-write-acp",
-        "x-amz-grant-full-control",
-    ] {
-        if header(grant).is_some() {
-            return Err(S3Error::new(
-                S3ErrorCode::NotImplemented,
-                format!("{grant}: only the canned ACLs private and public-read are supported"),
-            ));
+    match super::from_headers(header)? {
+        None => Ok(None),
+        Some(AclRequest::Canned(canned @ (CannedAcl::Private | CannedAcl::PublicRead))) => {
+            Ok(Some(canned))
         }
-    }
-    let Some(value) = header("x-amz-acl") else {
-        return Ok(None);
-    };
-    match value.trim() {
-        "private" => Ok(Some(CannedAcl::Private)),
-        "public-read" => Ok(Some(CannedAcl::PublicRead)),
-        known @ ("public-read-write"
-        | "authenticated-read"
-        | "aws-exec-read"
-        | "bucket-owner-read"
-        | "bucket-owner-full-control"
-        | "log-delivery-write") => Err(S3Error::new(
+        Some(AclRequest::Canned(other)) => Err(S3Error::new(
             S3ErrorCode::NotImplemented,
-            format!("the canned ACL {known} is not supported; use private or public-read"),
+            format!(
+                "the canned ACL {} is not supported; use private or public-read",
+                other.as_str()
+            ),
         )),
-        other => Err(
-            S3Error::new(S3ErrorCode::InvalidArgument, "Invalid canned ACL")
-                .with_detail("ArgumentName", "x-amz-acl")
-                .with_detail("ArgumentValue", other.to_string()),
-        ),
+        Some(AclRequest::Grants(_)) => Err(S3Error::new(
+            S3ErrorCode::NotImplemented,
+            "x-amz-grant-*: only the canned ACLs private and public-read are supported",
+        )),
     }
 }
 
@@ -114,7 +84,7 @@ pub fn parse_policy_xml(body: &[u8], owner: &str) -> Result<CannedAcl, S3Error> 
         let uri = xml::child_text(grantee, "URI").map(str::trim);
         match (id, uri, permission) {
             (Some(id), None, "FULL_CONTROL") if id == owner => owner_full = true,
-            (None, Some(ALL_USERS), "READ") => public_read = true,
+            (None, Some(uri), "READ") if uri == Group::AllUsers.uri() => public_read = true,
             (Some(id), _, p) => return Err(richer(format!("grant of {p} to {id}"))),
             (_, Some(uri), p) => return Err(richer(format!("grant of {p} to {uri}"))),
             (None, None, _) => return Err(richer("grant to a grantee by e-mail address".into())),
@@ -156,7 +126,7 @@ pub fn to_xml(owner: &str, acl: CannedAcl) -> String {
     if acl == CannedAcl::PublicRead {
         w.open("Grant");
         w.open_attrs("Grantee", &[("xmlns:xsi", XSI), ("xsi:type", "Group")]);
-        w.elem("URI", ALL_USERS);
+        w.elem("URI", Group::AllUsers.uri());
         w.close("Grantee");
         w.elem("Permission", "READ");
         w.close("Grant");
@@ -200,7 +170,10 @@ mod tests {
             S3ErrorCode::InvalidArgument
         );
         assert_eq!(
-            code(&[("x-amz-grant-read", "uri=x")]),
+            code(&[(
+                "x-amz-grant-read",
+                "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\""
+            )]),
             S3ErrorCode::NotImplemented
         );
     }
