@@ -180,15 +180,15 @@ fn aws_bucket_policy_grants_anonymous_get(s: &TestServer) {
         ),
         (
             &*format!(
-                r#"{{"Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::{b}/*"}}]}}"#
+                r#"{{"Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*","Condition":{{"StringEquals":{{"aws:NoSuchKey":"x"}}}}}}]}}"#
             ),
-            "NotImplemented",
+            "MalformedPolicy",
         ),
         (
             &*format!(
                 r#"{{"Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::1:root"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::{b}/*"}}]}}"#
             ),
-            "NotImplemented",
+            "MalformedPolicy",
         ),
     ] {
         let err = aws.fails(&[

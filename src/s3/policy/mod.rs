@@ -1,0 +1,169 @@
+//! Bucket policies: the document (document.rs, actions.rs), its conditions (condition.rs),
+//! its evaluation for a request (here) and whether it is public (public.rs). Pure: the
+//! caller fetches the policy and gathers the request's condition values.
+//!
+//! Evaluation follows the IAM policy evaluation logic for a resource-based policy: a
+//! statement applies when its principal, action, resource and every condition match; an
+//! applying `Deny` wins over any `Allow`; with none applying the policy says nothing and the
+//! ACLs decide.
+
+mod actions;
+mod condition;
+mod document;
+mod public;
+#[cfg(test)]
+mod tests;
+
+pub use condition::ConditionValues;
+
+use crate::s3::error::{S3Error, S3ErrorCode};
+use document::{Principals, Statement};
+
+/// The largest policy document S3 accepts.
+pub const MAX_POLICY_SIZE: usize = 20 * 1024;
+
+/// A validated policy.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    statements: Vec<Statement>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    Deny,
+    /// No statement applies: ACLs decide.
+    NotSpecified,
+}
+
+/// Who sends the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Requester<'a> {
+    Anonymous,
+    User {
+        name: &'a str,
+        canonical_id: &'a str,
+    },
+}
+
+/// What a request asks, in the terms of a policy.
+#[derive(Clone, Copy, Debug)]
+pub struct PolicyRequest<'a> {
+    pub requester: Requester<'a>,
+    /// `s3:GetObject`
+    pub action: &'a str,
+    /// `arn:aws:s3:::bkt` or `arn:aws:s3:::bkt/key`
+    pub resource: &'a str,
+    pub conditions: &'a ConditionValues,
+}
+
+fn malformed(why: impl Into<String>) -> S3Error {
+    S3Error::new(S3ErrorCode::MalformedPolicy, why.into())
+}
+
+/// `*` matches any run of characters, `?` any one. Backtracks only to the last `*`, so a
+/// hostile pattern costs at most pattern × text steps, never exponential time.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        // A '*' in the pattern is a wildcard even where the text holds a '*'.
+        if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// Does a principal value name this requester? A user is named by its canonical ID, its
+/// user ARN and its account's root ARN (each user is its own account); anonymous requests
+/// only by `*`.
+fn names(principal: &str, requester: Requester<'_>) -> bool {
+    let Requester::User { name, canonical_id } = requester else {
+        return false;
+    };
+    if principal.eq_ignore_ascii_case(canonical_id) {
+        return true;
+    }
+    let Some((account, resource)) = principal
+        .strip_prefix("arn:aws:iam::")
+        .and_then(|rest| rest.split_once(':'))
+    else {
+        return false;
+    };
+    account.eq_ignore_ascii_case(canonical_id)
+        && (resource == "root" || resource.strip_prefix("user/") == Some(name))
+}
+
+impl Statement {
+    fn applies_to_requester(&self, requester: Requester<'_>) -> bool {
+        let named = match &self.principals {
+            Principals::Everyone => true,
+            Principals::Named(list) => list.iter().any(|p| names(p, requester)),
+        };
+        named != self.principals_negated
+    }
+
+    fn applies(&self, request: &PolicyRequest<'_>, action: &str) -> bool {
+        self.applies_to_requester(request.requester)
+            && self.actions.applies_to(action)
+            && self.resources.applies_to(request.resource)
+            && self.conditions.iter().all(|c| c.holds(request.conditions))
+    }
+}
+
+impl Policy {
+    /// Validates `document` as the policy of `bucket`: 400 MalformedPolicy saying why not.
+    pub fn parse(document: &str, bucket: &str) -> Result<Policy, S3Error> {
+        Ok(Policy {
+            statements: document::parse(document, bucket)?,
+        })
+    }
+
+    /// The policy's word on `request`: an applying Deny wins over any Allow.
+    pub fn evaluate(&self, request: &PolicyRequest<'_>) -> Decision {
+        let action = request.action.to_ascii_lowercase();
+        let mut decision = Decision::NotSpecified;
+        for statement in &self.statements {
+            if statement.applies(request, &action) {
+                if !statement.allow {
+                    return Decision::Deny;
+                }
+                decision = Decision::Allow;
+            }
+        }
+        decision
+    }
+
+    /// The decision for an anonymous request without condition values; the caller
+    /// (access.rs) moves to `evaluate`.
+    pub fn decide_anonymous(&self, action: &str, resource: &str) -> Decision {
+        self.evaluate(&PolicyRequest {
+            requester: Requester::Anonymous,
+            action,
+            resource,
+            conditions: &ConditionValues::default(),
+        })
+    }
+
+    /// Does any condition test a key starting with `prefix` (case-insensitive), e.g.
+    /// `s3:ExistingObjectTag/`? The caller then knows it must fetch those values.
+    pub fn uses_condition_key(&self, prefix: &str) -> bool {
+        let prefix = prefix.to_ascii_lowercase();
+        self.statements
+            .iter()
+            .flat_map(|s| &s.conditions)
+            .any(|c| c.key().to_ascii_lowercase().starts_with(&prefix))
+    }
+}
