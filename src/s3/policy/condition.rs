@@ -17,7 +17,10 @@ use crate::s3::error::S3Error;
 
 /// Request values for condition keys, filled by the caller. Keys are case-insensitive; what
 /// follows the first `/` (a tag key in `s3:ExistingObjectTag/<k>`) keeps its case, as tag
-/// keys do.
+/// keys do. A key left unset is absent, which makes negated operators true: the keys every
+/// request has (aws:SourceIp, aws:SecureTransport, aws:CurrentTime, aws:EpochTime,
+/// s3:authType, s3:signatureversion, ...) must always be set, or a `Deny` written as
+/// `{"Bool": {"aws:SecureTransport": "false"}}` would never apply.
 #[derive(Clone, Debug, Default)]
 pub struct ConditionValues {
     values: HashMap<String, Vec<String>>,
@@ -60,7 +63,6 @@ const KEYS: &[&str] = &[
     "s3:object-lock-mode",
     "s3:object-lock-remaining-retention-days",
     "s3:object-lock-retain-until-date",
-    "s3:object-lock-retention-mode",
     "s3:prefix",
     "s3:requestobjecttagkeys",
     "s3:signatureage",

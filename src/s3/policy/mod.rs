@@ -62,17 +62,26 @@ fn malformed(why: impl Into<String>) -> S3Error {
 }
 
 /// `*` matches any run of characters, `?` any one. Backtracks only to the last `*`, so a
-/// hostile pattern costs at most pattern × text steps, never exponential time.
+/// hostile pattern costs at most pattern × text steps, never exponential time. Every request
+/// runs it against every pattern of the policy: ASCII text (the usual case) is matched as
+/// bytes without collecting characters.
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    if pattern.is_ascii() && text.is_ascii() {
+        return match_units(pattern.as_bytes(), text.as_bytes(), b'*', b'?');
+    }
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    match_units(&p, &t, '*', '?')
+}
+
+fn match_units<T: Copy + PartialEq>(p: &[T], t: &[T], any_run: T, any_one: T) -> bool {
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
         // A '*' in the pattern is a wildcard even where the text holds a '*'.
-        if pi < p.len() && p[pi] == '*' {
+        if pi < p.len() && p[pi] == any_run {
             star = Some((pi, ti));
             pi += 1;
-        } else if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+        } else if pi < p.len() && (p[pi] == any_one || p[pi] == t[ti]) {
             pi += 1;
             ti += 1;
         } else if let Some((sp, st)) = star {
@@ -83,7 +92,7 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
+    p[pi..].iter().all(|c| *c == any_run)
 }
 
 /// Does a principal value name this requester? A user is named by its canonical ID, its

@@ -79,6 +79,10 @@ fn wildcards() {
     assert!(wildcard_match("a*", "a**"));
     assert!(!wildcard_match("a*b", "a/c"));
     assert!(wildcard_match("s3:get*", "s3:getobject"));
+    // Outside ASCII, '?' is one character, not one byte.
+    assert!(wildcard_match("bkt/?.txt", "bkt/é.txt"));
+    assert!(!wildcard_match("bkt/??.txt", "bkt/é.txt"));
+    assert!(wildcard_match("*ü*", "grün"));
 }
 
 /// JSON nesting is bounded by serde_json (128 levels) before anything here recurses, and
