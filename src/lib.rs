@@ -170,16 +170,20 @@ fn manage_users(command: &Command, args: &cli::Args, config: Config) -> Result<(
         }
         Command::UserList => {
             for user in admin.list().map_err(|e| e.to_string())? {
-                if args.show_secrets {
-                    println!(
-                        "{}\t{}\t{}",
-                        user.name,
-                        user.access_key,
-                        user.secret.expose()
-                    );
+                // The canonical ID and ARN are what ACL grants and bucket policies name.
+                let identity = s3::identity::Identity::of(&user.name);
+                let secret = if args.show_secrets {
+                    format!("\t{}", user.secret.expose())
                 } else {
-                    println!("{}\t{}", user.name, user.access_key);
-                }
+                    String::new()
+                };
+                println!(
+                    "{}\t{}{secret}\t{}\t{}",
+                    user.name,
+                    user.access_key,
+                    identity.canonical_id,
+                    identity.arn()
+                );
             }
         }
         Command::UserRemove(name) => {

@@ -97,6 +97,7 @@ where
         store,
         config: config.s3.clone(),
         sse: SseState::new(keys),
+        rules: crate::s3::access::RulesCache::default(),
     });
     // Uploads abandoned for a week give their space back; checked hourly, in this worker.
     let cleaner_state = state.clone();

@@ -61,6 +61,14 @@ pub fn describe(config: &Config) -> String {
         .into(),
     );
     line(
+        "public_access_block",
+        config.s3.public_access_block.describe(),
+    );
+    line(
+        "object_ownership",
+        config.s3.object_ownership.as_str().into(),
+    );
+    line(
         "daemonize",
         if config.daemonize { "yes" } else { "no" }.into(),
     );

@@ -26,6 +26,8 @@ pub enum Kind {
     OneOf(&'static [&'static str]),
     /// `user` or `user:group`.
     RunAs,
+    /// The Block Public Access flags: `all`, `none`, or a comma-separated list of them.
+    PublicAccessFlags,
     /// Kept verbatim for the SX backend, which validates it.
     Sx,
 }
@@ -44,6 +46,10 @@ impl Kind {
             Kind::Seconds => "a duration in seconds (suffix s, m or h allowed)".into(),
             Kind::OneOf(words) => format!("one of {}", words.join(", ")),
             Kind::RunAs => "USER or USER:GROUP".into(),
+            Kind::PublicAccessFlags => format!(
+                "all, none, or a comma-separated list of {}",
+                super::PUBLIC_ACCESS_FLAGS.join(", ")
+            ),
             Kind::Sx => "text".into(),
         }
     }
@@ -97,6 +103,8 @@ pub const KEYS: &[Key] = &[
     Key { secret: true, ..key("s3_ssl_privatekey_file", Kind::Path, "", "PEM private key for HTTPS, mode 0600 (re-read on SIGHUP)") },
     key("s3_region", Kind::Text, DEFAULT_REGION, "the region clients sign requests for"),
     key("allow_sse_c_over_http", Kind::Bool, "no", "accept SSE-C keys (x-amz-server-side-encryption-customer-key) over plain HTTP, e.g. behind a TLS proxy; otherwise they are refused there as AWS refuses them"),
+    key("public_access_block", Kind::PublicAccessFlags, "none", "Block Public Access flags applied to every bucket, on top of each bucket's own (as AWS's account-level setting); all blocks public ACLs and public bucket policies everywhere"),
+    key("object_ownership", Kind::OneOf(super::OBJECT_OWNERSHIPS), "ObjectWriter", "Object Ownership given to buckets created without x-amz-object-ownership: ObjectWriter (the writer owns an object, ACLs apply), BucketOwnerPreferred, or BucketOwnerEnforced (the bucket owner owns everything, ACLs disabled; AWS's default since 2023)"),
     key("admin_listen", Kind::AddrOrOff, DEFAULT_ADMIN_LISTEN, "address of the admin endpoint (/health, /stats, /metrics); off disables it"),
     live(Key { secret: true, ..key("admin_auth", Kind::Text, "", "USER:PASSWORD that /stats and /metrics of the admin endpoint require (HTTP Basic); /health stays open; the file must then have mode 0600") }),
     key("daemonize", Kind::Bool, "no", "detach and run in the background under a supervisor (like --daemon)"),

@@ -2,6 +2,7 @@
 //! [`Config`]. Config knows no backend: the SX keys are kept verbatim for the SX store,
 //! which checks them through the [`BackendCheck`] its caller passes in.
 
+mod access;
 mod describe;
 mod file;
 mod keys;
@@ -13,6 +14,7 @@ mod tests;
 
 use std::path::PathBuf;
 
+pub use access::{ObjectOwnership, PublicAccessBlock, OBJECT_OWNERSHIPS, PUBLIC_ACCESS_FLAGS};
 pub use describe::describe;
 pub use file::{check_secret_file, parse_file, pidfile_leniently, Entry, FileSettings};
 pub use keys::{find_key, keys_help, Key, Kind, KEYS, LOG_LEVELS};

@@ -9,6 +9,7 @@ use super::file::{check_key_dir, check_secret_file, parse_file, Entry, FileSetti
 use super::keys::{find_key, Kind};
 use super::values::*;
 use super::{BackendCheck, ConfigError, DEFAULT_HTTPS_PORT, DEFAULT_REGION};
+use super::{ObjectOwnership, PublicAccessBlock};
 use crate::cli::Args;
 use crate::credentials::SecretKey;
 
@@ -57,6 +58,10 @@ pub struct S3Settings {
     pub s3_host: Option<String>,
     /// SSE-C keys are accepted over plain HTTP (else over HTTPS only, as AWS).
     pub allow_sse_c_over_http: bool,
+    /// Block Public Access flags every bucket gets on top of its own.
+    pub public_access_block: PublicAccessBlock,
+    /// The Object Ownership of buckets created without `x-amz-object-ownership`.
+    pub object_ownership: ObjectOwnership,
 }
 
 /// The settings the server runs with.
@@ -325,6 +330,12 @@ impl Config {
         let allow_sse_c_over_http = file
             .typed("allow_sse_c_over_http", parse_bool)?
             .unwrap_or(false);
+        let public_access_block = file
+            .typed("public_access_block", PublicAccessBlock::parse_setting)?
+            .unwrap_or_default();
+        let object_ownership = file
+            .typed("object_ownership", ObjectOwnership::parse)?
+            .unwrap_or_default();
         let seconds = |name: &str| -> Result<Duration, ConfigError> {
             Ok(file.typed(name, parse_seconds)?.unwrap_or(Duration::ZERO))
         };
@@ -373,6 +384,8 @@ impl Config {
                 region,
                 s3_host,
                 allow_sse_c_over_http,
+                public_access_block,
+                object_ownership,
             },
             daemonize,
             run_as,
@@ -416,7 +429,7 @@ impl Config {
         );
         check("admin_listen", self.admin_listen == other.admin_listen);
         check(
-            "s3_host/s3_region/allow_sse_c_over_http",
+            "s3_host/s3_region/allow_sse_c_over_http/public_access_block/object_ownership",
             self.s3 == other.s3,
         );
         check("run-as", self.run_as == other.run_as);

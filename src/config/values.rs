@@ -119,5 +119,6 @@ pub(crate) fn check_value(kind: Kind, value: &str) -> bool {
         Kind::Seconds => parse_seconds(value).is_some(),
         Kind::OneOf(words) => words.contains(&value),
         Kind::RunAs => parse_run_as(value).is_some(),
+        Kind::PublicAccessFlags => super::PublicAccessBlock::parse_setting(value).is_some(),
     }
 }

@@ -33,6 +33,7 @@ macro_rules! error_codes {
 
 // Codes and statuses as listed in the Amazon S3 API reference, "Error responses".
 error_codes! {
+    AccessControlListNotSupported => 400,
     AccessDenied => 403,
     AccessForbidden => 403,
     AuthorizationHeaderMalformed => 400,
@@ -52,6 +53,7 @@ error_codes! {
     InvalidBucketName => 400,
     InvalidDigest => 400,
     InvalidEncryptionAlgorithmError => 400,
+    InvalidBucketAclWithObjectOwnership => 400,
     InvalidLocationConstraint => 400,
     InvalidPart => 400,
     InvalidPartNumber => 416,

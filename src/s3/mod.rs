@@ -10,6 +10,7 @@ pub mod cors;
 pub mod error;
 pub mod form;
 pub mod handlers;
+pub mod identity;
 pub mod idle;
 pub mod maintenance;
 pub mod objmeta;
@@ -33,6 +34,7 @@ use futures_util::{StreamExt, TryStreamExt};
 
 use crate::s3::body::RequestBody;
 use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::identity::Identity;
 use crate::s3::router::Query;
 use crate::store::{ObjectStore, Principal};
 
@@ -46,6 +48,8 @@ pub struct AppState<S> {
     pub store: S,
     pub config: S3Config,
     pub sse: sse::state::SseState,
+    /// The buckets' access rules, cached.
+    pub rules: access::RulesCache,
 }
 
 /// What a handler knows of its request.
@@ -54,10 +58,12 @@ pub struct Ctx<'a, S> {
     pub config: &'a S3Config,
     /// Keys and bucket defaults of server-side encryption.
     pub sse: &'a sse::state::SseState,
+    /// The buckets' access rules: handlers that change them call `forget`.
+    pub rules: &'a access::RulesCache,
     pub req: &'a HttpRequest,
     pub query: &'a Query,
-    /// Who the store calls run as: the signing user, or the bucket owner for an anonymous
-    /// request that `access` allowed.
+    /// Who the store calls run as: the signing user when it owns the bucket, else the bucket
+    /// owner (`access` allowed the request).
     pub who: Principal,
     pub access: access::Access,
     /// Empty for service-level requests.
@@ -231,6 +237,7 @@ async fn handle<S: ObjectStore>(
             &state.store,
             &state.config,
             &state.sse,
+            &state.rules,
             req,
             body,
             bucket,
@@ -245,19 +252,10 @@ async fn handle<S: ObjectStore>(
         headers,
         virtual_bucket,
     };
-    let credentials = auth::parse(&signed, SystemTime::now(), &state.config.region)?;
-    let (who, access, check) = match credentials.access_key() {
-        None => {
-            let key = route.key.as_deref().unwrap_or("");
-            let (who, access) = access::authorize_anonymous(
-                &state.store,
-                route.operation,
-                route.bucket.as_deref(),
-                key,
-            )
-            .await?;
-            (who, access, auth::PayloadCheck::Unchecked)
-        }
+    let now = SystemTime::now();
+    let credentials = auth::parse(&signed, now, &state.config.region)?;
+    let (requester, check) = match credentials.access_key() {
+        None => (None, auth::PayloadCheck::Unchecked),
         Some(access_key) => {
             let user = state
                 .store
@@ -271,13 +269,27 @@ async fn handle<S: ObjectStore>(
                     .with_detail("AWSAccessKeyId", access_key)
                 })?;
             let check = auth::verify(&credentials, &signed, &user.secret)?;
-            (
-                Principal::User(user.name),
-                access::Access::Authenticated,
-                check,
-            )
+            (Some(Identity::of(&user.name)), check)
         }
     };
+    let facts = access::conditions::RequestFacts {
+        req,
+        query: &query,
+        requester: requester.as_ref(),
+        signature: credentials.signature(),
+        secure: req.app_config().secure(),
+        now,
+    };
+    let (who, access) = access::authorize(
+        &state.store,
+        &state.rules,
+        &state.config,
+        &facts,
+        route.operation,
+        route.bucket.as_deref(),
+        route.key.as_deref().unwrap_or(""),
+    )
+    .await?;
 
     let mut check = check;
     let length = check.decoded_length().or_else(|| content_length(req));
@@ -307,6 +319,7 @@ async fn handle<S: ObjectStore>(
         store: &state.store,
         config: &state.config,
         sse: &state.sse,
+        rules: &state.rules,
         req,
         query: &query,
         who,

@@ -11,8 +11,10 @@ use crate::store::ObjectMeta;
 pub const INTERNAL_PREFIX: &str = "x-libres3-";
 /// The object's tag set, URL-query encoded (`k1=v1&k2=v2`).
 pub const TAGGING: &str = "x-libres3-tagging";
-/// The object's canned ACL when it is not `private`.
+/// The object's ACL when it is not `private` (`s3::acl::Acl::to_stored`).
 pub const ACL: &str = "x-libres3-acl";
+/// The user who owns the object, when not the bucket owner (another user wrote it).
+pub const OWNER: &str = "x-libres3-owner";
 /// Sizes of the parts of a multipart object, run-length encoded (see [`encode_parts`]).
 pub const PARTS: &str = "x-libres3-parts";
 /// The flexible checksum verified when the whole object was written in one request, as

@@ -246,6 +246,21 @@ pub struct BucketDocuments {
     /// (name, document) pairs set with [`ObjectStore::put_bucket_document`], e.g. `acl`,
     /// `policy`, `cors`, `tagging`. Opaque to the backend.
     pub documents: Vec<(String, String)>,
+    /// Rights the backend itself gives other users on the whole bucket (an SX volume's ACL,
+    /// set with SX's own tools); the S3 layer counts them as bucket ACL grants.
+    pub backend_grants: Vec<BackendGrant>,
+}
+
+/// One user's rights on a whole bucket, as the backend keeps them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BackendGrant {
+    pub user: String,
+    /// List the bucket and read every object.
+    pub read: bool,
+    /// Write and delete objects.
+    pub write: bool,
+    /// Manage the bucket's rights.
+    pub manage: bool,
 }
 
 impl BucketDocuments {
@@ -525,10 +540,18 @@ pub trait ObjectStore: 'static {
     ) -> Result<ObjectInfo, StoreError>;
 
     /// The bucket's record and the S3 layer's documents about it (ACL, policy, CORS, tags),
-    /// WITHOUT any access check: the S3 layer uses it to decide whether an anonymous request
-    /// or a CORS preflight may proceed, and then, when it may, calls the store as the bucket
-    /// owner (`Principal::User(info.owner)`). NoSuchBucket when it does not exist.
+    /// WITHOUT any access check: the S3 layer decides from them whether a request may
+    /// proceed, and then, when it may, calls the store as the requester if it counts as the
+    /// owner ([`ObjectStore::counts_as_owner`]), else as the bucket owner
+    /// (`Principal::User(info.owner)`). NoSuchBucket when it does not exist.
     async fn bucket_documents(&self, bucket: &str) -> Result<BucketDocuments, StoreError>;
+
+    /// Whether `who` acts with the rights of a bucket's owner called `owner`: that user, and
+    /// on SX also the cluster admin (SX gives it every volume).
+    fn counts_as_owner(&self, who: &Principal, owner: &str) -> bool {
+        matches!(who, Principal::User(name) if name == owner)
+    }
+
     /// Sets (`Some`) or removes (`None`) one named document of a bucket. Only for those who
     /// may administer the bucket (the embedded store: its owner).
     async fn put_bucket_document(

@@ -8,12 +8,10 @@
 //!
 //! - `headers`: `x-amz-acl` and `x-amz-grant-*`;
 //! - `document`: the `AccessControlPolicy` body and answer;
-//! - `stored`: the text kept in bucket documents and object metadata;
-//! - `legacy`: the canned-only interface the handlers still call.
+//! - `stored`: the text kept in bucket documents and object metadata.
 
 mod document;
 mod headers;
-pub mod legacy;
 mod stored;
 
 use std::collections::HashMap;
@@ -22,7 +20,6 @@ use crate::s3::error::{S3Error, S3ErrorCode};
 
 pub use document::from_xml;
 pub use headers::from_headers;
-pub use legacy::{parse_policy_xml, to_xml};
 
 /// AWS: "An ACL can have up to 100 grants."
 pub const MAX_GRANTS: usize = 100;

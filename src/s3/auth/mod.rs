@@ -52,6 +52,20 @@ impl Credentials {
             Credentials::V2(v2) => Some(v2.access_key()),
         }
     }
+
+    /// How the request was signed, as policy conditions see it.
+    pub fn signature(&self) -> crate::s3::access::conditions::Signature {
+        use crate::s3::access::conditions::Signature;
+        match self {
+            Credentials::Anonymous => Signature::None,
+            Credentials::V4(v4) => Signature::V4 {
+                presigned: v4.is_presigned(),
+            },
+            Credentials::V2(v2) => Signature::V2 {
+                presigned: v2.is_presigned(),
+            },
+        }
+    }
 }
 
 /// Reads the Authorization header or the presigned query parameters and checks their form,

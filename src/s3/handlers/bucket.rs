@@ -2,7 +2,10 @@
 
 use actix_web::HttpResponse;
 
-use super::{owner_name, xml_response};
+use super::xml_response;
+use crate::config::ObjectOwnership;
+use crate::s3::access::{self, ownership};
+use crate::s3::acl;
 use crate::s3::body::RequestBody;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::router::{encode_token, ListBucketsParams};
@@ -36,13 +39,9 @@ pub async fn list_buckets<S: ObjectStore>(
         None => selected.by_ref().collect(),
     };
     let more = selected.next().is_some();
-    let owner = owner_name(&ctx.who);
     let mut w = XmlWriter::new();
     w.open_root("ListAllMyBucketsResult");
-    w.open("Owner");
-    w.elem("ID", owner);
-    w.elem("DisplayName", owner);
-    w.close("Owner");
+    super::identity_of(&ctx.who).write_owner(&mut w);
     w.open("Buckets");
     for bucket in &page {
         w.open("Bucket");
@@ -72,35 +71,50 @@ pub async fn create_bucket<S: ObjectStore>(
     check_bucket_name(&ctx.bucket)?;
     let document = body.read_capped(MAX_CREATE_BUCKET_BODY).await?;
     check_create_configuration(&document, &ctx.config.region)?;
-    let acl = crate::s3::acl::legacy::from_headers(ctx.header_fn())?;
-    let stored_acl = acl.and_then(|acl| acl.to_stored());
+    let owner = ctx
+        .access
+        .requester
+        .clone()
+        .ok_or_else(|| S3Error::internal("CreateBucket reached its handler unsigned"))?;
+    let ownership = match ctx.header("x-amz-object-ownership") {
+        Some(value) => ownership::from_header(value)?,
+        None => ctx.config.object_ownership,
+    };
+    let request = acl::from_headers(ctx.header_fn())?;
+    let stored_acl = match request {
+        Some(request) => {
+            access::check_acl(&request, ownership, ctx.config.public_access_block).map_err(
+                |e| match e.code {
+                    S3ErrorCode::AccessControlListNotSupported => S3Error::new(
+                        S3ErrorCode::InvalidBucketAclWithObjectOwnership,
+                        "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+                    ),
+                    _ => e,
+                },
+            )?;
+            ctx.access.stored_acl(request, &owner)?
+        }
+        None => None,
+    };
+    let mut documents = vec![(access::DOC_ACL, stored_acl)];
+    if ownership != ObjectOwnership::ObjectWriter {
+        documents.push((ownership::DOC_OWNERSHIP, Some(ownership::to_xml(ownership))));
+    }
     match ctx.store.create_bucket(&ctx.who, &ctx.bucket).await {
         // Legacy us-east-1 behaviour (AWS, BucketAlreadyOwnedByYou): 200, and the bucket's
         // ACL is reset to what this request says (private when it says nothing).
         Err(StoreError::BucketAlreadyOwnedByYou) if ctx.config.region == LEGACY_REGION => {
-            ctx.store
-                .put_bucket_document(
-                    &ctx.who,
-                    &ctx.bucket,
-                    crate::s3::access::DOC_ACL,
-                    stored_acl,
-                )
-                .await?;
+            documents.truncate(1);
         }
         Err(e) => return Err(e.into()),
-        Ok(()) => {
-            if let Some(stored) = stored_acl {
-                ctx.store
-                    .put_bucket_document(
-                        &ctx.who,
-                        &ctx.bucket,
-                        crate::s3::access::DOC_ACL,
-                        Some(stored),
-                    )
-                    .await?;
-            }
-        }
+        Ok(()) => documents.retain(|(_, document)| document.is_some()),
     }
+    for (name, document) in documents {
+        ctx.store
+            .put_bucket_document(&ctx.who, &ctx.bucket, name, document)
+            .await?;
+    }
+    ctx.rules.forget(&ctx.bucket);
     Ok(HttpResponse::Ok()
         .insert_header(("Location", format!("/{}", ctx.bucket)))
         .finish())
@@ -133,6 +147,7 @@ pub fn check_create_configuration(document: &[u8], region: &str) -> Result<(), S
 pub async fn delete_bucket<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
     ctx.store.delete_bucket(&ctx.who, &ctx.bucket).await?;
     ctx.sse.forget(&ctx.bucket);
+    ctx.rules.forget(&ctx.bucket);
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -6,8 +6,7 @@ use actix_web::HttpResponse;
 
 use super::object::open_readable;
 use super::xml_response;
-use crate::s3::access::{DOC_ACL, DOC_POLICY, DOC_TAGGING};
-use crate::s3::acl::{self, CannedAcl};
+use crate::s3::access::{access_denied, DOC_POLICY, DOC_TAGGING};
 use crate::s3::body::{RequestBody, MAX_XML_BODY};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::objmeta;
@@ -18,33 +17,12 @@ use crate::s3::xml::XmlWriter;
 use crate::s3::Ctx;
 use crate::store::{CopySource, ObjectInfo, ObjectReader, ObjectStore, StoreError, WriteCondition};
 
-/// The owner name a document shows; requests that reach these handlers are the owner's.
-fn owner<'c, S>(ctx: &'c Ctx<'_, S>) -> &'c str {
-    super::owner_name(&ctx.who)
-}
-
-/// The canned ACL a PutBucketAcl/PutObjectAcl request sets: from `x-amz-acl`, or from an
-/// `AccessControlPolicy` body equivalent to a canned ACL.
-async fn requested_acl<S>(ctx: &Ctx<'_, S>, body: RequestBody) -> Result<CannedAcl, S3Error> {
-    let document = body.read_capped(MAX_XML_BODY).await?;
-    if let Some(acl) = acl::legacy::from_headers(ctx.header_fn())? {
-        return Ok(acl);
-    }
-    if document.iter().all(u8::is_ascii_whitespace) {
-        return Err(S3Error::new(
-            S3ErrorCode::MissingRequestBodyError,
-            "Request Body is empty: send an x-amz-acl header or an AccessControlPolicy",
-        ));
-    }
-    acl::parse_policy_xml(&document, owner(ctx))
-}
-
 // ------------------------------------------------------------------------------------------
 // Object metadata updates
 
 /// Rewrites an object's stored headers (data untouched, shared) and returns the new info.
 /// An object overwritten meanwhile is read again, so the change lands on the newest version.
-async fn update_object<S: ObjectStore>(
+pub(super) async fn update_object<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     change: impl Fn(&mut Vec<(String, String)>),
 ) -> Result<ObjectInfo, S3Error> {
@@ -109,24 +87,6 @@ pub async fn delete_object_tagging<S: ObjectStore>(
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub async fn get_object_acl<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
-    let reader = open_readable(ctx).await?;
-    let acl = CannedAcl::from_stored(objmeta::get(&reader.info().meta, objmeta::ACL));
-    Ok(xml_response(acl::to_xml(owner(ctx), acl)))
-}
-
-pub async fn put_object_acl<S: ObjectStore>(
-    ctx: &Ctx<'_, S>,
-    body: RequestBody,
-) -> Result<HttpResponse, S3Error> {
-    let acl = requested_acl(ctx, body).await?;
-    update_object(ctx, |headers| {
-        objmeta::set(headers, objmeta::ACL, acl.to_stored())
-    })
-    .await?;
-    Ok(HttpResponse::Ok().finish())
-}
-
 // ------------------------------------------------------------------------------------------
 // Bucket documents
 
@@ -139,30 +99,16 @@ async fn bucket_document<S: ObjectStore>(
     Ok(docs.get(name).map(str::to_string))
 }
 
-async fn set_bucket_document<S: ObjectStore>(
+pub(super) async fn set_bucket_document<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     name: &str,
     document: Option<String>,
 ) -> Result<(), S3Error> {
-    Ok(ctx
-        .store
+    ctx.store
         .put_bucket_document(&ctx.who, &ctx.bucket, name, document)
-        .await?)
-}
-
-pub async fn get_bucket_acl<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
-    let stored = bucket_document(ctx, DOC_ACL).await?;
-    let acl = CannedAcl::from_stored(stored.as_deref());
-    Ok(xml_response(acl::to_xml(owner(ctx), acl)))
-}
-
-pub async fn put_bucket_acl<S: ObjectStore>(
-    ctx: &Ctx<'_, S>,
-    body: RequestBody,
-) -> Result<HttpResponse, S3Error> {
-    let acl = requested_acl(ctx, body).await?;
-    set_bucket_document(ctx, DOC_ACL, acl.to_stored()).await?;
-    Ok(HttpResponse::Ok().finish())
+        .await?;
+    ctx.rules.forget(&ctx.bucket);
+    Ok(())
 }
 
 pub async fn get_bucket_policy<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
@@ -185,7 +131,14 @@ pub async fn put_bucket_policy<S: ObjectStore>(
     let document = body.read_capped(MAX_POLICY_SIZE).await?;
     let text = std::str::from_utf8(&document)
         .map_err(|_| S3Error::new(S3ErrorCode::MalformedPolicy, "Policies must be UTF-8 JSON"))?;
-    Policy::parse(text, &ctx.bucket)?;
+    let policy = Policy::parse(text, &ctx.bucket)?;
+    let blocked = ctx
+        .access
+        .rules()
+        .is_some_and(|rules| rules.public_block.block_public_policy);
+    if blocked && policy.is_public() {
+        return Err(access_denied());
+    }
     set_bucket_document(ctx, DOC_POLICY, Some(text.to_string())).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -279,18 +232,6 @@ pub async fn bucket_config<S: ObjectStore>(
             return missing(
                 ObjectLockConfigurationNotFoundError,
                 "Object Lock configuration does not exist for this bucket",
-            )
-        }
-        "GetBucketOwnershipControls" => {
-            return missing(
-                OwnershipControlsNotFoundError,
-                "The bucket ownership controls were not found",
-            )
-        }
-        "GetPublicAccessBlock" => {
-            return missing(
-                NoSuchPublicAccessBlockConfiguration,
-                "The public access block configuration was not found",
             )
         }
         "GetBucketLogging" => w.empty_root("BucketLoggingStatus"),

@@ -11,6 +11,7 @@ use super::object::{
 };
 use super::quoted;
 use crate::encoding::hex;
+use crate::s3::access::access_denied;
 use crate::s3::body::RequestBody;
 use crate::s3::checksum::Expected;
 use crate::s3::conditional::{self, Outcome, Preconditions};
@@ -90,14 +91,19 @@ async fn open_source<S: ObjectStore>(
 ) -> Result<(String, String, S::Reader), S3Error> {
     let header = ctx.header("x-amz-copy-source").unwrap_or("");
     let (bucket, key) = parse_copy_source(header)?;
-    let reader = ctx
-        .store
-        .open_object(&ctx.who, &bucket, &key)
-        .await
-        .map_err(|e| match e {
-            StoreError::NoSuchKey => S3Error::from(e).with_detail("Key", key.clone()),
-            e => e.into(),
-        })?;
+    let (reader_as, source_access) = ctx
+        .access
+        .copy_source(ctx.store, ctx.rules, ctx.config, &bucket, &key)
+        .await?;
+    let reader = match ctx.store.open_object(&reader_as, &bucket, &key).await {
+        Ok(reader) => reader,
+        Err(StoreError::NoSuchKey) if !source_access.can_list => return Err(access_denied()),
+        Err(StoreError::NoSuchKey) => {
+            return Err(S3Error::from(StoreError::NoSuchKey).with_detail("Key", key.clone()))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    source_access.check_object(&reader.info().meta)?;
     check_source_conditions(ctx, reader.info())?;
     Ok((bucket, key, reader))
 }

@@ -4,6 +4,7 @@ use actix_web::HttpResponse;
 
 use super::object::delete_key;
 use super::xml_response;
+use crate::s3::access::access_denied;
 use crate::s3::body::{RequestBody, MAX_XML_BODY};
 use crate::s3::conditional::DeletePreconditions;
 use crate::s3::error::S3Error;
@@ -83,6 +84,8 @@ pub async fn delete_objects<S: ObjectStore>(
                 crate::s3::error::S3ErrorCode::InvalidArgument,
                 "A key is 1 to 1024 bytes long",
             ))
+        } else if !ctx.access.may_delete(key) {
+            Err(access_denied())
         } else {
             delete_key(ctx, key, conditions).await
         };

@@ -3,7 +3,7 @@
 
 use actix_web::HttpResponse;
 
-use super::{owner_name, quoted, xml_response};
+use super::{identity_of, quoted, xml_response};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::router::{encode_token, percent_encode, ListParams, ListV2Params};
 use crate::s3::xml::{self, XmlWriter};
@@ -133,11 +133,7 @@ fn write_entries<S>(ctx: &Ctx<'_, S>, w: &mut XmlWriter, page: &Page, url: bool,
         w.elem("ETag", &quoted(&object.etag));
         w.elem("Size", &object.size.to_string());
         if owner {
-            let name = owner_name(&ctx.who);
-            w.open("Owner");
-            w.elem("ID", name);
-            w.elem("DisplayName", name);
-            w.close("Owner");
+            identity_of(&ctx.who).write_owner(w);
         }
         w.elem("StorageClass", "STANDARD");
         w.close("Contents");
@@ -229,7 +225,7 @@ pub async fn list_object_versions<S: ObjectStore>(
     if url {
         w.elem("EncodingType", "url");
     }
-    let name = owner_name(&ctx.who);
+    let owner = identity_of(&ctx.who);
     for object in &page.objects {
         w.open("Version");
         key_elem(&mut w, "Key", &object.key, url);
@@ -238,10 +234,7 @@ pub async fn list_object_versions<S: ObjectStore>(
         w.elem("LastModified", &iso8601(object.last_modified));
         w.elem("ETag", &quoted(&object.etag));
         w.elem("Size", &object.size.to_string());
-        w.open("Owner");
-        w.elem("ID", name);
-        w.elem("DisplayName", name);
-        w.close("Owner");
+        owner.write_owner(&mut w);
         w.elem("StorageClass", "STANDARD");
         w.close("Version");
     }
@@ -397,9 +390,12 @@ mod paging_tests {
             region: "us-east-1".into(),
             s3_host: None,
             allow_sse_c_over_http: false,
+            public_access_block: Default::default(),
+            object_ownership: Default::default(),
         };
         let keys = crate::s3::sse::keys::KeyStore::open(&dir.join("kms")).unwrap();
         let sse = crate::s3::sse::state::SseState::new(keys);
+        let rules = crate::s3::access::RulesCache::default();
         let ctx = Ctx {
             store: &store,
             config: &config,
@@ -407,7 +403,8 @@ mod paging_tests {
             req: &req,
             query: &query,
             who: who.clone(),
-            access: crate::s3::access::Access::Authenticated,
+            rules: &rules,
+            access: crate::s3::access::Access::without_bucket(None),
             bucket: "bkt".into(),
             key: String::new(),
         };

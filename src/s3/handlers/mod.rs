@@ -1,5 +1,7 @@
 //! One module per family of S3 operations; `run` sends each endpoint to its handler.
 
+mod access_config;
+mod acl;
 mod attributes;
 mod bucket;
 mod config;
@@ -25,6 +27,7 @@ use actix_web::HttpResponse;
 
 use crate::s3::body::RequestBody;
 use crate::s3::error::S3Error;
+use crate::s3::identity::Identity;
 use crate::s3::router::{Endpoint, Operation};
 use crate::s3::Ctx;
 use crate::store::{ObjectStore, Principal};
@@ -81,10 +84,10 @@ pub async fn run<S: ObjectStore>(
         Operation::DeleteObject => object::delete_object(ctx).await,
         Operation::CreateMultipartUpload => multipart::create(ctx).await,
         Operation::CopyObject => copy::copy_object(ctx).await,
-        Operation::GetBucketAcl => config::get_bucket_acl(ctx).await,
-        Operation::PutBucketAcl => config::put_bucket_acl(ctx, body).await,
-        Operation::GetObjectAcl => config::get_object_acl(ctx).await,
-        Operation::PutObjectAcl => config::put_object_acl(ctx, body).await,
+        Operation::GetBucketAcl => acl::get_bucket_acl(ctx).await,
+        Operation::PutBucketAcl => acl::put_bucket_acl(ctx, body).await,
+        Operation::GetObjectAcl => acl::get_object_acl(ctx).await,
+        Operation::PutObjectAcl => acl::put_object_acl(ctx, body).await,
         Operation::GetBucketPolicy => config::get_bucket_policy(ctx).await,
         Operation::PutBucketPolicy => config::put_bucket_policy(ctx, body).await,
         Operation::DeleteBucketPolicy => config::delete_bucket_policy(ctx).await,
@@ -102,6 +105,27 @@ pub async fn run<S: ObjectStore>(
         Operation::BucketConfig("GetBucketEncryption") => encryption::get(ctx).await,
         Operation::BucketConfig("PutBucketEncryption") => encryption::put(ctx, body).await,
         Operation::BucketConfig("DeleteBucketEncryption") => encryption::delete(ctx).await,
+        Operation::BucketConfig("GetPublicAccessBlock") => {
+            access_config::get_public_access_block(ctx).await
+        }
+        Operation::BucketConfig("PutPublicAccessBlock") => {
+            access_config::put_public_access_block(ctx, body).await
+        }
+        Operation::BucketConfig("DeletePublicAccessBlock") => {
+            access_config::delete_public_access_block(ctx).await
+        }
+        Operation::BucketConfig("GetBucketOwnershipControls") => {
+            access_config::get_ownership_controls(ctx).await
+        }
+        Operation::BucketConfig("PutBucketOwnershipControls") => {
+            access_config::put_ownership_controls(ctx, body).await
+        }
+        Operation::BucketConfig("DeleteBucketOwnershipControls") => {
+            access_config::delete_ownership_controls(ctx).await
+        }
+        Operation::BucketConfig("GetBucketPolicyStatus") => {
+            access_config::get_policy_status(ctx).await
+        }
         Operation::BucketConfig(name) => config::bucket_config(ctx, name).await,
         Operation::Unsupported("GetObjectTorrent") => object::get_object_torrent(ctx).await,
         Operation::PutBucketVersioning
@@ -132,11 +156,12 @@ fn xml_response(document: String) -> HttpResponse {
         .body(document)
 }
 
-/// The ID and display name S3 documents show for an owner.
-fn owner_name(who: &Principal) -> &str {
+/// The user the store calls run as, as S3 documents show an owner. Handlers run as a user:
+/// `access` turns every allowed request into one.
+fn identity_of(who: &Principal) -> Identity {
     match who {
-        Principal::User(name) => name,
-        Principal::Anonymous => "anonymous",
+        Principal::User(name) => Identity::of(name),
+        Principal::Anonymous => Identity::of("anonymous"),
     }
 }
 

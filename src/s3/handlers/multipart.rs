@@ -8,7 +8,7 @@ use super::object::{
     apply_request_documents, check_write_options, condition_conflict, describe_write, meta_headers,
     stage_body, write_condition, written_xml,
 };
-use super::{owner_name, quoted, xml_response};
+use super::{identity_of, quoted, xml_response};
 use crate::encoding::{hex, unhex};
 use crate::s3::body::{RequestBody, MAX_XML_BODY};
 use crate::s3::checksum::{self, Algorithm, Expected, UploadChecksum};
@@ -37,13 +37,6 @@ pub fn upload_error(id: &str) -> impl Fn(StoreError) -> S3Error + '_ {
         StoreError::NoSuchUpload => S3Error::from(e).with_detail("UploadId", id),
         e => e.into(),
     }
-}
-
-fn owner_elems(w: &mut XmlWriter, element: &str, name: &str) {
-    w.open(element);
-    w.elem("ID", name);
-    w.elem("DisplayName", name);
-    w.close(element);
 }
 
 pub async fn create<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
@@ -534,15 +527,15 @@ pub async fn list_parts<S: ObjectStore>(
     let remaining: Vec<&PartInfo> = parts.iter().filter(|p| p.number as u64 > marker).collect();
     let page = &remaining[..remaining.len().min(max_parts)];
     let truncated = remaining.len() > page.len();
-    let owner = owner_name(&ctx.who);
+    let owner = identity_of(&ctx.who);
 
     let mut w = XmlWriter::new();
     w.open_root("ListPartsResult");
     w.elem("Bucket", &ctx.bucket);
     w.elem("Key", &ctx.key);
     w.elem("UploadId", id);
-    owner_elems(&mut w, "Initiator", owner);
-    owner_elems(&mut w, "Owner", owner);
+    owner.write_as(&mut w, "Initiator");
+    owner.write_as(&mut w, "Owner");
     w.elem("StorageClass", "STANDARD");
     w.elem("PartNumberMarker", &marker.to_string());
     if let Some(last) = page.last() {
@@ -661,7 +654,7 @@ pub async fn list_uploads<S: ObjectStore>(
         Some((key_marker.to_string(), id_marker.map(str::to_string)))
     };
     let page = list_upload_page(ctx, prefix, delimiter, after, max_uploads).await?;
-    let owner = owner_name(&ctx.who);
+    let owner = identity_of(&ctx.who);
 
     let mut w = XmlWriter::new();
     w.open_root("ListMultipartUploadsResult");
@@ -694,8 +687,8 @@ pub async fn list_uploads<S: ObjectStore>(
         w.open("Upload");
         w.elem("Key", &upload.key);
         w.elem("UploadId", &upload.upload_id);
-        owner_elems(&mut w, "Initiator", owner);
-        owner_elems(&mut w, "Owner", owner);
+        owner.write_as(&mut w, "Initiator");
+        owner.write_as(&mut w, "Owner");
         w.elem("StorageClass", "STANDARD");
         w.elem("Initiated", &iso8601(upload.initiated));
         w.close("Upload");

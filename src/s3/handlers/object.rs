@@ -9,8 +9,8 @@ use futures_util::{StreamExt, TryStreamExt};
 
 use super::quoted;
 use crate::encoding::hex;
-use crate::s3::access::{access_denied, Access};
-use crate::s3::acl::{self, CannedAcl};
+use crate::s3::access::access_denied;
+use crate::s3::acl;
 use crate::s3::body::{BodyDigest, RequestBody};
 use crate::s3::conditional::{
     self, DeleteOutcome, DeletePreconditions, Outcome, Preconditions, WritePrecondition,
@@ -154,42 +154,23 @@ pub fn apply_request_documents<S>(
             objmeta::set(headers, objmeta::TAGGING, stored);
         }
     }
-    let acl = acl::legacy::from_headers(ctx.header_fn())?;
-    objmeta::set(
-        headers,
-        objmeta::ACL,
-        acl.unwrap_or(CannedAcl::Private).to_stored(),
-    );
+    let request = acl::from_headers(ctx.header_fn())?;
+    let (acl, owner) = ctx.access.new_object_documents(request)?;
+    objmeta::set(headers, objmeta::ACL, acl);
+    objmeta::set(headers, objmeta::OWNER, owner);
     Ok(())
 }
 
-/// Opens the request's object, enforcing the object ACL for anonymous requests that only it
-/// can allow.
+/// Opens the request's object and finishes the access decision with it (its owner, ACL and
+/// tags). A missing key is NoSuchKey only to those who may list the bucket.
 pub async fn open_readable<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<S::Reader, S3Error> {
-    let opened = ctx.store.open_object(&ctx.who, &ctx.bucket, &ctx.key).await;
-    match (opened, ctx.access) {
-        (
-            Ok(reader),
-            Access::Anonymous {
-                needs_object_acl: true,
-                ..
-            },
-        ) => {
-            let acl = objmeta::get(&reader.info().meta, objmeta::ACL);
-            if CannedAcl::from_stored(acl) == CannedAcl::PublicRead {
-                Ok(reader)
-            } else {
-                Err(access_denied())
-            }
+    match ctx.store.open_object(&ctx.who, &ctx.bucket, &ctx.key).await {
+        Ok(reader) => {
+            ctx.access.check_object(&reader.info().meta)?;
+            Ok(reader)
         }
-        (
-            Err(StoreError::NoSuchKey),
-            Access::Anonymous {
-                can_list: false, ..
-            },
-        ) => Err(access_denied()),
-        (Ok(reader), _) => Ok(reader),
-        (Err(e), _) => Err(S3Error::from(e).with_detail("Key", ctx.key.clone())),
+        Err(StoreError::NoSuchKey) if !ctx.access.can_list => Err(access_denied()),
+        Err(e) => Err(S3Error::from(e).with_detail("Key", ctx.key.clone())),
     }
 }
 

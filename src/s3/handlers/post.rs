@@ -12,15 +12,19 @@ use ring::hmac;
 use super::object::{check_write_options, encryption_header, WriteOptions, MAX_PUT_SIZE};
 use super::quoted;
 use crate::encoding::{hex, unhex};
+use crate::s3::access::conditions::{RequestFacts, Signature};
+use crate::s3::access::{self, RulesCache};
 use crate::s3::acl;
 use crate::s3::auth::sigv4;
 use crate::s3::body::RequestBody;
 use crate::s3::checksum::Expected;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::form::{self, FormReader, MAX_FIELDS_SIZE};
+use crate::s3::identity::Identity;
 use crate::s3::objmeta;
 use crate::s3::post_policy::PostPolicy;
 use crate::s3::router::{percent_encode, MAX_KEY_LEN};
+use crate::s3::router::{Operation, Query};
 use crate::s3::sse::chunked;
 use crate::s3::sse::object as sse_object;
 use crate::s3::sse::request::{self, Transport, WriteEncryption};
@@ -29,7 +33,7 @@ use crate::s3::sse::state::SseState;
 use crate::s3::tagging::{self, MAX_OBJECT_TAGS};
 use crate::s3::xml::XmlWriter;
 use crate::s3::S3Config;
-use crate::store::{ObjectMeta, ObjectStore, Principal, User, WriteCondition};
+use crate::store::{ObjectMeta, ObjectStore, User, WriteCondition};
 
 /// Form fields kept as object headers (besides `x-amz-meta-*`).
 const STORED_FIELDS: &[&str] = &[
@@ -150,6 +154,7 @@ pub async fn post_object<S: ObjectStore>(
     store: &S,
     config: &S3Config,
     sse: &SseState,
+    rules: &RulesCache,
     req: &HttpRequest,
     body: LocalBoxStream<'static, Result<Bytes, S3Error>>,
     bucket: &str,
@@ -222,6 +227,26 @@ pub async fn post_object<S: ObjectStore>(
     // Before the file is read, so a refused upload stores nothing.
     check_write_options(&fields)?;
     let transport = Transport::of(req, config);
+    // The form's signer needs the right to write the key, decided as for a PutObject.
+    let requester = Identity::of(&user.name);
+    let facts = RequestFacts {
+        req,
+        query: &Query::default(),
+        requester: Some(&requester),
+        signature: Signature::Post,
+        secure: transport.secure,
+        now: std::time::SystemTime::now(),
+    };
+    let (who, access) = access::authorize(
+        store,
+        rules,
+        config,
+        &facts,
+        Operation::PutObject,
+        Some(bucket),
+        &key,
+    )
+    .await?;
     // Field names were read in lower case; header names are asked for as S3 spells them.
     let option = |name: &str| fields.get(&name.to_ascii_lowercase()).map(str::to_owned);
     let wanted = sse_object::wanted_in(sse, store, bucket, transport, &option).await?;
@@ -233,15 +258,13 @@ pub async fn post_object<S: ObjectStore>(
             headers.push((name.clone(), value.clone()));
         }
     }
-    let canned = acl::legacy::from_headers(|name| match name {
+    let requested_acl = acl::from_headers(|name| match name {
         "x-amz-acl" => fields.get("acl").map(str::to_string),
         _ => None,
     })?;
-    objmeta::set(
-        &mut headers,
-        objmeta::ACL,
-        canned.and_then(|acl| acl.to_stored()),
-    );
+    let (acl, owner) = access.new_object_documents(requested_acl)?;
+    objmeta::set(&mut headers, objmeta::ACL, acl);
+    objmeta::set(&mut headers, objmeta::OWNER, owner);
     if let Some(document) = fields.get("tagging") {
         let tags = tagging::parse_xml(document.as_bytes(), MAX_OBJECT_TAGS)?;
         objmeta::set(
@@ -251,7 +274,6 @@ pub async fn post_object<S: ObjectStore>(
         );
     }
 
-    let who = Principal::User(user.name);
     // `x-amz-checksum-<algorithm>` fields ask for the file's checksum to be verified, as the
     // headers of a PUT do (AWS PostObject: "x-amz-checksum-*" form fields).
     let checksum = Expected::from_request(|name| fields.get(name).map(str::to_owned), None)?;

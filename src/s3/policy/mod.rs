@@ -155,17 +155,6 @@ impl Policy {
         decision
     }
 
-    /// The decision for an anonymous request without condition values; the caller
-    /// (access.rs) moves to `evaluate`.
-    pub fn decide_anonymous(&self, action: &str, resource: &str) -> Decision {
-        self.evaluate(&PolicyRequest {
-            requester: Requester::Anonymous,
-            action,
-            resource,
-            conditions: &ConditionValues::default(),
-        })
-    }
-
     /// Does any condition test a key starting with `prefix` (case-insensitive), e.g.
     /// `s3:ExistingObjectTag/`? The caller then knows it must fetch those values.
     pub fn uses_condition_key(&self, prefix: &str) -> bool {

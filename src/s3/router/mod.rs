@@ -430,6 +430,7 @@ pub const BUCKET_CONFIGS: &[&str] = &[
     "GetBucketOwnershipControls",
     "PutBucketOwnershipControls",
     "DeleteBucketOwnershipControls",
+    "GetBucketPolicyStatus",
     "GetPublicAccessBlock",
     "PutPublicAccessBlock",
     "DeletePublicAccessBlock",

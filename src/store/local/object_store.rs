@@ -652,7 +652,11 @@ impl ObjectStore for LocalStore {
         self.read(move |conn| {
             let info = index::buckets::find(conn, &bucket)?.ok_or(StoreError::NoSuchBucket)?;
             let documents = index::buckets::documents(conn, &bucket)?;
-            Ok(BucketDocuments { info, documents })
+            Ok(BucketDocuments {
+                info,
+                documents,
+                backend_grants: Vec::new(),
+            })
         })
         .await
     }

@@ -203,7 +203,11 @@ impl Cluster {
                 documents.push((name, doc));
             }
         }
-        Ok(BucketDocuments { info, documents })
+        Ok(BucketDocuments {
+            info,
+            documents,
+            backend_grants: Vec::new(),
+        })
     }
 
     pub(super) async fn put_bucket_document(

@@ -431,6 +431,11 @@ impl ObjectStore for SxStore {
         self.cluster()?.bucket_documents(bucket).await
     }
 
+    fn counts_as_owner(&self, who: &Principal, owner: &str) -> bool {
+        self.cluster()
+            .is_ok_and(|c| c.is_admin(who) || c.sx_user(who).is_ok_and(|name| name == owner))
+    }
+
     async fn put_bucket_document(
         &self,
         who: &Principal,

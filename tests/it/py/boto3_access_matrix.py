@@ -106,10 +106,11 @@ NEEDS = {
 
 # What ACL grants give (AWS's "Mapping of ACL permissions and access policy permissions"):
 # bucket READ lists, bucket WRITE writes and deletes (and ends the uploads it may start),
-# object READ reads the object only: its tags and attributes take a policy.
+# object READ reads the object and its attributes ("you must have READ access to the
+# object", GetObjectAttributes page); its tags take a policy.
 BUCKET_READ = {"s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"}
 BUCKET_WRITE = {"s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}
-OBJECT_READ = {"s3:GetObject"}
+OBJECT_READ = {"s3:GetObject", "s3:GetObjectAttributes"}
 # Only the bucket owner's account may use these; another permitted account gets 405.
 POLICY_OPERATIONS = {"GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"}
 HEAD = {"HeadBucket", "HeadObject"}

@@ -1,0 +1,147 @@
+//! The values of a request's policy condition keys (AWS's global `aws:` keys and the S3
+//! `s3:` keys), read from the request once, when the bucket has a policy to evaluate.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix_web::HttpRequest;
+
+use crate::s3::identity::Identity;
+use crate::s3::policy::ConditionValues;
+use crate::s3::router::Query;
+use crate::s3::tagging;
+use crate::time::iso8601;
+
+/// How the request was signed, for `s3:signatureversion` and `s3:authType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signature {
+    None,
+    V2 {
+        presigned: bool,
+    },
+    V4 {
+        presigned: bool,
+    },
+    /// A browser form (POST Object).
+    Post,
+}
+
+/// Request headers whose values are `s3:` condition keys of the same name.
+const HEADER_KEYS: &[&str] = &[
+    "x-amz-acl",
+    "x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-content-sha256",
+    "x-amz-copy-source",
+    "x-amz-metadata-directive",
+    "x-amz-grant-read",
+    "x-amz-grant-write",
+    "x-amz-grant-read-acp",
+    "x-amz-grant-write-acp",
+    "x-amz-grant-full-control",
+    "x-amz-object-lock-mode",
+    "x-amz-object-lock-retain-until-date",
+    "x-amz-object-lock-legal-hold",
+];
+
+/// Listing parameters that are `s3:` keys (`max-keys` as `s3:max-keys`).
+const QUERY_KEYS: &[(&str, &str)] = &[
+    ("prefix", "s3:prefix"),
+    ("delimiter", "s3:delimiter"),
+    ("max-keys", "s3:max-keys"),
+    ("versionId", "s3:VersionId"),
+];
+
+pub struct RequestFacts<'a> {
+    pub req: &'a HttpRequest,
+    pub query: &'a Query,
+    pub requester: Option<&'a Identity>,
+    pub signature: Signature,
+    pub secure: bool,
+    pub now: SystemTime,
+}
+
+pub fn condition_values(facts: &RequestFacts<'_>) -> ConditionValues {
+    let mut values = ConditionValues::default();
+    let mut one = |key: &str, value: String| values.set(key, vec![value]);
+    if let Some(peer) = facts.req.peer_addr() {
+        one("aws:SourceIp", peer.ip().to_string());
+    }
+    one("aws:SecureTransport", facts.secure.to_string());
+    one("aws:CurrentTime", iso8601(facts.now));
+    let epoch = facts
+        .now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    one("aws:EpochTime", epoch.to_string());
+    match facts.requester {
+        Some(user) => {
+            one("aws:username", user.name.clone());
+            one("aws:userid", user.canonical_id.clone());
+            one("aws:PrincipalArn", user.arn());
+            one("aws:PrincipalType", "User".into());
+        }
+        None => one("aws:PrincipalType", "Anonymous".into()),
+    }
+    let header = |name: &str| {
+        facts
+            .req
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    if let Some(referer) = header("referer") {
+        one("aws:Referer", referer);
+    }
+    if let Some(agent) = header("user-agent") {
+        one("aws:UserAgent", agent);
+    }
+    for name in HEADER_KEYS {
+        if let Some(value) = header(name) {
+            one(&format!("s3:{name}"), value);
+        }
+    }
+    for (param, key) in QUERY_KEYS {
+        if let Some(value) = facts.query.get(param) {
+            one(key, value.to_string());
+        }
+    }
+    let (version, kind) = match facts.signature {
+        Signature::None => (None, None),
+        Signature::V2 { presigned } => (Some("AWS"), Some(auth_type(presigned))),
+        Signature::V4 { presigned } => (Some("AWS4-HMAC-SHA256"), Some(auth_type(presigned))),
+        Signature::Post => (Some("AWS4-HMAC-SHA256"), Some("POST")),
+    };
+    if let Some(version) = version {
+        one("s3:signatureversion", version.into());
+    }
+    if let Some(kind) = kind {
+        one("s3:authType", kind.into());
+    }
+    // A malformed tagging header is the handler's error to report; here it sets no key.
+    if let Some(Ok(tags)) = header("x-amz-tagging").map(|h| tagging::parse_header(&h)) {
+        let keys = tags.iter().map(|(k, _)| k.clone()).collect();
+        for (key, value) in tags {
+            values.set(&format!("s3:RequestObjectTag/{key}"), vec![value]);
+        }
+        values.set("s3:RequestObjectTagKeys", keys);
+    }
+    values
+}
+
+fn auth_type(presigned: bool) -> &'static str {
+    if presigned {
+        "REST-QUERY-STRING"
+    } else {
+        "REST-HEADER"
+    }
+}
+
+/// Adds the object's tags as `s3:ExistingObjectTag/<key>` to a copy of `values`.
+pub fn with_existing_tags(values: &ConditionValues, tags: &[(String, String)]) -> ConditionValues {
+    let mut values = values.clone();
+    for (key, value) in tags {
+        values.set(&format!("s3:ExistingObjectTag/{key}"), vec![value.clone()]);
+    }
+    values
+}

@@ -1,0 +1,140 @@
+//! A bucket's access rules, read from its documents and cached: every request on a bucket
+//! needs them, and on an SX cluster reading the documents takes requests of its own. A change
+//! made through this server is seen at once ([`RulesCache::forget`]); one made through another
+//! gateway over the same SX cluster within [`RULES_CACHED`] (documented in the README).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{ownership, public_block, DOC_ACL, DOC_POLICY};
+use crate::config::{ObjectOwnership, PublicAccessBlock};
+use crate::s3::acl::{Acl, Grant, Grantee, Permission};
+use crate::s3::error::S3Error;
+use crate::s3::identity::{canonical_id, Identity};
+use crate::s3::policy::Policy;
+use crate::store::{BackendGrant, ObjectStore};
+
+/// How long a bucket's rules are trusted from the cache.
+pub const RULES_CACHED: Duration = Duration::from_secs(10);
+/// Buckets whose rules are cached at once.
+const CACHED_BUCKETS: u64 = 10_000;
+
+/// What decides access to one bucket.
+#[derive(Debug)]
+pub struct BucketRules {
+    pub bucket: String,
+    pub owner: Identity,
+    pub policy: Option<Policy>,
+    pub acl: Acl,
+    /// The bucket's own Block Public Access flags (GetPublicAccessBlock shows these).
+    pub own_public_block: Option<PublicAccessBlock>,
+    /// The flags in force: the bucket's and the server's together.
+    pub public_block: PublicAccessBlock,
+    pub ownership: ObjectOwnership,
+    /// Whether the bucket has an ownership document (GetBucketOwnershipControls answers it).
+    pub ownership_set: bool,
+    /// Canonical IDs of the users the backend lets read every object (SX volume ACL).
+    pub backend_readers: Vec<String>,
+}
+
+impl BucketRules {
+    fn read(docs: &crate::store::BucketDocuments, defaults: &crate::s3::S3Config) -> BucketRules {
+        let bucket = docs.info.name.clone();
+        let owner = Identity::of(&docs.info.owner);
+        let policy = docs.get(DOC_POLICY).and_then(|text| {
+            Policy::parse(text, &bucket)
+                .map_err(|e| log::error!("bucket {bucket}: stored policy no longer parses: {e}"))
+                .ok()
+        });
+        let mut acl = Acl::from_stored(docs.get(DOC_ACL), &super::acl_owner(&owner));
+        let backend_readers = add_backend_grants(&mut acl, &docs.backend_grants);
+        let own_public_block = docs
+            .get(public_block::DOC_PUBLIC_ACCESS_BLOCK)
+            .map(|stored| public_block::from_stored(&bucket, Some(stored)));
+        let public_block = own_public_block
+            .unwrap_or_default()
+            .union(defaults.public_access_block);
+        let stored_ownership = ownership::from_stored(&bucket, docs.get(ownership::DOC_OWNERSHIP));
+        BucketRules {
+            bucket,
+            owner,
+            policy,
+            acl,
+            own_public_block,
+            public_block,
+            ownership: stored_ownership.unwrap_or_default(),
+            ownership_set: stored_ownership.is_some(),
+            backend_readers,
+        }
+    }
+}
+
+/// Adds what the backend gives other users (an SX volume's ACL) to the bucket's ACL, and
+/// returns the canonical IDs of those who may read every object.
+fn add_backend_grants(acl: &mut Acl, grants: &[BackendGrant]) -> Vec<String> {
+    let mut readers = Vec::new();
+    for grant in grants {
+        let id = canonical_id(&grant.user);
+        let permissions: &[Permission] = if grant.manage {
+            &[Permission::FullControl]
+        } else {
+            match (grant.read, grant.write) {
+                (true, true) => &[Permission::Read, Permission::Write],
+                (true, false) => &[Permission::Read],
+                (false, true) => &[Permission::Write],
+                (false, false) => &[],
+            }
+        };
+        for &permission in permissions {
+            let new = Grant {
+                grantee: Grantee::User { id: id.clone() },
+                permission,
+            };
+            if !acl.grants.contains(&new) {
+                acl.grants.push(new);
+            }
+        }
+        if grant.read || grant.manage {
+            readers.push(id);
+        }
+    }
+    readers
+}
+
+pub struct RulesCache {
+    rules: moka::sync::Cache<String, Arc<BucketRules>>,
+}
+
+impl Default for RulesCache {
+    fn default() -> Self {
+        RulesCache {
+            rules: moka::sync::Cache::builder()
+                .max_capacity(CACHED_BUCKETS)
+                .time_to_live(RULES_CACHED)
+                .build(),
+        }
+    }
+}
+
+impl RulesCache {
+    /// The bucket's rules (NoSuchBucket when it does not exist).
+    pub async fn get<S: ObjectStore>(
+        &self,
+        store: &S,
+        defaults: &crate::s3::S3Config,
+        bucket: &str,
+    ) -> Result<Arc<BucketRules>, S3Error> {
+        if let Some(cached) = self.rules.get(bucket) {
+            return Ok(cached);
+        }
+        let docs = store.bucket_documents(bucket).await?;
+        let rules = Arc::new(BucketRules::read(&docs, defaults));
+        self.rules.insert(bucket.to_string(), rules.clone());
+        Ok(rules)
+    }
+
+    /// Called when this server changes a bucket's documents or deletes the bucket.
+    pub fn forget(&self, bucket: &str) {
+        self.rules.invalidate(bucket);
+    }
+}
