@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::common::clients::{curl_get, Aws, S3cmd};
+use crate::common::clients::{curl_get, curl_post_form, Aws, S3cmd};
 use crate::common::raw::{obj_path, Auth};
 use crate::common::{unique_bucket, write, TestServer};
 
@@ -106,8 +106,12 @@ fn aws_canned_acls_open_and_close_anonymous_reads(s: &TestServer) {
     assert_eq!(curl_get(&url("missing"), &dir.join("out")), 404);
     let acl = aws.json(&["s3api", "get-bucket-acl", "--bucket", &b]);
     assert_eq!(acl["Grants"].as_array().unwrap().len(), 2, "{acl}");
-    // Richer ACLs are refused, not half applied.
-    let err = aws.fails(&[
+    // public-read-write lets anyone write (PutBucketAcl, canned ACL table), also by an
+    // unsigned form (PostObject); a grant header opens one object (PutObjectAcl,
+    // x-amz-grant-read).
+    let bucket_url = format!("{}/{b}", s.endpoint());
+    assert_eq!(curl_post_form(&bucket_url, "form", &f), 403);
+    aws.ok(&[
         "s3api",
         "put-bucket-acl",
         "--bucket",
@@ -115,18 +119,25 @@ fn aws_canned_acls_open_and_close_anonymous_reads(s: &TestServer) {
         "--acl",
         "public-read-write",
     ]);
-    assert!(err.contains("NotImplemented"), "{err}");
-    let err = aws.fails(&[
+    c.put(&obj_path(&b, "anon"))
+        .body("x")
+        .auth(Auth::Anonymous)
+        .send()
+        .ok();
+    assert_eq!(curl_post_form(&bucket_url, "form", &f), 204);
+    assert_eq!(c.get_object(&b, "form"), b"public bytes");
+    assert_eq!(curl_get(&url("pub"), &dir.join("out")), 403);
+    aws.ok(&[
         "s3api",
         "put-object-acl",
         "--bucket",
         &b,
         "--key",
         "pub",
-        "--grant-write",
+        "--grant-read",
         "uri=http://acs.amazonaws.com/groups/global/AllUsers",
     ]);
-    assert!(err.contains("NotImplemented"), "{err}");
+    assert_eq!(curl_get(&url("pub"), &dir.join("out")), 200);
     aws.ok(&[
         "s3api",
         "put-bucket-acl",

@@ -189,20 +189,26 @@ pub async fn post_object<S: ObjectStore>(
     fields.push(("bucket".to_string(), bucket.to_string()));
     let fields = Fields(fields);
 
-    let Some(policy_b64) = fields.get("policy") else {
-        // Without a policy the upload is anonymous, and no bucket takes anonymous writes.
-        return Err(S3Error::new(S3ErrorCode::AccessDenied, "Access Denied"));
-    };
-    let user = authenticate(store, config, &fields, policy_b64).await?;
-    let policy_json = base64::engine::general_purpose::STANDARD
-        .decode(policy_b64.trim())
-        .map_err(|_| {
-            S3Error::new(
-                S3ErrorCode::InvalidPolicyDocument,
-                "Invalid Policy: the policy is not base64",
+    // Without a policy the upload is anonymous: only a bucket open to anonymous writes takes
+    // it (decided below, as for a PutObject).
+    let (requester, policy) = match fields.get("policy") {
+        Some(policy_b64) => {
+            let user = authenticate(store, config, &fields, policy_b64).await?;
+            let policy_json = base64::engine::general_purpose::STANDARD
+                .decode(policy_b64.trim())
+                .map_err(|_| {
+                    S3Error::new(
+                        S3ErrorCode::InvalidPolicyDocument,
+                        "Invalid Policy: the policy is not base64",
+                    )
+                })?;
+            (
+                Some(Identity::of(&user.name)),
+                Some(PostPolicy::parse(&policy_json)?),
             )
-        })?;
-    let policy = PostPolicy::parse(&policy_json)?;
+        }
+        None => (None, None),
+    };
     let key_field = fields
         .get("key")
         .ok_or_else(|| invalid_argument("Bucket POST must contain a field named 'key'.", "key"))?;
@@ -216,7 +222,9 @@ pub async fn post_object<S: ObjectStore>(
             value.clone_from(&key);
         }
     }
-    policy.check_fields(&fields.0, std::time::SystemTime::now())?;
+    if let Some(policy) = &policy {
+        policy.check_fields(&fields.0, std::time::SystemTime::now())?;
+    }
     if key.is_empty() || key.len() > MAX_KEY_LEN {
         return Err(S3Error::new(
             S3ErrorCode::KeyTooLongError,
@@ -228,12 +236,15 @@ pub async fn post_object<S: ObjectStore>(
     check_write_options(&fields)?;
     let transport = Transport::of(req, config);
     // The form's signer needs the right to write the key, decided as for a PutObject.
-    let requester = Identity::of(&user.name);
     let facts = RequestFacts {
         req,
         query: &Query::default(),
-        requester: Some(&requester),
-        signature: Signature::Post,
+        requester: requester.as_ref(),
+        signature: if requester.is_some() {
+            Signature::Post
+        } else {
+            Signature::None
+        },
         secure: transport.secure,
         now: std::time::SystemTime::now(),
     };
@@ -297,7 +308,9 @@ pub async fn post_object<S: ObjectStore>(
             "Your proposed upload exceeds the maximum allowed size",
         ));
     }
-    policy.check_size(size)?;
+    if let Some(policy) = &policy {
+        policy.check_size(size)?;
+    }
     if let Some((header, value)) = &digests.checksum {
         let stored = objmeta::encode_checksum(header, value);
         objmeta::set(&mut headers, objmeta::CHECKSUM, Some(stored));

@@ -31,6 +31,15 @@ impl Patterns {
     pub fn applies_to(&self, text: &str) -> bool {
         self.patterns.iter().any(|p| super::wildcard_match(p, text)) != self.negated
     }
+
+    /// As [`Patterns::applies_to`], with the policy variables (`${aws:username}`, ...) of
+    /// each pattern replaced by the request's values; a pattern whose variable has no
+    /// value matches nothing.
+    pub fn applies_to_with(&self, text: &str, values: &super::ConditionValues) -> bool {
+        self.patterns.iter().any(|p| {
+            super::expand_variables(p, values).is_some_and(|p| super::wildcard_match(&p, text))
+        }) != self.negated
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -95,6 +95,39 @@ fn match_units<T: Copy + PartialEq>(p: &[T], t: &[T], any_run: T, any_one: T) ->
     p[pi..].iter().all(|c| *c == any_run)
 }
 
+/// A pattern with its policy variables (`${aws:username}`, any condition key) replaced by
+/// the request's single value for them; `${$}` is a `$`. None when a variable has no single
+/// value, or one that holds a wildcard character (a value must match only itself), or the
+/// pattern is malformed: the pattern then matches nothing, as AWS treats an unresolved
+/// variable.
+pub(crate) fn expand_variables<'p>(
+    pattern: &'p str,
+    values: &ConditionValues,
+) -> Option<std::borrow::Cow<'p, str>> {
+    if !pattern.contains("${") {
+        return Some(std::borrow::Cow::Borrowed(pattern));
+    }
+    let mut out = String::with_capacity(pattern.len());
+    let mut rest = pattern;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}')?;
+        let key = after[..end].trim();
+        if key == "$" {
+            out.push('$');
+        } else {
+            match values.get(key)? {
+                [value] if !value.contains(['*', '?']) => out.push_str(value),
+                _ => return None,
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Some(std::borrow::Cow::Owned(out))
+}
+
 /// Does a principal value name this requester? A user is named by its canonical ID, its
 /// user ARN and its account's root ARN (each user is its own account); anonymous requests
 /// only by `*`.
@@ -127,7 +160,9 @@ impl Statement {
     fn applies(&self, request: &PolicyRequest<'_>, action: &str) -> bool {
         self.applies_to_requester(request.requester)
             && self.actions.applies_to(action)
-            && self.resources.applies_to(request.resource)
+            && self
+                .resources
+                .applies_to_with(request.resource, request.conditions)
             && self.conditions.iter().all(|c| c.holds(request.conditions))
     }
 }

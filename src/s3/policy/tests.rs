@@ -536,3 +536,44 @@ fn policy_is_public() {
         assert_eq!(policy(statements).is_public(), *public, "{statements}");
     }
 }
+
+/// "IAM policy elements: Variables and tags": `${aws:username}` in a Resource is replaced by
+/// the requester's value; without one the resource matches nothing.
+#[test]
+fn policy_variables_in_resources() {
+    let p = policy(
+        r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject",
+            "Resource":"arn:aws:s3:::bkt/home/${aws:username}/*"}"#,
+    );
+    let home = |user: &str, key: &str| {
+        decide(
+            &p,
+            ALICE,
+            "s3:GetObject",
+            &format!("arn:aws:s3:::bkt/{key}"),
+            &[("aws:username", &[user])],
+        )
+    };
+    assert_eq!(home("alice", "home/alice/a"), Decision::Allow);
+    assert_eq!(home("alice", "home/bob/a"), Decision::NotSpecified);
+    // A value is itself, never a wildcard.
+    assert_eq!(home("*", "home/bob/a"), Decision::NotSpecified);
+    assert_eq!(
+        decide(
+            &p,
+            Requester::Anonymous,
+            "s3:GetObject",
+            "arn:aws:s3:::bkt/home//a",
+            &[]
+        ),
+        Decision::NotSpecified
+    );
+    let dollar = policy(
+        r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject",
+            "Resource":"arn:aws:s3:::bkt/${$}x"}"#,
+    );
+    assert_eq!(
+        decide(&dollar, ALICE, "s3:GetObject", "arn:aws:s3:::bkt/$x", &[]),
+        Decision::Allow
+    );
+}

@@ -388,6 +388,23 @@ pub fn presigned_posts(
 }
 
 /// `curl` GET of a URL into a file; returns the HTTP status.
+/// An unsigned browser-form upload (POST Object with no policy): `key` and the file.
+pub fn curl_post_form(url: &str, key: &str, file: &Path) -> u16 {
+    let home = TempDir::new("curl-home");
+    let mut cmd = clean_command("curl", home.path());
+    cmd.args(["-sS", "-g", "-o", "/dev/null", "-w", "%{http_code}", "-F"])
+        .arg(format!("key={key}"))
+        .arg("-F")
+        .arg(format!("file=@{}", file.display()))
+        .arg(url);
+    let out = run(&mut cmd, &format!("curl -F {url}"));
+    assert_success(&out, "curl");
+    stdout_of(&out)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("curl printed no status: {}", stdout_of(&out)))
+}
+
 pub fn curl_get(url: &str, out_file: &Path) -> u16 {
     let home = TempDir::new("curl-home");
     let mut cmd = clean_command("curl", home.path());
