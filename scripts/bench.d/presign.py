@@ -10,6 +10,9 @@ Credentials come from LIBRES3_ACCESS_KEY / LIBRES3_SECRET_KEY.
       # must send that header, as a stock SDK's presigned PUT with a checksum does)
   presign.py ENDPOINT put-sse BUCKET KEY
       # a PUT whose signed headers include x-amz-server-side-encryption: AES256 (SSE-S3)
+  presign.py ENDPOINT put-policy|get-policy|delete-policy BUCKET
+      # PutBucketPolicy (the client sends the policy as the body), GetBucketPolicy,
+      # DeleteBucketPolicy
   presign.py ENDPOINT lists BUCKET PREFIX FIRST COUNT PUT_FILE GET_FILE
       # COUNT PUT and GET URLs, one a line, of the keys PREFIX%07d from FIRST on
 """
@@ -55,6 +58,13 @@ def main(argv):
     elif op == "put-sse" and len(argv) == 4:
         params = {"Bucket": bucket, "Key": argv[3], "ServerSideEncryption": "AES256"}
         print(sign("put_object", Params=params, ExpiresIn=EXPIRES))
+    elif op == "put-policy" and len(argv) == 3:
+        # The body is not part of a presigned URL's signature: any placeholder will do.
+        print(sign("put_bucket_policy", Params={"Bucket": bucket, "Policy": "{}"}, ExpiresIn=EXPIRES))
+    elif op == "get-policy" and len(argv) == 3:
+        print(sign("get_bucket_policy", Params={"Bucket": bucket}, ExpiresIn=EXPIRES))
+    elif op == "delete-policy" and len(argv) == 3:
+        print(sign("delete_bucket_policy", Params={"Bucket": bucket}, ExpiresIn=EXPIRES))
     elif op == "lists":
         prefix, first, count = argv[3], int(argv[4]), int(argv[5])
         with open(argv[6], "w") as puts, open(argv[7], "w") as gets:
