@@ -274,6 +274,7 @@ async fn handle<S: ObjectStore>(
     };
     let facts = access::conditions::RequestFacts {
         req,
+        fields: None,
         query: &query,
         requester: requester.as_ref(),
         signature: credentials.signature(),

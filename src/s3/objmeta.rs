@@ -15,6 +15,9 @@ pub const TAGGING: &str = "x-libres3-tagging";
 pub const ACL: &str = "x-libres3-acl";
 /// The user who owns the object, when not the bucket owner (another user wrote it).
 pub const OWNER: &str = "x-libres3-owner";
+/// On a multipart upload another user than the bucket owner started: that user, who alone
+/// may add parts to it, complete it or list them (dropped from the completed object).
+pub const INITIATOR: &str = "x-libres3-initiator";
 /// Sizes of the parts of a multipart object, run-length encoded (see [`encode_parts`]).
 pub const PARTS: &str = "x-libres3-parts";
 /// The flexible checksum verified when the whole object was written in one request, as

@@ -126,8 +126,9 @@ pub fn need(operation: Operation) -> Option<Need> {
         Operation::DeleteObjects => bucket("s3:DeleteObject", Some(Write)),
         // Whoever may start an upload (WRITE) may also abandon it.
         Operation::AbortMultipartUpload => object_by_bucket("s3:AbortMultipartUpload", Some(Write)),
-        // No ACL permission maps to it (AWS's table): the owner or a policy.
-        Operation::ListParts => object_by_bucket("s3:ListMultipartUploadParts", None),
+        // Whoever may start an upload may list its parts; the handler checks that the
+        // requester started it (`Access::check_upload`).
+        Operation::ListParts => object_by_bucket("s3:ListMultipartUploadParts", Some(Write)),
     })
 }
 

@@ -20,6 +20,8 @@ pub enum Signature {
     },
     V4 {
         presigned: bool,
+        /// For `s3:signatureAge` (a SigV4-only key).
+        signed_at: Option<SystemTime>,
     },
     /// A browser form (POST Object).
     Post,
@@ -38,9 +40,6 @@ const HEADER_KEYS: &[&str] = &[
     "x-amz-grant-read-acp",
     "x-amz-grant-write-acp",
     "x-amz-grant-full-control",
-    "x-amz-object-lock-mode",
-    "x-amz-object-lock-retain-until-date",
-    "x-amz-object-lock-legal-hold",
 ];
 
 /// Listing parameters that are `s3:` keys (`max-keys` as `s3:max-keys`).
@@ -51,8 +50,15 @@ const QUERY_KEYS: &[(&str, &str)] = &[
     ("versionId", "s3:VersionId"),
 ];
 
+/// Reads one named value of a request (a form field).
+pub type FieldReader<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
 pub struct RequestFacts<'a> {
     pub req: &'a HttpRequest,
+    /// Where the `s3:x-amz-*` keys come from when not the headers: a POST upload's form
+    /// fields, which are what the object is made of (`x-amz-acl` is the field `acl`,
+    /// `x-amz-tagging` the tag set in query form).
+    pub fields: Option<&'a FieldReader<'a>>,
     pub query: &'a Query,
     pub requester: Option<&'a Identity>,
     pub signature: Signature,
@@ -96,6 +102,10 @@ pub fn condition_values(facts: &RequestFacts<'_>) -> ConditionValues {
     if let Some(agent) = header("user-agent") {
         one("aws:UserAgent", agent);
     }
+    let header = |name: &str| match facts.fields {
+        Some(field) => field(name),
+        None => header(name),
+    };
     for name in HEADER_KEYS {
         if let Some(value) = header(name) {
             one(&format!("s3:{name}"), value);
@@ -109,7 +119,16 @@ pub fn condition_values(facts: &RequestFacts<'_>) -> ConditionValues {
     let (version, kind) = match facts.signature {
         Signature::None => (None, None),
         Signature::V2 { presigned } => (Some("AWS"), Some(auth_type(presigned))),
-        Signature::V4 { presigned } => (Some("AWS4-HMAC-SHA256"), Some(auth_type(presigned))),
+        Signature::V4 {
+            presigned,
+            signed_at,
+        } => {
+            let age = signed_at.and_then(|t| facts.now.duration_since(t).ok());
+            if let Some(age) = age {
+                one("s3:signatureAge", age.as_millis().to_string());
+            }
+            (Some("AWS4-HMAC-SHA256"), Some(auth_type(presigned)))
+        }
         Signature::Post => (Some("AWS4-HMAC-SHA256"), Some("POST")),
     };
     if let Some(version) = version {

@@ -65,6 +65,8 @@ pub struct Access {
     pub is_owner: bool,
     /// The request's key (empty for bucket operations).
     key: String,
+    /// What the policy said of this request before the object was read, if it could say.
+    known_policy: Option<Decision>,
 }
 
 /// An existing object, as the second step of a decision sees it.
@@ -92,6 +94,7 @@ impl Access {
             can_list: true,
             is_owner: true,
             key: String::new(),
+            known_policy: None,
         }
     }
 
@@ -105,7 +108,8 @@ impl Access {
             return Ok(());
         };
         let facts = object_facts(rules, meta);
-        match self.verdict(rules, need, &self.key_resource(rules, None), Some(&facts)) {
+        let resource = self.key_resource(rules, None);
+        match self.verdict(rules, need, &resource, self.known_policy, Some(&facts)) {
             Verdict::Allow => Ok(()),
             Verdict::Deny | Verdict::Pending => Err(access_denied()),
         }
@@ -124,7 +128,13 @@ impl Access {
             object_phase: false,
         };
         matches!(
-            self.verdict(rules, need, &self.key_resource(rules, Some(key)), None),
+            self.verdict(
+                rules,
+                need,
+                &self.key_resource(rules, Some(key)),
+                None,
+                None
+            ),
             Verdict::Allow
         )
     }
@@ -134,22 +144,31 @@ impl Access {
         format!("arn:aws:s3:::{}/{}", rules.bucket, key.unwrap_or(&self.key))
     }
 
+    /// The decision of `need` on `resource` for this requester; `known` is what the policy
+    /// already said of this very request.
     fn verdict(
         &self,
         rules: &BucketRules,
         need: Need,
         resource: &str,
+        known: Option<Decision>,
         object: Option<&ObjectFacts>,
     ) -> Verdict {
-        decide(
-            rules,
-            self.requester.as_ref(),
-            self.is_owner,
-            self.conditions.as_deref(),
-            need,
-            resource,
-            object,
-        )
+        let requester = self.requester.as_ref();
+        let policy = known.or_else(|| {
+            policy_decision(
+                rules,
+                requester,
+                self.conditions.as_deref(),
+                need,
+                resource,
+                object,
+            )
+        });
+        match policy {
+            Some(policy) => decide(rules, requester, self.is_owner, policy, need, object),
+            None => Verdict::Pending,
+        }
     }
 
     /// Who owns an object this request writes: the writer, unless the bucket's Object
@@ -157,7 +176,8 @@ impl Access {
     fn new_object_owner(&self, acl: Option<&AclRequest>) -> Option<String> {
         let rules = self.rules.as_ref()?;
         let writer = self.requester.as_ref()?;
-        if writer.name == rules.owner.name {
+        // The owner, and the SX admin acting as every bucket's owner, write the owner's.
+        if self.is_owner || writer.name == rules.owner.name {
             return None;
         }
         let full_control =
@@ -190,6 +210,29 @@ impl Access {
             None => None,
         };
         Ok((acl, owner_name))
+    }
+
+    /// Who to record as the initiator of a multipart upload this request starts: the
+    /// requester, unless it acts as the bucket owner.
+    pub fn initiator(&self) -> Option<String> {
+        let requester = self.requester.as_ref()?;
+        (!self.is_owner).then(|| requester.name.clone())
+    }
+
+    /// Only the user who started a multipart upload may add parts to it or complete it; the
+    /// bucket owner may too, and with `policy_suffices` (ListParts, AbortMultipartUpload)
+    /// anyone the bucket policy allows. AWS: "Multipart upload API and permissions".
+    pub fn check_upload(&self, upload: &ObjectMeta, policy_suffices: bool) -> Result<(), S3Error> {
+        let policy_allows = self.known_policy == Some(Decision::Allow)
+            && self.rules.as_ref().is_some_and(|r| !r.restricted());
+        if self.is_owner || (policy_suffices && policy_allows) {
+            return Ok(());
+        }
+        let initiator = objmeta::get(upload, objmeta::INITIATOR);
+        match (&self.requester, initiator) {
+            (Some(requester), Some(initiator)) if requester.name == initiator => Ok(()),
+            _ => Err(access_denied()),
+        }
     }
 
     /// Who owns an existing object: its recorded owner, else the bucket owner.
@@ -297,59 +340,70 @@ pub fn acl_owner(identity: &Identity) -> Owner {
     }
 }
 
-/// The decision. Without `object`, an operation on an existing object may stay Pending.
-fn decide(
+/// What the bucket policy says of a request (NotSpecified without one); None while it
+/// waits for the object's tags (`s3:ExistingObjectTag/...` conditions).
+fn policy_decision(
     rules: &BucketRules,
     requester: Option<&Identity>,
-    is_owner: bool,
     conditions: Option<&ConditionValues>,
     need: Need,
     resource: &str,
     object: Option<&ObjectFacts>,
+) -> Option<Decision> {
+    let Some(policy) = &rules.policy else {
+        return Some(Decision::NotSpecified);
+    };
+    if object.is_none() && need.object_phase && rules.policy_reads_tags {
+        return None;
+    }
+    let empty = ConditionValues::default();
+    let base = conditions.unwrap_or(&empty);
+    let with_tags;
+    let values = match object {
+        Some(o) if !o.tags.is_empty() => {
+            with_tags = conditions::with_existing_tags(base, &o.tags);
+            &with_tags
+        }
+        _ => base,
+    };
+    let requester = match requester {
+        Some(user) => Requester::User {
+            name: &user.name,
+            canonical_id: &user.canonical_id,
+        },
+        None => Requester::Anonymous,
+    };
+    let decide = |action| {
+        policy.evaluate(&PolicyRequest {
+            requester,
+            action,
+            resource,
+            conditions: values,
+        })
+    };
+    Some(match (decide(need.action), need.also.map(decide)) {
+        (Decision::Deny, _) | (_, Some(Decision::Deny)) => Decision::Deny,
+        (Decision::Allow, None | Some(Decision::Allow)) => Decision::Allow,
+        _ => Decision::NotSpecified,
+    })
+}
+
+/// The decision, given what the policy says. Without `object`, an operation on an existing
+/// object may stay Pending.
+fn decide(
+    rules: &BucketRules,
+    requester: Option<&Identity>,
+    is_owner: bool,
+    policy: Decision,
+    need: Need,
+    object: Option<&ObjectFacts>,
 ) -> Verdict {
     let on_existing_object = need.object_phase;
-    let policy = match &rules.policy {
-        Some(policy) => {
-            // Conditions on the object's tags wait for the object.
-            if object.is_none()
-                && on_existing_object
-                && policy.uses_condition_key("s3:ExistingObjectTag/")
-            {
-                return Verdict::Pending;
-            }
-            let empty = ConditionValues::default();
-            let base = conditions.unwrap_or(&empty);
-            let with_tags;
-            let values = match object {
-                Some(o) if !o.tags.is_empty() => {
-                    with_tags = conditions::with_existing_tags(base, &o.tags);
-                    &with_tags
-                }
-                _ => base,
-            };
-            let requester = match requester {
-                Some(user) => Requester::User {
-                    name: &user.name,
-                    canonical_id: &user.canonical_id,
-                },
-                None => Requester::Anonymous,
-            };
-            let decide = |action| {
-                policy.evaluate(&PolicyRequest {
-                    requester,
-                    action,
-                    resource,
-                    conditions: values,
-                })
-            };
-            match (decide(need.action), need.also.map(decide)) {
-                (Decision::Deny, _) | (_, Some(Decision::Deny)) => Decision::Deny,
-                (Decision::Allow, None | Some(Decision::Allow)) => Decision::Allow,
-                _ => Decision::NotSpecified,
-            }
-        }
-        None => Decision::NotSpecified,
-    };
+    // A stored policy that no longer reads (say, after an upgrade narrowed what is valid)
+    // may have held Deny statements: nobody but the owner is let in until it is replaced.
+    if rules.policy_unreadable && !is_owner {
+        return Verdict::Deny;
+    }
     if policy == Decision::Deny {
         return if is_owner && OWNER_KEEPS.contains(&need.action) {
             Verdict::Allow
@@ -368,9 +422,7 @@ fn decide(
             _ => Verdict::Allow,
         };
     }
-    let restricted = rules.public_block.restrict_public_buckets
-        && rules.policy.as_ref().is_some_and(|p| p.is_public());
-    if policy == Decision::Allow && !restricted {
+    if policy == Decision::Allow && !rules.restricted() {
         match object {
             Some(o) if foreign(o) => {}
             None if on_existing_object && acls => return Verdict::Pending,
@@ -489,6 +541,7 @@ pub async fn authorize<S: ObjectStore>(
                 can_list: false,
                 is_owner,
                 key: String::new(),
+                known_policy: None,
             };
             return Ok((run_as, access));
         }
@@ -558,15 +611,18 @@ async fn bucket_access<S: ObjectStore>(
     } else {
         format!("arn:aws:s3:::{bucket}")
     };
-    let verdict = decide(
+    let known_policy = policy_decision(
         &rules,
         requester.as_ref(),
-        is_owner,
         conditions.as_deref(),
         need,
         &resource,
         None,
     );
+    let verdict = match known_policy {
+        Some(policy) => decide(&rules, requester.as_ref(), is_owner, policy, need, None),
+        None => Verdict::Pending,
+    };
     let pending = match verdict {
         Verdict::Deny => return Err(access_denied()),
         Verdict::Allow => None,
@@ -574,20 +630,23 @@ async fn bucket_access<S: ObjectStore>(
         Verdict::Pending if !need.object_phase => return Err(access_denied()),
         Verdict::Pending => Some(need),
     };
+    let bucket_arn = format!("arn:aws:s3:::{bucket}");
     let can_list = is_owner
         || actions::need(Operation::ListObjects).is_some_and(|list| {
-            matches!(
-                decide(
-                    &rules,
-                    requester.as_ref(),
-                    false,
-                    conditions.as_deref(),
-                    list,
-                    &format!("arn:aws:s3:::{bucket}"),
-                    None,
-                ),
-                Verdict::Allow
-            )
+            let policy = policy_decision(
+                &rules,
+                requester.as_ref(),
+                conditions.as_deref(),
+                list,
+                &bucket_arn,
+                None,
+            );
+            policy.is_some_and(|policy| {
+                matches!(
+                    decide(&rules, requester.as_ref(), false, policy, list, None),
+                    Verdict::Allow
+                )
+            })
         });
     let run_as = if is_owner {
         principal
@@ -604,6 +663,7 @@ async fn bucket_access<S: ObjectStore>(
             can_list,
             is_owner,
             key: key.to_string(),
+            known_policy,
         },
     ))
 }

@@ -3,6 +3,7 @@
 //! made through this server is seen at once ([`RulesCache::forget`]); one made through another
 //! gateway over the same SX cluster within [`RULES_CACHED`] (documented in the README).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +26,10 @@ pub struct BucketRules {
     pub bucket: String,
     pub owner: Identity,
     pub policy: Option<Policy>,
+    /// The bucket has a policy that no longer parses.
+    pub policy_unreadable: bool,
+    /// The policy has conditions on the tags of existing objects.
+    pub policy_reads_tags: bool,
     pub acl: Acl,
     /// The bucket's own Block Public Access flags (GetPublicAccessBlock shows these).
     pub own_public_block: Option<PublicAccessBlock>,
@@ -41,11 +46,17 @@ impl BucketRules {
     fn read(docs: &crate::store::BucketDocuments, defaults: &crate::s3::S3Config) -> BucketRules {
         let bucket = docs.info.name.clone();
         let owner = Identity::of(&docs.info.owner);
-        let policy = docs.get(DOC_POLICY).and_then(|text| {
-            Policy::parse(text, &bucket)
-                .map_err(|e| log::error!("bucket {bucket}: stored policy no longer parses: {e}"))
-                .ok()
-        });
+        let (policy, policy_unreadable) = match docs
+            .get(DOC_POLICY)
+            .map(|text| Policy::parse(text, &bucket))
+        {
+            None => (None, false),
+            Some(Ok(policy)) => (Some(policy), false),
+            Some(Err(e)) => {
+                log::error!("bucket {bucket}: stored policy no longer parses ({e}): only the owner has access until it is replaced");
+                (None, true)
+            }
+        };
         let mut acl = Acl::from_stored(docs.get(DOC_ACL), &super::acl_owner(&owner));
         let backend_readers = add_backend_grants(&mut acl, &docs.backend_grants);
         let own_public_block = docs
@@ -58,7 +69,11 @@ impl BucketRules {
         BucketRules {
             bucket,
             owner,
+            policy_reads_tags: policy
+                .as_ref()
+                .is_some_and(|p| p.uses_condition_key("s3:ExistingObjectTag/")),
             policy,
+            policy_unreadable,
             acl,
             own_public_block,
             public_block,
@@ -66,6 +81,14 @@ impl BucketRules {
             ownership_set: stored_ownership.is_some(),
             backend_readers,
         }
+    }
+}
+
+impl BucketRules {
+    /// RestrictPublicBuckets with a public policy: the policy's grants reach only the owner.
+    pub fn restricted(&self) -> bool {
+        self.public_block.restrict_public_buckets
+            && self.policy.as_ref().is_some_and(|p| p.is_public())
     }
 }
 
@@ -103,6 +126,9 @@ fn add_backend_grants(acl: &mut Acl, grants: &[BackendGrant]) -> Vec<String> {
 
 pub struct RulesCache {
     rules: moka::sync::Cache<String, Arc<BucketRules>>,
+    /// Bumped by every [`RulesCache::forget`]: rules read before a change finished reading
+    /// are not cached, or they would outlive the change.
+    changes: AtomicU64,
 }
 
 impl Default for RulesCache {
@@ -112,6 +138,7 @@ impl Default for RulesCache {
                 .max_capacity(CACHED_BUCKETS)
                 .time_to_live(RULES_CACHED)
                 .build(),
+            changes: AtomicU64::new(0),
         }
     }
 }
@@ -127,14 +154,19 @@ impl RulesCache {
         if let Some(cached) = self.rules.get(bucket) {
             return Ok(cached);
         }
+        let changes = self.changes.load(Ordering::Acquire);
         let docs = store.bucket_documents(bucket).await?;
         let rules = Arc::new(BucketRules::read(&docs, defaults));
-        self.rules.insert(bucket.to_string(), rules.clone());
+        if self.changes.load(Ordering::Acquire) == changes {
+            self.rules.insert(bucket.to_string(), rules.clone());
+        }
         Ok(rules)
     }
 
-    /// Called when this server changes a bucket's documents or deletes the bucket.
+    /// Called when this server changes a bucket's documents or deletes the bucket (after
+    /// the change, so that a read racing it is not cached).
     pub fn forget(&self, bucket: &str) {
+        self.changes.fetch_add(1, Ordering::AcqRel);
         self.rules.invalidate(bucket);
     }
 }

@@ -74,6 +74,7 @@ impl World {
         let query = Query::default();
         let facts = RequestFacts {
             req: &req,
+            fields: None,
             query: &query,
             requester: who,
             signature: Signature::None,
@@ -369,4 +370,54 @@ async fn acl_requests_follow_ownership_and_block_public_acls() {
         .code,
         S3ErrorCode::AccessDenied
     );
+}
+
+/// AWS: only the initiator adds parts to, completes or lists an upload (the bucket owner
+/// may too); a WRITE grant does not reach the uploads of others.
+#[actix_web::test]
+async fn uploads_belong_to_their_initiator() {
+    let w = World::new().await;
+    let request = crate::s3::acl::from_headers(|name| match name {
+        "x-amz-grant-write" => Some(format!(
+            "id=\"{}\", uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"",
+            w.bob.canonical_id
+        )),
+        _ => None,
+    })
+    .unwrap()
+    .unwrap();
+    let acl = request
+        .resolve(
+            &acl_owner(&w.alice),
+            &acl_owner(&w.alice),
+            &Default::default(),
+        )
+        .unwrap();
+    w.set(DOC_ACL, Some(&acl.to_stored())).await;
+    let (_, bob) = w
+        .decide(Some(&w.bob), Operation::CreateMultipartUpload, "k")
+        .await
+        .unwrap();
+    assert_eq!(bob.initiator().as_deref(), Some("bob"));
+    let upload = |initiator: Option<&str>| ObjectMeta {
+        etag: String::new(),
+        headers: initiator
+            .map(|name| vec![(objmeta::INITIATOR.to_string(), name.to_string())])
+            .unwrap_or_default(),
+        size: None,
+    };
+    let (_, parts) = w
+        .decide(Some(&w.bob), Operation::UploadPart, "k")
+        .await
+        .unwrap();
+    assert!(parts.check_upload(&upload(Some("bob")), false).is_ok());
+    assert!(parts.check_upload(&upload(None), false).is_err());
+    let (_, anonymous) = w.decide(None, Operation::UploadPart, "k").await.unwrap();
+    assert!(anonymous.check_upload(&upload(Some("bob")), false).is_err());
+    let (_, alice) = w
+        .decide(Some(&w.alice), Operation::AbortMultipartUpload, "k")
+        .await
+        .unwrap();
+    assert!(alice.initiator().is_none());
+    assert!(alice.check_upload(&upload(Some("bob")), false).is_ok());
 }

@@ -60,6 +60,7 @@ impl Credentials {
             Credentials::Anonymous => Signature::None,
             Credentials::V4(v4) => Signature::V4 {
                 presigned: v4.is_presigned(),
+                signed_at: v4.signed_at(),
             },
             Credentials::V2(v2) => Signature::V2 {
                 presigned: v2.is_presigned(),

@@ -60,6 +60,7 @@ pub async fn create<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3
         objmeta::UPLOAD_CHECKSUM,
         upload_checksum.map(UploadChecksum::encode),
     );
+    objmeta::set(&mut headers, objmeta::INITIATOR, ctx.access.initiator());
     let meta = ObjectMeta {
         etag: String::new(),
         headers,
@@ -120,6 +121,7 @@ pub async fn part_target<S: ObjectStore>(
         .upload(&ctx.who, &ctx.bucket, &ctx.key, id)
         .await
         .map_err(upload_error(id))?;
+    ctx.access.check_upload(&upload.meta, false)?;
     let customer = sse_object::request_customer_key(ctx, false)?;
     let keyed = match sse_object::sealing_of(&upload.meta)? {
         Some(sealing) => Some(Keyed::open(sealing, customer.as_ref(), &ctx.sse.keys)?),
@@ -303,6 +305,7 @@ pub async fn complete<S: ObjectStore>(
         }
         found => found.map_err(upload_error(id))?,
     };
+    ctx.access.check_upload(&upload.meta, false)?;
     plain_part_sizes(&upload, &mut stored)?;
     let (etag, sizes) = completion_etag(&requested, &stored)?;
     let mut sealing = sse_object::sealing_of(&upload.meta)?;
@@ -318,6 +321,7 @@ pub async fn complete<S: ObjectStore>(
         Some(objmeta::encode_parts(&sizes)),
     );
     objmeta::set(&mut headers, objmeta::UPLOAD_CHECKSUM, None);
+    objmeta::set(&mut headers, objmeta::INITIATOR, None);
     objmeta::set(
         &mut headers,
         objmeta::CHECKSUM,
@@ -505,6 +509,15 @@ async fn repeated_completion<S: ObjectStore>(
 }
 
 pub async fn abort<S: ObjectStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<HttpResponse, S3Error> {
+    // The bucket owner may abort any upload; anyone else only the uploads it started.
+    if !ctx.access.is_owner {
+        let upload = ctx
+            .store
+            .upload(&ctx.who, &ctx.bucket, &ctx.key, id)
+            .await
+            .map_err(upload_error(id))?;
+        ctx.access.check_upload(&upload.meta, true)?;
+    }
     ctx.store
         .abort_multipart(&ctx.who, &ctx.bucket, &ctx.key, id)
         .await
@@ -523,6 +536,7 @@ pub async fn list_parts<S: ObjectStore>(
         .list_parts(&ctx.who, &ctx.bucket, &ctx.key, id)
         .await
         .map_err(upload_error(id))?;
+    ctx.access.check_upload(&upload.meta, true)?;
     plain_part_sizes(&upload, &mut parts)?;
     let remaining: Vec<&PartInfo> = parts.iter().filter(|p| p.number as u64 > marker).collect();
     let page = &remaining[..remaining.len().min(max_parts)];

@@ -235,9 +235,20 @@ pub async fn post_object<S: ObjectStore>(
     // Before the file is read, so a refused upload stores nothing.
     check_write_options(&fields)?;
     let transport = Transport::of(req, config);
-    // The form's signer needs the right to write the key, decided as for a PutObject.
+    // The form's signer needs the right to write the key, decided as for a PutObject, on
+    // what the form (not its headers) asks for.
+    let form_tags = match fields.get("tagging") {
+        Some(document) => Some(tagging::parse_xml(document.as_bytes(), MAX_OBJECT_TAGS)?),
+        None => None,
+    };
+    let field = |name: &str| match name {
+        "x-amz-acl" => fields.get("acl").map(str::to_string),
+        "x-amz-tagging" => form_tags.as_ref().map(tagging::encode),
+        _ => fields.get(name).map(str::to_string),
+    };
     let facts = RequestFacts {
         req,
+        fields: Some(&field),
         query: &Query::default(),
         requester: requester.as_ref(),
         signature: if requester.is_some() {

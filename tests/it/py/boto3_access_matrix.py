@@ -111,6 +111,8 @@ NEEDS = {
 BUCKET_READ = {"s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"}
 BUCKET_WRITE = {"s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}
 OBJECT_READ = {"s3:GetObject", "s3:GetObjectAttributes"}
+UPLOAD_INITIATOR_ONLY = {"UploadPart", "CompleteMultipartUpload"}
+UPLOAD_BY_POLICY = {"AbortMultipartUpload", "ListParts"}
 # Only the bucket owner's account may use these; another permitted account gets 405.
 POLICY_OPERATIONS = {"GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"}
 HEAD = {"HeadBucket", "HeadObject"}
@@ -183,6 +185,13 @@ def expected(action, who, mode):
         return "404 NoSuchKey" if lists else denied(action)
     if who == "owner":
         return allowed
+    # The matrix's uploads are the owner's. Only the initiator adds parts or completes;
+    # others abort or list parts only with the policy's permission ("Multipart upload API
+    # and permissions").
+    if action in UPLOAD_INITIATOR_ONLY:
+        return denied(action)
+    if action in UPLOAD_BY_POLICY and not all(policy_allows(who, p, mode) for p in needs):
+        return denied(action)
     if not all(acl_grants(who, p, mode) or policy_allows(who, p, mode) for p in needs):
         return denied(action)
     if action in POLICY_OPERATIONS:

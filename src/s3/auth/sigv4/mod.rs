@@ -83,6 +83,10 @@ impl V4Credentials {
     pub fn is_presigned(&self) -> bool {
         self.kind == AuthKind::Presigned
     }
+    /// When the request was signed (X-Amz-Date), already checked by `parse`.
+    pub fn signed_at(&self) -> Option<std::time::SystemTime> {
+        crate::time::parse_amz_date(&self.amz_date)
+    }
     pub fn payload(&self) -> &PayloadHash {
         &self.payload
     }
