@@ -359,7 +359,43 @@ fn aws_cors_preflight_and_actual_requests(s: &TestServer) {
     preflight("https://a.example.com", "GET", None).assert_error(403, "AccessForbidden");
 }
 
+/// CopyObject and UploadPartCopy between buckets of two owners: the requester needs
+/// s3:GetObject on the source and s3:PutObject on the destination (CopyObject page,
+/// "Permissions"), whoever owns each bucket.
+fn copies_cross_owners_with_read_and_write_rights(s: &TestServer) {
+    let alice = s.raw();
+    let bob = alice.with_creds(s.add_user("copier"));
+    let shared = unique_bucket("copysrc");
+    let private = unique_bucket("copypriv");
+    let mine = unique_bucket("copydst");
+    alice.create_bucket(&shared);
+    alice.create_bucket(&private);
+    bob.create_bucket(&mine);
+    alice
+        .put(&obj_path(&shared, "k"))
+        .header("x-amz-acl", "public-read")
+        .body("shared bytes")
+        .send()
+        .ok();
+    alice.put_object(&private, "k", b"private bytes");
+    bob.put(&obj_path(&mine, "copied"))
+        .header("x-amz-copy-source", &format!("/{shared}/k"))
+        .send()
+        .ok();
+    assert_eq!(bob.get_object(&mine, "copied"), b"shared bytes");
+    bob.put(&obj_path(&mine, "stolen"))
+        .header("x-amz-copy-source", &format!("/{private}/k"))
+        .send()
+        .assert_error(403, "AccessDenied");
+    // Reading is not writing: alice's bucket takes nothing from bob.
+    bob.put(&obj_path(&shared, "back"))
+        .header("x-amz-copy-source", &format!("/{mine}/copied"))
+        .send()
+        .assert_error(403, "AccessDenied");
+}
+
 crate::backend_tests! {
+    copies_cross_owners_with_read_and_write_rights,
     aws_canned_acls_open_and_close_anonymous_reads,
     aws_bucket_policy_grants_anonymous_get,
     s3cmd_setacl_setpolicy_setcors,

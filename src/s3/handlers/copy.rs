@@ -85,10 +85,12 @@ fn check_source_conditions<S>(ctx: &Ctx<'_, S>, info: &ObjectInfo) -> Result<(),
     }
 }
 
-/// Opens the source named by the request (as the caller) and checks its conditions.
+/// Opens the source named by the request, as whom `access` decides (the requester, or the
+/// source bucket's owner), and checks its conditions. The last value says whether the store
+/// may copy it as `ctx.who` (sharing its data), else the data must be read through.
 async fn open_source<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
-) -> Result<(String, String, S::Reader), S3Error> {
+) -> Result<(String, String, S::Reader, bool), S3Error> {
     let header = ctx.header("x-amz-copy-source").unwrap_or("");
     let (bucket, key) = parse_copy_source(header)?;
     let (reader_as, source_access) = ctx
@@ -105,7 +107,7 @@ async fn open_source<S: ObjectStore>(
     };
     source_access.check_object(&reader.info().meta)?;
     check_source_conditions(ctx, reader.info())?;
-    Ok((bucket, key, reader))
+    Ok((bucket, key, reader, reader_as == ctx.who))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -148,9 +150,9 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
             None => matches!(wanted, WriteEncryption::None).then_some(None),
             Some(opened) => opened.keyed.rewrapped(&wanted, &ctx.sse.keys)?.map(Some),
         };
-        let Some(keyed) = shared else {
-            // Sealed differently (or sealed to plain, plain to sealed): the data is read,
-            // opened and sealed anew.
+        let (Some(keyed), true) = (shared, plan.shareable) else {
+            // Sealed differently (or sealed to plain, plain to sealed), or another owner's:
+            // the data is read, opened and sealed anew.
             return copy_through(ctx, plan, opened, &wanted, condition).await;
         };
         let CopyPlan {
@@ -158,6 +160,7 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
             src_key,
             reader,
             mut meta,
+            ..
         } = plan;
         let read = reader.info().meta.clone();
         drop(reader);
@@ -259,6 +262,8 @@ struct CopyPlan<R> {
     src_key: String,
     reader: R,
     meta: ObjectMeta,
+    /// The store may copy the source as the destination's principal.
+    shareable: bool,
 }
 
 /// Reads the copy source and makes the destination's metadata from it.
@@ -267,7 +272,7 @@ async fn copy_plan<S: ObjectStore>(
     metadata: Directive,
     tagging: Directive,
 ) -> Result<CopyPlan<S::Reader>, S3Error> {
-    let (src_bucket, src_key, reader) = open_source(ctx).await?;
+    let (src_bucket, src_key, reader, shareable) = open_source(ctx).await?;
     let source = reader.info().clone();
     if sse_object::plain_size(&source) > MAX_PUT_SIZE {
         return Err(S3Error::new(
@@ -316,6 +321,7 @@ async fn copy_plan<S: ObjectStore>(
         src_key,
         reader,
         meta,
+        shareable,
     })
 }
 
@@ -373,7 +379,7 @@ pub async fn upload_part_copy<S: ObjectStore>(
     number: u32,
 ) -> Result<HttpResponse, S3Error> {
     let target = part_target(ctx, id).await?;
-    let (_, _, reader) = open_source(ctx).await?;
+    let (_, _, reader, _) = open_source(ctx).await?;
     let opened = sse_object::open(ctx, reader.info(), true)?;
     let size = sse_object::plain_size(reader.info());
     let range = match ctx.header("x-amz-copy-source-range") {
