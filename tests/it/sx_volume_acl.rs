@@ -6,8 +6,10 @@
 //! its objects, WRITE creates objects in it); API reference GetBucketAcl, ListObjectsV2,
 //! GetObject, PutObject (403 AccessDenied without the right).
 
+use serde_json::{json, Value};
+
 use crate::common::raw::obj_path;
-use crate::common::{unique_bucket, xml_child_texts, xml_text, TestServer};
+use crate::common::{unique_bucket, xml_child_texts, xml_text, SxCluster, TestServer};
 
 /// The permissions the bucket's ACL grants the user of canonical ID `id`, as GetBucketAcl
 /// answers them to the owner.
@@ -65,4 +67,60 @@ fn sx_volume_rights_are_bucket_grants() {
     );
     assert_eq!(other.list_keys(&writable, ""), ["theirs"]);
     assert_eq!(granted_to(&owner, &writable, &other_id), ["READ", "WRITE"]);
+}
+
+/// The volume ACL endpoints as the fake serves them and SX 2.3 answers them (seen on a real
+/// cluster; fcgi-actions-volume.c): the admin sees every user with a right and the owner;
+/// "manager" only with `&manager`, the owner's included; a body's changes apply in its order;
+/// keys SX does not know and list items that are not names are ignored.
+#[test]
+fn sx_volume_acl_endpoints_answer_as_sx_does() {
+    let sx = SxCluster::for_tests();
+    let (owner, _) = sx.add_user("acl-own");
+    let (reader, _) = sx.add_user("acl-read");
+    let (manager, _) = sx.add_user("acl-mgr");
+    let vol = unique_bucket("sx-acl-proto");
+    let body = json!({
+        "volumeSize": 20 << 20, "owner": owner, "replicaCount": sx.replica_count(),
+    });
+    let answer = sx.admin("PUT", &format!("/{vol}"), body.to_string().as_bytes());
+    sx.wait_job(&answer, "creating a volume");
+    sx.grant(&vol, &reader, &["read"]);
+    sx.grant(&vol, &manager, &["manager"]);
+    // Bodies as text: serde_json's maps would sort the keys.
+    let change = |body: String, what: &str| {
+        let answer = sx.admin("PUT", &format!("/{vol}?o=acl"), body.as_bytes());
+        sx.wait_job(&answer, what);
+    };
+    change(
+        format!(r#"{{"revoke-write":["{reader}"],"grant-write":["{reader}"]}}"#),
+        "a revoke, then a grant",
+    );
+    change(
+        format!(r#"{{"grant-owner":["{manager}"],"grant-read":[1,{{"user":"{manager}"}}]}}"#),
+        "nothing SX reads",
+    );
+    let acl = |query: &str| -> Value {
+        let answer = sx.admin("GET", &format!("/{vol}{query}"), b"");
+        serde_json::from_slice(&answer.response.body)
+            .unwrap_or_else(|e| panic!("GET {query}: {e}: {}", answer.response.text()))
+    };
+    assert_eq!(
+        acl("?o=acl&manager"),
+        json!({
+            "admin": ["read", "write", "manager"],
+            owner.clone(): ["read", "write", "manager", "owner"],
+            reader.clone(): ["read", "write"],
+            manager.clone(): ["manager"],
+        })
+    );
+    assert_eq!(
+        acl("?o=acl"),
+        json!({
+            "admin": ["read", "write"],
+            owner: ["read", "write", "owner"],
+            reader: ["read", "write"],
+            manager: [],
+        })
+    );
 }

@@ -64,9 +64,9 @@ pub(super) fn list_acl(st: &State, name: &str, q: &Query, user: &str) -> Answer 
 
 /// `PUT /<vol>?o=acl` with `{"grant-read":[users],…,"revoke-manager":[users]}`: the owner or
 /// a manager may change read and write, only the owner (or an admin) the manager right. An
-/// unknown user fails the request (500, as SX's job creation does); an admin user fails the
-/// job. The changes apply one after the other, grants before revokes (SX follows the body's
-/// order, which differs only for a body that grants and revokes one right of one user).
+/// unknown user fails the request (503, as SX's job creation does: seen on SX 2.3, where the
+/// node then fails its next writes with "failed to start database transaction" until it is
+/// restarted); an admin user fails the job. The changes apply in the body's order.
 pub(super) fn change_acl(st: &mut State, n: usize, name: &str, user: &str, body: &[u8]) -> Answer {
     let admin = st.is_admin(user);
     let owner = st.volumes.get(name).is_some_and(|v| v.owner == user);
@@ -85,7 +85,7 @@ pub(super) fn change_acl(st: &mut State, n: usize, name: &str, user: &str, body:
     }
     if let Some(unknown) = changes.iter().find(|c| !st.users.contains_key(&c.user)) {
         return fail(
-            500,
+            503,
             &format!("Cannot retrieve user id for '{}'", unknown.user),
         );
     }
@@ -123,32 +123,84 @@ struct Change {
     grant: bool,
 }
 
-/// The body: an object of the six lists of user names, nothing else (SX's parser refuses
-/// other keys and values with 400).
+/// The body, read as SX's streaming parser reads it (its actions match only strings inside
+/// the arrays of the six keys): the changes in the body's order, everything else (other keys,
+/// other values, a body that is not an object) ignored; only JSON that does not parse is 400.
 fn parse_changes(body: &[u8]) -> Result<Vec<Change>, Fail> {
-    let Ok(Value::Object(lists)) = serde_json::from_slice::<Value>(body) else {
-        return fail(400, "Invalid request content");
-    };
-    let mut changes = Vec::new();
-    for (key, users) in lists {
-        let (grant, right) = match key.as_str() {
-            "grant-read" => (true, Right::Read),
-            "grant-write" => (true, Right::Write),
-            "grant-manager" => (true, Right::Manager),
-            "revoke-read" => (false, Right::Read),
-            "revoke-write" => (false, Right::Write),
-            "revoke-manager" => (false, Right::Manager),
-            _ => return fail(400, &format!("Invalid ACL change request {key}")),
-        };
-        let Value::Array(users) = users else {
-            return fail(400, "Invalid request content");
-        };
-        for user in users {
-            let Value::String(user) = user else {
-                return fail(400, "Invalid request content");
-            };
-            changes.push(Change { user, right, grant });
-        }
+    match serde_json::from_slice::<ChangeList>(body) {
+        Ok(list) => Ok(list.0),
+        Err(e) => fail(400, &format!("JSON parser failed: {e}")),
     }
-    Ok(changes)
+}
+
+struct ChangeList(Vec<Change>);
+
+impl<'de> serde::Deserialize<'de> for ChangeList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ChangeListVisitor)
+    }
+}
+
+struct ChangeListVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ChangeListVisitor {
+    type Value = ChangeList;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ChangeList, A::Error> {
+        let mut changes = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let (grant, right) = match key.as_str() {
+                "grant-read" => (true, Right::Read),
+                "grant-write" => (true, Right::Write),
+                "grant-manager" => (true, Right::Manager),
+                "revoke-read" => (false, Right::Read),
+                "revoke-write" => (false, Right::Write),
+                "revoke-manager" => (false, Right::Manager),
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    continue;
+                }
+            };
+            let users: Value = map.next_value()?;
+            let names = users
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str);
+            changes.extend(names.map(|user| Change {
+                user: user.to_owned(),
+                right,
+                grant,
+            }));
+        }
+        Ok(ChangeList(changes))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ChangeList, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(ChangeList(Vec::new()))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<ChangeList, E> {
+        Ok(ChangeList(Vec::new()))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<ChangeList, E> {
+        Ok(ChangeList(Vec::new()))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<ChangeList, E> {
+        Ok(ChangeList(Vec::new()))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<ChangeList, E> {
+        Ok(ChangeList(Vec::new()))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<ChangeList, E> {
+        Ok(ChangeList(Vec::new()))
+    }
+    fn visit_unit<E>(self) -> Result<ChangeList, E> {
+        Ok(ChangeList(Vec::new()))
+    }
 }
