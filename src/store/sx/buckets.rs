@@ -224,24 +224,7 @@ impl Cluster {
             .await
             .and_then(Response::ok)
             .map_err(|e| store_error(e, StoreError::NoSuchBucket))?;
-        let bad =
-            |why: String| StoreError::Internal(format!("SX volume {}: ACL answer {why}", vol.name));
-        if resp.body.len() > ACL_ANSWER_MAX {
-            return Err(bad(format!(
-                "of {} bytes, over the {ACL_ANSWER_MAX} this gateway reads",
-                resp.body.len()
-            )));
-        }
-        let acl: proto::VolumeAcl = resp.json().map_err(|e| match e {
-            SxError::Protocol(why) => bad(format!("unreadable: {why}")),
-            other => store_error(other, StoreError::NoSuchBucket),
-        })?;
-        if acl.len() > ACL_USERS_MAX {
-            return Err(bad(format!(
-                "names {} users, over the {ACL_USERS_MAX} this gateway reads",
-                acl.len()
-            )));
-        }
+        let acl = read_volume_acl(&vol.name, resp)?;
         let admin = self.sx_user(&self.admin_principal())?.to_owned();
         Ok(mapping::volume_grants(acl, &vol.loc.owner, &admin))
     }
@@ -278,10 +261,66 @@ impl Cluster {
     }
 }
 
+/// A volume's ACL from SX's answer, within [`ACL_ANSWER_MAX`] and [`ACL_USERS_MAX`]; an
+/// answer over them or not shaped as an ACL is an error naming the volume.
+fn read_volume_acl(volume: &str, resp: Response) -> Result<proto::VolumeAcl, StoreError> {
+    let bad = |why: String| StoreError::Internal(format!("SX volume {volume}: ACL answer {why}"));
+    if resp.body.len() > ACL_ANSWER_MAX {
+        return Err(bad(format!(
+            "of {} bytes, over the {ACL_ANSWER_MAX} this gateway reads",
+            resp.body.len()
+        )));
+    }
+    let acl: proto::VolumeAcl = resp.json().map_err(|e| match e {
+        SxError::Protocol(why) => bad(format!("unreadable: {why}")),
+        other => store_error(other, StoreError::NoSuchBucket),
+    })?;
+    if acl.len() > ACL_USERS_MAX {
+        return Err(bad(format!(
+            "names {} users, over the {ACL_USERS_MAX} this gateway reads",
+            acl.len()
+        )));
+    }
+    Ok(acl)
+}
+
 fn created_of(meta: Option<&HexMeta>) -> SystemTime {
     meta.and_then(|m| m.get(CREATED_KEY))
         .and_then(|v| String::from_utf8(v).ok())
         .and_then(|v| v.parse::<u64>().ok())
         .map(|s| UNIX_EPOCH + Duration::from_secs(s))
         .unwrap_or_else(SystemTime::now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(body: impl Into<Bytes>) -> Response {
+        Response {
+            status: 200,
+            node: "127.0.0.1".into(),
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn volume_acl_answers_are_bounded_and_checked() {
+        let acl = read_volume_acl("v", answer(r#"{"bob":["read"]}"#)).unwrap();
+        assert_eq!(acl["bob"], ["read"]);
+        let refused = |body: String| match read_volume_acl("vol-x", answer(body)) {
+            Err(StoreError::Internal(message)) => message,
+            other => panic!("expected an error, got {other:?}"),
+        };
+        for malformed in [r#"{"bob":"read"}"#, "[1]", r#"{"bob":[1]}"#, "{"] {
+            let message = refused(malformed.to_owned());
+            assert!(message.contains("SX volume vol-x"), "{message}");
+        }
+        let big = format!(r#"{{"bob":["{}"]}}"#, "r".repeat(ACL_ANSWER_MAX));
+        assert!(refused(big).contains("bytes, over"));
+        let users: Vec<String> = (0..=ACL_USERS_MAX)
+            .map(|i| format!(r#""u{i}":["read"]"#))
+            .collect();
+        assert!(refused(format!("{{{}}}", users.join(","))).contains("users, over"));
+    }
 }
