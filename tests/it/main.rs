@@ -51,3 +51,4 @@ mod sx_gateway;
 mod sx_protocol;
 mod sx_reads;
 mod sx_space;
+mod sx_volume_acl;

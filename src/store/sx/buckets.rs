@@ -9,9 +9,9 @@ use bytes::Bytes;
 use super::client::{Response, SxError};
 use super::cluster::{internal, json_body, now_secs, store_error, Cluster, Vol};
 use super::listing::Scan;
-use super::mapping::{url_encode, SxPath, ESC_DIR, RESERVED, RESERVED_END};
+use super::mapping::{self, url_encode, SxPath, ESC_DIR, RESERVED, RESERVED_END};
 use super::proto::{self, CreateVolume, HexMeta};
-use crate::store::{BucketDocuments, BucketInfo, Principal, StoreError};
+use crate::store::{BackendGrant, BucketDocuments, BucketInfo, Principal, StoreError};
 
 /// Volume meta key holding the bucket's creation time (decimal Unix seconds).
 const CREATED_KEY: &str = "libres3-created";
@@ -19,6 +19,10 @@ const CREATED_KEY: &str = "libres3-created";
 /// document itself in the file's meta (SX meta values hold up to 64 KiB).
 const DOCS_DIR: &str = ".libres3/doc/";
 const DOC_KEY: &str = "doc";
+/// Bounds on a volume's ACL answer: SX user names are at most 64 bytes, so 4 MiB holds tens
+/// of thousands of users; a larger answer or more users is refused, not read into memory.
+const ACL_ANSWER_MAX: usize = 4 << 20;
+const ACL_USERS_MAX: usize = 20_000;
 
 impl Cluster {
     pub(super) async fn list_buckets(
@@ -203,11 +207,26 @@ impl Cluster {
                 documents.push((name, doc));
             }
         }
+        let backend_grants = self.volume_grants(&vol).await?;
         Ok(BucketDocuments {
             info,
             documents,
-            backend_grants: Vec::new(),
+            backend_grants,
         })
+    }
+
+    /// The rights the volume's SX ACL gives other users (`GET /<vol>?o=acl&manager` with the
+    /// admin key, which lists every user; without `&manager` SX leaves the manager right out).
+    async fn volume_grants(&self, vol: &Vol) -> Result<Vec<BackendGrant>, StoreError> {
+        let path = format!("/{}?o=acl&manager", url_encode(&vol.name, false));
+        let resp = self
+            .vol_request(vol, Method::GET, &path, Bytes::new())
+            .await
+            .and_then(Response::ok)
+            .map_err(|e| store_error(e, StoreError::NoSuchBucket))?;
+        let acl = read_volume_acl(&vol.name, resp)?;
+        let admin = self.sx_user(&self.admin_principal())?.to_owned();
+        Ok(mapping::volume_grants(acl, &vol.loc.owner, &admin))
     }
 
     pub(super) async fn put_bucket_document(
@@ -242,10 +261,66 @@ impl Cluster {
     }
 }
 
+/// A volume's ACL from SX's answer, within [`ACL_ANSWER_MAX`] and [`ACL_USERS_MAX`]; an
+/// answer over them or not shaped as an ACL is an error naming the volume.
+fn read_volume_acl(volume: &str, resp: Response) -> Result<proto::VolumeAcl, StoreError> {
+    let bad = |why: String| StoreError::Internal(format!("SX volume {volume}: ACL answer {why}"));
+    if resp.body.len() > ACL_ANSWER_MAX {
+        return Err(bad(format!(
+            "of {} bytes, over the {ACL_ANSWER_MAX} this gateway reads",
+            resp.body.len()
+        )));
+    }
+    let acl: proto::VolumeAcl = resp.json().map_err(|e| match e {
+        SxError::Protocol(why) => bad(format!("unreadable: {why}")),
+        other => store_error(other, StoreError::NoSuchBucket),
+    })?;
+    if acl.len() > ACL_USERS_MAX {
+        return Err(bad(format!(
+            "names {} users, over the {ACL_USERS_MAX} this gateway reads",
+            acl.len()
+        )));
+    }
+    Ok(acl)
+}
+
 fn created_of(meta: Option<&HexMeta>) -> SystemTime {
     meta.and_then(|m| m.get(CREATED_KEY))
         .and_then(|v| String::from_utf8(v).ok())
         .and_then(|v| v.parse::<u64>().ok())
         .map(|s| UNIX_EPOCH + Duration::from_secs(s))
         .unwrap_or_else(SystemTime::now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(body: impl Into<Bytes>) -> Response {
+        Response {
+            status: 200,
+            node: "127.0.0.1".into(),
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn volume_acl_answers_are_bounded_and_checked() {
+        let acl = read_volume_acl("v", answer(r#"{"bob":["read"]}"#)).unwrap();
+        assert_eq!(acl["bob"], ["read"]);
+        let refused = |body: String| match read_volume_acl("vol-x", answer(body)) {
+            Err(StoreError::Internal(message)) => message,
+            other => panic!("expected an error, got {other:?}"),
+        };
+        for malformed in [r#"{"bob":"read"}"#, "[1]", r#"{"bob":[1]}"#, "{"] {
+            let message = refused(malformed.to_owned());
+            assert!(message.contains("SX volume vol-x"), "{message}");
+        }
+        let big = format!(r#"{{"bob":["{}"]}}"#, "r".repeat(ACL_ANSWER_MAX));
+        assert!(refused(big).contains("bytes, over"));
+        let users: Vec<String> = (0..=ACL_USERS_MAX)
+            .map(|i| format!(r#""u{i}":["read"]"#))
+            .collect();
+        assert!(refused(format!("{{{}}}", users.join(","))).contains("users, over"));
+    }
 }

@@ -10,9 +10,9 @@
 
 use ring::digest;
 
-use super::proto::HexMeta;
+use super::proto::{HexMeta, VolumeAcl};
 use crate::encoding::{hex, uuid_text};
-use crate::store::ObjectMeta;
+use crate::store::{BackendGrant, ObjectMeta};
 
 /// Top-level SX directory holding what the gateway keeps in a volume.
 pub const RESERVED: &str = ".libres3";
@@ -268,6 +268,26 @@ pub fn successor_of_prefix(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")
 }
 
+/// The whole-bucket rights a volume's ACL gives users other than its owner and the cluster
+/// admin (both have every right already). A clone of the owner is listed with "owner" and
+/// "manager": it may manage the volume, so it gets the manage right. Rights this version does
+/// not know are left out.
+pub fn volume_grants(acl: VolumeAcl, owner: &str, admin: &str) -> Vec<BackendGrant> {
+    acl.into_iter()
+        .filter(|(user, _)| user != owner && user != admin)
+        .map(|(user, rights)| {
+            let has = |right: &str| rights.iter().any(|r| r == right);
+            BackendGrant {
+                read: has("read"),
+                write: has("write"),
+                manage: has("manager"),
+                user,
+            }
+        })
+        .filter(|g| g.read || g.write || g.manage)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,5 +474,31 @@ mod tests {
         let meta = meta_from_sx(Some(&sxcp), rev);
         assert_eq!(meta.etag, etag);
         assert_eq!(meta.headers, [("content-type".into(), "text/plain".into())]);
+    }
+
+    /// sx-protocol.md §6's answer with `&manager`, a manager and an owner's clone added.
+    #[test]
+    fn volume_acl_to_grants() {
+        let acl: VolumeAcl = serde_json::from_str(
+            r#"{"admin":["read","write","manager"],"alice":["read","write","manager","owner"],
+            "bob":["read"],"carol":["write","manager"],"alice-clone":["read","write","manager",
+            "owner"],"dave":[],"erin":["read","future-right"]}"#,
+        )
+        .unwrap();
+        let grant = |user: &str, read, write, manage| BackendGrant {
+            user: user.to_owned(),
+            read,
+            write,
+            manage,
+        };
+        assert_eq!(
+            volume_grants(acl, "alice", "admin"),
+            [
+                grant("alice-clone", true, true, true),
+                grant("bob", true, false, false),
+                grant("carol", false, true, true),
+                grant("erin", true, false, false),
+            ]
+        );
     }
 }

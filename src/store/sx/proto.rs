@@ -182,6 +182,11 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// `GET /<vol>?o=acl&manager`: user -> rights, each of "read", "write", "manager" (listed for
+/// the owner too) and "owner" (sx-protocol.md §6; without `&manager` SX 2.3 leaves out
+/// "manager").
+pub type VolumeAcl = BTreeMap<String, Vec<String>>;
+
 /// `GET /.self`: `{name: {"admin": bool, ...}}`.
 pub type SelfInfo = BTreeMap<String, SelfEntry>;
 

@@ -250,6 +250,27 @@ impl SxCluster {
         (name, STANDARD_NO_PAD.encode(token))
     }
 
+    /// Gives `user` the `rights` ("read", "write", "manager") on volume `vol` with the admin
+    /// key: `PUT /<vol>?o=acl&manager` (sx-protocol.md §6), a job.
+    pub fn grant(&self, vol: &str, user: &str, rights: &[&str]) {
+        let mut body = serde_json::Map::new();
+        for right in ["read", "write", "manager"] {
+            let users: Vec<&str> = if rights.contains(&right) {
+                vec![user]
+            } else {
+                vec![]
+            };
+            body.insert(format!("grant-{right}"), serde_json::json!(users));
+            body.insert(format!("revoke-{right}"), serde_json::json!([]));
+        }
+        let answer = self.admin(
+            "PUT",
+            &format!("/{}?o=acl&manager", encode(vol)),
+            serde_json::Value::Object(body).to_string().as_bytes(),
+        );
+        self.wait_job(&answer, &format!("granting {rights:?} on {vol} to {user}"));
+    }
+
     /// A request signed with the admin key, to the first node that answers.
     pub fn admin(&self, method: &str, path: &str, body: &[u8]) -> SxAnswer {
         self.request(&self.nodes, method, path, body)

@@ -45,16 +45,6 @@ pub(super) async fn fail_during(
 }
 
 impl FakeSx {
-    /// Grants `user` read (and write) access to a volume.
-    pub fn grant(&self, volume: &str, user: &str, write: bool) {
-        if let Some(v) = self.state().volumes.get_mut(volume) {
-            v.readers.push(user.to_owned());
-            if write {
-                v.writers.push(user.to_owned());
-            }
-        }
-    }
-
     /// Runs `action` once, just before the fake handles the next request that `matches`.
     pub fn before_next(&self, matches: HookMatch, action: HookAction) {
         self.state().hooks.push(Hook {

@@ -14,6 +14,7 @@
 
 #![allow(dead_code)] // compiled twice: the lib unit tests (src/store/sx/tests) use a subset
 
+mod acl;
 mod blocks;
 mod control;
 mod date;
@@ -39,6 +40,7 @@ use ring::{digest, hmac};
 use serde_json::{json, Map, Value};
 
 // The handlers the modules call across: request routing dispatches to the others.
+use acl::{change_acl, list_acl};
 use blocks::{data_request, hash_list, upload_request};
 use control::fail_during;
 use files::file_request;
@@ -113,6 +115,24 @@ struct UserRec {
     admin: bool,
 }
 
+/// A user's stored rights on a volume (SX's `privs` table). The owner's manage right and an
+/// admin's rights come from who they are, not from here.
+#[derive(Clone, Copy, Default)]
+struct Privs {
+    read: bool,
+    write: bool,
+    manager: bool,
+}
+
+impl Privs {
+    /// What SX stores for a volume's owner (hashfs.c, volume creation and owner change).
+    const OWNER: Privs = Privs {
+        read: true,
+        write: true,
+        manager: false,
+    };
+}
+
 #[derive(Clone)]
 struct FileRec {
     size: u64,
@@ -131,8 +151,8 @@ struct VolumeRec {
     size: u64,
     replicas: usize,
     meta: Map<String, Value>,
-    readers: Vec<String>,
-    writers: Vec<String>,
+    /// Each user's stored rights on the volume, the owner's (read and write) included.
+    privs: BTreeMap<String, Privs>,
     nodes: Vec<usize>,
     files: BTreeMap<String, FileRec>,
 }

@@ -171,9 +171,14 @@ pub(super) fn answer(req: &HttpRequest, uri: &str, body: Bytes, node: &NodeCtx) 
                 return fail(400, "No such user");
             }
             st.users.remove(&name);
+            // Like SX (hashfs.c, user removal): the heir owns the volumes, with read and write.
             for v in st.volumes.values_mut() {
+                v.privs.remove(&name);
                 if v.owner == name {
                     v.owner = heir.clone();
+                    let privs = v.privs.entry(heir.clone()).or_default();
+                    privs.read = true;
+                    privs.write = true;
                 }
             }
             st.new_job(n, &user, None)

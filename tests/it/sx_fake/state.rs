@@ -117,14 +117,18 @@ impl State {
         self.users.get(user).is_some_and(|u| u.admin)
     }
 
+    /// Whether `user` may read and write the volume (an admin may do all).
     pub(super) fn privs(&self, user: &str, vol: &VolumeRec) -> (bool, bool) {
-        if self.is_admin(user) || vol.owner == user {
+        if self.is_admin(user) {
             return (true, true);
         }
-        (
-            vol.readers.iter().any(|r| r == user),
-            vol.writers.iter().any(|w| w == user),
-        )
+        let stored = vol.privs.get(user).copied().unwrap_or_default();
+        (stored.read, stored.write)
+    }
+
+    /// Whether `user` may manage the volume's ACL: an admin, the owner, or a manager.
+    pub(super) fn is_manager(&self, user: &str, vol: &VolumeRec) -> bool {
+        self.is_admin(user) || vol.owner == user || vol.privs.get(user).is_some_and(|p| p.manager)
     }
 
     pub(super) fn block_nodes(&self, hash: &str, replicas: usize) -> Vec<String> {

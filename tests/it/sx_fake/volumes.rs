@@ -21,10 +21,18 @@ pub(super) fn volume_request(
     body: Bytes,
 ) -> Answer {
     let is_get = *method == Method::GET || *method == Method::HEAD;
+    if q.get("o") == Some("acl") {
+        if is_get {
+            return list_acl(st, name, q, user);
+        }
+        if *method == Method::PUT {
+            return change_acl(st, n, name, user, &body);
+        }
+    }
     if is_get && q.get("o") == Some("locate") {
         let v = st.volume(name)?;
         let (r, w) = st.privs(user, v);
-        if !r && !w {
+        if !r && !w && !st.is_manager(user, v) {
             return fail(403, "Permission denied: not enough privileges");
         }
         let mut out = json!({
@@ -142,6 +150,7 @@ pub(super) fn volume_request(
         let meta = v["volumeMeta"].as_object().cloned().unwrap_or_default();
         let count = st.members;
         let start = (st.next_job as usize) % count;
+        let privs = BTreeMap::from([(owner.clone(), Privs::OWNER)]);
         st.volumes.insert(
             name.to_owned(),
             VolumeRec {
@@ -149,8 +158,7 @@ pub(super) fn volume_request(
                 size,
                 replicas,
                 meta,
-                readers: vec![],
-                writers: vec![],
+                privs,
                 nodes: (0..replicas).map(|i| (start + i) % count).collect(),
                 files: BTreeMap::new(),
             },
