@@ -31,45 +31,37 @@ pub struct Need {
     pub acl: Option<(Permission, AclTarget)>,
 }
 
-const fn bucket(action: &'static str, acl: Option<Permission>) -> Need {
+/// A need whose ACL permission, if any, is looked up on `target`.
+const fn with(
+    action: &'static str,
+    on_object: bool,
+    target: AclTarget,
+    acl: Option<Permission>,
+) -> Need {
     Need {
         action,
         also: None,
-        on_object: false,
-        object_phase: false,
+        on_object,
+        object_phase: matches!(target, AclTarget::Object),
         acl: match acl {
-            Some(p) => Some((p, AclTarget::Bucket)),
+            Some(p) => Some((p, target)),
             None => None,
         },
     }
+}
+
+const fn bucket(action: &'static str, acl: Option<Permission>) -> Need {
+    with(action, false, AclTarget::Bucket, acl)
 }
 
 /// An object operation granted by a permission on the bucket (writes).
 const fn object_by_bucket(action: &'static str, acl: Option<Permission>) -> Need {
-    Need {
-        action,
-        also: None,
-        on_object: true,
-        object_phase: false,
-        acl: match acl {
-            Some(p) => Some((p, AclTarget::Bucket)),
-            None => None,
-        },
-    }
+    with(action, true, AclTarget::Bucket, acl)
 }
 
 /// An operation on an existing object, granted by the object's own ACL.
 const fn object(action: &'static str, acl: Option<Permission>) -> Need {
-    Need {
-        action,
-        also: None,
-        on_object: true,
-        object_phase: true,
-        acl: match acl {
-            Some(p) => Some((p, AclTarget::Object)),
-            None => None,
-        },
-    }
+    with(action, true, AclTarget::Object, acl)
 }
 
 /// What `operation` needs; None for the operations without a bucket (ListBuckets, decided

@@ -94,6 +94,23 @@ impl World {
         .map_err(|e| e.code)
     }
 
+    /// Sets alice's bucket ACL to these `x-amz-grant-*` headers.
+    async fn grant(&self, headers: &[(&str, &str)]) {
+        let request = crate::s3::acl::from_headers(|name| {
+            headers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap()
+        .unwrap();
+        let owner = acl_owner(&self.alice);
+        let acl = request
+            .resolve(&owner, &owner, &Default::default())
+            .unwrap();
+        self.set(DOC_ACL, Some(&acl.to_stored())).await;
+    }
+
     /// The whole decision of an object operation on an object with these documents.
     async fn object(
         &self,
@@ -165,21 +182,9 @@ async fn owners_run_as_themselves_and_others_need_a_grant() {
 #[actix_web::test]
 async fn acl_grants_run_as_the_bucket_owner() {
     let w = World::new().await;
-    let request = crate::s3::acl::from_headers(|name| match name {
-        "x-amz-grant-read" => Some(format!("id=\"{}\"", w.bob.canonical_id)),
-        "x-amz-grant-write" => Some(format!("id=\"{}\"", w.bob.canonical_id)),
-        _ => None,
-    })
-    .unwrap()
-    .unwrap();
-    let acl = request
-        .resolve(
-            &acl_owner(&w.alice),
-            &acl_owner(&w.alice),
-            &Default::default(),
-        )
-        .unwrap();
-    w.set(DOC_ACL, Some(&acl.to_stored())).await;
+    let bob = format!("id=\"{}\"", w.bob.canonical_id);
+    w.grant(&[("x-amz-grant-read", &bob), ("x-amz-grant-write", &bob)])
+        .await;
     let (run_as, access) = w
         .decide(Some(&w.bob), Operation::ListObjectsV2, "")
         .await
@@ -377,23 +382,11 @@ async fn acl_requests_follow_ownership_and_block_public_acls() {
 #[actix_web::test]
 async fn uploads_belong_to_their_initiator() {
     let w = World::new().await;
-    let request = crate::s3::acl::from_headers(|name| match name {
-        "x-amz-grant-write" => Some(format!(
-            "id=\"{}\", uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"",
-            w.bob.canonical_id
-        )),
-        _ => None,
-    })
-    .unwrap()
-    .unwrap();
-    let acl = request
-        .resolve(
-            &acl_owner(&w.alice),
-            &acl_owner(&w.alice),
-            &Default::default(),
-        )
-        .unwrap();
-    w.set(DOC_ACL, Some(&acl.to_stored())).await;
+    let writers = format!(
+        "id=\"{}\", uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"",
+        w.bob.canonical_id
+    );
+    w.grant(&[("x-amz-grant-write", &writers)]).await;
     let (_, bob) = w
         .decide(Some(&w.bob), Operation::CreateMultipartUpload, "k")
         .await
