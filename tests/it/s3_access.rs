@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::common::clients::{curl_get, curl_post_form, Aws, S3cmd};
 use crate::common::raw::{obj_path, Auth};
-use crate::common::{unique_bucket, write, TestServer};
+use crate::common::{unique_bucket, write, xml_text, TestServer};
 
 fn aws_canned_acls_open_and_close_anonymous_reads(s: &TestServer) {
     let aws = Aws::new(s);
@@ -126,6 +126,47 @@ fn aws_canned_acls_open_and_close_anonymous_reads(s: &TestServer) {
         .ok();
     assert_eq!(curl_post_form(&bucket_url, "form", &f), 204);
     assert_eq!(c.get_object(&b, "form"), b"public bytes");
+    // Anonymous callers upload in parts too, into their own uploads only (AWS: "Multipart
+    // upload API and permissions"): a user's upload is not theirs to write into.
+    let anonymous = |req: crate::common::raw::Req<'_>| req.auth(Auth::Anonymous).send();
+    let text = anonymous(c.post(&obj_path(&b, "mp")).sub("uploads"))
+        .ok()
+        .text();
+    let id = xml_text(&text, "UploadId").expect("UploadId");
+    let part = anonymous(
+        c.put(&obj_path(&b, "mp"))
+            .query("partNumber", "1")
+            .query("uploadId", &id)
+            .body("anonymous part"),
+    )
+    .ok();
+    let etag = part.header("etag").expect("ETag").to_string();
+    let done = format!(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part></CompleteMultipartUpload>"
+    );
+    anonymous(
+        c.post(&obj_path(&b, "mp"))
+            .query("uploadId", &id)
+            .body(done),
+    )
+    .ok();
+    assert_eq!(c.get_object(&b, "mp"), b"anonymous part");
+    let owners = xml_text(
+        &c.post(&obj_path(&b, "mine"))
+            .sub("uploads")
+            .send()
+            .ok()
+            .text(),
+        "UploadId",
+    )
+    .expect("UploadId");
+    anonymous(
+        c.put(&obj_path(&b, "mine"))
+            .query("partNumber", "1")
+            .query("uploadId", &owners)
+            .body("intruder"),
+    )
+    .assert_error(403, "AccessDenied");
     assert_eq!(curl_get(&url("pub"), &dir.join("out")), 403);
     aws.ok(&[
         "s3api",

@@ -23,8 +23,10 @@ pub enum Signature {
         /// For `s3:signatureAge` (a SigV4-only key).
         signed_at: Option<SystemTime>,
     },
-    /// A browser form (POST Object).
-    Post,
+    /// A browser form (POST Object), signed with SigV4 or SigV2.
+    Post {
+        v4: bool,
+    },
 }
 
 /// Request headers whose values are `s3:` condition keys of the same name.
@@ -129,7 +131,8 @@ pub fn condition_values(facts: &RequestFacts<'_>) -> ConditionValues {
             }
             (Some("AWS4-HMAC-SHA256"), Some(auth_type(presigned)))
         }
-        Signature::Post => (Some("AWS4-HMAC-SHA256"), Some("POST")),
+        Signature::Post { v4: true } => (Some("AWS4-HMAC-SHA256"), Some("POST")),
+        Signature::Post { v4: false } => (Some("AWS"), Some("POST")),
     };
     if let Some(version) = version {
         one("s3:signatureversion", version.into());

@@ -42,6 +42,10 @@ const OWNER_KEEPS: &[&str] = &[
     "s3:DeleteBucketPolicy",
 ];
 
+/// The initiator recorded for an upload an anonymous caller starts: not a user name (names
+/// hold no `*`).
+pub const ANONYMOUS_INITIATOR: &str = "*anonymous*";
+
 pub fn access_denied() -> S3Error {
     S3Error::new(S3ErrorCode::AccessDenied, "Access Denied")
 }
@@ -213,24 +217,36 @@ impl Access {
     }
 
     /// Who to record as the initiator of a multipart upload this request starts: the
-    /// requester, unless it acts as the bucket owner.
+    /// requester ([`ANONYMOUS_INITIATOR`] for an anonymous one), unless it acts as the
+    /// bucket owner.
     pub fn initiator(&self) -> Option<String> {
-        let requester = self.requester.as_ref()?;
-        (!self.is_owner).then(|| requester.name.clone())
+        if self.is_owner {
+            return None;
+        }
+        Some(
+            self.requester
+                .as_ref()
+                .map_or_else(|| ANONYMOUS_INITIATOR.to_string(), |r| r.name.clone()),
+        )
     }
 
-    /// Only the user who started a multipart upload may add parts to it or complete it; the
-    /// bucket owner may too, and with `policy_suffices` (ListParts, AbortMultipartUpload)
-    /// anyone the bucket policy allows. AWS: "Multipart upload API and permissions".
+    /// Only the user who started a multipart upload may add parts to it or complete it (an
+    /// upload with no recorded initiator is the bucket owner's). With `policy_suffices`
+    /// (ListParts, AbortMultipartUpload) the bucket owner and anyone the bucket policy allows
+    /// may too. AWS: "Multipart upload API and permissions".
     pub fn check_upload(&self, upload: &ObjectMeta, policy_suffices: bool) -> Result<(), S3Error> {
         let policy_allows = self.known_policy == Some(Decision::Allow)
             && self.rules.as_ref().is_some_and(|r| !r.restricted());
-        if self.is_owner || (policy_suffices && policy_allows) {
+        if policy_suffices && (self.is_owner || policy_allows) {
             return Ok(());
         }
-        let initiator = objmeta::get(upload, objmeta::INITIATOR);
-        match (&self.requester, initiator) {
-            (Some(requester), Some(initiator)) if requester.name == initiator => Ok(()),
+        let requester = self
+            .requester
+            .as_ref()
+            .map_or(ANONYMOUS_INITIATOR, |r| r.name.as_str());
+        match objmeta::get(upload, objmeta::INITIATOR) {
+            Some(initiator) if initiator == requester => Ok(()),
+            None if self.is_owner => Ok(()),
             _ => Err(access_denied()),
         }
     }

@@ -30,6 +30,9 @@ pub struct BucketRules {
     pub policy_unreadable: bool,
     /// The policy has conditions on the tags of existing objects.
     pub policy_reads_tags: bool,
+    /// The bucket's own ACL (not the backend's grants) gives someone besides the owner
+    /// something.
+    pub acl_shared: bool,
     pub acl: Acl,
     /// The bucket's own Block Public Access flags (GetPublicAccessBlock shows these).
     pub own_public_block: Option<PublicAccessBlock>,
@@ -58,6 +61,9 @@ impl BucketRules {
             }
         };
         let mut acl = Acl::from_stored(docs.get(DOC_ACL), &super::acl_owner(&owner));
+        let acl_shared = acl.grants.iter().any(
+            |grant| !matches!(&grant.grantee, Grantee::User { id } if *id == owner.canonical_id),
+        );
         let backend_readers = add_backend_grants(&mut acl, &docs.backend_grants);
         let own_public_block = docs
             .get(public_block::DOC_PUBLIC_ACCESS_BLOCK)
@@ -74,6 +80,7 @@ impl BucketRules {
                 .is_some_and(|p| p.uses_condition_key("s3:ExistingObjectTag/")),
             policy,
             policy_unreadable,
+            acl_shared,
             acl,
             own_public_block,
             public_block,
@@ -159,6 +166,10 @@ impl RulesCache {
         let rules = Arc::new(BucketRules::read(&docs, defaults));
         if self.changes.load(Ordering::Acquire) == changes {
             self.rules.insert(bucket.to_string(), rules.clone());
+            // A change that landed between the check and the insert forgets it again.
+            if self.changes.load(Ordering::Acquire) != changes {
+                self.rules.invalidate(bucket);
+            }
         }
         Ok(rules)
     }

@@ -407,10 +407,22 @@ async fn uploads_belong_to_their_initiator() {
     assert!(parts.check_upload(&upload(None), false).is_err());
     let (_, anonymous) = w.decide(None, Operation::UploadPart, "k").await.unwrap();
     assert!(anonymous.check_upload(&upload(Some("bob")), false).is_err());
+    // Anonymous callers are one initiator, as on AWS.
+    let (_, starts) = w
+        .decide(None, Operation::CreateMultipartUpload, "k")
+        .await
+        .unwrap();
+    let theirs = starts.initiator();
+    assert!(anonymous
+        .check_upload(&upload(theirs.as_deref()), false)
+        .is_ok());
     let (_, alice) = w
         .decide(Some(&w.alice), Operation::AbortMultipartUpload, "k")
         .await
         .unwrap();
     assert!(alice.initiator().is_none());
-    assert!(alice.check_upload(&upload(Some("bob")), false).is_ok());
+    // The bucket owner may list and abort bob's upload, not write into it.
+    assert!(alice.check_upload(&upload(Some("bob")), true).is_ok());
+    assert!(alice.check_upload(&upload(Some("bob")), false).is_err());
+    assert!(alice.check_upload(&upload(None), false).is_ok());
 }

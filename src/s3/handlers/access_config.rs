@@ -9,7 +9,6 @@ use crate::config::ObjectOwnership;
 use crate::s3::access::ownership::{self, DOC_OWNERSHIP};
 use crate::s3::access::public_block::{self, DOC_PUBLIC_ACCESS_BLOCK};
 use crate::s3::access::BucketRules;
-use crate::s3::acl::Grantee;
 use crate::s3::body::{RequestBody, MAX_XML_BODY};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::xml::XmlWriter;
@@ -81,20 +80,11 @@ pub async fn put_ownership_controls<S: ObjectStore>(
     let chosen = ownership::parse_xml(&document)?;
     // ACLs cannot be disabled while they give anyone but the owner something (AWS: "Bucket
     // cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting").
-    if chosen == ObjectOwnership::BucketOwnerEnforced {
-        let rules = rules(ctx).await?;
-        let owner = &rules.owner.canonical_id;
-        let shared = rules
-            .acl
-            .grants
-            .iter()
-            .any(|grant| !matches!(&grant.grantee, Grantee::User { id } if id == owner));
-        if shared {
-            return Err(S3Error::new(
-                S3ErrorCode::InvalidBucketAclWithObjectOwnership,
-                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
-            ));
-        }
+    if chosen == ObjectOwnership::BucketOwnerEnforced && rules(ctx).await?.acl_shared {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidBucketAclWithObjectOwnership,
+            "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+        ));
     }
     set_bucket_document(ctx, DOC_OWNERSHIP, Some(ownership::to_xml(chosen))).await?;
     Ok(HttpResponse::Ok().finish())

@@ -541,7 +541,9 @@ pub async fn list_parts<S: ObjectStore>(
     let remaining: Vec<&PartInfo> = parts.iter().filter(|p| p.number as u64 > marker).collect();
     let page = &remaining[..remaining.len().min(max_parts)];
     let truncated = remaining.len() > page.len();
-    let owner = identity_of(&ctx.who);
+    // The user who started the upload (the bucket owner when none is recorded).
+    let owner = objmeta::get(&upload.meta, objmeta::INITIATOR)
+        .map_or_else(|| identity_of(&ctx.who), crate::s3::identity::Identity::of);
 
     let mut w = XmlWriter::new();
     w.open_root("ListPartsResult");

@@ -241,20 +241,26 @@ pub async fn post_object<S: ObjectStore>(
         Some(document) => Some(tagging::parse_xml(document.as_bytes(), MAX_OBJECT_TAGS)?),
         None => None,
     };
+    // Only what the upload applies: a grant field, say, would satisfy a condition and
+    // then give nothing.
     let field = |name: &str| match name {
         "x-amz-acl" => fields.get("acl").map(str::to_string),
         "x-amz-tagging" => form_tags.as_ref().map(tagging::encode),
-        _ => fields.get(name).map(str::to_string),
+        "x-amz-server-side-encryption" | "x-amz-server-side-encryption-aws-kms-key-id" => {
+            fields.get(name).map(str::to_string)
+        }
+        _ => None,
     };
     let facts = RequestFacts {
         req,
         fields: Some(&field),
         query: &Query::default(),
         requester: requester.as_ref(),
-        signature: if requester.is_some() {
-            Signature::Post
-        } else {
-            Signature::None
+        signature: match requester {
+            Some(_) => Signature::Post {
+                v4: fields.get("x-amz-algorithm").is_some(),
+            },
+            None => Signature::None,
         },
         secure: transport.secure,
         now: std::time::SystemTime::now(),
