@@ -75,9 +75,14 @@ impl BucketRules {
         BucketRules {
             bucket,
             owner,
+            // As a condition key, or as a policy variable in a Resource or a condition value.
             policy_reads_tags: policy
                 .as_ref()
-                .is_some_and(|p| p.uses_condition_key("s3:ExistingObjectTag/")),
+                .is_some_and(|p| p.uses_condition_key("s3:ExistingObjectTag/"))
+                || docs.get(DOC_POLICY).is_some_and(|text| {
+                    text.to_ascii_lowercase()
+                        .contains("${s3:existingobjecttag/")
+                }),
             policy,
             policy_unreadable,
             acl_shared,

@@ -361,25 +361,31 @@ fn arn_match(pattern: &str, arn: &str) -> bool {
 }
 
 impl Condition {
+    /// The text operands with their policy variables (`${aws:username}`, ...) replaced by
+    /// the request's values; an operand whose variable has no value is left out.
+    fn texts<'a>(
+        &'a self,
+        request: &'a ConditionValues,
+    ) -> impl Iterator<Item = std::borrow::Cow<'a, str>> + 'a {
+        self.operands.iter().filter_map(|o| match o {
+            Operand::Text(p) => super::expand_variables(p, request),
+            _ => None,
+        })
+    }
+
     /// Does one request value satisfy the (unnegated) operator against any policy value?
-    fn matches(&self, value: &str) -> bool {
+    fn matches(&self, value: &str, request: &ConditionValues) -> bool {
         match self.test {
-            Test::String(how) => self.operands.iter().any(|o| match (o, how) {
-                (Operand::Text(p), StringMatch::Exact) => p == value,
-                (Operand::Text(p), StringMatch::IgnoreCase) => {
-                    p.to_lowercase() == value.to_lowercase()
-                }
-                (Operand::Text(p), StringMatch::Like) => wildcard_match(p, value),
-                _ => false,
+            Test::String(how) => self.texts(request).any(|p| match how {
+                StringMatch::Exact => p == value,
+                StringMatch::IgnoreCase => p.to_lowercase() == value.to_lowercase(),
+                StringMatch::Like => wildcard_match(&p, value),
             }),
             Test::Binary => self
                 .operands
                 .iter()
                 .any(|o| matches!(o, Operand::Text(p) if p == value)),
-            Test::Arn => self
-                .operands
-                .iter()
-                .any(|o| matches!(o, Operand::Text(p) if arn_match(p, value))),
+            Test::Arn => self.texts(request).any(|p| arn_match(&p, value)),
             Test::Numeric(comparison) | Test::Date(comparison) => {
                 let parse = if matches!(self.test, Test::Date(_)) {
                     parse_date
@@ -433,7 +439,7 @@ impl Condition {
                 || self.qualifier == Qualifier::ForAllValues
                 || (self.negated && self.qualifier == Qualifier::None);
         }
-        let satisfies = |value: &String| self.matches(value) != self.negated;
+        let satisfies = |value: &String| self.matches(value, request) != self.negated;
         match self.qualifier {
             Qualifier::ForAllValues => values.iter().all(satisfies),
             Qualifier::ForAnyValue => values.iter().any(satisfies),

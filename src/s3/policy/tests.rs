@@ -577,3 +577,27 @@ fn policy_variables_in_resources() {
         Decision::Allow
     );
 }
+
+/// Policy variables in condition values (the s3:prefix example of "Bucket policy examples":
+/// each user lists only its home).
+#[test]
+fn policy_variables_in_conditions() {
+    let p = policy(
+        r#"{"Effect":"Allow","Principal":"*","Action":"s3:ListBucket",
+            "Resource":"arn:aws:s3:::bkt",
+            "Condition":{"StringLike":{"s3:prefix":"home/${aws:username}/*"}}}"#,
+    );
+    let list = |user: &[&str], prefix: &str| {
+        decide(
+            &p,
+            ALICE,
+            "s3:ListBucket",
+            "arn:aws:s3:::bkt",
+            &[("aws:username", user), ("s3:prefix", &[prefix])],
+        )
+    };
+    assert_eq!(list(&["alice"], "home/alice/docs"), Decision::Allow);
+    assert_eq!(list(&["alice"], "home/bob/docs"), Decision::NotSpecified);
+    // No user name: the variable names nothing, so nothing matches.
+    assert_eq!(list(&[], "home//docs"), Decision::NotSpecified);
+}
