@@ -646,9 +646,10 @@ async fn bucket_access<S: ObjectStore>(
         Verdict::Pending if !need.object_phase => return Err(access_denied()),
         Verdict::Pending => Some(need),
     };
-    let bucket_arn = format!("arn:aws:s3:::{bucket}");
+    // Only for others: the owner may always list (no allocation on its hot path).
     let can_list = is_owner
         || actions::need(Operation::ListObjects).is_some_and(|list| {
+            let bucket_arn = format!("arn:aws:s3:::{bucket}");
             let policy = policy_decision(
                 &rules,
                 requester.as_ref(),
