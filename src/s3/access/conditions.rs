@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use actix_web::HttpRequest;
 
 use crate::s3::identity::Identity;
-use crate::s3::policy::ConditionValues;
+use crate::s3::policy::{ConditionValues, Policy};
 use crate::s3::router::Query;
 use crate::s3::tagging;
 use crate::time::iso8601;
@@ -30,18 +30,24 @@ pub enum Signature {
 }
 
 /// Request headers whose values are `s3:` condition keys of the same name.
-const HEADER_KEYS: &[&str] = &[
-    "x-amz-acl",
-    "x-amz-server-side-encryption",
-    "x-amz-server-side-encryption-aws-kms-key-id",
-    "x-amz-content-sha256",
-    "x-amz-copy-source",
-    "x-amz-metadata-directive",
-    "x-amz-grant-read",
-    "x-amz-grant-write",
-    "x-amz-grant-read-acp",
-    "x-amz-grant-write-acp",
-    "x-amz-grant-full-control",
+const HEADER_KEYS: &[(&str, &str)] = &[
+    ("x-amz-acl", "s3:x-amz-acl"),
+    (
+        "x-amz-server-side-encryption",
+        "s3:x-amz-server-side-encryption",
+    ),
+    (
+        "x-amz-server-side-encryption-aws-kms-key-id",
+        "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    ),
+    ("x-amz-content-sha256", "s3:x-amz-content-sha256"),
+    ("x-amz-copy-source", "s3:x-amz-copy-source"),
+    ("x-amz-metadata-directive", "s3:x-amz-metadata-directive"),
+    ("x-amz-grant-read", "s3:x-amz-grant-read"),
+    ("x-amz-grant-write", "s3:x-amz-grant-write"),
+    ("x-amz-grant-read-acp", "s3:x-amz-grant-read-acp"),
+    ("x-amz-grant-write-acp", "s3:x-amz-grant-write-acp"),
+    ("x-amz-grant-full-control", "s3:x-amz-grant-full-control"),
 ];
 
 /// Listing parameters that are `s3:` keys (`max-keys` as `s3:max-keys`).
@@ -68,28 +74,37 @@ pub struct RequestFacts<'a> {
     pub now: SystemTime,
 }
 
-pub fn condition_values(facts: &RequestFacts<'_>) -> ConditionValues {
+/// The request's values of the keys `wanted` names (all of them for None): a GET under a
+/// policy that tests only `aws:SourceIp` formats no time and copies no header.
+pub fn condition_values(facts: &RequestFacts<'_>, wanted: Option<&Policy>) -> ConditionValues {
+    let wants = |key: &str| wanted.is_none_or(|policy| policy.reads_key(key));
     let mut values = ConditionValues::default();
-    let mut one = |key: &str, value: String| values.set(key, vec![value]);
-    if let Some(peer) = facts.req.peer_addr() {
-        one("aws:SourceIp", peer.ip().to_string());
-    }
-    one("aws:SecureTransport", facts.secure.to_string());
-    one("aws:CurrentTime", iso8601(facts.now));
-    let epoch = facts
-        .now
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    one("aws:EpochTime", epoch.to_string());
-    match facts.requester {
-        Some(user) => {
-            one("aws:username", user.name.clone());
-            one("aws:userid", user.canonical_id.clone());
-            one("aws:PrincipalArn", user.arn());
-            one("aws:PrincipalType", "User".into());
+    let mut put = |key: &str, value: &dyn Fn() -> Option<String>| {
+        if wants(key) {
+            if let Some(value) = value() {
+                values.set(key, vec![value]);
+            }
         }
-        None => one("aws:PrincipalType", "Anonymous".into()),
-    }
+    };
+    put("aws:SourceIp", &|| {
+        facts.req.peer_addr().map(|peer| peer.ip().to_string())
+    });
+    put("aws:SecureTransport", &|| Some(facts.secure.to_string()));
+    put("aws:CurrentTime", &|| Some(iso8601(facts.now)));
+    put("aws:EpochTime", &|| {
+        let epoch = facts
+            .now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Some(epoch.to_string())
+    });
+    let user = facts.requester;
+    put("aws:username", &|| user.map(|u| u.name.clone()));
+    put("aws:userid", &|| user.map(|u| u.canonical_id.clone()));
+    put("aws:PrincipalArn", &|| user.map(Identity::arn));
+    put("aws:PrincipalType", &|| {
+        Some(if user.is_some() { "User" } else { "Anonymous" }.into())
+    });
     let header = |name: &str| {
         facts
             .req
@@ -98,25 +113,17 @@ pub fn condition_values(facts: &RequestFacts<'_>) -> ConditionValues {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    if let Some(referer) = header("referer") {
-        one("aws:Referer", referer);
-    }
-    if let Some(agent) = header("user-agent") {
-        one("aws:UserAgent", agent);
-    }
+    put("aws:Referer", &|| header("referer"));
+    put("aws:UserAgent", &|| header("user-agent"));
     let header = |name: &str| match facts.fields {
         Some(field) => field(name),
         None => header(name),
     };
-    for name in HEADER_KEYS {
-        if let Some(value) = header(name) {
-            one(&format!("s3:{name}"), value);
-        }
+    for (name, key) in HEADER_KEYS {
+        put(key, &|| header(name));
     }
     for (param, key) in QUERY_KEYS {
-        if let Some(value) = facts.query.get(param) {
-            one(key, value.to_string());
-        }
+        put(key, &|| facts.query.get(param).map(str::to_string));
     }
     let (version, kind) = match facts.signature {
         Signature::None => (None, None),
@@ -125,28 +132,26 @@ pub fn condition_values(facts: &RequestFacts<'_>) -> ConditionValues {
             presigned,
             signed_at,
         } => {
-            let age = signed_at.and_then(|t| facts.now.duration_since(t).ok());
-            if let Some(age) = age {
-                one("s3:signatureAge", age.as_millis().to_string());
-            }
+            put("s3:signatureAge", &|| {
+                let age = signed_at.and_then(|t| facts.now.duration_since(t).ok());
+                age.map(|age| age.as_millis().to_string())
+            });
             (Some("AWS4-HMAC-SHA256"), Some(auth_type(presigned)))
         }
         Signature::Post { v4: true } => (Some("AWS4-HMAC-SHA256"), Some("POST")),
         Signature::Post { v4: false } => (Some("AWS"), Some("POST")),
     };
-    if let Some(version) = version {
-        one("s3:signatureversion", version.into());
-    }
-    if let Some(kind) = kind {
-        one("s3:authType", kind.into());
-    }
-    // A malformed tagging header is the handler's error to report; here it sets no key.
-    if let Some(Ok(tags)) = header("x-amz-tagging").map(|h| tagging::parse_header(&h)) {
-        let keys = tags.iter().map(|(k, _)| k.clone()).collect();
-        for (key, value) in tags {
-            values.set(&format!("s3:RequestObjectTag/{key}"), vec![value]);
+    put("s3:signatureversion", &|| version.map(str::to_string));
+    put("s3:authType", &|| kind.map(str::to_string));
+    if wants("s3:RequestObjectTag") || wants("s3:RequestObjectTagKeys") {
+        // A malformed tagging header is the handler's error to report; here it sets no key.
+        if let Some(Ok(tags)) = header("x-amz-tagging").map(|h| tagging::parse_header(&h)) {
+            let keys = tags.iter().map(|(k, _)| k.clone()).collect();
+            for (key, value) in tags {
+                values.set(&format!("s3:RequestObjectTag/{key}"), vec![value]);
+            }
+            values.set("s3:RequestObjectTagKeys", keys);
         }
-        values.set("s3:RequestObjectTagKeys", keys);
     }
     values
 }

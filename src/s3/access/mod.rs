@@ -24,7 +24,7 @@ use crate::s3::acl::{Acl, AclRequest, CannedAcl, Owner, Permission};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::identity::Identity;
 use crate::s3::objmeta;
-use crate::s3::policy::{ConditionValues, Decision, PolicyRequest, Requester};
+use crate::s3::policy::{ConditionValues, Decision, Policy, PolicyRequest, Requester};
 use crate::s3::router::Operation;
 use crate::store::{ObjectMeta, ObjectStore, Principal};
 
@@ -530,7 +530,11 @@ pub async fn authorize<S: ObjectStore>(
     };
     // A copy's source is decided with the same condition values.
     let copies = matches!(operation, Operation::CopyObject | Operation::UploadPartCopy);
-    let values = || Arc::new(conditions::condition_values(request));
+    // A copy reads its source under the source bucket's policy: it gathers every key.
+    let values = |policy: Option<&Policy>| {
+        let wanted = if copies { None } else { policy };
+        Arc::new(conditions::condition_values(request, wanted))
+    };
     let (run_as, access) = match bucket_access(
         store, cache, defaults, requester, &values, copies, need, bucket, key,
     )
@@ -551,7 +555,7 @@ pub async fn authorize<S: ObjectStore>(
             };
             let access = Access {
                 requester,
-                conditions: Some(values()),
+                conditions: Some(values(rules.policy.as_ref())),
                 rules: Some(rules),
                 pending: None,
                 can_list: false,
@@ -588,7 +592,7 @@ impl Access {
     ) -> Result<(Principal, Access), S3Error> {
         let need = actions::need(Operation::GetObject)
             .ok_or_else(|| S3Error::internal("GetObject has no access need"))?;
-        let values = || self.conditions.clone().unwrap_or_default();
+        let values = |_: Option<&Policy>| self.conditions.clone().unwrap_or_default();
         bucket_access(
             store,
             cache,
@@ -610,7 +614,7 @@ async fn bucket_access<S: ObjectStore>(
     cache: &RulesCache,
     defaults: &crate::s3::S3Config,
     requester: Option<Identity>,
-    values: &dyn Fn() -> Arc<ConditionValues>,
+    values: &dyn Fn(Option<&Policy>) -> Arc<ConditionValues>,
     always_read_conditions: bool,
     need: Need,
     bucket: &str,
@@ -621,7 +625,8 @@ async fn bucket_access<S: ObjectStore>(
         .map_or(Principal::Anonymous, |r| Principal::User(r.name.clone()));
     let rules = cache.get(store, defaults, bucket).await?;
     let is_owner = store.counts_as_owner(&principal, &rules.owner.name);
-    let conditions = (rules.policy.is_some() || always_read_conditions).then(values);
+    let conditions =
+        (rules.policy.is_some() || always_read_conditions).then(|| values(rules.policy.as_ref()));
     let resource = if need.on_object {
         format!("arn:aws:s3:::{bucket}/{key}")
     } else {

@@ -78,11 +78,7 @@ impl BucketRules {
             // As a condition key, or as a policy variable in a Resource or a condition value.
             policy_reads_tags: policy
                 .as_ref()
-                .is_some_and(|p| p.uses_condition_key("s3:ExistingObjectTag/"))
-                || docs.get(DOC_POLICY).is_some_and(|text| {
-                    text.to_ascii_lowercase()
-                        .contains("${s3:existingobjecttag/")
-                }),
+                .is_some_and(|p| p.reads_key("s3:ExistingObjectTag")),
             policy,
             policy_unreadable,
             acl_shared,

@@ -453,6 +453,14 @@ impl Condition {
         &self.key
     }
 
+    /// The text operands as written (policy variables unexpanded).
+    pub(super) fn operand_texts(&self) -> impl Iterator<Item = &str> {
+        self.operands.iter().filter_map(|o| match o {
+            Operand::Text(text) => Some(text.as_str()),
+            _ => None,
+        })
+    }
+
     /// True when this condition, on an `Allow`, confines it to requesters or networks named
     /// by fixed values (no wildcard, no policy variable): the exceptions of "The meaning of
     /// public" (Amazon S3 User Guide, Blocking public access).

@@ -26,6 +26,9 @@ pub const MAX_POLICY_SIZE: usize = 20 * 1024;
 #[derive(Clone, Debug)]
 pub struct Policy {
     statements: Vec<Statement>,
+    /// The condition keys its conditions and `${...}` variables read, by name (lowercase, up
+    /// to any `/`): a request gathers only these values.
+    keys_read: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,6 +131,22 @@ pub(crate) fn expand_variables<'p>(
     Some(std::borrow::Cow::Owned(out))
 }
 
+/// The keys of the `${...}` variables in `pattern` (`${$}` is no key).
+fn variables(pattern: &str) -> impl Iterator<Item = &str> {
+    pattern
+        .split("${")
+        .skip(1)
+        .filter_map(|after| after.split_once('}'))
+        .map(|(key, _)| key.trim())
+        .filter(|key| *key != "$")
+}
+
+/// A condition key's name: up to its first `/` (the tag key of `s3:RequestObjectTag/<tag>`
+/// is left out).
+fn key_name(key: &str) -> &str {
+    key.split('/').next().unwrap_or(key)
+}
+
 /// Does a principal value name this requester? A user is named by its canonical ID, its
 /// user ARN and its account's root ARN (each user is its own account); anonymous requests
 /// only by `*`.
@@ -170,8 +189,23 @@ impl Statement {
 impl Policy {
     /// Validates `document` as the policy of `bucket`: 400 MalformedPolicy saying why not.
     pub fn parse(document: &str, bucket: &str) -> Result<Policy, S3Error> {
+        let statements = document::parse(document, bucket)?;
+        let mut keys_read = Vec::new();
+        for statement in &statements {
+            let tested = statement.conditions.iter().map(|c| c.key());
+            let patterns = statement.resources.patterns.iter().map(String::as_str);
+            let operands = statement.conditions.iter().flat_map(|c| c.operand_texts());
+            let variables = patterns.chain(operands).flat_map(variables);
+            for key in tested.chain(variables) {
+                let name = key_name(key).to_ascii_lowercase();
+                if !keys_read.contains(&name) {
+                    keys_read.push(name);
+                }
+            }
+        }
         Ok(Policy {
-            statements: document::parse(document, bucket)?,
+            statements,
+            keys_read,
         })
     }
 
@@ -190,13 +224,10 @@ impl Policy {
         decision
     }
 
-    /// Does any condition test a key starting with `prefix` (case-insensitive), e.g.
-    /// `s3:ExistingObjectTag/`? The caller then knows it must fetch those values.
-    pub fn uses_condition_key(&self, prefix: &str) -> bool {
-        let prefix = prefix.to_ascii_lowercase();
-        self.statements
-            .iter()
-            .flat_map(|s| &s.conditions)
-            .any(|c| c.key().to_ascii_lowercase().starts_with(&prefix))
+    /// Does a condition or variable read the key `key` (`s3:ExistingObjectTag` stands for
+    /// every `s3:ExistingObjectTag/<tag>`)? The caller gathers only the values read.
+    pub fn reads_key(&self, key: &str) -> bool {
+        let name = key_name(key);
+        self.keys_read.iter().any(|k| k.eq_ignore_ascii_case(name))
     }
 }

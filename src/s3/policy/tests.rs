@@ -389,8 +389,9 @@ fn policy_tag_keys_keep_their_case() {
     assert!(cond(c, &[("s3:existingobjecttag/Env", &["prod"])]));
     assert!(!cond(c, &[("s3:existingobjecttag/env", &["prod"])]));
     let p = allow_get(r#""*""#, c);
-    assert!(p.uses_condition_key("s3:ExistingObjectTag/"));
-    assert!(!p.uses_condition_key("s3:RequestObjectTag/"));
+    assert!(p.reads_key("s3:ExistingObjectTag"));
+    assert!(p.reads_key("s3:existingobjecttag/Other"));
+    assert!(!p.reads_key("s3:RequestObjectTag"));
     let mut values = ConditionValues::default();
     values.set("AWS:SourceIp", vec!["10.0.0.1".into()]);
     assert_eq!(
@@ -398,6 +399,28 @@ fn policy_tag_keys_keep_their_case() {
         Some(&["10.0.0.1".to_string()][..])
     );
     assert_eq!(values.get("aws:userid"), None);
+}
+
+#[test]
+fn policy_reads_the_keys_of_its_conditions_and_variables() {
+    let p = policy(
+        r#"{"Effect":"Allow","Principal":"*","Action":"s3:GetObject",
+        "Resource":"arn:aws:s3:::bkt/${aws:username}/${s3:ExistingObjectTag/team}/${$}*",
+        "Condition":{"IpAddress":{"AWS:SourceIp":"10.0.0.0/8"},
+                     "StringLike":{"aws:Referer":"https://${aws:userid}.example/*"}}}"#,
+    );
+    for key in [
+        "aws:sourceip",
+        "aws:Referer",
+        "aws:username",
+        "aws:userid",
+        "s3:ExistingObjectTag",
+    ] {
+        assert!(p.reads_key(key), "{key}");
+    }
+    for key in ["aws:CurrentTime", "aws:UserAgent", "$", "s3:prefix"] {
+        assert!(!p.reads_key(key), "{key}");
+    }
 }
 
 #[test]
