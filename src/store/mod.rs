@@ -164,6 +164,8 @@ pub struct ObjectSummary {
     pub size: u64,
     pub last_modified: SystemTime,
     pub etag: String,
+    /// The value of the stored header the listing asked for, when the object has it.
+    pub header: Option<String>,
 }
 
 /// Where a listing starts, in UTF-8 byte order of keys.
@@ -441,7 +443,8 @@ pub trait ObjectStore: 'static {
         key: &str,
         etag: &str,
     ) -> Result<(), StoreError>;
-    /// Up to `limit` objects whose key starts with `prefix`, from `start`, in key order.
+    /// Up to `limit` objects whose key starts with `prefix`, from `start`, in key order, each
+    /// with its value of the stored header `header` (lowercase name) when one is asked for.
     async fn list_objects(
         &self,
         who: &Principal,
@@ -449,6 +452,7 @@ pub trait ObjectStore: 'static {
         prefix: &str,
         start: &ListStart,
         limit: usize,
+        header: Option<&str>,
     ) -> Result<Vec<ObjectSummary>, StoreError>;
 
     /// Returns the new upload id.

@@ -74,12 +74,29 @@ fn policy_status_tells_public_policies(s: &TestServer) {
 // "Controlling ownership of objects and disabling ACLs for your bucket": under ObjectWriter
 // the writer owns what it writes into another's bucket; under BucketOwnerEnforced ACLs are off
 // (the right to write comes from a policy) and the bucket owner owns every object.
-// GetObjectAcl answers the Owner's canonical ID.
+// GetObjectAcl answers the Owner's canonical ID, and ListObjects, ListObjectsV2 (fetch-owner)
+// and ListObjectVersions each object's Owner; "If you apply the bucket owner enforced setting
+// ... the bucket owner automatically owns ... every object", older ones too.
 fn objects_of_another_writer_are_owned_as_the_bucket_says(s: &TestServer) {
     let v = run_case(s, "ownership");
     assert_eq!(v["writer_grant"], json!(["no error", 200]), "{v}");
     assert_eq!(v["writer_put"], json!(["no error", 200]), "{v}");
     assert_eq!(v["writer_owner"], v["other_id"], "ObjectWriter: {v}");
+    // ListObjects, ListObjectsV2 (fetch-owner) and ListObjectVersions show each object's
+    // owner; ListMultipartUploads each upload's initiator.
+    let mine_and_theirs = json!({"k": v["other_id"], "mine": v["owner_id"]});
+    for listing in ["v1", "v2", "versions"] {
+        assert_eq!(
+            v["writer_listed"][listing], mine_and_theirs,
+            "{listing}: {v}"
+        );
+    }
+    assert_eq!(v["writer_upload"], json!(["no error", 200]), "{v}");
+    assert_eq!(v["writer_initiators"], json!([v["other_id"]]), "{v}");
+    let all_mine = json!({"k": v["owner_id"], "mine": v["owner_id"]});
+    for listing in ["v1", "v2", "versions"] {
+        assert_eq!(v["enforced_listed"][listing], all_mine, "{listing}: {v}");
+    }
     assert_eq!(v["controls"], json!(["no error", 200]), "{v}");
     assert_eq!(v["enforced_policy"], json!(["no error", 200]), "{v}");
     assert_eq!(v["enforced_put"], json!(["no error", 200]), "{v}");

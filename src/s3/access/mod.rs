@@ -253,8 +253,18 @@ impl Access {
 
     /// Who owns an existing object: its recorded owner, else the bucket owner.
     pub fn object_owner(&self, meta: &ObjectMeta) -> Option<Identity> {
+        self.owner_recorded_as(objmeta::get(meta, objmeta::OWNER))
+    }
+
+    /// Who owns an object whose recorded owner (`objmeta::OWNER`) is `recorded`: that user,
+    /// unless the bucket disables ACLs (BucketOwnerEnforced: the bucket owner owns every
+    /// object, older ones too) or none is recorded.
+    pub fn owner_recorded_as(&self, recorded: Option<&str>) -> Option<Identity> {
         let rules = self.rules.as_ref()?;
-        Some(object_facts(rules, meta).owner)
+        Some(match recorded {
+            Some(name) if rules.ownership.acls_enabled() => Identity::of(name),
+            _ => rules.owner.clone(),
+        })
     }
 
     /// The ACL an existing object shows: its own, or only its owner's full control where the

@@ -5,9 +5,10 @@ use actix_web::HttpResponse;
 
 use super::{identity_of, quoted, xml_response};
 use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::identity::Identity;
 use crate::s3::router::{encode_token, percent_encode, ListParams, ListV2Params};
 use crate::s3::xml::{self, XmlWriter};
-use crate::s3::Ctx;
+use crate::s3::{objmeta, Ctx};
 use crate::store::{ListStart, ObjectStore, ObjectSummary};
 use crate::time::iso8601;
 
@@ -30,13 +31,15 @@ pub fn common_prefix<'k>(key: &'k str, prefix: &str, delimiter: &str) -> Option<
     key.get(..prefix.len() + at + delimiter.len())
 }
 
-/// Lists up to `max_keys` entries (objects and common prefixes) from `start`.
+/// Lists up to `max_keys` entries (objects and common prefixes) from `start`; with `owners`,
+/// each object with its recorded owner ([`ObjectSummary::header`]).
 pub async fn list_page<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     prefix: &str,
     delimiter: &str,
     mut start: ListStart,
     max_keys: usize,
+    owners: bool,
 ) -> Result<Page, S3Error> {
     let mut page = Page::default();
     let mut count = 0;
@@ -47,7 +50,14 @@ pub async fn list_page<S: ObjectStore>(
         // One more than needed tells whether the page is truncated.
         let batch = ctx
             .store
-            .list_objects(&ctx.who, &ctx.bucket, prefix, &start, max_keys - count + 1)
+            .list_objects(
+                &ctx.who,
+                &ctx.bucket,
+                prefix,
+                &start,
+                max_keys - count + 1,
+                owners.then_some(objmeta::OWNER),
+            )
             .await?;
         let exhausted = batch.len() < max_keys - count + 1;
         for object in batch {
@@ -125,6 +135,13 @@ fn key_elem(w: &mut XmlWriter, name: &str, value: &str, url: bool) {
     }
 }
 
+/// Who owns a listed object (listed with its recorded owner).
+fn object_owner<S>(ctx: &Ctx<'_, S>, object: &ObjectSummary) -> Identity {
+    ctx.access
+        .owner_recorded_as(object.header.as_deref())
+        .unwrap_or_else(|| identity_of(&ctx.who))
+}
+
 fn write_entries<S>(ctx: &Ctx<'_, S>, w: &mut XmlWriter, page: &Page, url: bool, owner: bool) {
     for object in &page.objects {
         w.open("Contents");
@@ -133,7 +150,7 @@ fn write_entries<S>(ctx: &Ctx<'_, S>, w: &mut XmlWriter, page: &Page, url: bool,
         w.elem("ETag", &quoted(&object.etag));
         w.elem("Size", &object.size.to_string());
         if owner {
-            identity_of(&ctx.who).write_owner(w);
+            object_owner(ctx, object).write_owner(w);
         }
         w.elem("StorageClass", "STANDARD");
         w.close("Contents");
@@ -157,7 +174,7 @@ pub async fn list_objects_v1<S: ObjectStore>(
         max_keys,
     } = list;
     let start = start_after_key(marker, prefix, delimiter);
-    let page = list_page(ctx, prefix, delimiter, start, max_keys).await?;
+    let page = list_page(ctx, prefix, delimiter, start, max_keys, true).await?;
     check_listable(url, [prefix, delimiter, marker], &page)?;
 
     let mut w = XmlWriter::new();
@@ -201,7 +218,7 @@ pub async fn list_object_versions<S: ObjectStore>(
         max_keys,
     } = list;
     let start = start_after_key(key_marker, prefix, delimiter);
-    let page = list_page(ctx, prefix, delimiter, start, max_keys).await?;
+    let page = list_page(ctx, prefix, delimiter, start, max_keys, true).await?;
     check_listable(url, [prefix, delimiter, key_marker], &page)?;
 
     let mut w = XmlWriter::new();
@@ -225,7 +242,6 @@ pub async fn list_object_versions<S: ObjectStore>(
     if url {
         w.elem("EncodingType", "url");
     }
-    let owner = identity_of(&ctx.who);
     for object in &page.objects {
         w.open("Version");
         key_elem(&mut w, "Key", &object.key, url);
@@ -234,7 +250,7 @@ pub async fn list_object_versions<S: ObjectStore>(
         w.elem("LastModified", &iso8601(object.last_modified));
         w.elem("ETag", &quoted(&object.etag));
         w.elem("Size", &object.size.to_string());
-        owner.write_owner(&mut w);
+        object_owner(ctx, object).write_owner(&mut w);
         w.elem("StorageClass", "STANDARD");
         w.close("Version");
     }
@@ -269,7 +285,7 @@ pub async fn list_objects_v2<S: ObjectStore>(
         (None, Some(key)) if !key.is_empty() => start_after_key(key, prefix, delimiter),
         _ => ListStart::Beginning,
     };
-    let page = list_page(ctx, prefix, delimiter, start, max_keys).await?;
+    let page = list_page(ctx, prefix, delimiter, start, max_keys, fetch_owner).await?;
     check_listable(url, [prefix, delimiter, start_after.unwrap_or("")], &page)?;
 
     let mut w = XmlWriter::new();
@@ -415,9 +431,10 @@ mod paging_tests {
                     let mut seen = Vec::new();
                     let mut start = ListStart::Beginning;
                     for _ in 0..=KEYS.len() {
-                        let page = list_page(&ctx, prefix, delimiter, start.clone(), max_keys)
-                            .await
-                            .unwrap();
+                        let page =
+                            list_page(&ctx, prefix, delimiter, start.clone(), max_keys, false)
+                                .await
+                                .unwrap();
                         assert!(page.objects.len() + page.common_prefixes.len() <= max_keys);
                         let mut entries: Vec<String> =
                             page.objects.iter().map(|o| o.key.clone()).collect();

@@ -10,9 +10,11 @@ use super::object::{
 };
 use super::{identity_of, quoted, xml_response};
 use crate::encoding::{hex, unhex};
+use crate::s3::access::ANONYMOUS_INITIATOR;
 use crate::s3::body::{RequestBody, MAX_XML_BODY};
 use crate::s3::checksum::{self, Algorithm, Expected, UploadChecksum};
 use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::identity::Identity;
 use crate::s3::objmeta;
 use crate::s3::router::ListUploadsParams;
 use crate::s3::sse::chunked;
@@ -21,7 +23,8 @@ use crate::s3::sse::sealing::{self, encode_part_numbers, Keyed, Sealing};
 use crate::s3::xml::{self, XmlWriter};
 use crate::s3::Ctx;
 use crate::store::{
-    part_list_digest, ObjectMeta, ObjectReader, ObjectStore, PartInfo, StoreError, UploadInfo,
+    part_list_digest, ObjectMeta, ObjectReader, ObjectStore, PartInfo, Principal, StoreError,
+    UploadInfo,
 };
 use crate::time::iso8601;
 
@@ -525,6 +528,15 @@ pub async fn abort<S: ObjectStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<HttpRes
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The user who started an upload (the bucket owner when none is recorded).
+fn initiator<S>(ctx: &Ctx<'_, S>, upload: &ObjectMeta) -> Identity {
+    match objmeta::get(upload, objmeta::INITIATOR) {
+        Some(ANONYMOUS_INITIATOR) => identity_of(&Principal::Anonymous),
+        Some(name) => Identity::of(name),
+        None => identity_of(&ctx.who),
+    }
+}
+
 pub async fn list_parts<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     id: &str,
@@ -541,9 +553,7 @@ pub async fn list_parts<S: ObjectStore>(
     let remaining: Vec<&PartInfo> = parts.iter().filter(|p| p.number as u64 > marker).collect();
     let page = &remaining[..remaining.len().min(max_parts)];
     let truncated = remaining.len() > page.len();
-    // The user who started the upload (the bucket owner when none is recorded).
-    let owner = objmeta::get(&upload.meta, objmeta::INITIATOR)
-        .map_or_else(|| identity_of(&ctx.who), crate::s3::identity::Identity::of);
+    let owner = initiator(ctx, &upload.meta);
 
     let mut w = XmlWriter::new();
     w.open_root("ListPartsResult");
@@ -670,7 +680,6 @@ pub async fn list_uploads<S: ObjectStore>(
         Some((key_marker.to_string(), id_marker.map(str::to_string)))
     };
     let page = list_upload_page(ctx, prefix, delimiter, after, max_uploads).await?;
-    let owner = identity_of(&ctx.who);
 
     let mut w = XmlWriter::new();
     w.open_root("ListMultipartUploadsResult");
@@ -703,6 +712,7 @@ pub async fn list_uploads<S: ObjectStore>(
         w.open("Upload");
         w.elem("Key", &upload.key);
         w.elem("UploadId", &upload.upload_id);
+        let owner = initiator(ctx, &upload.meta);
         owner.write_as(&mut w, "Initiator");
         owner.write_as(&mut w, "Owner");
         w.elem("StorageClass", "STANDARD");

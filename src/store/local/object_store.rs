@@ -348,15 +348,17 @@ impl ObjectStore for LocalStore {
         prefix: &str,
         start: &ListStart,
         limit: usize,
+        header: Option<&str>,
     ) -> Result<Vec<ObjectSummary>, StoreError> {
         let (who, bucket) = (who.clone(), bucket.to_owned());
+        let header = header.map(str::to_owned);
         let range = index::objects::key_range(prefix, start);
         self.read(move |conn| {
             check_owner(conn, &who, &bucket)?;
             let Some(range) = range.filter(|_| limit > 0) else {
                 return Ok(Vec::new());
             };
-            index::objects::list(conn, bucket, range, limit)
+            index::objects::list(conn, bucket, range, limit, header.as_deref())
         })
         .await
     }

@@ -111,6 +111,7 @@ impl Cluster {
         prefix: &str,
         start: &ListStart,
         limit: usize,
+        header: Option<&str>,
     ) -> Result<Vec<ObjectSummary>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
@@ -128,11 +129,16 @@ impl Cluster {
                 entry.file_meta.as_ref(),
                 entry.file_revision.as_deref().unwrap_or(""),
             );
+            let header = header.and_then(|name| {
+                let found = meta.headers.iter().find(|(n, _)| n == name);
+                found.map(|(_, value)| value.clone())
+            });
             ObjectSummary {
                 key,
                 size: meta.size.unwrap_or(entry.file_size.unwrap_or(0)),
                 last_modified: from_secs(entry.created_at.unwrap_or(0)),
                 etag: meta.etag,
+                header,
             }
         };
         let start_name = match start {

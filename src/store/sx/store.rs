@@ -311,10 +311,11 @@ impl ObjectStore for SxStore {
         prefix: &str,
         start: &ListStart,
         limit: usize,
+        header: Option<&str>,
     ) -> Result<Vec<ObjectSummary>, StoreError> {
         let cluster = self.cluster()?;
         let vol = cluster.data_volume(who, bucket).await?;
-        cluster.list_keys(&vol, prefix, start, limit).await
+        cluster.list_keys(&vol, prefix, start, limit, header).await
     }
 
     async fn create_multipart(

@@ -474,6 +474,18 @@ def policy_status():
     return out
 
 
+def listed_owners(name):
+    """{listing: {key: owner ID}} as the bucket owner's three object listings show them."""
+    def owners(entries):
+        return {e["Key"]: e["Owner"]["ID"] for e in entries}
+    return {
+        "v1": read(lambda: owners(owner.list_objects(Bucket=name)["Contents"])),
+        "v2": read(lambda: owners(
+            owner.list_objects_v2(Bucket=name, FetchOwner=True)["Contents"])),
+        "versions": read(lambda: owners(owner.list_object_versions(Bucket=name)["Versions"])),
+    }
+
+
 def ownership():
     """Who owns an object another user writes: the writer under ObjectWriter (bucket WRITE
     granted by ACL), the bucket owner under BucketOwnerEnforced (where ACLs are off, so the
@@ -486,6 +498,21 @@ def ownership():
     out["writer_put"] = outcome(lambda: other.put_object(Bucket=writer, Key="k", Body=b"x"))
     out["writer_owner"] = read(
         lambda: other.get_object_acl(Bucket=writer, Key="k")["Owner"]["ID"])
+    owner.put_object(Bucket=writer, Key="mine", Body=b"x")
+    out["writer_upload"] = outcome(
+        lambda: other.create_multipart_upload(Bucket=writer, Key="parts"))
+    # Listings name each object's own owner, and each upload's initiator (ListObjects,
+    # ListObjectsV2 with FetchOwner, ListObjectVersions, ListMultipartUploads).
+    out["writer_listed"] = listed_owners(writer)
+    out["writer_initiators"] = read(lambda: [
+        u["Initiator"]["ID"] for u in owner.list_multipart_uploads(Bucket=writer)["Uploads"]])
+    # BucketOwnerEnforced gives the bucket owner every object, those written before too (the
+    # bucket's grant must go first: InvalidBucketAclWithObjectOwnership).
+    owner.put_bucket_acl(Bucket=writer, ACL="private")
+    owner.put_bucket_ownership_controls(
+        Bucket=writer,
+        OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    out["enforced_listed"] = listed_owners(writer)
     enforced = f"{BASE}-enforced"
     owner.create_bucket(Bucket=enforced)
     out["controls"] = outcome(lambda: owner.put_bucket_ownership_controls(

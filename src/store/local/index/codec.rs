@@ -94,6 +94,13 @@ pub fn meta_from_db(etag: String, headers_json: &str) -> Result<ObjectMeta, Stor
     })
 }
 
+/// The value of header `name` in stored metadata.
+pub fn header_from_json(headers_json: &str, name: &str) -> Result<Option<String>, StoreError> {
+    let headers: Vec<(String, String)> = serde_json::from_str(headers_json)
+        .map_err(|e| StoreError::Internal(format!("index: corrupt metadata: {e}")))?;
+    Ok(headers.into_iter().find(|(n, _)| n == name).map(|(_, v)| v))
+}
+
 /// A row limit as SQLite takes it.
 pub fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)

@@ -14,8 +14,8 @@ pub mod uploads;
 pub mod users;
 
 pub use codec::{
-    decode_blocks, encode_blocks, from_ms, headers_to_json, key_from_db, meta_from_db, now_ms,
-    prefix_successor, size_from_db, size_to_db, sql_limit, to_ms,
+    decode_blocks, encode_blocks, from_ms, header_from_json, headers_to_json, key_from_db,
+    meta_from_db, now_ms, prefix_successor, size_from_db, size_to_db, sql_limit, to_ms,
 };
 pub use connection::{
     checkpoint, open_checkpoint_connection, open_write_connection, ReadPool, BEGIN_REQUEST,

@@ -3,7 +3,9 @@
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
-use super::{from_ms, key_from_db, prefix_successor, size_from_db, sql_limit, DbResult};
+use super::{
+    from_ms, header_from_json, key_from_db, prefix_successor, size_from_db, sql_limit, DbResult,
+};
 use crate::store::{ListStart, ObjectSummary, StoreError, WriteCondition};
 
 /// The parts of an object row a write needs: its ETag and its block list, if any.
@@ -223,15 +225,18 @@ pub fn key_range(prefix: &str, start: &ListStart) -> Option<KeyRange> {
     })
 }
 
-/// Up to `limit` objects of `bucket` in `range`, by key.
+/// Up to `limit` objects of `bucket` in `range`, by key, with their value of the stored
+/// header `header` when one is asked for (read from the metadata only then).
 pub fn list(
     conn: &Connection,
     bucket: String,
     range: KeyRange,
     limit: usize,
+    header: Option<&str>,
 ) -> Result<Vec<ObjectSummary>, StoreError> {
-    let mut sql =
-        String::from("SELECT key, coalesce(reported_size, size), mtime_ms, etag FROM objects WHERE bucket = ? AND key ");
+    let mut sql = String::from("SELECT key, coalesce(reported_size, size), mtime_ms, etag");
+    sql.push_str(if header.is_some() { ", meta_json" } else { "" });
+    sql.push_str(" FROM objects WHERE bucket = ? AND key ");
     sql.push_str(if range.inclusive { ">= ?" } else { "> ?" });
     let mut values = vec![Value::Text(bucket), Value::Blob(range.lower)];
     if let Some(upper) = range.upper {
@@ -244,11 +249,16 @@ pub fn list(
     let mut rows = stmt.query(params_from_iter(values)).db()?;
     let mut listed = Vec::new();
     while let Some(row) = rows.next().db()? {
+        let header = match header {
+            Some(name) => header_from_json(&row.get::<_, String>(4).db()?, name)?,
+            None => None,
+        };
         listed.push(ObjectSummary {
             key: key_from_db(row.get(0).db()?)?,
             size: size_from_db(row.get(1).db()?)?,
             last_modified: from_ms(row.get(2).db()?),
             etag: row.get(3).db()?,
+            header,
         });
     }
     Ok(listed)

@@ -30,7 +30,7 @@ async fn only_the_owner_may_use_a_bucket() {
             Err(StoreError::AccessDenied)
         ));
         let listed = store
-            .list_objects(&who, "b", "", &ListStart::Beginning, 10)
+            .list_objects(&who, "b", "", &ListStart::Beginning, 10, None)
             .await;
         assert!(matches!(listed, Err(StoreError::AccessDenied)));
         assert!(matches!(

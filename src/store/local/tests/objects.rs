@@ -149,7 +149,7 @@ async fn listing_follows_byte_order() {
         let store = &store;
         async move {
             let listed = store
-                .list_objects(&alice(), "b", prefix, &start, limit)
+                .list_objects(&alice(), "b", prefix, &start, limit, None)
                 .await
                 .unwrap();
             listed.into_iter().map(|o| o.key).collect::<Vec<_>>()
@@ -188,7 +188,7 @@ async fn listing_follows_byte_order() {
     assert!(list("", ListStart::Beginning, 0).await.is_empty());
 
     let summary = store
-        .list_objects(&alice(), "b", "z", &ListStart::Beginning, 1)
+        .list_objects(&alice(), "b", "z", &ListStart::Beginning, 1, None)
         .await
         .unwrap();
     assert_eq!(summary[0].size, 1);
@@ -228,7 +228,7 @@ async fn concurrent_small_commits_are_grouped_and_durable() {
     }
     let store = LocalStore::open(&dirs).unwrap();
     let listed = store
-        .list_objects(&alice(), "b", "", &ListStart::Beginning, 100)
+        .list_objects(&alice(), "b", "", &ListStart::Beginning, 100, None)
         .await
         .unwrap();
     assert_eq!(listed.len(), 50);
@@ -287,7 +287,7 @@ async fn reported_sizes_are_kept_and_listed() {
     assert_eq!(reader.info().size, 3000);
     assert_eq!(reader.info().meta, sealed);
     let listed = store
-        .list_objects(&alice(), "b", "", &ListStart::Beginning, 10)
+        .list_objects(&alice(), "b", "", &ListStart::Beginning, 10, None)
         .await
         .unwrap();
     let sizes: Vec<(&str, u64)> = listed.iter().map(|o| (o.key.as_str(), o.size)).collect();
@@ -305,7 +305,7 @@ async fn reported_sizes_are_kept_and_listed() {
     drop(conn);
     let store = LocalStore::open(&dirs).unwrap();
     let listed = store
-        .list_objects(&alice(), "b", "", &ListStart::Beginning, 10)
+        .list_objects(&alice(), "b", "", &ListStart::Beginning, 10, None)
         .await
         .unwrap();
     assert_eq!(listed.len(), 3);

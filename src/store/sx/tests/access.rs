@@ -17,7 +17,7 @@ async fn users_are_isolated() {
     ));
     assert!(matches!(
         store
-            .list_objects(&bob, "private", "", &ListStart::Beginning, 10)
+            .list_objects(&bob, "private", "", &ListStart::Beginning, 10, None)
             .await,
         Err(StoreError::AccessDenied)
     ));
@@ -62,7 +62,7 @@ async fn filtered_volumes_are_listed_but_refused() {
     for result in [
         get(&store, &alice, "packed", "x").await.map(|_| ()),
         store
-            .list_objects(&alice, "packed", "", &ListStart::Beginning, 10)
+            .list_objects(&alice, "packed", "", &ListStart::Beginning, 10, None)
             .await
             .map(|_| ()),
         store

@@ -72,7 +72,7 @@ async fn a_stopped_node_is_skipped() {
         .invalidate_all();
     assert!(matches!(
         store
-            .list_objects(&alice, "ha", "", &ListStart::Beginning, 10)
+            .list_objects(&alice, "ha", "", &ListStart::Beginning, 10, None)
             .await,
         Err(StoreError::Unavailable(_))
     ));

@@ -44,6 +44,7 @@ async fn odd_keys_round_trip_and_list_in_order() {
             "",
             &ListStart::AfterPrefix("a/".into()),
             1000,
+            None,
         )
         .await
         .unwrap();
@@ -95,7 +96,7 @@ async fn delimiter_listings_over_escaped_keys_are_exact() {
                 let mut start = ListStart::Beginning;
                 'pages: loop {
                     let got = store
-                        .list_objects(&who, "bkt", prefix, &start, batch)
+                        .list_objects(&who, "bkt", prefix, &start, batch, None)
                         .await
                         .unwrap();
                     if got.is_empty() {

@@ -116,7 +116,7 @@ async fn list_all(
     let mut start = ListStart::Beginning;
     loop {
         let got = store
-            .list_objects(who, bucket, prefix, &start, page)
+            .list_objects(who, bucket, prefix, &start, page, None)
             .await
             .unwrap();
         let done = got.len() < page;

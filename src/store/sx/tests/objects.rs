@@ -42,7 +42,7 @@ async fn objects_round_trip() {
         }
     }
     let listed = store
-        .list_objects(&alice, "photos", "dir/", &ListStart::Beginning, 1000)
+        .list_objects(&alice, "photos", "dir/", &ListStart::Beginning, 1000, None)
         .await
         .unwrap();
     assert_eq!(listed.len(), 6);
