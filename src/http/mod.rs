@@ -27,6 +27,26 @@ use actix_web::rt::net::TcpStream;
 
 pub use guard::{announce_reads, Connection, Settings};
 
+/// In the `conn_data` of requests that came over TLS.
+#[derive(Clone, Copy, Debug)]
+pub struct Tls {
+    /// `1.2` or `1.3`, as the `s3:TlsVersion` policy key has it.
+    pub version: Option<&'static str>,
+}
+
+/// Did `req` come over TLS? (actix's `AppConfig::secure` is not set by these listeners.)
+pub fn is_secure(req: &actix_web::HttpRequest) -> bool {
+    req.conn_data::<Tls>().is_some()
+}
+
+fn tls_version(version: rustls::ProtocolVersion) -> Option<&'static str> {
+    match version {
+        rustls::ProtocolVersion::TLSv1_2 => Some("1.2"),
+        rustls::ProtocolVersion::TLSv1_3 => Some("1.3"),
+        _ => None,
+    }
+}
+
 /// Called for each new connection, to put what its requests need in their `conn_data`.
 pub type OnConnect = Arc<dyn Fn(&mut Extensions) + Send + Sync>;
 
@@ -125,6 +145,10 @@ where
                 .on_connect_ext(
                     move |io: &guard::Guard<TlsStream<TcpStream>>, ext: &mut Extensions| {
                         ext.insert(io.connection());
+                        let (_, session) = io.get_ref().get_ref();
+                        ext.insert(Tls {
+                            version: session.protocol_version().and_then(tls_version),
+                        });
                         on_connect(ext);
                     },
                 )

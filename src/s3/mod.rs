@@ -278,7 +278,7 @@ async fn handle<S: ObjectStore>(
         query: &query,
         requester: requester.as_ref(),
         signature: credentials.signature(),
-        secure: req.app_config().secure(),
+        secure: crate::http::is_secure(req),
         now,
     };
     let (who, access) = access::authorize(

@@ -90,6 +90,10 @@ pub fn condition_values(facts: &RequestFacts<'_>, wanted: Option<&Policy>) -> Co
         facts.req.peer_addr().map(|peer| peer.ip().to_string())
     });
     put("aws:SecureTransport", &|| Some(facts.secure.to_string()));
+    put("s3:TlsVersion", &|| {
+        let tls = facts.req.conn_data::<crate::http::Tls>();
+        tls.and_then(|tls| tls.version).map(str::to_string)
+    });
     put("aws:CurrentTime", &|| Some(iso8601(facts.now)));
     put("aws:EpochTime", &|| {
         let epoch = facts

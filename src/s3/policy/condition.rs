@@ -67,6 +67,7 @@ const KEYS: &[&str] = &[
     "s3:requestobjecttagkeys",
     "s3:signatureage",
     "s3:signatureversion",
+    "s3:tlsversion",
     "s3:versionid",
     "s3:x-amz-acl",
     "s3:x-amz-content-sha256",

@@ -43,7 +43,7 @@ pub struct Transport {
 impl Transport {
     pub fn of(req: &actix_web::HttpRequest, config: &crate::s3::S3Config) -> Transport {
         Transport {
-            secure: req.app_config().secure(),
+            secure: crate::http::is_secure(req),
             allow_customer_keys_over_http: config.allow_sse_c_over_http,
         }
     }

@@ -279,16 +279,28 @@ pub fn boto3(
     bucket: &str,
     env: &[(&str, &str)],
 ) -> serde_json::Value {
+    boto3_at(&server.endpoint(), &server.creds(), script, bucket, env)
+}
+
+/// [`boto3`] against any endpoint (an HTTPS one: pass `AWS_CA_BUNDLE` in `env`), signing
+/// with `creds`.
+#[track_caller]
+pub fn boto3_at(
+    endpoint: &str,
+    creds: &Creds,
+    script: &str,
+    bucket: &str,
+    env: &[(&str, &str)],
+) -> serde_json::Value {
     let home = TempDir::new("boto3-home");
     let path = home.join("script.py");
     std::fs::write(&path, script).expect("write script");
     // The helpers scripts import (`from s3test import ...`).
     std::fs::write(home.join("s3test.py"), include_str!("../py/s3test.py")).expect("write s3test");
     std::fs::write(home.join("config"), "[default]\nregion = us-east-1\n").expect("write config");
-    let creds = server.creds();
     let mut cmd = clean_command("python3", home.path());
     cmd.arg(&path)
-        .env("S3_ENDPOINT", server.endpoint())
+        .env("S3_ENDPOINT", endpoint)
         .env("S3_BUCKET", bucket)
         .env("WORK_DIR", home.path())
         .env("AWS_ACCESS_KEY_ID", &creds.access)

@@ -1,6 +1,9 @@
 //! HTTPS listeners and certificate reload.
 
+use serde_json::json;
+
 use super::*;
+use crate::common::clients::boto3_at;
 
 /// A self-signed certificate for 127.0.0.1 made with the openssl command, if there is one.
 fn self_signed(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf)> {
@@ -99,4 +102,76 @@ fn https_listener_and_certificate_reload() {
     let check = daemon.command("check-config");
     assert_eq!(check.status.code(), Some(1));
     assert!(text(&check.stderr).contains("TLS private key"));
+}
+
+/// Over HTTPS and plain HTTP: SSE-C PUT and GET, then the same GET under a policy that denies
+/// insecure transport and TLS before 1.2. Prints `{step: [code, status]}`.
+const SECURE_TRANSPORT: &str = r#"
+import json, os
+import boto3
+from botocore.config import Config
+from s3test import outcome
+
+def client(endpoint):
+    return boto3.client("s3", endpoint_url=endpoint, config=Config(
+        signature_version="s3v4", s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+
+https, plain = client(os.environ["HTTPS_ENDPOINT"]), client(os.environ["S3_ENDPOINT"])
+bucket = os.environ["S3_BUCKET"]
+key = bytes(range(32))
+sse_c = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
+out = {"create": outcome(lambda: https.create_bucket(Bucket=bucket))}
+out["put_sealed_http"] = outcome(lambda: plain.put_object(Bucket=bucket, Key="s", Body=b"x", **sse_c))
+out["put_sealed_https"] = outcome(lambda: https.put_object(Bucket=bucket, Key="s", Body=b"x", **sse_c))
+out["get_sealed_https"] = outcome(lambda: https.get_object(Bucket=bucket, Key="s", **sse_c))
+out["put_open"] = outcome(lambda: https.put_object(Bucket=bucket, Key="o", Body=b"x"))
+deny = lambda condition: {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+                          "Resource": f"arn:aws:s3:::{bucket}/*", "Condition": condition}
+out["policy"] = outcome(lambda: https.put_bucket_policy(Bucket=bucket, Policy=json.dumps(
+    {"Version": "2012-10-17", "Statement": [
+        deny({"Bool": {"aws:SecureTransport": "false"}}),
+        deny({"NumericLessThan": {"s3:TlsVersion": "1.2"}})]})))
+out["get_open_https"] = outcome(lambda: https.get_object(Bucket=bucket, Key="o"))
+out["get_open_http"] = outcome(lambda: plain.get_object(Bucket=bucket, Key="o"))
+print(json.dumps(out))
+"#;
+
+// Requests over an HTTPS listener are secure transport: SSE-C keys are taken there without
+// allow_sse_c_over_http ("Amazon S3 will reject any requests made over HTTP when using
+// SSE-C"), and a bucket policy sees aws:SecureTransport true and s3:TlsVersion (the
+// "Deny insecure transport" example of the S3 User Guide).
+#[test]
+fn https_requests_are_secure_transport() {
+    let scratch = scratch_dir("tls-secure");
+    let Some((cert, key)) = self_signed(scratch.path(), "secure") else {
+        println!("skipped: no openssl command to make a test certificate");
+        return;
+    };
+    let tls = format!(
+        "s3_https_port = 0\ns3_ssl_certificate_file = {}\ns3_ssl_privatekey_file = {}\n",
+        cert.display(),
+        key.display()
+    );
+    let daemon = Daemon::start(&scratch, &tls);
+    let https = address(&daemon.stdout, "libres3: listening on https://");
+    let https_endpoint = format!("https://{https}");
+    let cert = cert.display().to_string();
+    let v = boto3_at(
+        &format!("http://{}", daemon.s3),
+        &Creds::new(ACCESS_KEY, SECRET_KEY),
+        SECURE_TRANSPORT,
+        "tls-secure",
+        &[
+            ("HTTPS_ENDPOINT", https_endpoint.as_str()),
+            ("AWS_CA_BUNDLE", cert.as_str()),
+        ],
+    );
+    let ok = json!(["no error", 200]);
+    for step in ["create", "put_sealed_https", "get_sealed_https", "put_open"] {
+        assert_eq!(v[step], ok, "{step}: {v}");
+    }
+    assert_eq!(v["put_sealed_http"], json!(["InvalidRequest", 400]), "{v}");
+    assert_eq!(v["policy"], ok, "{v}");
+    assert_eq!(v["get_open_https"], ok, "{v}");
+    assert_eq!(v["get_open_http"], json!(["AccessDenied", 403]), "{v}");
 }
