@@ -93,9 +93,20 @@ impl ObjectStore for LocalStore {
     }
 
     async fn user_by_access_key(&self, access_key: &str) -> Result<Option<User>, StoreError> {
-        let access_key = access_key.to_owned();
-        self.read(move |conn| index::users::by_access_key(conn, &access_key))
-            .await
+        let cache = &self.shared.users;
+        // Read before the lookup: an entry is never older than the generation it carries.
+        let generation = cache.generation();
+        if let Some(user) = generation.and_then(|now| cache.get(access_key, now)) {
+            return Ok(Some(user));
+        }
+        let key = access_key.to_owned();
+        let found = self
+            .read(move |conn| index::users::by_access_key(conn, &key))
+            .await?;
+        if let (Some(user), Some(read_at)) = (&found, generation) {
+            cache.insert(user.clone(), read_at);
+        }
+        Ok(found)
     }
 
     async fn list_buckets(&self, who: &Principal) -> Result<Vec<BucketInfo>, StoreError> {
