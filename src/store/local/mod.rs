@@ -129,6 +129,17 @@ impl LocalStore {
         self.writer.collect_garbage().await
     }
 
+    /// Runs `f` on a read connection on the calling thread, inside one read transaction: for
+    /// the GET path's read of a few pages that the page cache holds, where the two thread
+    /// switches of a blocking task cost more than the read itself (nginx, too, reads files on
+    /// its event loop).
+    fn read_here<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.shared.reads.with(f)
+    }
+
     /// Runs `f` on a read connection in a blocking task, inside one read transaction.
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
