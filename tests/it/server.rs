@@ -203,6 +203,46 @@ fn users_are_isolated() {
     assert_eq!(s.raw().get_object(&b, "private"), b"alice's data");
 }
 
+/// The server keeps the users it saw in memory, yet a change `libres3 user` makes from its own
+/// process counts from the next request: a key used a moment ago is refused with
+/// InvalidAccessKeyId once its user is removed, and a user given a new secret under the same
+/// access key is refused with the old one (SignatureDoesNotMatch). Codes and statuses:
+/// https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList
+#[test]
+fn user_changes_by_the_cli_count_at_the_next_request() {
+    let s = TestServer::start();
+    let access = "AKIADAVEDAVEDAVE0001";
+    let (old_secret, new_secret) = ("dave-old-secret-0123456789", "dave-new-secret-9876543210");
+    let add_dave = |secret: &str| {
+        s.admin(&[
+            "user",
+            "add",
+            "dave",
+            "--access-key",
+            access,
+            "--secret-key",
+            secret,
+        ])
+    };
+    add_dave(old_secret);
+    let old = s.raw().with_creds(Creds::new(access, old_secret));
+    let new = s.raw().with_creds(Creds::new(access, new_secret));
+    old.get("/").send().ok();
+    old.get("/").send().ok();
+
+    // A new secret, with no request in between: the old signature no longer verifies.
+    s.admin(&["user", "remove", "dave"]);
+    add_dave(new_secret);
+    old.get("/")
+        .send()
+        .assert_error(403, "SignatureDoesNotMatch");
+    new.get("/").send().ok();
+    new.get("/").send().ok();
+
+    s.admin(&["user", "remove", "dave"]);
+    new.get("/").send().assert_error(403, "InvalidAccessKeyId");
+}
+
 #[test]
 fn a_second_server_on_the_same_data_dir_is_refused() {
     let s = TestServer::start();

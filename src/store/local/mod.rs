@@ -22,7 +22,8 @@
 //! recovery); `index` holds every SQL statement; `object_store` implements
 //! [`ObjectStore`](crate::store::ObjectStore) over `staging` (bodies to blocks), `blocks` (block files, pins), `writer` (the writer
 //! thread, group commit, GC) and `reader` (object bodies); `sealing` is encryption at rest;
-//! `users` the user table for `libres3 user ...`; `state` the admin health report.
+//! `users` the user table for `libres3 user ...` and the request path's user cache; `state`
+//! the admin health report.
 
 mod blocks;
 mod error;
@@ -73,6 +74,8 @@ pub(crate) struct Shared {
     /// read first: the commit checks the owner again, so a stale entry can at worst let a
     /// doomed upload stage. Never consulted to refuse a request.
     bucket_owners: moka::sync::Cache<String, String>,
+    /// Users by access key, checked against the index's users generation on every use.
+    users: users::UserCache,
     /// Shares of the block buffers all uploads may hold at once (`staging::BLOCK_BUFFERS`).
     block_buffers: Arc<tokio::sync::Semaphore>,
     /// Transactions the writer committed (each holds a group of requests).
@@ -124,6 +127,17 @@ impl LocalStore {
     /// does this by itself when idle).
     pub async fn collect_garbage(&self) -> Result<GcStats, StoreError> {
         self.writer.collect_garbage().await
+    }
+
+    /// Runs `f` on a read connection on the calling thread, inside one read transaction: for
+    /// the GET path's read of a few pages that the page cache holds, where the two thread
+    /// switches of a blocking task cost more than the read itself (nginx, too, reads files on
+    /// its event loop).
+    fn read_here<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.shared.reads.with(f)
     }
 
     /// Runs `f` on a read connection in a blocking task, inside one read transaction.

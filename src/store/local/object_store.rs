@@ -93,9 +93,20 @@ impl ObjectStore for LocalStore {
     }
 
     async fn user_by_access_key(&self, access_key: &str) -> Result<Option<User>, StoreError> {
-        let access_key = access_key.to_owned();
-        self.read(move |conn| index::users::by_access_key(conn, &access_key))
-            .await
+        let cache = &self.shared.users;
+        // Read before the lookup: an entry is never older than the generation it carries.
+        let generation = cache.generation();
+        if let Some(user) = generation.and_then(|now| cache.get(access_key, now)) {
+            return Ok(Some(user));
+        }
+        let key = access_key.to_owned();
+        let found = self
+            .read(move |conn| index::users::by_access_key(conn, &key))
+            .await?;
+        if let (Some(user), Some(read_at)) = (&found, generation) {
+            cache.insert(user.clone(), read_at);
+        }
+        Ok(found)
     }
 
     async fn list_buckets(&self, who: &Principal) -> Result<Vec<BucketInfo>, StoreError> {
@@ -255,44 +266,39 @@ impl ObjectStore for LocalStore {
     ) -> Result<LocalReader, StoreError> {
         // Registered before the index read: the blocks it finds stay until the ticket drops.
         let ticket = ReaderTicket::new(&self.shared);
-        let shared = self.shared.clone();
-        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
-        let (info, body) = self
-            .read(move |conn| {
-                let found = index::objects::stored_object_with_owner(conn, &bucket, &key)?;
-                check_owned_by(found.as_ref().map(|f| f.owner.as_str()), &who)?;
-                let Some(row) = found.and_then(|f| f.object) else {
-                    return Err(StoreError::NoSuchKey);
-                };
-                let body = match (row.inline, row.blocks) {
-                    (Some(data), _) => {
-                        Body::Inline(shared.sealing.open_inline(data).map_err(|e| {
-                            log::error!(
-                                "object {bucket}/{key}: inline data in {}: {e}",
-                                shared.index_path().display()
-                            );
-                            StoreError::Internal(format!("object {bucket}/{key}: {e}"))
-                        })?)
-                    }
-                    (None, Some(list)) => Body::Blocks(locate_blocks(conn, &shared, &list)?),
-                    (None, None) => {
-                        return Err(StoreError::Internal(format!(
-                            "index: object {key} has no data"
-                        )))
-                    }
-                };
-                let info = ObjectInfo {
-                    key,
-                    size: size_from_db(row.size)?,
-                    last_modified: from_ms(row.mtime_ms),
-                    meta: ObjectMeta {
-                        size: row.reported_size.map(size_from_db).transpose()?,
-                        ..meta_from_db(row.etag, &row.meta_json)?
-                    },
-                };
-                Ok((info, body))
-            })
-            .await?;
+        let shared = &self.shared;
+        let (info, body) = self.read_here(|conn| {
+            let found = index::objects::stored_object_with_owner(conn, bucket, key)?;
+            check_owned_by(found.as_ref().map(|f| f.owner.as_str()), who)?;
+            let Some(row) = found.and_then(|f| f.object) else {
+                return Err(StoreError::NoSuchKey);
+            };
+            let body = match (row.inline, row.blocks) {
+                (Some(data), _) => Body::Inline(shared.sealing.open_inline(data).map_err(|e| {
+                    log::error!(
+                        "object {bucket}/{key}: inline data in {}: {e}",
+                        shared.index_path().display()
+                    );
+                    StoreError::Internal(format!("object {bucket}/{key}: {e}"))
+                })?),
+                (None, Some(list)) => Body::Blocks(locate_blocks(conn, shared, &list)?),
+                (None, None) => {
+                    return Err(StoreError::Internal(format!(
+                        "index: object {key} has no data"
+                    )))
+                }
+            };
+            let info = ObjectInfo {
+                key: key.to_owned(),
+                size: size_from_db(row.size)?,
+                last_modified: from_ms(row.mtime_ms),
+                meta: ObjectMeta {
+                    size: row.reported_size.map(size_from_db).transpose()?,
+                    ..meta_from_db(row.etag, &row.meta_json)?
+                },
+            };
+            Ok((info, body))
+        })?;
         Ok(LocalReader { info, body, ticket })
     }
 

@@ -18,7 +18,7 @@ use super::index::{self, ReadPool, INDEX_FILE};
 use super::reader::ReaderRegistry;
 use super::sealing::{self, Sealing, StoreKey};
 use super::writer::Writer;
-use super::{recover, staging, LocalError, LocalStore, Shared};
+use super::{recover, staging, users, LocalError, LocalStore, Shared};
 
 /// Buckets whose owner the store remembers for the check before staging.
 const BUCKET_OWNER_HINTS: u64 = 4096;
@@ -112,6 +112,7 @@ impl LocalStore {
             rng,
             sealing,
             bucket_owners: moka::sync::Cache::new(BUCKET_OWNER_HINTS),
+            users: users::UserCache::new(&index_path),
             block_buffers: Arc::new(tokio::sync::Semaphore::new(staging::BLOCK_BUFFERS)),
             commits: AtomicU64::new(0),
             _locks: locks,

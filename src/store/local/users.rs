@@ -1,11 +1,12 @@
 //! The users table: shared by the running store and by `libres3 user ...`, which must work
 //! while a server holds the storage directories (SQLite arbitrates the index between them).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
-use super::index::{self, INDEX_FILE};
+use super::index::{self, DbResult, INDEX_FILE};
 use super::open::prepare_private_file;
 use super::LocalError;
 use crate::store::{SecretKey, StoreError, User};
@@ -64,7 +65,7 @@ impl UserAdmin {
     }
 
     pub fn add(&self, name: &str, access_key: &str, secret: &SecretKey) -> Result<(), StoreError> {
-        add(&self.conn, name, access_key, secret)
+        self.write(|conn| add(conn, name, access_key, secret))
     }
 
     pub fn list(&self) -> Result<Vec<User>, StoreError> {
@@ -72,6 +73,71 @@ impl UserAdmin {
     }
 
     pub fn remove(&self, name: &str) -> Result<bool, StoreError> {
-        remove(&self.conn, name)
+        self.write(|conn| remove(conn, name))
+    }
+
+    /// Runs `f` in one write transaction: the change and the users generation a running
+    /// server checks commit together.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .db()?;
+        let value = f(&tx)?;
+        tx.commit().db()?;
+        Ok(value)
+    }
+}
+
+/// Most users a server keeps in memory.
+const CACHED_USERS: u64 = 10_000;
+
+/// The users signed requests named, for the request path. An entry counts only while the
+/// index's users generation is the one it was read at, so a user removed or re-keyed by
+/// `libres3 user` in another process is refused from the next request on. The generation is
+/// one statement on a connection of its own, run on the calling thread: far cheaper than the
+/// blocking task a lookup takes.
+pub(super) struct UserCache {
+    index_path: PathBuf,
+    probe: Mutex<Option<Connection>>,
+    users: moka::sync::Cache<String, (i64, User)>,
+}
+
+impl UserCache {
+    pub fn new(index_path: &Path) -> UserCache {
+        UserCache {
+            index_path: index_path.to_owned(),
+            probe: Mutex::new(None),
+            users: moka::sync::Cache::new(CACHED_USERS),
+        }
+    }
+
+    /// The users generation now, or None when the index cannot answer at once (the caller
+    /// then looks the user up without the cache).
+    pub fn generation(&self) -> Option<i64> {
+        let mut probe = self.probe.lock().unwrap_or_else(PoisonError::into_inner);
+        if probe.is_none() {
+            match index::open_probe_connection(&self.index_path) {
+                Ok(conn) => *probe = Some(conn),
+                Err(e) => log::debug!("users generation: {e}"),
+            }
+        }
+        let read = index::users::generation(probe.as_ref()?);
+        read.map_err(|e| log::debug!("users generation: {e}")).ok()
+    }
+
+    /// The user of `access_key` if it was read at `generation`.
+    pub fn get(&self, access_key: &str, generation: i64) -> Option<User> {
+        self.users
+            .get(access_key)
+            .filter(|(read_at, _)| *read_at == generation)
+            .map(|(_, user)| user)
+    }
+
+    /// Keeps `user`, read from the index after `generation` was.
+    pub fn insert(&self, user: User, generation: i64) {
+        self.users
+            .insert(user.access_key.clone(), (generation, user));
     }
 }

@@ -89,6 +89,15 @@ fn open_read_connection(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// Opens a read-only connection that never waits for a lock: it reads on a thread that
+/// serves requests, and a caller that finds the index busy takes the slower way instead.
+pub fn open_probe_connection(path: &Path) -> rusqlite::Result<Connection> {
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+}
+
 /// A few read-only connections, used from blocking tasks.
 pub struct ReadPool {
     path: PathBuf,

@@ -5,6 +5,11 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::DbResult;
 use crate::store::{SecretKey, StoreError, User};
 
+/// The `meta` entry counting user changes. Every insert and delete bumps it in its own
+/// transaction, so a server that caches users sees a change `libres3 user` made from another
+/// process at its next request.
+const GENERATION: &str = "users_generation";
+
 fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         name: row.get(0)?,
@@ -43,7 +48,7 @@ pub fn insert(
         params![name, access_key, secret.expose()],
     )
     .db()?;
-    Ok(())
+    bump_generation(conn)
 }
 
 /// Every user, sorted by name.
@@ -57,8 +62,34 @@ pub fn list(conn: &Connection) -> Result<Vec<User>, StoreError> {
 
 /// Deletes a user; the number of rows removed.
 pub fn delete(conn: &Connection, name: &str) -> Result<usize, StoreError> {
-    conn.execute("DELETE FROM users WHERE name = ?1", params![name])
+    let removed = conn
+        .execute("DELETE FROM users WHERE name = ?1", params![name])
+        .db()?;
+    if removed > 0 {
+        bump_generation(conn)?;
+    }
+    Ok(removed)
+}
+
+fn bump_generation(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO meta(name, value) VALUES (?1, 1)
+         ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+        params![GENERATION],
+    )
+    .db()?;
+    Ok(())
+}
+
+/// How many times users changed (0 in an index where they never did). One statement: read
+/// on every signed request, from a connection of its own.
+pub fn generation(conn: &Connection) -> Result<i64, StoreError> {
+    conn.prepare_cached("SELECT CAST(value AS INTEGER) FROM meta WHERE name = ?1")
+        .db()?
+        .query_row(params![GENERATION], |row| row.get(0))
+        .optional()
         .db()
+        .map(Option::unwrap_or_default)
 }
 
 /// The user an access key belongs to (every signed request asks).
