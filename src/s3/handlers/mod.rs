@@ -25,12 +25,13 @@ pub mod parsers {
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::HttpResponse;
 
+use crate::s3::access::ANONYMOUS_INITIATOR;
 use crate::s3::body::RequestBody;
 use crate::s3::error::S3Error;
 use crate::s3::identity::Identity;
 use crate::s3::router::{Endpoint, Operation};
-use crate::s3::Ctx;
-use crate::store::{ObjectStore, Principal};
+use crate::s3::{objmeta, Ctx};
+use crate::store::{ObjectMeta, ObjectStore, Principal};
 
 pub async fn run<S: ObjectStore>(
     endpoint: Endpoint<'_>,
@@ -162,6 +163,15 @@ fn identity_of(who: &Principal) -> Identity {
     match who {
         Principal::User(name) => Identity::of(name),
         Principal::Anonymous => Identity::of("anonymous"),
+    }
+}
+
+/// The user who started an upload (the bucket owner when none is recorded).
+fn initiator<S>(ctx: &Ctx<'_, S>, upload: &ObjectMeta) -> Identity {
+    match objmeta::get(upload, objmeta::INITIATOR) {
+        Some(ANONYMOUS_INITIATOR) => identity_of(&Principal::Anonymous),
+        Some(name) => Identity::of(name),
+        None => identity_of(&ctx.who),
     }
 }
 

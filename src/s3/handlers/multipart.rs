@@ -8,13 +8,11 @@ use super::object::{
     apply_request_documents, check_write_options, condition_conflict, describe_write, meta_headers,
     stage_body, write_condition, written_xml,
 };
-use super::{identity_of, quoted, xml_response};
+use super::{initiator, quoted, xml_response};
 use crate::encoding::{hex, unhex};
-use crate::s3::access::ANONYMOUS_INITIATOR;
 use crate::s3::body::{RequestBody, MAX_XML_BODY};
 use crate::s3::checksum::{self, Algorithm, Expected, UploadChecksum};
 use crate::s3::error::{S3Error, S3ErrorCode};
-use crate::s3::identity::Identity;
 use crate::s3::objmeta;
 use crate::s3::router::ListUploadsParams;
 use crate::s3::sse::chunked;
@@ -23,8 +21,7 @@ use crate::s3::sse::sealing::{self, encode_part_numbers, Keyed, Sealing};
 use crate::s3::xml::{self, XmlWriter};
 use crate::s3::Ctx;
 use crate::store::{
-    part_list_digest, ObjectMeta, ObjectReader, ObjectStore, PartInfo, Principal, StoreError,
-    UploadInfo,
+    part_list_digest, ObjectMeta, ObjectReader, ObjectStore, PartInfo, StoreError, UploadInfo,
 };
 use crate::time::iso8601;
 
@@ -526,15 +523,6 @@ pub async fn abort<S: ObjectStore>(ctx: &Ctx<'_, S>, id: &str) -> Result<HttpRes
         .await
         .map_err(upload_error(id))?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// The user who started an upload (the bucket owner when none is recorded).
-fn initiator<S>(ctx: &Ctx<'_, S>, upload: &ObjectMeta) -> Identity {
-    match objmeta::get(upload, objmeta::INITIATOR) {
-        Some(ANONYMOUS_INITIATOR) => identity_of(&Principal::Anonymous),
-        Some(name) => Identity::of(name),
-        None => identity_of(&ctx.who),
-    }
 }
 
 pub async fn list_parts<S: ObjectStore>(
