@@ -2,8 +2,6 @@
 //! (reads on a pooled connection, writes on the writer thread) and hands blocks to the
 //! staging, writer and reader modules.
 
-use std::collections::HashMap;
-
 use rusqlite::Connection;
 
 use super::blocks::random_hex;
@@ -14,7 +12,7 @@ use super::index::{
     self, buckets::check_owned_by, buckets::check_owner, decode_blocks, encode_blocks, from_ms,
     headers_to_json, key_from_db, meta_from_db, now_ms, size_from_db, size_to_db,
 };
-use super::reader::{Body, LocalReader, LocatedBlock, ReaderTicket};
+use super::reader::{locate_blocks, Body, LocalReader, ReaderTicket};
 use super::staging::{self, LocalStaged};
 use super::writer::Tx;
 use super::{state, LocalStore, Shared};
@@ -266,39 +264,20 @@ impl ObjectStore for LocalStore {
     ) -> Result<LocalReader, StoreError> {
         // Registered before the index read: the blocks it finds stay until the ticket drops.
         let ticket = ReaderTicket::new(&self.shared);
-        let shared = &self.shared;
-        let (info, body) = self.read_here(|conn| {
-            let found = index::objects::stored_object_with_owner(conn, bucket, key)?;
-            check_owned_by(found.as_ref().map(|f| f.owner.as_str()), who)?;
-            let Some(row) = found.and_then(|f| f.object) else {
-                return Err(StoreError::NoSuchKey);
-            };
-            let body = match (row.inline, row.blocks) {
-                (Some(data), _) => Body::Inline(shared.sealing.open_inline(data).map_err(|e| {
-                    log::error!(
-                        "object {bucket}/{key}: inline data in {}: {e}",
-                        shared.index_path().display()
-                    );
-                    StoreError::Internal(format!("object {bucket}/{key}: {e}"))
-                })?),
-                (None, Some(list)) => Body::Blocks(locate_blocks(conn, shared, &list)?),
-                (None, None) => {
-                    return Err(StoreError::Internal(format!(
-                        "index: object {key} has no data"
-                    )))
-                }
-            };
-            let info = ObjectInfo {
-                key: key.to_owned(),
-                size: size_from_db(row.size)?,
-                last_modified: from_ms(row.mtime_ms),
-                meta: ObjectMeta {
-                    size: row.reported_size.map(size_from_db).transpose()?,
-                    ..meta_from_db(row.etag, &row.meta_json)?
-                },
-            };
-            Ok((info, body))
+        let in_place = self.read_here(|conn| {
+            read_object(conn, &self.shared, who, bucket, key, Some(IN_PLACE_BLOCKS))
         })?;
+        let (info, body) = match in_place {
+            Some(found) => found,
+            // A large object: one index lookup per block, too many for a worker thread.
+            None => {
+                let shared = self.shared.clone();
+                let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+                self.read(move |conn| read_object(conn, &shared, &who, &bucket, &key, None))
+                    .await?
+                    .ok_or_else(|| StoreError::Internal("object read without a limit".into()))?
+            }
+        };
         Ok(LocalReader { info, body, ticket })
     }
 
@@ -736,36 +715,53 @@ impl ObjectStore for LocalStore {
 }
 
 /// The file of each block of an encoded block list, from the same read snapshot.
-fn locate_blocks(
+/// Objects of more blocks than this are read on a blocking task rather than in place: each
+/// block is one index lookup, a random read when the page cache does not hold it.
+pub(super) const IN_PLACE_BLOCKS: usize = 16;
+
+/// The object `key` with its body located; None when it has more than `max_blocks` blocks.
+fn read_object(
     conn: &Connection,
     shared: &Shared,
-    encoded: &[u8],
-) -> Result<Vec<LocatedBlock>, StoreError> {
-    let list = decode_blocks(encoded)?;
-    let mut dir_of: HashMap<[u8; 32], i64> = HashMap::new();
-    let mut lookup = index::blocks::DirLookup::new(conn)?;
-    let mut located = Vec::with_capacity(list.len());
-    for block in list {
-        let dir_id = match dir_of.get(&block.hash) {
-            Some(dir_id) => *dir_id,
-            None => {
-                let dir_id = lookup.get(&block.hash)?.ok_or_else(|| {
-                    StoreError::Internal(format!(
-                        "index: block {} has no record",
-                        crate::encoding::hex(&block.hash)
-                    ))
-                })?;
-                dir_of.insert(block.hash, dir_id);
-                dir_id
+    who: &Principal,
+    bucket: &str,
+    key: &str,
+    max_blocks: Option<usize>,
+) -> Result<Option<(ObjectInfo, Body)>, StoreError> {
+    let found = index::objects::stored_object_with_owner(conn, bucket, key)?;
+    check_owned_by(found.as_ref().map(|f| f.owner.as_str()), who)?;
+    let Some(row) = found.and_then(|f| f.object) else {
+        return Err(StoreError::NoSuchKey);
+    };
+    let body = match (row.inline, row.blocks) {
+        (Some(data), _) => Body::Inline(shared.sealing.open_inline(data).map_err(|e| {
+            log::error!(
+                "object {bucket}/{key}: inline data in {}: {e}",
+                shared.index_path().display()
+            );
+            StoreError::Internal(format!("object {bucket}/{key}: {e}"))
+        })?),
+        (None, Some(list)) => {
+            let list = decode_blocks(&list)?;
+            if max_blocks.is_some_and(|max| list.len() > max) {
+                return Ok(None);
             }
-        };
-        let dir = shared.dir(dir_id).ok_or_else(|| {
-            StoreError::Internal(format!("index: unknown storage directory {dir_id}"))
-        })?;
-        located.push(LocatedBlock {
-            block,
-            path: dir.block_path(&block.hash),
-        });
-    }
-    Ok(located)
+            Body::Blocks(locate_blocks(conn, shared, list)?)
+        }
+        (None, None) => {
+            return Err(StoreError::Internal(format!(
+                "index: object {key} has no data"
+            )))
+        }
+    };
+    let info = ObjectInfo {
+        key: key.to_owned(),
+        size: size_from_db(row.size)?,
+        last_modified: from_ms(row.mtime_ms),
+        meta: ObjectMeta {
+            size: row.reported_size.map(size_from_db).transpose()?,
+            ..meta_from_db(row.etag, &row.meta_json)?
+        },
+    };
+    Ok(Some((info, body)))
 }

@@ -17,7 +17,12 @@ use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use tokio::task::JoinHandle;
 
+use std::collections::HashMap;
+
+use rusqlite::Connection;
+
 use super::blocks::{read_exactly, BlockRef, BLOCK_SIZE};
+use super::index;
 use super::sealing::Sealing;
 use super::Shared;
 use crate::encoding::hex;
@@ -304,6 +309,40 @@ fn read_block_range(sealing: &Sealing, read: BlockRead) -> Result<Bytes, StoreEr
     let wanted = usize::try_from(len).map_err(|e| fail(e.to_string()))?;
     let buf = read_exactly(&mut file, wanted).map_err(|e| fail(e.to_string()))?;
     Ok(Bytes::from(buf))
+}
+
+/// Where each block of an object's list lies (its storage directory, from the index).
+pub(super) fn locate_blocks(
+    conn: &Connection,
+    shared: &Shared,
+    list: Vec<BlockRef>,
+) -> Result<Vec<LocatedBlock>, StoreError> {
+    let mut dir_of: HashMap<[u8; 32], i64> = HashMap::new();
+    let mut lookup = index::blocks::DirLookup::new(conn)?;
+    let mut located = Vec::with_capacity(list.len());
+    for block in list {
+        let dir_id = match dir_of.get(&block.hash) {
+            Some(dir_id) => *dir_id,
+            None => {
+                let dir_id = lookup.get(&block.hash)?.ok_or_else(|| {
+                    StoreError::Internal(format!(
+                        "index: block {} has no record",
+                        crate::encoding::hex(&block.hash)
+                    ))
+                })?;
+                dir_of.insert(block.hash, dir_id);
+                dir_id
+            }
+        };
+        let dir = shared.dir(dir_id).ok_or_else(|| {
+            StoreError::Internal(format!("index: unknown storage directory {dir_id}"))
+        })?;
+        located.push(LocatedBlock {
+            block,
+            path: dir.block_path(&block.hash),
+        });
+    }
+    Ok(located)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! while a server holds the storage directories (SQLite arbitrates the index between them).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use rusqlite::{Connection, TransactionBehavior};
@@ -100,15 +101,22 @@ const CACHED_USERS: u64 = 10_000;
 /// blocking task a lookup takes.
 pub(super) struct UserCache {
     index_path: PathBuf,
-    probe: Mutex<Option<Connection>>,
+    /// Connections for the generation read, one per thread reading at once.
+    probes: Mutex<Vec<Connection>>,
+    /// The generation last read: when it moves, every entry goes (removed users' secrets too).
+    seen: AtomicI64,
     users: moka::sync::Cache<String, (i64, User)>,
 }
+
+/// Most idle probe connections kept (about one per worker thread).
+const IDLE_PROBES: usize = 16;
 
 impl UserCache {
     pub fn new(index_path: &Path) -> UserCache {
         UserCache {
             index_path: index_path.to_owned(),
-            probe: Mutex::new(None),
+            probes: Mutex::new(Vec::new()),
+            seen: AtomicI64::new(i64::MIN),
             users: moka::sync::Cache::new(CACHED_USERS),
         }
     }
@@ -116,15 +124,30 @@ impl UserCache {
     /// The users generation now, or None when the index cannot answer at once (the caller
     /// then looks the user up without the cache).
     pub fn generation(&self) -> Option<i64> {
-        let mut probe = self.probe.lock().unwrap_or_else(PoisonError::into_inner);
-        if probe.is_none() {
-            match index::open_probe_connection(&self.index_path) {
-                Ok(conn) => *probe = Some(conn),
-                Err(e) => log::debug!("users generation: {e}"),
-            }
+        let idle = self
+            .probes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let probe = match idle {
+            Some(conn) => conn,
+            None => index::open_probe_connection(&self.index_path)
+                .map_err(|e| log::debug!("users generation: {e}"))
+                .ok()?,
+        };
+        let read = index::users::generation(&probe);
+        let mut idle = self.probes.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < IDLE_PROBES {
+            idle.push(probe);
         }
-        let read = index::users::generation(probe.as_ref()?);
-        read.map_err(|e| log::debug!("users generation: {e}")).ok()
+        drop(idle);
+        let generation = read
+            .map_err(|e| log::debug!("users generation: {e}"))
+            .ok()?;
+        if self.seen.swap(generation, Ordering::Relaxed) != generation {
+            self.users.invalidate_all();
+        }
+        Some(generation)
     }
 
     /// The user of `access_key` if it was read at `generation`.

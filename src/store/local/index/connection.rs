@@ -10,7 +10,9 @@ use super::schema::{ADDED_COLUMNS, SCHEMA};
 use super::DbResult;
 use crate::store::StoreError;
 
-/// Read connections kept open between requests; more are opened under load and closed after.
+/// Read connections kept open between requests, at least: one per core is added, since every
+/// worker thread reads in place (GET) besides the blocking tasks. More are opened under load
+/// and closed after.
 const IDLE_READ_CONNECTIONS: usize = 4;
 
 /// Starts a write transaction, taking the write lock at once.
@@ -92,23 +94,29 @@ fn open_read_connection(path: &Path) -> rusqlite::Result<Connection> {
 /// Opens a read-only connection that never waits for a lock: it reads on a thread that
 /// serves requests, and a caller that finds the index busy takes the slower way instead.
 pub fn open_probe_connection(path: &Path) -> rusqlite::Result<Connection> {
-    Connection::open_with_flags(
+    let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
+    )?;
+    // rusqlite's default is to wait 5 s, which would hold a worker thread and its requests.
+    conn.busy_timeout(Duration::ZERO)?;
+    Ok(conn)
 }
 
 /// A few read-only connections, used from blocking tasks.
 pub struct ReadPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    max_idle: usize,
 }
 
 impl ReadPool {
     pub fn new(path: PathBuf) -> ReadPool {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         ReadPool {
             path,
             idle: Mutex::new(Vec::new()),
+            max_idle: IDLE_READ_CONNECTIONS + cores,
         }
     }
 
@@ -132,7 +140,7 @@ impl ReadPool {
         let ended = conn.execute_batch(COMMIT).db();
         if ended.is_ok() {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-            if idle.len() < IDLE_READ_CONNECTIONS {
+            if idle.len() < self.max_idle {
                 idle.push(conn);
             }
         }

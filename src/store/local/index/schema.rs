@@ -13,6 +13,20 @@ CREATE TABLE IF NOT EXISTS users(
     name TEXT PRIMARY KEY,
     access_key TEXT NOT NULL UNIQUE,
     secret TEXT NOT NULL);
+-- Every change to users moves the users generation (index/users.rs), whoever writes it: a
+-- running server's user cache trusts an entry only at the generation it was read at.
+CREATE TRIGGER IF NOT EXISTS users_inserted AFTER INSERT ON users BEGIN
+    INSERT INTO meta(name, value) VALUES ('users_generation', 1)
+    ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS users_updated AFTER UPDATE ON users BEGIN
+    INSERT INTO meta(name, value) VALUES ('users_generation', 1)
+    ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS users_deleted AFTER DELETE ON users BEGIN
+    INSERT INTO meta(name, value) VALUES ('users_generation', 1)
+    ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1;
+END;
 CREATE TABLE IF NOT EXISTS buckets(
     name TEXT PRIMARY KEY,
     owner TEXT NOT NULL,

@@ -5,9 +5,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::DbResult;
 use crate::store::{SecretKey, StoreError, User};
 
-/// The `meta` entry counting user changes. Every insert and delete bumps it in its own
-/// transaction, so a server that caches users sees a change `libres3 user` made from another
-/// process at its next request.
+/// The `meta` entry counting user changes. Triggers on `users` (schema.rs) bump it in the
+/// transaction of every change, whoever makes it, so a server that caches users sees a change
+/// `libres3 user` made from another process at its next request.
 const GENERATION: &str = "users_generation";
 
 fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
@@ -48,7 +48,7 @@ pub fn insert(
         params![name, access_key, secret.expose()],
     )
     .db()?;
-    bump_generation(conn)
+    Ok(())
 }
 
 /// Every user, sorted by name.
@@ -62,23 +62,8 @@ pub fn list(conn: &Connection) -> Result<Vec<User>, StoreError> {
 
 /// Deletes a user; the number of rows removed.
 pub fn delete(conn: &Connection, name: &str) -> Result<usize, StoreError> {
-    let removed = conn
-        .execute("DELETE FROM users WHERE name = ?1", params![name])
-        .db()?;
-    if removed > 0 {
-        bump_generation(conn)?;
-    }
-    Ok(removed)
-}
-
-fn bump_generation(conn: &Connection) -> Result<(), StoreError> {
-    conn.execute(
-        "INSERT INTO meta(name, value) VALUES (?1, 1)
-         ON CONFLICT(name) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
-        params![GENERATION],
-    )
-    .db()?;
-    Ok(())
+    conn.execute("DELETE FROM users WHERE name = ?1", params![name])
+        .db()
 }
 
 /// How many times users changed (0 in an index where they never did). One statement: read

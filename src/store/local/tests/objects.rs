@@ -65,6 +65,22 @@ async fn multi_block_round_trip_and_ranges() {
     }
 }
 
+/// An object of more blocks than a worker thread locates in place is read on a blocking task:
+/// the same bytes either way.
+#[actix_web::test]
+async fn objects_of_many_blocks_read_the_same() {
+    let scratch = Scratch::new("many-blocks");
+    let dirs = [scratch.dir("d0")];
+    let store = store_with_bucket(&dirs).await;
+    let blocks = crate::store::local::object_store::IN_PLACE_BLOCKS;
+    for count in [blocks, blocks + 1] {
+        // One block's data over and over: many list entries, one block file.
+        let data = pattern(BLOCK, 9).repeat(count);
+        put(&store, "many", &data).await;
+        assert_eq!(get(&store, "many", None).await, data, "{count} blocks");
+    }
+}
+
 #[actix_web::test]
 async fn block_boundaries() {
     let scratch = Scratch::new("boundaries");
