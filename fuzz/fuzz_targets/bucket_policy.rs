@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(document) = std::str::from_utf8(document) {
         if let Ok(policy) = Policy::parse(document, "bkt") {
             let _ = policy.is_public();
-            let _ = policy.uses_condition_key("s3:ExistingObjectTag/");
+            let _ = policy.reads_key("s3:ExistingObjectTag");
             let user = Requester::User {
                 name: "alice",
                 canonical_id: "2bd806c97f0e00af1a1fc3328fa763a9269723c8db8fac4f93af71db186d6e90",
