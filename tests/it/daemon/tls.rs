@@ -48,24 +48,33 @@ fn https_subject(addr: SocketAddr, ca: &Path) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
-#[test]
-fn https_listener_and_certificate_reload() {
-    let scratch = scratch_dir("tls");
-    let Some((cert, key)) = self_signed(scratch.path(), "first") else {
+/// A daemon with an HTTPS listener on a self-signed certificate for `name` (None without the
+/// openssl command): the daemon, its HTTPS address, the certificate and key files.
+fn https_daemon(scratch: &TempDir, name: &str) -> Option<(Daemon, SocketAddr, PathBuf, PathBuf)> {
+    let Some((cert, key)) = self_signed(scratch.path(), name) else {
         println!("skipped: no openssl command to make a test certificate");
-        return;
+        return None;
     };
-    if Command::new("curl").arg("--version").output().is_err() {
-        println!("skipped: no curl command to talk HTTPS");
-        return;
-    }
     let tls = format!(
         "s3_https_port = 0\ns3_ssl_certificate_file = {}\ns3_ssl_privatekey_file = {}\n",
         cert.display(),
         key.display()
     );
-    let daemon = Daemon::start(&scratch, &tls);
+    let daemon = Daemon::start(scratch, &tls);
     let https = address(&daemon.stdout, "libres3: listening on https://");
+    Some((daemon, https, cert, key))
+}
+
+#[test]
+fn https_listener_and_certificate_reload() {
+    let scratch = scratch_dir("tls");
+    if Command::new("curl").arg("--version").output().is_err() {
+        println!("skipped: no curl command to talk HTTPS");
+        return;
+    }
+    let Some((daemon, https, cert, key)) = https_daemon(&scratch, "first") else {
+        return;
+    };
     assert_eq!(https_subject(https, &cert).as_deref(), Some("first"));
     // curl takes HTTP/2 when the server offers it, as Go's S3 clients do. HTTP/2 has no Host
     // header, yet SigV4 signs the host (the :authority) and must verify.
@@ -143,17 +152,9 @@ print(json.dumps(out))
 #[test]
 fn https_requests_are_secure_transport() {
     let scratch = scratch_dir("tls-secure");
-    let Some((cert, key)) = self_signed(scratch.path(), "secure") else {
-        println!("skipped: no openssl command to make a test certificate");
+    let Some((daemon, https, cert, _)) = https_daemon(&scratch, "secure") else {
         return;
     };
-    let tls = format!(
-        "s3_https_port = 0\ns3_ssl_certificate_file = {}\ns3_ssl_privatekey_file = {}\n",
-        cert.display(),
-        key.display()
-    );
-    let daemon = Daemon::start(&scratch, &tls);
-    let https = address(&daemon.stdout, "libres3: listening on https://");
     let https_endpoint = format!("https://{https}");
     let cert = cert.display().to_string();
     let v = boto3_at(
