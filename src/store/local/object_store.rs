@@ -714,7 +714,6 @@ impl ObjectStore for LocalStore {
     }
 }
 
-/// The file of each block of an encoded block list, from the same read snapshot.
 /// Objects of more blocks than this are read on a blocking task rather than in place: each
 /// block is one index lookup, a random read when the page cache does not hold it.
 pub(super) const IN_PLACE_BLOCKS: usize = 16;
