@@ -218,6 +218,15 @@ impl From<StoreError> for S3Error {
                 S3Error::new(BucketNotEmpty, "The bucket you tried to delete is not empty")
             }
             StoreError::NoSuchKey => S3Error::new(NoSuchKey, "The specified key does not exist."),
+            StoreError::NoSuchVersion => S3Error::new(
+                NoSuchVersion,
+                "The specified version does not exist.",
+            ),
+            // Handlers that address a version answer a marker themselves (404 or 405, with
+            // its headers); anywhere else a marker hides its key.
+            StoreError::DeleteMarker { .. } => {
+                S3Error::new(NoSuchKey, "The specified key does not exist.")
+            }
             StoreError::NoSuchUpload => S3Error::new(
                 NoSuchUpload,
                 "The specified multipart upload does not exist. The upload ID might be invalid, or the upload might have been aborted or completed.",

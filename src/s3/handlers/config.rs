@@ -15,7 +15,7 @@ use crate::s3::router::check_version_id;
 use crate::s3::tagging::{self, MAX_BUCKET_TAGS, MAX_OBJECT_TAGS};
 use crate::s3::xml::XmlWriter;
 use crate::s3::Ctx;
-use crate::store::{CopySource, ObjectInfo, ObjectReader, ObjectStore, StoreError, WriteCondition};
+use crate::store::{ObjectInfo, ObjectReader, ObjectStore, StoreError};
 
 // ------------------------------------------------------------------------------------------
 // Object metadata updates
@@ -35,21 +35,9 @@ pub(super) async fn update_object<S: ObjectStore>(
         drop(reader);
         let mut meta = read.clone();
         change(&mut meta.headers);
-        let source = CopySource {
-            bucket: &ctx.bucket,
-            key: &ctx.key,
-            if_meta: Some(&read),
-        };
         let result = ctx
             .store
-            .copy_object(
-                &ctx.who,
-                &source,
-                &ctx.bucket,
-                &ctx.key,
-                meta,
-                WriteCondition::None,
-            )
+            .update_meta(&ctx.who, &ctx.bucket, &ctx.key, None, meta, &read)
             .await;
         match result {
             Err(StoreError::SourceChanged) if attempt < super::copy::COPY_ATTEMPTS => attempt += 1,

@@ -24,7 +24,7 @@ use crate::s3::xml::XmlWriter;
 use crate::s3::Ctx;
 use crate::store::{
     ByteRange, CopySource, ObjectInfo, ObjectMeta, ObjectReader, ObjectStore, StoreError,
-    WriteCondition,
+    Versioning, WriteCondition,
 };
 use crate::time::iso8601;
 
@@ -97,7 +97,7 @@ async fn open_source<S: ObjectStore>(
         .access
         .copy_source(ctx.store, ctx.rules, ctx.config, &bucket, &key)
         .await?;
-    let reader = match ctx.store.open_object(&reader_as, &bucket, &key).await {
+    let reader = match ctx.store.open_object(&reader_as, &bucket, &key, None).await {
         Ok(reader) => reader,
         Err(StoreError::NoSuchKey) if !source_access.can_list => return Err(access_denied()),
         Err(StoreError::NoSuchKey) => {
@@ -169,6 +169,7 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
         let plain = meta.size.unwrap_or_default();
         meta.size = sealed_meta(ctx, keyed.as_ref(), &mut meta.headers, &mut response, plain);
         let copy_source = CopySource {
+            version_id: None,
             bucket: &src_bucket,
             key: &src_key,
             if_meta: Some(&read),
@@ -182,6 +183,7 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
                 &ctx.key,
                 meta,
                 condition.clone(),
+                Versioning::Unversioned,
             )
             .await;
         match result {
@@ -246,7 +248,15 @@ async fn copy_through<S: ObjectStore>(
         .map_or_else(|| hex(&digest.md5), |k| k.etag(&digest.md5));
     let info = ctx
         .store
-        .commit_object(&ctx.who, &ctx.bucket, &ctx.key, staged, meta, condition)
+        .commit_object(
+            &ctx.who,
+            &ctx.bucket,
+            &ctx.key,
+            staged,
+            meta,
+            condition,
+            Versioning::Unversioned,
+        )
         .await
         .map_err(condition_conflict)?;
     let document = copy_result("CopyObjectResult", &info.meta.etag, &info);
@@ -498,6 +508,7 @@ mod tests {
     #[test]
     fn copy_result_document() {
         let info = ObjectInfo {
+            version_id: crate::store::NULL_VERSION.to_owned(),
             key: "k".into(),
             size: 1,
             last_modified: std::time::UNIX_EPOCH,

@@ -396,7 +396,15 @@ mod paging_tests {
                 size: None,
             };
             store
-                .commit_object(&who, "bkt", key, staged, meta, WriteCondition::None)
+                .commit_object(
+                    &who,
+                    "bkt",
+                    key,
+                    staged,
+                    meta,
+                    WriteCondition::None,
+                    crate::store::Versioning::Unversioned,
+                )
                 .await
                 .unwrap();
         }

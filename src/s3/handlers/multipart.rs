@@ -22,6 +22,7 @@ use crate::s3::xml::{self, XmlWriter};
 use crate::s3::Ctx;
 use crate::store::{
     part_list_digest, ObjectMeta, ObjectReader, ObjectStore, PartInfo, StoreError, UploadInfo,
+    Versioning,
 };
 use crate::time::iso8601;
 
@@ -361,6 +362,7 @@ pub async fn complete<S: ObjectStore>(
             &requested,
             meta,
             condition,
+            Versioning::Unversioned,
         )
         .await
         .map_err(condition_conflict)?;
@@ -501,7 +503,11 @@ async fn repeated_completion<S: ObjectStore>(
     if record.parts_digest != part_list_digest(requested) {
         return Err(no_such_upload());
     }
-    match ctx.store.open_object(&ctx.who, &ctx.bucket, &ctx.key).await {
+    match ctx
+        .store
+        .open_object(&ctx.who, &ctx.bucket, &ctx.key, None)
+        .await
+    {
         Ok(reader) if reader.info().meta.etag == record.etag => Ok(reader.info().meta.clone()),
         Ok(_) | Err(StoreError::NoSuchKey) => Err(no_such_upload()),
         Err(e) => Err(e.into()),

@@ -25,7 +25,8 @@ use crate::s3::sse::sealing::{self, Keyed, Sealing};
 use crate::s3::Ctx;
 use crate::s3::{objmeta, range, tagging};
 use crate::store::{
-    ByteRange, ObjectInfo, ObjectMeta, ObjectReader, ObjectStore, StoreError, WriteCondition,
+    ByteRange, ObjectInfo, ObjectMeta, ObjectReader, ObjectStore, StoreError, Versioning,
+    WriteCondition,
 };
 use crate::time::http_date;
 
@@ -164,7 +165,11 @@ pub fn apply_request_documents<S>(
 /// Opens the request's object and finishes the access decision with it (its owner, ACL and
 /// tags). A missing key is NoSuchKey only to those who may list the bucket.
 pub async fn open_readable<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<S::Reader, S3Error> {
-    match ctx.store.open_object(&ctx.who, &ctx.bucket, &ctx.key).await {
+    match ctx
+        .store
+        .open_object(&ctx.who, &ctx.bucket, &ctx.key, None)
+        .await
+    {
         Ok(reader) => {
             ctx.access.check_object(&reader.info().meta)?;
             Ok(reader)
@@ -193,7 +198,11 @@ pub async fn current_object<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     key: &str,
 ) -> Result<Option<ObjectInfo>, S3Error> {
-    match ctx.store.open_object(&ctx.who, &ctx.bucket, key).await {
+    match ctx
+        .store
+        .open_object(&ctx.who, &ctx.bucket, key, None)
+        .await
+    {
         Ok(reader) => Ok(Some(reader.info().clone())),
         Err(StoreError::NoSuchKey) => Ok(None),
         Err(e) => Err(e.into()),
@@ -372,6 +381,7 @@ pub async fn put_object<S: ObjectStore>(
             body.staged,
             meta,
             condition,
+            Versioning::Unversioned,
         )
         .await
         .map_err(condition_conflict)?;
@@ -416,7 +426,10 @@ pub async fn delete_key<S: ObjectStore>(
     conditions: &DeletePreconditions,
 ) -> Result<(), S3Error> {
     if *conditions == DeletePreconditions::default() {
-        return Ok(ctx.store.delete_object(&ctx.who, &ctx.bucket, key).await?);
+        ctx.store
+            .delete_object(&ctx.who, &ctx.bucket, key, Versioning::Unversioned)
+            .await?;
+        return Ok(());
     }
     let current = current_object(ctx, key).await?;
     let now = current.as_ref().map(|i| {

@@ -33,7 +33,7 @@ use crate::s3::sse::state::SseState;
 use crate::s3::tagging::{self, MAX_OBJECT_TAGS};
 use crate::s3::xml::XmlWriter;
 use crate::s3::S3Config;
-use crate::store::{ObjectMeta, ObjectStore, User, WriteCondition};
+use crate::store::{ObjectMeta, ObjectStore, User, Versioning, WriteCondition};
 
 /// Form fields kept as object headers (besides `x-amz-meta-*`).
 const STORED_FIELDS: &[&str] = &[
@@ -344,7 +344,15 @@ pub async fn post_object<S: ObjectStore>(
         size: keyed.as_ref().map(|_| size),
     };
     let info = store
-        .commit_object(&who, bucket, &key, staged, meta, WriteCondition::None)
+        .commit_object(
+            &who,
+            bucket,
+            &key,
+            staged,
+            meta,
+            WriteCondition::None,
+            Versioning::Unversioned,
+        )
         .await?;
     let etag = quoted(&info.meta.etag);
     let location = format!("/{bucket}/{}", percent_encode(&key, true));

@@ -36,6 +36,7 @@ mod sealing;
 mod staging;
 mod state;
 mod users;
+mod versions;
 mod writer;
 
 pub use error::LocalError;

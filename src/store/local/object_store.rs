@@ -12,14 +12,15 @@ use super::index::{
     self, buckets::check_owned_by, buckets::check_owner, decode_blocks, encode_blocks, from_ms,
     headers_to_json, key_from_db, meta_from_db, now_ms, size_from_db, size_to_db,
 };
-use super::reader::{locate_blocks, Body, LocalReader, ReaderTicket};
+use super::reader::{read_object, LocalReader, ReaderTicket, IN_PLACE_BLOCKS};
 use super::staging::{self, LocalStaged};
 use super::writer::Tx;
-use super::{state, LocalStore, Shared};
+use super::{state, LocalStore};
 use crate::store::{
     part_list_digest, AbortedUpload, BodyStream, BucketDocuments, BucketInfo, CompletedUpload,
-    CopySource, ListStart, ObjectInfo, ObjectMeta, ObjectStore, ObjectSummary, PartInfo, Principal,
-    Staged, StoreError, UploadInfo, User, WriteCondition, COMPLETED_UPLOAD_KEPT,
+    CopySource, Deleted, ListStart, ObjectInfo, ObjectMeta, ObjectStore, ObjectSummary, PartInfo,
+    Principal, Staged, StoreError, UploadInfo, User, VersionStart, VersionSummary, Versioning,
+    WriteCondition, COMPLETED_UPLOAD_KEPT, NULL_VERSION,
 };
 
 fn user_name(who: &Principal) -> Result<&str, StoreError> {
@@ -204,7 +205,9 @@ impl ObjectStore for LocalStore {
         data: LocalStaged,
         meta: ObjectMeta,
         condition: WriteCondition,
+        versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
+        versioning.require_unversioned()?;
         let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
         let size = data.size();
         let db_size = size_to_db(size)?;
@@ -247,6 +250,7 @@ impl ObjectStore for LocalStore {
                     },
                 )?;
                 Ok(ObjectInfo {
+                    version_id: crate::store::NULL_VERSION.to_owned(),
                     key,
                     size,
                     last_modified: from_ms(mtime),
@@ -261,7 +265,11 @@ impl ObjectStore for LocalStore {
         who: &Principal,
         bucket: &str,
         key: &str,
+        version_id: Option<&str>,
     ) -> Result<LocalReader, StoreError> {
+        if version_id.is_some_and(|id| id != NULL_VERSION) {
+            return Err(StoreError::NoSuchVersion);
+        }
         // Registered before the index read: the blocks it finds stay until the ticket drops.
         let ticket = ReaderTicket::new(&self.shared);
         let in_place = self.read_here(|conn| {
@@ -286,7 +294,9 @@ impl ObjectStore for LocalStore {
         who: &Principal,
         bucket: &str,
         key: &str,
-    ) -> Result<(), StoreError> {
+        versioning: Versioning,
+    ) -> Result<Deleted, StoreError> {
+        versioning.require_unversioned()?;
         let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
         self.writer
             .run(None, move |tx| {
@@ -299,6 +309,46 @@ impl ObjectStore for LocalStore {
                 }
                 index::objects::delete(tx.conn, &bucket, &key)
             })
+            .await?;
+        Ok(Deleted {
+            version_id: None,
+            delete_marker: false,
+        })
+    }
+
+    async fn delete_version(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<Deleted, StoreError> {
+        self.remove_version(who, bucket, key, version_id).await
+    }
+
+    async fn update_meta(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        meta: ObjectMeta,
+        if_meta: &ObjectMeta,
+    ) -> Result<ObjectInfo, StoreError> {
+        self.replace_meta(who, bucket, key, version_id, meta, if_meta)
+            .await
+    }
+
+    async fn list_object_versions(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        prefix: &str,
+        start: &VersionStart,
+        limit: usize,
+        header: Option<&str>,
+    ) -> Result<Vec<VersionSummary>, StoreError> {
+        self.versions(who, bucket, prefix, start, limit, header)
             .await
     }
 
@@ -463,7 +513,9 @@ impl ObjectStore for LocalStore {
         parts: &[(u32, String)],
         meta: ObjectMeta,
         condition: WriteCondition,
+        versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
+        versioning.require_unversioned()?;
         let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
         let upload_id = upload_id.to_owned();
         let parts = parts.to_vec();
@@ -521,6 +573,7 @@ impl ObjectStore for LocalStore {
                     },
                 )?;
                 Ok(ObjectInfo {
+                    version_id: crate::store::NULL_VERSION.to_owned(),
                     key,
                     size,
                     last_modified: from_ms(mtime),
@@ -573,7 +626,12 @@ impl ObjectStore for LocalStore {
         dst_key: &str,
         meta: ObjectMeta,
         condition: WriteCondition,
+        versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
+        versioning.require_unversioned()?;
+        if source.version_id.is_some_and(|id| id != NULL_VERSION) {
+            return Err(StoreError::NoSuchVersion);
+        }
         let who = who.clone();
         let (src_bucket, src_key) = (source.bucket.to_owned(), source.key.to_owned());
         // The row the source must still have, as the index holds it.
@@ -625,6 +683,7 @@ impl ObjectStore for LocalStore {
                     },
                 )?;
                 Ok(ObjectInfo {
+                    version_id: crate::store::NULL_VERSION.to_owned(),
                     key,
                     size: size_from_db(src.size)?,
                     last_modified: from_ms(mtime),
@@ -712,55 +771,4 @@ impl ObjectStore for LocalStore {
         })
         .await
     }
-}
-
-/// Objects of more blocks than this are read on a blocking task rather than in place: each
-/// block is one index lookup, a random read when the page cache does not hold it.
-pub(super) const IN_PLACE_BLOCKS: usize = 16;
-
-/// The object `key` with its body located; None when it has more than `max_blocks` blocks.
-fn read_object(
-    conn: &Connection,
-    shared: &Shared,
-    who: &Principal,
-    bucket: &str,
-    key: &str,
-    max_blocks: Option<usize>,
-) -> Result<Option<(ObjectInfo, Body)>, StoreError> {
-    let found = index::objects::stored_object_with_owner(conn, bucket, key)?;
-    check_owned_by(found.as_ref().map(|f| f.owner.as_str()), who)?;
-    let Some(row) = found.and_then(|f| f.object) else {
-        return Err(StoreError::NoSuchKey);
-    };
-    let body = match (row.inline, row.blocks) {
-        (Some(data), _) => Body::Inline(shared.sealing.open_inline(data).map_err(|e| {
-            log::error!(
-                "object {bucket}/{key}: inline data in {}: {e}",
-                shared.index_path().display()
-            );
-            StoreError::Internal(format!("object {bucket}/{key}: {e}"))
-        })?),
-        (None, Some(list)) => {
-            let list = decode_blocks(&list)?;
-            if max_blocks.is_some_and(|max| list.len() > max) {
-                return Ok(None);
-            }
-            Body::Blocks(locate_blocks(conn, shared, list)?)
-        }
-        (None, None) => {
-            return Err(StoreError::Internal(format!(
-                "index: object {key} has no data"
-            )))
-        }
-    };
-    let info = ObjectInfo {
-        key: key.to_owned(),
-        size: size_from_db(row.size)?,
-        last_modified: from_ms(row.mtime_ms),
-        meta: ObjectMeta {
-            size: row.reported_size.map(size_from_db).transpose()?,
-            ..meta_from_db(row.etag, &row.meta_json)?
-        },
-    };
-    Ok(Some((info, body)))
 }
