@@ -64,24 +64,27 @@ fn upload_info(
     })
 }
 
-/// Writes `key`'s new current row, after making way as `versioning` says: the current row
-/// either loses its blocks (it is overwritten) or becomes a noncurrent version. The caller has
-/// referenced the new blocks first, so blocks both share never reach 0. Returns the
-/// modification time written.
+/// Writes `key`'s new current row (its version id and number filled in here), after making
+/// way as `versioning` says: the current row either loses its blocks (it is overwritten) or
+/// becomes a noncurrent version. The caller has referenced the new blocks first, so blocks
+/// both share never reach 0. Returns the modification time and the version id written.
 fn write_current_row(
     tx: &mut Tx<'_>,
     versioning: Versioning,
+    fresh: &str,
     row: NewObject<'_>,
-) -> Result<i64, StoreError> {
+) -> Result<(i64, String), StoreError> {
     version_rows::retire_for_write(tx, row.bucket, row.key, versioning)?;
+    let seq = index::versions::next_seq(tx.conn, row.bucket, row.key)?;
+    let id = new_version_id(versioning, seq, fresh);
+    let row = NewObject {
+        version_id: id.as_deref(),
+        seq,
+        ..row
+    };
     let mtime = now_ms();
     index::objects::replace(tx.conn, &row, mtime)?;
-    Ok(mtime)
-}
-
-/// The id a version written under `versioning` reports.
-fn reported_id(id: Option<&str>) -> String {
-    id.unwrap_or(NULL_VERSION).to_owned()
+    Ok((mtime, id.unwrap_or_else(|| NULL_VERSION.to_owned())))
 }
 
 impl ObjectStore for LocalStore {
@@ -242,10 +245,10 @@ impl ObjectStore for LocalStore {
                     }
                     None => None,
                 };
-                let version_id = new_version_id(versioning, &fresh);
-                let mtime = write_current_row(
+                let (mtime, version_id) = write_current_row(
                     tx,
                     versioning,
+                    &fresh,
                     NewObject {
                         bucket: &bucket,
                         key: &key,
@@ -255,11 +258,12 @@ impl ObjectStore for LocalStore {
                         inline: inline.as_deref(),
                         blocks: encoded.as_deref(),
                         reported_size,
-                        version_id,
+                        version_id: None,
+                        seq: 0,
                     },
                 )?;
                 Ok(ObjectInfo {
-                    version_id: reported_id(version_id),
+                    version_id,
                     key,
                     size,
                     last_modified: from_ms(mtime),
@@ -552,10 +556,10 @@ impl ObjectStore for LocalStore {
                         completed_ms: now,
                     },
                 )?;
-                let version_id = new_version_id(versioning, &fresh);
-                let mtime = write_current_row(
+                let (mtime, version_id) = write_current_row(
                     tx,
                     versioning,
+                    &fresh,
                     NewObject {
                         bucket: &bucket,
                         key: &key,
@@ -565,11 +569,12 @@ impl ObjectStore for LocalStore {
                         inline: None,
                         blocks: Some(&encode_blocks(&joined)),
                         reported_size,
-                        version_id,
+                        version_id: None,
+                        seq: 0,
                     },
                 )?;
                 Ok(ObjectInfo {
-                    version_id: reported_id(version_id),
+                    version_id,
                     key,
                     size,
                     last_modified: from_ms(mtime),
@@ -668,10 +673,10 @@ impl ObjectStore for LocalStore {
                 if let Some(list) = &src.blocks {
                     tx.reference_existing(&decode_blocks(list)?)?;
                 }
-                let version_id = new_version_id(versioning, &fresh);
-                let mtime = write_current_row(
+                let (mtime, version_id) = write_current_row(
                     tx,
                     versioning,
+                    &fresh,
                     NewObject {
                         bucket: &bucket,
                         key: &key,
@@ -681,11 +686,12 @@ impl ObjectStore for LocalStore {
                         inline: src.inline.as_deref(),
                         blocks: src.blocks.as_deref(),
                         reported_size,
-                        version_id,
+                        version_id: None,
+                        seq: 0,
                     },
                 )?;
                 Ok(ObjectInfo {
-                    version_id: reported_id(version_id),
+                    version_id,
                     key,
                     size: size_from_db(src.size)?,
                     last_modified: from_ms(mtime),

@@ -13,13 +13,26 @@ use crate::store::{
     Deleted, ListStart, StoreError, VersionStart, VersionSummary, Versioning, NULL_VERSION,
 };
 
-/// The id a version written under `versioning` gets: `fresh` when the bucket is versioned,
-/// else the version `null` (None in the index).
-pub fn new_version_id(versioning: Versioning, fresh: &str) -> Option<&str> {
+/// Hex digits of the number at the start of a version id.
+const SEQ_DIGITS: usize = 16;
+
+/// The id a version numbered `seq` gets under `versioning`: its number and `fresh` (random
+/// hex) when the bucket is versioned, else the version `null` (None in the index).
+pub fn new_version_id(versioning: Versioning, seq: i64, fresh: &str) -> Option<String> {
     match versioning {
-        Versioning::Enabled => Some(fresh),
+        Versioning::Enabled => Some(format!("{seq:0SEQ_DIGITS$x}{fresh}")),
         Versioning::Unversioned | Versioning::Suspended => None,
     }
+}
+
+/// The number a version id made by [`new_version_id`] starts with.
+fn seq_in_id(version_id: &str) -> Option<i64> {
+    let digits = version_id.get(..SEQ_DIGITS)?;
+    let all_hex =
+        version_id.len() > SEQ_DIGITS && version_id.bytes().all(|b| b.is_ascii_hexdigit());
+    all_hex
+        .then(|| i64::from_str_radix(digits, 16).ok())
+        .flatten()
 }
 
 fn release_list(tx: &mut Tx<'_>, blocks: Option<&[u8]>) -> Result<(), StoreError> {
@@ -71,7 +84,7 @@ pub fn retire_for_write(
 }
 
 /// A delete without a version id: unversioned, the object goes; otherwise a delete marker
-/// becomes the latest version (`fresh` its id when versioning is enabled).
+/// becomes the latest version (`fresh` in its id when versioning is enabled).
 pub fn delete_latest(
     tx: &mut Tx<'_>,
     bucket: &str,
@@ -80,7 +93,7 @@ pub fn delete_latest(
     fresh: &str,
 ) -> Result<Deleted, StoreError> {
     let existing = index::objects::existing_object(tx.conn, bucket, key)?;
-    let marker_id = match versioning {
+    let marker_id: String = match versioning {
         Versioning::Unversioned => {
             if let Some(existing) = existing {
                 release_list(tx, existing.blocks.as_deref())?;
@@ -93,7 +106,8 @@ pub fn delete_latest(
         }
         Versioning::Enabled => {
             versions::retire_current(tx.conn, bucket, key)?;
-            fresh
+            let seq = versions::next_seq(tx.conn, bucket, key)?;
+            new_version_id(versioning, seq, fresh).unwrap_or_default()
         }
         Versioning::Suspended => {
             match existing {
@@ -106,12 +120,13 @@ pub fn delete_latest(
                     versions::retire_current(tx.conn, bucket, key)?;
                 }
             }
-            NULL_VERSION
+            NULL_VERSION.to_owned()
         }
     };
-    versions::insert_marker(tx.conn, bucket, key, marker_id, index::now_ms())?;
+    let seq = versions::next_seq(tx.conn, bucket, key)?;
+    versions::insert_marker(tx.conn, (bucket, key, seq), &marker_id, index::now_ms())?;
     Ok(Deleted {
-        version_id: Some(marker_id.to_owned()),
+        version_id: Some(marker_id),
         delete_marker: true,
     })
 }
@@ -227,7 +242,8 @@ pub fn list(
     Ok(listed)
 }
 
-/// The versions of `key` older than `version_id` (none when it names no version of `key`).
+/// The versions of `key` older than `version_id`, also when that version was deleted since
+/// the id was listed (its number is in the id); none when a `null` id names no version.
 fn older_versions(
     conn: &Connection,
     bucket: &str,
@@ -240,13 +256,24 @@ fn older_versions(
     let current_id = current
         .as_ref()
         .map(|c| c.version_id.as_deref().unwrap_or(NULL_VERSION));
-    let below = if current_id == Some(version_id) {
-        i64::MAX
-    } else {
-        match versions::seq_of(conn, bucket, key, version_id)? {
+    // Every other version of the key is older than its current one.
+    if current_id == Some(version_id) {
+        return versions::older_than(conn, bucket, key, i64::MAX, limit, header);
+    }
+    let below = match seq_in_id(version_id) {
+        Some(seq) => seq,
+        None => match versions::seq_of(conn, bucket, key, version_id)? {
             Some(seq) => seq,
             None => return Ok(Vec::new()),
-        }
+        },
     };
-    versions::older_than(conn, bucket, key, below, limit, header)
+    let mut listed: Vec<VersionSummary> =
+        versions::current_below(conn, bucket, key, below, header)?
+            .into_iter()
+            .collect();
+    let left = limit - listed.len();
+    listed.extend(versions::older_than(
+        conn, bucket, key, below, left, header,
+    )?);
+    Ok(listed)
 }

@@ -13,11 +13,12 @@ use crate::store::{
     Versioning, NULL_VERSION,
 };
 
-/// Bytes of randomness in a version id: 32 hex characters, as upload ids.
-const VERSION_ID_BYTES: usize = 16;
+/// Bytes of randomness in a version id, after the 16 hex digits of its number: 32 hex
+/// characters in all, as upload ids.
+const VERSION_ID_BYTES: usize = 8;
 
 impl LocalStore {
-    /// A fresh version id, from the random source upload ids come from.
+    /// The random part of a version id, from the random source upload ids come from.
     pub(super) fn fresh_version_id(&self) -> Result<String, StoreError> {
         random_hex(&self.shared.rng, VERSION_ID_BYTES)
     }

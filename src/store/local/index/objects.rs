@@ -62,6 +62,8 @@ pub struct NewObject<'a> {
     pub reported_size: Option<i64>,
     /// None: the version `null`.
     pub version_id: Option<&'a str>,
+    /// Its number among its key's versions (see `index::versions`).
+    pub seq: i64,
 }
 
 /// Writes an object row modified at `mtime_ms`, replacing the one of the same key.
@@ -69,8 +71,8 @@ pub fn replace(conn: &Connection, row: &NewObject<'_>, mtime_ms: i64) -> Result<
     conn.prepare_cached(
         "INSERT OR REPLACE INTO objects
          (bucket, key, size, etag, meta_json, mtime_ms, inline_data, blocks, reported_size,
-          version_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+          version_id, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )
     .db()?
     .execute(params![
@@ -83,7 +85,8 @@ pub fn replace(conn: &Connection, row: &NewObject<'_>, mtime_ms: i64) -> Result<
         row.inline,
         row.blocks,
         row.reported_size,
-        row.version_id
+        row.version_id,
+        row.seq
     ])
     .db()?;
     Ok(())

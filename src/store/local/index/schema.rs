@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS objects(
     blocks BLOB,
     reported_size INTEGER,
     version_id TEXT,
+    seq INTEGER,
     PRIMARY KEY(bucket, key));
 -- Noncurrent versions and every delete marker of versioned buckets; `objects` keeps the
 -- current versions, so plain GET and LIST read nothing more. A key's versions are numbered
@@ -104,8 +105,10 @@ CREATE TABLE IF NOT EXISTS blocks(
 
 /// Columns added after the first release, as (table, column, type): an index made before them
 /// gets them when it is opened for writing. Every one is NULL-able, so old rows stay valid.
-/// `objects.version_id`: NULL is the version `null` (every object written before versioning).
+/// `objects.version_id`: NULL is the version `null` (every object written before versioning);
+/// `objects.seq`: the number the version keeps in `versions` (NULL: given when it moves).
 pub(super) const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("objects", "reported_size", "INTEGER"),
     ("objects", "version_id", "TEXT"),
+    ("objects", "seq", "INTEGER"),
 ];

@@ -1,8 +1,10 @@
 //! The `versions` table: noncurrent versions and delete markers of versioned buckets.
 //!
 //! A key's current version, when it is not a delete marker, is its row in `objects`; every
-//! other version is a row here, numbered by `seq` (newest highest, per key). Rows move
-//! between the tables with their block lists, so moving one changes no reference count.
+//! other version is a row here, numbered by `seq` (newest highest, per key; a version keeps
+//! its number, and the ids of versions made while versioning is enabled start with it, so a
+//! listing can resume after a version deleted meanwhile). Rows move between the tables with
+//! their block lists, so moving one changes no reference count.
 //! Invariant kept by every write: a key without an `objects` row has a delete marker (or
 //! nothing) as its newest row here.
 
@@ -84,16 +86,16 @@ pub fn next_seq(conn: &Connection, bucket: &str, key: &str) -> Result<i64, Store
     .db()
 }
 
-/// Moves the `objects` row of `key`, if any, here as its newest noncurrent version; returns
-/// whether there was one.
+/// Moves the `objects` row of `key`, if any, here as its newest noncurrent version (with its
+/// number, or the next one for a row written before numbers); returns whether there was one.
 pub fn retire_current(conn: &Connection, bucket: &str, key: &str) -> Result<bool, StoreError> {
     let seq = next_seq(conn, bucket, key)?;
     let moved = conn
         .prepare_cached(
             "INSERT INTO versions (bucket, key, seq, version_id, marker, size, etag, meta_json,
                  mtime_ms, inline_data, blocks, reported_size)
-             SELECT bucket, key, ?3, coalesce(version_id, 'null'), 0, size, etag, meta_json,
-                 mtime_ms, inline_data, blocks, reported_size
+             SELECT bucket, key, coalesce(seq, ?3), coalesce(version_id, 'null'), 0, size, etag,
+                 meta_json, mtime_ms, inline_data, blocks, reported_size
              FROM objects WHERE bucket = ?1 AND key = ?2",
         )
         .db()?
@@ -105,15 +107,14 @@ pub fn retire_current(conn: &Connection, bucket: &str, key: &str) -> Result<bool
     Ok(moved > 0)
 }
 
-/// Adds a delete marker as the newest version of `key` (whose `objects` row is gone).
+/// Adds a delete marker numbered `seq` as the newest version of `key` (whose `objects` row
+/// is gone).
 pub fn insert_marker(
     conn: &Connection,
-    bucket: &str,
-    key: &str,
+    (bucket, key, seq): (&str, &str, i64),
     version_id: &str,
     mtime_ms: i64,
 ) -> Result<(), StoreError> {
-    let seq = next_seq(conn, bucket, key)?;
     conn.prepare_cached(
         "INSERT INTO versions (bucket, key, seq, version_id, marker, size, etag, meta_json,
              mtime_ms)
@@ -139,9 +140,9 @@ pub fn delete(conn: &Connection, bucket: &str, key: &str, seq: i64) -> Result<()
 pub fn promote(conn: &Connection, bucket: &str, key: &str, seq: i64) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO objects (bucket, key, size, etag, meta_json, mtime_ms, inline_data, blocks,
-             reported_size, version_id)
+             reported_size, version_id, seq)
          SELECT bucket, key, size, etag, meta_json, mtime_ms, inline_data, blocks,
-             reported_size, nullif(version_id, 'null')
+             reported_size, nullif(version_id, 'null'), seq
          FROM versions WHERE bucket = ?1 AND key = ?2 AND seq = ?3",
     )
     .db()?
@@ -268,6 +269,34 @@ pub fn older_than(
         listed.push(listed_from_row(row, header)?);
     }
     Ok(listed)
+}
+
+/// The current version of `key` as listed, when its number is below `seq`: after versions
+/// newer than it were deleted, a listing resuming below one of them starts with it.
+pub fn current_below(
+    conn: &Connection,
+    bucket: &str,
+    key: &str,
+    seq: i64,
+    header: Option<&str>,
+) -> Result<Option<VersionSummary>, StoreError> {
+    let number: Option<Option<i64>> = conn
+        .prepare_cached("SELECT seq FROM objects WHERE bucket = ?1 AND key = ?2")
+        .db()?
+        .query_row(params![bucket, key.as_bytes()], |row| row.get(0))
+        .optional()
+        .db()?;
+    if !matches!(number, Some(Some(n)) if n < seq) {
+        return Ok(None);
+    }
+    let mut upper = key.as_bytes().to_vec();
+    upper.push(0);
+    let only_key = KeyRange {
+        lower: key.as_bytes().to_vec(),
+        inclusive: true,
+        upper: Some(upper),
+    };
+    Ok(list_table(conn, "objects", bucket, &only_key, 1, header)?.pop())
 }
 
 /// Up to `limit` rows of `table` (`objects` or `versions`) in `range`, by key then newest

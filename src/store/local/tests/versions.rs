@@ -426,6 +426,37 @@ async fn version_listings_page_by_key_and_version() {
     };
     let rest = versions_from(&store, "a", &older, 10).await;
     assert_eq!(shape(&rest), [row("a", &ids[4], false, false)]);
+    // A listing resumes after a version deleted since it was listed (clients empty a bucket
+    // page by page this way).
+    store
+        .delete_version(&alice(), "b", "a", &ids[1])
+        .await
+        .unwrap();
+    let after_deleted = VersionStart::AfterVersion {
+        key: "a".into(),
+        version_id: ids[1].clone(),
+    };
+    let rest = versions_from(&store, "a", &after_deleted, 10).await;
+    assert_eq!(
+        shape(&rest),
+        [
+            row("a", &ids[2], false, false),
+            row("a", &ids[3], false, false),
+            row("a", &ids[4], false, false),
+        ]
+    );
+    // Even when what was newer is all gone and an older version became the current one.
+    for id in &ids[..3] {
+        store.delete_version(&alice(), "b", "a", id).await.unwrap();
+    }
+    let rest = versions_from(&store, "a", &after_deleted, 10).await;
+    assert_eq!(
+        shape(&rest),
+        [
+            row("a", &ids[3], true, false),
+            row("a", &ids[4], false, false),
+        ]
+    );
 }
 
 #[actix_web::test]
