@@ -597,7 +597,8 @@ pub async fn authorize<S: ObjectStore>(
 }
 
 impl Access {
-    /// Decides reading a copy's source object (`s3:GetObject` on it) for this request's
+    /// Decides reading a copy's source object (`s3:GetObject` on it, `s3:GetObjectVersion`
+    /// when named with its version) for this request's
     /// requester; returns whom to open it as and the access to finish the check with
     /// ([`Access::check_object`]) once it is open.
     pub async fn copy_source<S: ObjectStore>(
@@ -607,9 +608,14 @@ impl Access {
         defaults: &crate::s3::S3Config,
         bucket: &str,
         key: &str,
+        version: bool,
     ) -> Result<(Principal, Access), S3Error> {
-        let need = actions::need(Operation::GetObject)
-            .ok_or_else(|| S3Error::internal("GetObject has no access need"))?;
+        // A source named with its versionId needs s3:GetObjectVersion, as a GET of it would.
+        let need = match version {
+            true => actions::need_for_version(Operation::GetObject),
+            false => actions::need(Operation::GetObject),
+        }
+        .ok_or_else(|| S3Error::internal("GetObject has no access need"))?;
         let values = |_: Option<&Policy>| self.conditions.clone().unwrap_or_default();
         bucket_access(
             store,

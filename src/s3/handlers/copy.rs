@@ -106,7 +106,14 @@ async fn open_source<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<Source<S::Reade
     let (bucket, key, version_id) = parse_copy_source(header)?;
     let (reader_as, source_access) = ctx
         .access
-        .copy_source(ctx.store, ctx.rules, ctx.config, &bucket, &key)
+        .copy_source(
+            ctx.store,
+            ctx.rules,
+            ctx.config,
+            &bucket,
+            &key,
+            version_id.is_some(),
+        )
         .await?;
     let version = version_id.as_deref();
     let reader = match ctx.store.open_object(&reader_as, &bucket, &key, version).await {
