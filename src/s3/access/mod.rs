@@ -148,6 +148,31 @@ impl Access {
         )
     }
 
+    /// Whether the requester may bypass GOVERNANCE retention on `key`
+    /// (`s3:BypassGovernanceRetention`: the owner, or whom a policy allows).
+    pub fn may_bypass_governance(&self, key: &str) -> bool {
+        let Some(rules) = &self.rules else {
+            return false;
+        };
+        let need = Need {
+            action: "s3:BypassGovernanceRetention",
+            also: None,
+            on_object: true,
+            acl: None,
+            object_phase: false,
+        };
+        matches!(
+            self.verdict(
+                rules,
+                need,
+                &self.key_resource(rules, Some(key)),
+                None,
+                None
+            ),
+            Verdict::Allow
+        )
+    }
+
     /// The resource an object operation names: `arn:aws:s3:::bucket/key`.
     fn key_resource(&self, rules: &BucketRules, key: Option<&str>) -> String {
         format!("arn:aws:s3:::{}/{}", rules.bucket, key.unwrap_or(&self.key))

@@ -259,6 +259,7 @@ async fn copy_through<S: ObjectStore>(
         stream: stream.map_err(S3Error::from).boxed_local(),
         length: Some(size),
         checksum: None,
+        content_md5: None,
     };
     let keyed = sse_object::begin(ctx, wanted)?;
     let (staged, digest) = stage_hashed(ctx, body, keyed.as_ref().map(|k| (k, 0))).await?;
@@ -379,7 +380,7 @@ async fn copy_plan<S: ObjectStore>(
         objmeta::set(&mut headers, objmeta::TAGGING, tags);
     }
     // x-amz-tagging counts only with REPLACE; the ACL never travels with a copy (as S3).
-    apply_request_documents(ctx, &mut headers, tagging == Directive::Replace)?;
+    apply_request_documents(ctx, &mut headers, tagging == Directive::Replace, false)?;
     let meta = ObjectMeta {
         etag: source.meta.etag.clone(),
         headers,
@@ -473,6 +474,7 @@ pub async fn upload_part_copy<S: ObjectStore>(
         stream: stream.map_err(S3Error::from).boxed_local(),
         length: Some(length),
         checksum: target.algorithm.map(Expected::computed),
+        content_md5: None,
     };
     let seal = target.keyed.as_ref().map(|k| (k, number));
     let (staged, digests) = stage_hashed(ctx, body, seal).await?;
