@@ -215,7 +215,8 @@ pub fn legal_hold_to_xml(on: bool) -> String {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VersionLock {
     pub retention: Option<Retention>,
-    pub legal_hold: bool,
+    /// None: never set on this version (GetObjectLegalHold has nothing to answer).
+    pub legal_hold: Option<bool>,
 }
 
 impl VersionLock {
@@ -240,7 +241,7 @@ impl VersionLock {
         };
         VersionLock {
             retention,
-            legal_hold: header(LEGAL_HOLD_HEADER) == Some("ON"),
+            legal_hold: header(LEGAL_HOLD_HEADER).map(|status| status == "ON"),
         }
     }
 
@@ -253,8 +254,9 @@ impl VersionLock {
             headers.push((MODE_HEADER.into(), retention.mode.as_str().into()));
             headers.push((UNTIL_HEADER.into(), iso8601(retention.until)));
         }
-        if self.legal_hold {
-            headers.push((LEGAL_HOLD_HEADER.into(), "ON".into()));
+        if let Some(on) = self.legal_hold {
+            let status = if on { "ON" } else { "OFF" };
+            headers.push((LEGAL_HOLD_HEADER.into(), status.into()));
         }
     }
 
@@ -266,7 +268,7 @@ impl VersionLock {
     /// Whether the version may be deleted for good at `now`; `bypass`: the request asks to
     /// bypass GOVERNANCE retention and is allowed to.
     pub fn check_delete(&self, now: SystemTime, bypass: bool) -> Result<(), S3Error> {
-        let protected = self.legal_hold
+        let protected = self.legal_hold == Some(true)
             || match self.retained(now) {
                 Some(r) => r.mode == Mode::Compliance || !bypass,
                 None => false,
@@ -346,11 +348,12 @@ pub fn lock_for_write<'a>(
             "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied",
         )),
     };
-    let legal_hold = match hold {
-        None => false,
-        Some(text) => parse_status(text)
-            .ok_or_else(|| invalid_argument("Legal Hold must be either of 'ON' or 'OFF'"))?,
-    };
+    let legal_hold = hold
+        .map(|text| {
+            parse_status(text)
+                .ok_or_else(|| invalid_argument("Legal Hold must be either of 'ON' or 'OFF'"))
+        })
+        .transpose()?;
     Ok(Some(VersionLock {
         retention,
         legal_hold,
@@ -428,7 +431,7 @@ mod tests {
                 mode: Mode::Compliance,
                 until: now + DAY,
             }),
-            legal_hold: true,
+            legal_hold: Some(true),
         };
         let mut headers = vec![
             ("content-type".to_string(), "text/plain".to_string()),
@@ -448,9 +451,9 @@ mod tests {
     #[test]
     fn what_a_lock_forbids() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_900_000_000);
-        let lock = |mode, until, legal_hold| VersionLock {
+        let lock = |mode, until, hold: bool| VersionLock {
             retention: Some(Retention { mode, until }),
-            legal_hold,
+            legal_hold: Some(hold),
         };
         let governance = lock(Mode::Governance, now + DAY, false);
         let compliance = lock(Mode::Compliance, now + DAY, false);
@@ -515,7 +518,7 @@ mod tests {
         };
         let got = lock_for_write(asked, Some(&config), now).unwrap().unwrap();
         assert_eq!(got.retention.unwrap().mode, Mode::Compliance);
-        assert!(got.legal_hold);
+        assert_eq!(got.legal_hold, Some(true));
         let e = lock_for_write(asked, None, now).unwrap_err();
         assert_eq!(e.code.as_str(), "InvalidRequest");
         let past = |name: &str| match name {

@@ -464,13 +464,17 @@ pub trait ObjectStore: 'static {
         versioning: Versioning,
     ) -> Result<Deleted, StoreError>;
     /// Removes exactly one version or delete marker for good; when it was the latest, the
-    /// next newest becomes the latest. Ok also when there is no such version.
+    /// next newest becomes the latest. Ok also when there is no such version. With `if_meta`,
+    /// SourceChanged unless the version still has exactly that metadata, checked atomically
+    /// with the removal as far as the backend allows (the S3 layer decided from it that no
+    /// Object Lock protects the version).
     async fn delete_version(
         &self,
         who: &Principal,
         bucket: &str,
         key: &str,
         version_id: &str,
+        if_meta: Option<&ObjectMeta>,
     ) -> Result<Deleted, StoreError>;
     /// Replaces the stored metadata of one version (the latest when `version_id` is None) in
     /// place: same data, same last-modified, no new version. SourceChanged unless it still

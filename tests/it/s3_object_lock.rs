@@ -236,6 +236,15 @@ fn aws_locked_versions_resist_deletion(s: &TestServer) {
         "--legal-hold",
         "Status=OFF",
     ]);
+    let hold = aws.json(&[
+        "s3api",
+        "get-object-legal-hold",
+        "--bucket",
+        &b,
+        "--key",
+        "h",
+    ]);
+    assert_eq!(hold["LegalHold"]["Status"], "OFF");
     delete_version(&aws, &b, "h", &held, true).expect("hold lifted, GOVERNANCE bypassed");
     // The lock changes made no new versions.
     let versions = aws.json(&[
@@ -363,4 +372,101 @@ fn raw_object_lock_errors(s: &TestServer) {
     );
 }
 
-crate::backend_tests!(aws_locked_versions_resist_deletion, raw_object_lock_errors);
+/// A lock set on a multipart upload reaches the object; a copy never takes its source's
+/// lock; DeleteObjects refuses a locked version in its answer and deletes the rest.
+fn aws_locks_through_uploads_copies_and_batch_deletes(s: &TestServer) {
+    let aws = Aws::new(s);
+    let (b, plain) = (unique_bucket("lockmpu"), unique_bucket("lockcopy"));
+    aws.ok(&[
+        "s3api",
+        "create-bucket",
+        "--bucket",
+        &b,
+        "--object-lock-enabled-for-bucket",
+    ]);
+    aws.ok(&["s3api", "create-bucket", "--bucket", &plain]);
+    let until = in_secs(3600);
+    let upload = aws.json(&[
+        "s3api",
+        "create-multipart-upload",
+        "--bucket",
+        &b,
+        "--key",
+        "m",
+        "--object-lock-mode",
+        "GOVERNANCE",
+        "--object-lock-retain-until-date",
+        &until,
+    ]);
+    let upload_id = upload["UploadId"].as_str().unwrap().to_string();
+    let part = s.scratch("lockmpu").join("part");
+    write(&part, b"part one");
+    let etag = aws.json(&[
+        "s3api",
+        "upload-part",
+        "--bucket",
+        &b,
+        "--key",
+        "m",
+        "--upload-id",
+        &upload_id,
+        "--part-number",
+        "1",
+        "--body",
+        part.to_str().unwrap(),
+    ])["ETag"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let done = aws.json(&[
+        "s3api",
+        "complete-multipart-upload",
+        "--bucket",
+        &b,
+        "--key",
+        "m",
+        "--upload-id",
+        &upload_id,
+        "--multipart-upload",
+        &format!(r#"{{"Parts":[{{"PartNumber":1,"ETag":{etag:?}}}]}}"#),
+    ]);
+    let version = done["VersionId"].as_str().unwrap().to_string();
+    let head = aws.json(&["s3api", "head-object", "--bucket", &b, "--key", "m"]);
+    assert_eq!(head["ObjectLockMode"], "GOVERNANCE", "{head}");
+
+    aws.ok(&[
+        "s3api",
+        "copy-object",
+        "--bucket",
+        &plain,
+        "--key",
+        "copy",
+        "--copy-source",
+        &format!("{b}/m"),
+    ]);
+    let head = aws.json(&["s3api", "head-object", "--bucket", &plain, "--key", "copy"]);
+    assert!(head.get("ObjectLockMode").is_none(), "{head}");
+
+    let free = put_version(&aws, &b, "free", part.to_str().unwrap(), &[]);
+    let batch = format!(
+        r#"{{"Objects":[{{"Key":"m","VersionId":"{version}"}},{{"Key":"free","VersionId":"{free}"}}]}}"#
+    );
+    let out = aws.json(&[
+        "s3api",
+        "delete-objects",
+        "--bucket",
+        &b,
+        "--delete",
+        &batch,
+    ]);
+    assert_eq!(out["Errors"][0]["Key"], "m", "{out}");
+    assert_eq!(out["Errors"][0]["Code"], LOCK_DENIED, "{out}");
+    assert_eq!(out["Deleted"][0]["Key"], "free", "{out}");
+    assert_eq!(out["Deleted"].as_array().map(Vec::len), Some(1), "{out}");
+}
+
+crate::backend_tests!(
+    aws_locked_versions_resist_deletion,
+    raw_object_lock_errors,
+    aws_locks_through_uploads_copies_and_batch_deletes
+);

@@ -148,14 +148,15 @@ impl Access {
         )
     }
 
-    /// Whether the requester may bypass GOVERNANCE retention on `key`
-    /// (`s3:BypassGovernanceRetention`: the owner, or whom a policy allows).
-    pub fn may_bypass_governance(&self, key: &str) -> bool {
+    /// Whether the requester may do `action` on `key` besides what its operation needs
+    /// (`s3:BypassGovernanceRetention`, or `s3:PutObjectRetention` for a write that sets a
+    /// retention): the owner, or whom a policy allows; no ACL grants these.
+    pub fn allows_on_object(&self, action: &'static str, key: &str) -> bool {
         let Some(rules) = &self.rules else {
             return false;
         };
         let need = Need {
-            action: "s3:BypassGovernanceRetention",
+            action,
             also: None,
             on_object: true,
             acl: None,

@@ -380,7 +380,7 @@ async fn copy_plan<S: ObjectStore>(
         objmeta::set(&mut headers, objmeta::TAGGING, tags);
     }
     // x-amz-tagging counts only with REPLACE; the ACL never travels with a copy (as S3).
-    apply_request_documents(ctx, &mut headers, tagging == Directive::Replace, false)?;
+    apply_request_documents(ctx, &mut headers, tagging == Directive::Replace, None)?;
     let meta = ObjectMeta {
         etag: source.meta.etag.clone(),
         headers,

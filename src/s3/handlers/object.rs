@@ -129,22 +129,16 @@ pub fn check_write_options(options: &impl WriteOptions) -> Result<(), S3Error> {
 
 /// Adds the internal documents a write request asks for with `x-amz-tagging` and `x-amz-acl`
 /// (PutObject, CreateMultipartUpload, CopyObject) to `headers`, and the object lock it asks
-/// for or the bucket gives by default (never one copied from a source). `with_body`: the
-/// request carries the object's data (PutObject), so a lock needs a digest of it.
+/// for or the bucket gives by default (never one copied from a source). `body_digest`, for
+/// a request carrying the object's data (PutObject): whether it came with Content-MD5 or a
+/// checksum, which a locked write needs.
 pub fn apply_request_documents<S>(
     ctx: &Ctx<'_, S>,
     headers: &mut Vec<(String, String)>,
     tags: bool,
-    with_body: bool,
+    body_digest: Option<bool>,
 ) -> Result<(), S3Error> {
-    let has_digest = !with_body
-        || ctx.header("content-md5").is_some()
-        || ctx
-            .req
-            .headers()
-            .keys()
-            .any(|name| name.as_str().starts_with("x-amz-checksum-"));
-    let lock = object_lock::lock_for_write(ctx, |name| ctx.header(name), has_digest)?;
+    let lock = object_lock::lock_for_write(ctx, |name| ctx.header(name), body_digest)?;
     lock.unwrap_or_default().store(headers);
     if tags {
         if let Some(value) = ctx.header("x-amz-tagging") {
@@ -343,7 +337,8 @@ pub async fn put_object<S: ObjectStore>(
 ) -> Result<HttpResponse, S3Error> {
     check_write_options(ctx.req.headers())?;
     let mut headers = meta_headers(ctx)?;
-    apply_request_documents(ctx, &mut headers, true, true)?;
+    let digest = body.content_md5.is_some() || body.checksum.is_some();
+    apply_request_documents(ctx, &mut headers, true, Some(digest))?;
     let wanted = sse_object::wanted(ctx, &ctx.header_fn()).await?;
     let keyed = sse_object::begin(ctx, &wanted)?;
     let condition = write_condition(ctx).await?;
@@ -423,11 +418,7 @@ pub async fn delete_key<S: ObjectStore>(
     conditions: &DeletePreconditions,
 ) -> Result<Deleted, S3Error> {
     if let Some(id) = version_id {
-        object_lock::check_version_delete(ctx, key, id).await?;
-        return Ok(ctx
-            .store
-            .delete_version(&ctx.who, &ctx.bucket, key, id)
-            .await?);
+        return object_lock::delete_unlocked_version(ctx, key, id).await;
     }
     let versioning = ctx.versioning();
     let unconditional = *conditions == DeletePreconditions::default();

@@ -13,7 +13,7 @@ use crate::s3::body::{RequestBody, MAX_XML_BODY};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::object_lock::{self, LockConfig, VersionLock, DOC_OBJECT_LOCK};
 use crate::s3::{versioning, Ctx};
-use crate::store::{ObjectReader, ObjectStore, StoreError, Versioning};
+use crate::store::{Deleted, ObjectMeta, ObjectReader, ObjectStore, StoreError, Versioning};
 
 /// How often a lock change is tried again when the version's metadata changed under it.
 const UPDATE_ATTEMPTS: u32 = 3;
@@ -63,7 +63,9 @@ fn require_integrity(body: &RequestBody) -> Result<(), S3Error> {
 fn bypasses_governance<S>(ctx: &Ctx<'_, S>, key: &str) -> bool {
     ctx.header("x-amz-bypass-governance-retention")
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
-        && ctx.access.may_bypass_governance(key)
+        && ctx
+            .access
+            .allows_on_object("s3:BypassGovernanceRetention", key)
 }
 
 async fn get_configuration<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
@@ -155,19 +157,10 @@ async fn get_retention<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse,
 }
 
 async fn get_legal_hold<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
-    let (lock, info) = version_lock(ctx).await?;
+    let (lock, _) = version_lock(ctx).await?;
     // A version that never had a hold set answers as AWS does: no configuration.
-    let ever_set = info
-        .meta
-        .headers
-        .iter()
-        .any(|(name, _)| name == object_lock::LEGAL_HOLD_HEADER);
-    if !ever_set && !lock.legal_hold {
-        return Err(no_lock_on_object());
-    }
-    Ok(xml_response(object_lock::legal_hold_to_xml(
-        lock.legal_hold,
-    )))
+    let on = lock.legal_hold.ok_or_else(no_lock_on_object)?;
+    Ok(xml_response(object_lock::legal_hold_to_xml(on)))
 }
 
 async fn put_retention<S: ObjectStore>(
@@ -202,7 +195,7 @@ async fn put_legal_hold<S: ObjectStore>(
     let document = body.read_capped(MAX_XML_BODY).await?;
     let on = object_lock::parse_legal_hold(&document)?;
     update_lock(ctx, |lock: &mut VersionLock| {
-        lock.legal_hold = on;
+        lock.legal_hold = Some(on);
         Ok(())
     })
     .await?;
@@ -241,48 +234,85 @@ async fn update_lock<S: ObjectStore>(
     }
 }
 
-/// Refuses to delete a version its lock protects (DeleteObject and DeleteObjects with a
-/// `versionId`).
-pub async fn check_version_delete<S: ObjectStore>(
+/// Deletes one version for good unless its lock protects it (DeleteObject and DeleteObjects
+/// with a `versionId`). The store removes it only while it still has the metadata the lock
+/// was read from, so a hold or retention set meanwhile is never lost: the lock is read again.
+pub async fn delete_unlocked_version<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     key: &str,
     version_id: &str,
-) -> Result<(), S3Error> {
-    if ctx
+) -> Result<Deleted, S3Error> {
+    let locking = ctx
         .access
         .rules()
-        .is_none_or(|rules| rules.object_lock.is_none())
-    {
-        return Ok(());
+        .is_some_and(|rules| rules.object_lock.is_some());
+    let mut attempt = 1;
+    loop {
+        let checked = if locking {
+            unlocked_meta(ctx, key, version_id).await?
+        } else {
+            None
+        };
+        let result = ctx
+            .store
+            .delete_version(&ctx.who, &ctx.bucket, key, version_id, checked.as_ref())
+            .await;
+        match result {
+            Err(StoreError::SourceChanged) if attempt < UPDATE_ATTEMPTS => attempt += 1,
+            result => return Ok(result?),
+        }
     }
+}
+
+/// The metadata of a version no lock protects now (None: no such version, or a marker);
+/// AccessDenied when its lock forbids the delete.
+async fn unlocked_meta<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    key: &str,
+    version_id: &str,
+) -> Result<Option<ObjectMeta>, S3Error> {
     let opened = ctx
         .store
         .open_object(&ctx.who, &ctx.bucket, key, Some(version_id))
         .await;
-    let info = match opened {
-        Ok(reader) => reader.info().clone(),
+    let meta = match opened {
+        Ok(reader) => reader.info().meta.clone(),
         // Markers and missing versions carry no lock.
         Err(
             StoreError::NoSuchKey | StoreError::NoSuchVersion | StoreError::DeleteMarker { .. },
-        ) => return Ok(()),
+        ) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    VersionLock::of(&info.meta).check_delete(SystemTime::now(), bypasses_governance(ctx, key))
+    VersionLock::of(&meta).check_delete(SystemTime::now(), bypasses_governance(ctx, key))?;
+    Ok(Some(meta))
 }
 
 /// The lock a write asks for, or the bucket's default; refuses lock headers on a bucket
-/// without lock, and a lock write without a digest of its body.
+/// without lock, lock headers the requester may not set (`s3:PutObjectRetention`,
+/// `s3:PutObjectLegalHold`), and, for a request carrying the object (`body_digest` is
+/// whether it came with Content-MD5 or a checksum), a locked write without a digest.
 pub fn lock_for_write<'a, S>(
     ctx: &Ctx<'_, S>,
     header: impl Fn(&str) -> Option<&'a str>,
-    has_digest: bool,
+    body_digest: Option<bool>,
 ) -> Result<Option<VersionLock>, S3Error> {
     let config = ctx.access.rules().and_then(|r| r.object_lock.as_ref());
-    if object_lock::write_names_lock(&header) && config.is_some() && !has_digest {
+    let lock = object_lock::lock_for_write(&header, config, SystemTime::now())?;
+    let Some(lock) = lock else {
+        return Ok(None);
+    };
+    let asks = |name: &str| header(name).is_some();
+    let may = |action: &'static str| ctx.access.allows_on_object(action, &ctx.key);
+    if (asks(object_lock::MODE_HEADER) && !may("s3:PutObjectRetention"))
+        || (asks(object_lock::LEGAL_HOLD_HEADER) && !may("s3:PutObjectLegalHold"))
+    {
+        return Err(crate::s3::access::access_denied());
+    }
+    if body_digest == Some(false) && lock != VersionLock::default() {
         return Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
             "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters",
         ));
     }
-    object_lock::lock_for_write(header, config, SystemTime::now())
+    Ok(Some(lock))
 }

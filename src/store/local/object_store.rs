@@ -6,7 +6,7 @@ use rusqlite::Connection;
 
 use super::blocks::random_hex;
 use super::index::completed::NewCompletion;
-use super::index::objects::{check_condition, existing_object, NewObject};
+use super::index::objects::{check_condition, existing_object, ExistingObject, NewObject};
 use super::index::uploads::{check_upload, NewPart, PartLookup};
 use super::index::{
     self, buckets::check_owned_by, buckets::check_owner, decode_blocks, encode_blocks, from_ms,
@@ -70,13 +70,20 @@ fn upload_info(
 /// both share never reach 0. Returns the modification time and the version id written.
 fn write_current_row(
     tx: &mut Tx<'_>,
-    versioning: Versioning,
-    fresh: &str,
+    (versioning, fresh): (Versioning, &str),
+    existing: Option<ExistingObject>,
     row: NewObject<'_>,
 ) -> Result<(i64, String), StoreError> {
-    version_rows::retire_for_write(tx, row.bucket, row.key, versioning)?;
-    let seq = index::versions::next_seq(tx.conn, row.bucket, row.key)?;
-    let id = new_version_id(versioning, seq, fresh);
+    // Unversioned (the common case) costs no query on `versions`: the row keeps no number,
+    // which `retire_current` gives it should the bucket ever be versioned.
+    let (id, seq) = if versioning == Versioning::Unversioned {
+        version_rows::release_list(tx, existing.and_then(|e| e.blocks).as_deref())?;
+        (None, None)
+    } else {
+        version_rows::retire_for_write(tx, row.bucket, row.key, versioning)?;
+        let seq = index::versions::next_seq(tx.conn, row.bucket, row.key)?;
+        (new_version_id(versioning, seq, fresh), Some(seq))
+    };
     let row = NewObject {
         version_id: id.as_deref(),
         seq,
@@ -218,7 +225,7 @@ impl ObjectStore for LocalStore {
         versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
         let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
-        let fresh = self.fresh_version_id()?;
+        let fresh = self.fresh_version_id(versioning)?;
         let size = data.size();
         let db_size = size_to_db(size)?;
         let headers_json = headers_to_json(&meta)?;
@@ -247,8 +254,8 @@ impl ObjectStore for LocalStore {
                 };
                 let (mtime, version_id) = write_current_row(
                     tx,
-                    versioning,
-                    &fresh,
+                    (versioning, &fresh),
+                    existing,
                     NewObject {
                         bucket: &bucket,
                         key: &key,
@@ -259,7 +266,7 @@ impl ObjectStore for LocalStore {
                         blocks: encoded.as_deref(),
                         reported_size,
                         version_id: None,
-                        seq: 0,
+                        seq: None,
                     },
                 )?;
                 Ok(ObjectInfo {
@@ -320,8 +327,10 @@ impl ObjectStore for LocalStore {
         bucket: &str,
         key: &str,
         version_id: &str,
+        if_meta: Option<&ObjectMeta>,
     ) -> Result<Deleted, StoreError> {
-        self.remove_version(who, bucket, key, version_id).await
+        self.remove_version(who, bucket, key, version_id, if_meta)
+            .await
     }
 
     async fn update_meta(
@@ -514,7 +523,7 @@ impl ObjectStore for LocalStore {
         versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
         let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
-        let fresh = self.fresh_version_id()?;
+        let fresh = self.fresh_version_id(versioning)?;
         let upload_id = upload_id.to_owned();
         let parts = parts.to_vec();
         let headers_json = headers_to_json(&meta)?;
@@ -558,8 +567,8 @@ impl ObjectStore for LocalStore {
                 )?;
                 let (mtime, version_id) = write_current_row(
                     tx,
-                    versioning,
-                    &fresh,
+                    (versioning, &fresh),
+                    existing,
                     NewObject {
                         bucket: &bucket,
                         key: &key,
@@ -570,7 +579,7 @@ impl ObjectStore for LocalStore {
                         blocks: Some(&encode_blocks(&joined)),
                         reported_size,
                         version_id: None,
-                        seq: 0,
+                        seq: None,
                     },
                 )?;
                 Ok(ObjectInfo {
@@ -630,7 +639,7 @@ impl ObjectStore for LocalStore {
         versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
         let who = who.clone();
-        let fresh = self.fresh_version_id()?;
+        let fresh = self.fresh_version_id(versioning)?;
         let src_version = source.version_id.map(str::to_owned);
         let (src_bucket, src_key) = (source.bucket.to_owned(), source.key.to_owned());
         // The row the source must still have, as the index holds it.
@@ -675,8 +684,8 @@ impl ObjectStore for LocalStore {
                 }
                 let (mtime, version_id) = write_current_row(
                     tx,
-                    versioning,
-                    &fresh,
+                    (versioning, &fresh),
+                    existing,
                     NewObject {
                         bucket: &bucket,
                         key: &key,
@@ -687,7 +696,7 @@ impl ObjectStore for LocalStore {
                         blocks: src.blocks.as_deref(),
                         reported_size,
                         version_id: None,
-                        seq: 0,
+                        seq: None,
                     },
                 )?;
                 Ok(ObjectInfo {

@@ -35,7 +35,7 @@ fn seq_in_id(version_id: &str) -> Option<i64> {
         .flatten()
 }
 
-fn release_list(tx: &mut Tx<'_>, blocks: Option<&[u8]>) -> Result<(), StoreError> {
+pub fn release_list(tx: &mut Tx<'_>, blocks: Option<&[u8]>) -> Result<(), StoreError> {
     if let Some(list) = blocks {
         tx.release(&decode_blocks(list)?)?;
     }

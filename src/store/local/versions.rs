@@ -3,6 +3,7 @@
 //! committed); the row rules are in `version_rows`.
 
 use super::blocks::random_hex;
+use super::index::objects::StoredObject;
 use super::index::{
     self, buckets::check_owner, from_ms, headers_to_json, size_from_db, size_to_db,
 };
@@ -19,8 +20,12 @@ const VERSION_ID_BYTES: usize = 8;
 
 impl LocalStore {
     /// The random part of a version id, from the random source upload ids come from.
-    pub(super) fn fresh_version_id(&self) -> Result<String, StoreError> {
-        random_hex(&self.shared.rng, VERSION_ID_BYTES)
+    /// The random part of a new version's id: only versioning-enabled writes make one.
+    pub(super) fn fresh_version_id(&self, versioning: Versioning) -> Result<String, StoreError> {
+        match versioning {
+            Versioning::Enabled => random_hex(&self.shared.rng, VERSION_ID_BYTES),
+            Versioning::Unversioned | Versioning::Suspended => Ok(String::new()),
+        }
     }
 
     pub(super) async fn delete_latest(
@@ -31,7 +36,7 @@ impl LocalStore {
         versioning: Versioning,
     ) -> Result<Deleted, StoreError> {
         let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
-        let fresh = self.fresh_version_id()?;
+        let fresh = self.fresh_version_id(versioning)?;
         self.writer
             .run(None, move |tx| {
                 check_owner(tx.conn, &who, &bucket)?;
@@ -46,12 +51,28 @@ impl LocalStore {
         bucket: &str,
         key: &str,
         version_id: &str,
+        if_meta: Option<&ObjectMeta>,
     ) -> Result<Deleted, StoreError> {
         let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
         let version_id = version_id.to_owned();
+        let wanted = if_meta.map(StoredMeta::of).transpose()?;
         self.writer
             .run(None, move |tx| {
                 check_owner(tx.conn, &who, &bucket)?;
+                if let Some(wanted) = &wanted {
+                    let current = index::objects::stored_object_with_owner(tx.conn, &bucket, &key)?
+                        .and_then(|found| found.object);
+                    match version_rows::find(tx.conn, &bucket, &key, current, Some(&version_id)) {
+                        Ok((row, _)) => wanted.check(&row)?,
+                        // Gone already, or a marker: nothing the condition protects.
+                        Err(
+                            StoreError::NoSuchKey
+                            | StoreError::NoSuchVersion
+                            | StoreError::DeleteMarker { .. },
+                        ) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
                 version_rows::delete_version(tx, &bucket, &key, &version_id)
             })
             .await
@@ -68,11 +89,7 @@ impl LocalStore {
     ) -> Result<ObjectInfo, StoreError> {
         let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
         let version_id = version_id.map(str::to_owned);
-        let wanted = (
-            if_meta.etag.clone(),
-            headers_to_json(if_meta)?,
-            if_meta.size.map(size_to_db).transpose()?,
-        );
+        let wanted = StoredMeta::of(if_meta)?;
         let headers_json = headers_to_json(&meta)?;
         let reported_size = meta.size.map(size_to_db).transpose()?;
         self.writer
@@ -82,11 +99,7 @@ impl LocalStore {
                     .and_then(|found| found.object);
                 let (row, seq) =
                     version_rows::find(tx.conn, &bucket, &key, current, version_id.as_deref())?;
-                if (&row.etag, &row.meta_json, &row.reported_size)
-                    != (&wanted.0, &wanted.1, &wanted.2)
-                {
-                    return Err(StoreError::SourceChanged);
-                }
+                wanted.check(&row)?;
                 let new = (meta.etag.as_str(), headers_json.as_str(), reported_size);
                 index::versions::set_meta(tx.conn, &bucket, &key, seq, new)?;
                 Ok(ObjectInfo {
@@ -119,5 +132,32 @@ impl LocalStore {
             version_rows::list(conn, &bucket, &prefix, &start, limit, header.as_deref())
         })
         .await
+    }
+}
+
+/// Metadata as the index stores it, to compare a version's row with what a caller read.
+struct StoredMeta {
+    etag: String,
+    meta_json: String,
+    reported_size: Option<i64>,
+}
+
+impl StoredMeta {
+    fn of(meta: &ObjectMeta) -> Result<StoredMeta, StoreError> {
+        Ok(StoredMeta {
+            etag: meta.etag.clone(),
+            meta_json: headers_to_json(meta)?,
+            reported_size: meta.size.map(size_to_db).transpose()?,
+        })
+    }
+
+    /// SourceChanged unless `row` still has this metadata.
+    fn check(&self, row: &StoredObject) -> Result<(), StoreError> {
+        if (&row.etag, &row.meta_json, &row.reported_size)
+            != (&self.etag, &self.meta_json, &self.reported_size)
+        {
+            return Err(StoreError::SourceChanged);
+        }
+        Ok(())
     }
 }

@@ -17,9 +17,9 @@ use super::{SxConfig, SxReader, SxStaged};
 use crate::config::Config;
 use crate::store::{
     AbortedUpload, BackendPart, BackendState, BodyStream, BucketDocuments, BucketInfo,
-    CompletedUpload, CopySource, Deleted, ListStart, ObjectInfo, ObjectMeta, ObjectStore,
-    ObjectSummary, PartInfo, Principal, StoreError, UploadInfo, User, VersionStart, VersionSummary,
-    Versioning, WriteCondition, NULL_VERSION,
+    CompletedUpload, CopySource, Deleted, ListStart, ObjectInfo, ObjectMeta, ObjectReader,
+    ObjectStore, ObjectSummary, PartInfo, Principal, StoreError, UploadInfo, User, VersionStart,
+    VersionSummary, Versioning, WriteCondition, NULL_VERSION,
 };
 
 /// The first wait before connecting again to a cluster that did not answer; it doubles up to
@@ -310,8 +310,18 @@ impl ObjectStore for SxStore {
         bucket: &str,
         key: &str,
         version_id: &str,
+        if_meta: Option<&ObjectMeta>,
     ) -> Result<Deleted, StoreError> {
         if version_id == NULL_VERSION {
+            if let Some(wanted) = if_meta {
+                match self.open_object(who, bucket, key, None).await {
+                    Ok(reader) if reader.info().meta != *wanted => {
+                        return Err(StoreError::SourceChanged)
+                    }
+                    Ok(_) | Err(StoreError::NoSuchKey) => {}
+                    Err(e) => return Err(e),
+                }
+            }
             self.delete_object(who, bucket, key, Versioning::Unversioned)
                 .await?;
         }

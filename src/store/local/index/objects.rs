@@ -62,8 +62,9 @@ pub struct NewObject<'a> {
     pub reported_size: Option<i64>,
     /// None: the version `null`.
     pub version_id: Option<&'a str>,
-    /// Its number among its key's versions (see `index::versions`).
-    pub seq: i64,
+    /// Its number among its key's versions (see `index::versions`); None in an unversioned
+    /// bucket.
+    pub seq: Option<i64>,
 }
 
 /// Writes an object row modified at `mtime_ms`, replacing the one of the same key.

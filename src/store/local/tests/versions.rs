@@ -203,7 +203,7 @@ async fn delete_markers_hide_and_deleting_them_restores() {
 
     // Removing the marker makes the version under it the latest again.
     let removed = store
-        .delete_version(&alice(), "b", "k", &marker)
+        .delete_version(&alice(), "b", "k", &marker, None)
         .await
         .unwrap();
     assert_eq!(removed.version_id.as_deref(), Some(marker.as_str()));
@@ -212,7 +212,7 @@ async fn delete_markers_hide_and_deleting_them_restores() {
     assert_eq!(keys_listed(&store).await, ["k"]);
     // Removing what is not there is no error.
     let nothing = store
-        .delete_version(&alice(), "b", "k", &marker)
+        .delete_version(&alice(), "b", "k", &marker, None)
         .await
         .unwrap();
     assert!(!nothing.delete_marker);
@@ -221,7 +221,10 @@ async fn delete_markers_hide_and_deleting_them_restores() {
         ("k", one.version_id.clone()),
         ("ghost", ghost.version_id.unwrap()),
     ] {
-        store.delete_version(&alice(), "b", key, &id).await.unwrap();
+        store
+            .delete_version(&alice(), "b", key, &id, None)
+            .await
+            .unwrap();
     }
     assert!(all_versions(&store).await.is_empty());
     store.delete_bucket(&alice(), "b").await.unwrap();
@@ -240,7 +243,7 @@ async fn deleting_the_latest_version_promotes_the_next() {
     let three = put_v(&store, "k", b"three", Enabled).await;
     // Under the latest lies a marker: removing the latest leaves the marker latest.
     store
-        .delete_version(&alice(), "b", "k", &three.version_id)
+        .delete_version(&alice(), "b", "k", &three.version_id, None)
         .await
         .unwrap();
     assert!(matches!(
@@ -254,12 +257,12 @@ async fn deleting_the_latest_version_promotes_the_next() {
     // A noncurrent version goes without touching the latest.
     let four = put_v(&store, "k", b"four", Enabled).await;
     store
-        .delete_version(&alice(), "b", "k", &one.version_id)
+        .delete_version(&alice(), "b", "k", &one.version_id, None)
         .await
         .unwrap();
     assert_eq!(get_v(&store, "k", None).await.unwrap(), b"four");
     store
-        .delete_version(&alice(), "b", "k", &four.version_id)
+        .delete_version(&alice(), "b", "k", &four.version_id, None)
         .await
         .unwrap();
     // Only the marker is left, and it is the latest.
@@ -339,7 +342,7 @@ async fn deleting_versions_frees_only_unshared_blocks() {
     assert_eq!(block_files(&dirs).len(), 3);
 
     store
-        .delete_version(&alice(), "b", "k", &v1.version_id)
+        .delete_version(&alice(), "b", "k", &v1.version_id, None)
         .await
         .unwrap();
     store.collect_garbage().await.unwrap();
@@ -363,7 +366,7 @@ async fn deleting_versions_frees_only_unshared_blocks() {
     store.collect_garbage().await.unwrap();
     assert_eq!(block_files(&dirs).len(), 2);
     store
-        .delete_version(&alice(), "b", "k", &v2.version_id)
+        .delete_version(&alice(), "b", "k", &v2.version_id, None)
         .await
         .unwrap();
     store.collect_garbage().await.unwrap();
@@ -429,7 +432,7 @@ async fn version_listings_page_by_key_and_version() {
     // A listing resumes after a version deleted since it was listed (clients empty a bucket
     // page by page this way).
     store
-        .delete_version(&alice(), "b", "a", &ids[1])
+        .delete_version(&alice(), "b", "a", &ids[1], None)
         .await
         .unwrap();
     let after_deleted = VersionStart::AfterVersion {
@@ -447,7 +450,10 @@ async fn version_listings_page_by_key_and_version() {
     );
     // Even when what was newer is all gone and an older version became the current one.
     for id in &ids[..3] {
-        store.delete_version(&alice(), "b", "a", id).await.unwrap();
+        store
+            .delete_version(&alice(), "b", "a", id, None)
+            .await
+            .unwrap();
     }
     let rest = versions_from(&store, "a", &after_deleted, 10).await;
     assert_eq!(
@@ -516,6 +522,21 @@ async fn metadata_updates_change_one_version_in_place() {
         .update_meta(&alice(), "b", "k", None, tagged.clone(), &tagged)
         .await;
     assert!(matches!(on_marker, Err(StoreError::DeleteMarker { .. })));
+    // A delete conditioned on metadata that changed meanwhile (a lock set, say) removes
+    // nothing; on the metadata the version has, it goes.
+    let stale = store
+        .delete_version(&alice(), "b", "k", &one.version_id, Some(&one.meta))
+        .await;
+    assert!(matches!(stale, Err(StoreError::SourceChanged)), "{stale:?}");
+    assert!(get_v(&store, "k", Some(&one.version_id)).await.is_ok());
+    store
+        .delete_version(&alice(), "b", "k", &one.version_id, Some(&tagged))
+        .await
+        .unwrap();
+    assert!(matches!(
+        get_v(&store, "k", Some(&one.version_id)).await,
+        Err(StoreError::NoSuchVersion)
+    ));
 }
 
 #[actix_web::test]
