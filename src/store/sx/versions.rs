@@ -199,6 +199,7 @@ mod tests {
             }
         }
         let max = max_versioned_key_len();
+        assert_eq!(max, 489, "README \"Limits\" names this number");
         assert!(records_prefix(&"z".repeat(max)).is_some());
         assert!(records_prefix(&"z".repeat(max + 1)).is_none());
     }
