@@ -550,25 +550,65 @@ async fn versioned_bucket_rules() {
 
 /// Two gateways writing one key at once: no version is lost, and the current file is the
 /// newest version.
-#[actix_web::test]
-async fn two_gateways_keep_every_version() {
-    let (fake, first, alice) = alice_with_volume("v").await;
-    let second = connect(&fake).await;
+async fn two_gateways(first: &SxStore, second: &SxStore, who: &Principal, b: &str) {
     let writes = (0..8).map(|i| {
-        let store = if i % 2 == 0 { &first } else { &second };
-        let alice = &alice;
-        async move { put_v(store, alice, "v", "k", format!("w{i}").as_bytes(), Enabled).await }
+        let store = if i % 2 == 0 { first } else { second };
+        async move { put_v(store, who, b, "k2", format!("w{i}").as_bytes(), Enabled).await }
     });
     let written = futures_util::future::join_all(writes).await;
-    let listed = versions_of(&first, &alice, "v", "k").await;
+    let listed = versions_of(first, who, b, "k2").await;
     assert_eq!(listed.len(), 8);
     for info in &written {
         assert!(listed.contains(&info.version_id));
     }
-    for store in [&first, &second] {
-        let reader = store.open_object(&alice, "v", "k", None).await.unwrap();
+    for store in [first, second] {
+        let reader = store.open_object(who, b, "k2", None).await.unwrap();
         assert_eq!(reader.info().version_id, listed[0]);
     }
+    for id in listed {
+        second.delete_version(who, b, "k2", &id).await.unwrap();
+    }
+}
+
+#[actix_web::test]
+async fn two_gateways_keep_every_version() {
+    let (fake, first, alice) = alice_with_volume("v").await;
+    let second = connect(&fake).await;
+    two_gateways(&first, &second, &alice, "v").await;
+}
+
+/// Another gateway writes a newer version of the key between our record and our current
+/// file, so ours replaces its current file: ours then puts the newest version back.
+#[actix_web::test]
+async fn a_write_overtaken_by_another_gateway_settles_the_current_file() {
+    let (fake, store, alice) = alice_with_volume("v").await;
+    put_v(&store, &alice, "v", "k3", b"first", Enabled).await;
+    let later = now_micros() + 10_000_000;
+    let theirs = crate::store::sx::versions::version_id(later, "0000abcd");
+    let record = record_path(&records_prefix("k3").unwrap(), 0, &theirs);
+    let hook_id = theirs.clone();
+    fake.before_next(
+        |method, uri, _| method == "PUT" && uri == "/v/k3",
+        Box::new(move |st| {
+            let s3 = serde_json::to_vec(&meta("e-theirs")).unwrap();
+            let time = later.to_string();
+            let m: [(&str, &[u8]); 3] = [
+                (crate::store::sx::mapping::META_KEY, &s3),
+                (VID_KEY, hook_id.as_bytes()),
+                (TIME_KEY, time.as_bytes()),
+            ];
+            st.write_file("v", record.as_str(), b"theirs", &m);
+            st.write_file("v", "k3", b"theirs", &m);
+        }),
+    );
+    let ours = put_v(&store, &alice, "v", "k3", b"ours", Enabled).await;
+    assert_eq!(fake.pending_hooks(), 0);
+    let listed = versions_of(&store, &alice, "v", "k3").await;
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed[..2], [theirs.clone(), ours.version_id]);
+    let reader = store.open_object(&alice, "v", "k3", None).await.unwrap();
+    assert_eq!(reader.info().version_id, theirs);
+    assert_eq!(read(reader, None).await.unwrap(), b"theirs");
 }
 
 /// Opt-in: the same scenarios against a real SX cluster (see `real_cluster`).
@@ -582,6 +622,8 @@ async fn real_cluster_versions() {
     let bucket = format!("libres3-ver-{}", random_hex(4).unwrap());
     store.create_bucket(&admin, &bucket).await.unwrap();
     run_all(&store, &admin, &bucket).await;
+    let second = super::real_cluster::real_store().await.unwrap();
+    two_gateways(&store, &second, &admin, &bucket).await;
     for key in list_all(&store, &admin, &bucket, "", 1000).await {
         store
             .delete_object(&admin, &bucket, &key, Unversioned)
