@@ -1,7 +1,8 @@
 //! Every XML request body: `xml::parse` with its depth and node bounds (src/s3/xml.rs) and
 //! each of its users, fed the same bytes: Tagging, AccessControlPolicy, CORSConfiguration,
 //! Delete (DeleteObjects), CompleteMultipartUpload, CreateBucketConfiguration,
-//! ServerSideEncryptionConfiguration, PublicAccessBlockConfiguration and OwnershipControls.
+//! ServerSideEncryptionConfiguration, PublicAccessBlockConfiguration, OwnershipControls and
+//! VersioningConfiguration.
 //!
 //! Checks: a parsed document nests no deeper than MAX_DEPTH; a document refused by the depth
 //! scan is refused by `parse`; tag sets, ACLs, CORS rules and default encryption read back the
@@ -12,7 +13,7 @@ use libfuzzer_sys::fuzz_target;
 use libres3::s3::handlers::parsers::{check_create_configuration, parse_completion, parse_delete};
 use libres3::s3::access::{ownership, public_block};
 use libres3::s3::sse::bucket as encryption;
-use libres3::s3::{acl, cors, tagging, xml};
+use libres3::s3::{acl, cors, tagging, versioning, xml};
 
 fuzz_target!(|data: &[u8]| {
     let depth_ok = xml::check_depth(data).is_ok();
@@ -73,6 +74,13 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(request) = parse_delete(data) {
         assert!(!request.objects.is_empty() && request.objects.len() <= 1000);
+    }
+    if let Ok(request) = versioning::parse_xml(data) {
+        if let Some(state) = request.status {
+            let again = versioning::parse_xml(versioning::to_xml(state).as_bytes())
+                .expect("our VersioningConfiguration parses");
+            assert_eq!(again.status, Some(state));
+        }
     }
     if let Ok(parts) = parse_completion(data) {
         assert!(!parts.is_empty());

@@ -113,6 +113,8 @@ pub struct S3Error {
     pub message: Cow<'static, str>,
     /// Extra elements of the `<Error>` document (e.g. `Key`, `UploadId`), already plain text.
     pub details: Vec<(&'static str, String)>,
+    /// Headers sent with the error (`x-amz-delete-marker`, `x-amz-version-id`), on HEAD too.
+    pub headers: Vec<(&'static str, String)>,
     /// Logged, never sent to the client.
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -123,8 +125,14 @@ impl S3Error {
             code,
             message: message.into(),
             details: Vec::new(),
+            headers: Vec::new(),
             source: None,
         }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 
     pub fn with_detail(mut self, name: &'static str, value: impl Into<String>) -> Self {

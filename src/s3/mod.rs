@@ -20,6 +20,7 @@ pub mod range;
 pub mod router;
 pub mod sse;
 pub mod tagging;
+pub mod versioning;
 pub mod xml;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -75,6 +76,13 @@ pub struct Ctx<'a, S> {
 impl<S> Ctx<'_, S> {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.req.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The bucket's versioning state, from its rules (Unversioned without a bucket).
+    pub fn versioning(&self) -> crate::store::Versioning {
+        self.access
+            .rules()
+            .map_or(crate::store::Versioning::Unversioned, |r| r.versioning)
     }
 
     /// [`Ctx::header`] as the option getters of acl and sse take it (owned values).
@@ -161,6 +169,9 @@ pub fn error_response(error: &S3Error, req: &HttpRequest, request_id: &str) -> H
     let mut builder = HttpResponse::build(status);
     if status == actix_web::http::StatusCode::SERVICE_UNAVAILABLE {
         builder.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECS));
+    }
+    for (name, value) in &error.headers {
+        builder.insert_header((*name, value.as_str()));
     }
     if *req.method() == Method::HEAD {
         return builder.finish();

@@ -41,6 +41,7 @@ mod s3_multipart_checksums;
 mod s3_multipart_rules;
 mod s3_post;
 mod s3_sse;
+mod s3_versioning;
 mod s3_write_options;
 mod s3cmd;
 mod server;

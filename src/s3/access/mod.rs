@@ -119,13 +119,18 @@ impl Access {
         }
     }
 
-    /// Whether the requester may delete `key` (DeleteObjects decides each key).
-    pub fn may_delete(&self, key: &str) -> bool {
+    /// Whether the requester may delete `key`, or one version of it (DeleteObjects decides
+    /// each entry: `s3:DeleteObjectVersion` for those that name a version).
+    pub fn may_delete(&self, key: &str, version: bool) -> bool {
         let Some(rules) = &self.rules else {
             return true;
         };
         let need = Need {
-            action: "s3:DeleteObject",
+            action: if version {
+                "s3:DeleteObjectVersion"
+            } else {
+                "s3:DeleteObject"
+            },
             also: None,
             on_object: true,
             acl: Some((Permission::Write, AclTarget::Bucket)),
@@ -524,7 +529,10 @@ pub async fn authorize<S: ObjectStore>(
     key: &str,
 ) -> Result<(Principal, Access), S3Error> {
     let requester = request.requester.cloned();
-    let need = actions::need(operation);
+    let need = match request.query.get("versionId") {
+        Some(_) => actions::need_for_version(operation),
+        None => actions::need(operation),
+    };
     let (Some(need), Some(bucket)) = (
         need.filter(|_| operation != Operation::CreateBucket),
         bucket,

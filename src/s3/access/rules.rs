@@ -13,7 +13,8 @@ use crate::s3::acl::{Acl, Grant, Grantee, Permission};
 use crate::s3::error::S3Error;
 use crate::s3::identity::{canonical_id, Identity};
 use crate::s3::policy::Policy;
-use crate::store::{BackendGrant, ObjectStore};
+use crate::s3::versioning;
+use crate::store::{BackendGrant, ObjectStore, Versioning};
 
 /// How long a bucket's rules are trusted from the cache.
 pub const RULES_CACHED: Duration = Duration::from_secs(10);
@@ -43,6 +44,8 @@ pub struct BucketRules {
     pub ownership_set: bool,
     /// Canonical IDs of the users the backend lets read every object (SX volume ACL).
     pub backend_readers: Vec<String>,
+    /// What writes and deletes do to existing versions (not access, but read with it).
+    pub versioning: Versioning,
 }
 
 impl BucketRules {
@@ -88,6 +91,10 @@ impl BucketRules {
             ownership: stored_ownership.unwrap_or_default(),
             ownership_set: stored_ownership.is_some(),
             backend_readers,
+            versioning: versioning::from_stored(
+                &docs.info.name,
+                docs.get(versioning::DOC_VERSIONING),
+            ),
         }
     }
 }

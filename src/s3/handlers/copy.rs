@@ -9,7 +9,7 @@ use super::object::{
     apply_request_documents, check_write_options, condition_conflict, meta_headers, sealed_meta,
     stage_hashed, write_condition, written_xml, MAX_PUT_SIZE,
 };
-use super::quoted;
+use super::{quoted, versions};
 use crate::encoding::hex;
 use crate::s3::access::access_denied;
 use crate::s3::body::RequestBody;
@@ -20,17 +20,18 @@ use crate::s3::objmeta;
 use crate::s3::router::{percent_decode, MAX_KEY_LEN};
 use crate::s3::sse::object::{self as sse_object, Opened};
 use crate::s3::sse::request::WriteEncryption;
+use crate::s3::versioning::version_id_param;
 use crate::s3::xml::XmlWriter;
 use crate::s3::Ctx;
 use crate::store::{
     ByteRange, CopySource, ObjectInfo, ObjectMeta, ObjectReader, ObjectStore, StoreError,
-    Versioning, WriteCondition,
+    WriteCondition,
 };
 use crate::time::iso8601;
 
-/// The bucket and key an `x-amz-copy-source` header names: URL-encoded `bucket/key`, with or
-/// without a leading `/`, optionally `?versionId=null` (the only version our buckets have).
-pub fn parse_copy_source(header: &str) -> Result<(String, String), S3Error> {
+/// The bucket, key and version an `x-amz-copy-source` header names: URL-encoded
+/// `bucket/key`, with or without a leading `/`, optionally `?versionId=id` (None: the latest).
+pub fn parse_copy_source(header: &str) -> Result<(String, String, Option<String>), S3Error> {
     let invalid = |why: &str| {
         S3Error::new(S3ErrorCode::InvalidArgument, why.to_string())
             .with_detail("ArgumentName", "x-amz-copy-source")
@@ -40,24 +41,25 @@ pub fn parse_copy_source(header: &str) -> Result<(String, String), S3Error> {
         Some((path, query)) => (path, Some(query)),
         None => (header, None),
     };
-    if let Some(query) = query {
-        match query.strip_prefix("versionId=") {
-            Some("null") => {}
-            Some(_) => return Err(invalid("Invalid version id specified")),
-            None => {
-                return Err(invalid(
-                    "Invalid copy source: only versionId may follow '?'",
-                ))
-            }
+    let version_id = match query.map(|q| q.strip_prefix("versionId=")) {
+        None => None,
+        Some(Some(id)) => match version_id_param(Some(id)) {
+            Ok(id) => id.map(str::to_owned),
+            Err(_) => return Err(invalid("Invalid version id specified")),
+        },
+        Some(None) => {
+            return Err(invalid(
+                "Invalid copy source: only versionId may follow '?'",
+            ))
         }
-    }
+    };
     let decoded = percent_decode(path).ok_or_else(|| invalid("Invalid copy source encoding"))?;
     let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
     match decoded.split_once('/') {
         Some((bucket, key))
             if !bucket.is_empty() && !key.is_empty() && key.len() <= MAX_KEY_LEN =>
         {
-            Ok((bucket.to_string(), key.to_string()))
+            Ok((bucket.to_string(), key.to_string(), version_id))
         }
         _ => Err(invalid(
             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
@@ -85,29 +87,49 @@ fn check_source_conditions<S>(ctx: &Ctx<'_, S>, info: &ObjectInfo) -> Result<(),
     }
 }
 
+/// The copy source a request names, opened.
+struct Source<R> {
+    bucket: String,
+    key: String,
+    /// The version the header named, None for the latest.
+    version_id: Option<String>,
+    reader: R,
+    /// The store may copy it as `ctx.who` (sharing its data), else the data must be read
+    /// through.
+    shareable: bool,
+}
+
 /// Opens the source named by the request, as whom `access` decides (the requester, or the
-/// source bucket's owner), and checks its conditions. The last value says whether the store
-/// may copy it as `ctx.who` (sharing its data), else the data must be read through.
-async fn open_source<S: ObjectStore>(
-    ctx: &Ctx<'_, S>,
-) -> Result<(String, String, S::Reader, bool), S3Error> {
+/// source bucket's owner), and checks its conditions.
+async fn open_source<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<Source<S::Reader>, S3Error> {
     let header = ctx.header("x-amz-copy-source").unwrap_or("");
-    let (bucket, key) = parse_copy_source(header)?;
+    let (bucket, key, version_id) = parse_copy_source(header)?;
     let (reader_as, source_access) = ctx
         .access
         .copy_source(ctx.store, ctx.rules, ctx.config, &bucket, &key)
         .await?;
-    let reader = match ctx.store.open_object(&reader_as, &bucket, &key, None).await {
+    let version = version_id.as_deref();
+    let reader = match ctx.store.open_object(&reader_as, &bucket, &key, version).await {
         Ok(reader) => reader,
         Err(StoreError::NoSuchKey) if !source_access.can_list => return Err(access_denied()),
-        Err(StoreError::NoSuchKey) => {
-            return Err(S3Error::from(StoreError::NoSuchKey).with_detail("Key", key.clone()))
+        // A marker as the source is 400 InvalidRequest when named by id, as on AWS.
+        Err(StoreError::DeleteMarker { .. }) if version.is_some() => {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "The source of a copy request may not specifically refer to a delete marker by version id.",
+            ))
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(versions::read_error(e, version).with_detail("Key", key.clone())),
     };
     source_access.check_object(&reader.info().meta)?;
     check_source_conditions(ctx, reader.info())?;
-    Ok((bucket, key, reader, reader_as == ctx.who))
+    Ok(Source {
+        bucket,
+        key,
+        version_id,
+        reader,
+        shareable: reader_as == ctx.who,
+    })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -158,6 +180,7 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
         let CopyPlan {
             src_bucket,
             src_key,
+            src_version,
             reader,
             mut meta,
             ..
@@ -169,9 +192,9 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
         let plain = meta.size.unwrap_or_default();
         meta.size = sealed_meta(ctx, keyed.as_ref(), &mut meta.headers, &mut response, plain);
         let copy_source = CopySource {
-            version_id: None,
             bucket: &src_bucket,
             key: &src_key,
+            version_id: src_version.as_deref(),
             if_meta: Some(&read),
         };
         let result = ctx
@@ -183,7 +206,7 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
                 &ctx.key,
                 meta,
                 condition.clone(),
-                Versioning::Unversioned,
+                ctx.versioning(),
             )
             .await;
         match result {
@@ -196,6 +219,7 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
             result => {
                 let info = result.map_err(condition_conflict)?;
                 let document = copy_result("CopyObjectResult", &info.meta.etag, &info);
+                copied_headers(ctx, &mut response, &info, src_version.as_deref());
                 return Ok(response
                     .insert_header((CONTENT_TYPE, "application/xml"))
                     .body(document));
@@ -214,7 +238,10 @@ async fn copy_through<S: ObjectStore>(
     condition: WriteCondition,
 ) -> Result<HttpResponse, S3Error> {
     let CopyPlan {
-        reader, mut meta, ..
+        reader,
+        mut meta,
+        src_version,
+        ..
     } = plan;
     let size = sse_object::plain_size(reader.info());
     let stream = match &opened {
@@ -255,14 +282,31 @@ async fn copy_through<S: ObjectStore>(
             staged,
             meta,
             condition,
-            Versioning::Unversioned,
+            ctx.versioning(),
         )
         .await
         .map_err(condition_conflict)?;
     let document = copy_result("CopyObjectResult", &info.meta.etag, &info);
+    copied_headers(ctx, &mut response, &info, src_version.as_deref());
     Ok(response
         .insert_header((CONTENT_TYPE, "application/xml"))
         .body(document))
+}
+
+/// The version headers of a copy's answer: the new version's id, and the source version's
+/// when the request named one.
+fn copied_headers<S>(
+    ctx: &Ctx<'_, S>,
+    response: &mut actix_web::HttpResponseBuilder,
+    info: &ObjectInfo,
+    src_version: Option<&str>,
+) {
+    if ctx.versioning() != crate::store::Versioning::Unversioned {
+        response.insert_header(("x-amz-version-id", info.version_id.as_str()));
+    }
+    if let Some(id) = src_version {
+        response.insert_header(("x-amz-copy-source-version-id", id));
+    }
 }
 
 /// What a copy reads of its source: where it is, the source opened (its version fixed), and
@@ -270,6 +314,7 @@ async fn copy_through<S: ObjectStore>(
 struct CopyPlan<R> {
     src_bucket: String,
     src_key: String,
+    src_version: Option<String>,
     reader: R,
     meta: ObjectMeta,
     /// The store may copy the source as the destination's principal.
@@ -282,7 +327,13 @@ async fn copy_plan<S: ObjectStore>(
     metadata: Directive,
     tagging: Directive,
 ) -> Result<CopyPlan<S::Reader>, S3Error> {
-    let (src_bucket, src_key, reader, shareable) = open_source(ctx).await?;
+    let Source {
+        bucket: src_bucket,
+        key: src_key,
+        version_id: src_version,
+        reader,
+        shareable,
+    } = open_source(ctx).await?;
     let source = reader.info().clone();
     if sse_object::plain_size(&source) > MAX_PUT_SIZE {
         return Err(S3Error::new(
@@ -290,7 +341,8 @@ async fn copy_plan<S: ObjectStore>(
             format!("The specified copy source is larger than the maximum allowable size for a copy source: {MAX_PUT_SIZE}"),
         ));
     }
-    let onto_itself = src_bucket == ctx.bucket && src_key == ctx.key;
+    // Copying an older version onto its key restores it: that changes something.
+    let onto_itself = src_bucket == ctx.bucket && src_key == ctx.key && src_version.is_none();
     let changes_something = metadata == Directive::Replace
         || ctx.header("x-amz-storage-class").is_some()
         || ctx.header("x-amz-website-redirect-location").is_some()
@@ -329,6 +381,7 @@ async fn copy_plan<S: ObjectStore>(
     Ok(CopyPlan {
         src_bucket,
         src_key,
+        src_version,
         reader,
         meta,
         shareable,
@@ -389,7 +442,9 @@ pub async fn upload_part_copy<S: ObjectStore>(
     number: u32,
 ) -> Result<HttpResponse, S3Error> {
     let target = part_target(ctx, id).await?;
-    let (_, _, reader, _) = open_source(ctx).await?;
+    let Source {
+        reader, version_id, ..
+    } = open_source(ctx).await?;
     let opened = sse_object::open(ctx, reader.info(), true)?;
     let size = sse_object::plain_size(reader.info());
     let range = match ctx.header("x-amz-copy-source-range") {
@@ -450,7 +505,11 @@ pub async fn upload_part_copy<S: ObjectStore>(
     }
     w.close("CopyPartResult");
     let sealing = target.keyed.as_ref().map(|k| &k.sealing);
-    Ok(written_xml(ctx, w.finish(), sealing))
+    let mut response = written_xml(ctx, w.finish(), sealing);
+    if let Some(id) = version_id {
+        versions::insert_header(&mut response, "x-amz-copy-source-version-id", &id);
+    }
+    Ok(response)
 }
 
 #[cfg(test)]
@@ -460,18 +519,23 @@ mod tests {
     #[test]
     fn copy_sources() {
         let ok = |h: &str| parse_copy_source(h).unwrap();
-        assert_eq!(ok("bkt/a/b"), ("bkt".into(), "a/b".into()));
-        assert_eq!(ok("/bkt/a%20b%2Fc"), ("bkt".into(), "a b/c".into()));
+        assert_eq!(ok("bkt/a/b"), ("bkt".into(), "a/b".into(), None));
+        assert_eq!(ok("/bkt/a%20b%2Fc"), ("bkt".into(), "a b/c".into(), None));
         assert_eq!(
             ok("/bkt/k%3Fx?versionId=null"),
-            ("bkt".into(), "k?x".into())
+            ("bkt".into(), "k?x".into(), Some("null".into()))
         );
-        assert_eq!(ok("bkt/%E2%82%AC+"), ("bkt".into(), "€+".into()));
+        assert_eq!(
+            ok("bkt/k?versionId=abc"),
+            ("bkt".into(), "k".into(), Some("abc".into()))
+        );
+        assert_eq!(ok("bkt/%E2%82%AC+"), ("bkt".into(), "€+".into(), None));
         for bad in [
             "",
             "bkt",
             "/bkt/",
-            "bkt/k?versionId=abc",
+            "bkt/k?versionId=",
+            "bkt/k?versionId=a%20b",
             "bkt/k?x=y",
             "bkt/%zz",
         ] {

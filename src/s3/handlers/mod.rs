@@ -10,9 +10,11 @@ pub mod cors;
 mod delete;
 mod encryption;
 mod list;
+mod list_versions;
 mod multipart;
 mod object;
 pub mod post;
+mod versions;
 
 /// The pure parsers of request bodies and headers, reachable from the fuzz targets (fuzz/).
 pub mod parsers {
@@ -69,7 +71,10 @@ pub async fn run<S: ObjectStore>(
             list,
             key_marker,
             version_id_marker,
-        } => return list::list_object_versions(ctx, list, key_marker, version_id_marker).await,
+        } => {
+            return list_versions::list_object_versions(ctx, list, key_marker, version_id_marker)
+                .await
+        }
         Endpoint::ListBuckets(params) => return bucket::list_buckets(ctx, params).await,
         Endpoint::GetObject(params) => return object::get_object(ctx, params, true).await,
         Endpoint::HeadObject(params) => return object::get_object(ctx, params, false).await,
@@ -103,6 +108,7 @@ pub async fn run<S: ObjectStore>(
         Operation::PutObjectTagging => config::put_object_tagging(ctx, body).await,
         Operation::DeleteObjectTagging => config::delete_object_tagging(ctx).await,
         Operation::GetBucketVersioning => config::get_bucket_versioning(ctx).await,
+        Operation::PutBucketVersioning => config::put_bucket_versioning(ctx, body).await,
         Operation::BucketConfig("GetBucketEncryption") => encryption::get(ctx).await,
         Operation::BucketConfig("PutBucketEncryption") => encryption::put(ctx, body).await,
         Operation::BucketConfig("DeleteBucketEncryption") => encryption::delete(ctx).await,
@@ -129,10 +135,9 @@ pub async fn run<S: ObjectStore>(
         }
         Operation::BucketConfig(name) => config::bucket_config(ctx, name).await,
         Operation::Unsupported("GetObjectTorrent") => object::get_object_torrent(ctx).await,
-        Operation::PutBucketVersioning
-        | Operation::PostObject
-        | Operation::CorsPreflight
-        | Operation::Unsupported(_) => Err(S3Error::not_implemented(operation.name())),
+        Operation::PostObject | Operation::CorsPreflight | Operation::Unsupported(_) => {
+            Err(S3Error::not_implemented(operation.name()))
+        }
         // Endpoint::parse gives these their parameters: never `Endpoint::Other`.
         Operation::ListBuckets
         | Operation::UploadPart

@@ -22,7 +22,6 @@ use crate::s3::xml::{self, XmlWriter};
 use crate::s3::Ctx;
 use crate::store::{
     part_list_digest, ObjectMeta, ObjectReader, ObjectStore, PartInfo, StoreError, UploadInfo,
-    Versioning,
 };
 use crate::time::iso8601;
 
@@ -362,19 +361,16 @@ pub async fn complete<S: ObjectStore>(
             &requested,
             meta,
             condition,
-            Versioning::Unversioned,
+            ctx.versioning(),
         )
         .await
         .map_err(condition_conflict)?;
     let checksum = object_checksum
         .as_ref()
         .map(|c| (c.algorithm, c.value.as_str()));
-    Ok(completion_result(
-        ctx,
-        &info.meta.etag,
-        checksum,
-        sealing.as_ref(),
-    ))
+    let mut response = completion_result(ctx, &info.meta.etag, checksum, sealing.as_ref());
+    super::versions::add_version_header(ctx, &mut response, &info.version_id);
+    Ok(response)
 }
 
 /// A multipart object's checksum, and its parts' (binary) ones.
@@ -509,7 +505,9 @@ async fn repeated_completion<S: ObjectStore>(
         .await
     {
         Ok(reader) if reader.info().meta.etag == record.etag => Ok(reader.info().meta.clone()),
-        Ok(_) | Err(StoreError::NoSuchKey) => Err(no_such_upload()),
+        Ok(_) | Err(StoreError::NoSuchKey | StoreError::DeleteMarker { .. }) => {
+            Err(no_such_upload())
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, HttpResponseBuilder};
 use base64::Engine;
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::quoted;
+use super::{quoted, versions};
 use crate::encoding::hex;
 use crate::s3::access::access_denied;
 use crate::s3::acl;
@@ -25,7 +25,7 @@ use crate::s3::sse::sealing::{self, Keyed, Sealing};
 use crate::s3::Ctx;
 use crate::s3::{objmeta, range, tagging};
 use crate::store::{
-    ByteRange, ObjectInfo, ObjectMeta, ObjectReader, ObjectStore, StoreError, Versioning,
+    ByteRange, Deleted, ObjectInfo, ObjectMeta, ObjectReader, ObjectStore, StoreError, Versioning,
     WriteCondition,
 };
 use crate::time::http_date;
@@ -162,20 +162,22 @@ pub fn apply_request_documents<S>(
     Ok(())
 }
 
-/// Opens the request's object and finishes the access decision with it (its owner, ACL and
-/// tags). A missing key is NoSuchKey only to those who may list the bucket.
+/// Opens the request's object (the version its `versionId` names, else the latest) and
+/// finishes the access decision with it (its owner, ACL and tags). A missing key is NoSuchKey
+/// only to those who may list the bucket.
 pub async fn open_readable<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<S::Reader, S3Error> {
-    match ctx
+    let version_id = versions::requested(ctx)?;
+    let opened = ctx
         .store
-        .open_object(&ctx.who, &ctx.bucket, &ctx.key, None)
-        .await
-    {
+        .open_object(&ctx.who, &ctx.bucket, &ctx.key, version_id)
+        .await;
+    match opened {
         Ok(reader) => {
             ctx.access.check_object(&reader.info().meta)?;
             Ok(reader)
         }
         Err(StoreError::NoSuchKey) if !ctx.access.can_list => Err(access_denied()),
-        Err(e) => Err(S3Error::from(e).with_detail("Key", ctx.key.clone())),
+        Err(e) => Err(versions::read_error(e, version_id).with_detail("Key", ctx.key.clone())),
     }
 }
 
@@ -193,7 +195,8 @@ pub async fn write_condition<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<WriteCo
         .map_err(|e| e.with_detail("Key", ctx.key.clone()))
 }
 
-/// The object stored at `key` now, if any.
+/// The object stored at `key` now, if any (a key whose latest version is a delete marker
+/// has none).
 pub async fn current_object<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     key: &str,
@@ -204,7 +207,7 @@ pub async fn current_object<S: ObjectStore>(
         .await
     {
         Ok(reader) => Ok(Some(reader.info().clone())),
-        Err(StoreError::NoSuchKey) => Ok(None),
+        Err(StoreError::NoSuchKey | StoreError::DeleteMarker { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
@@ -381,10 +384,11 @@ pub async fn put_object<S: ObjectStore>(
             body.staged,
             meta,
             condition,
-            Versioning::Unversioned,
+            ctx.versioning(),
         )
         .await
         .map_err(condition_conflict)?;
+    versions::version_header(ctx, &mut response, &info.version_id);
     Ok(response
         .insert_header(("ETag", quoted(&info.meta.etag)))
         .finish())
@@ -406,30 +410,60 @@ pub fn sealed_meta<S: ObjectStore>(
 }
 
 /// DeleteObject, with the conditions of the DeleteObject page (`If-Match`,
-/// `x-amz-if-match-last-modified-time`, `x-amz-if-match-size`).
+/// `x-amz-if-match-last-modified-time`, `x-amz-if-match-size`); with `versionId`, removes
+/// that version for good.
 pub async fn delete_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
     let conditions = DeletePreconditions::from_headers(
         ctx.header("if-match"),
         ctx.header("x-amz-if-match-last-modified-time"),
         ctx.header("x-amz-if-match-size"),
     )?;
-    delete_key(ctx, &ctx.key, &conditions)
+    let version_id = versions::requested(ctx)?;
+    let deleted = delete_key(ctx, &ctx.key, version_id, &conditions)
         .await
         .map_err(|e| e.with_detail("Key", ctx.key.clone()))?;
-    Ok(HttpResponse::NoContent().finish())
+    let mut response = HttpResponse::NoContent();
+    versions::deleted_headers(&mut response, &deleted);
+    Ok(response.finish())
 }
 
-/// Deletes `key` if `conditions` hold (DeleteObject, and each entry of DeleteObjects).
+/// Deletes `key` (or its version `version_id`) if `conditions` hold (DeleteObject, and each
+/// entry of DeleteObjects). In a versioned bucket a delete without a version writes a delete
+/// marker.
 pub async fn delete_key<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     key: &str,
+    version_id: Option<&str>,
     conditions: &DeletePreconditions,
-) -> Result<(), S3Error> {
-    if *conditions == DeletePreconditions::default() {
-        ctx.store
-            .delete_object(&ctx.who, &ctx.bucket, key, Versioning::Unversioned)
-            .await?;
-        return Ok(());
+) -> Result<Deleted, S3Error> {
+    if let Some(id) = version_id {
+        return Ok(ctx
+            .store
+            .delete_version(&ctx.who, &ctx.bucket, key, id)
+            .await?);
+    }
+    let versioning = ctx.versioning();
+    let unconditional = *conditions == DeletePreconditions::default();
+    if unconditional || versioning != Versioning::Unversioned {
+        if !unconditional {
+            // A marker hides the object whatever it is: the conditions are checked against
+            // the latest version as the request starts.
+            let current = current_object(ctx, key).await?;
+            let now = current.as_ref().map(|i| {
+                (
+                    i.meta.etag.as_str(),
+                    i.last_modified,
+                    sse_object::plain_size(i),
+                )
+            });
+            if conditions.evaluate(now)? == DeleteOutcome::Missing {
+                return Ok(versions::NOTHING_DELETED);
+            }
+        }
+        return Ok(ctx
+            .store
+            .delete_object(&ctx.who, &ctx.bucket, key, versioning)
+            .await?);
     }
     let current = current_object(ctx, key).await?;
     let now = current.as_ref().map(|i| {
@@ -440,11 +474,12 @@ pub async fn delete_key<S: ObjectStore>(
         )
     });
     match conditions.evaluate(now)? {
-        DeleteOutcome::Missing => Ok(()),
+        DeleteOutcome::Missing => Ok(versions::NOTHING_DELETED),
         DeleteOutcome::IfEtag(etag) => ctx
             .store
             .delete_object_if_etag(&ctx.who, &ctx.bucket, key, &etag)
             .await
+            .map(|()| versions::NOTHING_DELETED)
             .map_err(condition_conflict),
     }
 }
@@ -520,7 +555,6 @@ fn object_headers<S: ObjectStore>(
     builder: &mut HttpResponseBuilder,
     info: &ObjectInfo,
     opened: Option<&Opened>,
-    null_version: bool,
 ) {
     builder.insert_header(("ETag", quoted(&info.meta.etag)));
     match opened {
@@ -540,9 +574,7 @@ fn object_headers<S: ObjectStore>(
         let count = tagging::decode(tags).len();
         builder.insert_header(("x-amz-tagging-count", count.to_string()));
     }
-    if null_version {
-        builder.insert_header(("x-amz-version-id", "null"));
-    }
+    versions::version_header(ctx, builder, &info.version_id);
     for (param, header) in RESPONSE_OVERRIDES {
         if let Some(value) = ctx.query.get(param) {
             insert_header(builder, header, value);
@@ -612,13 +644,7 @@ pub async fn get_object<S: ObjectStore>(
         }
         None => HttpResponse::Ok(),
     };
-    object_headers(
-        ctx,
-        &mut builder,
-        &info,
-        opened.as_ref(),
-        params.null_version,
-    );
+    object_headers(ctx, &mut builder, &info, opened.as_ref());
     // The stored checksum describes the whole object only.
     let whole_object = byte_range.is_none_or(|r| r.first == 0 && r.last + 1 == size);
     if whole_object && checksum_mode_enabled(ctx) {

@@ -351,7 +351,9 @@ pub async fn post_object<S: ObjectStore>(
             staged,
             meta,
             WriteCondition::None,
-            Versioning::Unversioned,
+            access
+                .rules()
+                .map_or(Versioning::Unversioned, |r| r.versioning),
         )
         .await?;
     let etag = quoted(&info.meta.etag);

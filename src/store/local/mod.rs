@@ -36,6 +36,7 @@ mod sealing;
 mod staging;
 mod state;
 mod users;
+mod version_rows;
 mod versions;
 mod writer;
 

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 
 use super::blocks::random_hex;
 use super::index::completed::NewCompletion;
-use super::index::objects::{check_condition, existing_object, ExistingObject, NewObject};
+use super::index::objects::{check_condition, existing_object, NewObject};
 use super::index::uploads::{check_upload, NewPart, PartLookup};
 use super::index::{
     self, buckets::check_owned_by, buckets::check_owner, decode_blocks, encode_blocks, from_ms,
@@ -14,6 +14,7 @@ use super::index::{
 };
 use super::reader::{read_object, LocalReader, ReaderTicket, IN_PLACE_BLOCKS};
 use super::staging::{self, LocalStaged};
+use super::version_rows::{self, new_version_id};
 use super::writer::Tx;
 use super::{state, LocalStore};
 use crate::store::{
@@ -63,20 +64,27 @@ fn upload_info(
     })
 }
 
-/// Writes `key`'s row in place of `existing`, whose blocks lose the references it held (the
-/// caller has referenced the new blocks first, so shared blocks never reach 0). Returns the
-/// modification time written.
-fn replace_object_row(
+/// Writes `key`'s new current row (its version id and number filled in here), after making
+/// way as `versioning` says: the current row either loses its blocks (it is overwritten) or
+/// becomes a noncurrent version. The caller has referenced the new blocks first, so blocks
+/// both share never reach 0. Returns the modification time and the version id written.
+fn write_current_row(
     tx: &mut Tx<'_>,
-    existing: Option<&ExistingObject>,
+    versioning: Versioning,
+    fresh: &str,
     row: NewObject<'_>,
-) -> Result<i64, StoreError> {
-    if let Some(old) = existing.and_then(|e| e.blocks.as_deref()) {
-        tx.release(&decode_blocks(old)?)?;
-    }
+) -> Result<(i64, String), StoreError> {
+    version_rows::retire_for_write(tx, row.bucket, row.key, versioning)?;
+    let seq = index::versions::next_seq(tx.conn, row.bucket, row.key)?;
+    let id = new_version_id(versioning, seq, fresh);
+    let row = NewObject {
+        version_id: id.as_deref(),
+        seq,
+        ..row
+    };
     let mtime = now_ms();
     index::objects::replace(tx.conn, &row, mtime)?;
-    Ok(mtime)
+    Ok((mtime, id.unwrap_or_else(|| NULL_VERSION.to_owned())))
 }
 
 impl ObjectStore for LocalStore {
@@ -142,7 +150,9 @@ impl ObjectStore for LocalStore {
         self.writer
             .run(None, move |tx| {
                 check_owner(tx.conn, &who, &bucket)?;
-                if index::objects::any_in_bucket(tx.conn, &bucket)? {
+                if index::objects::any_in_bucket(tx.conn, &bucket)?
+                    || index::versions::any_in_bucket(tx.conn, &bucket)?
+                {
                     return Err(StoreError::BucketNotEmpty);
                 }
                 for upload_id in index::uploads::ids_in_bucket(tx.conn, &bucket)? {
@@ -207,8 +217,8 @@ impl ObjectStore for LocalStore {
         condition: WriteCondition,
         versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
-        versioning.require_unversioned()?;
         let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let fresh = self.fresh_version_id()?;
         let size = data.size();
         let db_size = size_to_db(size)?;
         let headers_json = headers_to_json(&meta)?;
@@ -235,9 +245,10 @@ impl ObjectStore for LocalStore {
                     }
                     None => None,
                 };
-                let mtime = replace_object_row(
+                let (mtime, version_id) = write_current_row(
                     tx,
-                    existing.as_ref(),
+                    versioning,
+                    &fresh,
                     NewObject {
                         bucket: &bucket,
                         key: &key,
@@ -247,10 +258,12 @@ impl ObjectStore for LocalStore {
                         inline: inline.as_deref(),
                         blocks: encoded.as_deref(),
                         reported_size,
+                        version_id: None,
+                        seq: 0,
                     },
                 )?;
                 Ok(ObjectInfo {
-                    version_id: crate::store::NULL_VERSION.to_owned(),
+                    version_id,
                     key,
                     size,
                     last_modified: from_ms(mtime),
@@ -267,13 +280,11 @@ impl ObjectStore for LocalStore {
         key: &str,
         version_id: Option<&str>,
     ) -> Result<LocalReader, StoreError> {
-        if version_id.is_some_and(|id| id != NULL_VERSION) {
-            return Err(StoreError::NoSuchVersion);
-        }
         // Registered before the index read: the blocks it finds stay until the ticket drops.
         let ticket = ReaderTicket::new(&self.shared);
         let in_place = self.read_here(|conn| {
-            read_object(conn, &self.shared, who, bucket, key, Some(IN_PLACE_BLOCKS))
+            let at = (bucket, key, version_id);
+            read_object(conn, &self.shared, who, at, Some(IN_PLACE_BLOCKS))
         })?;
         let (info, body) = match in_place {
             Some(found) => found,
@@ -281,9 +292,13 @@ impl ObjectStore for LocalStore {
             None => {
                 let shared = self.shared.clone();
                 let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
-                self.read(move |conn| read_object(conn, &shared, &who, &bucket, &key, None))
-                    .await?
-                    .ok_or_else(|| StoreError::Internal("object read without a limit".into()))?
+                let version_id = version_id.map(str::to_owned);
+                self.read(move |conn| {
+                    let at = (bucket.as_str(), key.as_str(), version_id.as_deref());
+                    read_object(conn, &shared, &who, at, None)
+                })
+                .await?
+                .ok_or_else(|| StoreError::Internal("object read without a limit".into()))?
             }
         };
         Ok(LocalReader { info, body, ticket })
@@ -296,24 +311,7 @@ impl ObjectStore for LocalStore {
         key: &str,
         versioning: Versioning,
     ) -> Result<Deleted, StoreError> {
-        versioning.require_unversioned()?;
-        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
-        self.writer
-            .run(None, move |tx| {
-                check_owner(tx.conn, &who, &bucket)?;
-                let Some(existing) = existing_object(tx.conn, &bucket, &key)? else {
-                    return Ok(());
-                };
-                if let Some(list) = &existing.blocks {
-                    tx.release(&decode_blocks(list)?)?;
-                }
-                index::objects::delete(tx.conn, &bucket, &key)
-            })
-            .await?;
-        Ok(Deleted {
-            version_id: None,
-            delete_marker: false,
-        })
+        self.delete_latest(who, bucket, key, versioning).await
     }
 
     async fn delete_version(
@@ -515,8 +513,8 @@ impl ObjectStore for LocalStore {
         condition: WriteCondition,
         versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
-        versioning.require_unversioned()?;
         let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let fresh = self.fresh_version_id()?;
         let upload_id = upload_id.to_owned();
         let parts = parts.to_vec();
         let headers_json = headers_to_json(&meta)?;
@@ -558,9 +556,10 @@ impl ObjectStore for LocalStore {
                         completed_ms: now,
                     },
                 )?;
-                let mtime = replace_object_row(
+                let (mtime, version_id) = write_current_row(
                     tx,
-                    existing.as_ref(),
+                    versioning,
+                    &fresh,
                     NewObject {
                         bucket: &bucket,
                         key: &key,
@@ -570,10 +569,12 @@ impl ObjectStore for LocalStore {
                         inline: None,
                         blocks: Some(&encode_blocks(&joined)),
                         reported_size,
+                        version_id: None,
+                        seq: 0,
                     },
                 )?;
                 Ok(ObjectInfo {
-                    version_id: crate::store::NULL_VERSION.to_owned(),
+                    version_id,
                     key,
                     size,
                     last_modified: from_ms(mtime),
@@ -628,11 +629,9 @@ impl ObjectStore for LocalStore {
         condition: WriteCondition,
         versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
-        versioning.require_unversioned()?;
-        if source.version_id.is_some_and(|id| id != NULL_VERSION) {
-            return Err(StoreError::NoSuchVersion);
-        }
         let who = who.clone();
+        let fresh = self.fresh_version_id()?;
+        let src_version = source.version_id.map(str::to_owned);
         let (src_bucket, src_key) = (source.bucket.to_owned(), source.key.to_owned());
         // The row the source must still have, as the index holds it.
         let if_row = match source.if_meta {
@@ -650,10 +649,16 @@ impl ObjectStore for LocalStore {
             .run(None, move |tx| {
                 check_owner(tx.conn, &who, &src_bucket)?;
                 check_owner(tx.conn, &who, &bucket)?;
-                let Some(src) = index::objects::copied_object(tx.conn, &src_bucket, &src_key)?
-                else {
-                    return Err(StoreError::NoSuchKey);
-                };
+                let current =
+                    index::objects::stored_object_with_owner(tx.conn, &src_bucket, &src_key)?
+                        .and_then(|found| found.object);
+                let (src, _) = version_rows::find(
+                    tx.conn,
+                    &src_bucket,
+                    &src_key,
+                    current,
+                    src_version.as_deref(),
+                )?;
                 let same = |(etag, headers, size): &(String, String, Option<i64>)| {
                     *etag == src.etag && *headers == src.meta_json && *size == src.reported_size
                 };
@@ -668,9 +673,10 @@ impl ObjectStore for LocalStore {
                 if let Some(list) = &src.blocks {
                     tx.reference_existing(&decode_blocks(list)?)?;
                 }
-                let mtime = replace_object_row(
+                let (mtime, version_id) = write_current_row(
                     tx,
-                    existing.as_ref(),
+                    versioning,
+                    &fresh,
                     NewObject {
                         bucket: &bucket,
                         key: &key,
@@ -680,10 +686,12 @@ impl ObjectStore for LocalStore {
                         inline: src.inline.as_deref(),
                         blocks: src.blocks.as_deref(),
                         reported_size,
+                        version_id: None,
+                        seq: 0,
                     },
                 )?;
                 Ok(ObjectInfo {
-                    version_id: crate::store::NULL_VERSION.to_owned(),
+                    version_id,
                     key,
                     size: size_from_db(src.size)?,
                     last_modified: from_ms(mtime),

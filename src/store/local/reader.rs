@@ -26,6 +26,7 @@ use super::index::{
     self, buckets::check_owned_by, decode_blocks, from_ms, meta_from_db, size_from_db,
 };
 use super::sealing::Sealing;
+use super::version_rows;
 use super::Shared;
 use crate::encoding::hex;
 use crate::store::{
@@ -353,20 +354,20 @@ pub(super) fn locate_blocks(
 /// block is one index lookup, a random read when the page cache does not hold it.
 pub(super) const IN_PLACE_BLOCKS: usize = 16;
 
-/// The object `key` with its body located; None when it has more than `max_blocks` blocks.
+/// The version (`bucket`, `key`, version id; None: the latest) with its body located; None
+/// when it has more than `max_blocks` blocks. The latest of a key is read with its bucket's
+/// owner in one statement; an older version, a marker or a missing key takes more.
 pub(super) fn read_object(
     conn: &Connection,
     shared: &Shared,
     who: &Principal,
-    bucket: &str,
-    key: &str,
+    (bucket, key, version_id): (&str, &str, Option<&str>),
     max_blocks: Option<usize>,
 ) -> Result<Option<(ObjectInfo, Body)>, StoreError> {
     let found = index::objects::stored_object_with_owner(conn, bucket, key)?;
     check_owned_by(found.as_ref().map(|f| f.owner.as_str()), who)?;
-    let Some(row) = found.and_then(|f| f.object) else {
-        return Err(StoreError::NoSuchKey);
-    };
+    let current = found.and_then(|f| f.object);
+    let (row, _) = version_rows::find(conn, bucket, key, current, version_id)?;
     let body = match (row.inline, row.blocks) {
         (Some(data), _) => Body::Inline(shared.sealing.open_inline(data).map_err(|e| {
             log::error!(
@@ -389,7 +390,9 @@ pub(super) fn read_object(
         }
     };
     let info = ObjectInfo {
-        version_id: crate::store::NULL_VERSION.to_owned(),
+        version_id: row
+            .version_id
+            .unwrap_or_else(|| crate::store::NULL_VERSION.to_owned()),
         key: key.to_owned(),
         size: size_from_db(row.size)?,
         last_modified: from_ms(row.mtime_ms),

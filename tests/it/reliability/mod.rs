@@ -9,6 +9,7 @@
 
 mod kill;
 mod slow;
+mod versions;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

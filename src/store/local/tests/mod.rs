@@ -189,3 +189,4 @@ mod multipart;
 mod objects;
 mod open;
 mod sharing;
+mod versions;
