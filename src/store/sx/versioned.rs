@@ -214,7 +214,7 @@ impl Cluster {
         let micros = now_micros().max(floor + 1);
         let id = match versioning {
             Versioning::Suspended => NULL_VERSION.to_owned(),
-            _ => version_id(micros, &random_hex(4)?),
+            _ => version_id(micros, &random_hex(8)?),
         };
         Ok((micros, id, current))
     }

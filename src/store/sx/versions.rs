@@ -2,8 +2,8 @@
 //! and delete marker of a versioned bucket, and the file-meta keys that describe them.
 //!
 //! A key's records live under `.libres3/ver/<hex-split key>/-<leaf>`. The leaf is 16 hex
-//! digits of `u64::MAX - microseconds since the epoch`, then 8 random hex digits (a version
-//! id is those 24 digits) or `null` (the null version: its id is `null`, its name still
+//! digits of `u64::MAX - microseconds since the epoch`, then 16 random hex digits (a version
+//! id is those 32 digits) or `null` (the null version: its id is `null`, its name still
 //! carries its time). So in SX's name order a key's records come newest first, and the keys
 //! come in key order: hex keeps byte order, and `/-` sorts below both the hex digits and the
 //! `/` that splits long hex names, so a key's records come before those of longer keys.
@@ -20,7 +20,7 @@ const RECORD_SEP: &str = "/-";
 const AFTER_RECORDS: &str = "/.";
 /// Hex digits of a version id: time, then random.
 const TIME_DIGITS: usize = 16;
-const RANDOM_DIGITS: usize = 8;
+const RANDOM_DIGITS: usize = 16;
 
 /// File-meta key of a version id (on records and on the current object's file).
 pub const VID_KEY: &str = "libres3-vid";
@@ -37,11 +37,11 @@ pub struct RecordName {
     pub key: String,
     /// Microseconds since the epoch: the version's last-modified time.
     pub micros: u64,
-    /// The S3 version id: 24 hex digits or `null`.
+    /// The S3 version id: 32 hex digits or `null`.
     pub id: String,
 }
 
-/// A fresh version id for a version made at `micros`; `random` is 8 hex digits.
+/// A fresh version id for a version made at `micros`; `random` is 16 hex digits.
 pub fn version_id(micros: u64, random: &str) -> String {
     format!("{:016x}{random}", u64::MAX - micros)
 }
@@ -118,8 +118,8 @@ mod tests {
 
     #[test]
     fn ids_round_trip_and_sort_newest_first() {
-        let older = version_id(1_000_000, "0000abcd");
-        let newer = version_id(2_000_000, "00000000");
+        let older = version_id(1_000_000, "000000000000abcd");
+        let newer = version_id(2_000_000, "0000000000000000");
         assert!(valid_version_id(&older) && valid_version_id(&newer));
         assert!(newer < older);
         for bad in [
@@ -170,7 +170,7 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         keys.extend([long.clone(), format!("{long}y"), format!("{long}\u{0}")]);
-        let id = version_id(5, "00000000");
+        let id = version_id(5, "0000000000000000");
         let mut names: Vec<(String, String)> = keys
             .iter()
             .flat_map(|k| {
@@ -199,7 +199,7 @@ mod tests {
             }
         }
         let max = max_versioned_key_len();
-        assert_eq!(max, 489, "README \"Limits\" names this number");
+        assert_eq!(max, 485, "README \"Limits\" names this number");
         assert!(records_prefix(&"z".repeat(max)).is_some());
         assert!(records_prefix(&"z".repeat(max + 1)).is_none());
     }

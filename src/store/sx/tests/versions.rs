@@ -337,7 +337,7 @@ pub(super) async fn crash_states(store: &SxStore, who: &Principal, b: &str) {
     // A record newer than the current file (another write stopped after it): a marker
     // still hides the key.
     let early = now_micros() + 1_000_000;
-    let v3 = crate::store::sx::versions::version_id(early, "00000000");
+    let v3 = crate::store::sx::versions::version_id(early, "0000000000000000");
     let mut m3 = sx_meta.clone();
     m3.insert(VID_KEY, v3.as_bytes());
     m3.insert(TIME_KEY, early.to_string().as_bytes());
@@ -584,7 +584,7 @@ async fn a_write_overtaken_by_another_gateway_settles_the_current_file() {
     let (fake, store, alice) = alice_with_volume("v").await;
     put_v(&store, &alice, "v", "k3", b"first", Enabled).await;
     let later = now_micros() + 10_000_000;
-    let theirs = crate::store::sx::versions::version_id(later, "0000abcd");
+    let theirs = crate::store::sx::versions::version_id(later, "000000000000abcd");
     let record = record_path(&records_prefix("k3").unwrap(), 0, &theirs);
     let hook_id = theirs.clone();
     fake.before_next(
