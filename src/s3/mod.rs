@@ -13,6 +13,7 @@ pub mod handlers;
 pub mod identity;
 pub mod idle;
 pub mod maintenance;
+pub mod object_lock;
 pub mod objmeta;
 pub mod policy;
 pub mod post_policy;
@@ -320,10 +321,12 @@ async fn handle<S: ObjectStore>(
     };
     let checksum = checksum::Expected::from_request(header, trailers.as_ref())?;
     let raw_body = payload.map_err(idle::body_error).boxed_local();
+    let content_md5 = body::parse_content_md5(header("content-md5").as_deref())?;
     let body = RequestBody {
         stream: check.wrap(raw_body),
         length,
         checksum,
+        content_md5,
     };
 
     let endpoint = router::Endpoint::parse(route.operation, &query)?;

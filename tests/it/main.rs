@@ -39,6 +39,7 @@ mod s3_copy;
 mod s3_listing_rules;
 mod s3_multipart_checksums;
 mod s3_multipart_rules;
+mod s3_object_lock;
 mod s3_post;
 mod s3_sse;
 mod s3_versioning;

@@ -542,6 +542,15 @@ fn version_actions_are_decided_apart(s: &TestServer) {
         .query("versionId", &v1)
         .send()
         .assert_error(403, "AccessDenied");
+    // A copy's source named by version needs s3:GetObjectVersion too.
+    c.put(&obj_path(&b, "copy"))
+        .header("x-amz-copy-source", &format!("/{b}/k?versionId={v1}"))
+        .send()
+        .assert_error(403, "AccessDenied");
+    c.put(&obj_path(&b, "copy"))
+        .header("x-amz-copy-source", &format!("/{b}/k"))
+        .send()
+        .ok();
     let r = c.delete(&obj_path(&b, "k")).send().status(204);
     assert_eq!(r.header("x-amz-delete-marker"), Some("true"));
     c.delete(&format!("/{b}")).sub("policy").send().ok();

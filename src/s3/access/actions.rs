@@ -92,9 +92,9 @@ pub fn need(operation: Operation) -> Option<Need> {
         }
         Operation::GetBucketVersioning => bucket("s3:GetBucketVersioning", None),
         Operation::PutBucketVersioning => bucket("s3:PutBucketVersioning", None),
-        Operation::BucketConfig(name) | Operation::Unsupported(name) => {
-            return Some(config_need(name))
-        }
+        Operation::BucketConfig(name)
+        | Operation::ObjectLock(name)
+        | Operation::Unsupported(name) => return Some(config_need(name)),
         Operation::GetObject | Operation::HeadObject => object("s3:GetObject", Some(Read)),
         Operation::GetObjectAcl => object("s3:GetObjectAcl", Some(ReadAcp)),
         Operation::PutObjectAcl => object("s3:PutObjectAcl", Some(WriteAcp)),
@@ -213,7 +213,7 @@ mod tests {
                 false,
             ),
             (
-                Operation::Unsupported("GetObjectRetention"),
+                Operation::ObjectLock("GetObjectRetention"),
                 "s3:GetObjectRetention",
                 true,
             ),

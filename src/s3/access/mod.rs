@@ -148,6 +148,31 @@ impl Access {
         )
     }
 
+    /// Whether the requester may bypass GOVERNANCE retention on `key`
+    /// (`s3:BypassGovernanceRetention`: the owner, or whom a policy allows).
+    pub fn may_bypass_governance(&self, key: &str) -> bool {
+        let Some(rules) = &self.rules else {
+            return false;
+        };
+        let need = Need {
+            action: "s3:BypassGovernanceRetention",
+            also: None,
+            on_object: true,
+            acl: None,
+            object_phase: false,
+        };
+        matches!(
+            self.verdict(
+                rules,
+                need,
+                &self.key_resource(rules, Some(key)),
+                None,
+                None
+            ),
+            Verdict::Allow
+        )
+    }
+
     /// The resource an object operation names: `arn:aws:s3:::bucket/key`.
     fn key_resource(&self, rules: &BucketRules, key: Option<&str>) -> String {
         format!("arn:aws:s3:::{}/{}", rules.bucket, key.unwrap_or(&self.key))
@@ -597,7 +622,8 @@ pub async fn authorize<S: ObjectStore>(
 }
 
 impl Access {
-    /// Decides reading a copy's source object (`s3:GetObject` on it) for this request's
+    /// Decides reading a copy's source object (`s3:GetObject` on it, `s3:GetObjectVersion`
+    /// when named with its version) for this request's
     /// requester; returns whom to open it as and the access to finish the check with
     /// ([`Access::check_object`]) once it is open.
     pub async fn copy_source<S: ObjectStore>(
@@ -607,9 +633,14 @@ impl Access {
         defaults: &crate::s3::S3Config,
         bucket: &str,
         key: &str,
+        version: bool,
     ) -> Result<(Principal, Access), S3Error> {
-        let need = actions::need(Operation::GetObject)
-            .ok_or_else(|| S3Error::internal("GetObject has no access need"))?;
+        // A source named with its versionId needs s3:GetObjectVersion, as a GET of it would.
+        let need = match version {
+            true => actions::need_for_version(Operation::GetObject),
+            false => actions::need(Operation::GetObject),
+        }
+        .ok_or_else(|| S3Error::internal("GetObject has no access need"))?;
         let values = |_: Option<&Policy>| self.conditions.clone().unwrap_or_default();
         bucket_access(
             store,

@@ -12,6 +12,7 @@ use crate::config::{ObjectOwnership, PublicAccessBlock};
 use crate::s3::acl::{Acl, Grant, Grantee, Permission};
 use crate::s3::error::S3Error;
 use crate::s3::identity::{canonical_id, Identity};
+use crate::s3::object_lock::{self, LockConfig};
 use crate::s3::policy::Policy;
 use crate::s3::versioning;
 use crate::store::{BackendGrant, ObjectStore, Versioning};
@@ -46,6 +47,8 @@ pub struct BucketRules {
     pub backend_readers: Vec<String>,
     /// What writes and deletes do to existing versions (not access, but read with it).
     pub versioning: Versioning,
+    /// The Object Lock configuration, once lock is enabled on the bucket.
+    pub object_lock: Option<LockConfig>,
 }
 
 impl BucketRules {
@@ -75,6 +78,13 @@ impl BucketRules {
             .unwrap_or_default()
             .union(defaults.public_access_block);
         let stored_ownership = ownership::from_stored(&bucket, docs.get(ownership::DOC_OWNERSHIP));
+        let object_lock = docs.get(object_lock::DOC_OBJECT_LOCK).map(|stored| {
+            object_lock::parse_config(stored.as_bytes()).unwrap_or_else(|e| {
+                // Lock stays enabled (it can never be turned off); only the default is lost.
+                log::error!("bucket {bucket}: stored object lock configuration no longer parses ({e}): new versions get no default retention");
+                LockConfig::default()
+            })
+        });
         BucketRules {
             bucket,
             owner,
@@ -95,6 +105,7 @@ impl BucketRules {
                 &docs.info.name,
                 docs.get(versioning::DOC_VERSIONING),
             ),
+            object_lock,
         }
     }
 }

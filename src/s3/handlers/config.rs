@@ -212,6 +212,16 @@ pub async fn put_bucket_versioning<S: ObjectStore>(
         });
     }
     ctx.store.bucket_info(&ctx.who, &ctx.bucket).await?;
+    let locked = ctx
+        .access
+        .rules()
+        .is_some_and(|rules| rules.object_lock.is_some());
+    if locked && request.status == Some(crate::store::Versioning::Suspended) {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidBucketState,
+            "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
+        ));
+    }
     if let Some(state) = request.status {
         let stored = versioning::to_stored(state).map(str::to_owned);
         set_bucket_document(ctx, versioning::DOC_VERSIONING, stored).await?;
@@ -254,12 +264,6 @@ pub async fn bucket_config<S: ObjectStore>(
             return missing(
                 ReplicationConfigurationNotFoundError,
                 "The replication configuration was not found",
-            )
-        }
-        "GetObjectLockConfiguration" => {
-            return missing(
-                ObjectLockConfigurationNotFoundError,
-                "Object Lock configuration does not exist for this bucket",
             )
         }
         "GetBucketLogging" => w.empty_root("BucketLoggingStatus"),

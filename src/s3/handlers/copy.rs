@@ -106,7 +106,14 @@ async fn open_source<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<Source<S::Reade
     let (bucket, key, version_id) = parse_copy_source(header)?;
     let (reader_as, source_access) = ctx
         .access
-        .copy_source(ctx.store, ctx.rules, ctx.config, &bucket, &key)
+        .copy_source(
+            ctx.store,
+            ctx.rules,
+            ctx.config,
+            &bucket,
+            &key,
+            version_id.is_some(),
+        )
         .await?;
     let version = version_id.as_deref();
     let reader = match ctx.store.open_object(&reader_as, &bucket, &key, version).await {
@@ -252,6 +259,7 @@ async fn copy_through<S: ObjectStore>(
         stream: stream.map_err(S3Error::from).boxed_local(),
         length: Some(size),
         checksum: None,
+        content_md5: None,
     };
     let keyed = sse_object::begin(ctx, wanted)?;
     let (staged, digest) = stage_hashed(ctx, body, keyed.as_ref().map(|k| (k, 0))).await?;
@@ -372,7 +380,7 @@ async fn copy_plan<S: ObjectStore>(
         objmeta::set(&mut headers, objmeta::TAGGING, tags);
     }
     // x-amz-tagging counts only with REPLACE; the ACL never travels with a copy (as S3).
-    apply_request_documents(ctx, &mut headers, tagging == Directive::Replace)?;
+    apply_request_documents(ctx, &mut headers, tagging == Directive::Replace, false)?;
     let meta = ObjectMeta {
         etag: source.meta.etag.clone(),
         headers,
@@ -466,6 +474,7 @@ pub async fn upload_part_copy<S: ObjectStore>(
         stream: stream.map_err(S3Error::from).boxed_local(),
         length: Some(length),
         checksum: target.algorithm.map(Expected::computed),
+        content_md5: None,
     };
     let seal = target.keyed.as_ref().map(|k| (k, number));
     let (staged, digests) = stage_hashed(ctx, body, seal).await?;

@@ -13,6 +13,7 @@ mod list;
 mod list_versions;
 mod multipart;
 mod object;
+mod object_lock;
 pub mod post;
 mod versions;
 
@@ -134,6 +135,7 @@ pub async fn run<S: ObjectStore>(
             access_config::get_policy_status(ctx).await
         }
         Operation::BucketConfig(name) => config::bucket_config(ctx, name).await,
+        Operation::ObjectLock(name) => object_lock::run(ctx, name, body).await,
         Operation::Unsupported("GetObjectTorrent") => object::get_object_torrent(ctx).await,
         Operation::PostObject | Operation::CorsPreflight | Operation::Unsupported(_) => {
             Err(S3Error::not_implemented(operation.name()))

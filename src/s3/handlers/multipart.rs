@@ -42,7 +42,7 @@ pub fn upload_error(id: &str) -> impl Fn(StoreError) -> S3Error + '_ {
 pub async fn create<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
     check_write_options(ctx.req.headers())?;
     let mut headers = meta_headers(ctx)?;
-    apply_request_documents(ctx, &mut headers, true)?;
+    apply_request_documents(ctx, &mut headers, true, false)?;
     let wanted = sse_object::wanted(ctx, &ctx.header_fn()).await?;
     let keyed = sse_object::begin(ctx, &wanted)?;
     let sealing = keyed.map(|k| k.sealing);

@@ -4,10 +4,9 @@ use actix_web::body::SizedStream;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, HttpResponseBuilder};
-use base64::Engine;
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::{quoted, versions};
+use super::{object_lock, quoted, versions};
 use crate::encoding::hex;
 use crate::s3::access::access_denied;
 use crate::s3::acl;
@@ -108,8 +107,8 @@ impl WriteOptions for HeaderMap {
 
 /// Refuses write options this server cannot honour (PutObject, CreateMultipartUpload,
 /// CopyObject, POST Object) instead of storing the object without what the client asked for:
-/// object-lock retention it does not enforce, an unknown storage class. (Encryption options
-/// are read by `sse::request`.)
+/// an unknown storage class. (Encryption options are read by `sse::request`, object lock
+/// options by `handlers::object_lock`.)
 pub fn check_write_options(options: &impl WriteOptions) -> Result<(), S3Error> {
     if let Some(class) = options.option("x-amz-storage-class") {
         if ARCHIVE_STORAGE_CLASSES.contains(&class) {
@@ -125,29 +124,28 @@ pub fn check_write_options(options: &impl WriteOptions) -> Result<(), S3Error> {
             ));
         }
     }
-    let object_lock = [
-        "x-amz-object-lock-mode",
-        "x-amz-object-lock-retain-until-date",
-        "x-amz-object-lock-legal-hold",
-    ]
-    .iter()
-    .any(|name| options.option(name).is_some());
-    if object_lock {
-        return Err(S3Error::new(
-            S3ErrorCode::InvalidRequest,
-            "Bucket is missing Object Lock Configuration",
-        ));
-    }
     Ok(())
 }
 
 /// Adds the internal documents a write request asks for with `x-amz-tagging` and `x-amz-acl`
-/// (PutObject, CreateMultipartUpload, CopyObject) to `headers`.
+/// (PutObject, CreateMultipartUpload, CopyObject) to `headers`, and the object lock it asks
+/// for or the bucket gives by default (never one copied from a source). `with_body`: the
+/// request carries the object's data (PutObject), so a lock needs a digest of it.
 pub fn apply_request_documents<S>(
     ctx: &Ctx<'_, S>,
     headers: &mut Vec<(String, String)>,
     tags: bool,
+    with_body: bool,
 ) -> Result<(), S3Error> {
+    let has_digest = !with_body
+        || ctx.header("content-md5").is_some()
+        || ctx
+            .req
+            .headers()
+            .keys()
+            .any(|name| name.as_str().starts_with("x-amz-checksum-"));
+    let lock = object_lock::lock_for_write(ctx, |name| ctx.header(name), has_digest)?;
+    lock.unwrap_or_default().store(headers);
     if tags {
         if let Some(value) = ctx.header("x-amz-tagging") {
             let set = tagging::parse_header(value)?;
@@ -227,19 +225,7 @@ pub fn condition_conflict(e: StoreError) -> S3Error {
 
 /// The Content-MD5 header decoded, if sent.
 fn content_md5<S>(ctx: &Ctx<'_, S>) -> Result<Option<[u8; 16]>, S3Error> {
-    let Some(value) = ctx.header("content-md5") else {
-        return Ok(None);
-    };
-    let invalid = || {
-        S3Error::new(
-            S3ErrorCode::InvalidDigest,
-            "The Content-MD5 you specified is not valid.",
-        )
-    };
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .map_err(|_| invalid())?;
-    bytes.try_into().map(Some).map_err(|_| invalid())
+    crate::s3::body::parse_content_md5(ctx.header("content-md5"))
 }
 
 /// A body the store has made durable, with what the S3 layer computed of it.
@@ -357,7 +343,7 @@ pub async fn put_object<S: ObjectStore>(
 ) -> Result<HttpResponse, S3Error> {
     check_write_options(ctx.req.headers())?;
     let mut headers = meta_headers(ctx)?;
-    apply_request_documents(ctx, &mut headers, true)?;
+    apply_request_documents(ctx, &mut headers, true, true)?;
     let wanted = sse_object::wanted(ctx, &ctx.header_fn()).await?;
     let keyed = sse_object::begin(ctx, &wanted)?;
     let condition = write_condition(ctx).await?;
@@ -437,6 +423,7 @@ pub async fn delete_key<S: ObjectStore>(
     conditions: &DeletePreconditions,
 ) -> Result<Deleted, S3Error> {
     if let Some(id) = version_id {
+        object_lock::check_version_delete(ctx, key, id).await?;
         return Ok(ctx
             .store
             .delete_version(&ctx.who, &ctx.bucket, key, id)

@@ -21,6 +21,7 @@ use crate::s3::checksum::Expected;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::form::{self, FormReader, MAX_FIELDS_SIZE};
 use crate::s3::identity::Identity;
+use crate::s3::object_lock;
 use crate::s3::objmeta;
 use crate::s3::post_policy::PostPolicy;
 use crate::s3::router::{percent_encode, MAX_KEY_LEN};
@@ -293,6 +294,9 @@ pub async fn post_object<S: ObjectStore>(
     let (acl, owner) = access.new_object_documents(requested_acl)?;
     objmeta::set(&mut headers, objmeta::ACL, acl);
     objmeta::set(&mut headers, objmeta::OWNER, owner);
+    let lock_config = access.rules().and_then(|r| r.object_lock.as_ref());
+    let lock = object_lock::lock_for_write(|name| fields.get(name), lock_config, facts.now)?;
+    lock.unwrap_or_default().store(&mut headers);
     if let Some(document) = fields.get("tagging") {
         let tags = tagging::parse_xml(document.as_bytes(), MAX_OBJECT_TAGS)?;
         objmeta::set(
@@ -309,6 +313,7 @@ pub async fn post_object<S: ObjectStore>(
         stream: reader.into_file_stream(),
         length: None,
         checksum,
+        content_md5: None,
     }
     .with_default_checksum();
     let (stream, digest) = file_body.into_hashed();

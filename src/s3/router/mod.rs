@@ -69,6 +69,9 @@ pub enum Operation {
     /// A bucket configuration we do not keep (lifecycle, website, ...): GET answers the AWS
     /// "no such configuration" error or the documented empty answer, PUT is NotImplemented.
     BucketConfig(&'static str),
+    /// Object Lock: the bucket's configuration, a version's retention and legal hold
+    /// (`handlers::object_lock`).
+    ObjectLock(&'static str),
     Unsupported(&'static str),
 }
 
@@ -117,7 +120,9 @@ impl Operation {
             Operation::ListObjectVersions => "ListObjectVersions",
             Operation::CorsPreflight => "PreflightRequest",
             Operation::PostObject => "PostObject",
-            Operation::BucketConfig(name) | Operation::Unsupported(name) => name,
+            Operation::BucketConfig(name)
+            | Operation::ObjectLock(name)
+            | Operation::Unsupported(name) => name,
         }
     }
 
@@ -405,6 +410,12 @@ fn named(name: &'static str) -> Operation {
         "GetBucketVersioning" => Operation::GetBucketVersioning,
         "PutBucketVersioning" => Operation::PutBucketVersioning,
         "ListObjectVersions" => Operation::ListObjectVersions,
+        "GetObjectLockConfiguration"
+        | "PutObjectLockConfiguration"
+        | "GetObjectRetention"
+        | "PutObjectRetention"
+        | "GetObjectLegalHold"
+        | "PutObjectLegalHold" => Operation::ObjectLock(name),
         _ if BUCKET_CONFIGS.contains(&name) => Operation::BucketConfig(name),
         _ => Operation::Unsupported(name),
     }
@@ -425,8 +436,6 @@ pub const BUCKET_CONFIGS: &[&str] = &[
     "PutBucketLogging",
     "GetBucketNotificationConfiguration",
     "PutBucketNotificationConfiguration",
-    "GetObjectLockConfiguration",
-    "PutObjectLockConfiguration",
     "GetBucketOwnershipControls",
     "PutBucketOwnershipControls",
     "DeleteBucketOwnershipControls",
