@@ -100,7 +100,11 @@ impl Cluster {
         condition: &WriteCondition,
         versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
-        if versioning != Versioning::Unversioned {
+        // A key too long for records keeps only its null version, written as in a plain
+        // bucket (see `versioned_prefix`).
+        let has_records = super::versions::records_prefix(key).is_some();
+        if versioning == Versioning::Enabled || (versioning == Versioning::Suspended && has_records)
+        {
             return self
                 .write_version(vol, key, size, segments, meta, condition, versioning)
                 .await;

@@ -26,6 +26,15 @@ impl Cluster {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        // A key too long for records has no version after its null one.
+        let after_long_key;
+        let start = match start {
+            VersionStart::AfterVersion { key, .. } if records_prefix(key).is_none() => {
+                after_long_key = VersionStart::AfterKey(key.clone());
+                &after_long_key
+            }
+            other => other,
+        };
         let under = records_of_prefix(prefix);
         // Where the records start, and the record of the version a page ended on.
         let (from, after_record, continuing) = match start {
@@ -36,7 +45,7 @@ impl Cluster {
             }
             VersionStart::AfterVersion { key, version_id } => {
                 let Some(key_prefix) = records_prefix(key) else {
-                    return Ok(Vec::new());
+                    return Ok(Vec::new()); // made AfterKey above
                 };
                 let record = if version_id == NULL_VERSION {
                     // The null version's record, if it has one; else it was the current

@@ -26,12 +26,15 @@ use super::proto::{self, HexMeta};
 use super::reader::SxReader;
 use super::upload::Segment;
 use super::versions::{
-    max_versioned_key_len, parse_record, record_path, records_prefix, valid_version_id, version_id,
-    RecordName, MARKER_KEY, TIME_KEY, VER_DIR, VID_KEY,
+    max_versioned_key_len, parse_record, record_path, records_prefix, tombstone_of,
+    valid_version_id, version_id, RecordName, MARKER_KEY, TIME_KEY, VER_DIR, VID_KEY,
 };
 use crate::store::{
     Deleted, ObjectInfo, ObjectMeta, StoreError, Versioning, WriteCondition, NULL_VERSION,
 };
+
+/// How often settling the current file passes over a record deleted while it was copied.
+const SETTLE_TRIES: usize = 4;
 
 /// One record as listed.
 pub(super) struct Record {
@@ -69,7 +72,8 @@ fn versioned_prefix(key: &str) -> Result<String, StoreError> {
     records_prefix(key).ok_or_else(|| {
         StoreError::KeyTooLong(format!(
             "In a versioned bucket on SX a key is at most {} bytes: each version is kept in a \
-             file named after the key in hex.",
+             file named after the key in hex. A longer key keeps only its null version: \
+             delete it while versioning is suspended, or delete its null version.",
             max_versioned_key_len()
         ))
     })
@@ -254,10 +258,14 @@ impl Cluster {
             if let Err(e) = self.delete_path(vol, &record).await {
                 log::warn!("SX: record {} of a failed write kept: {e}", record.as_str());
             }
+            // Its current file may have been written before the failure was seen.
+            if let Err(e) = self.settle_current(vol, &path, &prefix).await {
+                log::warn!("SX: current file of {key} not settled after a failed write: {e}");
+            }
             return Err(e);
         }
         if versioning == Versioning::Suspended {
-            self.drop_null_records(vol, &prefix, &record).await?;
+            self.drop_older_nulls(vol, &prefix).await?;
         }
         self.settle_unless_newest(vol, &path, &prefix, &record)
             .await?;
@@ -279,6 +287,15 @@ impl Cluster {
         versioning: Versioning,
     ) -> Result<Deleted, StoreError> {
         let path = path_of(key)?;
+        if versioning == Versioning::Suspended && records_prefix(key).is_none() {
+            // A key too long for records has only its null version: it goes, and no marker
+            // can stand in its place.
+            self.delete_path(vol, &path).await?;
+            return Ok(Deleted {
+                version_id: Some(NULL_VERSION.to_owned()),
+                delete_marker: false,
+            });
+        }
         let prefix = versioned_prefix(key)?;
         let _turn = self
             .writing_turn(vol, &SxPath::internal(prefix.clone()))
@@ -296,7 +313,7 @@ impl Cluster {
             self.delete_path(vol, &path).await?;
         }
         if versioning == Versioning::Suspended {
-            self.drop_null_records(vol, &prefix, &record).await?;
+            self.drop_older_nulls(vol, &prefix).await?;
         }
         self.settle_unless_newest(vol, &path, &prefix, &record)
             .await?;
@@ -306,17 +323,13 @@ impl Cluster {
         })
     }
 
-    /// Removes every null record of a key but `keep`.
-    async fn drop_null_records(
-        &self,
-        vol: &Vol,
-        prefix: &str,
-        keep: &SxPath,
-    ) -> Result<(), StoreError> {
+    /// Removes every null record of a key but the newest: the null version is the newest
+    /// null, so two gateways writing it at once keep the same one (never each the other's).
+    async fn drop_older_nulls(&self, vol: &Vol, prefix: &str) -> Result<(), StoreError> {
         let nulls = self
             .records(vol, prefix, usize::MAX, |r| r.id == NULL_VERSION)
             .await?;
-        for old in nulls.iter().filter(|r| r.path != *keep) {
+        for old in nulls.iter().skip(1) {
             self.delete_path(vol, &old.path).await?;
         }
         Ok(())
@@ -339,51 +352,76 @@ impl Cluster {
     }
 
     /// Makes the current file match the newest record: a copy of it, or none when it is a
-    /// marker. A current file without a record (written without versioning) stays.
+    /// marker. A current file without a record (written without versioning) stays. A record
+    /// that turns out deleted while it was copied (a version delete on another gateway) is
+    /// passed over for the next.
     pub(super) async fn settle_current(
         &self,
         vol: &Vol,
         path: &SxPath,
         prefix: &str,
     ) -> Result<(), StoreError> {
-        let (current, newest) = futures_util::future::join(
-            self.current_meta(vol, path),
-            self.records(vol, prefix, 1, |_| true),
-        )
-        .await;
-        let (current, newest) = (current?, newest?);
-        let Some(newest) = newest.into_iter().next() else {
-            return Ok(());
-        };
-        let Some(current) = current else {
-            return match newest.marker {
-                true => Ok(()),
-                false => self.copy_record_to(vol, &newest.path, path).await,
+        let mut gone: Vec<RecordName> = Vec::new();
+        for _ in 0..SETTLE_TRIES {
+            let skip = &gone;
+            let (current, newest) = futures_util::future::join(
+                self.current_meta(vol, path),
+                self.records(vol, prefix, 1, |r| !skip.contains(r)),
+            )
+            .await;
+            let (current, newest) = (current?, newest?);
+            if current.as_ref().is_some_and(|m| !m.contains(VID_KEY)) {
+                return Ok(());
+            }
+            // The id and time of the version the current file is (two null versions differ
+            // only by their time).
+            let current_id = current
+                .as_ref()
+                .map(|m| (file_version(Some(m)), file_micros(Some(m), 0)));
+            let Some(newest) = newest.into_iter().next() else {
+                // Only deleted records were left: their copy goes too.
+                if current_id
+                    .is_some_and(|(id, t)| gone.iter().any(|g| g.id == id && g.micros == t))
+                {
+                    self.delete_path(vol, path).await?;
+                }
+                return Ok(());
             };
-        };
-        if !current.contains(VID_KEY) {
-            return Ok(());
-        }
-        if newest.marker {
-            return self.delete_path(vol, path).await;
-        }
-        if file_version(Some(&current)) != newest.name.id {
-            self.copy_record_to(vol, &newest.path, path).await?;
+            if newest.marker {
+                if current.is_some() {
+                    self.delete_path(vol, path).await?;
+                }
+                return Ok(());
+            }
+            if current_id == Some((newest.name.id.clone(), newest.name.micros))
+                || self.copy_record_to(vol, &newest.path, path).await?
+            {
+                return Ok(());
+            }
+            gone.push(newest.name);
         }
         Ok(())
     }
 
-    /// Makes `path` a file of the record's blocks and meta.
+    /// Whether the record was deleted (its tombstone exists).
+    async fn is_tombstoned(&self, vol: &Vol, record: &SxPath) -> Result<bool, StoreError> {
+        Ok(self
+            .current_meta(vol, &tombstone_of(record))
+            .await?
+            .is_some())
+    }
+
+    /// Makes `path` a file of the record's blocks and meta. False when the record was
+    /// deleted before or while it was copied (the copy is then stale).
     async fn copy_record_to(
         &self,
         vol: &Vol,
         record: &SxPath,
         path: &SxPath,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let (file, meta) = match self.file_with_meta(vol, record).await {
             Ok(found) => found,
-            // Deleted meanwhile: whoever deleted it settles the current file.
-            Err(StoreError::NoSuchKey) => return Ok(()),
+            Err(StoreError::NoSuchKey) => return Ok(false),
             Err(e) => return Err(e),
         };
         let hashes: Vec<String> = file
@@ -392,7 +430,8 @@ impl Cluster {
             .filter_map(|b| b.keys().next().cloned())
             .collect();
         self.create_from_hashes(vol, path, file.file_size, &hashes, Some(&meta))
-            .await
+            .await?;
+        Ok(!self.is_tombstoned(vol, record).await?)
     }
 
     /// Removes one version or marker for good. When it was the latest, the current file
@@ -411,7 +450,17 @@ impl Cluster {
                 delete_marker: marker,
             })
         };
-        let (Some(path), Some(prefix)) = (key_to_path(key), records_prefix(key)) else {
+        let Some(path) = key_to_path(key) else {
+            return gone(false);
+        };
+        let Some(prefix) = records_prefix(key) else {
+            // A key too long for records has only its null version, the current file.
+            if id == NULL_VERSION {
+                let current = self.current_meta(vol, &path).await?;
+                if current.is_some_and(|m| !m.contains(VID_KEY)) {
+                    self.delete_path(vol, &path).await?;
+                }
+            }
             return gone(false);
         };
         if !valid_version_id(id) {
@@ -445,6 +494,12 @@ impl Cluster {
             return gone(false);
         }
         let was_marker = !unrecorded_null && targets.first().is_some_and(|t| t.marker);
+        // Tombstones first: a rewrite of these records racing with this delete (another
+        // gateway's tagging, or its settling of the current file) sees them and backs off.
+        for target in &targets {
+            self.create_from_hashes(vol, &tombstone_of(&target.path), 0, &[], None)
+                .await?;
+        }
         let is_target = |p: &SxPath| targets.iter().any(|t| t.path == *p);
         let newest = self.records(vol, &prefix, 1, |_| true).await?;
         let latest = unrecorded_null
@@ -460,13 +515,20 @@ impl Cluster {
                 })
                 .await?;
             match next.first() {
-                Some(next) if !next.marker => self.copy_record_to(vol, &next.path, &path).await?,
+                Some(next) if !next.marker => {
+                    self.copy_record_to(vol, &next.path, &path).await?;
+                }
                 _ if current.is_some() => self.delete_path(vol, &path).await?,
                 _ => {}
             }
         }
         for target in &targets {
             self.delete_path(vol, &target.path).await?;
+        }
+        if latest {
+            // Another gateway may have written a newer version meanwhile, which this
+            // replaced: the current file becomes the newest record again.
+            self.settle_current(vol, &path, &prefix).await?;
         }
         gone(was_marker)
     }
@@ -570,12 +632,13 @@ impl Cluster {
             .filter_map(|b| b.keys().next().cloned())
             .collect();
         let size = file.file_size;
-        if found.contains(VID_KEY) {
-            if let Some(prefix) = &prefix {
-                let record = record_path(prefix, micros, &version);
-                self.create_from_hashes(vol, &record, size, &hashes, Some(&sx_meta))
-                    .await?;
-            }
+        let record = match (&prefix, found.contains(VID_KEY)) {
+            (Some(prefix), true) => Some(record_path(prefix, micros, &version)),
+            _ => None,
+        };
+        if let Some(record) = &record {
+            self.create_from_hashes(vol, record, size, &hashes, Some(&sx_meta))
+                .await?;
         }
         // A record's version may be the current file too.
         let current_is_it = is_current
@@ -586,6 +649,17 @@ impl Cluster {
         if current_is_it {
             self.create_from_hashes(vol, &path, size, &hashes, Some(&sx_meta))
                 .await?;
+        }
+        if let (Some(record), Some(prefix)) = (&record, &prefix) {
+            if self.is_tombstoned(vol, record).await? {
+                // Deleted by another gateway meanwhile: this rewrite must not bring it back
+                // (the update counts as made before the delete).
+                self.delete_path(vol, record).await?;
+                self.settle_current(vol, &path, prefix).await?;
+            } else if current_is_it {
+                // A newer version written meanwhile stays the current file.
+                self.settle_current(vol, &path, prefix).await?;
+            }
         }
         Ok(ObjectInfo {
             key: key.to_owned(),

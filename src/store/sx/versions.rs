@@ -14,6 +14,10 @@ use crate::store::NULL_VERSION;
 
 /// Every version record of the volume.
 pub const VER_DIR: &str = ".libres3/ver/";
+/// A tombstone per deleted record, at the record's name under this directory instead of
+/// [`VER_DIR`]: a rewrite of a record that raced with its deletion sees it and takes itself
+/// back. Never removed but with the bucket (one empty file per deleted version).
+pub const GONE_DIR: &str = ".libres3/del/";
 /// Between a key's hex and a record leaf.
 const RECORD_SEP: &str = "/-";
 /// The first name after all of a key's records and before any longer key's.
@@ -77,6 +81,15 @@ pub fn records_of_prefix(prefix: &str) -> String {
 /// The first record name after every record of `key`.
 pub fn after_records_of(key: &str) -> String {
     format!("{VER_DIR}{}{AFTER_RECORDS}", hex_split(key.as_bytes()))
+}
+
+/// The tombstone of a deleted record (see [`GONE_DIR`]).
+pub fn tombstone_of(record: &SxPath) -> SxPath {
+    let name = record.as_str();
+    SxPath::internal(format!(
+        "{GONE_DIR}{}",
+        name.strip_prefix(VER_DIR).unwrap_or(name)
+    ))
 }
 
 /// What a listed record name (without its leading `/`) says; None for any other name.

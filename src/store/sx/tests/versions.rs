@@ -306,18 +306,10 @@ pub(super) async fn crash_states(store: &SxStore, who: &Principal, b: &str) {
     let vol = cluster.data_volume(who, b).await.unwrap();
     let path = key_to_path_for_test("c");
     let prefix = records_prefix("c").unwrap();
-    // A write that stopped after its record: the record is the latest, and is read.
+    // A write that stopped after its record: the current file is still the one before.
+    // The record is listed as the latest and read by its id; a plain GET reads the older
+    // current file until the next write or version delete of the key settles it (README).
     let v1 = put_v(store, who, b, "c", b"one", Enabled).await.version_id;
-    let v2 = put_v(store, who, b, "c", b"two", Enabled).await.version_id;
-    cluster.delete_path(&vol, &path).await.unwrap();
-    assert_eq!(get_v(store, who, b, "c", None).await.unwrap(), b"two");
-    assert_eq!(
-        versions_of(store, who, b, "c").await,
-        [v2.as_str(), v1.as_str()]
-    );
-    // A version delete that stopped after setting the current file: v2 is still listed and
-    // readable, and deleting it again finishes the job.
-    cluster.settle_current(&vol, &path, &prefix).await.unwrap();
     let one = record_path(&prefix, 0, &v1);
     let (file, sx_meta) = cluster.file_with_meta(&vol, &one).await.unwrap();
     let hashes: Vec<String> = file
@@ -325,6 +317,21 @@ pub(super) async fn crash_states(store: &SxStore, who: &Principal, b: &str) {
         .iter()
         .filter_map(|b| b.keys().next().cloned())
         .collect();
+    let v2 = put_v(store, who, b, "c", b"two", Enabled).await.version_id;
+    cluster
+        .create_from_hashes(&vol, &path, file.file_size, &hashes, Some(&sx_meta))
+        .await
+        .unwrap();
+    assert_eq!(get_v(store, who, b, "c", None).await.unwrap(), b"one");
+    assert_eq!(get_v(store, who, b, "c", Some(&v2)).await.unwrap(), b"two");
+    assert_eq!(
+        versions_of(store, who, b, "c").await,
+        [v2.as_str(), v1.as_str()]
+    );
+    // A version delete that stopped after setting the current file: v2 is still listed and
+    // readable, and deleting it again finishes the job.
+    cluster.settle_current(&vol, &path, &prefix).await.unwrap();
+    assert_eq!(get_v(store, who, b, "c", None).await.unwrap(), b"two");
     cluster
         .create_from_hashes(&vol, &path, file.file_size, &hashes, Some(&sx_meta))
         .await
@@ -536,6 +543,7 @@ async fn run_all(store: &SxStore, who: &Principal, b: &str) {
     update_meta_rules(store, who, b).await;
     crash_states(store, who, b).await;
     paging_rules(store, who, b).await;
+    long_key_rules(store, who, b).await;
 }
 
 #[actix_web::test]
@@ -609,6 +617,154 @@ async fn a_write_overtaken_by_another_gateway_settles_the_current_file() {
     let reader = store.open_object(&alice, "v", "k3", None).await.unwrap();
     assert_eq!(reader.info().version_id, theirs);
     assert_eq!(read(reader, None).await.unwrap(), b"theirs");
+}
+
+/// Another gateway's version of a record: its file and meta as that gateway writes them.
+fn their_version(
+    st: &mut super::sx_fake::State,
+    key: &str,
+    id: &str,
+    micros: u64,
+    data: &[u8],
+    current_too: bool,
+) {
+    let s3 = serde_json::to_vec(&meta(&format!("e-{}", String::from_utf8_lossy(data)))).unwrap();
+    let time = micros.to_string();
+    let m: [(&str, &[u8]); 3] = [
+        (crate::store::sx::mapping::META_KEY, &s3),
+        (VID_KEY, id.as_bytes()),
+        (TIME_KEY, time.as_bytes()),
+    ];
+    let record = record_path(&records_prefix(key).unwrap(), micros, id);
+    st.write_file("v", record.as_str(), data, &m);
+    if current_too {
+        st.write_file("v", key, data, &m);
+    }
+}
+
+/// Two gateways writing the null version at once (Suspended): the newest stays, whichever
+/// gateway cleans up last (each used to drop every null record but its own).
+#[actix_web::test]
+async fn two_gateways_writing_the_null_version_keep_the_newest() {
+    let (fake, store, alice) = alice_with_volume("v").await;
+    let later = now_micros() + 10_000_000;
+    fake.before_next(
+        |method, uri, _| method == "PUT" && uri == "/v/kn",
+        Box::new(move |st| their_version(st, "kn", NULL_VERSION, later, b"theirs", true)),
+    );
+    put_v(&store, &alice, "v", "kn", b"ours", Suspended).await;
+    assert_eq!(fake.pending_hooks(), 0);
+    assert_eq!(versions_of(&store, &alice, "v", "kn").await, [NULL_VERSION]);
+    for id in [None, Some(NULL_VERSION)] {
+        assert_eq!(
+            get_v(&store, &alice, "v", "kn", id).await.unwrap(),
+            b"theirs"
+        );
+    }
+}
+
+/// A tagging (update_meta) of a version that another gateway deletes between the tagging's
+/// read and its rewrite does not bring the deleted version back.
+#[actix_web::test]
+async fn a_rewrite_racing_with_a_version_delete_does_not_resurrect_it() {
+    let (fake, store, alice) = alice_with_volume("v").await;
+    let v1 = put_v(&store, &alice, "v", "ku", b"one", Enabled).await;
+    let v2 = put_v(&store, &alice, "v", "ku", b"two", Enabled).await;
+    let record = record_path(&records_prefix("ku").unwrap(), 0, &v1.version_id);
+    let tombstone = crate::store::sx::versions::tombstone_of(&record);
+    fake.before_next(
+        |method, uri, _| method == "PUT" && uri.contains("libres3/ver/"),
+        Box::new(move |st| {
+            // What the other gateway's delete_version leaves: a tombstone, no record.
+            st.write_file("v", tombstone.as_str(), b"", &[]);
+            st.remove_file("v", record.as_str());
+        }),
+    );
+    store
+        .update_meta(
+            &alice,
+            "v",
+            "ku",
+            Some(&v1.version_id),
+            meta("e-tagged"),
+            &v1.meta,
+        )
+        .await
+        .unwrap();
+    assert_eq!(fake.pending_hooks(), 0);
+    assert_eq!(
+        versions_of(&store, &alice, "v", "ku").await,
+        [v2.version_id]
+    );
+    assert!(matches!(
+        get_v(&store, &alice, "v", "ku", Some(&v1.version_id)).await,
+        Err(StoreError::NoSuchVersion)
+    ));
+    assert_eq!(
+        get_v(&store, &alice, "v", "ku", None).await.unwrap(),
+        b"two"
+    );
+}
+
+/// A version delete of the latest picks the next version while another gateway writes a
+/// newer one: the newer one stays the current file.
+#[actix_web::test]
+async fn a_version_delete_overtaken_by_a_write_keeps_the_newest_current() {
+    let (fake, store, alice) = alice_with_volume("v").await;
+    put_v(&store, &alice, "v", "kd", b"one", Enabled).await;
+    let v2 = put_v(&store, &alice, "v", "kd", b"two", Enabled).await;
+    let later = now_micros() + 10_000_000;
+    let theirs = crate::store::sx::versions::version_id(later, "000000000000abcd");
+    let hook_id = theirs.clone();
+    fake.before_next(
+        |method, uri, _| method == "PUT" && uri == "/v/kd",
+        Box::new(move |st| their_version(st, "kd", &hook_id, later, b"three", true)),
+    );
+    store
+        .delete_version(&alice, "v", "kd", &v2.version_id)
+        .await
+        .unwrap();
+    assert_eq!(fake.pending_hooks(), 0);
+    let reader = store.open_object(&alice, "v", "kd", None).await.unwrap();
+    assert_eq!(reader.info().version_id, theirs);
+    assert_eq!(read(reader, None).await.unwrap(), b"three");
+}
+
+/// A key too long for version records (written before versioning) keeps working as its
+/// null version: deleted while suspended or by version id, listed across pages.
+pub(super) async fn long_key_rules(store: &SxStore, who: &Principal, b: &str) {
+    let long = format!(
+        "long/{}",
+        "x".repeat(crate::store::sx::versions::max_versioned_key_len())
+    );
+    put_v(store, who, b, &long, b"old", Unversioned).await;
+    put_v(store, who, b, "long/y", b"m1", Enabled).await;
+    put_v(store, who, b, "long/y", b"m2", Enabled).await;
+    // A page ending on the long key goes on with the next key.
+    let listed = versions_paged(store, who, b, "long/", 1).await;
+    let keys: Vec<&str> = listed.iter().map(|(k, ..)| k.as_str()).collect();
+    assert_eq!(keys, [long.as_str(), "long/y", "long/y"]);
+    assert!(matches!(
+        store.delete_object(who, b, &long, Enabled).await,
+        Err(StoreError::KeyTooLong(_))
+    ));
+    store
+        .delete_version(who, b, &long, NULL_VERSION)
+        .await
+        .unwrap();
+    assert!(matches!(
+        get_v(store, who, b, &long, None).await,
+        Err(StoreError::NoSuchKey)
+    ));
+    let info = put_v(store, who, b, &long, b"new", Suspended).await;
+    assert_eq!(info.version_id, NULL_VERSION);
+    assert_eq!(get_v(store, who, b, &long, None).await.unwrap(), b"new");
+    store.delete_object(who, b, &long, Suspended).await.unwrap();
+    let listed = versions_paged(store, who, b, "long/", 1000).await;
+    assert!(listed.iter().all(|(k, ..)| *k != long));
+    for (key, id, ..) in listed.into_iter().filter(|(k, ..)| k == "long/y") {
+        store.delete_version(who, b, &key, &id).await.unwrap();
+    }
 }
 
 /// Opt-in: the same scenarios against a real SX cluster (see `real_cluster`).
