@@ -11,6 +11,7 @@ use super::cluster::{internal, json_body, now_secs, store_error, Cluster, Vol};
 use super::listing::Scan;
 use super::mapping::{self, url_encode, SxPath, ESC_DIR, RESERVED, RESERVED_END};
 use super::proto::{self, CreateVolume, HexMeta};
+use super::versions::VER_DIR;
 use crate::store::{BackendGrant, BucketDocuments, BucketInfo, Principal, StoreError};
 
 /// Volume meta key holding the bucket's creation time (decimal Unix seconds).
@@ -136,14 +137,18 @@ impl Cluster {
         if !self.is_admin(who) && vol.loc.owner != self.sx_user(who)? {
             return Err(StoreError::AccessDenied);
         }
-        // Any object, plain or escaped, keeps the bucket; the gateway's own files do not.
+        // Any object, plain or escaped, and any version or delete marker keeps the bucket;
+        // the gateway's other files do not.
         let mut any = false;
         self.scan(&vol, String::new(), 1, |name, _| {
-            if !name.starts_with(RESERVED) || name.starts_with(ESC_DIR) {
+            if !name.starts_with(RESERVED) || name.starts_with(ESC_DIR) || name.starts_with(VER_DIR)
+            {
                 any = true;
                 Scan::Take
             } else if name < ESC_DIR {
                 Scan::Jump(ESC_DIR.to_owned())
+            } else if name < VER_DIR {
+                Scan::Jump(VER_DIR.to_owned())
             } else {
                 Scan::Jump(RESERVED_END.to_owned())
             }

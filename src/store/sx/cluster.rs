@@ -37,6 +37,8 @@ pub(super) struct Inner {
     /// (volume, path) -> the lock its writes through this gateway take in turn (see
     /// [`Cluster::write_file`]).
     pub(super) writing: moka::sync::Cache<(String, String), Arc<tokio::sync::Mutex<()>>>,
+    /// Volume -> whether it may hold version records (see [`Cluster::may_have_versions`]).
+    pub(super) versioned: moka::sync::Cache<String, bool>,
 }
 
 /// A checked connection to one cluster, cheap to clone; the operation modules add its
@@ -86,6 +88,11 @@ pub enum ClusterProblem {
     #[error("secret_key is a key of a user who is not an admin")]
     NotAnAdminUser,
 }
+
+/// How long a gateway trusts what it learned about whether a volume holds version records:
+/// as long as it trusts a volume's location. AWS too asks for a wait after versioning is
+/// first enabled.
+const VERSIONED_KNOWN: Duration = Duration::from_secs(30);
 
 pub(super) fn now_secs() -> u64 {
     SystemTime::now()
@@ -207,6 +214,10 @@ impl Cluster {
                 writing: moka::sync::Cache::builder()
                     .max_capacity(100_000)
                     .time_to_idle(Duration::from_secs(600))
+                    .build(),
+                versioned: moka::sync::Cache::builder()
+                    .max_capacity(10_000)
+                    .time_to_live(VERSIONED_KNOWN)
                     .build(),
             }),
         })

@@ -5,12 +5,13 @@ use actix_web::http::Method;
 use bytes::Bytes;
 
 use super::client::Response;
-use super::cluster::{from_secs, store_error, Cluster, Vol};
+use super::cluster::{store_error, Cluster, Vol};
 use super::mapping::{
     escaped_prefix, meta_from_sx, path_to_key, successor_of_prefix, url_encode, Listed, RESERVED,
     RESERVED_END,
 };
 use super::proto::{self, Listing};
+use super::versioned::{file_micros, from_micros};
 use crate::store::{ListStart, ObjectSummary, StoreError};
 
 /// Entries asked per listing request.
@@ -113,6 +114,23 @@ impl Cluster {
         limit: usize,
         header: Option<&str>,
     ) -> Result<Vec<ObjectSummary>, StoreError> {
+        self.list_current(vol, prefix, start, limit, header, &|_| true, None)
+            .await
+    }
+
+    /// Up to `limit` current objects whose keys start with `prefix`, from `start`, up to
+    /// `until` (inclusive), that `keep` accepts, in key order.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn list_current(
+        &self,
+        vol: &Vol,
+        prefix: &str,
+        start: &ListStart,
+        limit: usize,
+        header: Option<&str>,
+        keep: &dyn Fn(&proto::ListEntry) -> bool,
+        until: Option<&str>,
+    ) -> Result<Vec<ObjectSummary>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -124,6 +142,7 @@ impl Cluster {
                     ListStart::AfterPrefix(p) => key > p.as_str() && !key.starts_with(p.as_str()),
                 }
         };
+        let past = |key: &str| until.is_some_and(|last| key > last);
         let summary = |key: String, entry: &proto::ListEntry| {
             let meta = meta_from_sx(
                 entry.file_meta.as_ref(),
@@ -133,10 +152,11 @@ impl Cluster {
                 let found = meta.headers.iter().find(|(n, _)| n == name);
                 found.map(|(_, value)| value.clone())
             });
+            let micros = file_micros(entry.file_meta.as_ref(), entry.created_at.unwrap_or(0));
             ObjectSummary {
                 key,
                 size: meta.size.unwrap_or(entry.file_size.unwrap_or(0)),
-                last_modified: from_secs(entry.created_at.unwrap_or(0)),
+                last_modified: from_micros(micros),
                 etag: meta.etag,
                 header,
             }
@@ -158,7 +178,8 @@ impl Cluster {
                     return Scan::Stop;
                 }
                 match path_to_key(name) {
-                    Listed::Key(key) if accept(&key) => {
+                    Listed::Key(key) if past(&key) => Scan::Stop,
+                    Listed::Key(key) if accept(&key) && keep(entry) => {
                         plain.push(summary(key, entry));
                         Scan::Take
                     }
@@ -188,7 +209,8 @@ impl Cluster {
                     };
                 }
                 match path_to_key(name) {
-                    Listed::Key(key) if accept(&key) => {
+                    Listed::Key(key) if past(&key) => Scan::Stop,
+                    Listed::Key(key) if accept(&key) && keep(entry) => {
                         escaped.push(summary(key, entry));
                         Scan::Take
                     }

@@ -77,7 +77,7 @@ pub fn max_escaped_key_len() -> usize {
     len
 }
 
-fn hex_split(bytes: &[u8]) -> String {
+pub fn hex_split(bytes: &[u8]) -> String {
     let hexed = hex(bytes);
     let mut out = String::with_capacity(hexed.len() + hexed.len() / HEX_PART);
     for (i, c) in hexed.chars().enumerate() {

@@ -43,6 +43,9 @@ mod staged;
 mod store;
 mod tls;
 mod upload;
+mod version_list;
+mod versioned;
+mod versions;
 
 #[cfg(test)]
 mod tests;

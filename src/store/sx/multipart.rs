@@ -15,7 +15,7 @@ use super::staged::SxStaged;
 use super::upload::Segment;
 use crate::store::{
     part_list_digest, AbortedUpload, BodyError, ByteRange, CompletedUpload, ObjectInfo, ObjectMeta,
-    ObjectReader, PartInfo, StoreError, UploadInfo, WriteCondition,
+    ObjectReader, PartInfo, StoreError, UploadInfo, Versioning, WriteCondition,
 };
 
 /// Multipart uploads: one record file each.
@@ -252,7 +252,7 @@ impl Cluster {
                     last: part.size - 1,
                 };
                 let body = self
-                    .reader(vol, String::new(), file.clone(), ObjectMeta::default())
+                    .reader(vol, String::new(), file.clone(), &HexMeta::default())
                     .stream(Some(range))
                     .map(|chunk| chunk.map_err(|e| BodyError(Box::new(e))))
                     .boxed_local();
@@ -279,13 +279,14 @@ impl Cluster {
         &self,
         vol: &Vol,
         upload_id: &str,
-        path: &SxPath,
+        key: &str,
         stored: &[PartInfo],
         chosen: &[(PartInfo, proto::File)],
         total: u64,
         meta: &ObjectMeta,
         condition: &WriteCondition,
-    ) -> Result<(), StoreError> {
+        versioning: Versioning,
+    ) -> Result<ObjectInfo, StoreError> {
         // Every part, chosen or not, is removed with the directory; all are restored on failure.
         let unchosen: Vec<PartInfo> = stored
             .iter()
@@ -303,7 +304,7 @@ impl Cluster {
             .await?;
         let segments = self.completion_segments(vol, upload_id, chosen, total);
         let written = self
-            .write_object(vol, path, total, segments, meta, condition)
+            .write_in_bucket(vol, key, total, segments, meta, condition, versioning)
             .await;
         if let Err(e) = &written {
             log::warn!("SX: upload {upload_id}: completion failed ({e}); restoring its parts");
@@ -408,6 +409,7 @@ impl Cluster {
         Ok((upload, self.parts(vol, upload_id).await?))
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn complete_multipart(
         &self,
         vol: &Vol,
@@ -416,6 +418,7 @@ impl Cluster {
         parts: &[(u32, String)],
         meta: ObjectMeta,
         condition: WriteCondition,
+        versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
         self.upload_record(vol, key, upload_id).await?;
         let stored = self.parts(vol, upload_id).await?;
@@ -432,18 +435,18 @@ impl Cluster {
         let total: u64 = chosen.iter().map(|p| p.size).sum();
         let files = self.part_files(vol, upload_id, &chosen).await?;
         let segments = self.completion_segments(vol, upload_id, &files, total);
-        match self
-            .write_object(vol, &path, total, segments, &meta, &condition)
+        let info = match self
+            .write_in_bucket(vol, key, total, segments, &meta, &condition, versioning)
             .await
         {
             Err(StoreError::QuotaExceeded(_)) => {
                 self.complete_in_room_of_parts(
-                    vol, upload_id, &path, &stored, &files, total, &meta, &condition,
+                    vol, upload_id, key, &stored, &files, total, &meta, &condition, versioning,
                 )
                 .await?
             }
             other => other?,
-        }
+        };
         let done = CompletedUpload {
             key: key.to_owned(),
             etag: meta.etag.clone(),
@@ -454,13 +457,7 @@ impl Cluster {
         self.delete_tree(vol, &format!("{PARTS_DIR}{upload_id}"))
             .await?;
         self.delete_path(vol, &upload_path(upload_id)).await?;
-        Ok(ObjectInfo {
-            version_id: crate::store::NULL_VERSION.to_owned(),
-            key: key.to_owned(),
-            size: total,
-            last_modified: SystemTime::now(),
-            meta,
-        })
+        Ok(info)
     }
 
     pub(super) async fn abort_multipart(

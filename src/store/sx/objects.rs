@@ -10,8 +10,12 @@ use super::access::path_of;
 use super::client::SxError;
 use super::cluster::{internal, random_hex, Cluster, Vol};
 use super::mapping::{meta_from_sx, meta_to_sx, url_encode, SxPath};
+use super::proto::HexMeta;
 use super::upload::Segment;
-use crate::store::{CopySource, ObjectInfo, ObjectMeta, Principal, StoreError, WriteCondition};
+use crate::store::{
+    CopySource, ObjectInfo, ObjectMeta, Principal, StoreError, Versioning, WriteCondition,
+    NULL_VERSION,
+};
 
 /// A conditional write's checks around its flush: the condition again just before it, and
 /// its write id just after.
@@ -45,7 +49,20 @@ impl Cluster {
         meta: &ObjectMeta,
         condition: &WriteCondition,
     ) -> Result<(), StoreError> {
-        let mut sx_meta = meta_to_sx(meta);
+        self.write_object_meta(vol, path, size, segments, meta_to_sx(meta), condition)
+            .await
+    }
+
+    /// [`Cluster::write_object`] with the file meta made by the caller.
+    pub(super) async fn write_object_meta(
+        &self,
+        vol: &Vol,
+        path: &SxPath,
+        size: u64,
+        segments: Vec<Segment>,
+        mut sx_meta: HexMeta,
+        condition: &WriteCondition,
+    ) -> Result<(), StoreError> {
         if *condition == WriteCondition::None {
             self.write_file(vol, path, size, segments, Some(&sx_meta), None)
                 .await?;
@@ -68,6 +85,40 @@ impl Cluster {
         )
         .await?;
         Ok(())
+    }
+
+    /// Writes an object as a bucket in `versioning` state does: replacing the current file,
+    /// or as a new version.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn write_in_bucket(
+        &self,
+        vol: &Vol,
+        key: &str,
+        size: u64,
+        segments: Vec<Segment>,
+        meta: &ObjectMeta,
+        condition: &WriteCondition,
+        versioning: Versioning,
+    ) -> Result<ObjectInfo, StoreError> {
+        // A key too long for records keeps only its null version, written as in a plain
+        // bucket (see `versioned_prefix`).
+        let has_records = super::versions::records_prefix(key).is_some();
+        if versioning == Versioning::Enabled || (versioning == Versioning::Suspended && has_records)
+        {
+            return self
+                .write_version(vol, key, size, segments, meta, condition, versioning)
+                .await;
+        }
+        let path = path_of(key)?;
+        self.write_object(vol, &path, size, segments, meta, condition)
+            .await?;
+        Ok(ObjectInfo {
+            key: key.to_owned(),
+            size,
+            last_modified: SystemTime::now(),
+            meta: meta.clone(),
+            version_id: NULL_VERSION.to_owned(),
+        })
     }
 
     /// PreconditionFailed unless the file SX holds now carries `write_id`.
@@ -170,6 +221,7 @@ impl Cluster {
         dst_key: &str,
         meta: ObjectMeta,
         condition: WriteCondition,
+        versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
         let (src_bucket, src_key) = (source.bucket, source.key);
         let src = self.data_volume(who, src_bucket).await?;
@@ -178,17 +230,23 @@ impl Cluster {
         } else {
             self.data_volume(who, dst_bucket).await?
         };
-        let src_path = path_of(src_key).map_err(|_| StoreError::NoSuchKey)?;
         // The metadata is checked against the very revision whose blocks are copied.
-        let file = match source.if_meta {
-            Some(wanted) => {
-                let (file, src_meta) = self.file_with_meta(&src, &src_path).await?;
-                if meta_from_sx(Some(&src_meta), &file.file_revision) != *wanted {
+        let file = match (source.if_meta, source.version_id) {
+            (None, None) => {
+                let src_path = path_of(src_key).map_err(|_| StoreError::NoSuchKey)?;
+                match self.file(&src, &src_path).await {
+                    Err(StoreError::NoSuchKey) => self.version_file(&src, src_key, None).await?.0,
+                    other => other?,
+                }
+            }
+            (wanted, version) => {
+                let (file, src_meta, _) = self.version_file(&src, src_key, version).await?;
+                if wanted.is_some_and(|w| meta_from_sx(Some(&src_meta), &file.file_revision) != *w)
+                {
                     return Err(StoreError::SourceChanged);
                 }
                 file
             }
-            None => self.file(&src, &src_path).await?,
         };
         let size = file.file_size;
         let hashes: Vec<String> = file
@@ -196,16 +254,8 @@ impl Cluster {
             .into_iter()
             .filter_map(|b| b.into_keys().next())
             .collect();
-        let dst_path = path_of(dst_key)?;
         let blocks = vec![Segment::Hashes(hashes, size)];
-        self.write_object(&dst, &dst_path, size, blocks, &meta, &condition)
-            .await?;
-        Ok(ObjectInfo {
-            version_id: crate::store::NULL_VERSION.to_owned(),
-            key: dst_key.to_owned(),
-            size,
-            last_modified: SystemTime::now(),
-            meta,
-        })
+        self.write_in_bucket(&dst, dst_key, size, blocks, &meta, &condition, versioning)
+            .await
     }
 }

@@ -8,14 +8,14 @@ use actix_web::http::Method;
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 
-use super::access::path_of;
 use super::auth::Token;
 use super::batches;
 use super::client::{Response, SxClient};
-use super::cluster::{from_secs, internal, store_error, Cluster, Vol};
+use super::cluster::{internal, store_error, Cluster, Vol};
 use super::mapping::{meta_from_sx, url_encode, SxPath};
 use super::proto::{self, HexMeta};
-use crate::store::{ByteRange, DataStream, ObjectInfo, ObjectMeta, ObjectReader, StoreError};
+use super::versioned::{file_micros, file_version, from_micros};
+use crate::store::{ByteRange, DataStream, ObjectInfo, ObjectReader, StoreError};
 
 /// Block downloads in flight per object read: they spread over the nodes holding the blocks
 /// (see [`batches`]), and bound the read-ahead to this many batches of at most
@@ -77,30 +77,22 @@ impl Cluster {
         }
     }
 
-    /// Opens an object: its block list and the meta of that same revision.
-    pub(super) async fn open(&self, vol: &Vol, key: &str) -> Result<SxReader, StoreError> {
-        let path = path_of(key).map_err(|_| StoreError::NoSuchKey)?;
-        let (file, meta) = self.file_with_meta(vol, &path).await?;
-        let meta = meta_from_sx(Some(&meta), &file.file_revision);
-        Ok(self.reader(vol, key.to_owned(), file, meta))
-    }
-
     pub(super) fn reader(
         &self,
         vol: &Vol,
         key: String,
         file: proto::File,
-        meta: ObjectMeta,
+        sx_meta: &HexMeta,
     ) -> SxReader {
         SxReader {
             client: self.client().clone(),
             token: vol.token.clone(),
             info: ObjectInfo {
-                version_id: crate::store::NULL_VERSION.to_owned(),
                 key,
                 size: file.file_size,
-                last_modified: from_secs(file.created_at),
-                meta,
+                last_modified: from_micros(file_micros(Some(sx_meta), file.created_at)),
+                meta: meta_from_sx(Some(sx_meta), &file.file_revision),
+                version_id: file_version(Some(sx_meta)),
             },
             block_size: file.block_size.max(1),
             blocks: file

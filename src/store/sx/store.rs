@@ -19,7 +19,7 @@ use crate::store::{
     AbortedUpload, BackendPart, BackendState, BodyStream, BucketDocuments, BucketInfo,
     CompletedUpload, CopySource, Deleted, ListStart, ObjectInfo, ObjectMeta, ObjectReader,
     ObjectStore, ObjectSummary, PartInfo, Principal, StoreError, UploadInfo, User, VersionStart,
-    VersionSummary, Versioning, WriteCondition, NULL_VERSION,
+    VersionSummary, Versioning, WriteCondition,
 };
 
 /// The first wait before connecting again to a cluster that did not answer; it doubles up to
@@ -251,22 +251,17 @@ impl ObjectStore for SxStore {
         condition: WriteCondition,
         versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
-        versioning.require_unversioned()?;
         let cluster = data.cluster.clone();
         let vol = cluster.data_volume(who, bucket).await?;
-        let path = path_of(key)?;
+        path_of(key)?;
         // The object may take the space of its staged copy (issue 14 item 7).
         data.remove_hidden_copy().await;
+        let segments = data.segments();
         cluster
-            .write_object(&vol, &path, data.size, data.segments(), &meta, &condition)
-            .await?;
-        Ok(ObjectInfo {
-            version_id: crate::store::NULL_VERSION.to_owned(),
-            key: key.to_owned(),
-            size: data.size,
-            last_modified: SystemTime::now(),
-            meta,
-        })
+            .write_in_bucket(
+                &vol, key, data.size, segments, &meta, &condition, versioning,
+            )
+            .await
     }
 
     async fn open_object(
@@ -276,12 +271,9 @@ impl ObjectStore for SxStore {
         key: &str,
         version_id: Option<&str>,
     ) -> Result<SxReader, StoreError> {
-        if version_id.is_some_and(|id| id != NULL_VERSION) {
-            return Err(StoreError::NoSuchVersion);
-        }
         let cluster = self.cluster()?;
         let vol = cluster.data_volume(who, bucket).await?;
-        cluster.open(&vol, key).await
+        cluster.open_version(&vol, key, version_id).await
     }
 
     async fn delete_object(
@@ -291,13 +283,15 @@ impl ObjectStore for SxStore {
         key: &str,
         versioning: Versioning,
     ) -> Result<Deleted, StoreError> {
-        versioning.require_unversioned()?;
         let cluster = self.cluster()?;
         let vol = cluster.data_volume(who, bucket).await?;
-        // A key SX cannot hold was never stored.
+        if versioning != Versioning::Unversioned {
+            return cluster.add_delete_marker(&vol, key, versioning).await;
+        }
         if let Some(path) = key_to_path(key) {
             cluster.delete_path(&vol, &path).await?;
         }
+        // A key SX cannot hold was never stored.
         Ok(Deleted {
             version_id: None,
             delete_marker: false,
@@ -312,23 +306,25 @@ impl ObjectStore for SxStore {
         version_id: &str,
         if_meta: Option<&ObjectMeta>,
     ) -> Result<Deleted, StoreError> {
-        if version_id == NULL_VERSION {
-            if let Some(wanted) = if_meta {
-                match self.open_object(who, bucket, key, None).await {
-                    Ok(reader) if reader.info().meta != *wanted => {
-                        return Err(StoreError::SourceChanged)
-                    }
-                    Ok(_) | Err(StoreError::NoSuchKey) => {}
-                    Err(e) => return Err(e),
+        if let Some(wanted) = if_meta {
+            // SX deletes unconditionally: the version is read again just before, which leaves
+            // one request's window to a change made through another gateway (README, Limits).
+            match self.open_object(who, bucket, key, Some(version_id)).await {
+                Ok(reader) if reader.info().meta != *wanted => {
+                    return Err(StoreError::SourceChanged)
                 }
+                Ok(_)
+                | Err(
+                    StoreError::NoSuchKey
+                    | StoreError::NoSuchVersion
+                    | StoreError::DeleteMarker { .. },
+                ) => {}
+                Err(e) => return Err(e),
             }
-            self.delete_object(who, bucket, key, Versioning::Unversioned)
-                .await?;
         }
-        Ok(Deleted {
-            version_id: Some(version_id.to_owned()),
-            delete_marker: false,
-        })
+        let cluster = self.cluster()?;
+        let vol = cluster.data_volume(who, bucket).await?;
+        cluster.delete_version(&vol, key, version_id).await
     }
 
     async fn update_meta(
@@ -340,26 +336,11 @@ impl ObjectStore for SxStore {
         meta: ObjectMeta,
         if_meta: &ObjectMeta,
     ) -> Result<ObjectInfo, StoreError> {
-        if version_id.is_some_and(|id| id != NULL_VERSION) {
-            return Err(StoreError::NoSuchVersion);
-        }
-        let source = CopySource {
-            bucket,
-            key,
-            version_id: None,
-            if_meta: Some(if_meta),
-        };
-        let condition = WriteCondition::None;
-        self.copy_object(
-            who,
-            &source,
-            bucket,
-            key,
-            meta,
-            condition,
-            Versioning::Unversioned,
-        )
-        .await
+        let cluster = self.cluster()?;
+        let vol = cluster.data_volume(who, bucket).await?;
+        cluster
+            .update_meta(&vol, key, version_id, meta, if_meta)
+            .await
     }
 
     async fn list_object_versions(
@@ -371,11 +352,11 @@ impl ObjectStore for SxStore {
         limit: usize,
         header: Option<&str>,
     ) -> Result<Vec<VersionSummary>, StoreError> {
-        let start = start.unversioned_start();
-        let objects = self
-            .list_objects(who, bucket, prefix, &start, limit, header)
-            .await?;
-        Ok(objects.into_iter().map(VersionSummary::from).collect())
+        let cluster = self.cluster()?;
+        let vol = cluster.data_volume(who, bucket).await?;
+        cluster
+            .list_versions(&vol, prefix, start, limit, header)
+            .await
     }
 
     async fn delete_object_if_etag(
@@ -471,11 +452,10 @@ impl ObjectStore for SxStore {
         condition: WriteCondition,
         versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
-        versioning.require_unversioned()?;
         let cluster = self.cluster()?;
         let vol = cluster.data_volume(who, bucket).await?;
         cluster
-            .complete_multipart(&vol, key, upload_id, parts, meta, condition)
+            .complete_multipart(&vol, key, upload_id, parts, meta, condition, versioning)
             .await
     }
 
@@ -513,12 +493,10 @@ impl ObjectStore for SxStore {
         condition: WriteCondition,
         versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
-        versioning.require_unversioned()?;
-        if source.version_id.is_some_and(|id| id != NULL_VERSION) {
-            return Err(StoreError::NoSuchVersion);
-        }
         self.cluster()?
-            .copy_from_hashes(who, source, dst_bucket, dst_key, meta, condition)
+            .copy_from_hashes(
+                who, source, dst_bucket, dst_key, meta, condition, versioning,
+            )
             .await
     }
 

@@ -51,6 +51,13 @@ impl State {
         }
     }
 
+    /// Removes a file as if another client had deleted it.
+    pub fn remove_file(&mut self, volume: &str, path: &str) {
+        if let Some(vol) = self.volumes.get_mut(volume) {
+            vol.files.remove(path);
+        }
+    }
+
     /// Runs the hooks waiting for this request (`after`: once it was answered).
     pub(super) fn run_hooks(&mut self, after: bool, method: &str, uri: &str, body: &[u8]) {
         let mut i = 0;

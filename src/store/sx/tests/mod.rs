@@ -11,6 +11,7 @@ mod multipart;
 mod objects;
 mod real_cluster;
 mod upload;
+mod versions;
 
 use bytes::Bytes;
 use futures_util::{stream, StreamExt, TryStreamExt};

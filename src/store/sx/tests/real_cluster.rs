@@ -5,16 +5,13 @@ use super::*;
 /// Opt-in: the same workflows against a real SX cluster, when `LIBRES3_TEST_SX_URL`
 /// (`http[s]://node[:port]`) and `LIBRES3_TEST_SX_ADMIN_KEY` are set (`LIBRES3_TEST_SX_CA_FILE`
 /// for a self-signed cluster certificate).
-#[actix_web::test]
-async fn real_cluster() {
+/// A store connected to the real cluster `LIBRES3_TEST_SX_URL` names, if it is set.
+pub(super) async fn real_store() -> Option<SxStore> {
     let (Ok(url), Ok(key)) = (
         std::env::var("LIBRES3_TEST_SX_URL"),
         std::env::var("LIBRES3_TEST_SX_ADMIN_KEY"),
     ) else {
-        eprintln!(
-            "real_cluster: skipped (set LIBRES3_TEST_SX_URL and LIBRES3_TEST_SX_ADMIN_KEY to run it)"
-        );
-        return;
+        return None;
     };
     let (ssl, rest) = match url.split_once("://") {
         Some(("https", rest)) => ("yes", rest),
@@ -37,9 +34,21 @@ async fn real_cluster() {
     if let Ok(ca) = std::env::var("LIBRES3_TEST_SX_CA_FILE") {
         list.push(("sx_ca_file", ca));
     }
-    let store = SxStore::connect(SxConfig::from_pairs(&pairs(&list)).unwrap())
-        .await
-        .unwrap();
+    Some(
+        SxStore::connect(SxConfig::from_pairs(&pairs(&list)).unwrap())
+            .await
+            .unwrap(),
+    )
+}
+
+#[actix_web::test]
+async fn real_cluster() {
+    let Some(store) = real_store().await else {
+        eprintln!(
+            "real_cluster: skipped (set LIBRES3_TEST_SX_URL and LIBRES3_TEST_SX_ADMIN_KEY to run it)"
+        );
+        return;
+    };
     let admin = user("admin");
     let bucket = format!("libres3-test-{}", random_hex(4).unwrap());
     store.create_bucket(&admin, &bucket).await.unwrap();
