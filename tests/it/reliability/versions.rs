@@ -239,7 +239,16 @@ fn check(server: &TestServer, bucket: &str, ledger: &Ledger, when: &str) {
 
 #[test]
 fn kill_9_during_version_writes_keeps_acknowledged_versions() {
-    let mut server = TestServer::start();
+    kill_during_version_writes(TestServer::start());
+}
+
+/// The same on the SX backend: the gateway is killed, the cluster keeps running.
+#[test]
+fn kill_9_during_version_writes_keeps_acknowledged_versions_sx() {
+    kill_during_version_writes(TestServer::start_sx());
+}
+
+fn kill_during_version_writes(mut server: TestServer) {
     let cycles = cycles(CI_CYCLES);
     let seed = seed();
     println!("versions: {cycles} kill -9 cycles, seed {seed:016x} (LIBRES3_RELIABILITY_SEED)");
