@@ -576,6 +576,22 @@ pub trait ObjectStore: 'static {
         limit: usize,
     ) -> Result<Vec<AbortedUpload>, StoreError>;
 
+    /// Maintenance, no principal: every bucket, whoever owns it (the lifecycle worker).
+    async fn all_buckets(&self) -> Result<Vec<BucketInfo>, StoreError>;
+
+    /// Maintenance, no principal: takes or renews the lease `name` on `bucket` for `holder`
+    /// until `ttl` from now, unless another holder has one that has not expired. True when
+    /// `holder` holds it. Several gateways over one cluster use it so that one at a time does
+    /// a bucket's periodic work; it is advisory (see each backend for its limits): the work
+    /// must stay correct when two holders overlap.
+    async fn try_lease(
+        &self,
+        bucket: &str,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError>;
+
     /// How the backend is doing (see [`BackendState`]); by default it does not say.
     async fn backend_state(&self) -> BackendState {
         BackendState::default()

@@ -214,7 +214,7 @@ pub fn condition_conflict(e: StoreError) -> S3Error {
 }
 
 /// The Content-MD5 header decoded, if sent.
-fn content_md5<S>(ctx: &Ctx<'_, S>) -> Result<Option<[u8; 16]>, S3Error> {
+pub(super) fn content_md5<S>(ctx: &Ctx<'_, S>) -> Result<Option<[u8; 16]>, S3Error> {
     let Some(value) = ctx.header("content-md5") else {
         return Ok(None);
     };
@@ -375,6 +375,7 @@ pub async fn put_object<S: ObjectStore>(
         )
         .await
         .map_err(condition_conflict)?;
+    super::lifecycle::add_expiration(ctx, &info, &mut response);
     Ok(response
         .insert_header(("ETag", quoted(&info.meta.etag)))
         .finish())
@@ -530,6 +531,7 @@ fn object_headers<S: ObjectStore>(
     if null_version {
         builder.insert_header(("x-amz-version-id", "null"));
     }
+    super::lifecycle::add_expiration(ctx, info, builder);
     for (param, header) in RESPONSE_OVERRIDES {
         if let Some(value) = ctx.query.get(param) {
             insert_header(builder, header, value);

@@ -664,6 +664,22 @@ impl ObjectStore for LocalStore {
             .await
     }
 
+    async fn all_buckets(&self) -> Result<Vec<BucketInfo>, StoreError> {
+        self.read(index::buckets::list_all).await
+    }
+
+    /// Always true: this process holds the store's lock on its data directory, so no other
+    /// server works on these buckets.
+    async fn try_lease(
+        &self,
+        _bucket: &str,
+        _name: &str,
+        _holder: &str,
+        _ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+
     async fn abort_uploads_initiated_before(
         &self,
         cutoff: std::time::SystemTime,

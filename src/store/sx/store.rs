@@ -449,6 +449,21 @@ impl ObjectStore for SxStore {
             .await
     }
 
+    async fn all_buckets(&self) -> Result<Vec<BucketInfo>, StoreError> {
+        let cluster = self.cluster()?;
+        cluster.list_buckets(&cluster.admin_principal()).await
+    }
+
+    async fn try_lease(
+        &self,
+        bucket: &str,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        self.cluster()?.try_lease(bucket, name, holder, ttl).await
+    }
+
     async fn abort_uploads_initiated_before(
         &self,
         cutoff: SystemTime,
