@@ -105,7 +105,9 @@ where
         let settings = crate::s3::lifecycle::worker::WorkerSettings {
             interval: config.s3.lifecycle_interval,
             day: config.s3.lifecycle_day,
-            holder: crate::s3::lifecycle::worker::holder_name(),
+            holder: crate::s3::lifecycle::worker::holder_name(
+                &[config.listen.clone(), config.https_listen.clone()].concat(),
+            ),
         };
         actix_web::rt::spawn(async move {
             let state = &*lifecycle_state;

@@ -92,15 +92,16 @@ impl WorkerSettings {
     }
 }
 
-/// A holder name unique to this process: host, process id and start time.
-pub fn holder_name() -> String {
+/// This gateway's name in leases: its host and the S3 addresses it is configured to listen
+/// on. Two gateways of one cluster differ in one or the other, and a gateway keeps its name
+/// across restarts, so after a crash it takes its own lease back at once instead of waiting
+/// for it to expire.
+pub fn holder_name(listen: &[std::net::SocketAddr]) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "host".into());
-    let started = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{host}-{}-{started}", std::process::id())
+    let addrs: Vec<String> = listen.iter().map(|a| a.to_string()).collect();
+    format!("{host}/{}", addrs.join(","))
 }
 
 /// What one bucket's pass did.

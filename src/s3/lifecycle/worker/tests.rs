@@ -78,7 +78,7 @@ fn settings() -> WorkerSettings {
     WorkerSettings {
         interval: Duration::from_secs(1),
         day: DAY,
-        holder: holder_name(),
+        holder: holder_name(&[]),
     }
 }
 
