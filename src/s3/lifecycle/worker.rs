@@ -131,22 +131,36 @@ pub async fn run<S: ObjectStore>(
         actix_web::rt::time::sleep(settings.interval).await;
         number += 1;
         let pass = run_pass(store, counters, &settings, &mut parsed, SystemTime::now());
-        let id = format!("lifecycle pass {number}");
-        match crate::http::panics::catch(id, pass).await {
-            Some(Ok(())) => {}
-            Some(Err(e)) => {
-                LifecycleCounters::add(&counters.errors, 1);
-                log::error!("lifecycle pass {number}: {e}");
-            }
-            None => {
-                LifecycleCounters::add(&counters.errors, 1);
-                // The parsed cache may be half-updated: start it afresh.
-                parsed.clear();
-                log::error!("lifecycle pass {number} panicked; the next one runs as usual");
-            }
+        if !guarded(number, counters, pass).await {
+            // The parsed cache may be half-updated: start it afresh.
+            parsed.clear();
         }
-        LifecycleCounters::add(&counters.passes, 1);
     }
+}
+
+/// Runs one pass under the request panic catch, logging and counting its failure; false
+/// when it panicked.
+async fn guarded(
+    number: u64,
+    counters: &LifecycleCounters,
+    pass: impl std::future::Future<Output = Result<(), StoreError>>,
+) -> bool {
+    let id = format!("lifecycle pass {number}");
+    let finished = match crate::http::panics::catch(id, pass).await {
+        Some(Ok(())) => true,
+        Some(Err(e)) => {
+            LifecycleCounters::add(&counters.errors, 1);
+            log::error!("lifecycle pass {number}: {e}");
+            true
+        }
+        None => {
+            LifecycleCounters::add(&counters.errors, 1);
+            log::error!("lifecycle pass {number} panicked; the next one runs as usual");
+            false
+        }
+    };
+    LifecycleCounters::add(&counters.passes, 1);
+    finished
 }
 
 /// One pass over every bucket. A bucket's failure is logged and counted; the pass goes on.

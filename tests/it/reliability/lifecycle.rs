@@ -11,7 +11,7 @@ use crate::s3_lifecycle::{expire_rule, fast_server, put_lifecycle};
 /// Kill cycles per backend (each kills one pass in its middle).
 const CYCLES: usize = 3;
 /// Objects the rule expires per cycle, and objects it leaves alone.
-const DOOMED: usize = 150;
+const DOOMED: usize = 60;
 const KEPT: usize = 10;
 
 fn kill_during_lifecycle(backend: Backend) {

@@ -200,3 +200,24 @@ fn counters_read_as_prometheus() {
         "{text}"
     );
 }
+
+#[actix_web::test]
+async fn a_panicking_pass_is_counted_and_the_worker_goes_on() {
+    let counters = LifecycleCounters::default();
+    let panicking = async {
+        if counters.passes.load(Ordering::Relaxed) == 0 {
+            panic!("a bug inside a lifecycle pass");
+        }
+        Ok(())
+    };
+    assert!(!guarded(1, &counters, panicking).await);
+    assert!(
+        guarded(2, &counters, async {
+            Err(StoreError::Unavailable("down".into()))
+        })
+        .await
+    );
+    assert!(guarded(3, &counters, async { Ok(()) }).await);
+    assert_eq!(counters.passes.load(Ordering::Relaxed), 3);
+    assert_eq!(counters.errors.load(Ordering::Relaxed), 2);
+}
