@@ -108,6 +108,7 @@ where
             holder: crate::s3::lifecycle::worker::holder_name(
                 &[config.listen.clone(), config.https_listen.clone()].concat(),
             ),
+            page: crate::s3::lifecycle::worker::PAGE,
         };
         actix_web::rt::spawn(async move {
             let state = &*lifecycle_state;

@@ -22,7 +22,7 @@ use crate::s3::{objmeta, tagging};
 use crate::store::{ListStart, ObjectStore, Principal, StoreError};
 
 /// Objects or uploads read per store call.
-const PAGE: usize = 1000;
+pub const PAGE: usize = 1000;
 /// The name of the lease a bucket's lifecycle work is done under.
 const LEASE: &str = "lifecycle";
 
@@ -82,6 +82,8 @@ pub struct WorkerSettings {
     pub day: Duration,
     /// Who this server is, in leases: unique among the gateways of a cluster.
     pub holder: String,
+    /// Objects or uploads read per store call ([`PAGE`]; smaller in tests).
+    pub page: usize,
 }
 
 impl WorkerSettings {
@@ -220,7 +222,7 @@ pub async fn run_pass<S: ObjectStore>(
                 &who,
                 &bucket.name,
                 &lifecycle,
-                settings.day,
+                settings,
                 now,
                 counters,
                 &mut done,
@@ -231,7 +233,7 @@ pub async fn run_pass<S: ObjectStore>(
                 &who,
                 &bucket.name,
                 &lifecycle,
-                settings.day,
+                settings,
                 now,
                 counters,
                 &mut done,
@@ -314,7 +316,7 @@ async fn expire_objects<S: ObjectStore>(
     who: &Principal,
     bucket: &str,
     lifecycle: &Lifecycle,
-    day: Duration,
+    settings: &WorkerSettings,
     now: SystemTime,
     counters: &LifecycleCounters,
     done: &mut BucketPass,
@@ -341,7 +343,7 @@ async fn expire_objects<S: ObjectStore>(
     let mut start = ListStart::Beginning;
     loop {
         let page = store
-            .list_objects(who, bucket, &prefix, &start, PAGE, header)
+            .list_objects(who, bucket, &prefix, &start, settings.page, header)
             .await?;
         for object in &page {
             done.scanned += 1;
@@ -356,7 +358,7 @@ async fn expire_objects<S: ObjectStore>(
                 object.size,
                 &tags,
                 object.last_modified,
-                day,
+                settings.day,
             )
             .is_some_and(|(when, _)| when <= now);
             if !due {
@@ -379,7 +381,7 @@ async fn expire_objects<S: ObjectStore>(
             }
         }
         match page.last() {
-            Some(last) if page.len() == PAGE => start = ListStart::After(last.key.clone()),
+            Some(last) if page.len() == settings.page => start = ListStart::After(last.key.clone()),
             _ => return Ok(()),
         }
     }
@@ -391,7 +393,7 @@ async fn abort_uploads<S: ObjectStore>(
     who: &Principal,
     bucket: &str,
     lifecycle: &Lifecycle,
-    day: Duration,
+    settings: &WorkerSettings,
     now: SystemTime,
     counters: &LifecycleCounters,
     done: &mut BucketPass,
@@ -407,10 +409,10 @@ async fn abort_uploads<S: ObjectStore>(
                 .as_ref()
                 .map(|(k, id)| (k.as_str(), Some(id.as_str())));
             let page = store
-                .list_multipart_uploads(who, bucket, prefix, marker, PAGE)
+                .list_multipart_uploads(who, bucket, prefix, marker, settings.page)
                 .await?;
             for upload in &page {
-                if days_after(upload.initiated, days, day) > now {
+                if days_after(upload.initiated, days, settings.day) > now {
                     continue;
                 }
                 match store
@@ -434,7 +436,7 @@ async fn abort_uploads<S: ObjectStore>(
                 }
             }
             match page.last() {
-                Some(last) if page.len() == PAGE => {
+                Some(last) if page.len() == settings.page => {
                     after = Some((last.key.clone(), last.upload_id.clone()))
                 }
                 _ => break,

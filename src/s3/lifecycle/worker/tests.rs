@@ -79,6 +79,8 @@ fn settings() -> WorkerSettings {
         interval: Duration::from_secs(1),
         day: DAY,
         holder: holder_name(&[]),
+        // Pages of two: every listing below spans several.
+        page: 2,
     }
 }
 
@@ -220,4 +222,30 @@ async fn a_panicking_pass_is_counted_and_the_worker_goes_on() {
     assert!(guarded(3, &counters, async { Ok(()) }).await);
     assert_eq!(counters.passes.load(Ordering::Relaxed), 3);
     assert_eq!(counters.errors.load(Ordering::Relaxed), 2);
+}
+
+#[actix_web::test]
+async fn a_date_in_the_past_expires_at_once() {
+    let w = world("date").await;
+    configure(
+        &w.store,
+        "<LifecycleConfiguration><Rule><ID>old</ID><Filter><Prefix>old/</Prefix></Filter><Status>Enabled</Status>\
+         <Expiration><Date>2020-01-01T00:00:00Z</Date></Expiration></Rule>\
+         <Rule><ID>future</ID><Filter><Prefix>new/</Prefix></Filter><Status>Enabled</Status>\
+         <Expiration><Date>2999-01-01T00:00:00Z</Date></Expiration></Rule></LifecycleConfiguration>",
+    )
+    .await;
+    put(&w.store, "old/a", b"x", None).await;
+    put(&w.store, "new/a", b"x", None).await;
+    let counters = LifecycleCounters::default();
+    run_pass(
+        &w.store,
+        &counters,
+        &settings(),
+        &mut Parsed::new(),
+        SystemTime::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(keys(&w.store).await, vec!["new/a"]);
 }
