@@ -249,6 +249,45 @@ fn raw_expiration_header(s: &TestServer) {
     assert!(allowed.contains(&header(&got)), "GET: {}", header(&got));
     let head = c.head(&obj_path(&b, "logs/a")).send().ok();
     assert!(allowed.contains(&header(&head)), "HEAD: {}", header(&head));
+    // CopyObject and CompleteMultipartUpload answer it too.
+    let copy = c
+        .put(&obj_path(&b, "logs/copy"))
+        .header("x-amz-copy-source", &format!("/{b}/logs/a"))
+        .send()
+        .ok();
+    assert!(
+        header(&copy).ends_with("rule-id=\"logs-rule\""),
+        "copy: {}",
+        header(&copy)
+    );
+    let created = c
+        .post(&obj_path(&b, "logs/mp"))
+        .sub("uploads")
+        .send()
+        .ok()
+        .text();
+    let id = xml_text(&created, "UploadId").expect("UploadId");
+    let part = c
+        .put(&obj_path(&b, "logs/mp"))
+        .query("partNumber", "1")
+        .query("uploadId", &id)
+        .body(b"part".to_vec())
+        .send()
+        .ok();
+    let etag = part.header("etag").expect("part ETag").to_string();
+    let done = c
+        .post(&obj_path(&b, "logs/mp"))
+        .query("uploadId", &id)
+        .body(format!(
+            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part></CompleteMultipartUpload>"
+        ))
+        .send()
+        .ok();
+    assert!(
+        header(&done).ends_with("rule-id=\"logs-rule\""),
+        "complete: {}",
+        header(&done)
+    );
     // Elsewhere the later rule applies; with the configuration gone, no rule does.
     c.put_object(&b, "other", b"data");
     let other = header(&c.head(&obj_path(&b, "other")).send().ok());

@@ -194,6 +194,7 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
             result => {
                 let info = result.map_err(condition_conflict)?;
                 let document = copy_result("CopyObjectResult", &info.meta.etag, &info);
+                super::lifecycle::add_expiration(ctx, &info, &mut response);
                 return Ok(response
                     .insert_header((CONTENT_TYPE, "application/xml"))
                     .body(document));
@@ -250,6 +251,7 @@ async fn copy_through<S: ObjectStore>(
         .await
         .map_err(condition_conflict)?;
     let document = copy_result("CopyObjectResult", &info.meta.etag, &info);
+    super::lifecycle::add_expiration(ctx, &info, &mut response);
     Ok(response
         .insert_header((CONTENT_TYPE, "application/xml"))
         .body(document))

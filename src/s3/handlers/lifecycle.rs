@@ -1,6 +1,7 @@
 //! Put/Get/DeleteBucketLifecycleConfiguration, and the `x-amz-expiration` header of objects
 //! a rule will expire.
 
+use actix_web::http::header::HeaderValue;
 use actix_web::{HttpResponse, HttpResponseBuilder};
 use md5::{Digest, Md5};
 
@@ -57,12 +58,17 @@ pub async fn delete<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Adds `x-amz-expiration` when an enabled rule of the bucket will expire this object (from
-/// the parsed configuration cached with the bucket's rules).
+/// Adds `x-amz-expiration` when an enabled rule of the bucket will expire this object.
 pub fn add_expiration<S>(ctx: &Ctx<'_, S>, info: &ObjectInfo, builder: &mut HttpResponseBuilder) {
-    let Some(lifecycle) = ctx.access.rules().and_then(|r| r.lifecycle.as_deref()) else {
-        return;
-    };
+    if let Some(value) = expiration(ctx, info) {
+        builder.insert_header(("x-amz-expiration", value));
+    }
+}
+
+/// The `x-amz-expiration` of an object, if an enabled rule of its bucket will expire it
+/// (from the parsed configuration cached with the bucket's rules).
+pub fn expiration<S>(ctx: &Ctx<'_, S>, info: &ObjectInfo) -> Option<HeaderValue> {
+    let lifecycle = ctx.access.rules()?.lifecycle.as_deref()?;
     let tags = objmeta::get(&info.meta, objmeta::TAGGING)
         .map(tagging::decode)
         .unwrap_or_default();
@@ -75,10 +81,6 @@ pub fn add_expiration<S>(ctx: &Ctx<'_, S>, info: &ObjectInfo, builder: &mut Http
         info.last_modified,
         ctx.config.lifecycle_day,
     );
-    if let Some((when, rule_id)) = found {
-        let value = expiry::expiration_header(when, rule_id);
-        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&value) {
-            builder.insert_header(("x-amz-expiration", value));
-        }
-    }
+    let (when, rule_id) = found?;
+    HeaderValue::from_str(&expiry::expiration_header(when, rule_id)).ok()
 }

@@ -367,12 +367,12 @@ pub async fn complete<S: ObjectStore>(
     let checksum = object_checksum
         .as_ref()
         .map(|c| (c.algorithm, c.value.as_str()));
-    Ok(completion_result(
-        ctx,
-        &info.meta.etag,
-        checksum,
-        sealing.as_ref(),
-    ))
+    let mut response = completion_result(ctx, &info.meta.etag, checksum, sealing.as_ref());
+    if let Some(value) = super::lifecycle::expiration(ctx, &info) {
+        let name = actix_web::http::header::HeaderName::from_static("x-amz-expiration");
+        response.headers_mut().insert(name, value);
+    }
+    Ok(response)
 }
 
 /// A multipart object's checksum, and its parts' (binary) ones.
