@@ -174,7 +174,8 @@ pub async fn run_pass<S: ObjectStore>(
     now: SystemTime,
 ) -> Result<(), StoreError> {
     let buckets = store.all_buckets().await?;
-    parsed.retain(|name, _| buckets.iter().any(|b| &b.name == name));
+    let names: std::collections::HashSet<&str> = buckets.iter().map(|b| b.name.as_str()).collect();
+    parsed.retain(|name, _| names.contains(name.as_str()));
     for bucket in buckets {
         let lifecycle = match configuration(store, &bucket.name, parsed).await {
             Ok(Some(lifecycle)) => lifecycle,
@@ -241,10 +242,15 @@ pub async fn run_pass<S: ObjectStore>(
             .await
         }
         .await;
-        if let Err(e) = result {
-            done.errors += 1;
-            LifecycleCounters::add(&counters.errors, 1);
-            log::warn!("lifecycle: bucket {}: {e}", bucket.name);
+        match result {
+            Ok(()) => {}
+            // Deleted while its pass ran: nothing left to do.
+            Err(StoreError::NoSuchBucket) => continue,
+            Err(e) => {
+                done.errors += 1;
+                LifecycleCounters::add(&counters.errors, 1);
+                log::warn!("lifecycle: bucket {}: {e}", bucket.name);
+            }
         }
         log::info!(
             "lifecycle: bucket {}: {} objects scanned, {} expired, {} changed meanwhile, {} uploads aborted, {} errors",
