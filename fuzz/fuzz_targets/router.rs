@@ -59,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(tags) = tagging::parse_header(header) {
         assert_eq!(tagging::decode(&tagging::encode(&tags)), tags);
     }
-    if let Ok((bucket, key)) = parse_copy_source(header) {
+    if let Ok((bucket, key, _version)) = parse_copy_source(header) {
         assert!(!bucket.is_empty() && !key.is_empty() && key.len() <= MAX_KEY_LEN);
     }
 });

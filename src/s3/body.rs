@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+use base64::Engine;
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, LocalBoxStream, Stream, StreamExt};
 use md5::{Digest, Md5};
@@ -24,6 +25,26 @@ pub struct RequestBody {
     pub length: Option<u64>,
     /// The flexible checksum (`x-amz-checksum-*`) the client sent, to verify at the end.
     pub checksum: Option<Expected>,
+    /// The Content-MD5 the client sent, decoded: [`RequestBody::read_capped`] checks it;
+    /// object data is checked by its handler, which hashes it on the way to the store.
+    pub content_md5: Option<[u8; 16]>,
+}
+
+/// The Content-MD5 header decoded, if sent; InvalidDigest when it is not 16 bytes of base64.
+pub fn parse_content_md5(value: Option<&str>) -> Result<Option<[u8; 16]>, S3Error> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let invalid = || {
+        S3Error::new(
+            S3ErrorCode::InvalidDigest,
+            "The Content-MD5 you specified is not valid.",
+        )
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .map_err(|_| invalid())?;
+    bytes.try_into().map(Some).map_err(|_| invalid())
 }
 
 impl RequestBody {
@@ -54,6 +75,14 @@ impl RequestBody {
             let mut hasher = expected.algorithm.hasher();
             hasher.update(&buf);
             expected.verify(&hasher.finish())?;
+        }
+        if let Some(expected) = self.content_md5 {
+            if <[u8; 16]>::from(Md5::digest(&buf)) != expected {
+                return Err(S3Error::new(
+                    S3ErrorCode::BadDigest,
+                    "The Content-MD5 you specified did not match what we received.",
+                ));
+            }
         }
         Ok(buf.freeze())
     }
@@ -256,6 +285,7 @@ mod tests {
                 stream: stream::iter(chunks).boxed_local(),
                 length,
                 checksum: None,
+                content_md5: None,
             };
             let (mut stream, digest) = body.into_hashed();
             while stream.next().await.is_some() {}
@@ -273,6 +303,7 @@ mod tests {
                 stream: stream::iter(chunks).boxed_local(),
                 length,
                 checksum: None,
+                content_md5: None,
             };
             let (mut stream, digest) = body.into_hashed();
             assert!(stream.next().await.is_some());
@@ -288,6 +319,7 @@ mod tests {
             stream: stream::iter(chunks).boxed_local(),
             length: None,
             checksum: None,
+            content_md5: None,
         };
         let e = body.read_capped(5).await.unwrap_err();
         assert_eq!(e.code, S3ErrorCode::MaxMessageLengthExceeded);

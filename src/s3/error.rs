@@ -51,6 +51,7 @@ error_codes! {
     InvalidAccessKeyId => 403,
     InvalidArgument => 400,
     InvalidBucketName => 400,
+    InvalidBucketState => 409,
     InvalidDigest => 400,
     InvalidEncryptionAlgorithmError => 400,
     InvalidBucketAclWithObjectOwnership => 400,
@@ -79,6 +80,7 @@ error_codes! {
     NoSuchBucketPolicy => 404,
     NoSuchCORSConfiguration => 404,
     NoSuchKey => 404,
+    NoSuchObjectLockConfiguration => 404,
     NoSuchLifecycleConfiguration => 404,
     NoSuchPublicAccessBlockConfiguration => 404,
     NoSuchTagSet => 404,
@@ -113,6 +115,8 @@ pub struct S3Error {
     pub message: Cow<'static, str>,
     /// Extra elements of the `<Error>` document (e.g. `Key`, `UploadId`), already plain text.
     pub details: Vec<(&'static str, String)>,
+    /// Headers sent with the error (`x-amz-delete-marker`, `x-amz-version-id`), on HEAD too.
+    pub headers: Vec<(&'static str, String)>,
     /// Logged, never sent to the client.
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -123,8 +127,14 @@ impl S3Error {
             code,
             message: message.into(),
             details: Vec::new(),
+            headers: Vec::new(),
             source: None,
         }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 
     pub fn with_detail(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -218,6 +228,15 @@ impl From<StoreError> for S3Error {
                 S3Error::new(BucketNotEmpty, "The bucket you tried to delete is not empty")
             }
             StoreError::NoSuchKey => S3Error::new(NoSuchKey, "The specified key does not exist."),
+            StoreError::NoSuchVersion => S3Error::new(
+                NoSuchVersion,
+                "The specified version does not exist.",
+            ),
+            // Handlers that address a version answer a marker themselves (404 or 405, with
+            // its headers); anywhere else a marker hides its key.
+            StoreError::DeleteMarker { .. } => {
+                S3Error::new(NoSuchKey, "The specified key does not exist.")
+            }
             StoreError::NoSuchUpload => S3Error::new(
                 NoSuchUpload,
                 "The specified multipart upload does not exist. The upload ID might be invalid, or the upload might have been aborted or completed.",

@@ -14,6 +14,7 @@ pub mod identity;
 pub mod idle;
 pub mod lifecycle;
 pub mod maintenance;
+pub mod object_lock;
 pub mod objmeta;
 pub mod policy;
 pub mod post_policy;
@@ -21,6 +22,7 @@ pub mod range;
 pub mod router;
 pub mod sse;
 pub mod tagging;
+pub mod versioning;
 pub mod xml;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,6 +80,13 @@ pub struct Ctx<'a, S> {
 impl<S> Ctx<'_, S> {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.req.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The bucket's versioning state, from its rules (Unversioned without a bucket).
+    pub fn versioning(&self) -> crate::store::Versioning {
+        self.access
+            .rules()
+            .map_or(crate::store::Versioning::Unversioned, |r| r.versioning)
     }
 
     /// [`Ctx::header`] as the option getters of acl and sse take it (owned values).
@@ -164,6 +173,9 @@ pub fn error_response(error: &S3Error, req: &HttpRequest, request_id: &str) -> H
     let mut builder = HttpResponse::build(status);
     if status == actix_web::http::StatusCode::SERVICE_UNAVAILABLE {
         builder.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECS));
+    }
+    for (name, value) in &error.headers {
+        builder.insert_header((*name, value.as_str()));
     }
     if *req.method() == Method::HEAD {
         return builder.finish();
@@ -312,10 +324,12 @@ async fn handle<S: ObjectStore>(
     };
     let checksum = checksum::Expected::from_request(header, trailers.as_ref())?;
     let raw_body = payload.map_err(idle::body_error).boxed_local();
+    let content_md5 = body::parse_content_md5(header("content-md5").as_deref())?;
     let body = RequestBody {
         stream: check.wrap(raw_body),
         length,
         checksum,
+        content_md5,
     };
 
     let endpoint = router::Endpoint::parse(route.operation, &query)?;

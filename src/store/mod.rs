@@ -12,6 +12,9 @@
 
 pub mod local;
 pub mod sx;
+mod versioning;
+
+pub use versioning::{Deleted, VersionStart, VersionSummary, Versioning, NULL_VERSION};
 
 use std::fmt;
 use std::time::SystemTime;
@@ -47,6 +50,15 @@ pub enum StoreError {
     BucketNotEmpty,
     #[error("no such key")]
     NoSuchKey,
+    /// The version id names no version of the key.
+    #[error("no such version")]
+    NoSuchVersion,
+    /// The version addressed (the latest, or one by id) is a delete marker.
+    #[error("the version is a delete marker")]
+    DeleteMarker {
+        version_id: String,
+        last_modified: SystemTime,
+    },
     #[error("no such upload")]
     NoSuchUpload,
     /// A part named in a completion does not exist or its ETag does not match.
@@ -150,6 +162,8 @@ pub struct ObjectMeta {
 #[derive(Clone, Debug)]
 pub struct ObjectInfo {
     pub key: String,
+    /// [`NULL_VERSION`] for an object written while its bucket was unversioned or suspended.
+    pub version_id: String,
     /// The bytes stored (see [`ObjectMeta::size`] for the size the S3 layer reports).
     pub size: u64,
     pub last_modified: SystemTime,
@@ -279,6 +293,8 @@ impl BucketDocuments {
 pub struct CopySource<'a> {
     pub bucket: &'a str,
     pub key: &'a str,
+    /// The version copied; None: the latest.
+    pub version_id: Option<&'a str>,
     /// When set, the copy fails with SourceChanged unless the source still has exactly this
     /// metadata (ETag, headers, reported size) at commit time: the S3 layer evaluated the
     /// copy-source conditions and chose the metadata against that version. An ETag alone
@@ -399,6 +415,7 @@ pub trait ObjectStore: 'static {
     async fn create_bucket(&self, who: &Principal, bucket: &str) -> Result<(), StoreError>;
     /// Fails with NoSuchBucket or AccessDenied when `who` may not use the bucket.
     async fn bucket_info(&self, who: &Principal, bucket: &str) -> Result<BucketInfo, StoreError>;
+    /// BucketNotEmpty while any object, version or delete marker remains.
     async fn delete_bucket(&self, who: &Principal, bucket: &str) -> Result<(), StoreError>;
 
     /// Consumes `body` (of `size` bytes when known) into durable, invisible storage.
@@ -409,7 +426,12 @@ pub trait ObjectStore: 'static {
         body: BodyStream,
         size: Option<u64>,
     ) -> Result<Self::Staged, StoreError>;
-    /// Makes staged data visible as `key`, replacing any previous object atomically.
+    /// Makes staged data visible as `key` atomically, as `versioning` says: Unversioned
+    /// replaces the object (version `null`); Enabled keeps the latest version (object or
+    /// marker) as a noncurrent one and gives the new one a fresh id; Suspended gives the new
+    /// one id `null`, replacing any `null` version of the key, and keeps the others.
+    /// `condition` is checked against the latest version (a delete marker counts as absent).
+    #[allow(clippy::too_many_arguments)]
     async fn commit_object(
         &self,
         who: &Principal,
@@ -418,21 +440,64 @@ pub trait ObjectStore: 'static {
         data: Self::Staged,
         meta: ObjectMeta,
         condition: WriteCondition,
+        versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError>;
 
+    /// One version of `key`, the latest when `version_id` is None (`Some("null")`: the null
+    /// version). NoSuchKey when the key has no version at all, DeleteMarker when the version
+    /// addressed is a marker, NoSuchVersion when the id names no version of the key.
     async fn open_object(
         &self,
         who: &Principal,
         bucket: &str,
         key: &str,
+        version_id: Option<&str>,
     ) -> Result<Self::Reader, StoreError>;
-    /// Ok also when the key does not exist.
+    /// Unversioned: removes the object (Ok also when absent). Enabled: adds a delete marker
+    /// with a fresh id as the latest version, even when the key has none. Suspended: removes
+    /// the `null` version if any and adds a `null` delete marker.
     async fn delete_object(
         &self,
         who: &Principal,
         bucket: &str,
         key: &str,
-    ) -> Result<(), StoreError>;
+        versioning: Versioning,
+    ) -> Result<Deleted, StoreError>;
+    /// Removes exactly one version or delete marker for good; when it was the latest, the
+    /// next newest becomes the latest. Ok also when there is no such version.
+    async fn delete_version(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<Deleted, StoreError>;
+    /// Replaces the stored metadata of one version (the latest when `version_id` is None) in
+    /// place: same data, same last-modified, no new version. SourceChanged unless it still
+    /// has exactly `if_meta`. For tagging and ACL changes.
+    #[allow(clippy::too_many_arguments)]
+    async fn update_meta(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        meta: ObjectMeta,
+        if_meta: &ObjectMeta,
+    ) -> Result<ObjectInfo, StoreError>;
+    /// Up to `limit` versions and delete markers whose key starts with `prefix`, from
+    /// `start`, by key and then newest first. Objects written before versioning was enabled
+    /// are their key's `null` version.
+    #[allow(clippy::too_many_arguments)]
+    async fn list_object_versions(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        prefix: &str,
+        start: &VersionStart,
+        limit: usize,
+        header: Option<&str>,
+    ) -> Result<Vec<VersionSummary>, StoreError>;
     /// Deletes `key` only while it has ETag `etag` (unquoted), checked atomically with the
     /// removal as far as the backend allows: NoSuchKey when it does not exist,
     /// PreconditionFailed when it has another ETag.
@@ -507,6 +572,7 @@ pub trait ObjectStore: 'static {
         parts: &[(u32, String)],
         meta: ObjectMeta,
         condition: WriteCondition,
+        versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError>;
     /// The record a completion of `upload_id` into this bucket and key left, if it is less
     /// than [`COMPLETED_UPLOAD_KEPT`] old.
@@ -541,6 +607,7 @@ pub trait ObjectStore: 'static {
         dst_key: &str,
         meta: ObjectMeta,
         condition: WriteCondition,
+        versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError>;
 
     /// The bucket's record and the S3 layer's documents about it (ACL, policy, CORS, tags),

@@ -136,7 +136,24 @@ fn boto3_sigv2_bucket_calls(s: &TestServer) {
     }
 }
 
+/// Versioning as SDK users write it (py/boto3_versioning.py).
+fn boto3_versioning_round_trip(s: &TestServer) {
+    let b = unique_bucket("boto3-versions");
+    let v = boto3(s, include_str!("py/boto3_versioning.py"), &b, &[]);
+    assert_eq!(v["status"], Value::from("Enabled"), "{v}");
+    assert_eq!(v["distinct"], Value::from(true), "{v}");
+    assert_eq!(v["old_body"], Value::from(r#"{"serial": 1}"#), "{v}");
+    assert_eq!(v["old_version"], v["v1"], "{v}");
+    assert_eq!(v["marker"], Value::from(true), "{v}");
+    assert_eq!(v["after_delete"], serde_json::json!(["404", 404]), "{v}");
+    assert_eq!(v["restored"], Value::from(r#"{"serial": 2}"#), "{v}");
+    // 2 versions of state.json (the marker was removed) and 5 of many/*.
+    assert_eq!(v["listed"], Value::from(7), "{v}");
+    assert_eq!(v["left"], Value::from(0), "{v}");
+}
+
 crate::backend_tests! {
+    boto3_versioning_round_trip,
     boto3_presign_upload_fileobj_download,
     boto3_paginator_sees_every_key_once,
     boto3_sigv2_bucket_calls,

@@ -109,7 +109,45 @@ fn rclone_multipart_upload(s: &TestServer) {
     );
 }
 
+/// Undoing an overwrite the way rclone users do: `--s3-versions` shows the old version as
+/// `name-vTIMESTAMP.ext`, which reads and copies back like any file.
+fn rclone_lists_and_restores_old_versions(s: &TestServer) {
+    let rc = Rclone::new(s);
+    let c = s.raw();
+    let b = unique_bucket("rclone-versions");
+    c.create_bucket(&b);
+    c.put(&format!("/{b}"))
+        .sub("versioning")
+        .body("<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>")
+        .send()
+        .ok();
+    let local = s.scratch("rclone-versions").join("doc.txt");
+    let local_s = local.to_str().unwrap();
+    let remote = format!("it:{b}/doc.txt");
+    write(&local, b"the first draft");
+    rc.ok(&["copyto", local_s, &remote]);
+    write(&local, b"an accidental overwrite");
+    rc.ok(&["copyto", local_s, &remote]);
+
+    let listed = rc.ok(&["lsf", "--s3-versions", &format!("it:{b}")]);
+    let mut names: Vec<&str> = listed.lines().collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{listed}");
+    assert!(names.contains(&"doc.txt"), "{listed}");
+    let old = names
+        .iter()
+        .find(|n| n.starts_with("doc-v") && n.ends_with(".txt"))
+        .unwrap_or_else(|| panic!("no old version listed: {listed}"));
+    let old_remote = format!("it:{b}/{old}");
+    let out = rc.output(&["cat", "--s3-versions", &old_remote]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, b"the first draft");
+    rc.ok(&["copyto", "--s3-versions", &old_remote, &remote]);
+    assert_eq!(c.get_object(&b, "doc.txt"), b"the first draft");
+}
+
 crate::backend_tests! {
     rclone_copy_sync_check,
     rclone_multipart_upload,
+    rclone_lists_and_restores_old_versions,
 }

@@ -158,8 +158,8 @@ fn raw_copy_source_forms_and_errors(s: &TestServer) {
         assert!(xml_text(&text, "LastModified").is_some(), "{text}");
     }
     assert_eq!(c.get_object(&b, "dst"), b"small inline object");
-    copy(&format!("/{b}/k%E2%82%ACy%20%3F?versionId=3HL4kqtJ"))
-        .assert_error(400, "InvalidArgument");
+    copy(&format!("/{b}/k%E2%82%ACy%20%3F?versionId=3HL4kqtJ")).assert_error(404, "NoSuchVersion");
+    copy(&format!("/{b}/k%E2%82%ACy%20%3F?versionId=a%25b")).assert_error(400, "InvalidArgument");
     copy(&format!("/{b}")).assert_error(400, "InvalidArgument");
     copy(&format!("/{b}/missing")).assert_error(404, "NoSuchKey");
     copy(&format!("/{}/k", unique_bucket("nobucket"))).assert_error(404, "NoSuchBucket");
@@ -168,13 +168,18 @@ fn raw_copy_source_forms_and_errors(s: &TestServer) {
         .header("x-amz-metadata-directive", "MAYBE")
         .send()
         .assert_error(400, "InvalidArgument");
-    // versionId=null on reads and deletes; other ids refused.
+    // versionId=null on reads and deletes; ids of no version are NoSuchVersion, ids of no
+    // possible version InvalidArgument.
     c.get(&obj_path(&b, "dst"))
         .query("versionId", "null")
         .send()
         .ok();
     c.get(&obj_path(&b, "dst"))
         .query("versionId", "abc")
+        .send()
+        .assert_error(404, "NoSuchVersion");
+    c.get(&obj_path(&b, "dst"))
+        .query("versionId", "a/b")
         .send()
         .assert_error(400, "InvalidArgument");
     c.delete(&obj_path(&b, "dst"))

@@ -92,9 +92,9 @@ pub fn need(operation: Operation) -> Option<Need> {
         }
         Operation::GetBucketVersioning => bucket("s3:GetBucketVersioning", None),
         Operation::PutBucketVersioning => bucket("s3:PutBucketVersioning", None),
-        Operation::BucketConfig(name) | Operation::Unsupported(name) => {
-            return Some(config_need(name))
-        }
+        Operation::BucketConfig(name)
+        | Operation::ObjectLock(name)
+        | Operation::Unsupported(name) => return Some(config_need(name)),
         Operation::GetObject | Operation::HeadObject => object("s3:GetObject", Some(Read)),
         Operation::GetObjectAcl => object("s3:GetObjectAcl", Some(ReadAcp)),
         Operation::PutObjectAcl => object("s3:PutObjectAcl", Some(WriteAcp)),
@@ -122,6 +122,34 @@ pub fn need(operation: Operation) -> Option<Need> {
         // requester started it (`Access::check_upload`).
         Operation::ListParts => object_by_bucket("s3:ListMultipartUploadParts", Some(Write)),
     })
+}
+
+/// What `operation` needs when the request names a version (`versionId`): AWS's `*Version*`
+/// actions, which the unversioned ones do not grant ("If you include a versionId ... you must
+/// have the s3:GetObjectVersion permission ... The s3:GetObject permission is not required").
+pub fn need_for_version(operation: Operation) -> Option<Need> {
+    let base = need(operation)?;
+    let action = match operation {
+        Operation::GetObject | Operation::HeadObject => "s3:GetObjectVersion",
+        Operation::DeleteObject => "s3:DeleteObjectVersion",
+        Operation::GetObjectTagging => "s3:GetObjectVersionTagging",
+        Operation::PutObjectTagging => "s3:PutObjectVersionTagging",
+        Operation::DeleteObjectTagging => "s3:DeleteObjectVersionTagging",
+        Operation::GetObjectAcl => "s3:GetObjectVersionAcl",
+        Operation::PutObjectAcl => "s3:PutObjectVersionAcl",
+        // "If you pass a version ID in your request, you need both the s3:GetObjectVersion
+        // and s3:GetObjectVersionAttributes permissions" (GetObjectAttributes page).
+        Operation::GetObjectAttributes => {
+            return Some(Need {
+                action: "s3:GetObjectVersionAttributes",
+                also: Some("s3:GetObjectVersion"),
+                ..base
+            })
+        }
+        Operation::Unsupported("GetObjectTorrent") => "s3:GetObjectVersionTorrent",
+        _ => return Some(base),
+    };
+    Some(Need { action, ..base })
 }
 
 /// The bucket configurations and object operations named in the router's tables.
@@ -185,7 +213,7 @@ mod tests {
                 false,
             ),
             (
-                Operation::Unsupported("GetObjectRetention"),
+                Operation::ObjectLock("GetObjectRetention"),
                 "s3:GetObjectRetention",
                 true,
             ),
@@ -208,5 +236,35 @@ mod tests {
         );
         assert_eq!(need(Operation::GetBucketPolicy).unwrap().acl, None);
         assert_eq!(need(Operation::ListBuckets), None);
+    }
+
+    #[test]
+    fn requests_for_a_version_need_the_version_actions() {
+        let cases = [
+            (Operation::GetObject, "s3:GetObjectVersion"),
+            (Operation::HeadObject, "s3:GetObjectVersion"),
+            (Operation::DeleteObject, "s3:DeleteObjectVersion"),
+            (Operation::GetObjectTagging, "s3:GetObjectVersionTagging"),
+            (Operation::PutObjectTagging, "s3:PutObjectVersionTagging"),
+            (
+                Operation::DeleteObjectTagging,
+                "s3:DeleteObjectVersionTagging",
+            ),
+            (Operation::GetObjectAcl, "s3:GetObjectVersionAcl"),
+            (Operation::PutObjectAcl, "s3:PutObjectVersionAcl"),
+            (
+                Operation::GetObjectAttributes,
+                "s3:GetObjectVersionAttributes",
+            ),
+            (Operation::PutObject, "s3:PutObject"),
+        ];
+        for (operation, action) in cases {
+            let versioned = need_for_version(operation).unwrap();
+            assert_eq!(versioned.action, action, "{operation:?}");
+            let plain = need(operation).unwrap();
+            assert_eq!(versioned.acl, plain.acl, "{operation:?}");
+        }
+        let attributes = need_for_version(Operation::GetObjectAttributes).unwrap();
+        assert_eq!(attributes.also, Some("s3:GetObjectVersion"));
     }
 }

@@ -119,16 +119,46 @@ impl Access {
         }
     }
 
-    /// Whether the requester may delete `key` (DeleteObjects decides each key).
-    pub fn may_delete(&self, key: &str) -> bool {
+    /// Whether the requester may delete `key`, or one version of it (DeleteObjects decides
+    /// each entry: `s3:DeleteObjectVersion` for those that name a version).
+    pub fn may_delete(&self, key: &str, version: bool) -> bool {
         let Some(rules) = &self.rules else {
             return true;
         };
         let need = Need {
-            action: "s3:DeleteObject",
+            action: if version {
+                "s3:DeleteObjectVersion"
+            } else {
+                "s3:DeleteObject"
+            },
             also: None,
             on_object: true,
             acl: Some((Permission::Write, AclTarget::Bucket)),
+            object_phase: false,
+        };
+        matches!(
+            self.verdict(
+                rules,
+                need,
+                &self.key_resource(rules, Some(key)),
+                None,
+                None
+            ),
+            Verdict::Allow
+        )
+    }
+
+    /// Whether the requester may bypass GOVERNANCE retention on `key`
+    /// (`s3:BypassGovernanceRetention`: the owner, or whom a policy allows).
+    pub fn may_bypass_governance(&self, key: &str) -> bool {
+        let Some(rules) = &self.rules else {
+            return false;
+        };
+        let need = Need {
+            action: "s3:BypassGovernanceRetention",
+            also: None,
+            on_object: true,
+            acl: None,
             object_phase: false,
         };
         matches!(
@@ -524,7 +554,10 @@ pub async fn authorize<S: ObjectStore>(
     key: &str,
 ) -> Result<(Principal, Access), S3Error> {
     let requester = request.requester.cloned();
-    let need = actions::need(operation);
+    let need = match request.query.get("versionId") {
+        Some(_) => actions::need_for_version(operation),
+        None => actions::need(operation),
+    };
     let (Some(need), Some(bucket)) = (
         need.filter(|_| operation != Operation::CreateBucket),
         bucket,
@@ -589,7 +622,8 @@ pub async fn authorize<S: ObjectStore>(
 }
 
 impl Access {
-    /// Decides reading a copy's source object (`s3:GetObject` on it) for this request's
+    /// Decides reading a copy's source object (`s3:GetObject` on it, `s3:GetObjectVersion`
+    /// when named with its version) for this request's
     /// requester; returns whom to open it as and the access to finish the check with
     /// ([`Access::check_object`]) once it is open.
     pub async fn copy_source<S: ObjectStore>(
@@ -599,9 +633,14 @@ impl Access {
         defaults: &crate::s3::S3Config,
         bucket: &str,
         key: &str,
+        version: bool,
     ) -> Result<(Principal, Access), S3Error> {
-        let need = actions::need(Operation::GetObject)
-            .ok_or_else(|| S3Error::internal("GetObject has no access need"))?;
+        // A source named with its versionId needs s3:GetObjectVersion, as a GET of it would.
+        let need = match version {
+            true => actions::need_for_version(Operation::GetObject),
+            false => actions::need(Operation::GetObject),
+        }
+        .ok_or_else(|| S3Error::internal("GetObject has no access need"))?;
         let values = |_: Option<&Policy>| self.conditions.clone().unwrap_or_default();
         bucket_access(
             store,

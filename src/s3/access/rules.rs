@@ -13,8 +13,10 @@ use crate::s3::acl::{Acl, Grant, Grantee, Permission};
 use crate::s3::error::S3Error;
 use crate::s3::identity::{canonical_id, Identity};
 use crate::s3::lifecycle::{self, Lifecycle, DOC_LIFECYCLE};
+use crate::s3::object_lock::{self, LockConfig};
 use crate::s3::policy::Policy;
-use crate::store::{BackendGrant, ObjectStore};
+use crate::s3::versioning;
+use crate::store::{BackendGrant, ObjectStore, Versioning};
 
 /// How long a bucket's rules are trusted from the cache.
 pub const RULES_CACHED: Duration = Duration::from_secs(10);
@@ -46,6 +48,10 @@ pub struct BucketRules {
     pub backend_readers: Vec<String>,
     /// The bucket's lifecycle configuration, parsed (for `x-amz-expiration`).
     pub lifecycle: Option<Arc<Lifecycle>>,
+    /// What writes and deletes do to existing versions (not access, but read with it).
+    pub versioning: Versioning,
+    /// The Object Lock configuration, once lock is enabled on the bucket.
+    pub object_lock: Option<LockConfig>,
 }
 
 impl BucketRules {
@@ -86,6 +92,13 @@ impl BucketRules {
                 .ok()
                 .map(Arc::new)
         });
+        let object_lock = docs.get(object_lock::DOC_OBJECT_LOCK).map(|stored| {
+            object_lock::parse_config(stored.as_bytes()).unwrap_or_else(|e| {
+                // Lock stays enabled (it can never be turned off); only the default is lost.
+                log::error!("bucket {bucket}: stored object lock configuration no longer parses ({e}): new versions get no default retention");
+                LockConfig::default()
+            })
+        });
         BucketRules {
             bucket,
             owner,
@@ -103,6 +116,11 @@ impl BucketRules {
             ownership_set: stored_ownership.is_some(),
             backend_readers,
             lifecycle,
+            versioning: versioning::from_stored(
+                &docs.info.name,
+                docs.get(versioning::DOC_VERSIONING),
+            ),
+            object_lock,
         }
     }
 }

@@ -328,12 +328,12 @@ async fn policies_allow_deny_and_keep_the_owner_in_charge() {
         .decide(Some(&w.alice), Operation::DeleteObjects, "")
         .await
         .unwrap();
-    assert!(access.may_delete("a") && !access.may_delete("secret/a"));
+    assert!(access.may_delete("a", false) && !access.may_delete("secret/a", false));
     let (_, access) = w
         .decide(Some(&w.bob), Operation::DeleteObjects, "")
         .await
         .unwrap();
-    assert!(!access.may_delete("a"));
+    assert!(!access.may_delete("a", false));
     // RestrictPublicBuckets: the public policy reaches its owner only.
     w.set(
         public_block::DOC_PUBLIC_ACCESS_BLOCK,

@@ -77,7 +77,9 @@ pub async fn get_object_attributes<S: ObjectStore>(
         }
     }
     w.close("GetObjectAttributesResponse");
-    Ok(HttpResponse::Ok()
+    let mut response = HttpResponse::Ok();
+    super::versions::version_header(ctx, &mut response, &info.version_id);
+    Ok(response
         .insert_header(("Content-Type", "application/xml"))
         .insert_header(("Last-Modified", http_date(info.last_modified)))
         .body(w.finish()))

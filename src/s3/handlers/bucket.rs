@@ -97,6 +97,7 @@ pub async fn create_bucket<S: ObjectStore>(
         None => None,
     };
     let mut documents = vec![(access::DOC_ACL, stored_acl)];
+    documents.extend(super::object_lock::new_bucket_documents(ctx)?);
     if ownership != ObjectOwnership::ObjectWriter {
         documents.push((ownership::DOC_OWNERSHIP, Some(ownership::to_xml(ownership))));
     }

@@ -5,29 +5,31 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::HttpResponse;
 
 use super::object::open_readable;
+use super::versions;
 use super::xml_response;
 use crate::s3::access::{access_denied, DOC_POLICY, DOC_TAGGING};
 use crate::s3::body::{RequestBody, MAX_XML_BODY};
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::objmeta;
 use crate::s3::policy::{Policy, MAX_POLICY_SIZE};
-use crate::s3::router::check_version_id;
 use crate::s3::tagging::{self, MAX_BUCKET_TAGS, MAX_OBJECT_TAGS};
+use crate::s3::versioning;
 use crate::s3::xml::XmlWriter;
 use crate::s3::Ctx;
-use crate::store::{CopySource, ObjectInfo, ObjectReader, ObjectStore, StoreError, WriteCondition};
+use crate::store::{ObjectInfo, ObjectReader, ObjectStore, StoreError};
 
 // ------------------------------------------------------------------------------------------
 // Object metadata updates
 
-/// Rewrites an object's stored headers (data untouched, shared) and returns the new info.
-/// An object overwritten meanwhile is read again, so the change lands on the newest version.
+/// Rewrites the stored headers of the request's version (`versionId`, else the latest) in
+/// place (no new version, data untouched) and returns the new info. An object overwritten
+/// meanwhile is read again, so the change lands on the newest version.
 pub(super) async fn update_object<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     change: impl Fn(&mut Vec<(String, String)>),
 ) -> Result<ObjectInfo, S3Error> {
     // Put requests read their document first: a bad document is reported before this.
-    check_version_id(ctx.query)?;
+    let version_id = versions::requested(ctx)?;
     let mut attempt = 1;
     loop {
         let reader = open_readable(ctx).await?;
@@ -35,25 +37,16 @@ pub(super) async fn update_object<S: ObjectStore>(
         drop(reader);
         let mut meta = read.clone();
         change(&mut meta.headers);
-        let source = CopySource {
-            bucket: &ctx.bucket,
-            key: &ctx.key,
-            if_meta: Some(&read),
-        };
         let result = ctx
             .store
-            .copy_object(
-                &ctx.who,
-                &source,
-                &ctx.bucket,
-                &ctx.key,
-                meta,
-                WriteCondition::None,
-            )
+            .update_meta(&ctx.who, &ctx.bucket, &ctx.key, version_id, meta, &read)
             .await;
         match result {
             Err(StoreError::SourceChanged) if attempt < super::copy::COPY_ATTEMPTS => attempt += 1,
-            result => return Ok(result?),
+            Err(e) => {
+                return Err(versions::read_error(e, version_id).with_detail("Key", ctx.key.clone()))
+            }
+            Ok(info) => return Ok(info),
         }
     }
 }
@@ -63,7 +56,11 @@ pub async fn get_object_tagging<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<Http
     let tags = objmeta::get(&reader.info().meta, objmeta::TAGGING)
         .map(tagging::decode)
         .unwrap_or_default();
-    Ok(xml_response(tagging::to_xml(&tags)))
+    let mut response = HttpResponse::Ok();
+    versions::version_header(ctx, &mut response, &reader.info().version_id);
+    Ok(response
+        .insert_header((CONTENT_TYPE, "application/xml"))
+        .body(tagging::to_xml(&tags)))
 }
 
 pub async fn put_object_tagging<S: ObjectStore>(
@@ -73,18 +70,22 @@ pub async fn put_object_tagging<S: ObjectStore>(
     let document = body.read_capped(MAX_XML_BODY).await?;
     let tags = tagging::parse_xml(&document, MAX_OBJECT_TAGS)?;
     let stored = (!tags.is_empty()).then(|| tagging::encode(&tags));
-    update_object(ctx, |headers| {
+    let info = update_object(ctx, |headers| {
         objmeta::set(headers, objmeta::TAGGING, stored.clone())
     })
     .await?;
-    Ok(HttpResponse::Ok().finish())
+    let mut response = HttpResponse::Ok();
+    versions::version_header(ctx, &mut response, &info.version_id);
+    Ok(response.finish())
 }
 
 pub async fn delete_object_tagging<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
 ) -> Result<HttpResponse, S3Error> {
-    update_object(ctx, |headers| objmeta::set(headers, objmeta::TAGGING, None)).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let info = update_object(ctx, |headers| objmeta::set(headers, objmeta::TAGGING, None)).await?;
+    let mut response = HttpResponse::NoContent();
+    versions::version_header(ctx, &mut response, &info.version_id);
+    Ok(response.finish())
 }
 
 // ------------------------------------------------------------------------------------------
@@ -180,15 +181,52 @@ pub async fn delete_bucket_tagging<S: ObjectStore>(
 // ------------------------------------------------------------------------------------------
 // Versioning and the configurations we do not keep
 
-/// Our buckets are never versioned: an empty VersioningConfiguration, as AWS answers for a
-/// bucket whose versioning was never enabled.
+/// The bucket's versioning state; an empty VersioningConfiguration for a bucket whose
+/// versioning was never enabled, as AWS answers.
 pub async fn get_bucket_versioning<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
 ) -> Result<HttpResponse, S3Error> {
     ctx.store.bucket_info(&ctx.who, &ctx.bucket).await?;
-    let mut w = XmlWriter::new();
-    w.empty_root("VersioningConfiguration");
-    Ok(xml_response(w.finish()))
+    Ok(xml_response(versioning::to_xml(ctx.versioning())))
+}
+
+/// Enabled or Suspended; a bucket never goes back to unversioned (no body says so). MFA
+/// delete is not offered: without the `x-amz-mfa` header AWS refuses it as this does, with
+/// one this server says it does not implement it.
+pub async fn put_bucket_versioning<S: ObjectStore>(
+    ctx: &Ctx<'_, S>,
+    body: RequestBody,
+) -> Result<HttpResponse, S3Error> {
+    let document = body.read_capped(MAX_XML_BODY).await?;
+    let request = versioning::parse_xml(&document)?;
+    if request.mfa_delete {
+        return Err(match ctx.header("x-amz-mfa") {
+            None => S3Error::new(
+                S3ErrorCode::AccessDenied,
+                "Mfa Authentication must be used for this request",
+            ),
+            Some(_) => S3Error::new(
+                S3ErrorCode::NotImplemented,
+                "MFA delete is not offered by this server",
+            ),
+        });
+    }
+    ctx.store.bucket_info(&ctx.who, &ctx.bucket).await?;
+    let locked = ctx
+        .access
+        .rules()
+        .is_some_and(|rules| rules.object_lock.is_some());
+    if locked && request.status == Some(crate::store::Versioning::Suspended) {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidBucketState,
+            "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
+        ));
+    }
+    if let Some(state) = request.status {
+        let stored = versioning::to_stored(state).map(str::to_owned);
+        set_bucket_document(ctx, versioning::DOC_VERSIONING, stored).await?;
+    }
+    Ok(HttpResponse::Ok().finish())
 }
 
 /// GET: the AWS error for "never configured" or the documented empty answer. PUT:
@@ -220,12 +258,6 @@ pub async fn bucket_config<S: ObjectStore>(
             return missing(
                 ReplicationConfigurationNotFoundError,
                 "The replication configuration was not found",
-            )
-        }
-        "GetObjectLockConfiguration" => {
-            return missing(
-                ObjectLockConfigurationNotFoundError,
-                "Object Lock configuration does not exist for this bucket",
             )
         }
         "GetBucketLogging" => w.empty_root("BucketLoggingStatus"),

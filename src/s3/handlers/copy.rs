@@ -9,7 +9,7 @@ use super::object::{
     apply_request_documents, check_write_options, condition_conflict, meta_headers, sealed_meta,
     stage_hashed, write_condition, written_xml, MAX_PUT_SIZE,
 };
-use super::quoted;
+use super::{quoted, versions};
 use crate::encoding::hex;
 use crate::s3::access::access_denied;
 use crate::s3::body::RequestBody;
@@ -20,6 +20,7 @@ use crate::s3::objmeta;
 use crate::s3::router::{percent_decode, MAX_KEY_LEN};
 use crate::s3::sse::object::{self as sse_object, Opened};
 use crate::s3::sse::request::WriteEncryption;
+use crate::s3::versioning::version_id_param;
 use crate::s3::xml::XmlWriter;
 use crate::s3::Ctx;
 use crate::store::{
@@ -28,9 +29,9 @@ use crate::store::{
 };
 use crate::time::iso8601;
 
-/// The bucket and key an `x-amz-copy-source` header names: URL-encoded `bucket/key`, with or
-/// without a leading `/`, optionally `?versionId=null` (the only version our buckets have).
-pub fn parse_copy_source(header: &str) -> Result<(String, String), S3Error> {
+/// The bucket, key and version an `x-amz-copy-source` header names: URL-encoded
+/// `bucket/key`, with or without a leading `/`, optionally `?versionId=id` (None: the latest).
+pub fn parse_copy_source(header: &str) -> Result<(String, String, Option<String>), S3Error> {
     let invalid = |why: &str| {
         S3Error::new(S3ErrorCode::InvalidArgument, why.to_string())
             .with_detail("ArgumentName", "x-amz-copy-source")
@@ -40,24 +41,25 @@ pub fn parse_copy_source(header: &str) -> Result<(String, String), S3Error> {
         Some((path, query)) => (path, Some(query)),
         None => (header, None),
     };
-    if let Some(query) = query {
-        match query.strip_prefix("versionId=") {
-            Some("null") => {}
-            Some(_) => return Err(invalid("Invalid version id specified")),
-            None => {
-                return Err(invalid(
-                    "Invalid copy source: only versionId may follow '?'",
-                ))
-            }
+    let version_id = match query.map(|q| q.strip_prefix("versionId=")) {
+        None => None,
+        Some(Some(id)) => match version_id_param(Some(id)) {
+            Ok(id) => id.map(str::to_owned),
+            Err(_) => return Err(invalid("Invalid version id specified")),
+        },
+        Some(None) => {
+            return Err(invalid(
+                "Invalid copy source: only versionId may follow '?'",
+            ))
         }
-    }
+    };
     let decoded = percent_decode(path).ok_or_else(|| invalid("Invalid copy source encoding"))?;
     let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
     match decoded.split_once('/') {
         Some((bucket, key))
             if !bucket.is_empty() && !key.is_empty() && key.len() <= MAX_KEY_LEN =>
         {
-            Ok((bucket.to_string(), key.to_string()))
+            Ok((bucket.to_string(), key.to_string(), version_id))
         }
         _ => Err(invalid(
             "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
@@ -85,29 +87,56 @@ fn check_source_conditions<S>(ctx: &Ctx<'_, S>, info: &ObjectInfo) -> Result<(),
     }
 }
 
+/// The copy source a request names, opened.
+struct Source<R> {
+    bucket: String,
+    key: String,
+    /// The version the header named, None for the latest.
+    version_id: Option<String>,
+    reader: R,
+    /// The store may copy it as `ctx.who` (sharing its data), else the data must be read
+    /// through.
+    shareable: bool,
+}
+
 /// Opens the source named by the request, as whom `access` decides (the requester, or the
-/// source bucket's owner), and checks its conditions. The last value says whether the store
-/// may copy it as `ctx.who` (sharing its data), else the data must be read through.
-async fn open_source<S: ObjectStore>(
-    ctx: &Ctx<'_, S>,
-) -> Result<(String, String, S::Reader, bool), S3Error> {
+/// source bucket's owner), and checks its conditions.
+async fn open_source<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<Source<S::Reader>, S3Error> {
     let header = ctx.header("x-amz-copy-source").unwrap_or("");
-    let (bucket, key) = parse_copy_source(header)?;
+    let (bucket, key, version_id) = parse_copy_source(header)?;
     let (reader_as, source_access) = ctx
         .access
-        .copy_source(ctx.store, ctx.rules, ctx.config, &bucket, &key)
+        .copy_source(
+            ctx.store,
+            ctx.rules,
+            ctx.config,
+            &bucket,
+            &key,
+            version_id.is_some(),
+        )
         .await?;
-    let reader = match ctx.store.open_object(&reader_as, &bucket, &key).await {
+    let version = version_id.as_deref();
+    let reader = match ctx.store.open_object(&reader_as, &bucket, &key, version).await {
         Ok(reader) => reader,
         Err(StoreError::NoSuchKey) if !source_access.can_list => return Err(access_denied()),
-        Err(StoreError::NoSuchKey) => {
-            return Err(S3Error::from(StoreError::NoSuchKey).with_detail("Key", key.clone()))
+        // A marker as the source is 400 InvalidRequest when named by id, as on AWS.
+        Err(StoreError::DeleteMarker { .. }) if version.is_some() => {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "The source of a copy request may not specifically refer to a delete marker by version id.",
+            ))
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(versions::read_error(e, version).with_detail("Key", key.clone())),
     };
     source_access.check_object(&reader.info().meta)?;
     check_source_conditions(ctx, reader.info())?;
-    Ok((bucket, key, reader, reader_as == ctx.who))
+    Ok(Source {
+        bucket,
+        key,
+        version_id,
+        reader,
+        shareable: reader_as == ctx.who,
+    })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -158,6 +187,7 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
         let CopyPlan {
             src_bucket,
             src_key,
+            src_version,
             reader,
             mut meta,
             ..
@@ -171,6 +201,7 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
         let copy_source = CopySource {
             bucket: &src_bucket,
             key: &src_key,
+            version_id: src_version.as_deref(),
             if_meta: Some(&read),
         };
         let result = ctx
@@ -182,6 +213,7 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
                 &ctx.key,
                 meta,
                 condition.clone(),
+                ctx.versioning(),
             )
             .await;
         match result {
@@ -195,6 +227,7 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
                 let info = result.map_err(condition_conflict)?;
                 let document = copy_result("CopyObjectResult", &info.meta.etag, &info);
                 super::lifecycle::add_expiration(ctx, &info, &mut response);
+                copied_headers(ctx, &mut response, &info, src_version.as_deref());
                 return Ok(response
                     .insert_header((CONTENT_TYPE, "application/xml"))
                     .body(document));
@@ -213,7 +246,10 @@ async fn copy_through<S: ObjectStore>(
     condition: WriteCondition,
 ) -> Result<HttpResponse, S3Error> {
     let CopyPlan {
-        reader, mut meta, ..
+        reader,
+        mut meta,
+        src_version,
+        ..
     } = plan;
     let size = sse_object::plain_size(reader.info());
     let stream = match &opened {
@@ -224,6 +260,7 @@ async fn copy_through<S: ObjectStore>(
         stream: stream.map_err(S3Error::from).boxed_local(),
         length: Some(size),
         checksum: None,
+        content_md5: None,
     };
     let keyed = sse_object::begin(ctx, wanted)?;
     let (staged, digest) = stage_hashed(ctx, body, keyed.as_ref().map(|k| (k, 0))).await?;
@@ -247,14 +284,39 @@ async fn copy_through<S: ObjectStore>(
         .map_or_else(|| hex(&digest.md5), |k| k.etag(&digest.md5));
     let info = ctx
         .store
-        .commit_object(&ctx.who, &ctx.bucket, &ctx.key, staged, meta, condition)
+        .commit_object(
+            &ctx.who,
+            &ctx.bucket,
+            &ctx.key,
+            staged,
+            meta,
+            condition,
+            ctx.versioning(),
+        )
         .await
         .map_err(condition_conflict)?;
     let document = copy_result("CopyObjectResult", &info.meta.etag, &info);
     super::lifecycle::add_expiration(ctx, &info, &mut response);
+    copied_headers(ctx, &mut response, &info, src_version.as_deref());
     Ok(response
         .insert_header((CONTENT_TYPE, "application/xml"))
         .body(document))
+}
+
+/// The version headers of a copy's answer: the new version's id, and the source version's
+/// when the request named one.
+fn copied_headers<S>(
+    ctx: &Ctx<'_, S>,
+    response: &mut actix_web::HttpResponseBuilder,
+    info: &ObjectInfo,
+    src_version: Option<&str>,
+) {
+    if ctx.versioning() != crate::store::Versioning::Unversioned {
+        response.insert_header(("x-amz-version-id", info.version_id.as_str()));
+    }
+    if let Some(id) = src_version {
+        response.insert_header(("x-amz-copy-source-version-id", id));
+    }
 }
 
 /// What a copy reads of its source: where it is, the source opened (its version fixed), and
@@ -262,6 +324,7 @@ async fn copy_through<S: ObjectStore>(
 struct CopyPlan<R> {
     src_bucket: String,
     src_key: String,
+    src_version: Option<String>,
     reader: R,
     meta: ObjectMeta,
     /// The store may copy the source as the destination's principal.
@@ -274,7 +337,13 @@ async fn copy_plan<S: ObjectStore>(
     metadata: Directive,
     tagging: Directive,
 ) -> Result<CopyPlan<S::Reader>, S3Error> {
-    let (src_bucket, src_key, reader, shareable) = open_source(ctx).await?;
+    let Source {
+        bucket: src_bucket,
+        key: src_key,
+        version_id: src_version,
+        reader,
+        shareable,
+    } = open_source(ctx).await?;
     let source = reader.info().clone();
     if sse_object::plain_size(&source) > MAX_PUT_SIZE {
         return Err(S3Error::new(
@@ -282,7 +351,8 @@ async fn copy_plan<S: ObjectStore>(
             format!("The specified copy source is larger than the maximum allowable size for a copy source: {MAX_PUT_SIZE}"),
         ));
     }
-    let onto_itself = src_bucket == ctx.bucket && src_key == ctx.key;
+    // Copying an older version onto its key restores it: that changes something.
+    let onto_itself = src_bucket == ctx.bucket && src_key == ctx.key && src_version.is_none();
     let changes_something = metadata == Directive::Replace
         || ctx.header("x-amz-storage-class").is_some()
         || ctx.header("x-amz-website-redirect-location").is_some()
@@ -312,7 +382,7 @@ async fn copy_plan<S: ObjectStore>(
         objmeta::set(&mut headers, objmeta::TAGGING, tags);
     }
     // x-amz-tagging counts only with REPLACE; the ACL never travels with a copy (as S3).
-    apply_request_documents(ctx, &mut headers, tagging == Directive::Replace)?;
+    apply_request_documents(ctx, &mut headers, tagging == Directive::Replace, false)?;
     let meta = ObjectMeta {
         etag: source.meta.etag.clone(),
         headers,
@@ -321,6 +391,7 @@ async fn copy_plan<S: ObjectStore>(
     Ok(CopyPlan {
         src_bucket,
         src_key,
+        src_version,
         reader,
         meta,
         shareable,
@@ -381,7 +452,9 @@ pub async fn upload_part_copy<S: ObjectStore>(
     number: u32,
 ) -> Result<HttpResponse, S3Error> {
     let target = part_target(ctx, id).await?;
-    let (_, _, reader, _) = open_source(ctx).await?;
+    let Source {
+        reader, version_id, ..
+    } = open_source(ctx).await?;
     let opened = sse_object::open(ctx, reader.info(), true)?;
     let size = sse_object::plain_size(reader.info());
     let range = match ctx.header("x-amz-copy-source-range") {
@@ -403,6 +476,7 @@ pub async fn upload_part_copy<S: ObjectStore>(
         stream: stream.map_err(S3Error::from).boxed_local(),
         length: Some(length),
         checksum: target.algorithm.map(Expected::computed),
+        content_md5: None,
     };
     let seal = target.keyed.as_ref().map(|k| (k, number));
     let (staged, digests) = stage_hashed(ctx, body, seal).await?;
@@ -442,7 +516,11 @@ pub async fn upload_part_copy<S: ObjectStore>(
     }
     w.close("CopyPartResult");
     let sealing = target.keyed.as_ref().map(|k| &k.sealing);
-    Ok(written_xml(ctx, w.finish(), sealing))
+    let mut response = written_xml(ctx, w.finish(), sealing);
+    if let Some(id) = version_id {
+        versions::insert_header(&mut response, "x-amz-copy-source-version-id", &id);
+    }
+    Ok(response)
 }
 
 #[cfg(test)]
@@ -452,18 +530,23 @@ mod tests {
     #[test]
     fn copy_sources() {
         let ok = |h: &str| parse_copy_source(h).unwrap();
-        assert_eq!(ok("bkt/a/b"), ("bkt".into(), "a/b".into()));
-        assert_eq!(ok("/bkt/a%20b%2Fc"), ("bkt".into(), "a b/c".into()));
+        assert_eq!(ok("bkt/a/b"), ("bkt".into(), "a/b".into(), None));
+        assert_eq!(ok("/bkt/a%20b%2Fc"), ("bkt".into(), "a b/c".into(), None));
         assert_eq!(
             ok("/bkt/k%3Fx?versionId=null"),
-            ("bkt".into(), "k?x".into())
+            ("bkt".into(), "k?x".into(), Some("null".into()))
         );
-        assert_eq!(ok("bkt/%E2%82%AC+"), ("bkt".into(), "€+".into()));
+        assert_eq!(
+            ok("bkt/k?versionId=abc"),
+            ("bkt".into(), "k".into(), Some("abc".into()))
+        );
+        assert_eq!(ok("bkt/%E2%82%AC+"), ("bkt".into(), "€+".into(), None));
         for bad in [
             "",
             "bkt",
             "/bkt/",
-            "bkt/k?versionId=abc",
+            "bkt/k?versionId=",
+            "bkt/k?versionId=a%20b",
             "bkt/k?x=y",
             "bkt/%zz",
         ] {
@@ -500,6 +583,7 @@ mod tests {
     #[test]
     fn copy_result_document() {
         let info = ObjectInfo {
+            version_id: crate::store::NULL_VERSION.to_owned(),
             key: "k".into(),
             size: 1,
             last_modified: std::time::UNIX_EPOCH,

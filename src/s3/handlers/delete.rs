@@ -9,6 +9,7 @@ use crate::s3::body::{RequestBody, MAX_XML_BODY};
 use crate::s3::conditional::DeletePreconditions;
 use crate::s3::error::S3Error;
 use crate::s3::router::MAX_KEY_LEN;
+use crate::s3::versioning::version_id_param;
 use crate::s3::xml::{self, XmlWriter};
 use crate::s3::Ctx;
 use crate::store::ObjectStore;
@@ -20,8 +21,16 @@ pub const MAX_DELETE_KEYS: usize = 1000;
 #[derive(Debug)]
 pub struct DeleteRequest {
     pub quiet: bool,
-    /// Each key with the conditions of its `Object` entry.
-    pub objects: Vec<(String, DeletePreconditions)>,
+    pub objects: Vec<DeleteEntry>,
+}
+
+/// One `Object` entry.
+#[derive(Debug)]
+pub struct DeleteEntry {
+    pub key: String,
+    /// `VersionId`: remove this version for good.
+    pub version_id: Option<String>,
+    pub conditions: DeletePreconditions,
 }
 
 /// The conditions of one `Object` entry: `ETag`, `LastModifiedTime` (ISO 8601) and `Size`
@@ -59,7 +68,12 @@ pub fn parse_request(body: &[u8]) -> Result<DeleteRequest, S3Error> {
     for object in xml::children(root, "Object") {
         let key = xml::child_text(object, "Key")
             .ok_or_else(|| xml::malformed("every Object has a Key"))?;
-        objects.push((key.to_string(), entry_conditions(object)?));
+        let version_id = xml::child_text(object, "VersionId").map(|v| v.trim().to_string());
+        objects.push(DeleteEntry {
+            key: key.to_string(),
+            version_id,
+            conditions: entry_conditions(object)?,
+        });
     }
     if objects.is_empty() || objects.len() > MAX_DELETE_KEYS {
         return Err(xml::malformed("a Delete names 1 to 1000 objects"));
@@ -78,22 +92,32 @@ pub async fn delete_objects<S: ObjectStore>(
 
     let mut w = XmlWriter::new();
     w.open_root("DeleteResult");
-    for (key, conditions) in &request.objects {
+    for entry in &request.objects {
+        let (key, version_id) = (&entry.key, entry.version_id.as_deref());
         let result = if key.is_empty() || key.len() > MAX_KEY_LEN {
             Err(S3Error::new(
                 crate::s3::error::S3ErrorCode::InvalidArgument,
                 "A key is 1 to 1024 bytes long",
             ))
-        } else if !ctx.access.may_delete(key) {
+        } else if !ctx.access.may_delete(key, version_id.is_some()) {
             Err(access_denied())
         } else {
-            delete_key(ctx, key, conditions).await
+            match version_id_param(version_id) {
+                Ok(version_id) => delete_key(ctx, key, version_id, &entry.conditions).await,
+                Err(e) => Err(e),
+            }
         };
         match result {
-            Ok(()) if request.quiet => {}
-            Ok(()) => {
+            Ok(_) if request.quiet => {}
+            Ok(deleted) => {
                 w.open("Deleted");
                 w.elem("Key", key);
+                w.elem_opt("VersionId", version_id);
+                if deleted.delete_marker {
+                    w.elem("DeleteMarker", "true");
+                    // The marker written (no VersionId asked) or the one removed (asked).
+                    w.elem_opt("DeleteMarkerVersionId", deleted.version_id.as_deref());
+                }
                 w.close("Deleted");
             }
             Err(e) => {
@@ -102,6 +126,7 @@ pub async fn delete_objects<S: ObjectStore>(
                 }
                 w.open("Error");
                 w.elem("Key", key);
+                w.elem_opt("VersionId", version_id);
                 w.elem("Code", e.code.as_str());
                 w.elem("Message", &e.message);
                 w.close("Error");
@@ -125,14 +150,16 @@ mod tests {
         )
         .unwrap();
         assert!(r.quiet);
-        let keys: Vec<&str> = r.objects.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = r.objects.iter().map(|o| o.key.as_str()).collect();
         assert_eq!(keys, vec!["a&b", "c"]);
+        assert_eq!(r.objects[0].version_id, None);
+        assert_eq!(r.objects[1].version_id.as_deref(), Some("null"));
         let r = parse_request(
             b"<Delete><Object><Key>k</Key><ETag>\"e\"</ETag><Size>3</Size>\
               <LastModifiedTime>1970-01-01T00:00:10.000Z</LastModifiedTime></Object></Delete>",
         )
         .unwrap();
-        let conditions = &r.objects[0].1;
+        let conditions = &r.objects[0].conditions;
         assert_eq!(conditions.if_match.as_deref(), Some("e"));
         assert_eq!(conditions.size, Some(3));
         assert!(conditions.last_modified.is_some());

@@ -86,7 +86,7 @@ pub async fn list_page<S: ObjectStore>(
 /// Where a marker (v1 marker, v2 start-after, versions key-marker) starts: at the beginning
 /// when empty, past the whole common prefix when the key is one, so a NextMarker that names
 /// a prefix does not list that prefix again.
-fn start_after_key(key: &str, prefix: &str, delimiter: &str) -> ListStart {
+pub(super) fn start_after_key(key: &str, prefix: &str, delimiter: &str) -> ListStart {
     if key.is_empty() {
         return ListStart::Beginning;
     }
@@ -104,12 +104,20 @@ fn check_listable<'a>(
     texts: impl IntoIterator<Item = &'a str>,
     page: &'a Page,
 ) -> Result<(), S3Error> {
+    let keys = page.objects.iter().map(|o| o.key.as_str());
+    let prefixes = page.common_prefixes.iter().map(String::as_str);
+    check_texts(url, texts.into_iter().chain(keys).chain(prefixes))
+}
+
+/// [`check_listable`] of any texts a listing shows.
+pub(super) fn check_texts<'a>(
+    url: bool,
+    texts: impl IntoIterator<Item = &'a str>,
+) -> Result<(), S3Error> {
     if url {
         return Ok(());
     }
-    let keys = page.objects.iter().map(|o| o.key.as_str());
-    let prefixes = page.common_prefixes.iter().map(String::as_str);
-    for text in texts.into_iter().chain(keys).chain(prefixes) {
+    for text in texts {
         if let Some(c) = xml::uncarried(text) {
             return Err(S3Error::new(
                 S3ErrorCode::InvalidArgument,
@@ -127,7 +135,7 @@ fn check_listable<'a>(
 }
 
 /// Writes a key-like value, URL-encoded when the client asked for `encoding-type=url`.
-fn key_elem(w: &mut XmlWriter, name: &str, value: &str, url: bool) {
+pub(super) fn key_elem(w: &mut XmlWriter, name: &str, value: &str, url: bool) {
     if url {
         w.elem(name, &percent_encode(value, true));
     } else {
@@ -200,66 +208,6 @@ pub async fn list_objects_v1<S: ObjectStore>(
     }
     write_entries(ctx, &mut w, &page, url, true);
     w.close("ListBucketResult");
-    Ok(xml_response(w.finish()))
-}
-
-/// ListObjectVersions on our unversioned buckets: every object once, as its `null` version,
-/// the latest; paging by key-marker (the version-id-marker can only be `null`).
-pub async fn list_object_versions<S: ObjectStore>(
-    ctx: &Ctx<'_, S>,
-    list: ListParams<'_>,
-    key_marker: &str,
-    version_marker: &str,
-) -> Result<HttpResponse, S3Error> {
-    let ListParams {
-        prefix,
-        delimiter,
-        url,
-        max_keys,
-    } = list;
-    let start = start_after_key(key_marker, prefix, delimiter);
-    let page = list_page(ctx, prefix, delimiter, start, max_keys, true).await?;
-    check_listable(url, [prefix, delimiter, key_marker], &page)?;
-
-    let mut w = XmlWriter::new();
-    w.open_root("ListVersionsResult");
-    w.elem("Name", &ctx.bucket);
-    key_elem(&mut w, "Prefix", prefix, url);
-    key_elem(&mut w, "KeyMarker", key_marker, url);
-    w.elem("VersionIdMarker", version_marker);
-    if let Some(ListStart::After(key) | ListStart::AfterPrefix(key)) = &page.next {
-        key_elem(&mut w, "NextKeyMarker", key, url);
-        w.elem("NextVersionIdMarker", "null");
-    }
-    w.elem("MaxKeys", &max_keys.to_string());
-    if !delimiter.is_empty() {
-        key_elem(&mut w, "Delimiter", delimiter, url);
-    }
-    w.elem(
-        "IsTruncated",
-        if page.next.is_some() { "true" } else { "false" },
-    );
-    if url {
-        w.elem("EncodingType", "url");
-    }
-    for object in &page.objects {
-        w.open("Version");
-        key_elem(&mut w, "Key", &object.key, url);
-        w.elem("VersionId", "null");
-        w.elem("IsLatest", "true");
-        w.elem("LastModified", &iso8601(object.last_modified));
-        w.elem("ETag", &quoted(&object.etag));
-        w.elem("Size", &object.size.to_string());
-        object_owner(ctx, object).write_owner(&mut w);
-        w.elem("StorageClass", "STANDARD");
-        w.close("Version");
-    }
-    for cp in &page.common_prefixes {
-        w.open("CommonPrefixes");
-        key_elem(&mut w, "Prefix", cp, url);
-        w.close("CommonPrefixes");
-    }
-    w.close("ListVersionsResult");
     Ok(xml_response(w.finish()))
 }
 
@@ -396,7 +344,15 @@ mod paging_tests {
                 size: None,
             };
             store
-                .commit_object(&who, "bkt", key, staged, meta, WriteCondition::None)
+                .commit_object(
+                    &who,
+                    "bkt",
+                    key,
+                    staged,
+                    meta,
+                    WriteCondition::None,
+                    crate::store::Versioning::Unversioned,
+                )
                 .await
                 .unwrap();
         }

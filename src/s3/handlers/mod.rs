@@ -11,9 +11,12 @@ mod delete;
 mod encryption;
 pub mod lifecycle;
 mod list;
+mod list_versions;
 mod multipart;
 mod object;
+mod object_lock;
 pub mod post;
+mod versions;
 
 /// The pure parsers of request bodies and headers, reachable from the fuzz targets (fuzz/).
 pub mod parsers {
@@ -70,7 +73,10 @@ pub async fn run<S: ObjectStore>(
             list,
             key_marker,
             version_id_marker,
-        } => return list::list_object_versions(ctx, list, key_marker, version_id_marker).await,
+        } => {
+            return list_versions::list_object_versions(ctx, list, key_marker, version_id_marker)
+                .await
+        }
         Endpoint::ListBuckets(params) => return bucket::list_buckets(ctx, params).await,
         Endpoint::GetObject(params) => return object::get_object(ctx, params, true).await,
         Endpoint::HeadObject(params) => return object::get_object(ctx, params, false).await,
@@ -104,6 +110,7 @@ pub async fn run<S: ObjectStore>(
         Operation::PutObjectTagging => config::put_object_tagging(ctx, body).await,
         Operation::DeleteObjectTagging => config::delete_object_tagging(ctx).await,
         Operation::GetBucketVersioning => config::get_bucket_versioning(ctx).await,
+        Operation::PutBucketVersioning => config::put_bucket_versioning(ctx, body).await,
         Operation::BucketConfig("GetBucketEncryption") => encryption::get(ctx).await,
         Operation::BucketConfig("PutBucketEncryption") => encryption::put(ctx, body).await,
         Operation::BucketConfig("DeleteBucketEncryption") => encryption::delete(ctx).await,
@@ -134,11 +141,11 @@ pub async fn run<S: ObjectStore>(
             access_config::get_policy_status(ctx).await
         }
         Operation::BucketConfig(name) => config::bucket_config(ctx, name).await,
+        Operation::ObjectLock(name) => object_lock::run(ctx, name, body).await,
         Operation::Unsupported("GetObjectTorrent") => object::get_object_torrent(ctx).await,
-        Operation::PutBucketVersioning
-        | Operation::PostObject
-        | Operation::CorsPreflight
-        | Operation::Unsupported(_) => Err(S3Error::not_implemented(operation.name())),
+        Operation::PostObject | Operation::CorsPreflight | Operation::Unsupported(_) => {
+            Err(S3Error::not_implemented(operation.name()))
+        }
         // Endpoint::parse gives these their parameters: never `Endpoint::Other`.
         Operation::ListBuckets
         | Operation::UploadPart

@@ -42,7 +42,7 @@ pub fn upload_error(id: &str) -> impl Fn(StoreError) -> S3Error + '_ {
 pub async fn create<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
     check_write_options(ctx.req.headers())?;
     let mut headers = meta_headers(ctx)?;
-    apply_request_documents(ctx, &mut headers, true)?;
+    apply_request_documents(ctx, &mut headers, true, false)?;
     let wanted = sse_object::wanted(ctx, &ctx.header_fn()).await?;
     let keyed = sse_object::begin(ctx, &wanted)?;
     let sealing = keyed.map(|k| k.sealing);
@@ -361,6 +361,7 @@ pub async fn complete<S: ObjectStore>(
             &requested,
             meta,
             condition,
+            ctx.versioning(),
         )
         .await
         .map_err(condition_conflict)?;
@@ -372,6 +373,7 @@ pub async fn complete<S: ObjectStore>(
         let name = actix_web::http::header::HeaderName::from_static("x-amz-expiration");
         response.headers_mut().insert(name, value);
     }
+    super::versions::add_version_header(ctx, &mut response, &info.version_id);
     Ok(response)
 }
 
@@ -501,9 +503,15 @@ async fn repeated_completion<S: ObjectStore>(
     if record.parts_digest != part_list_digest(requested) {
         return Err(no_such_upload());
     }
-    match ctx.store.open_object(&ctx.who, &ctx.bucket, &ctx.key).await {
+    match ctx
+        .store
+        .open_object(&ctx.who, &ctx.bucket, &ctx.key, None)
+        .await
+    {
         Ok(reader) if reader.info().meta.etag == record.etag => Ok(reader.info().meta.clone()),
-        Ok(_) | Err(StoreError::NoSuchKey) => Err(no_such_upload()),
+        Ok(_) | Err(StoreError::NoSuchKey | StoreError::DeleteMarker { .. }) => {
+            Err(no_such_upload())
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -4,10 +4,9 @@ use actix_web::body::SizedStream;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, HttpResponseBuilder};
-use base64::Engine;
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::quoted;
+use super::{object_lock, quoted, versions};
 use crate::encoding::hex;
 use crate::s3::access::access_denied;
 use crate::s3::acl;
@@ -25,7 +24,8 @@ use crate::s3::sse::sealing::{self, Keyed, Sealing};
 use crate::s3::Ctx;
 use crate::s3::{objmeta, range, tagging};
 use crate::store::{
-    ByteRange, ObjectInfo, ObjectMeta, ObjectReader, ObjectStore, StoreError, WriteCondition,
+    ByteRange, Deleted, ObjectInfo, ObjectMeta, ObjectReader, ObjectStore, StoreError, Versioning,
+    WriteCondition,
 };
 use crate::time::http_date;
 
@@ -107,8 +107,8 @@ impl WriteOptions for HeaderMap {
 
 /// Refuses write options this server cannot honour (PutObject, CreateMultipartUpload,
 /// CopyObject, POST Object) instead of storing the object without what the client asked for:
-/// object-lock retention it does not enforce, an unknown storage class. (Encryption options
-/// are read by `sse::request`.)
+/// an unknown storage class. (Encryption options are read by `sse::request`, object lock
+/// options by `handlers::object_lock`.)
 pub fn check_write_options(options: &impl WriteOptions) -> Result<(), S3Error> {
     if let Some(class) = options.option("x-amz-storage-class") {
         if ARCHIVE_STORAGE_CLASSES.contains(&class) {
@@ -124,29 +124,28 @@ pub fn check_write_options(options: &impl WriteOptions) -> Result<(), S3Error> {
             ));
         }
     }
-    let object_lock = [
-        "x-amz-object-lock-mode",
-        "x-amz-object-lock-retain-until-date",
-        "x-amz-object-lock-legal-hold",
-    ]
-    .iter()
-    .any(|name| options.option(name).is_some());
-    if object_lock {
-        return Err(S3Error::new(
-            S3ErrorCode::InvalidRequest,
-            "Bucket is missing Object Lock Configuration",
-        ));
-    }
     Ok(())
 }
 
 /// Adds the internal documents a write request asks for with `x-amz-tagging` and `x-amz-acl`
-/// (PutObject, CreateMultipartUpload, CopyObject) to `headers`.
+/// (PutObject, CreateMultipartUpload, CopyObject) to `headers`, and the object lock it asks
+/// for or the bucket gives by default (never one copied from a source). `with_body`: the
+/// request carries the object's data (PutObject), so a lock needs a digest of it.
 pub fn apply_request_documents<S>(
     ctx: &Ctx<'_, S>,
     headers: &mut Vec<(String, String)>,
     tags: bool,
+    with_body: bool,
 ) -> Result<(), S3Error> {
+    let has_digest = !with_body
+        || ctx.header("content-md5").is_some()
+        || ctx
+            .req
+            .headers()
+            .keys()
+            .any(|name| name.as_str().starts_with("x-amz-checksum-"));
+    let lock = object_lock::lock_for_write(ctx, |name| ctx.header(name), has_digest)?;
+    lock.unwrap_or_default().store(headers);
     if tags {
         if let Some(value) = ctx.header("x-amz-tagging") {
             let set = tagging::parse_header(value)?;
@@ -161,16 +160,22 @@ pub fn apply_request_documents<S>(
     Ok(())
 }
 
-/// Opens the request's object and finishes the access decision with it (its owner, ACL and
-/// tags). A missing key is NoSuchKey only to those who may list the bucket.
+/// Opens the request's object (the version its `versionId` names, else the latest) and
+/// finishes the access decision with it (its owner, ACL and tags). A missing key is NoSuchKey
+/// only to those who may list the bucket.
 pub async fn open_readable<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<S::Reader, S3Error> {
-    match ctx.store.open_object(&ctx.who, &ctx.bucket, &ctx.key).await {
+    let version_id = versions::requested(ctx)?;
+    let opened = ctx
+        .store
+        .open_object(&ctx.who, &ctx.bucket, &ctx.key, version_id)
+        .await;
+    match opened {
         Ok(reader) => {
             ctx.access.check_object(&reader.info().meta)?;
             Ok(reader)
         }
         Err(StoreError::NoSuchKey) if !ctx.access.can_list => Err(access_denied()),
-        Err(e) => Err(S3Error::from(e).with_detail("Key", ctx.key.clone())),
+        Err(e) => Err(versions::read_error(e, version_id).with_detail("Key", ctx.key.clone())),
     }
 }
 
@@ -188,14 +193,19 @@ pub async fn write_condition<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<WriteCo
         .map_err(|e| e.with_detail("Key", ctx.key.clone()))
 }
 
-/// The object stored at `key` now, if any.
+/// The object stored at `key` now, if any (a key whose latest version is a delete marker
+/// has none).
 pub async fn current_object<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     key: &str,
 ) -> Result<Option<ObjectInfo>, S3Error> {
-    match ctx.store.open_object(&ctx.who, &ctx.bucket, key).await {
+    match ctx
+        .store
+        .open_object(&ctx.who, &ctx.bucket, key, None)
+        .await
+    {
         Ok(reader) => Ok(Some(reader.info().clone())),
-        Err(StoreError::NoSuchKey) => Ok(None),
+        Err(StoreError::NoSuchKey | StoreError::DeleteMarker { .. }) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
@@ -215,19 +225,7 @@ pub fn condition_conflict(e: StoreError) -> S3Error {
 
 /// The Content-MD5 header decoded, if sent.
 pub(super) fn content_md5<S>(ctx: &Ctx<'_, S>) -> Result<Option<[u8; 16]>, S3Error> {
-    let Some(value) = ctx.header("content-md5") else {
-        return Ok(None);
-    };
-    let invalid = || {
-        S3Error::new(
-            S3ErrorCode::InvalidDigest,
-            "The Content-MD5 you specified is not valid.",
-        )
-    };
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .map_err(|_| invalid())?;
-    bytes.try_into().map(Some).map_err(|_| invalid())
+    crate::s3::body::parse_content_md5(ctx.header("content-md5"))
 }
 
 /// A body the store has made durable, with what the S3 layer computed of it.
@@ -345,7 +343,7 @@ pub async fn put_object<S: ObjectStore>(
 ) -> Result<HttpResponse, S3Error> {
     check_write_options(ctx.req.headers())?;
     let mut headers = meta_headers(ctx)?;
-    apply_request_documents(ctx, &mut headers, true)?;
+    apply_request_documents(ctx, &mut headers, true, true)?;
     let wanted = sse_object::wanted(ctx, &ctx.header_fn()).await?;
     let keyed = sse_object::begin(ctx, &wanted)?;
     let condition = write_condition(ctx).await?;
@@ -372,10 +370,12 @@ pub async fn put_object<S: ObjectStore>(
             body.staged,
             meta,
             condition,
+            ctx.versioning(),
         )
         .await
         .map_err(condition_conflict)?;
     super::lifecycle::add_expiration(ctx, &info, &mut response);
+    versions::version_header(ctx, &mut response, &info.version_id);
     Ok(response
         .insert_header(("ETag", quoted(&info.meta.etag)))
         .finish())
@@ -397,27 +397,61 @@ pub fn sealed_meta<S: ObjectStore>(
 }
 
 /// DeleteObject, with the conditions of the DeleteObject page (`If-Match`,
-/// `x-amz-if-match-last-modified-time`, `x-amz-if-match-size`).
+/// `x-amz-if-match-last-modified-time`, `x-amz-if-match-size`); with `versionId`, removes
+/// that version for good.
 pub async fn delete_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
     let conditions = DeletePreconditions::from_headers(
         ctx.header("if-match"),
         ctx.header("x-amz-if-match-last-modified-time"),
         ctx.header("x-amz-if-match-size"),
     )?;
-    delete_key(ctx, &ctx.key, &conditions)
+    let version_id = versions::requested(ctx)?;
+    let deleted = delete_key(ctx, &ctx.key, version_id, &conditions)
         .await
         .map_err(|e| e.with_detail("Key", ctx.key.clone()))?;
-    Ok(HttpResponse::NoContent().finish())
+    let mut response = HttpResponse::NoContent();
+    versions::deleted_headers(&mut response, &deleted);
+    Ok(response.finish())
 }
 
-/// Deletes `key` if `conditions` hold (DeleteObject, and each entry of DeleteObjects).
+/// Deletes `key` (or its version `version_id`) if `conditions` hold (DeleteObject, and each
+/// entry of DeleteObjects). In a versioned bucket a delete without a version writes a delete
+/// marker.
 pub async fn delete_key<S: ObjectStore>(
     ctx: &Ctx<'_, S>,
     key: &str,
+    version_id: Option<&str>,
     conditions: &DeletePreconditions,
-) -> Result<(), S3Error> {
-    if *conditions == DeletePreconditions::default() {
-        return Ok(ctx.store.delete_object(&ctx.who, &ctx.bucket, key).await?);
+) -> Result<Deleted, S3Error> {
+    if let Some(id) = version_id {
+        object_lock::check_version_delete(ctx, key, id).await?;
+        return Ok(ctx
+            .store
+            .delete_version(&ctx.who, &ctx.bucket, key, id)
+            .await?);
+    }
+    let versioning = ctx.versioning();
+    let unconditional = *conditions == DeletePreconditions::default();
+    if unconditional || versioning != Versioning::Unversioned {
+        if !unconditional {
+            // A marker hides the object whatever it is: the conditions are checked against
+            // the latest version as the request starts.
+            let current = current_object(ctx, key).await?;
+            let now = current.as_ref().map(|i| {
+                (
+                    i.meta.etag.as_str(),
+                    i.last_modified,
+                    sse_object::plain_size(i),
+                )
+            });
+            if conditions.evaluate(now)? == DeleteOutcome::Missing {
+                return Ok(versions::NOTHING_DELETED);
+            }
+        }
+        return Ok(ctx
+            .store
+            .delete_object(&ctx.who, &ctx.bucket, key, versioning)
+            .await?);
     }
     let current = current_object(ctx, key).await?;
     let now = current.as_ref().map(|i| {
@@ -428,11 +462,12 @@ pub async fn delete_key<S: ObjectStore>(
         )
     });
     match conditions.evaluate(now)? {
-        DeleteOutcome::Missing => Ok(()),
+        DeleteOutcome::Missing => Ok(versions::NOTHING_DELETED),
         DeleteOutcome::IfEtag(etag) => ctx
             .store
             .delete_object_if_etag(&ctx.who, &ctx.bucket, key, &etag)
             .await
+            .map(|()| versions::NOTHING_DELETED)
             .map_err(condition_conflict),
     }
 }
@@ -508,7 +543,6 @@ fn object_headers<S: ObjectStore>(
     builder: &mut HttpResponseBuilder,
     info: &ObjectInfo,
     opened: Option<&Opened>,
-    null_version: bool,
 ) {
     builder.insert_header(("ETag", quoted(&info.meta.etag)));
     match opened {
@@ -528,9 +562,7 @@ fn object_headers<S: ObjectStore>(
         let count = tagging::decode(tags).len();
         builder.insert_header(("x-amz-tagging-count", count.to_string()));
     }
-    if null_version {
-        builder.insert_header(("x-amz-version-id", "null"));
-    }
+    versions::version_header(ctx, builder, &info.version_id);
     super::lifecycle::add_expiration(ctx, info, builder);
     for (param, header) in RESPONSE_OVERRIDES {
         if let Some(value) = ctx.query.get(param) {
@@ -601,13 +633,7 @@ pub async fn get_object<S: ObjectStore>(
         }
         None => HttpResponse::Ok(),
     };
-    object_headers(
-        ctx,
-        &mut builder,
-        &info,
-        opened.as_ref(),
-        params.null_version,
-    );
+    object_headers(ctx, &mut builder, &info, opened.as_ref());
     // The stored checksum describes the whole object only.
     let whole_object = byte_range.is_none_or(|r| r.first == 0 && r.last + 1 == size);
     if whole_object && checksum_mode_enabled(ctx) {

@@ -21,6 +21,7 @@ use crate::s3::checksum::Expected;
 use crate::s3::error::{S3Error, S3ErrorCode};
 use crate::s3::form::{self, FormReader, MAX_FIELDS_SIZE};
 use crate::s3::identity::Identity;
+use crate::s3::object_lock;
 use crate::s3::objmeta;
 use crate::s3::post_policy::PostPolicy;
 use crate::s3::router::{percent_encode, MAX_KEY_LEN};
@@ -33,7 +34,7 @@ use crate::s3::sse::state::SseState;
 use crate::s3::tagging::{self, MAX_OBJECT_TAGS};
 use crate::s3::xml::XmlWriter;
 use crate::s3::S3Config;
-use crate::store::{ObjectMeta, ObjectStore, User, WriteCondition};
+use crate::store::{ObjectMeta, ObjectStore, User, Versioning, WriteCondition};
 
 /// Form fields kept as object headers (besides `x-amz-meta-*`).
 const STORED_FIELDS: &[&str] = &[
@@ -293,6 +294,9 @@ pub async fn post_object<S: ObjectStore>(
     let (acl, owner) = access.new_object_documents(requested_acl)?;
     objmeta::set(&mut headers, objmeta::ACL, acl);
     objmeta::set(&mut headers, objmeta::OWNER, owner);
+    let lock_config = access.rules().and_then(|r| r.object_lock.as_ref());
+    let lock = object_lock::lock_for_write(|name| fields.get(name), lock_config, facts.now)?;
+    lock.unwrap_or_default().store(&mut headers);
     if let Some(document) = fields.get("tagging") {
         let tags = tagging::parse_xml(document.as_bytes(), MAX_OBJECT_TAGS)?;
         objmeta::set(
@@ -309,6 +313,7 @@ pub async fn post_object<S: ObjectStore>(
         stream: reader.into_file_stream(),
         length: None,
         checksum,
+        content_md5: None,
     }
     .with_default_checksum();
     let (stream, digest) = file_body.into_hashed();
@@ -344,7 +349,17 @@ pub async fn post_object<S: ObjectStore>(
         size: keyed.as_ref().map(|_| size),
     };
     let info = store
-        .commit_object(&who, bucket, &key, staged, meta, WriteCondition::None)
+        .commit_object(
+            &who,
+            bucket,
+            &key,
+            staged,
+            meta,
+            WriteCondition::None,
+            access
+                .rules()
+                .map_or(Versioning::Unversioned, |r| r.versioning),
+        )
         .await?;
     let etag = quoted(&info.meta.etag);
     let location = format!("/{bucket}/{}", percent_encode(&key, true));

@@ -4,6 +4,7 @@
 use super::token::decode_token;
 use super::{Operation, Query};
 use crate::s3::error::{S3Error, S3ErrorCode};
+use crate::s3::versioning::version_id_param;
 use crate::store::ListStart;
 
 /// Part numbers run from 1 to this (as S3).
@@ -47,7 +48,7 @@ pub enum Endpoint<'q> {
     ListObjectVersions {
         list: ListParams<'q>,
         key_marker: &'q str,
-        /// Empty or `null`, the only version our buckets hold.
+        /// Empty, or a version id (checked only for its form here).
         version_id_marker: &'q str,
     },
     ListBuckets(ListBucketsParams<'q>),
@@ -83,8 +84,9 @@ pub struct ListBucketsParams<'q> {
 /// GetObject and HeadObject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GetParams {
-    /// `versionId=null` was asked for: the answer names the version.
-    pub null_version: bool,
+    /// A `versionId` was asked for: the answer names the version even in an unversioned
+    /// bucket.
+    pub names_version: bool,
     /// `partNumber`: only this part of a multipart object.
     pub part_number: Option<usize>,
 }
@@ -157,13 +159,20 @@ impl<'q> Endpoint<'q> {
             Operation::ListObjectVersions => {
                 let key_marker = query.get("key-marker").unwrap_or("");
                 let version_id_marker = query.get("version-id-marker").unwrap_or("");
-                if !version_id_marker.is_empty() && version_id_marker != "null" {
-                    return Err(S3Error::new(
-                        S3ErrorCode::InvalidArgument,
-                        "Invalid version id specified",
-                    )
-                    .with_detail("ArgumentName", "version-id-marker")
-                    .with_detail("ArgumentValue", version_id_marker));
+                if !version_id_marker.is_empty() {
+                    if key_marker.is_empty() {
+                        return Err(S3Error::new(
+                            S3ErrorCode::InvalidArgument,
+                            "A version-id marker cannot be specified without a key marker.",
+                        )
+                        .with_detail("ArgumentName", "version-id-marker")
+                        .with_detail("ArgumentValue", version_id_marker));
+                    }
+                    version_id_param(Some(version_id_marker)).map_err(|_| {
+                        S3Error::new(S3ErrorCode::InvalidArgument, "Invalid version id specified")
+                            .with_detail("ArgumentName", "version-id-marker")
+                            .with_detail("ArgumentValue", version_id_marker)
+                    })?;
                 }
                 Endpoint::ListObjectVersions {
                     list: ListParams::parse(query)?,
@@ -231,17 +240,10 @@ impl<'q> Endpoint<'q> {
     }
 }
 
-/// Only the `null` version exists in our unversioned buckets.
+/// A `versionId` of a form no backend makes is refused before anything is read
+/// ([`version_id_param`]); the handler asks the store for the one it names.
 pub fn check_version_id(query: &Query) -> Result<(), S3Error> {
-    match query.get("versionId") {
-        None | Some("null") => Ok(()),
-        Some(other) => Err(S3Error::new(
-            S3ErrorCode::InvalidArgument,
-            "Invalid version id specified",
-        )
-        .with_detail("ArgumentName", "versionId")
-        .with_detail("ArgumentValue", other)),
-    }
+    version_id_param(query.get("versionId")).map(|_| ())
 }
 
 impl<'q> ListBucketsParams<'q> {
@@ -302,7 +304,7 @@ impl GetParams {
             },
         };
         Ok(GetParams {
-            null_version: query.get("versionId").is_some(),
+            names_version: query.get("versionId").is_some(),
             part_number,
         })
     }

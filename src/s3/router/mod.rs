@@ -71,6 +71,9 @@ pub enum Operation {
     /// GET answers the AWS "no such configuration" error or the documented empty answer and
     /// PUT is NotImplemented.
     BucketConfig(&'static str),
+    /// Object Lock: the bucket's configuration, a version's retention and legal hold
+    /// (`handlers::object_lock`).
+    ObjectLock(&'static str),
     Unsupported(&'static str),
 }
 
@@ -119,7 +122,9 @@ impl Operation {
             Operation::ListObjectVersions => "ListObjectVersions",
             Operation::CorsPreflight => "PreflightRequest",
             Operation::PostObject => "PostObject",
-            Operation::BucketConfig(name) | Operation::Unsupported(name) => name,
+            Operation::BucketConfig(name)
+            | Operation::ObjectLock(name)
+            | Operation::Unsupported(name) => name,
         }
     }
 
@@ -407,6 +412,12 @@ fn named(name: &'static str) -> Operation {
         "GetBucketVersioning" => Operation::GetBucketVersioning,
         "PutBucketVersioning" => Operation::PutBucketVersioning,
         "ListObjectVersions" => Operation::ListObjectVersions,
+        "GetObjectLockConfiguration"
+        | "PutObjectLockConfiguration"
+        | "GetObjectRetention"
+        | "PutObjectRetention"
+        | "GetObjectLegalHold"
+        | "PutObjectLegalHold" => Operation::ObjectLock(name),
         _ if BUCKET_CONFIGS.contains(&name) => Operation::BucketConfig(name),
         _ => Operation::Unsupported(name),
     }
@@ -427,8 +438,6 @@ pub const BUCKET_CONFIGS: &[&str] = &[
     "PutBucketLogging",
     "GetBucketNotificationConfiguration",
     "PutBucketNotificationConfiguration",
-    "GetObjectLockConfiguration",
-    "PutObjectLockConfiguration",
     "GetBucketOwnershipControls",
     "PutBucketOwnershipControls",
     "DeleteBucketOwnershipControls",

@@ -315,14 +315,21 @@ fn list_parameters() {
     assert_eq!(e.message, "The continuation token provided is incorrect");
     let e = endpoint_error(
         Operation::ListObjectVersions,
-        "version-id-marker=v1&max-keys=x",
+        "key-marker=k&version-id-marker=a%2Fb&max-keys=x",
     );
     assert_eq!(e.message, "Invalid version id specified");
-    assert!(Endpoint::parse(
-        Operation::ListObjectVersions,
-        &Query::parse("version-id-marker=null").unwrap()
-    )
-    .is_ok());
+    let e = endpoint_error(Operation::ListObjectVersions, "version-id-marker=v1");
+    assert_eq!(
+        e.message,
+        "A version-id marker cannot be specified without a key marker."
+    );
+    for query in [
+        "key-marker=k&version-id-marker=null",
+        "key-marker=k&version-id-marker=v1",
+    ] {
+        let query = Query::parse(query).unwrap();
+        assert!(Endpoint::parse(Operation::ListObjectVersions, &query).is_ok());
+    }
 }
 
 #[test]
@@ -331,12 +338,12 @@ fn object_parameters() {
     assert_eq!(
         Endpoint::parse(Operation::HeadObject, &query).unwrap(),
         Endpoint::HeadObject(GetParams {
-            null_version: true,
+            names_version: true,
             part_number: Some(2)
         })
     );
     // The version is checked before the part number.
-    let e = endpoint_error(Operation::GetObject, "versionId=v2&partNumber=0");
+    let e = endpoint_error(Operation::GetObject, "versionId=a%2Fb&partNumber=0");
     assert_eq!(e.message, "Invalid version id specified");
     let e = endpoint_error(Operation::GetObject, "partNumber=10001");
     assert_eq!(
@@ -353,11 +360,13 @@ fn object_parameters() {
         Operation::GetObjectAttributes,
     ] {
         assert_eq!(
-            endpoint_error(op, "versionId=v2").code,
+            endpoint_error(op, "versionId=").code,
             S3ErrorCode::InvalidArgument
         );
-        let query = Query::parse("versionId=null").unwrap();
-        assert_eq!(Endpoint::parse(op, &query).unwrap(), Endpoint::Other(op));
+        for id in ["null", "0123456789abcdef0123456789abcdef"] {
+            let query = Query::parse(&format!("versionId={id}")).unwrap();
+            assert_eq!(Endpoint::parse(op, &query).unwrap(), Endpoint::Other(op));
+        }
     }
     // Put requests check the version after reading their document, in the handler.
     let query = Query::parse("versionId=v2").unwrap();

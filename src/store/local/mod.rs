@@ -36,6 +36,8 @@ mod sealing;
 mod staging;
 mod state;
 mod users;
+mod version_rows;
+mod versions;
 mod writer;
 
 pub use error::LocalError;

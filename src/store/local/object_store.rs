@@ -6,20 +6,22 @@ use rusqlite::Connection;
 
 use super::blocks::random_hex;
 use super::index::completed::NewCompletion;
-use super::index::objects::{check_condition, existing_object, ExistingObject, NewObject};
+use super::index::objects::{check_condition, existing_object, NewObject};
 use super::index::uploads::{check_upload, NewPart, PartLookup};
 use super::index::{
     self, buckets::check_owned_by, buckets::check_owner, decode_blocks, encode_blocks, from_ms,
     headers_to_json, key_from_db, meta_from_db, now_ms, size_from_db, size_to_db,
 };
-use super::reader::{locate_blocks, Body, LocalReader, ReaderTicket};
+use super::reader::{read_object, LocalReader, ReaderTicket, IN_PLACE_BLOCKS};
 use super::staging::{self, LocalStaged};
+use super::version_rows::{self, new_version_id};
 use super::writer::Tx;
-use super::{state, LocalStore, Shared};
+use super::{state, LocalStore};
 use crate::store::{
     part_list_digest, AbortedUpload, BodyStream, BucketDocuments, BucketInfo, CompletedUpload,
-    CopySource, ListStart, ObjectInfo, ObjectMeta, ObjectStore, ObjectSummary, PartInfo, Principal,
-    Staged, StoreError, UploadInfo, User, WriteCondition, COMPLETED_UPLOAD_KEPT,
+    CopySource, Deleted, ListStart, ObjectInfo, ObjectMeta, ObjectStore, ObjectSummary, PartInfo,
+    Principal, Staged, StoreError, UploadInfo, User, VersionStart, VersionSummary, Versioning,
+    WriteCondition, COMPLETED_UPLOAD_KEPT, NULL_VERSION,
 };
 
 fn user_name(who: &Principal) -> Result<&str, StoreError> {
@@ -62,20 +64,27 @@ fn upload_info(
     })
 }
 
-/// Writes `key`'s row in place of `existing`, whose blocks lose the references it held (the
-/// caller has referenced the new blocks first, so shared blocks never reach 0). Returns the
-/// modification time written.
-fn replace_object_row(
+/// Writes `key`'s new current row (its version id and number filled in here), after making
+/// way as `versioning` says: the current row either loses its blocks (it is overwritten) or
+/// becomes a noncurrent version. The caller has referenced the new blocks first, so blocks
+/// both share never reach 0. Returns the modification time and the version id written.
+fn write_current_row(
     tx: &mut Tx<'_>,
-    existing: Option<&ExistingObject>,
+    versioning: Versioning,
+    fresh: &str,
     row: NewObject<'_>,
-) -> Result<i64, StoreError> {
-    if let Some(old) = existing.and_then(|e| e.blocks.as_deref()) {
-        tx.release(&decode_blocks(old)?)?;
-    }
+) -> Result<(i64, String), StoreError> {
+    version_rows::retire_for_write(tx, row.bucket, row.key, versioning)?;
+    let seq = index::versions::next_seq(tx.conn, row.bucket, row.key)?;
+    let id = new_version_id(versioning, seq, fresh);
+    let row = NewObject {
+        version_id: id.as_deref(),
+        seq,
+        ..row
+    };
     let mtime = now_ms();
     index::objects::replace(tx.conn, &row, mtime)?;
-    Ok(mtime)
+    Ok((mtime, id.unwrap_or_else(|| NULL_VERSION.to_owned())))
 }
 
 impl ObjectStore for LocalStore {
@@ -141,7 +150,9 @@ impl ObjectStore for LocalStore {
         self.writer
             .run(None, move |tx| {
                 check_owner(tx.conn, &who, &bucket)?;
-                if index::objects::any_in_bucket(tx.conn, &bucket)? {
+                if index::objects::any_in_bucket(tx.conn, &bucket)?
+                    || index::versions::any_in_bucket(tx.conn, &bucket)?
+                {
                     return Err(StoreError::BucketNotEmpty);
                 }
                 for upload_id in index::uploads::ids_in_bucket(tx.conn, &bucket)? {
@@ -204,8 +215,10 @@ impl ObjectStore for LocalStore {
         data: LocalStaged,
         meta: ObjectMeta,
         condition: WriteCondition,
+        versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
         let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let fresh = self.fresh_version_id()?;
         let size = data.size();
         let db_size = size_to_db(size)?;
         let headers_json = headers_to_json(&meta)?;
@@ -232,9 +245,10 @@ impl ObjectStore for LocalStore {
                     }
                     None => None,
                 };
-                let mtime = replace_object_row(
+                let (mtime, version_id) = write_current_row(
                     tx,
-                    existing.as_ref(),
+                    versioning,
+                    &fresh,
                     NewObject {
                         bucket: &bucket,
                         key: &key,
@@ -244,9 +258,12 @@ impl ObjectStore for LocalStore {
                         inline: inline.as_deref(),
                         blocks: encoded.as_deref(),
                         reported_size,
+                        version_id: None,
+                        seq: 0,
                     },
                 )?;
                 Ok(ObjectInfo {
+                    version_id,
                     key,
                     size,
                     last_modified: from_ms(mtime),
@@ -261,11 +278,13 @@ impl ObjectStore for LocalStore {
         who: &Principal,
         bucket: &str,
         key: &str,
+        version_id: Option<&str>,
     ) -> Result<LocalReader, StoreError> {
         // Registered before the index read: the blocks it finds stay until the ticket drops.
         let ticket = ReaderTicket::new(&self.shared);
         let in_place = self.read_here(|conn| {
-            read_object(conn, &self.shared, who, bucket, key, Some(IN_PLACE_BLOCKS))
+            let at = (bucket, key, version_id);
+            read_object(conn, &self.shared, who, at, Some(IN_PLACE_BLOCKS))
         })?;
         let (info, body) = match in_place {
             Some(found) => found,
@@ -273,9 +292,13 @@ impl ObjectStore for LocalStore {
             None => {
                 let shared = self.shared.clone();
                 let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
-                self.read(move |conn| read_object(conn, &shared, &who, &bucket, &key, None))
-                    .await?
-                    .ok_or_else(|| StoreError::Internal("object read without a limit".into()))?
+                let version_id = version_id.map(str::to_owned);
+                self.read(move |conn| {
+                    let at = (bucket.as_str(), key.as_str(), version_id.as_deref());
+                    read_object(conn, &shared, &who, at, None)
+                })
+                .await?
+                .ok_or_else(|| StoreError::Internal("object read without a limit".into()))?
             }
         };
         Ok(LocalReader { info, body, ticket })
@@ -286,19 +309,44 @@ impl ObjectStore for LocalStore {
         who: &Principal,
         bucket: &str,
         key: &str,
-    ) -> Result<(), StoreError> {
-        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
-        self.writer
-            .run(None, move |tx| {
-                check_owner(tx.conn, &who, &bucket)?;
-                let Some(existing) = existing_object(tx.conn, &bucket, &key)? else {
-                    return Ok(());
-                };
-                if let Some(list) = &existing.blocks {
-                    tx.release(&decode_blocks(list)?)?;
-                }
-                index::objects::delete(tx.conn, &bucket, &key)
-            })
+        versioning: Versioning,
+    ) -> Result<Deleted, StoreError> {
+        self.delete_latest(who, bucket, key, versioning).await
+    }
+
+    async fn delete_version(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<Deleted, StoreError> {
+        self.remove_version(who, bucket, key, version_id).await
+    }
+
+    async fn update_meta(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        meta: ObjectMeta,
+        if_meta: &ObjectMeta,
+    ) -> Result<ObjectInfo, StoreError> {
+        self.replace_meta(who, bucket, key, version_id, meta, if_meta)
+            .await
+    }
+
+    async fn list_object_versions(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        prefix: &str,
+        start: &VersionStart,
+        limit: usize,
+        header: Option<&str>,
+    ) -> Result<Vec<VersionSummary>, StoreError> {
+        self.versions(who, bucket, prefix, start, limit, header)
             .await
     }
 
@@ -463,8 +511,10 @@ impl ObjectStore for LocalStore {
         parts: &[(u32, String)],
         meta: ObjectMeta,
         condition: WriteCondition,
+        versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
         let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let fresh = self.fresh_version_id()?;
         let upload_id = upload_id.to_owned();
         let parts = parts.to_vec();
         let headers_json = headers_to_json(&meta)?;
@@ -506,9 +556,10 @@ impl ObjectStore for LocalStore {
                         completed_ms: now,
                     },
                 )?;
-                let mtime = replace_object_row(
+                let (mtime, version_id) = write_current_row(
                     tx,
-                    existing.as_ref(),
+                    versioning,
+                    &fresh,
                     NewObject {
                         bucket: &bucket,
                         key: &key,
@@ -518,9 +569,12 @@ impl ObjectStore for LocalStore {
                         inline: None,
                         blocks: Some(&encode_blocks(&joined)),
                         reported_size,
+                        version_id: None,
+                        seq: 0,
                     },
                 )?;
                 Ok(ObjectInfo {
+                    version_id,
                     key,
                     size,
                     last_modified: from_ms(mtime),
@@ -573,8 +627,11 @@ impl ObjectStore for LocalStore {
         dst_key: &str,
         meta: ObjectMeta,
         condition: WriteCondition,
+        versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
         let who = who.clone();
+        let fresh = self.fresh_version_id()?;
+        let src_version = source.version_id.map(str::to_owned);
         let (src_bucket, src_key) = (source.bucket.to_owned(), source.key.to_owned());
         // The row the source must still have, as the index holds it.
         let if_row = match source.if_meta {
@@ -592,10 +649,16 @@ impl ObjectStore for LocalStore {
             .run(None, move |tx| {
                 check_owner(tx.conn, &who, &src_bucket)?;
                 check_owner(tx.conn, &who, &bucket)?;
-                let Some(src) = index::objects::copied_object(tx.conn, &src_bucket, &src_key)?
-                else {
-                    return Err(StoreError::NoSuchKey);
-                };
+                let current =
+                    index::objects::stored_object_with_owner(tx.conn, &src_bucket, &src_key)?
+                        .and_then(|found| found.object);
+                let (src, _) = version_rows::find(
+                    tx.conn,
+                    &src_bucket,
+                    &src_key,
+                    current,
+                    src_version.as_deref(),
+                )?;
                 let same = |(etag, headers, size): &(String, String, Option<i64>)| {
                     *etag == src.etag && *headers == src.meta_json && *size == src.reported_size
                 };
@@ -610,9 +673,10 @@ impl ObjectStore for LocalStore {
                 if let Some(list) = &src.blocks {
                     tx.reference_existing(&decode_blocks(list)?)?;
                 }
-                let mtime = replace_object_row(
+                let (mtime, version_id) = write_current_row(
                     tx,
-                    existing.as_ref(),
+                    versioning,
+                    &fresh,
                     NewObject {
                         bucket: &bucket,
                         key: &key,
@@ -622,9 +686,12 @@ impl ObjectStore for LocalStore {
                         inline: src.inline.as_deref(),
                         blocks: src.blocks.as_deref(),
                         reported_size,
+                        version_id: None,
+                        seq: 0,
                     },
                 )?;
                 Ok(ObjectInfo {
+                    version_id,
                     key,
                     size: size_from_db(src.size)?,
                     last_modified: from_ms(mtime),
@@ -728,55 +795,4 @@ impl ObjectStore for LocalStore {
         })
         .await
     }
-}
-
-/// Objects of more blocks than this are read on a blocking task rather than in place: each
-/// block is one index lookup, a random read when the page cache does not hold it.
-pub(super) const IN_PLACE_BLOCKS: usize = 16;
-
-/// The object `key` with its body located; None when it has more than `max_blocks` blocks.
-fn read_object(
-    conn: &Connection,
-    shared: &Shared,
-    who: &Principal,
-    bucket: &str,
-    key: &str,
-    max_blocks: Option<usize>,
-) -> Result<Option<(ObjectInfo, Body)>, StoreError> {
-    let found = index::objects::stored_object_with_owner(conn, bucket, key)?;
-    check_owned_by(found.as_ref().map(|f| f.owner.as_str()), who)?;
-    let Some(row) = found.and_then(|f| f.object) else {
-        return Err(StoreError::NoSuchKey);
-    };
-    let body = match (row.inline, row.blocks) {
-        (Some(data), _) => Body::Inline(shared.sealing.open_inline(data).map_err(|e| {
-            log::error!(
-                "object {bucket}/{key}: inline data in {}: {e}",
-                shared.index_path().display()
-            );
-            StoreError::Internal(format!("object {bucket}/{key}: {e}"))
-        })?),
-        (None, Some(list)) => {
-            let list = decode_blocks(&list)?;
-            if max_blocks.is_some_and(|max| list.len() > max) {
-                return Ok(None);
-            }
-            Body::Blocks(locate_blocks(conn, shared, list)?)
-        }
-        (None, None) => {
-            return Err(StoreError::Internal(format!(
-                "index: object {key} has no data"
-            )))
-        }
-    };
-    let info = ObjectInfo {
-        key: key.to_owned(),
-        size: size_from_db(row.size)?,
-        last_modified: from_ms(row.mtime_ms),
-        meta: ObjectMeta {
-            size: row.reported_size.map(size_from_db).transpose()?,
-            ..meta_from_db(row.etag, &row.meta_json)?
-        },
-    };
-    Ok(Some((info, body)))
 }

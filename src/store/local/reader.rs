@@ -22,11 +22,16 @@ use std::collections::HashMap;
 use rusqlite::Connection;
 
 use super::blocks::{read_exactly, BlockRef, BLOCK_SIZE};
-use super::index;
+use super::index::{
+    self, buckets::check_owned_by, decode_blocks, from_ms, meta_from_db, size_from_db,
+};
 use super::sealing::Sealing;
+use super::version_rows;
 use super::Shared;
 use crate::encoding::hex;
-use crate::store::{ByteRange, DataStream, ObjectInfo, ObjectReader, StoreError};
+use crate::store::{
+    ByteRange, DataStream, ObjectInfo, ObjectMeta, ObjectReader, Principal, StoreError,
+};
 
 #[derive(Default)]
 pub struct ReaderRegistry {
@@ -343,6 +348,60 @@ pub(super) fn locate_blocks(
         });
     }
     Ok(located)
+}
+
+/// Objects of more blocks than this are read on a blocking task rather than in place: each
+/// block is one index lookup, a random read when the page cache does not hold it.
+pub(super) const IN_PLACE_BLOCKS: usize = 16;
+
+/// The version (`bucket`, `key`, version id; None: the latest) with its body located; None
+/// when it has more than `max_blocks` blocks. The latest of a key is read with its bucket's
+/// owner in one statement; an older version, a marker or a missing key takes more.
+pub(super) fn read_object(
+    conn: &Connection,
+    shared: &Shared,
+    who: &Principal,
+    (bucket, key, version_id): (&str, &str, Option<&str>),
+    max_blocks: Option<usize>,
+) -> Result<Option<(ObjectInfo, Body)>, StoreError> {
+    let found = index::objects::stored_object_with_owner(conn, bucket, key)?;
+    check_owned_by(found.as_ref().map(|f| f.owner.as_str()), who)?;
+    let current = found.and_then(|f| f.object);
+    let (row, _) = version_rows::find(conn, bucket, key, current, version_id)?;
+    let body = match (row.inline, row.blocks) {
+        (Some(data), _) => Body::Inline(shared.sealing.open_inline(data).map_err(|e| {
+            log::error!(
+                "object {bucket}/{key}: inline data in {}: {e}",
+                shared.index_path().display()
+            );
+            StoreError::Internal(format!("object {bucket}/{key}: {e}"))
+        })?),
+        (None, Some(list)) => {
+            let list = decode_blocks(&list)?;
+            if max_blocks.is_some_and(|max| list.len() > max) {
+                return Ok(None);
+            }
+            Body::Blocks(locate_blocks(conn, shared, list)?)
+        }
+        (None, None) => {
+            return Err(StoreError::Internal(format!(
+                "index: object {key} has no data"
+            )))
+        }
+    };
+    let info = ObjectInfo {
+        version_id: row
+            .version_id
+            .unwrap_or_else(|| crate::store::NULL_VERSION.to_owned()),
+        key: key.to_owned(),
+        size: size_from_db(row.size)?,
+        last_modified: from_ms(row.mtime_ms),
+        meta: ObjectMeta {
+            size: row.reported_size.map(size_from_db).transpose()?,
+            ..meta_from_db(row.etag, &row.meta_json)?
+        },
+    };
+    Ok(Some((info, body)))
 }
 
 #[cfg(test)]

@@ -455,6 +455,7 @@ impl Cluster {
             .await?;
         self.delete_path(vol, &upload_path(upload_id)).await?;
         Ok(ObjectInfo {
+            version_id: crate::store::NULL_VERSION.to_owned(),
             key: key.to_owned(),
             size: total,
             last_modified: SystemTime::now(),

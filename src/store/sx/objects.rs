@@ -201,6 +201,7 @@ impl Cluster {
         self.write_object(&dst, &dst_path, size, blocks, &meta, &condition)
             .await?;
         Ok(ObjectInfo {
+            version_id: crate::store::NULL_VERSION.to_owned(),
             key: dst_key.to_owned(),
             size,
             last_modified: SystemTime::now(),

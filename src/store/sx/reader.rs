@@ -96,6 +96,7 @@ impl Cluster {
             client: self.client().clone(),
             token: vol.token.clone(),
             info: ObjectInfo {
+                version_id: crate::store::NULL_VERSION.to_owned(),
                 key,
                 size: file.file_size,
                 last_modified: from_secs(file.created_at),

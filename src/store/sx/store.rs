@@ -17,8 +17,9 @@ use super::{SxConfig, SxReader, SxStaged};
 use crate::config::Config;
 use crate::store::{
     AbortedUpload, BackendPart, BackendState, BodyStream, BucketDocuments, BucketInfo,
-    CompletedUpload, CopySource, ListStart, ObjectInfo, ObjectMeta, ObjectStore, ObjectSummary,
-    PartInfo, Principal, StoreError, UploadInfo, User, WriteCondition,
+    CompletedUpload, CopySource, Deleted, ListStart, ObjectInfo, ObjectMeta, ObjectStore,
+    ObjectSummary, PartInfo, Principal, StoreError, UploadInfo, User, VersionStart, VersionSummary,
+    Versioning, WriteCondition, NULL_VERSION,
 };
 
 /// The first wait before connecting again to a cluster that did not answer; it doubles up to
@@ -248,7 +249,9 @@ impl ObjectStore for SxStore {
         mut data: SxStaged,
         meta: ObjectMeta,
         condition: WriteCondition,
+        versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
+        versioning.require_unversioned()?;
         let cluster = data.cluster.clone();
         let vol = cluster.data_volume(who, bucket).await?;
         let path = path_of(key)?;
@@ -258,6 +261,7 @@ impl ObjectStore for SxStore {
             .write_object(&vol, &path, data.size, data.segments(), &meta, &condition)
             .await?;
         Ok(ObjectInfo {
+            version_id: crate::store::NULL_VERSION.to_owned(),
             key: key.to_owned(),
             size: data.size,
             last_modified: SystemTime::now(),
@@ -270,7 +274,11 @@ impl ObjectStore for SxStore {
         who: &Principal,
         bucket: &str,
         key: &str,
+        version_id: Option<&str>,
     ) -> Result<SxReader, StoreError> {
+        if version_id.is_some_and(|id| id != NULL_VERSION) {
+            return Err(StoreError::NoSuchVersion);
+        }
         let cluster = self.cluster()?;
         let vol = cluster.data_volume(who, bucket).await?;
         cluster.open(&vol, key).await
@@ -281,14 +289,83 @@ impl ObjectStore for SxStore {
         who: &Principal,
         bucket: &str,
         key: &str,
-    ) -> Result<(), StoreError> {
+        versioning: Versioning,
+    ) -> Result<Deleted, StoreError> {
+        versioning.require_unversioned()?;
         let cluster = self.cluster()?;
         let vol = cluster.data_volume(who, bucket).await?;
-        match key_to_path(key) {
-            Some(path) => cluster.delete_path(&vol, &path).await,
-            // A key SX cannot hold was never stored.
-            None => Ok(()),
+        // A key SX cannot hold was never stored.
+        if let Some(path) = key_to_path(key) {
+            cluster.delete_path(&vol, &path).await?;
         }
+        Ok(Deleted {
+            version_id: None,
+            delete_marker: false,
+        })
+    }
+
+    async fn delete_version(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<Deleted, StoreError> {
+        if version_id == NULL_VERSION {
+            self.delete_object(who, bucket, key, Versioning::Unversioned)
+                .await?;
+        }
+        Ok(Deleted {
+            version_id: Some(version_id.to_owned()),
+            delete_marker: false,
+        })
+    }
+
+    async fn update_meta(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        meta: ObjectMeta,
+        if_meta: &ObjectMeta,
+    ) -> Result<ObjectInfo, StoreError> {
+        if version_id.is_some_and(|id| id != NULL_VERSION) {
+            return Err(StoreError::NoSuchVersion);
+        }
+        let source = CopySource {
+            bucket,
+            key,
+            version_id: None,
+            if_meta: Some(if_meta),
+        };
+        let condition = WriteCondition::None;
+        self.copy_object(
+            who,
+            &source,
+            bucket,
+            key,
+            meta,
+            condition,
+            Versioning::Unversioned,
+        )
+        .await
+    }
+
+    async fn list_object_versions(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        prefix: &str,
+        start: &VersionStart,
+        limit: usize,
+        header: Option<&str>,
+    ) -> Result<Vec<VersionSummary>, StoreError> {
+        let start = start.unversioned_start();
+        let objects = self
+            .list_objects(who, bucket, prefix, &start, limit, header)
+            .await?;
+        Ok(objects.into_iter().map(VersionSummary::from).collect())
     }
 
     async fn delete_object_if_etag(
@@ -382,7 +459,9 @@ impl ObjectStore for SxStore {
         parts: &[(u32, String)],
         meta: ObjectMeta,
         condition: WriteCondition,
+        versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
+        versioning.require_unversioned()?;
         let cluster = self.cluster()?;
         let vol = cluster.data_volume(who, bucket).await?;
         cluster
@@ -422,7 +501,12 @@ impl ObjectStore for SxStore {
         dst_key: &str,
         meta: ObjectMeta,
         condition: WriteCondition,
+        versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
+        versioning.require_unversioned()?;
+        if source.version_id.is_some_and(|id| id != NULL_VERSION) {
+            return Err(StoreError::NoSuchVersion);
+        }
         self.cluster()?
             .copy_from_hashes(who, source, dst_bucket, dst_key, meta, condition)
             .await

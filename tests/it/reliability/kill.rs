@@ -20,7 +20,7 @@ const CI_CYCLES_SX: usize = 4;
 const WRITERS: usize = 4;
 const KEYS: usize = 12;
 
-fn cycles(ci: usize) -> usize {
+pub(super) fn cycles(ci: usize) -> usize {
     match std::env::var("LIBRES3_RELIABILITY_CYCLES") {
         Ok(n) => n
             .trim()
@@ -30,17 +30,17 @@ fn cycles(ci: usize) -> usize {
     }
 }
 
-fn seed() -> u64 {
+pub(super) fn seed() -> u64 {
     let text = std::env::var("LIBRES3_RELIABILITY_SEED").unwrap_or_else(|_| random_suffix());
     u64::from_str_radix(text.trim(), 16)
         .unwrap_or_else(|_| panic!("LIBRES3_RELIABILITY_SEED={text:?} is not hex"))
 }
 
 /// splitmix64: the experiment's choices, all from the printed seed.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -49,7 +49,7 @@ impl Rng {
     }
 
     /// A number in `lo..=hi`.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
+    pub(super) fn range(&mut self, lo: usize, hi: usize) -> usize {
         lo + (self.next() % (hi - lo + 1) as u64) as usize
     }
 }

@@ -10,6 +10,7 @@
 mod kill;
 mod lifecycle;
 mod slow;
+mod versions;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -5,7 +5,7 @@ use futures_util::{stream, StreamExt};
 
 use super::*;
 use crate::store::local::LocalStore;
-use crate::store::{BodyError, ObjectMeta, WriteCondition};
+use crate::store::{BodyError, ObjectMeta, Versioning, WriteCondition};
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -58,7 +58,15 @@ async fn put(store: &LocalStore, key: &str, data: &[u8], tags: Option<&str>) -> 
         size: None,
     };
     store
-        .commit_object(&who(), "b", key, staged, meta, WriteCondition::None)
+        .commit_object(
+            &who(),
+            "b",
+            key,
+            staged,
+            meta,
+            WriteCondition::None,
+            Versioning::Unversioned,
+        )
         .await
         .unwrap();
     etag

@@ -12,6 +12,7 @@ pub mod meta;
 pub mod objects;
 pub mod uploads;
 pub mod users;
+pub mod versions;
 
 pub use codec::{
     decode_blocks, encode_blocks, from_ms, header_from_json, headers_to_json, key_from_db,

@@ -12,6 +12,8 @@ use crate::store::{ListStart, ObjectSummary, StoreError, WriteCondition};
 pub struct ExistingObject {
     pub etag: String,
     pub blocks: Option<Vec<u8>>,
+    /// None: the version `null`.
+    pub version_id: Option<String>,
 }
 
 pub fn existing_object(
@@ -19,16 +21,19 @@ pub fn existing_object(
     bucket: &str,
     key: &str,
 ) -> Result<Option<ExistingObject>, StoreError> {
-    conn.prepare_cached("SELECT etag, blocks FROM objects WHERE bucket = ?1 AND key = ?2")
-        .db()?
-        .query_row(params![bucket, key.as_bytes()], |row| {
-            Ok(ExistingObject {
-                etag: row.get(0)?,
-                blocks: row.get(1)?,
-            })
+    conn.prepare_cached(
+        "SELECT etag, blocks, version_id FROM objects WHERE bucket = ?1 AND key = ?2",
+    )
+    .db()?
+    .query_row(params![bucket, key.as_bytes()], |row| {
+        Ok(ExistingObject {
+            etag: row.get(0)?,
+            blocks: row.get(1)?,
+            version_id: row.get(2)?,
         })
-        .optional()
-        .db()
+    })
+    .optional()
+    .db()
 }
 
 pub fn check_condition(
@@ -55,14 +60,19 @@ pub struct NewObject<'a> {
     pub blocks: Option<&'a [u8]>,
     /// [`crate::store::ObjectMeta::size`].
     pub reported_size: Option<i64>,
+    /// None: the version `null`.
+    pub version_id: Option<&'a str>,
+    /// Its number among its key's versions (see `index::versions`).
+    pub seq: i64,
 }
 
 /// Writes an object row modified at `mtime_ms`, replacing the one of the same key.
 pub fn replace(conn: &Connection, row: &NewObject<'_>, mtime_ms: i64) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO objects
-         (bucket, key, size, etag, meta_json, mtime_ms, inline_data, blocks, reported_size)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         (bucket, key, size, etag, meta_json, mtime_ms, inline_data, blocks, reported_size,
+          version_id, seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )
     .db()?
     .execute(params![
@@ -74,13 +84,15 @@ pub fn replace(conn: &Connection, row: &NewObject<'_>, mtime_ms: i64) -> Result<
         mtime_ms,
         row.inline,
         row.blocks,
-        row.reported_size
+        row.reported_size,
+        row.version_id,
+        row.seq
     ])
     .db()?;
     Ok(())
 }
 
-/// An object row as read for a GET.
+/// An object row (or a version row) as read for a GET or a copy.
 pub struct StoredObject {
     pub size: i64,
     pub etag: String,
@@ -89,6 +101,8 @@ pub struct StoredObject {
     pub inline: Option<Vec<u8>>,
     pub blocks: Option<Vec<u8>>,
     pub reported_size: Option<i64>,
+    /// None: the version `null`.
+    pub version_id: Option<String>,
 }
 
 /// A bucket's owner and the object row of a key in it, as one statement reads them.
@@ -107,7 +121,7 @@ pub fn stored_object_with_owner(
 ) -> Result<Option<OwnedObject>, StoreError> {
     conn.prepare_cached(
         "SELECT b.owner, o.size, o.etag, o.meta_json, o.mtime_ms, o.inline_data, o.blocks,
-                o.reported_size
+                o.reported_size, o.version_id
          FROM buckets AS b LEFT JOIN objects AS o ON o.bucket = b.name AND o.key = ?2
          WHERE b.name = ?1",
     )
@@ -123,46 +137,13 @@ pub fn stored_object_with_owner(
                 inline: row.get(5)?,
                 blocks: row.get(6)?,
                 reported_size: row.get(7)?,
+                version_id: row.get(8)?,
             }),
             None => None,
         };
         Ok(OwnedObject {
             owner: row.get(0)?,
             object,
-        })
-    })
-    .optional()
-    .db()
-}
-
-/// An object row as a copy reads it: what the copy shares with its source.
-pub struct CopiedObject {
-    pub size: i64,
-    pub etag: String,
-    pub meta_json: String,
-    pub reported_size: Option<i64>,
-    pub inline: Option<Vec<u8>>,
-    pub blocks: Option<Vec<u8>>,
-}
-
-pub fn copied_object(
-    conn: &Connection,
-    bucket: &str,
-    key: &str,
-) -> Result<Option<CopiedObject>, StoreError> {
-    conn.prepare_cached(
-        "SELECT size, etag, inline_data, blocks, meta_json, reported_size
-         FROM objects WHERE bucket = ?1 AND key = ?2",
-    )
-    .db()?
-    .query_row(params![bucket, key.as_bytes()], |row| {
-        Ok(CopiedObject {
-            size: row.get(0)?,
-            etag: row.get(1)?,
-            inline: row.get(2)?,
-            blocks: row.get(3)?,
-            meta_json: row.get(4)?,
-            reported_size: row.get(5)?,
         })
     })
     .optional()
@@ -191,9 +172,9 @@ pub fn any_in_bucket(conn: &Connection, bucket: &str) -> Result<bool, StoreError
 /// Lower bound, whether it is inclusive, and exclusive upper bound of the keys a listing
 /// reads.
 pub struct KeyRange {
-    lower: Vec<u8>,
-    inclusive: bool,
-    upper: Option<Vec<u8>>,
+    pub(super) lower: Vec<u8>,
+    pub(super) inclusive: bool,
+    pub(super) upper: Option<Vec<u8>>,
 }
 
 /// The keys under `prefix` from `start`; None when nothing can match.

@@ -46,7 +46,27 @@ CREATE TABLE IF NOT EXISTS objects(
     inline_data BLOB,
     blocks BLOB,
     reported_size INTEGER,
+    version_id TEXT,
+    seq INTEGER,
     PRIMARY KEY(bucket, key));
+-- Noncurrent versions and every delete marker of versioned buckets; `objects` keeps the
+-- current versions, so plain GET and LIST read nothing more. A key's versions are numbered
+-- by `seq`, newest highest: a page of them, newest first, is a range of versions_by_key.
+CREATE TABLE IF NOT EXISTS versions(
+    bucket TEXT NOT NULL,
+    key BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    version_id TEXT NOT NULL,
+    marker INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    meta_json TEXT NOT NULL,
+    mtime_ms INTEGER NOT NULL,
+    inline_data BLOB,
+    blocks BLOB,
+    reported_size INTEGER);
+CREATE UNIQUE INDEX IF NOT EXISTS versions_by_key ON versions(bucket, key, seq DESC);
+CREATE UNIQUE INDEX IF NOT EXISTS versions_by_id ON versions(bucket, key, version_id);
 CREATE TABLE IF NOT EXISTS uploads(
     upload_id TEXT PRIMARY KEY,
     bucket TEXT NOT NULL,
@@ -85,4 +105,10 @@ CREATE TABLE IF NOT EXISTS blocks(
 
 /// Columns added after the first release, as (table, column, type): an index made before them
 /// gets them when it is opened for writing. Every one is NULL-able, so old rows stay valid.
-pub(super) const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("objects", "reported_size", "INTEGER")];
+/// `objects.version_id`: NULL is the version `null` (every object written before versioning);
+/// `objects.seq`: the number the version keeps in `versions` (NULL: given when it moves).
+pub(super) const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("objects", "reported_size", "INTEGER"),
+    ("objects", "version_id", "TEXT"),
+    ("objects", "seq", "INTEGER"),
+];

@@ -22,7 +22,7 @@ async fn only_the_owner_may_use_a_bucket() {
     ));
     for who in [bob(), Principal::Anonymous] {
         assert!(matches!(
-            store.open_object(&who, "b", "k").await,
+            store.open_object(&who, "b", "k", None).await,
             Err(StoreError::AccessDenied)
         ));
         assert!(matches!(
@@ -38,7 +38,9 @@ async fn only_the_owner_may_use_a_bucket() {
             Err(StoreError::AccessDenied)
         ));
         assert!(matches!(
-            store.delete_object(&who, "b", "k").await,
+            store
+                .delete_object(&who, "b", "k", crate::store::Versioning::Unversioned)
+                .await,
             Err(StoreError::AccessDenied)
         ));
         assert!(matches!(
@@ -53,11 +55,19 @@ async fn only_the_owner_may_use_a_bucket() {
     // Data staged by the owner cannot be committed by someone else.
     let staged = store.stage(&alice(), "b", body(b"x"), None).await.unwrap();
     let result = store
-        .commit_object(&bob(), "b", "k", staged, meta("x"), WriteCondition::None)
+        .commit_object(
+            &bob(),
+            "b",
+            "k",
+            staged,
+            meta("x"),
+            WriteCondition::None,
+            crate::store::Versioning::Unversioned,
+        )
         .await;
     assert!(matches!(result, Err(StoreError::AccessDenied)));
     assert!(matches!(
-        store.open_object(&alice(), "nope", "k").await,
+        store.open_object(&alice(), "nope", "k", None).await,
         Err(StoreError::NoSuchBucket)
     ));
 
@@ -201,7 +211,10 @@ async fn a_recreated_bucket_belongs_to_its_new_owner() {
     let dirs = [scratch.dir("d0")];
     let store = store_with_bucket(&dirs).await;
     put(&store, "k", b"alice's").await;
-    store.delete_object(&alice(), "b", "k").await.unwrap();
+    store
+        .delete_object(&alice(), "b", "k", crate::store::Versioning::Unversioned)
+        .await
+        .unwrap();
     store.delete_bucket(&alice(), "b").await.unwrap();
 
     assert!(matches!(
@@ -218,7 +231,15 @@ async fn a_recreated_bucket_belongs_to_its_new_owner() {
         .await
         .unwrap();
     store
-        .commit_object(&bob(), "b", "k", staged, meta("x"), WriteCondition::None)
+        .commit_object(
+            &bob(),
+            "b",
+            "k",
+            staged,
+            meta("x"),
+            WriteCondition::None,
+            crate::store::Versioning::Unversioned,
+        )
         .await
         .unwrap();
 }

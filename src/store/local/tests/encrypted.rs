@@ -96,6 +96,7 @@ async fn write_objects(store: &LocalStore) -> Vec<(&'static str, Vec<u8>)> {
             &parts,
             meta("m"),
             WriteCondition::None,
+            crate::store::Versioning::Unversioned,
         )
         .await
         .unwrap();
@@ -103,6 +104,7 @@ async fn write_objects(store: &LocalStore) -> Vec<(&'static str, Vec<u8>)> {
     multi.extend_from_slice(&part2);
 
     let source = CopySource {
+        version_id: None,
         bucket: "b",
         key: "small",
         if_meta: None,
@@ -115,6 +117,7 @@ async fn write_objects(store: &LocalStore) -> Vec<(&'static str, Vec<u8>)> {
             "small-copy",
             meta("c"),
             WriteCondition::None,
+            crate::store::Versioning::Unversioned,
         )
         .await
         .unwrap();
@@ -224,10 +227,16 @@ async fn encrypted_blocks_are_still_stored_once() {
     put(&store, "one", &data).await;
     put(&store, "two", &data).await;
     assert_eq!(block_files(&dirs).len(), 3);
-    store.delete_object(&alice(), "b", "one").await.unwrap();
+    store
+        .delete_object(&alice(), "b", "one", crate::store::Versioning::Unversioned)
+        .await
+        .unwrap();
     store.collect_garbage().await.unwrap();
     assert_eq!(get(&store, "two", None).await, data);
-    store.delete_object(&alice(), "b", "two").await.unwrap();
+    store
+        .delete_object(&alice(), "b", "two", crate::store::Versioning::Unversioned)
+        .await
+        .unwrap();
     store.collect_garbage().await.unwrap();
     assert!(block_files(&dirs).is_empty());
 }
@@ -263,12 +272,12 @@ async fn tampered_data_is_an_error_not_wrong_bytes() {
     let mut flipped = original.clone();
     flipped[original.len() / 2] ^= 0x04;
     fs::write(&victim, &flipped).unwrap();
-    let reader = store.open_object(&alice(), "b", "k").await.unwrap();
+    let reader = store.open_object(&alice(), "b", "k", None).await.unwrap();
     let (before, error) = read_to_error(reader.stream(None)).await;
     assert_eq!(before, &data[..BLOCK]);
     expect_failure(error.map_or(Ok(before), Err), "flipped bit");
     // A range inside the damaged block fails too: the block is authenticated whole.
-    let reader = store.open_object(&alice(), "b", "k").await.unwrap();
+    let reader = store.open_object(&alice(), "b", "k", None).await.unwrap();
     let range = ByteRange {
         first: BLOCK as u64 + 1,
         last: BLOCK as u64 + 2,
@@ -278,7 +287,7 @@ async fn tampered_data_is_an_error_not_wrong_bytes() {
     // Another valid sealed block of the same size moved under this name.
     let other_file = store.shared.dirs[0].block_path(&store.shared.sealing.block_id(&other));
     fs::copy(&other_file, &victim).unwrap();
-    let reader = store.open_object(&alice(), "b", "k").await.unwrap();
+    let reader = store.open_object(&alice(), "b", "k", None).await.unwrap();
     expect_failure(read_all(reader.stream(None)).await, "swapped block");
 
     // Repaired, it reads again.
@@ -303,7 +312,7 @@ async fn tampered_data_is_an_error_not_wrong_bytes() {
     )
     .unwrap();
     assert!(matches!(
-        store.open_object(&alice(), "b", "small").await,
+        store.open_object(&alice(), "b", "small", None).await,
         Err(StoreError::Internal(_))
     ));
     conn.execute(
@@ -355,7 +364,10 @@ async fn startup_refuses_a_missing_wrong_or_unexpected_key() {
     // Not even once it is empty: encryption is decided when a store is created.
     {
         let store = LocalStore::open(&plain).unwrap();
-        store.delete_object(&alice(), "b", "k").await.unwrap();
+        store
+            .delete_object(&alice(), "b", "k", crate::store::Versioning::Unversioned)
+            .await
+            .unwrap();
         store.collect_garbage().await.unwrap();
     }
     let refused = LocalStore::open_with_key(&plain, Some(&key(4)));

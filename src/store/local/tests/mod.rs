@@ -107,7 +107,15 @@ async fn put_if(
         .await?;
     let etag = format!("etag-{}", data.len());
     store
-        .commit_object(&alice(), "b", key, staged, meta(&etag), condition)
+        .commit_object(
+            &alice(),
+            "b",
+            key,
+            staged,
+            meta(&etag),
+            condition,
+            crate::store::Versioning::Unversioned,
+        )
         .await
 }
 
@@ -141,7 +149,7 @@ async fn read_to_error(stream: DataStream) -> (Vec<u8>, Option<StoreError>) {
 }
 
 async fn get(store: &LocalStore, key: &str, range: Option<(u64, u64)>) -> Vec<u8> {
-    let reader = store.open_object(&alice(), "b", key).await.unwrap();
+    let reader = store.open_object(&alice(), "b", key, None).await.unwrap();
     let range = range.map(|(first, last)| ByteRange { first, last });
     read_all(reader.stream(range)).await.unwrap()
 }
@@ -181,3 +189,4 @@ mod multipart;
 mod objects;
 mod open;
 mod sharing;
+mod versions;

@@ -59,6 +59,7 @@ async fn multipart_joins_parts_without_copy() {
             &bad,
             meta("m-2"),
             WriteCondition::None,
+            crate::store::Versioning::Unversioned,
         )
         .await;
     assert!(matches!(result, Err(StoreError::InvalidPart(1))));
@@ -72,6 +73,7 @@ async fn multipart_joins_parts_without_copy() {
             &missing,
             meta("m-1"),
             WriteCondition::None,
+            crate::store::Versioning::Unversioned,
         )
         .await;
     assert!(matches!(result, Err(StoreError::InvalidPart(4))));
@@ -87,6 +89,7 @@ async fn multipart_joins_parts_without_copy() {
             &chosen,
             meta("m-2"),
             WriteCondition::None,
+            crate::store::Versioning::Unversioned,
         )
         .await
         .unwrap();
@@ -178,7 +181,10 @@ async fn multipart_uploads_are_listed_in_key_and_id_order() {
         store.delete_bucket(&who, "b").await,
         Err(StoreError::BucketNotEmpty)
     ));
-    store.delete_object(&who, "b", "obj").await.unwrap();
+    store
+        .delete_object(&who, "b", "obj", crate::store::Versioning::Unversioned)
+        .await
+        .unwrap();
     store.delete_bucket(&who, "b").await.unwrap();
     store.create_bucket(&who, "b").await.unwrap();
     assert!(listed("", None).await.is_empty());

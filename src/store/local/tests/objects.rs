@@ -26,7 +26,10 @@ async fn inline_round_trip() {
         "inline data wrote block files"
     );
 
-    let reader = store.open_object(&alice(), "b", "small").await.unwrap();
+    let reader = store
+        .open_object(&alice(), "b", "small", None)
+        .await
+        .unwrap();
     assert_eq!(reader.info().meta, meta("etag-1000"));
     assert_eq!(reader.info().last_modified, info.last_modified);
 
@@ -72,7 +75,7 @@ async fn objects_of_many_blocks_read_the_same() {
     let scratch = Scratch::new("many-blocks");
     let dirs = [scratch.dir("d0")];
     let store = store_with_bucket(&dirs).await;
-    let blocks = crate::store::local::object_store::IN_PLACE_BLOCKS;
+    let blocks = crate::store::local::reader::IN_PLACE_BLOCKS;
     for count in [blocks, blocks + 1] {
         // One block's data over and over: many list entries, one block file.
         let data = pattern(BLOCK, 9).repeat(count);
@@ -111,7 +114,7 @@ async fn missing_block_file_is_an_error_not_wrong_bytes() {
 
     // Truncated.
     fs::write(&victim, b"short").unwrap();
-    let reader = store.open_object(&alice(), "b", "k").await.unwrap();
+    let reader = store.open_object(&alice(), "b", "k", None).await.unwrap();
     let (before, error) = read_to_error(reader.stream(None)).await;
     assert_eq!(before, &data[..BLOCK]);
     match error {
@@ -121,7 +124,7 @@ async fn missing_block_file_is_an_error_not_wrong_bytes() {
 
     // Gone.
     fs::remove_file(&victim).unwrap();
-    let reader = store.open_object(&alice(), "b", "k").await.unwrap();
+    let reader = store.open_object(&alice(), "b", "k", None).await.unwrap();
     let range = Some(ByteRange {
         first: BLOCK as u64 + 1,
         last: BLOCK as u64 + 2,
@@ -229,7 +232,15 @@ async fn concurrent_small_commits_are_grouped_and_durable() {
             let (store, who) = (&store, &who);
             async move {
                 store
-                    .commit_object(who, "b", &key, data, meta("e"), WriteCondition::None)
+                    .commit_object(
+                        who,
+                        "b",
+                        &key,
+                        data,
+                        meta("e"),
+                        WriteCondition::None,
+                        crate::store::Versioning::Unversioned,
+                    )
                     .await
             }
         });
@@ -279,10 +290,12 @@ async fn reported_sizes_are_kept_and_listed() {
             staged,
             sealed.clone(),
             WriteCondition::None,
+            crate::store::Versioning::Unversioned,
         )
         .await
         .unwrap();
     let source = CopySource {
+        version_id: None,
         bucket: "b",
         key: "k",
         if_meta: None,
@@ -295,11 +308,12 @@ async fn reported_sizes_are_kept_and_listed() {
             "k2",
             sealed.clone(),
             WriteCondition::None,
+            crate::store::Versioning::Unversioned,
         )
         .await
         .unwrap();
     put(&store, "plain", &data).await;
-    let reader = store.open_object(&alice(), "b", "k").await.unwrap();
+    let reader = store.open_object(&alice(), "b", "k", None).await.unwrap();
     assert_eq!(reader.info().size, 3000);
     assert_eq!(reader.info().meta, sealed);
     let listed = store

@@ -25,10 +25,16 @@ async fn overwrite_releases_old_blocks() {
     put(&store, "k", b"tiny").await;
     store.collect_garbage().await.unwrap();
     assert!(block_files(&dirs).is_empty());
-    store.delete_object(&alice(), "b", "k").await.unwrap();
-    store.delete_object(&alice(), "b", "k").await.unwrap();
+    store
+        .delete_object(&alice(), "b", "k", crate::store::Versioning::Unversioned)
+        .await
+        .unwrap();
+    store
+        .delete_object(&alice(), "b", "k", crate::store::Versioning::Unversioned)
+        .await
+        .unwrap();
     assert!(matches!(
-        store.open_object(&alice(), "b", "k").await,
+        store.open_object(&alice(), "b", "k", None).await,
         Err(StoreError::NoSuchKey)
     ));
 }
@@ -51,14 +57,28 @@ async fn identical_content_is_stored_once() {
     put(&store, "zeros", &zeros).await;
     assert_eq!(block_files(&dirs).len(), 4);
 
-    store.delete_object(&alice(), "b", "one").await.unwrap();
+    store
+        .delete_object(&alice(), "b", "one", crate::store::Versioning::Unversioned)
+        .await
+        .unwrap();
     store.collect_garbage().await.unwrap();
     assert_eq!(block_files(&dirs).len(), 4);
     assert_eq!(get(&store, "two", None).await, data);
     assert_eq!(get(&store, "zeros", None).await, zeros);
 
-    store.delete_object(&alice(), "b", "two").await.unwrap();
-    store.delete_object(&alice(), "b", "zeros").await.unwrap();
+    store
+        .delete_object(&alice(), "b", "two", crate::store::Versioning::Unversioned)
+        .await
+        .unwrap();
+    store
+        .delete_object(
+            &alice(),
+            "b",
+            "zeros",
+            crate::store::Versioning::Unversioned,
+        )
+        .await
+        .unwrap();
     store.collect_garbage().await.unwrap();
     assert!(block_files(&dirs).is_empty());
 }
@@ -123,7 +143,10 @@ async fn pinned_blocks_survive_gc() {
 
     let data = pattern(2 * BLOCK, 13);
     put(&store, "k", &data).await;
-    store.delete_object(&alice(), "b", "k").await.unwrap();
+    store
+        .delete_object(&alice(), "b", "k", crate::store::Versioning::Unversioned)
+        .await
+        .unwrap();
     // The same content is staged while its blocks wait, unreferenced, for collection.
     let staged = store.stage(&alice(), "b", body(&data), None).await.unwrap();
     let stats = store.collect_garbage().await.unwrap();
@@ -132,7 +155,15 @@ async fn pinned_blocks_survive_gc() {
     assert_eq!(block_files(&dirs).len(), 2);
 
     store
-        .commit_object(&alice(), "b", "k2", staged, meta("e"), WriteCondition::None)
+        .commit_object(
+            &alice(),
+            "b",
+            "k2",
+            staged,
+            meta("e"),
+            WriteCondition::None,
+            crate::store::Versioning::Unversioned,
+        )
         .await
         .unwrap();
     let stats = store.collect_garbage().await.unwrap();
@@ -148,7 +179,7 @@ async fn open_reader_keeps_old_version_through_gc() {
 
     let old = pattern(3 * BLOCK, 10);
     put(&store, "k", &old).await;
-    let reader = store.open_object(&alice(), "b", "k").await.unwrap();
+    let reader = store.open_object(&alice(), "b", "k", None).await.unwrap();
 
     let new = pattern(2 * BLOCK, 11);
     put(&store, "k", &new).await;
@@ -184,6 +215,7 @@ async fn copies_share_blocks_and_rows() {
     assert_eq!(files.len(), 3);
 
     let source = CopySource {
+        version_id: None,
         bucket: "b",
         key: "big",
         if_meta: Some(&info.meta),
@@ -196,24 +228,35 @@ async fn copies_share_blocks_and_rows() {
             "copy",
             meta("new"),
             WriteCondition::None,
+            crate::store::Versioning::Unversioned,
         )
         .await
         .unwrap();
     assert_eq!(copied.size, big.len() as u64);
     assert_eq!(block_files(&dirs), files, "no block written");
-    let reader = store.open_object(&alice(), "b2", "copy").await.unwrap();
+    let reader = store
+        .open_object(&alice(), "b2", "copy", None)
+        .await
+        .unwrap();
     assert_eq!(reader.info().meta, meta("new"));
     assert_eq!(read_all(reader.stream(None)).await.unwrap(), big);
 
     // Deleting the source keeps the copy's blocks.
-    store.delete_object(&alice(), "b", "big").await.unwrap();
+    store
+        .delete_object(&alice(), "b", "big", crate::store::Versioning::Unversioned)
+        .await
+        .unwrap();
     store.collect_garbage().await.unwrap();
     assert_eq!(block_files(&dirs), files);
-    let reader = store.open_object(&alice(), "b2", "copy").await.unwrap();
+    let reader = store
+        .open_object(&alice(), "b2", "copy", None)
+        .await
+        .unwrap();
     assert_eq!(read_all(reader.stream(None)).await.unwrap(), big);
 
     // Inline rows are copied; copying onto itself replaces the metadata.
     let small = CopySource {
+        version_id: None,
         bucket: "b",
         key: "small",
         if_meta: None,
@@ -226,10 +269,14 @@ async fn copies_share_blocks_and_rows() {
             "small",
             meta("m2"),
             WriteCondition::None,
+            crate::store::Versioning::Unversioned,
         )
         .await
         .unwrap();
-    let reader = store.open_object(&alice(), "b", "small").await.unwrap();
+    let reader = store
+        .open_object(&alice(), "b", "small", None)
+        .await
+        .unwrap();
     assert_eq!(reader.info().meta.etag, "m2");
     assert_eq!(read_all(reader.stream(None)).await.unwrap(), b"inline");
 
@@ -246,39 +293,74 @@ async fn copies_share_blocks_and_rows() {
     };
     for wanted in [&other_etag, &other_headers, &other_size] {
         let stale = CopySource {
+            version_id: None,
             if_meta: Some(wanted),
             ..small.clone()
         };
         assert!(matches!(
             store
-                .copy_object(&alice(), &stale, "b", "x", meta(""), WriteCondition::None)
+                .copy_object(
+                    &alice(),
+                    &stale,
+                    "b",
+                    "x",
+                    meta(""),
+                    WriteCondition::None,
+                    crate::store::Versioning::Unversioned
+                )
                 .await,
             Err(StoreError::SourceChanged)
         ));
     }
     let current = meta("m2");
     let fresh = CopySource {
+        version_id: None,
         if_meta: Some(&current),
         ..small.clone()
     };
     store
-        .copy_object(&alice(), &fresh, "b", "x", meta(""), WriteCondition::None)
+        .copy_object(
+            &alice(),
+            &fresh,
+            "b",
+            "x",
+            meta(""),
+            WriteCondition::None,
+            crate::store::Versioning::Unversioned,
+        )
         .await
         .unwrap();
     // Missing source, foreign bucket, destination condition.
     let missing = CopySource {
+        version_id: None,
         key: "nope",
         ..small.clone()
     };
     assert!(matches!(
         store
-            .copy_object(&alice(), &missing, "b", "x", meta(""), WriteCondition::None)
+            .copy_object(
+                &alice(),
+                &missing,
+                "b",
+                "x",
+                meta(""),
+                WriteCondition::None,
+                crate::store::Versioning::Unversioned
+            )
             .await,
         Err(StoreError::NoSuchKey)
     ));
     assert!(matches!(
         store
-            .copy_object(&bob(), &small, "b", "x", meta(""), WriteCondition::None)
+            .copy_object(
+                &bob(),
+                &small,
+                "b",
+                "x",
+                meta(""),
+                WriteCondition::None,
+                crate::store::Versioning::Unversioned
+            )
             .await,
         Err(StoreError::AccessDenied)
     ));
@@ -290,14 +372,23 @@ async fn copies_share_blocks_and_rows() {
                 "b",
                 "small",
                 meta(""),
-                WriteCondition::IfAbsent
+                WriteCondition::IfAbsent,
+                crate::store::Versioning::Unversioned
             )
             .await,
         Err(StoreError::PreconditionFailed)
     ));
 
     // Overwriting the copy with itself-shared data then deleting everything frees all.
-    store.delete_object(&alice(), "b2", "copy").await.unwrap();
+    store
+        .delete_object(
+            &alice(),
+            "b2",
+            "copy",
+            crate::store::Versioning::Unversioned,
+        )
+        .await
+        .unwrap();
     store.collect_garbage().await.unwrap();
     assert!(block_files(&dirs).is_empty());
 }

@@ -54,7 +54,10 @@ async fn odd_keys_round_trip_and_list_in_order() {
         .collect();
     assert_eq!(got.iter().map(|o| &o.key).collect::<Vec<_>>(), want);
     for key in ODD_KEYS {
-        store.delete_object(&alice, "odd", key).await.unwrap();
+        store
+            .delete_object(&alice, "odd", key, crate::store::Versioning::Unversioned)
+            .await
+            .unwrap();
     }
     assert!(list_all(&store, &alice, "odd", "", 10).await.is_empty());
 }

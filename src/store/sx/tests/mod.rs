@@ -87,7 +87,15 @@ async fn put(store: &SxStore, who: &Principal, bucket: &str, key: &str, data: &[
         .await
         .unwrap();
     store
-        .commit_object(who, bucket, key, staged, meta("e"), WriteCondition::None)
+        .commit_object(
+            who,
+            bucket,
+            key,
+            staged,
+            meta("e"),
+            WriteCondition::None,
+            crate::store::Versioning::Unversioned,
+        )
         .await
         .unwrap();
 }
@@ -98,7 +106,7 @@ async fn get(
     bucket: &str,
     key: &str,
 ) -> Result<Vec<u8>, StoreError> {
-    read(store.open_object(who, bucket, key).await?, None).await
+    read(store.open_object(who, bucket, key, None).await?, None).await
 }
 
 async fn read(reader: SxReader, range: Option<ByteRange>) -> Result<Vec<u8>, StoreError> {

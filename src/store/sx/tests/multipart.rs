@@ -60,6 +60,7 @@ async fn multipart_across_two_gateways() {
             &[(1, "etag1".into()), (2, "wrong".into())],
             meta("m-2"),
             WriteCondition::None,
+            crate::store::Versioning::Unversioned,
         )
         .await,
         Err(StoreError::InvalidPart(2))
@@ -75,6 +76,7 @@ async fn multipart_across_two_gateways() {
             &parts,
             meta("m-3"),
             WriteCondition::None,
+            crate::store::Versioning::Unversioned,
         )
         .await
         .unwrap();
@@ -89,7 +91,7 @@ async fn multipart_across_two_gateways() {
     let whole = [part1, part2, part3].concat();
     assert_eq!(get(&two, &alice, "mp", "big/object").await.unwrap(), whole);
     assert_eq!(
-        two.open_object(&alice, "mp", "big/object")
+        two.open_object(&alice, "mp", "big/object", None)
             .await
             .unwrap()
             .info()
@@ -173,12 +175,16 @@ async fn multipart_over_128_mib_reuses_parts_with_its_block_size() {
             &parts,
             meta("m-2"),
             WriteCondition::None,
+            crate::store::Versioning::Unversioned,
         )
         .await
         .unwrap();
     // Only part 2 moved: 4 blocks of 1 MiB (the last one zero-padded).
     assert_eq!(fake.block_bytes_in() - before, 4 * MIB as u64);
-    let reader = store.open_object(&alice, "big", "huge").await.unwrap();
+    let reader = store
+        .open_object(&alice, "big", "huge", None)
+        .await
+        .unwrap();
     assert_eq!(reader.info().size, (part1.len() + part2.len()) as u64);
     // Compared chunk by chunk: the object is not collected a second time in memory.
     let mut offset = 0usize;
@@ -240,6 +246,7 @@ async fn multipart_copies_only_what_does_not_line_up() {
             &chosen,
             meta("m-3"),
             WriteCondition::None,
+            crate::store::Versioning::Unversioned,
         )
         .await
         .unwrap();

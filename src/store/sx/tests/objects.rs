@@ -28,7 +28,10 @@ async fn objects_round_trip() {
         let data = random(size);
         let key = format!("dir/file-{size}");
         put(&store, &alice, "photos", &key, &data).await;
-        let reader = store.open_object(&alice, "photos", &key).await.unwrap();
+        let reader = store
+            .open_object(&alice, "photos", &key, None)
+            .await
+            .unwrap();
         assert_eq!(reader.info().size, size as u64);
         assert_eq!(reader.info().meta, meta("e"));
         assert_eq!(read(reader, None).await.unwrap(), data, "size {size}");
@@ -37,7 +40,10 @@ async fn objects_round_trip() {
                 first: 3,
                 last: size as u64 - 2,
             };
-            let reader = store.open_object(&alice, "photos", &key).await.unwrap();
+            let reader = store
+                .open_object(&alice, "photos", &key, None)
+                .await
+                .unwrap();
             assert_eq!(read(reader, Some(r)).await.unwrap(), &data[3..size - 1]);
         }
     }
@@ -59,14 +65,29 @@ async fn objects_round_trip() {
         Err(StoreError::BucketNotEmpty)
     ));
     for o in listed {
-        store.delete_object(&alice, "photos", &o.key).await.unwrap();
+        store
+            .delete_object(
+                &alice,
+                "photos",
+                &o.key,
+                crate::store::Versioning::Unversioned,
+            )
+            .await
+            .unwrap();
     }
     store
-        .delete_object(&alice, "photos", "never-was")
+        .delete_object(
+            &alice,
+            "photos",
+            "never-was",
+            crate::store::Versioning::Unversioned,
+        )
         .await
         .unwrap();
     assert!(matches!(
-        store.open_object(&alice, "photos", "dir/file-1").await,
+        store
+            .open_object(&alice, "photos", "dir/file-1", None)
+            .await,
         Err(StoreError::NoSuchKey)
     ));
     store.delete_bucket(&alice, "photos").await.unwrap();
@@ -92,7 +113,8 @@ async fn conditions_hold() {
                 "k",
                 staged,
                 meta("x"),
-                WriteCondition::IfAbsent
+                WriteCondition::IfAbsent,
+                crate::store::Versioning::Unversioned
             )
             .await,
         Err(StoreError::PreconditionFailed)
@@ -109,6 +131,7 @@ async fn conditions_hold() {
             staged,
             meta("x"),
             WriteCondition::IfEtag("e".into()),
+            crate::store::Versioning::Unversioned,
         )
         .await
         .unwrap();
@@ -128,6 +151,7 @@ async fn conditions_hold() {
             staged,
             meta("s"),
             WriteCondition::None,
+            crate::store::Versioning::Unversioned,
         )
         .await
         .unwrap();
@@ -171,6 +195,7 @@ async fn conditional_write_rechecks_before_its_flush() {
             staged,
             meta("m"),
             WriteCondition::IfAbsent,
+            crate::store::Versioning::Unversioned,
         )
         .await;
     assert!(
@@ -204,6 +229,7 @@ async fn conditional_write_replaced_after_its_flush_fails() {
             staged,
             meta("x"),
             WriteCondition::IfEtag("e".into()),
+            crate::store::Versioning::Unversioned,
         )
         .await;
     assert!(
@@ -225,6 +251,7 @@ async fn conditional_write_replaced_after_its_flush_fails() {
             staged,
             meta("y"),
             WriteCondition::IfAbsent,
+            crate::store::Versioning::Unversioned,
         )
         .await
         .unwrap();
@@ -266,6 +293,7 @@ async fn conditional_write_reads_its_id_back_in_its_turn() {
             staged,
             meta("m"),
             WriteCondition::IfAbsent,
+            crate::store::Versioning::Unversioned,
         )
         .await
         .unwrap();
@@ -288,6 +316,7 @@ async fn copies_move_no_data() {
         .copy_object(
             &alice,
             &CopySource {
+                version_id: None,
                 bucket: "src",
                 key: "orig",
                 if_meta: None,
@@ -296,18 +325,23 @@ async fn copies_move_no_data() {
             "a//copy",
             meta("c"),
             WriteCondition::None,
+            crate::store::Versioning::Unversioned,
         )
         .await
         .unwrap();
     assert_eq!(fake.block_bytes_in(), before);
     assert_eq!(get(&store, &alice, "dst", "a//copy").await.unwrap(), data);
-    let reader = store.open_object(&alice, "dst", "a//copy").await.unwrap();
+    let reader = store
+        .open_object(&alice, "dst", "a//copy", None)
+        .await
+        .unwrap();
     assert_eq!(reader.info().meta, meta("c"));
     assert!(matches!(
         store
             .copy_object(
                 &alice,
                 &CopySource {
+                    version_id: None,
                     bucket: "src",
                     key: "missing",
                     if_meta: None,
@@ -315,7 +349,8 @@ async fn copies_move_no_data() {
                 "dst",
                 "x",
                 meta("c"),
-                WriteCondition::None
+                WriteCondition::None,
+                crate::store::Versioning::Unversioned
             )
             .await,
         Err(StoreError::NoSuchKey)

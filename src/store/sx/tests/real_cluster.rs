@@ -94,6 +94,7 @@ async fn real_cluster() {
             &chosen,
             meta("m"),
             WriteCondition::None,
+            crate::store::Versioning::Unversioned,
         )
         .await
         .unwrap();
@@ -102,7 +103,10 @@ async fn real_cluster() {
         parts.concat()
     );
     for key in ODD_KEYS.iter().chain(&["mp"]) {
-        store.delete_object(&admin, &bucket, key).await.unwrap();
+        store
+            .delete_object(&admin, &bucket, key, crate::store::Versioning::Unversioned)
+            .await
+            .unwrap();
     }
     // Staged bodies over 8 MiB are removed in the background; none was staged here, and the
     // gateway's own files do not keep the bucket.

@@ -35,6 +35,7 @@ async fn large_staged_bodies_are_hidden_files_removed_after_use() {
             staged,
             meta("b"),
             WriteCondition::None,
+            crate::store::Versioning::Unversioned,
         )
         .await
         .unwrap();

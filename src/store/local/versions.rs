@@ -1,0 +1,123 @@
+//! The versioning calls of [`ObjectStore`](crate::store::ObjectStore) on the embedded store:
+//! `object_store` delegates to these. Each write is one transaction of the writer (group
+//! committed); the row rules are in `version_rows`.
+
+use super::blocks::random_hex;
+use super::index::{
+    self, buckets::check_owner, from_ms, headers_to_json, size_from_db, size_to_db,
+};
+use super::version_rows;
+use super::LocalStore;
+use crate::store::{
+    Deleted, ObjectInfo, ObjectMeta, Principal, StoreError, VersionStart, VersionSummary,
+    Versioning, NULL_VERSION,
+};
+
+/// Bytes of randomness in a version id, after the 16 hex digits of its number: 32 hex
+/// characters in all, as upload ids.
+const VERSION_ID_BYTES: usize = 8;
+
+impl LocalStore {
+    /// The random part of a version id, from the random source upload ids come from.
+    pub(super) fn fresh_version_id(&self) -> Result<String, StoreError> {
+        random_hex(&self.shared.rng, VERSION_ID_BYTES)
+    }
+
+    pub(super) async fn delete_latest(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        versioning: Versioning,
+    ) -> Result<Deleted, StoreError> {
+        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let fresh = self.fresh_version_id()?;
+        self.writer
+            .run(None, move |tx| {
+                check_owner(tx.conn, &who, &bucket)?;
+                version_rows::delete_latest(tx, &bucket, &key, versioning, &fresh)
+            })
+            .await
+    }
+
+    pub(super) async fn remove_version(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<Deleted, StoreError> {
+        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let version_id = version_id.to_owned();
+        self.writer
+            .run(None, move |tx| {
+                check_owner(tx.conn, &who, &bucket)?;
+                version_rows::delete_version(tx, &bucket, &key, &version_id)
+            })
+            .await
+    }
+
+    pub(super) async fn replace_meta(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        meta: ObjectMeta,
+        if_meta: &ObjectMeta,
+    ) -> Result<ObjectInfo, StoreError> {
+        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let version_id = version_id.map(str::to_owned);
+        let wanted = (
+            if_meta.etag.clone(),
+            headers_to_json(if_meta)?,
+            if_meta.size.map(size_to_db).transpose()?,
+        );
+        let headers_json = headers_to_json(&meta)?;
+        let reported_size = meta.size.map(size_to_db).transpose()?;
+        self.writer
+            .run(None, move |tx| {
+                check_owner(tx.conn, &who, &bucket)?;
+                let current = index::objects::stored_object_with_owner(tx.conn, &bucket, &key)?
+                    .and_then(|found| found.object);
+                let (row, seq) =
+                    version_rows::find(tx.conn, &bucket, &key, current, version_id.as_deref())?;
+                if (&row.etag, &row.meta_json, &row.reported_size)
+                    != (&wanted.0, &wanted.1, &wanted.2)
+                {
+                    return Err(StoreError::SourceChanged);
+                }
+                let new = (meta.etag.as_str(), headers_json.as_str(), reported_size);
+                index::versions::set_meta(tx.conn, &bucket, &key, seq, new)?;
+                Ok(ObjectInfo {
+                    key,
+                    size: size_from_db(row.size)?,
+                    last_modified: from_ms(row.mtime_ms),
+                    meta,
+                    version_id: row.version_id.unwrap_or_else(|| NULL_VERSION.to_owned()),
+                })
+            })
+            .await
+    }
+
+    pub(super) async fn versions(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        prefix: &str,
+        start: &VersionStart,
+        limit: usize,
+        header: Option<&str>,
+    ) -> Result<Vec<VersionSummary>, StoreError> {
+        let (who, bucket, prefix) = (who.clone(), bucket.to_owned(), prefix.to_owned());
+        let (start, header) = (start.clone(), header.map(str::to_owned));
+        self.read(move |conn| {
+            check_owner(conn, &who, &bucket)?;
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
+            version_rows::list(conn, &bucket, &prefix, &start, limit, header.as_deref())
+        })
+        .await
+    }
+}
