@@ -4,8 +4,10 @@
 //!
 //! - One worker per server (per store); with several gateways over one SX cluster, a bucket
 //!   is worked on by whoever holds its lease ([`ObjectStore::try_lease`]).
-//! - An object is deleted only while it still has the ETag it was judged with
-//!   ([`ObjectStore::delete_object_if_etag`]): one written again meanwhile survives.
+//! - An object is deleted only while it is still the latest version, with the ETag and
+//!   last-modified it was judged with ([`ObjectStore::delete_object_if_unchanged`]): one
+//!   written again meanwhile survives, even with the same bytes. In a versioned bucket the
+//!   delete adds a delete marker (Suspended: the `null` one), as AWS does.
 //! - Listings are read a page at a time: memory stays bounded whatever the bucket's size.
 //! - Each pass runs under the same panic catch as requests ([`crate::http::panics::catch`]): a
 //!   panic in a pass is logged and counted, and the next pass runs as usual.
@@ -18,8 +20,8 @@ use std::time::{Duration, SystemTime};
 use super::config::{Expiration, Lifecycle};
 use super::expiry::{days_after, object_expiry};
 use super::DOC_LIFECYCLE;
-use crate::s3::{objmeta, tagging};
-use crate::store::{ListStart, ObjectStore, Principal, StoreError};
+use crate::s3::{objmeta, tagging, versioning};
+use crate::store::{Judged, ListStart, ObjectStore, Principal, StoreError, Versioning};
 
 /// Objects or uploads read per store call.
 pub const PAGE: usize = 1000;
@@ -177,8 +179,8 @@ pub async fn run_pass<S: ObjectStore>(
     let names: std::collections::HashSet<&str> = buckets.iter().map(|b| b.name.as_str()).collect();
     parsed.retain(|name, _| names.contains(name.as_str()));
     for bucket in buckets {
-        let lifecycle = match configuration(store, &bucket.name, parsed).await {
-            Ok(Some(lifecycle)) => lifecycle,
+        let (lifecycle, versioning) = match configuration(store, &bucket.name, parsed).await {
+            Ok(Some(found)) => found,
             Ok(None) => continue,
             Err(e) => {
                 LifecycleCounters::add(&counters.errors, 1);
@@ -223,6 +225,7 @@ pub async fn run_pass<S: ObjectStore>(
                 &who,
                 &bucket.name,
                 &lifecycle,
+                versioning,
                 settings,
                 now,
                 counters,
@@ -265,31 +268,32 @@ pub async fn run_pass<S: ObjectStore>(
     Ok(())
 }
 
-/// The bucket's parsed configuration, if it has one.
+/// The bucket's parsed configuration, if it has one, and its versioning state.
 async fn configuration<S: ObjectStore>(
     store: &S,
     bucket: &str,
     parsed: &mut Parsed,
-) -> Result<Option<Arc<Lifecycle>>, StoreError> {
+) -> Result<Option<(Arc<Lifecycle>, Versioning)>, StoreError> {
     let docs = match store.bucket_documents(bucket).await {
         Ok(docs) => docs,
         Err(StoreError::NoSuchBucket) => return Ok(None),
         Err(e) => return Err(e),
     };
+    let versioning = versioning::from_stored(bucket, docs.get(versioning::DOC_VERSIONING));
     let Some(text) = docs.get(DOC_LIFECYCLE) else {
         parsed.remove(bucket);
         return Ok(None);
     };
     if let Some((seen, lifecycle)) = parsed.get(bucket) {
         if seen == text {
-            return Ok(Some(lifecycle.clone()));
+            return Ok(Some((lifecycle.clone(), versioning)));
         }
     }
     match super::parse_xml(text.as_bytes()) {
         Ok(lifecycle) => {
             let lifecycle = Arc::new(lifecycle);
             parsed.insert(bucket.to_string(), (text.to_string(), lifecycle.clone()));
-            Ok(Some(lifecycle))
+            Ok(Some((lifecycle, versioning)))
         }
         Err(e) => Err(StoreError::Internal(format!(
             "its stored lifecycle configuration no longer parses: {}",
@@ -322,6 +326,7 @@ async fn expire_objects<S: ObjectStore>(
     who: &Principal,
     bucket: &str,
     lifecycle: &Lifecycle,
+    versioning: Versioning,
     settings: &WorkerSettings,
     now: SystemTime,
     counters: &LifecycleCounters,
@@ -370,11 +375,16 @@ async fn expire_objects<S: ObjectStore>(
             if !due {
                 continue;
             }
+            // Versioned: a delete marker becomes the latest, the version stays (as AWS does).
+            let judged = Judged {
+                etag: object.etag.clone(),
+                last_modified: object.last_modified,
+            };
             match store
-                .delete_object_if_etag(who, bucket, &object.key, &object.etag)
+                .delete_object_if_unchanged(who, bucket, &object.key, &judged, versioning)
                 .await
             {
-                Ok(()) => {
+                Ok(_) => {
                     done.expired += 1;
                     LifecycleCounters::add(&counters.expired, 1);
                 }

@@ -2,6 +2,7 @@
 //! (reads on a pooled connection, writes on the writer thread) and hands blocks to the
 //! staging, writer and reader modules.
 
+use crate::store::Judged;
 use rusqlite::Connection;
 
 use super::blocks::random_hex;
@@ -357,20 +358,18 @@ impl ObjectStore for LocalStore {
         key: &str,
         etag: &str,
     ) -> Result<(), StoreError> {
-        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
-        let condition = WriteCondition::IfEtag(etag.to_owned());
-        self.writer
-            .run(None, move |tx| {
-                check_owner(tx.conn, &who, &bucket)?;
-                let Some(existing) = existing_object(tx.conn, &bucket, &key)? else {
-                    return Err(StoreError::NoSuchKey);
-                };
-                check_condition(&condition, Some(&existing))?;
-                if let Some(list) = &existing.blocks {
-                    tx.release(&decode_blocks(list)?)?;
-                }
-                index::objects::delete(tx.conn, &bucket, &key)
-            })
+        self.delete_if_etag(who, bucket, key, etag).await
+    }
+
+    async fn delete_object_if_unchanged(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        judged: &Judged,
+        versioning: Versioning,
+    ) -> Result<Deleted, StoreError> {
+        self.delete_latest_if_unchanged(who, bucket, key, judged, versioning)
             .await
     }
 

@@ -186,6 +186,87 @@ async fn an_object_written_again_after_judgement_survives() {
     assert_eq!(keys(&w.store).await, vec!["k"]);
 }
 
+async fn listed(store: &LocalStore, key: &str) -> Judged {
+    let page = store
+        .list_objects(&who(), "b", key, &ListStart::Beginning, 1, None)
+        .await
+        .unwrap();
+    Judged {
+        etag: page[0].etag.clone(),
+        last_modified: page[0].last_modified,
+    }
+}
+
+#[actix_web::test]
+async fn the_same_bytes_written_again_after_judgement_survive() {
+    let w = world("same-bytes").await;
+    put(&w.store, "k", b"same", None).await;
+    let judged = listed(&w.store, "k").await;
+    // Written again with the same bytes (same ETag) at a later millisecond.
+    let mut rewritten = judged.clone();
+    for _ in 0..1000 {
+        put(&w.store, "k", b"same", None).await;
+        rewritten = listed(&w.store, "k").await;
+        if rewritten.last_modified != judged.last_modified {
+            break;
+        }
+    }
+    assert_eq!(rewritten.etag, judged.etag);
+    assert_ne!(rewritten.last_modified, judged.last_modified);
+    let deleted = w
+        .store
+        .delete_object_if_unchanged(&who(), "b", "k", &judged, Versioning::Unversioned)
+        .await;
+    assert!(
+        matches!(deleted, Err(StoreError::PreconditionFailed)),
+        "{deleted:?}"
+    );
+    assert_eq!(keys(&w.store).await, vec!["k"]);
+}
+
+#[actix_web::test]
+async fn expiration_in_a_versioned_bucket_adds_a_delete_marker() {
+    let w = world("versioned").await;
+    w.store
+        .put_bucket_document(
+            &who(),
+            "b",
+            versioning::DOC_VERSIONING,
+            Some("Enabled".into()),
+        )
+        .await
+        .unwrap();
+    configure(
+        &w.store,
+        "<LifecycleConfiguration><Rule><ID>all</ID><Filter/><Status>Enabled</Status>\
+         <Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>",
+    )
+    .await;
+    put(&w.store, "k", b"x", None).await;
+    let counters = LifecycleCounters::default();
+    let later = SystemTime::now() + 2 * DAY + Duration::from_secs(1);
+    run_pass(&w.store, &counters, &settings(), &mut Parsed::new(), later)
+        .await
+        .unwrap();
+    assert!(keys(&w.store).await.is_empty());
+    let versions = w
+        .store
+        .list_object_versions(
+            &who(),
+            "b",
+            "",
+            &crate::store::VersionStart::Beginning,
+            10,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(versions.len(), 2, "{versions:?}");
+    assert!(versions[0].is_latest && versions[0].delete_marker);
+    assert!(!versions[1].delete_marker);
+    assert_eq!(counters.expired.load(Ordering::Relaxed), 1);
+}
+
 #[test]
 fn common_prefixes() {
     assert_eq!(common_prefix(["logs/a", "logs/b"].into_iter()), "logs/");
