@@ -206,7 +206,19 @@ fn raw_lifecycle_validation(s: &TestServer) {
             "InvalidArgument",
         ),
         (expire_rule(&"i".repeat(256), filter, 1), "InvalidArgument"),
-        (expire_rule("r", filter, 1).repeat(1001), "InvalidArgument"),
+        (
+            (0..1001)
+                .map(|i| expire_rule(&format!("r{i}"), filter, 1))
+                .collect::<String>(),
+            "InvalidArgument",
+        ),
+        // 1000 rules of unique IDs: valid, but over what one bucket document holds.
+        (
+            (0..1000)
+                .map(|i| expire_rule(&format!("r{i}"), filter, 1))
+                .collect::<String>(),
+            "InvalidRequest",
+        ),
     ];
     for (rules, code) in &cases {
         let r = put_lifecycle(&c, &b, rules);
@@ -215,6 +227,13 @@ fn raw_lifecycle_validation(s: &TestServer) {
     // Refusals left the configuration as it was.
     let text = c.get(&bucket).sub("lifecycle").send().ok().text();
     assert_eq!(xml_texts(&text, "ID"), vec!["r"], "{text}");
+    // 300 rules fit, and read back whole.
+    let many: String = (0..300)
+        .map(|i| expire_rule(&format!("rule-{i}"), filter, 1))
+        .collect();
+    put_lifecycle(&c, &b, &many).ok();
+    let text = c.get(&bucket).sub("lifecycle").send().ok().text();
+    assert_eq!(xml_texts(&text, "ID").len(), 300);
 }
 
 fn raw_expiration_header(s: &TestServer) {

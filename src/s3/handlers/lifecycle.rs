@@ -13,6 +13,11 @@ use crate::s3::lifecycle::{self, expiry, DOC_LIFECYCLE};
 use crate::s3::{objmeta, tagging, Ctx};
 use crate::store::{ObjectInfo, ObjectStore};
 
+/// Bytes of a lifecycle configuration as stored (rewritten by `to_xml`): SX keeps a bucket
+/// document in one file meta value of at most 64 KiB, so both backends refuse more, with
+/// room left for the meta's key.
+pub const MAX_STORED_LIFECYCLE: usize = 60 * 1024;
+
 pub async fn get<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3Error> {
     ctx.store.bucket_info(&ctx.who, &ctx.bucket).await?;
     let docs = ctx.store.bucket_documents(&ctx.bucket).await?;
@@ -47,8 +52,18 @@ pub async fn put<S: ObjectStore>(
         ));
     }
     let parsed = lifecycle::parse_xml(&document)?;
+    let stored = lifecycle::to_xml(&parsed);
+    if stored.len() > MAX_STORED_LIFECYCLE {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            format!(
+                "The lifecycle configuration is {} bytes once stored, over the {MAX_STORED_LIFECYCLE} this server keeps per bucket",
+                stored.len()
+            ),
+        ));
+    }
     ctx.store.bucket_info(&ctx.who, &ctx.bucket).await?;
-    set_bucket_document(ctx, DOC_LIFECYCLE, Some(lifecycle::to_xml(&parsed))).await?;
+    set_bucket_document(ctx, DOC_LIFECYCLE, Some(stored)).await?;
     Ok(HttpResponse::Ok().finish())
 }
 
