@@ -345,7 +345,8 @@ impl Config {
         };
         let lifecycle_day = file
             .typed("lifecycle_day_seconds", |v| {
-                parse_seconds(v).filter(|d| !d.is_zero())
+                // A day longer than a day would only postpone every rule.
+                parse_seconds(v).filter(|d| !d.is_zero() && d.as_secs() <= 86_400)
             })?
             .unwrap_or(Duration::from_secs(86_400));
         let count = |name: &str| -> Result<u64, ConfigError> {

@@ -8,26 +8,28 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::config::{Expiration, Lifecycle, Rule};
 use crate::s3::tagging::TagSet;
 
-/// `t` rounded up to the next start of a day of length `day`.
-pub fn round_up_to_day(t: SystemTime, day: Duration) -> SystemTime {
+/// `t` rounded up to the next start of a day of length `day`; None when that is past what
+/// the clock can represent.
+pub fn round_up_to_day(t: SystemTime, day: Duration) -> Option<SystemTime> {
     let day = day.as_secs().max(1);
     let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let whole = since.as_secs();
     let exact = whole % day == 0 && since.subsec_nanos() == 0;
     let days = whole / day + u64::from(!exact);
-    UNIX_EPOCH + Duration::from_secs(days.saturating_mul(day))
+    UNIX_EPOCH.checked_add(Duration::from_secs(days.checked_mul(day)?))
 }
 
-/// `days` days of length `day` after `start`, rounded up to the next start of a day.
-pub fn days_after(start: SystemTime, days: u32, day: Duration) -> SystemTime {
-    let span = day.saturating_mul(days);
-    round_up_to_day(start.checked_add(span).unwrap_or(start), day)
+/// `days` days of length `day` after `start`, rounded up to the next start of a day; None
+/// (never) when that is past what the clock can represent.
+pub fn days_after(start: SystemTime, days: u32, day: Duration) -> Option<SystemTime> {
+    let span = day.checked_mul(days)?;
+    round_up_to_day(start.checked_add(span)?, day)
 }
 
 /// When `rule` (enabled or not) expires a current object last modified at `modified`.
 fn rule_expiry(rule: &Rule, modified: SystemTime, day: Duration) -> Option<SystemTime> {
     match rule.expiration.as_ref()? {
-        Expiration::Days(days) => Some(days_after(modified, *days, day)),
+        Expiration::Days(days) => days_after(modified, *days, day),
         Expiration::Date(date) => Some(*date),
         Expiration::ExpiredObjectDeleteMarker(_) => None,
     }
@@ -74,11 +76,17 @@ mod tests {
     fn days_round_up_to_the_next_midnight() {
         // 2012-01-01T10:30:00Z + 3 days -> 2012-01-05T00:00:00Z.
         let modified = at(1_325_413_800);
-        assert_eq!(days_after(modified, 3, DAY), at(1_325_721_600));
+        assert_eq!(days_after(modified, 3, DAY), Some(at(1_325_721_600)));
         // Exactly midnight stays.
-        assert_eq!(days_after(at(1_325_376_000), 1, DAY), at(1_325_462_400));
+        assert_eq!(
+            days_after(at(1_325_376_000), 1, DAY),
+            Some(at(1_325_462_400))
+        );
         // A two-second day.
-        assert_eq!(days_after(at(11), 1, Duration::from_secs(2)), at(14));
+        assert_eq!(days_after(at(11), 1, Duration::from_secs(2)), Some(at(14)));
+        // Past what the clock holds: never, not at once.
+        let far = UNIX_EPOCH + Duration::from_secs(i64::MAX as u64 - 1000);
+        assert_eq!(days_after(far, 1, DAY), None);
     }
 
     #[test]

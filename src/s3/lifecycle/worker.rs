@@ -428,7 +428,7 @@ async fn abort_uploads<S: ObjectStore>(
                 .list_multipart_uploads(who, bucket, prefix, marker, settings.page)
                 .await?;
             for upload in &page {
-                if days_after(upload.initiated, days, settings.day) > now {
+                if days_after(upload.initiated, days, settings.day).is_none_or(|due| due > now) {
                     continue;
                 }
                 match store
