@@ -482,3 +482,46 @@ worker_tests! {
     worker_expires_due_objects,
     worker_aborts_old_uploads,
 }
+
+/// Expiration in a versioned bucket adds a delete marker and keeps the version (AWS).
+fn worker_marks_versioned_objects_deleted(s: &TestServer) {
+    let c = s.raw();
+    let b = unique_bucket("lc-versioned");
+    c.create_bucket(&b);
+    c.put(&format!("/{b}"))
+        .sub("versioning")
+        .body("<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>")
+        .send()
+        .ok();
+    c.put_object(&b, "logs/a", b"data");
+    put_lifecycle(
+        &c,
+        &b,
+        &expire_rule("logs", "<Filter><Prefix>logs/</Prefix></Filter>", 1),
+    )
+    .ok();
+    wait_for("the current version to expire", PATIENCE, || {
+        c.list_keys(&b, "").is_empty().then_some(())
+    });
+    let versions = c.get(&format!("/{b}")).sub("versions").send().ok().text();
+    assert_eq!(xml_texts(&versions, "Key").len(), 2, "{versions}");
+    assert!(versions.contains("<DeleteMarker>"), "{versions}");
+    assert!(versions.contains("<Version>"), "{versions}");
+}
+
+mod worker_versioned {
+    #[test]
+    fn embedded() {
+        super::worker_marks_versioned_objects_deleted(&super::fast_server(
+            crate::common::Backend::Embedded,
+        ))
+    }
+
+    #[test]
+    #[ignore = "needs the SX half of versioning (branch sxver), not on main yet"]
+    fn sx() {
+        super::worker_marks_versioned_objects_deleted(&super::fast_server(
+            crate::common::Backend::Sx,
+        ))
+    }
+}
