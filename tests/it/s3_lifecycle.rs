@@ -207,6 +207,13 @@ fn raw_lifecycle_validation(s: &TestServer) {
         ),
         (expire_rule(&"i".repeat(256), filter, 1), "InvalidArgument"),
         (
+            rule(
+                "<Filter><ObjectSizeGreaterThan>10</ObjectSizeGreaterThan></Filter><Status>Enabled</Status>\
+                 <Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration>",
+            ),
+            "MalformedXML",
+        ),
+        (
             (0..1001)
                 .map(|i| expire_rule(&format!("r{i}"), filter, 1))
                 .collect::<String>(),

@@ -363,6 +363,12 @@ fn parse_expiration(node: Node, filter: &Filter) -> Result<Expiration, S3Error> 
                     "ExpiredObjectDeleteMarker cannot be specified with object tags",
                 ));
             }
+            // MalformedXML, as the review of this branch reports AWS answering.
+            if filter.has_size() {
+                return Err(xml::malformed(
+                    "ExpiredObjectDeleteMarker cannot be specified with an object size filter",
+                ));
+            }
             Ok(Expiration::ExpiredObjectDeleteMarker(marker))
         }
         (None, None, None) => Err(xml::malformed(
