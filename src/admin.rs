@@ -501,7 +501,7 @@ pub async fn handle<S: ObjectStore>(
             let backend = state.store.backend_state().await;
             HttpResponse::Ok()
                 .content_type("text/plain; version=0.0.4; charset=utf-8")
-                .body(stats.prometheus(&backend))
+                .body(stats.prometheus(&backend) + &state.lifecycle.prometheus())
         }
         _ => HttpResponse::NotFound()
             .content_type("text/plain")

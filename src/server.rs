@@ -98,7 +98,23 @@ where
         config: config.s3.clone(),
         sse: SseState::new(keys),
         rules: crate::s3::access::RulesCache::default(),
+        lifecycle: Default::default(),
     });
+    if !config.s3.lifecycle_interval.is_zero() {
+        let lifecycle_state = state.clone();
+        let settings = crate::s3::lifecycle::worker::WorkerSettings {
+            interval: config.s3.lifecycle_interval,
+            day: config.s3.lifecycle_day,
+            holder: crate::s3::lifecycle::worker::holder_name(
+                &[config.listen.clone(), config.https_listen.clone()].concat(),
+            ),
+            page: crate::s3::lifecycle::worker::PAGE,
+        };
+        actix_web::rt::spawn(async move {
+            let state = &*lifecycle_state;
+            crate::s3::lifecycle::worker::run(&state.store, &state.lifecycle, settings).await
+        });
+    }
     // Uploads abandoned for a week give their space back; checked hourly, in this worker.
     let cleaner_state = state.clone();
     actix_web::rt::spawn(async move {

@@ -2,19 +2,20 @@
 //! each of its users, fed the same bytes: Tagging, AccessControlPolicy, CORSConfiguration,
 //! Delete (DeleteObjects), CompleteMultipartUpload, CreateBucketConfiguration,
 //! ServerSideEncryptionConfiguration, PublicAccessBlockConfiguration, OwnershipControls,
-//! VersioningConfiguration and the Object Lock documents (ObjectLockConfiguration, Retention,
-//! LegalHold).
+//! VersioningConfiguration, the Object Lock documents (ObjectLockConfiguration, Retention,
+//! LegalHold) and LifecycleConfiguration.
 //!
 //! Checks: a parsed document nests no deeper than MAX_DEPTH; a document refused by the depth
 //! scan is refused by `parse`; tag sets, ACLs, CORS rules and default encryption read back the
-//! same from the document we write for them, and so do public access blocks and ownership.
+//! same from the document we write for them, and so do public access blocks, ownership and
+//! lifecycle configurations (which also stay within their rule bound).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use libres3::s3::handlers::parsers::{check_create_configuration, parse_completion, parse_delete};
 use libres3::s3::access::{ownership, public_block};
 use libres3::s3::sse::bucket as encryption;
-use libres3::s3::{acl, cors, object_lock, tagging, versioning, xml};
+use libres3::s3::{acl, cors, lifecycle, object_lock, tagging, versioning, xml};
 
 fuzz_target!(|data: &[u8]| {
     let depth_ok = xml::check_depth(data).is_ok();
@@ -72,6 +73,12 @@ fuzz_target!(|data: &[u8]| {
         let again = encryption::parse_xml(encryption::to_xml(&default).as_bytes())
             .expect("our ServerSideEncryptionConfiguration parses");
         assert_eq!(again, default);
+    }
+    if let Ok(rules) = lifecycle::parse_xml(data) {
+        assert!(!rules.rules.is_empty() && rules.rules.len() <= lifecycle::config::MAX_RULES);
+        let again = lifecycle::parse_xml(lifecycle::to_xml(&rules).as_bytes())
+            .expect("our LifecycleConfiguration parses");
+        assert_eq!(again, rules);
     }
     if let Ok(request) = parse_delete(data) {
         assert!(!request.objects.is_empty() && request.objects.len() <= 1000);

@@ -69,6 +69,14 @@ pub fn describe(config: &Config) -> String {
         config.s3.object_ownership.as_str().into(),
     );
     line(
+        "lifecycle_interval",
+        format!("{}s", config.s3.lifecycle_interval.as_secs()),
+    );
+    line(
+        "lifecycle_day_seconds",
+        format!("{}s", config.s3.lifecycle_day.as_secs()),
+    );
+    line(
         "daemonize",
         if config.daemonize { "yes" } else { "no" }.into(),
     );

@@ -105,6 +105,8 @@ pub const KEYS: &[Key] = &[
     key("allow_sse_c_over_http", Kind::Bool, "no", "accept SSE-C keys (x-amz-server-side-encryption-customer-key) over plain HTTP, e.g. behind a TLS proxy; otherwise they are refused there as AWS refuses them"),
     key("public_access_block", Kind::PublicAccessFlags, "none", "Block Public Access flags applied to every bucket, on top of each bucket's own (as AWS's account-level setting); all blocks public ACLs and public bucket policies everywhere"),
     key("object_ownership", Kind::OneOf(super::OBJECT_OWNERSHIPS), "ObjectWriter", "Object Ownership given to buckets created without x-amz-object-ownership: ObjectWriter (the writer owns an object, ACLs apply), BucketOwnerPreferred, or BucketOwnerEnforced (the bucket owner owns everything, ACLs disabled; AWS's default since 2023)"),
+    key("lifecycle_interval", Kind::Seconds, "1h", "how often the lifecycle worker applies the buckets' lifecycle rules (expiration, abort of incomplete multipart uploads); 0 turns it off. With several gateways over one SX cluster, one at a time works on a bucket"),
+    key("lifecycle_day_seconds", Kind::Seconds, "86400", "the length of one day in lifecycle rules (Days, DaysAfterInitiation, x-amz-expiration); shorten it only for tests (1 to 86400)"),
     key("admin_listen", Kind::AddrOrOff, DEFAULT_ADMIN_LISTEN, "address of the admin endpoint (/health, /stats, /metrics); off disables it"),
     live(Key { secret: true, ..key("admin_auth", Kind::Text, "", "USER:PASSWORD that /stats and /metrics of the admin endpoint require (HTTP Basic); /health stays open; the file must then have mode 0600") }),
     key("daemonize", Kind::Bool, "no", "detach and run in the background under a supervisor (like --daemon)"),

@@ -62,6 +62,10 @@ pub struct S3Settings {
     pub public_access_block: PublicAccessBlock,
     /// The Object Ownership of buckets created without `x-amz-object-ownership`.
     pub object_ownership: ObjectOwnership,
+    /// How often the lifecycle worker runs (zero: never).
+    pub lifecycle_interval: Duration,
+    /// The length of a lifecycle "day" (86400 s; shorter in tests).
+    pub lifecycle_day: Duration,
 }
 
 /// The settings the server runs with.
@@ -339,6 +343,12 @@ impl Config {
         let seconds = |name: &str| -> Result<Duration, ConfigError> {
             Ok(file.typed(name, parse_seconds)?.unwrap_or(Duration::ZERO))
         };
+        let lifecycle_day = file
+            .typed("lifecycle_day_seconds", |v| {
+                // A day longer than a day would only postpone every rule.
+                parse_seconds(v).filter(|d| !d.is_zero() && d.as_secs() <= 86_400)
+            })?
+            .unwrap_or(Duration::from_secs(86_400));
         let count = |name: &str| -> Result<u64, ConfigError> {
             Ok(file.typed(name, |v| v.parse::<u64>().ok())?.unwrap_or(0))
         };
@@ -386,6 +396,8 @@ impl Config {
                 allow_sse_c_over_http,
                 public_access_block,
                 object_ownership,
+                lifecycle_interval: seconds("lifecycle_interval")?,
+                lifecycle_day,
             },
             daemonize,
             run_as,
@@ -429,7 +441,7 @@ impl Config {
         );
         check("admin_listen", self.admin_listen == other.admin_listen);
         check(
-            "s3_host/s3_region/allow_sse_c_over_http/public_access_block/object_ownership",
+            "s3_host/s3_region/allow_sse_c_over_http/public_access_block/object_ownership/lifecycle_*",
             self.s3 == other.s3,
         );
         check("run-as", self.run_as == other.run_as);

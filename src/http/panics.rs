@@ -1,4 +1,5 @@
-//! A panic inside one request fails that request, not the worker.
+//! A panic inside one request fails that request, not the worker (and likewise a lifecycle
+//! pass, run under the same catch).
 //!
 //! Every request's handler and response body are polled inside [`catch_unwind`], with the
 //! request's id in a thread-local: the panic hook logs one line naming the request, the
@@ -39,7 +40,9 @@ pub fn install(abort_elsewhere: bool) {
             .unwrap_or_else(|| "(no message)".into());
         match CURRENT.with(|c| c.borrow().clone()) {
             Some(id) => {
-                log::error!("{id} panicked at {location}: {message}; answering 500 InternalError")
+                // A request is answered 500; a background task (a lifecycle pass) logs
+                // its own outcome after the catch.
+                log::error!("{id} panicked at {location}: {message}; only it fails")
             }
             None if abort_elsewhere => {
                 log::error!("worker panicked at {location}: {message}; aborting");

@@ -12,6 +12,7 @@ pub mod form;
 pub mod handlers;
 pub mod identity;
 pub mod idle;
+pub mod lifecycle;
 pub mod maintenance;
 pub mod object_lock;
 pub mod objmeta;
@@ -52,6 +53,8 @@ pub struct AppState<S> {
     pub sse: sse::state::SseState,
     /// The buckets' access rules, cached.
     pub rules: access::RulesCache,
+    /// What the lifecycle worker did, for /metrics.
+    pub lifecycle: lifecycle::worker::LifecycleCounters,
 }
 
 /// What a handler knows of its request.

@@ -14,7 +14,7 @@ pub mod local;
 pub mod sx;
 mod versioning;
 
-pub use versioning::{Deleted, VersionStart, VersionSummary, Versioning, NULL_VERSION};
+pub use versioning::{Deleted, Judged, VersionStart, VersionSummary, Versioning, NULL_VERSION};
 
 use std::fmt;
 use std::time::SystemTime;
@@ -512,6 +512,20 @@ pub trait ObjectStore: 'static {
         key: &str,
         etag: &str,
     ) -> Result<(), StoreError>;
+    /// The lifecycle worker's delete: as [`ObjectStore::delete_object`] under `versioning`
+    /// (unversioned: the object goes; versioned: a delete marker becomes the latest), but
+    /// only while the key's latest version is still an object with exactly `judged`'s ETag
+    /// and last-modified, checked atomically with the delete as far as the backend allows:
+    /// NoSuchKey when the key has no current object (absent, or a delete marker),
+    /// PreconditionFailed when it is another object (even one of the same bytes).
+    async fn delete_object_if_unchanged(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        judged: &Judged,
+        versioning: Versioning,
+    ) -> Result<Deleted, StoreError>;
     /// Up to `limit` objects whose key starts with `prefix`, from `start`, in key order, each
     /// with its value of the stored header `header` (lowercase name) when one is asked for.
     async fn list_objects(
@@ -646,6 +660,22 @@ pub trait ObjectStore: 'static {
         cutoff: SystemTime,
         limit: usize,
     ) -> Result<Vec<AbortedUpload>, StoreError>;
+
+    /// Maintenance, no principal: every bucket, whoever owns it (the lifecycle worker).
+    async fn all_buckets(&self) -> Result<Vec<BucketInfo>, StoreError>;
+
+    /// Maintenance, no principal: takes or renews the lease `name` on `bucket` for `holder`
+    /// until `ttl` from now, unless another holder has one that has not expired. True when
+    /// `holder` holds it. Several gateways over one cluster use it so that one at a time does
+    /// a bucket's periodic work; it is advisory (see each backend for its limits): the work
+    /// must stay correct when two holders overlap.
+    async fn try_lease(
+        &self,
+        bucket: &str,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError>;
 
     /// How the backend is doing (see [`BackendState`]); by default it does not say.
     async fn backend_state(&self) -> BackendState {

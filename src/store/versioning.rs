@@ -30,6 +30,14 @@ impl Versioning {
     }
 }
 
+/// The object a conditional delete was judged on: the latest version must still be it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Judged {
+    /// Unquoted.
+    pub etag: String,
+    pub last_modified: SystemTime,
+}
+
 /// What a delete did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Deleted {

@@ -36,6 +36,7 @@ mod s3_checksums;
 mod s3_conditions;
 mod s3_config;
 mod s3_copy;
+mod s3_lifecycle;
 mod s3_listing_rules;
 mod s3_multipart_checksums;
 mod s3_multipart_rules;

@@ -213,14 +213,9 @@ fn raw_probed_configurations(s: &TestServer) {
     assert_eq!(xml_text(&text, "Payer").as_deref(), Some("BucketOwner"));
     let text = get("versioning").ok().text();
     assert!(xml_text(&text, "Status").is_none(), "{text}");
-    // PutBucketEncryption is kept (s3_sse); these are not.
-    for sub in [
-        "lifecycle",
-        "website",
-        "logging",
-        "notification",
-        "requestPayment",
-    ] {
+    // PutBucketEncryption (s3_sse) and PutBucketLifecycleConfiguration (s3_lifecycle) are
+    // kept; these are not.
+    for sub in ["website", "logging", "notification", "requestPayment"] {
         c.put(&format!("/{b}"))
             .sub(sub)
             .body("<X/>")

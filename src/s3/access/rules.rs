@@ -12,6 +12,7 @@ use crate::config::{ObjectOwnership, PublicAccessBlock};
 use crate::s3::acl::{Acl, Grant, Grantee, Permission};
 use crate::s3::error::S3Error;
 use crate::s3::identity::{canonical_id, Identity};
+use crate::s3::lifecycle::{self, Lifecycle, DOC_LIFECYCLE};
 use crate::s3::object_lock::{self, LockConfig};
 use crate::s3::policy::Policy;
 use crate::s3::versioning;
@@ -45,6 +46,8 @@ pub struct BucketRules {
     pub ownership_set: bool,
     /// Canonical IDs of the users the backend lets read every object (SX volume ACL).
     pub backend_readers: Vec<String>,
+    /// The bucket's lifecycle configuration, parsed (for `x-amz-expiration`).
+    pub lifecycle: Option<Arc<Lifecycle>>,
     /// What writes and deletes do to existing versions (not access, but read with it).
     pub versioning: Versioning,
     /// The Object Lock configuration, once lock is enabled on the bucket.
@@ -78,6 +81,17 @@ impl BucketRules {
             .unwrap_or_default()
             .union(defaults.public_access_block);
         let stored_ownership = ownership::from_stored(&bucket, docs.get(ownership::DOC_OWNERSHIP));
+        let lifecycle = docs.get(DOC_LIFECYCLE).and_then(|text| {
+            lifecycle::parse_xml(text.as_bytes())
+                .map_err(|e| {
+                    log::error!(
+                        "bucket {bucket}: stored lifecycle configuration no longer parses: {}",
+                        e.message
+                    )
+                })
+                .ok()
+                .map(Arc::new)
+        });
         let object_lock = docs.get(object_lock::DOC_OBJECT_LOCK).map(|stored| {
             object_lock::parse_config(stored.as_bytes()).unwrap_or_else(|e| {
                 // Lock stays enabled (it can never be turned off); only the default is lost.
@@ -101,6 +115,7 @@ impl BucketRules {
             ownership: stored_ownership.unwrap_or_default(),
             ownership_set: stored_ownership.is_some(),
             backend_readers,
+            lifecycle,
             versioning: versioning::from_stored(
                 &docs.info.name,
                 docs.get(versioning::DOC_VERSIONING),

@@ -44,6 +44,8 @@ impl World {
                 allow_sse_c_over_http: false,
                 public_access_block: PublicAccessBlock::default(),
                 object_ownership: ObjectOwnership::ObjectWriter,
+                lifecycle_interval: std::time::Duration::ZERO,
+                lifecycle_day: std::time::Duration::from_secs(86_400),
             },
             alice,
             bob: Identity::of("bob"),

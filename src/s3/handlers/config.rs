@@ -248,12 +248,6 @@ pub async fn bucket_config<S: ObjectStore>(
     };
     let mut w = XmlWriter::new();
     match name {
-        "GetBucketLifecycleConfiguration" => {
-            return missing(
-                NoSuchLifecycleConfiguration,
-                "The lifecycle configuration does not exist",
-            )
-        }
         "GetBucketWebsite" => {
             return missing(
                 NoSuchWebsiteConfiguration,

@@ -226,6 +226,7 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
             result => {
                 let info = result.map_err(condition_conflict)?;
                 let document = copy_result("CopyObjectResult", &info.meta.etag, &info);
+                super::lifecycle::add_expiration(ctx, &info, &mut response);
                 copied_headers(ctx, &mut response, &info, src_version.as_deref());
                 return Ok(response
                     .insert_header((CONTENT_TYPE, "application/xml"))
@@ -295,6 +296,7 @@ async fn copy_through<S: ObjectStore>(
         .await
         .map_err(condition_conflict)?;
     let document = copy_result("CopyObjectResult", &info.meta.etag, &info);
+    super::lifecycle::add_expiration(ctx, &info, &mut response);
     copied_headers(ctx, &mut response, &info, src_version.as_deref());
     Ok(response
         .insert_header((CONTENT_TYPE, "application/xml"))

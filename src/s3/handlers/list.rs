@@ -364,6 +364,8 @@ mod paging_tests {
             allow_sse_c_over_http: false,
             public_access_block: Default::default(),
             object_ownership: Default::default(),
+            lifecycle_interval: std::time::Duration::ZERO,
+            lifecycle_day: std::time::Duration::from_secs(86_400),
         };
         let keys = crate::s3::sse::keys::KeyStore::open(&dir.join("kms")).unwrap();
         let sse = crate::s3::sse::state::SseState::new(keys);

@@ -9,6 +9,7 @@ mod copy;
 pub mod cors;
 mod delete;
 mod encryption;
+pub mod lifecycle;
 mod list;
 mod list_versions;
 mod multipart;
@@ -113,6 +114,11 @@ pub async fn run<S: ObjectStore>(
         Operation::BucketConfig("GetBucketEncryption") => encryption::get(ctx).await,
         Operation::BucketConfig("PutBucketEncryption") => encryption::put(ctx, body).await,
         Operation::BucketConfig("DeleteBucketEncryption") => encryption::delete(ctx).await,
+        Operation::BucketConfig("GetBucketLifecycleConfiguration") => lifecycle::get(ctx).await,
+        Operation::BucketConfig("PutBucketLifecycleConfiguration") => {
+            lifecycle::put(ctx, body).await
+        }
+        Operation::BucketConfig("DeleteBucketLifecycle") => lifecycle::delete(ctx).await,
         Operation::BucketConfig("GetPublicAccessBlock") => {
             access_config::get_public_access_block(ctx).await
         }

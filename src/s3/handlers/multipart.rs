@@ -369,6 +369,10 @@ pub async fn complete<S: ObjectStore>(
         .as_ref()
         .map(|c| (c.algorithm, c.value.as_str()));
     let mut response = completion_result(ctx, &info.meta.etag, checksum, sealing.as_ref());
+    if let Some(value) = super::lifecycle::expiration(ctx, &info) {
+        let name = actix_web::http::header::HeaderName::from_static("x-amz-expiration");
+        response.headers_mut().insert(name, value);
+    }
     super::versions::add_version_header(ctx, &mut response, &info.version_id);
     Ok(response)
 }

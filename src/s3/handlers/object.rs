@@ -218,7 +218,7 @@ pub fn condition_conflict(e: StoreError) -> S3Error {
 }
 
 /// The Content-MD5 header decoded, if sent.
-fn content_md5<S>(ctx: &Ctx<'_, S>) -> Result<Option<[u8; 16]>, S3Error> {
+pub(super) fn content_md5<S>(ctx: &Ctx<'_, S>) -> Result<Option<[u8; 16]>, S3Error> {
     crate::s3::body::parse_content_md5(ctx.header("content-md5"))
 }
 
@@ -369,6 +369,7 @@ pub async fn put_object<S: ObjectStore>(
         )
         .await
         .map_err(condition_conflict)?;
+    super::lifecycle::add_expiration(ctx, &info, &mut response);
     versions::version_header(ctx, &mut response, &info.version_id);
     Ok(response
         .insert_header(("ETag", quoted(&info.meta.etag)))
@@ -553,6 +554,7 @@ fn object_headers<S: ObjectStore>(
         builder.insert_header(("x-amz-tagging-count", count.to_string()));
     }
     versions::version_header(ctx, builder, &info.version_id);
+    super::lifecycle::add_expiration(ctx, info, builder);
     for (param, header) in RESPONSE_OVERRIDES {
         if let Some(value) = ctx.query.get(param) {
             insert_header(builder, header, value);

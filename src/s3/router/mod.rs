@@ -66,8 +66,10 @@ pub enum Operation {
     CorsPreflight,
     /// POST of an HTML form to a bucket (browser upload).
     PostObject,
-    /// A bucket configuration we do not keep (lifecycle, website, ...): GET answers the AWS
-    /// "no such configuration" error or the documented empty answer, PUT is NotImplemented.
+    /// A bucket configuration by its AWS name: those we keep (encryption, lifecycle, public
+    /// access block, ownership) have their handlers; for the others (website, logging, ...)
+    /// GET answers the AWS "no such configuration" error or the documented empty answer and
+    /// PUT is NotImplemented.
     BucketConfig(&'static str),
     /// Object Lock: the bucket's configuration, a version's retention and legal hold
     /// (`handlers::object_lock`).
@@ -421,8 +423,8 @@ fn named(name: &'static str) -> Operation {
     }
 }
 
-/// Configurations clients probe that we do not keep, and the bucket encryption
-/// configuration (kept, by `handlers::encryption`); see [`Operation::BucketConfig`].
+/// Configurations clients probe that we do not keep, and the few kept by handlers of their
+/// own (encryption, lifecycle, ...); see [`Operation::BucketConfig`].
 pub const BUCKET_CONFIGS: &[&str] = &[
     "GetBucketAccelerateConfiguration",
     "PutBucketAccelerateConfiguration",

@@ -2,6 +2,7 @@
 //! (reads on a pooled connection, writes on the writer thread) and hands blocks to the
 //! staging, writer and reader modules.
 
+use crate::store::Judged;
 use rusqlite::Connection;
 
 use super::blocks::random_hex;
@@ -366,20 +367,18 @@ impl ObjectStore for LocalStore {
         key: &str,
         etag: &str,
     ) -> Result<(), StoreError> {
-        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
-        let condition = WriteCondition::IfEtag(etag.to_owned());
-        self.writer
-            .run(None, move |tx| {
-                check_owner(tx.conn, &who, &bucket)?;
-                let Some(existing) = existing_object(tx.conn, &bucket, &key)? else {
-                    return Err(StoreError::NoSuchKey);
-                };
-                check_condition(&condition, Some(&existing))?;
-                if let Some(list) = &existing.blocks {
-                    tx.release(&decode_blocks(list)?)?;
-                }
-                index::objects::delete(tx.conn, &bucket, &key)
-            })
+        self.delete_if_etag(who, bucket, key, etag).await
+    }
+
+    async fn delete_object_if_unchanged(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        judged: &Judged,
+        versioning: Versioning,
+    ) -> Result<Deleted, StoreError> {
+        self.delete_latest_if_unchanged(who, bucket, key, judged, versioning)
             .await
     }
 
@@ -738,6 +737,22 @@ impl ObjectStore for LocalStore {
                 index::buckets::put_document(tx.conn, &bucket, &name, document)
             })
             .await
+    }
+
+    async fn all_buckets(&self) -> Result<Vec<BucketInfo>, StoreError> {
+        self.read(index::buckets::list_all).await
+    }
+
+    /// Always true: this process holds the store's lock on its data directory, so no other
+    /// server works on these buckets.
+    async fn try_lease(
+        &self,
+        _bucket: &str,
+        _name: &str,
+        _holder: &str,
+        _ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
     }
 
     async fn abort_uploads_initiated_before(

@@ -10,8 +10,8 @@ use super::index::{
 use super::version_rows;
 use super::LocalStore;
 use crate::store::{
-    Deleted, ObjectInfo, ObjectMeta, Principal, StoreError, VersionStart, VersionSummary,
-    Versioning, NULL_VERSION,
+    Deleted, Judged, ObjectInfo, ObjectMeta, Principal, StoreError, VersionStart, VersionSummary,
+    Versioning, WriteCondition, NULL_VERSION,
 };
 
 /// Bytes of randomness in a version id, after the 16 hex digits of its number: 32 hex
@@ -40,6 +40,61 @@ impl LocalStore {
         self.writer
             .run(None, move |tx| {
                 check_owner(tx.conn, &who, &bucket)?;
+                version_rows::delete_latest(tx, &bucket, &key, versioning, &fresh)
+            })
+            .await
+    }
+
+    /// [`ObjectStore::delete_object_if_etag`](crate::store::ObjectStore): the object goes
+    /// for good, whatever the bucket's versioning (the S3 layer uses it unversioned only).
+    pub(super) async fn delete_if_etag(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> Result<(), StoreError> {
+        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let condition = WriteCondition::IfEtag(etag.to_owned());
+        self.writer
+            .run(None, move |tx| {
+                check_owner(tx.conn, &who, &bucket)?;
+                let Some(existing) = index::objects::existing_object(tx.conn, &bucket, &key)?
+                else {
+                    return Err(StoreError::NoSuchKey);
+                };
+                index::objects::check_condition(&condition, Some(&existing))?;
+                if let Some(list) = &existing.blocks {
+                    tx.release(&index::decode_blocks(list)?)?;
+                }
+                index::objects::delete(tx.conn, &bucket, &key)
+            })
+            .await
+    }
+
+    /// [`ObjectStore::delete_object_if_unchanged`](crate::store::ObjectStore): the check and
+    /// the delete (or marker) are one transaction.
+    pub(super) async fn delete_latest_if_unchanged(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        judged: &Judged,
+        versioning: Versioning,
+    ) -> Result<Deleted, StoreError> {
+        let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
+        let judged = judged.clone();
+        let fresh = self.fresh_version_id()?;
+        self.writer
+            .run(None, move |tx| {
+                check_owner(tx.conn, &who, &bucket)?;
+                let Some(current) = index::objects::existing_object(tx.conn, &bucket, &key)? else {
+                    return Err(StoreError::NoSuchKey);
+                };
+                if current.etag != judged.etag || from_ms(current.mtime_ms) != judged.last_modified
+                {
+                    return Err(StoreError::PreconditionFailed);
+                }
                 version_rows::delete_latest(tx, &bucket, &key, versioning, &fresh)
             })
             .await

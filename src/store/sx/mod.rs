@@ -6,8 +6,8 @@
 //!   token and cached; every request then runs as that user, so SX's own ACLs apply.
 //! - Everything the gateway must remember lives on the cluster, under the reserved
 //!   `.libres3/` directory of each volume: staged bodies (`tmp/`), multipart uploads (`up/`),
-//!   their parts (`parts/`) and, for a while, completed uploads (`done/`). Several gateways
-//!   in front of one cluster share no other state.
+//!   their parts (`parts/`), for a while completed uploads (`done/`), and leases (`lease/`,
+//!   `lease`). Several gateways in front of one cluster share no other state.
 //! - `stage` keeps a body of up to [`PART_BYTES`] in memory, and the commit uploads it under
 //!   its real name. A larger body is hashed block by block as it arrives, SX is sent only the
 //!   blocks it lacks, in parts of [`PART_BYTES`] so memory stays bounded, and the staged body
@@ -35,6 +35,7 @@ mod batches;
 mod buckets;
 mod cluster;
 mod completed;
+mod lease;
 mod listing;
 mod multipart;
 mod objects;

@@ -1,6 +1,8 @@
 //! Object writes under a condition (SX has no compare-and-swap), copies made of the source's
 //! blocks, and file deletion.
 
+use crate::store::sx::cluster::from_secs;
+use crate::store::Judged;
 use std::time::SystemTime;
 
 use actix_web::http::Method;
@@ -154,6 +156,24 @@ impl Cluster {
         let _turn = self.writing_turn(vol, path).await;
         let (file, meta) = self.file_with_meta(vol, path).await?;
         if meta_from_sx(Some(&meta), &file.file_revision).etag != etag {
+            return Err(StoreError::PreconditionFailed);
+        }
+        self.delete_path(vol, path).await
+    }
+
+    /// Deletes a file only while it has `judged`'s ETag and creation time (the listing's
+    /// last-modified), serialised with this gateway's writes of the path.
+    pub(super) async fn delete_path_if_unchanged(
+        &self,
+        vol: &Vol,
+        path: &SxPath,
+        judged: &Judged,
+    ) -> Result<(), StoreError> {
+        let _turn = self.writing_turn(vol, path).await;
+        let (file, meta) = self.file_with_meta(vol, path).await?;
+        if meta_from_sx(Some(&meta), &file.file_revision).etag != judged.etag
+            || from_secs(file.created_at) != judged.last_modified
+        {
             return Err(StoreError::PreconditionFailed);
         }
         self.delete_path(vol, path).await

@@ -7,6 +7,7 @@
 //! checked (node list, cluster identity, admin key) before it replaces the old one; if the
 //! check fails the running connection stays.
 
+use crate::store::Judged;
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 
@@ -372,6 +373,41 @@ impl ObjectStore for SxStore {
         cluster.delete_path_if_etag(&vol, &path, etag).await
     }
 
+    /// Not atomic across gateways (SX has no conditional delete): the check and the delete
+    /// are serialised within this gateway only; see README "Lifecycle".
+    async fn delete_object_if_unchanged(
+        &self,
+        who: &Principal,
+        bucket: &str,
+        key: &str,
+        judged: &Judged,
+        versioning: Versioning,
+    ) -> Result<Deleted, StoreError> {
+        if versioning != Versioning::Unversioned {
+            // Versioned SX keys keep their markers elsewhere (branch `sxver`): check, then
+            // delete through the versioned path.
+            let info = match self.open_object(who, bucket, key, None).await {
+                Ok(reader) => crate::store::ObjectReader::info(&reader).clone(),
+                Err(StoreError::DeleteMarker { .. }) => return Err(StoreError::NoSuchKey),
+                Err(e) => return Err(e),
+            };
+            if info.meta.etag != judged.etag || info.last_modified != judged.last_modified {
+                return Err(StoreError::PreconditionFailed);
+            }
+            return self.delete_object(who, bucket, key, versioning).await;
+        }
+        let cluster = self.cluster()?;
+        let vol = cluster.data_volume(who, bucket).await?;
+        let path = key_to_path(key).ok_or(StoreError::NoSuchKey)?;
+        cluster
+            .delete_path_if_unchanged(&vol, &path, judged)
+            .await?;
+        Ok(Deleted {
+            version_id: None,
+            delete_marker: false,
+        })
+    }
+
     async fn list_objects(
         &self,
         who: &Principal,
@@ -519,6 +555,21 @@ impl ObjectStore for SxStore {
         self.cluster()?
             .put_bucket_document(who, bucket, name, document)
             .await
+    }
+
+    async fn all_buckets(&self) -> Result<Vec<BucketInfo>, StoreError> {
+        let cluster = self.cluster()?;
+        cluster.list_buckets(&cluster.admin_principal()).await
+    }
+
+    async fn try_lease(
+        &self,
+        bucket: &str,
+        name: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        self.cluster()?.try_lease(bucket, name, holder, ttl).await
     }
 
     async fn abort_uploads_initiated_before(

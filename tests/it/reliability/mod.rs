@@ -8,6 +8,7 @@
 //! threads' interleaving still differs from run to run).
 
 mod kill;
+mod lifecycle;
 mod slow;
 mod versions;
 

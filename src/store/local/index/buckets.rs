@@ -52,6 +52,15 @@ pub fn list_owned(conn: &Connection, owner: &str) -> Result<Vec<BucketInfo>, Sto
     rows.collect::<rusqlite::Result<Vec<_>>>().db()
 }
 
+/// Every bucket, by name (maintenance).
+pub fn list_all(conn: &Connection) -> Result<Vec<BucketInfo>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT name, owner, created_ms FROM buckets ORDER BY name")
+        .db()?;
+    let rows = stmt.query_map([], bucket_from_row).db()?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().db()
+}
+
 pub fn insert(
     conn: &Connection,
     bucket: &str,

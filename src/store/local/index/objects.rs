@@ -14,6 +14,7 @@ pub struct ExistingObject {
     pub blocks: Option<Vec<u8>>,
     /// None: the version `null`.
     pub version_id: Option<String>,
+    pub mtime_ms: i64,
 }
 
 pub fn existing_object(
@@ -22,7 +23,7 @@ pub fn existing_object(
     key: &str,
 ) -> Result<Option<ExistingObject>, StoreError> {
     conn.prepare_cached(
-        "SELECT etag, blocks, version_id FROM objects WHERE bucket = ?1 AND key = ?2",
+        "SELECT etag, blocks, version_id, mtime_ms FROM objects WHERE bucket = ?1 AND key = ?2",
     )
     .db()?
     .query_row(params![bucket, key.as_bytes()], |row| {
@@ -30,6 +31,7 @@ pub fn existing_object(
             etag: row.get(0)?,
             blocks: row.get(1)?,
             version_id: row.get(2)?,
+            mtime_ms: row.get(3)?,
         })
     })
     .optional()

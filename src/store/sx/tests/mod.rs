@@ -6,6 +6,7 @@ mod sx_fake;
 
 mod access;
 mod cluster;
+mod lease;
 mod listing;
 mod multipart;
 mod objects;
