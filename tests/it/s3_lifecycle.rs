@@ -525,7 +525,6 @@ mod worker_versioned {
     }
 
     #[test]
-    #[ignore = "needs the SX half of versioning (branch sxver), not on main yet"]
     fn sx() {
         super::worker_marks_versioned_objects_deleted(&super::fast_server(
             crate::common::Backend::Sx,

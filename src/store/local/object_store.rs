@@ -7,7 +7,7 @@ use rusqlite::Connection;
 
 use super::blocks::random_hex;
 use super::index::completed::NewCompletion;
-use super::index::objects::{check_condition, existing_object, ExistingObject, NewObject};
+use super::index::objects::{check_condition, existing_object, NewObject};
 use super::index::uploads::{check_upload, NewPart, PartLookup};
 use super::index::{
     self, buckets::check_owned_by, buckets::check_owner, decode_blocks, encode_blocks, from_ms,
@@ -15,14 +15,14 @@ use super::index::{
 };
 use super::reader::{read_object, LocalReader, ReaderTicket, IN_PLACE_BLOCKS};
 use super::staging::{self, LocalStaged};
-use super::version_rows::{self, new_version_id};
+use super::version_rows;
 use super::writer::Tx;
 use super::{state, LocalStore};
 use crate::store::{
     part_list_digest, AbortedUpload, BodyStream, BucketDocuments, BucketInfo, CompletedUpload,
     CopySource, Deleted, ListStart, ObjectInfo, ObjectMeta, ObjectStore, ObjectSummary, PartInfo,
     Principal, Staged, StoreError, UploadInfo, User, VersionStart, VersionSummary, Versioning,
-    WriteCondition, COMPLETED_UPLOAD_KEPT, NULL_VERSION,
+    WriteCondition, COMPLETED_UPLOAD_KEPT,
 };
 
 fn user_name(who: &Principal) -> Result<&str, StoreError> {
@@ -63,36 +63,6 @@ fn upload_info(
         initiated: from_ms(initiated),
         meta: meta_from_db(String::new(), &meta_json)?,
     })
-}
-
-/// Writes `key`'s new current row (its version id and number filled in here), after making
-/// way as `versioning` says: the current row either loses its blocks (it is overwritten) or
-/// becomes a noncurrent version. The caller has referenced the new blocks first, so blocks
-/// both share never reach 0. Returns the modification time and the version id written.
-fn write_current_row(
-    tx: &mut Tx<'_>,
-    (versioning, fresh): (Versioning, &str),
-    existing: Option<ExistingObject>,
-    row: NewObject<'_>,
-) -> Result<(i64, String), StoreError> {
-    // Unversioned (the common case) costs no query on `versions`: the row keeps no number,
-    // which `retire_current` gives it should the bucket ever be versioned.
-    let (id, seq) = if versioning == Versioning::Unversioned {
-        version_rows::release_list(tx, existing.and_then(|e| e.blocks).as_deref())?;
-        (None, None)
-    } else {
-        version_rows::retire_for_write(tx, row.bucket, row.key, versioning)?;
-        let seq = index::versions::next_seq(tx.conn, row.bucket, row.key)?;
-        (new_version_id(versioning, seq, fresh), Some(seq))
-    };
-    let row = NewObject {
-        version_id: id.as_deref(),
-        seq,
-        ..row
-    };
-    let mtime = now_ms();
-    index::objects::replace(tx.conn, &row, mtime)?;
-    Ok((mtime, id.unwrap_or_else(|| NULL_VERSION.to_owned())))
 }
 
 impl ObjectStore for LocalStore {
@@ -253,7 +223,7 @@ impl ObjectStore for LocalStore {
                     }
                     None => None,
                 };
-                let (mtime, version_id) = write_current_row(
+                let (mtime, version_id) = version_rows::write_current_row(
                     tx,
                     (versioning, &fresh),
                     existing,
@@ -564,7 +534,7 @@ impl ObjectStore for LocalStore {
                         completed_ms: now,
                     },
                 )?;
-                let (mtime, version_id) = write_current_row(
+                let (mtime, version_id) = version_rows::write_current_row(
                     tx,
                     (versioning, &fresh),
                     existing,
@@ -681,7 +651,7 @@ impl ObjectStore for LocalStore {
                 if let Some(list) = &src.blocks {
                     tx.reference_existing(&decode_blocks(list)?)?;
                 }
-                let (mtime, version_id) = write_current_row(
+                let (mtime, version_id) = version_rows::write_current_row(
                     tx,
                     (versioning, &fresh),
                     existing,

@@ -5,9 +5,9 @@
 use rusqlite::Connection;
 
 use super::index::objects::key_range;
-use super::index::objects::{KeyRange, StoredObject};
+use super::index::objects::{ExistingObject, KeyRange, NewObject, StoredObject};
 use super::index::versions::{self, VersionRow};
-use super::index::{self, decode_blocks, from_ms};
+use super::index::{self, decode_blocks, from_ms, now_ms};
 use super::writer::Tx;
 use crate::store::{
     Deleted, ListStart, StoreError, VersionStart, VersionSummary, Versioning, NULL_VERSION,
@@ -18,7 +18,7 @@ const SEQ_DIGITS: usize = 16;
 
 /// The id a version numbered `seq` gets under `versioning`: its number and `fresh` (random
 /// hex) when the bucket is versioned, else the version `null` (None in the index).
-pub fn new_version_id(versioning: Versioning, seq: i64, fresh: &str) -> Option<String> {
+fn new_version_id(versioning: Versioning, seq: i64, fresh: &str) -> Option<String> {
     match versioning {
         Versioning::Enabled => Some(format!("{seq:0SEQ_DIGITS$x}{fresh}")),
         Versioning::Unversioned | Versioning::Suspended => None,
@@ -276,4 +276,34 @@ fn older_versions(
         conn, bucket, key, below, left, header,
     )?);
     Ok(listed)
+}
+
+/// Writes `key`'s new current row (its version id and number filled in here), after making
+/// way as `versioning` says: the current row either loses its blocks (it is overwritten) or
+/// becomes a noncurrent version. The caller has referenced the new blocks first, so blocks
+/// both share never reach 0. Returns the modification time and the version id written.
+pub fn write_current_row(
+    tx: &mut Tx<'_>,
+    (versioning, fresh): (Versioning, &str),
+    existing: Option<ExistingObject>,
+    row: NewObject<'_>,
+) -> Result<(i64, String), StoreError> {
+    // Unversioned (the common case) costs no query on `versions`: the row keeps no number,
+    // which `retire_current` gives it should the bucket ever be versioned.
+    let (id, seq) = if versioning == Versioning::Unversioned {
+        release_list(tx, existing.and_then(|e| e.blocks).as_deref())?;
+        (None, None)
+    } else {
+        retire_for_write(tx, row.bucket, row.key, versioning)?;
+        let seq = index::versions::next_seq(tx.conn, row.bucket, row.key)?;
+        (new_version_id(versioning, seq, fresh), Some(seq))
+    };
+    let row = NewObject {
+        version_id: id.as_deref(),
+        seq,
+        ..row
+    };
+    let mtime = now_ms();
+    index::objects::replace(tx.conn, &row, mtime)?;
+    Ok((mtime, id.unwrap_or_else(|| NULL_VERSION.to_owned())))
 }

@@ -84,7 +84,7 @@ impl LocalStore {
     ) -> Result<Deleted, StoreError> {
         let (who, bucket, key) = (who.clone(), bucket.to_owned(), key.to_owned());
         let judged = judged.clone();
-        let fresh = self.fresh_version_id()?;
+        let fresh = self.fresh_version_id(versioning)?;
         self.writer
             .run(None, move |tx| {
                 check_owner(tx.conn, &who, &bucket)?;
