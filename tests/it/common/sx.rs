@@ -23,6 +23,9 @@ use super::raw::{http_date, parse_response, Response};
 use super::{hex, now_secs, random_suffix};
 use crate::sx_fake::FakeSx;
 
+/// How often a test's clean-up asks a real cluster to delete a volume before giving up.
+const VOLUME_DELETE_ATTEMPTS: u32 = 4;
+
 /// Nodes of the fake cluster: enough for per-volume routing to matter.
 const FAKE_NODES: usize = 2;
 /// Volume size the gateway gives new buckets on a real cluster (`LIBRES3_TEST_SX_VOLUME_SIZE`).
@@ -361,6 +364,13 @@ impl SxCluster {
 
     /// Waits for the job an answer started, on the node that started it (§12).
     pub fn wait_job(&self, answer: &SxAnswer, what: &str) {
+        if let Err(e) = self.try_wait_job(answer, what) {
+            panic!("{e}");
+        }
+    }
+
+    /// [`SxCluster::wait_job`], returning a failed job's answer instead of panicking.
+    pub fn try_wait_job(&self, answer: &SxAnswer, what: &str) -> Result<(), String> {
         assert_eq!(
             answer.response.status,
             200,
@@ -381,9 +391,9 @@ impl SxCluster {
             );
             let v: Value = serde_json::from_slice(&status.response.body).unwrap_or_default();
             match v["requestStatus"].as_str() {
-                Some("OK") => return,
+                Some("OK") => return Ok(()),
                 Some("PENDING") => {}
-                _ => panic!("{what}: job {id}: {}", status.response.text()),
+                _ => return Err(format!("{what}: job {id}: {}", status.response.text())),
             }
             // The protocol's poll interval (sx-protocol.md §12), doubling up to the maximum.
             std::thread::sleep(Duration::from_millis(delay));
@@ -514,8 +524,25 @@ impl SxCluster {
             }
             // Only the volume's own nodes remove it; another node answers 404 "This volume
             // does not belong here" (sx-protocol.md §6).
-            let answer = self.request(&volnodes, "DELETE", &format!("/{}", encode(&name)), b"");
-            self.wait_job(&answer, &format!("deleting volume {name}"));
+            // A real cluster busy with other jobs fails a volume delete now and then ("Failed
+            // to disable volume", "Failed to query cluster"): the delete is asked again.
+            let what = format!("deleting volume {name}");
+            let mut attempt = 1;
+            loop {
+                let answer = self.request(&volnodes, "DELETE", &format!("/{}", encode(&name)), b"");
+                // The failed job may have got as far as removing it.
+                if attempt > 1 && answer.response.status == 404 {
+                    break;
+                }
+                match self.try_wait_job(&answer, &what) {
+                    Ok(()) => break,
+                    Err(e) if attempt < VOLUME_DELETE_ATTEMPTS => {
+                        eprintln!("{e}; asking again");
+                        attempt += 1;
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
         }
         for user in users {
             let answer = self.admin(

@@ -10,6 +10,33 @@ pub struct FakeSx {
     pub admin_token: String,
     state: Arc<Mutex<State>>,
     handles: Vec<Option<ServerHandle>>,
+    /// A stopped node's address, bound but not listening: connections to it are refused,
+    /// and no other test's fake cluster can take the port meanwhile (a store that still
+    /// knows the address would reach that cluster instead).
+    reserved: Vec<Option<std::os::fd::OwnedFd>>,
+}
+
+/// Binds `ip:port` without listening on it.
+fn reserve(ip: &str, port: u16) -> Option<std::os::fd::OwnedFd> {
+    use nix::sys::socket::{
+        bind, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn,
+    };
+    let addr: std::net::SocketAddrV4 = format!("{ip}:{port}").parse().ok()?;
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .ok()?;
+    // As std's listeners do, so the stopped node's lingering connections do not block it.
+    setsockopt(&fd, sockopt::ReuseAddr, &true).ok()?;
+    bind(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &SockaddrIn::from(addr),
+    )
+    .ok()?;
+    Some(fd)
 }
 
 fn bind_nodes(n: usize) -> (u16, Vec<TcpListener>) {
@@ -90,6 +117,7 @@ impl FakeSx {
             ips,
             admin_token: ADMIN_TOKEN.to_owned(),
             state,
+            reserved: (0..nodes).map(|_| None).collect(),
             handles,
         }
     }
@@ -177,6 +205,7 @@ impl FakeSx {
     /// Starts node `i` again on its address, after [`FakeSx::stop_node`].
     pub fn start_node(&mut self, i: usize) {
         if self.handles[i].is_none() {
+            self.reserved[i] = None;
             let listener = TcpListener::bind(format!("{}:{}", self.ips[i], self.port))
                 .expect("the stopped node's address is free");
             self.handles[i] = Some(serve_node(i, listener, self.state.clone()));
@@ -187,6 +216,7 @@ impl FakeSx {
     pub async fn stop_node(&mut self, i: usize) {
         if let Some(handle) = self.handles[i].take() {
             handle.stop(false).await;
+            self.reserved[i] = reserve(&self.ips[i], self.port);
         }
     }
 }
