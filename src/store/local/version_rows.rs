@@ -35,7 +35,7 @@ fn seq_in_id(version_id: &str) -> Option<i64> {
         .flatten()
 }
 
-pub fn release_list(tx: &mut Tx<'_>, blocks: Option<&[u8]>) -> Result<(), StoreError> {
+fn release_list(tx: &mut Tx<'_>, blocks: Option<&[u8]>) -> Result<(), StoreError> {
     if let Some(list) = blocks {
         tx.release(&decode_blocks(list)?)?;
     }
@@ -56,13 +56,13 @@ fn drop_noncurrent_null(tx: &mut Tx<'_>, bucket: &str, key: &str) -> Result<(), 
 /// loses its blocks (it is about to be overwritten: unversioned, or the `null` version of a
 /// suspended bucket) or becomes noncurrent. The caller then writes the new `objects` row.
 /// The new version's blocks must already be referenced, so shared ones never reach 0.
-pub fn retire_for_write(
+/// `existing` is the key's current row as the caller read it in this transaction.
+fn retire_for_write(
     tx: &mut Tx<'_>,
-    bucket: &str,
-    key: &str,
+    (bucket, key): (&str, &str),
     versioning: Versioning,
+    existing: Option<ExistingObject>,
 ) -> Result<(), StoreError> {
-    let existing = index::objects::existing_object(tx.conn, bucket, key)?;
     match versioning {
         Versioning::Unversioned => {
             release_list(tx, existing.and_then(|e| e.blocks).as_deref())?;
@@ -288,13 +288,12 @@ pub fn write_current_row(
     existing: Option<ExistingObject>,
     row: NewObject<'_>,
 ) -> Result<(i64, String), StoreError> {
+    retire_for_write(tx, (row.bucket, row.key), versioning, existing)?;
     // Unversioned (the common case) costs no query on `versions`: the row keeps no number,
     // which `retire_current` gives it should the bucket ever be versioned.
     let (id, seq) = if versioning == Versioning::Unversioned {
-        release_list(tx, existing.and_then(|e| e.blocks).as_deref())?;
         (None, None)
     } else {
-        retire_for_write(tx, row.bucket, row.key, versioning)?;
         let seq = index::versions::next_seq(tx.conn, row.bucket, row.key)?;
         (new_version_id(versioning, seq, fresh), Some(seq))
     };
