@@ -56,6 +56,24 @@ pub enum SxError {
 }
 
 impl SxError {
+    /// SX refused to start a job because another holds its lock: a mass job on the same
+    /// volume ("A complex operation is already running on the cluster", as the job's
+    /// failure), or a cluster-wide operation such as a rebalance (409 "...complex operation
+    /// is being executed..." or "Resource is temporarily locked"). Trying later succeeds.
+    pub fn is_job_lock(&self) -> bool {
+        let locked = |message: &str| {
+            message.contains("complex operation") || message.contains("temporarily locked")
+        };
+        match self {
+            SxError::Job(message) => locked(message),
+            SxError::Status {
+                status: 409,
+                message,
+            } => locked(message),
+            _ => false,
+        }
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self {
             SxError::Status { status, .. } => Some(*status),

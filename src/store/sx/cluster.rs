@@ -125,6 +125,7 @@ pub(super) fn store_error(e: SxError, not_found: StoreError) -> StoreError {
         SxError::Job(message) if message.contains("Cluster timeout") => {
             StoreError::Unavailable(format!("SX job failed: {message}"))
         }
+        e if e.is_job_lock() => StoreError::Unavailable(e.to_string()),
         SxError::Status { status: 404, .. } => not_found,
         SxError::Status {
             status: 401 | 403, ..
@@ -145,6 +146,10 @@ pub(super) fn store_error(e: SxError, not_found: StoreError) -> StoreError {
         other => StoreError::Internal(other.to_string()),
     }
 }
+
+/// How long, in all, a mass job waits for the volume's job lock before the request fails
+/// as unavailable (503, which clients retry).
+pub(super) const JOB_LOCK_PATIENCE: Duration = Duration::from_secs(30);
 
 /// A 404 about the volume rather than a file in it: "No such volume", or a node saying the
 /// volume is not one of its own.
@@ -345,5 +350,30 @@ impl Cluster {
     ) -> Result<(), SxError> {
         let resp = self.vol_request(vol, method, path, body).await?.ok()?;
         self.client().wait_job(resp, &vol.token).await
+    }
+
+    /// [`Cluster::vol_job`] for a mass job (a DELETE with `filter`): SX runs one at a time
+    /// per volume and fails another started meanwhile ([`SxError::is_job_lock`]), so two
+    /// multipart completions or aborts in one bucket would collide. Such a job is started
+    /// again after a pause, doubling from 50 ms to 2 s, for up to [`JOB_LOCK_PATIENCE`].
+    pub(super) async fn vol_mass_job(
+        &self,
+        vol: &Vol,
+        method: Method,
+        path: &str,
+    ) -> Result<(), SxError> {
+        let mut pause = Duration::from_millis(50);
+        let mut waited = Duration::ZERO;
+        loop {
+            match self.vol_job(vol, method.clone(), path, Bytes::new()).await {
+                Err(e) if e.is_job_lock() && waited < JOB_LOCK_PATIENCE => {
+                    log::debug!("SX {method} {path}: {e}; starting it again in {pause:?}");
+                    actix_web::rt::time::sleep(pause).await;
+                    waited += pause;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                result => return result,
+            }
+        }
     }
 }

@@ -202,7 +202,7 @@ impl Cluster {
             url_encode(&vol.name, false),
             url_encode(dir, true)
         );
-        match self.vol_job(vol, Method::DELETE, &path, Bytes::new()).await {
+        match self.vol_mass_job(vol, Method::DELETE, &path).await {
             Ok(()) | Err(SxError::Status { status: 404, .. }) => Ok(()),
             Err(e) => Err(internal(e)),
         }

@@ -25,6 +25,8 @@ use crate::sx_fake::FakeSx;
 
 /// How often a test's clean-up asks a real cluster to delete a volume before giving up.
 const VOLUME_DELETE_ATTEMPTS: u32 = 4;
+/// How often it starts a mass delete refused because another holds the volume's job lock.
+const MASS_JOB_ATTEMPTS: u32 = 50;
 
 /// Nodes of the fake cluster: enough for per-volume routing to matter.
 const FAKE_NODES: usize = 2;
@@ -517,9 +519,25 @@ impl SxCluster {
                 .unwrap_or_default();
             for filter in ["*", ".libres3"] {
                 let path = format!("/{}?filter={}&recursive", encode(&name), encode(filter));
-                let answer = self.request(&volnodes, "DELETE", &path, b"");
-                if answer.response.status == 200 {
-                    self.wait_job(&answer, &format!("emptying volume {name}"));
+                // SX runs one mass job per volume at a time: one of the gateway's (a
+                // lifecycle abort, say) makes this one fail, and it is asked again.
+                let what = format!("emptying volume {name}");
+                let mut attempt = 1;
+                loop {
+                    let answer = self.request(&volnodes, "DELETE", &path, b"");
+                    if answer.response.status != 200 {
+                        break;
+                    }
+                    match self.try_wait_job(&answer, &what) {
+                        Ok(()) => break,
+                        Err(e)
+                            if e.contains("complex operation") && attempt < MASS_JOB_ATTEMPTS =>
+                        {
+                            attempt += 1;
+                            std::thread::sleep(Duration::from_millis(200));
+                        }
+                        Err(e) => panic!("{e}"),
+                    }
                 }
             }
             // Only the volume's own nodes remove it; another node answers 404 "This volume

@@ -200,6 +200,9 @@ pub struct State {
     pub members: usize,
     /// The nodes' disks are full: block uploads answer 507.
     pub disks_full: bool,
+    /// This many next mass jobs (a DELETE with `filter`) fail as real SX fails one while
+    /// another holds the cluster's job lock (`FAIL_LOCKED` in jobmgr.c).
+    pub mass_jobs_locked: usize,
     /// Actions run once around the next request that matches (see [`FakeSx::before_next`]).
     hooks: Vec<Hook>,
     /// The next 200 answer to a request that matches ends with this error, as real SX ends

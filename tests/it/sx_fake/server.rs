@@ -96,6 +96,7 @@ impl FakeSx {
             disks_full: false,
             hooks: Vec::new(),
             partial_errors: Vec::new(),
+            mass_jobs_locked: 0,
         };
         let admin = STANDARD_NO_PAD.decode(ADMIN_TOKEN).expect("admin token");
         state.users.insert(

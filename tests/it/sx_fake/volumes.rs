@@ -181,6 +181,11 @@ pub(super) fn volume_request(
                 })
                 .cloned()
                 .collect();
+            if st.mass_jobs_locked > 0 {
+                st.mass_jobs_locked -= 1;
+                let refused = "A complex operation is already running on the cluster";
+                return st.new_job(n, user, Some(refused.to_owned()));
+            }
             if let Some(v) = st.volumes.get_mut(name) {
                 for p in doomed {
                     v.files.remove(&p);

@@ -308,3 +308,32 @@ async fn old_completion_records_are_forgotten() {
     })
     .await;
 }
+
+/// SX runs one mass job per volume at a time and fails another started meanwhile: an abort
+/// that meets such a refusal starts its mass delete again and succeeds.
+#[actix_web::test]
+async fn an_abort_waits_out_another_mass_job_of_the_volume() {
+    let (fake, store, alice) = alice_with_volume("busy").await;
+    let id = store
+        .create_multipart(&alice, "busy", "k", meta(""))
+        .await
+        .unwrap();
+    let staged = store
+        .stage(&alice, "busy", body(b"abc", 1), Some(3))
+        .await
+        .unwrap();
+    store
+        .commit_part(&alice, "busy", "k", &id, 1, staged, "e1".into(), None)
+        .await
+        .unwrap();
+    fake.state().mass_jobs_locked = 2;
+    store
+        .abort_multipart(&alice, "busy", "k", &id)
+        .await
+        .unwrap();
+    assert_eq!(fake.state().mass_jobs_locked, 0, "both refusals were met");
+    eventually("the upload's parts and record removed", || {
+        fake.files("busy").is_empty()
+    })
+    .await;
+}
