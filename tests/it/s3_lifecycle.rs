@@ -488,6 +488,137 @@ macro_rules! worker_tests {
 worker_tests! {
     worker_expires_due_objects,
     worker_aborts_old_uploads,
+    worker_expires_noncurrent_versions_and_lone_markers,
+    worker_keeps_locked_versions,
+}
+
+fn enable_versioning(c: &RawClient, bucket: &str) {
+    c.put(&format!("/{bucket}"))
+        .sub("versioning")
+        .body("<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>")
+        .send()
+        .ok();
+}
+
+/// Writes a version and returns its id.
+fn put_version(c: &RawClient, bucket: &str, key: &str, data: &[u8]) -> String {
+    let response = c.put_object(bucket, key, data).ok();
+    response
+        .header("x-amz-version-id")
+        .expect("x-amz-version-id")
+        .to_string()
+}
+
+/// The version ids (delete markers too) of keys under `prefix`, in listing order.
+fn version_ids(c: &RawClient, bucket: &str, prefix: &str) -> Vec<String> {
+    let text = c
+        .get(&format!("/{bucket}"))
+        .sub("versions")
+        .query("prefix", prefix)
+        .send()
+        .ok()
+        .text();
+    xml_texts(&text, "VersionId")
+}
+
+/// NoncurrentVersionExpiration keeps the newest noncurrent versions it is told to, and a
+/// delete marker left alone goes under ExpiredObjectDeleteMarker.
+fn worker_expires_noncurrent_versions_and_lone_markers(s: &TestServer) {
+    let c = s.raw();
+    let admin = admin_addr(s);
+    let b = unique_bucket("lc-noncurrent");
+    c.create_bucket(&b);
+    enable_versioning(&c, &b);
+    let n: Vec<String> = (1..=3)
+        .map(|i| put_version(&c, &b, "n/a", format!("v{i}").as_bytes()))
+        .collect();
+    let keep: Vec<String> = (1..=2)
+        .map(|i| put_version(&c, &b, "keep/a", format!("v{i}").as_bytes()))
+        .collect();
+    put_version(&c, &b, "m/x", b"gone");
+    c.delete(&obj_path(&b, "m/x")).send().ok();
+    put_lifecycle(
+        &c,
+        &b,
+        "<Rule><ID>n</ID><Filter><Prefix>n/</Prefix></Filter><Status>Enabled</Status>\
+         <NoncurrentVersionExpiration><NoncurrentDays>1</NoncurrentDays>\
+         <NewerNoncurrentVersions>1</NewerNoncurrentVersions></NoncurrentVersionExpiration></Rule>\
+         <Rule><ID>m</ID><Filter><Prefix>m/</Prefix></Filter><Status>Enabled</Status>\
+         <NoncurrentVersionExpiration><NoncurrentDays>1</NoncurrentDays></NoncurrentVersionExpiration></Rule>\
+         <Rule><ID>markers</ID><Filter><Prefix>m/</Prefix></Filter><Status>Enabled</Status>\
+         <Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration></Rule>",
+    )
+    .ok();
+    wait_for("the oldest version of n/a to expire", PATIENCE, || {
+        (version_ids(&c, &b, "n/") == vec![n[2].clone(), n[1].clone()]).then_some(())
+    });
+    wait_for("m/x's version and then its marker to go", PATIENCE, || {
+        version_ids(&c, &b, "m/").is_empty().then_some(())
+    });
+    wait_for("the removals to be counted", PATIENCE, || {
+        (metric(admin, "libres3_lifecycle_expired_noncurrent_versions_total") >= 2
+            && metric(admin, "libres3_lifecycle_removed_delete_markers_total") >= 1)
+            .then_some(())
+    });
+    let mut newest_first = keep.clone();
+    newest_first.reverse();
+    assert_eq!(version_ids(&c, &b, "keep/"), newest_first);
+    // n/a's one noncurrent version stays however often the worker passes.
+    let passes = metric(admin, "libres3_lifecycle_passes_total");
+    wait_for("two more passes", PATIENCE, || {
+        (metric(admin, "libres3_lifecycle_passes_total") >= passes + 2).then_some(())
+    });
+    assert_eq!(version_ids(&c, &b, "n/"), vec![n[2].clone(), n[1].clone()]);
+    assert_eq!(c.get(&obj_path(&b, "n/a")).send().ok().text(), "v3");
+    assert_eq!(metric(admin, "libres3_lifecycle_errors_total"), 0);
+}
+
+/// A noncurrent version under a legal hold outlives its rule until the hold is lifted.
+fn worker_keeps_locked_versions(s: &TestServer) {
+    let c = s.raw();
+    let admin = admin_addr(s);
+    let b = unique_bucket("lc-locked");
+    c.put(&format!("/{b}"))
+        .header("x-amz-bucket-object-lock-enabled", "true")
+        .send()
+        .ok();
+    let held = c
+        .put(&obj_path(&b, "k"))
+        .header("x-amz-object-lock-legal-hold", "ON")
+        .header("Content-MD5", &content_md5("held"))
+        .body(b"held".to_vec())
+        .send()
+        .ok();
+    let held = held
+        .header("x-amz-version-id")
+        .expect("version id")
+        .to_string();
+    let current = put_version(&c, &b, "k", b"current");
+    put_lifecycle(
+        &c,
+        &b,
+        "<Rule><ID>n</ID><Filter/><Status>Enabled</Status>\
+         <NoncurrentVersionExpiration><NoncurrentDays>1</NoncurrentDays></NoncurrentVersionExpiration></Rule>",
+    )
+    .ok();
+    wait_for(
+        "the held version to be judged due and kept",
+        PATIENCE,
+        || (metric(admin, "libres3_lifecycle_locked_versions_total") >= 2).then_some(()),
+    );
+    assert_eq!(version_ids(&c, &b, ""), vec![current.clone(), held.clone()]);
+    let off = "<LegalHold><Status>OFF</Status></LegalHold>";
+    c.put(&obj_path(&b, "k"))
+        .sub("legal-hold")
+        .query("versionId", &held)
+        .header("Content-MD5", &content_md5(off))
+        .body(off)
+        .send()
+        .ok();
+    wait_for("the released version to expire", PATIENCE, || {
+        (version_ids(&c, &b, "") == vec![current.clone()]).then_some(())
+    });
+    assert_eq!(metric(admin, "libres3_lifecycle_errors_total"), 0);
 }
 
 /// Expiration in a versioned bucket adds a delete marker and keeps the version (AWS).

@@ -103,6 +103,31 @@ pub struct NoncurrentTransition {
     pub storage_class: String,
 }
 
+impl Rule {
+    /// Expiration by Days or Date: the rule expires current objects.
+    pub fn expires_current(&self) -> bool {
+        matches!(
+            self.expiration,
+            Some(Expiration::Days(_) | Expiration::Date(_))
+        )
+    }
+
+    /// NoncurrentVersionExpiration or ExpiredObjectDeleteMarker: the rule removes versions
+    /// in a bucket that keeps them.
+    pub fn expires_versions(&self) -> bool {
+        self.noncurrent_expiration.is_some()
+            || self.expiration == Some(Expiration::ExpiredObjectDeleteMarker(true))
+    }
+
+    /// Whether the worker has anything to do for this rule, in a bucket that keeps versions
+    /// (Enabled or Suspended) or not.
+    pub fn acts(&self, versioned: bool) -> bool {
+        self.expires_current()
+            || self.abort_after_days.is_some()
+            || (versioned && self.expires_versions())
+    }
+}
+
 impl Filter {
     /// The key prefix every matching object has ("" for none).
     pub fn prefix(&self) -> &str {

@@ -1,9 +1,11 @@
 //! The lifecycle worker: every `lifecycle_interval` it walks every bucket with a lifecycle
-//! configuration, expires the current objects its enabled rules say are due and aborts the
+//! configuration, expires the objects (in a bucket that keeps versions: the versions and
+//! delete markers, [`super::versions`]) its enabled rules say are due and aborts the
 //! multipart uploads they say are abandoned.
 //!
 //! - One worker per server (per store); with several gateways over one SX cluster, a bucket
-//!   is worked on by whoever holds its lease ([`ObjectStore::try_lease`]).
+//!   is worked on by whoever holds its lease ([`ObjectStore::try_lease`]), renewed before
+//!   every page; a gateway that finds another holder stops walking the bucket.
 //! - An object is deleted only while it is still the latest version, with the ETag and
 //!   last-modified it was judged with ([`ObjectStore::delete_object_if_unchanged`]): one
 //!   written again meanwhile survives, even with the same bytes. In a versioned bucket the
@@ -17,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::config::{Expiration, Lifecycle};
+use super::config::Lifecycle;
 use super::expiry::{days_after, object_expiry};
 use super::DOC_LIFECYCLE;
 use crate::s3::{objmeta, tagging, versioning};
@@ -33,6 +35,9 @@ const LEASE: &str = "lifecycle";
 pub struct LifecycleCounters {
     pub passes: AtomicU64,
     pub expired: AtomicU64,
+    pub noncurrent_expired: AtomicU64,
+    pub markers_removed: AtomicU64,
+    pub locked: AtomicU64,
     pub aborted: AtomicU64,
     pub errors: AtomicU64,
 }
@@ -49,8 +54,23 @@ impl LifecycleCounters {
             ),
             (
                 "libres3_lifecycle_expired_objects_total",
-                "objects deleted by a lifecycle Expiration rule",
+                "current objects deleted (versioned: given a delete marker) by an Expiration rule",
                 &self.expired,
+            ),
+            (
+                "libres3_lifecycle_expired_noncurrent_versions_total",
+                "noncurrent versions deleted by a NoncurrentVersionExpiration rule",
+                &self.noncurrent_expired,
+            ),
+            (
+                "libres3_lifecycle_removed_delete_markers_total",
+                "expired object delete markers (the only version of their key) removed",
+                &self.markers_removed,
+            ),
+            (
+                "libres3_lifecycle_locked_versions_total",
+                "times a version due for expiry was kept by a retention or legal hold",
+                &self.locked,
             ),
             (
                 "libres3_lifecycle_aborted_uploads_total",
@@ -71,7 +91,7 @@ impl LifecycleCounters {
         out
     }
 
-    fn add(counter: &AtomicU64, n: u64) {
+    pub(super) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 }
@@ -111,12 +131,34 @@ pub fn holder_name(listen: &[std::net::SocketAddr]) -> String {
 /// What one bucket's pass did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct BucketPass {
+    /// Objects, or in a versioned bucket versions and delete markers.
     pub scanned: u64,
+    /// Current objects expired (deleted, or in a versioned bucket given a delete marker).
     pub expired: u64,
+    pub noncurrent_expired: u64,
+    pub markers_removed: u64,
+    /// Versions due but kept by a retention or legal hold.
+    pub locked: u64,
     /// Due objects that changed (or went) before their delete.
     pub changed: u64,
     pub aborted: u64,
     pub errors: u64,
+    /// Another gateway holds the bucket's lease now: this pass stopped.
+    pub lease_lost: bool,
+}
+
+/// One bucket's pass: what it works with, and what it did.
+pub(super) struct BucketWork<'a, S> {
+    pub store: &'a S,
+    /// The bucket owner: the worker acts on the owner's behalf.
+    pub who: Principal,
+    pub bucket: &'a str,
+    pub lifecycle: &'a Lifecycle,
+    pub versioning: Versioning,
+    pub settings: &'a WorkerSettings,
+    pub now: SystemTime,
+    pub counters: &'a LifecycleCounters,
+    pub done: BucketPass,
 }
 
 /// Parsed configurations of the last pass, by bucket, with the text they were parsed from:
@@ -188,14 +230,10 @@ pub async fn run_pass<S: ObjectStore>(
                 continue;
             }
         };
-        let acts = lifecycle.rules.iter().any(|r| {
-            r.enabled
-                && (r.abort_after_days.is_some()
-                    || matches!(
-                        r.expiration,
-                        Some(Expiration::Days(_) | Expiration::Date(_))
-                    ))
-        });
+        let acts = lifecycle
+            .rules
+            .iter()
+            .any(|r| r.enabled && r.acts(versioning != Versioning::Unversioned));
         if !acts {
             continue;
         }
@@ -217,34 +255,27 @@ pub async fn run_pass<S: ObjectStore>(
                 continue;
             }
         }
-        let who = Principal::User(bucket.owner.clone());
-        let mut done = BucketPass::default();
+        let mut work = BucketWork {
+            store,
+            who: Principal::User(bucket.owner.clone()),
+            bucket: &bucket.name,
+            lifecycle: &lifecycle,
+            versioning,
+            settings,
+            now,
+            counters,
+            done: BucketPass::default(),
+        };
         let result = async {
-            expire_objects(
-                store,
-                &who,
-                &bucket.name,
-                &lifecycle,
-                versioning,
-                settings,
-                now,
-                counters,
-                &mut done,
-            )
-            .await?;
-            abort_uploads(
-                store,
-                &who,
-                &bucket.name,
-                &lifecycle,
-                settings,
-                now,
-                counters,
-                &mut done,
-            )
-            .await
+            if versioning == Versioning::Unversioned {
+                work.expire_objects().await?;
+            } else {
+                work.expire_versions().await?;
+            }
+            work.abort_uploads().await
         }
         .await;
+        let done = &mut work.done;
         match result {
             Ok(()) => {}
             // Deleted while its pass ran: nothing left to do.
@@ -256,13 +287,23 @@ pub async fn run_pass<S: ObjectStore>(
             }
         }
         log::info!(
-            "lifecycle: bucket {}: {} objects scanned, {} expired, {} changed meanwhile, {} uploads aborted, {} errors",
+            "lifecycle: bucket {}: {} versions scanned, {} expired, {} noncurrent expired, \
+             {} delete markers removed, {} kept by Object Lock, {} changed meanwhile, \
+             {} uploads aborted, {} errors{}",
             bucket.name,
             done.scanned,
             done.expired,
+            done.noncurrent_expired,
+            done.markers_removed,
+            done.locked,
             done.changed,
             done.aborted,
-            done.errors
+            done.errors,
+            if done.lease_lost {
+                "; stopped: another gateway took its lease"
+            } else {
+                ""
+            }
         );
     }
     Ok(())
@@ -303,7 +344,7 @@ async fn configuration<S: ObjectStore>(
 }
 
 /// The longest prefix every key of `prefixes` starts with.
-fn common_prefix<'a>(mut prefixes: impl Iterator<Item = &'a str>) -> &'a str {
+pub(super) fn common_prefix<'a>(mut prefixes: impl Iterator<Item = &'a str>) -> &'a str {
     let Some(mut common) = prefixes.next() else {
         return "";
     };
@@ -320,146 +361,169 @@ fn common_prefix<'a>(mut prefixes: impl Iterator<Item = &'a str>) -> &'a str {
     common
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn expire_objects<S: ObjectStore>(
-    store: &S,
-    who: &Principal,
-    bucket: &str,
-    lifecycle: &Lifecycle,
-    versioning: Versioning,
-    settings: &WorkerSettings,
-    now: SystemTime,
-    counters: &LifecycleCounters,
-    done: &mut BucketPass,
-) -> Result<(), StoreError> {
-    let expiring: Vec<_> = lifecycle
-        .rules
-        .iter()
-        .filter(|r| {
-            r.enabled
-                && matches!(
-                    r.expiration,
-                    Some(Expiration::Days(_) | Expiration::Date(_))
-                )
-        })
-        .collect();
-    if expiring.is_empty() {
-        return Ok(());
-    }
-    let prefix = common_prefix(expiring.iter().map(|r| r.filter.prefix())).to_string();
-    let header = expiring
-        .iter()
-        .any(|r| r.filter.has_tags())
-        .then_some(objmeta::TAGGING);
-    let mut start = ListStart::Beginning;
-    loop {
-        let page = store
-            .list_objects(who, bucket, &prefix, &start, settings.page, header)
-            .await?;
-        for object in &page {
-            done.scanned += 1;
-            let tags = object
-                .header
-                .as_deref()
-                .map(tagging::decode)
-                .unwrap_or_default();
-            let due = object_expiry(
-                lifecycle,
-                &object.key,
-                object.size,
-                &tags,
-                object.last_modified,
-                settings.day,
+impl<S: ObjectStore> BucketWork<'_, S> {
+    /// Renews the bucket's lease before the next page: false (and the pass stops) once
+    /// another gateway holds it, so two gateways do not keep walking one bucket.
+    pub async fn lease_renewed(&mut self) -> Result<bool, StoreError> {
+        let held = self
+            .store
+            .try_lease(
+                self.bucket,
+                LEASE,
+                &self.settings.holder,
+                self.settings.lease_ttl(),
             )
-            .is_some_and(|(when, _)| when <= now);
-            if !due {
-                continue;
-            }
-            // Versioned: a delete marker becomes the latest, the version stays (as AWS does).
-            let judged = Judged {
-                etag: object.etag.clone(),
-                last_modified: object.last_modified,
-            };
-            match store
-                .delete_object_if_unchanged(who, bucket, &object.key, &judged, versioning)
-                .await
-            {
-                Ok(_) => {
-                    done.expired += 1;
-                    LifecycleCounters::add(&counters.expired, 1);
-                }
-                Err(StoreError::NoSuchKey | StoreError::PreconditionFailed) => done.changed += 1,
-                Err(e) => {
-                    done.errors += 1;
-                    LifecycleCounters::add(&counters.errors, 1);
-                    log::warn!("lifecycle: {bucket}/{}: delete: {e}", object.key);
-                }
-            }
-        }
-        match page.last() {
-            Some(last) if page.len() == settings.page => start = ListStart::After(last.key.clone()),
-            _ => return Ok(()),
-        }
+            .await?;
+        self.done.lease_lost = !held;
+        Ok(held)
     }
-}
 
-#[allow(clippy::too_many_arguments)]
-async fn abort_uploads<S: ObjectStore>(
-    store: &S,
-    who: &Principal,
-    bucket: &str,
-    lifecycle: &Lifecycle,
-    settings: &WorkerSettings,
-    now: SystemTime,
-    counters: &LifecycleCounters,
-    done: &mut BucketPass,
-) -> Result<(), StoreError> {
-    for rule in lifecycle.rules.iter().filter(|r| r.enabled) {
-        let Some(days) = rule.abort_after_days else {
-            continue;
-        };
-        let prefix = rule.filter.prefix();
-        let mut after: Option<(String, String)> = None;
+    /// Expiration (Days, Date) on the current objects of an unversioned bucket.
+    async fn expire_objects(&mut self) -> Result<(), StoreError> {
+        let expiring: Vec<_> = self
+            .lifecycle
+            .rules
+            .iter()
+            .filter(|r| r.enabled && r.expires_current())
+            .collect();
+        if expiring.is_empty() {
+            return Ok(());
+        }
+        let prefix = common_prefix(expiring.iter().map(|r| r.filter.prefix())).to_string();
+        let header = expiring
+            .iter()
+            .any(|r| r.filter.has_tags())
+            .then_some(objmeta::TAGGING);
+        let mut start = ListStart::Beginning;
         loop {
-            let marker = after
-                .as_ref()
-                .map(|(k, id)| (k.as_str(), Some(id.as_str())));
-            let page = store
-                .list_multipart_uploads(who, bucket, prefix, marker, settings.page)
+            let page = self
+                .store
+                .list_objects(
+                    &self.who,
+                    self.bucket,
+                    &prefix,
+                    &start,
+                    self.settings.page,
+                    header,
+                )
                 .await?;
-            for upload in &page {
-                if days_after(upload.initiated, days, settings.day).is_none_or(|due| due > now) {
-                    continue;
-                }
-                match store
-                    .abort_multipart(who, bucket, &upload.key, &upload.upload_id)
-                    .await
-                {
-                    Ok(()) => {
-                        done.aborted += 1;
-                        LifecycleCounters::add(&counters.aborted, 1);
-                    }
-                    Err(StoreError::NoSuchUpload) => done.changed += 1,
-                    Err(e) => {
-                        done.errors += 1;
-                        LifecycleCounters::add(&counters.errors, 1);
-                        log::warn!(
-                            "lifecycle: {bucket}/{}: abort upload {}: {e}",
-                            upload.key,
-                            upload.upload_id
-                        );
-                    }
+            for object in &page {
+                self.done.scanned += 1;
+                let tags = object
+                    .header
+                    .as_deref()
+                    .map(tagging::decode)
+                    .unwrap_or_default();
+                let due = object_expiry(
+                    self.lifecycle,
+                    &object.key,
+                    object.size,
+                    &tags,
+                    object.last_modified,
+                    self.settings.day,
+                )
+                .is_some_and(|(when, _)| when <= self.now);
+                if due {
+                    let judged = Judged {
+                        etag: object.etag.clone(),
+                        last_modified: object.last_modified,
+                    };
+                    self.expire_current(&object.key, &judged).await;
                 }
             }
             match page.last() {
-                Some(last) if page.len() == settings.page => {
-                    after = Some((last.key.clone(), last.upload_id.clone()))
+                Some(last) if page.len() == self.settings.page => {
+                    start = ListStart::After(last.key.clone())
                 }
-                _ => break,
+                _ => return Ok(()),
+            }
+            if !self.lease_renewed().await? {
+                return Ok(());
             }
         }
     }
-    Ok(())
+
+    /// Deletes the latest version of `key` if it is still the one judged due. Versioned: a
+    /// delete marker becomes the latest and the version stays (as AWS does).
+    pub async fn expire_current(&mut self, key: &str, judged: &Judged) {
+        match self
+            .store
+            .delete_object_if_unchanged(&self.who, self.bucket, key, judged, self.versioning)
+            .await
+        {
+            Ok(_) => {
+                self.done.expired += 1;
+                LifecycleCounters::add(&self.counters.expired, 1);
+            }
+            Err(StoreError::NoSuchKey | StoreError::PreconditionFailed) => self.done.changed += 1,
+            Err(e) => self.failed(key, "delete", &e),
+        }
+    }
+
+    /// Counts and logs a failed action on one key; the pass goes on.
+    pub fn failed(&mut self, key: &str, action: &str, e: &StoreError) {
+        self.done.errors += 1;
+        LifecycleCounters::add(&self.counters.errors, 1);
+        log::warn!("lifecycle: {}/{key}: {action}: {e}", self.bucket);
+    }
+
+    async fn abort_uploads(&mut self) -> Result<(), StoreError> {
+        let rules = self.lifecycle.rules.iter().filter(|r| r.enabled);
+        for rule in rules {
+            let Some(days) = rule.abort_after_days else {
+                continue;
+            };
+            let prefix = rule.filter.prefix();
+            let mut after: Option<(String, String)> = None;
+            loop {
+                if self.done.lease_lost {
+                    return Ok(());
+                }
+                let marker = after
+                    .as_ref()
+                    .map(|(k, id)| (k.as_str(), Some(id.as_str())));
+                let page = self
+                    .store
+                    .list_multipart_uploads(
+                        &self.who,
+                        self.bucket,
+                        prefix,
+                        marker,
+                        self.settings.page,
+                    )
+                    .await?;
+                for upload in &page {
+                    let due = days_after(upload.initiated, days, self.settings.day);
+                    if due.is_none_or(|due| due > self.now) {
+                        continue;
+                    }
+                    match self
+                        .store
+                        .abort_multipart(&self.who, self.bucket, &upload.key, &upload.upload_id)
+                        .await
+                    {
+                        Ok(()) => {
+                            self.done.aborted += 1;
+                            LifecycleCounters::add(&self.counters.aborted, 1);
+                        }
+                        Err(StoreError::NoSuchUpload) => self.done.changed += 1,
+                        Err(e) => {
+                            let action = format!("abort upload {}", upload.upload_id);
+                            self.failed(&upload.key, &action, &e)
+                        }
+                    }
+                }
+                match page.last() {
+                    Some(last) if page.len() == self.settings.page => {
+                        after = Some((last.key.clone(), last.upload_id.clone()))
+                    }
+                    _ => break,
+                }
+                self.lease_renewed().await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -39,6 +39,21 @@ async fn world(name: &str) -> World {
 }
 
 async fn put(store: &LocalStore, key: &str, data: &[u8], tags: Option<&str>) -> String {
+    let mut headers = Vec::new();
+    objmeta::set(&mut headers, objmeta::TAGGING, tags.map(str::to_string));
+    put_with(store, key, data, headers, Versioning::Unversioned)
+        .await
+        .meta
+        .etag
+}
+
+async fn put_with(
+    store: &LocalStore,
+    key: &str,
+    data: &[u8],
+    headers: Vec<(String, String)>,
+    versioning: Versioning,
+) -> crate::store::ObjectInfo {
     let chunks: Vec<Result<Bytes, BodyError>> = vec![Ok(Bytes::copy_from_slice(data))];
     let staged = store
         .stage(
@@ -49,11 +64,8 @@ async fn put(store: &LocalStore, key: &str, data: &[u8], tags: Option<&str>) -> 
         )
         .await
         .unwrap();
-    let etag = format!("{:x}", md5::Md5::digest(data));
-    let mut headers = Vec::new();
-    objmeta::set(&mut headers, objmeta::TAGGING, tags.map(str::to_string));
     let meta = ObjectMeta {
-        etag: etag.clone(),
+        etag: format!("{:x}", md5::Md5::digest(data)),
         headers,
         size: None,
     };
@@ -65,11 +77,10 @@ async fn put(store: &LocalStore, key: &str, data: &[u8], tags: Option<&str>) -> 
             staged,
             meta,
             WriteCondition::None,
-            Versioning::Unversioned,
+            versioning,
         )
         .await
-        .unwrap();
-    etag
+        .unwrap()
 }
 
 async fn keys(store: &LocalStore) -> Vec<String> {
@@ -337,4 +348,148 @@ async fn a_date_in_the_past_expires_at_once() {
     .await
     .unwrap();
     assert_eq!(keys(&w.store).await, vec!["new/a"]);
+}
+
+/// The versions of "b"'s keys, newest first per key, as "key id" ("key id marker").
+async fn versions(store: &LocalStore) -> Vec<String> {
+    store
+        .list_object_versions(
+            &who(),
+            "b",
+            "",
+            &crate::store::VersionStart::Beginning,
+            100,
+            None,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| {
+            let marker = if v.delete_marker { " marker" } else { "" };
+            format!("{} {}{marker}", v.key, v.version_id)
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn noncurrent_versions_go_unless_locked_and_lone_markers_after_them() {
+    let w = world("noncurrent").await;
+    w.store
+        .put_bucket_document(
+            &who(),
+            "b",
+            versioning::DOC_VERSIONING,
+            Some("Enabled".into()),
+        )
+        .await
+        .unwrap();
+    configure(
+        &w.store,
+        "<LifecycleConfiguration>\
+         <Rule><ID>a</ID><Filter><Prefix>a</Prefix></Filter><Status>Enabled</Status><NoncurrentVersionExpiration>\
+         <NoncurrentDays>1</NoncurrentDays><NewerNoncurrentVersions>1</NewerNoncurrentVersions>\
+         </NoncurrentVersionExpiration></Rule>\
+         <Rule><ID>b</ID><Filter><Prefix>b</Prefix></Filter><Status>Enabled</Status><NoncurrentVersionExpiration>\
+         <NoncurrentDays>1</NoncurrentDays></NoncurrentVersionExpiration></Rule>\
+         <Rule><ID>m</ID><Filter/><Status>Enabled</Status>\
+         <Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration></Rule>\
+         </LifecycleConfiguration>",
+    )
+    .await;
+    let enabled = Versioning::Enabled;
+    let held = vec![(
+        crate::s3::object_lock::LEGAL_HOLD_HEADER.to_string(),
+        "ON".to_string(),
+    )];
+    let a1 = put_with(&w.store, "a", b"1", held, enabled).await;
+    let a2 = put_with(&w.store, "a", b"2", vec![], enabled).await;
+    let a3 = put_with(&w.store, "a", b"3", vec![], enabled).await;
+    let a4 = put_with(&w.store, "a", b"4", vec![], enabled).await;
+    let b1 = put_with(&w.store, "b", b"1", vec![], enabled).await;
+    let b_marker = w
+        .store
+        .delete_object(&who(), "b", "b", enabled)
+        .await
+        .unwrap()
+        .version_id
+        .unwrap();
+    let (a1, a2, a3, a4, b1) = (
+        a1.version_id,
+        a2.version_id,
+        a3.version_id,
+        a4.version_id,
+        b1.version_id,
+    );
+    let all = vec![
+        format!("a {a4}"),
+        format!("a {a3}"),
+        format!("a {a2}"),
+        format!("a {a1}"),
+        format!("b {b_marker} marker"),
+        format!("b {b1}"),
+    ];
+    let counters = LifecycleCounters::default();
+    let mut parsed = Parsed::new();
+    let now = SystemTime::now();
+    run_pass(&w.store, &counters, &settings(), &mut parsed, now)
+        .await
+        .unwrap();
+    assert_eq!(versions(&w.store).await, all, "nothing is a day noncurrent");
+
+    // Two days on: a's newest noncurrent version stays (NewerNoncurrentVersions), a2 and
+    // b1 go, a1 is under a legal hold; b's marker still had b1 when it was listed.
+    let later = now + 2 * DAY + Duration::from_secs(1);
+    run_pass(&w.store, &counters, &settings(), &mut parsed, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        versions(&w.store).await,
+        vec![
+            format!("a {a4}"),
+            format!("a {a3}"),
+            format!("a {a1}"),
+            format!("b {b_marker} marker"),
+        ]
+    );
+    let count = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    assert_eq!(count(&counters.noncurrent_expired), 2);
+    assert_eq!(count(&counters.locked), 1);
+
+    // The next pass: b's marker is alone now and goes; a1 is still held.
+    run_pass(&w.store, &counters, &settings(), &mut parsed, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        versions(&w.store).await,
+        vec![format!("a {a4}"), format!("a {a3}"), format!("a {a1}")]
+    );
+    assert_eq!(count(&counters.markers_removed), 1);
+    assert_eq!(count(&counters.locked), 2);
+
+    // Once the hold is lifted a1 goes too.
+    use crate::store::ObjectReader;
+    let info = w
+        .store
+        .open_object(&who(), "b", "a", Some(&a1))
+        .await
+        .unwrap()
+        .info()
+        .clone();
+    let mut lifted = info.meta.clone();
+    lifted
+        .headers
+        .retain(|(n, _)| n != crate::s3::object_lock::LEGAL_HOLD_HEADER);
+    w.store
+        .update_meta(&who(), "b", "a", Some(&a1), lifted, &info.meta)
+        .await
+        .unwrap();
+    run_pass(&w.store, &counters, &settings(), &mut parsed, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        versions(&w.store).await,
+        vec![format!("a {a4}"), format!("a {a3}")]
+    );
+    assert_eq!(count(&counters.noncurrent_expired), 3);
+    assert_eq!(count(&counters.errors), 0);
 }
