@@ -11,9 +11,16 @@
 //!   `ExpiredObjectDeleteMarker`, or once an Expiration by Days or Date would expire an object
 //!   with the marker's date, as AWS does.
 //!
-//! A version due for expiry is read first: one under a legal hold or a retention still to
+//! A version due for expiry is read first: one that no longer looks as listed (its id, the
+//! `null` one, now names a newer write) or is under a legal hold or a retention still to
 //! come is kept (counted), and the delete goes through only while the version still has the
 //! metadata read, so a hold placed in between wins.
+//!
+//! The listing resumes after the last version of a page, so what is due in the key a full
+//! page ended in is done only once the next page is read: deleting that version first would
+//! leave the listing nowhere to resume from (SX lists the key again from its newest
+//! version). Should a listing still start a key over, the walk sees a version newer than the
+//! one before it and judges nothing more of that key.
 
 use std::time::SystemTime;
 
@@ -22,7 +29,9 @@ use super::expiry::{days_after, object_expiry};
 use super::worker::{common_prefix, BucketWork, LifecycleCounters};
 use crate::s3::object_lock::VersionLock;
 use crate::s3::{objmeta, tagging};
-use crate::store::{Judged, ObjectReader, ObjectStore, StoreError, VersionStart, VersionSummary};
+use crate::store::{
+    Judged, ObjectMeta, ObjectReader, ObjectStore, StoreError, VersionStart, VersionSummary,
+};
 
 /// What the walk decides about a version.
 #[derive(Debug, PartialEq, Eq)]
@@ -30,13 +39,42 @@ pub enum Action {
     /// The key's latest version is due: a delete marker goes on top of it.
     ExpireCurrent { key: String, judged: Judged },
     /// A noncurrent version (or delete marker) is due.
-    ExpireNoncurrent {
-        key: String,
-        version_id: String,
-        delete_marker: bool,
-    },
+    ExpireNoncurrent { key: String, version: ListedVersion },
     /// The key's only version is a delete marker, due for removal.
-    RemoveMarker { key: String, version_id: String },
+    RemoveMarker { key: String, version: ListedVersion },
+}
+
+impl Action {
+    fn key(&self) -> &str {
+        match self {
+            Action::ExpireCurrent { key, .. }
+            | Action::ExpireNoncurrent { key, .. }
+            | Action::RemoveMarker { key, .. } => key,
+        }
+    }
+}
+
+/// A version as the listing showed it. An id can name another version by the time it is
+/// deleted (the `null` one, written again in a Suspended bucket): the delete goes ahead only
+/// while the version still looks like this.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedVersion {
+    pub id: String,
+    pub delete_marker: bool,
+    /// Unquoted; empty for a delete marker.
+    pub etag: String,
+    pub last_modified: SystemTime,
+}
+
+impl From<&VersionSummary> for ListedVersion {
+    fn from(v: &VersionSummary) -> Self {
+        ListedVersion {
+            id: v.version_id.clone(),
+            delete_marker: v.delete_marker,
+            etag: v.etag.clone(),
+            last_modified: v.last_modified,
+        }
+    }
 }
 
 /// The walk's view of the key being listed.
@@ -46,7 +84,10 @@ struct KeyState {
     newer_modified: Option<SystemTime>,
     noncurrent_seen: u32,
     /// The key's latest version is this delete marker, and no older version was listed yet.
-    lone_marker: Option<(String, SystemTime)>,
+    lone_marker: Option<ListedVersion>,
+    /// A version newer than the one before it came next: the listing started the key over
+    /// (it resumed from a version that went). The rest of the key is not judged.
+    restarted: bool,
 }
 
 /// Decides, version by version in listing order, what the rules say is due at `now`.
@@ -79,8 +120,8 @@ impl<'a> VersionWalk<'a> {
                 key: version.key.clone(),
                 newer_modified: Some(version.last_modified),
                 noncurrent_seen: u32::from(!latest),
-                lone_marker: (latest && version.delete_marker)
-                    .then(|| (version.version_id.clone(), version.last_modified)),
+                lone_marker: (latest && version.delete_marker).then(|| version.into()),
+                restarted: false,
             });
             if latest && !version.delete_marker && self.current_due(version) {
                 due.push(Action::ExpireCurrent {
@@ -97,6 +138,15 @@ impl<'a> VersionWalk<'a> {
             return;
         };
         state.lone_marker = None;
+        if state
+            .newer_modified
+            .is_some_and(|newer| version.last_modified > newer)
+        {
+            state.restarted = true;
+        }
+        if state.restarted {
+            return;
+        }
         let index = state.noncurrent_seen;
         state.noncurrent_seen = state.noncurrent_seen.saturating_add(1);
         let became_noncurrent = state.newer_modified.replace(version.last_modified);
@@ -106,8 +156,7 @@ impl<'a> VersionWalk<'a> {
         if self.noncurrent_due(version, index, became_noncurrent) {
             due.push(Action::ExpireNoncurrent {
                 key: version.key.clone(),
-                version_id: version.version_id.clone(),
-                delete_marker: version.delete_marker,
+                version: version.into(),
             });
         }
     }
@@ -117,11 +166,11 @@ impl<'a> VersionWalk<'a> {
         let Some(state) = self.current.take() else {
             return;
         };
-        if let Some((version_id, modified)) = state.lone_marker {
-            if self.marker_due(&state.key, modified) {
+        if let Some(marker) = state.lone_marker {
+            if self.marker_due(&state.key, marker.last_modified) {
                 due.push(Action::RemoveMarker {
                     key: state.key,
-                    version_id,
+                    version: marker,
                 });
             }
         }
@@ -205,6 +254,9 @@ impl<S: ObjectStore> BucketWork<'_, S> {
         let mut walk = VersionWalk::new(self.lifecycle, self.settings.day, self.now);
         let mut start = VersionStart::Beginning;
         let mut due = Vec::new();
+        // Actions on the key a full page ended in wait until the next page is read: the
+        // listing resumes from that page's last version, which must still be there.
+        let mut held: Vec<Action> = Vec::new();
         loop {
             let page = self
                 .store
@@ -225,8 +277,16 @@ impl<S: ObjectStore> BucketWork<'_, S> {
             if !full {
                 walk.finish(&mut due);
             }
-            for action in due.drain(..) {
+            for action in held.drain(..) {
                 self.apply(action).await;
+            }
+            let resume_key = page.last().filter(|_| full).map(|v| v.key.as_str());
+            for action in due.drain(..) {
+                if Some(action.key()) == resume_key {
+                    held.push(action);
+                } else {
+                    self.apply(action).await;
+                }
             }
             match page.last() {
                 Some(last) if full => {
@@ -246,18 +306,14 @@ impl<S: ObjectStore> BucketWork<'_, S> {
     async fn apply(&mut self, action: Action) {
         match action {
             Action::ExpireCurrent { key, judged } => self.expire_current(&key, &judged).await,
-            Action::ExpireNoncurrent {
-                key,
-                version_id,
-                delete_marker,
-            } => {
-                if self.delete_version(&key, &version_id, delete_marker).await {
+            Action::ExpireNoncurrent { key, version } => {
+                if self.delete_version(&key, &version).await {
                     self.done.noncurrent_expired += 1;
                     LifecycleCounters::add(&self.counters.noncurrent_expired, 1);
                 }
             }
-            Action::RemoveMarker { key, version_id } => {
-                if self.delete_version(&key, &version_id, true).await {
+            Action::RemoveMarker { key, version } => {
+                if self.delete_version(&key, &version).await {
                     self.done.markers_removed += 1;
                     LifecycleCounters::add(&self.counters.markers_removed, 1);
                 }
@@ -265,20 +321,17 @@ impl<S: ObjectStore> BucketWork<'_, S> {
         }
     }
 
-    /// Deletes one version unless a lock protects it; true when it went.
-    async fn delete_version(&mut self, key: &str, version_id: &str, delete_marker: bool) -> bool {
-        let checked = if delete_marker {
-            None
-        } else {
-            match self.unlocked_meta(key, version_id).await {
-                Ok(Some(meta)) => Some(meta),
-                Ok(None) => return false,
-                Err(e) => {
-                    self.failed(key, "read before delete", &e);
-                    return false;
-                }
+    /// Deletes one version, still as listed, unless a lock protects it; true when it went.
+    async fn delete_version(&mut self, key: &str, listed: &ListedVersion) -> bool {
+        let checked = match self.recheck(key, listed).await {
+            Ok(Recheck::Delete(checked)) => checked,
+            Ok(Recheck::Keep) => return false,
+            Err(e) => {
+                self.failed(key, "read before delete", &e);
+                return false;
             }
         };
+        let version_id = listed.id.as_str();
         let deleted = self
             .store
             .delete_version(&self.who, self.bucket, key, version_id, checked.as_ref())
@@ -296,26 +349,35 @@ impl<S: ObjectStore> BucketWork<'_, S> {
         }
     }
 
-    /// The version's metadata when no lock keeps it now; None (counted) when one does or
-    /// when the version went meanwhile.
-    async fn unlocked_meta(
-        &mut self,
-        key: &str,
-        version_id: &str,
-    ) -> Result<Option<crate::store::ObjectMeta>, StoreError> {
+    /// Reads the version again, to delete it only while it is still as listed and no lock
+    /// keeps it (counted when one does, or when it changed or went meanwhile).
+    async fn recheck(&mut self, key: &str, listed: &ListedVersion) -> Result<Recheck, StoreError> {
         let opened = self
             .store
-            .open_object(&self.who, self.bucket, key, Some(version_id))
+            .open_object(&self.who, self.bucket, key, Some(&listed.id))
             .await;
         let meta = match opened {
-            Ok(reader) => reader.info().meta.clone(),
-            Err(
-                StoreError::NoSuchKey | StoreError::NoSuchVersion | StoreError::DeleteMarker { .. },
-            ) => {
-                self.done.changed += 1;
-                return Ok(None);
+            Ok(reader) => {
+                let info = reader.info();
+                let unchanged = !listed.delete_marker
+                    && info.last_modified == listed.last_modified
+                    && info.meta.etag.trim_matches('"') == listed.etag.trim_matches('"');
+                unchanged.then(|| info.meta.clone())
             }
+            Err(StoreError::DeleteMarker { last_modified, .. })
+                if listed.delete_marker && last_modified == listed.last_modified =>
+            {
+                // No lock on a marker, and no metadata to check at the delete.
+                return Ok(Recheck::Delete(None));
+            }
+            Err(
+                StoreError::DeleteMarker { .. } | StoreError::NoSuchKey | StoreError::NoSuchVersion,
+            ) => None,
             Err(e) => return Err(e),
+        };
+        let Some(meta) = meta else {
+            self.done.changed += 1;
+            return Ok(Recheck::Keep);
         };
         if VersionLock::of(&meta)
             .check_delete(self.now, false)
@@ -323,10 +385,17 @@ impl<S: ObjectStore> BucketWork<'_, S> {
         {
             self.done.locked += 1;
             LifecycleCounters::add(&self.counters.locked, 1);
-            return Ok(None);
+            return Ok(Recheck::Keep);
         }
-        Ok(Some(meta))
+        Ok(Recheck::Delete(Some(meta)))
     }
+}
+
+/// What reading a version again before its delete says.
+enum Recheck {
+    /// Delete it, checking (a version's) metadata is still this.
+    Delete(Option<ObjectMeta>),
+    Keep,
 }
 
 #[cfg(test)]

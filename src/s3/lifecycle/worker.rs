@@ -527,4 +527,6 @@ impl<S: ObjectStore> BucketWork<'_, S> {
 }
 
 #[cfg(test)]
+mod sx_tests;
+#[cfg(test)]
 mod tests;

@@ -362,14 +362,13 @@ impl Cluster {
         method: Method,
         path: &str,
     ) -> Result<(), SxError> {
+        let give_up = std::time::Instant::now() + JOB_LOCK_PATIENCE;
         let mut pause = Duration::from_millis(50);
-        let mut waited = Duration::ZERO;
         loop {
             match self.vol_job(vol, method.clone(), path, Bytes::new()).await {
-                Err(e) if e.is_job_lock() && waited < JOB_LOCK_PATIENCE => {
+                Err(e) if e.is_job_lock() && std::time::Instant::now() + pause < give_up => {
                     log::debug!("SX {method} {path}: {e}; starting it again in {pause:?}");
                     actix_web::rt::time::sleep(pause).await;
-                    waited += pause;
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }
                 result => return result,

@@ -49,7 +49,7 @@ mod versioned;
 mod versions;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use self::config::SxConfig;
 pub use self::reader::SxReader;

@@ -525,14 +525,18 @@ impl SxCluster {
                 let mut attempt = 1;
                 loop {
                     let answer = self.request(&volnodes, "DELETE", &path, b"");
-                    if answer.response.status != 200 {
-                        break;
-                    }
-                    match self.try_wait_job(&answer, &what) {
+                    let result = match answer.response.status {
+                        200 => self.try_wait_job(&answer, &what),
+                        // Refused at once: a cluster-wide operation holds the lock.
+                        409 => Err(String::from_utf8_lossy(&answer.response.body).into_owned()),
+                        _ => break,
+                    };
+                    let locked = |e: &str| {
+                        e.contains("complex operation") || e.contains("temporarily locked")
+                    };
+                    match result {
                         Ok(()) => break,
-                        Err(e)
-                            if e.contains("complex operation") && attempt < MASS_JOB_ATTEMPTS =>
-                        {
+                        Err(e) if locked(&e) && attempt < MASS_JOB_ATTEMPTS => {
                             attempt += 1;
                             std::thread::sleep(Duration::from_millis(200));
                         }

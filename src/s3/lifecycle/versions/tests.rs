@@ -48,12 +48,13 @@ fn walk(lifecycle: &Lifecycle, now: u64, listing: &[VersionSummary]) -> Vec<Stri
     due.into_iter()
         .map(|action| match action {
             Action::ExpireCurrent { key, judged } => format!("current {key} {}", judged.etag),
-            Action::ExpireNoncurrent {
-                key,
-                version_id,
-                delete_marker,
-            } => format!("noncurrent {key} {version_id} marker={delete_marker}"),
-            Action::RemoveMarker { key, version_id } => format!("marker {key} {version_id}"),
+            Action::ExpireNoncurrent { key, version } => {
+                format!(
+                    "noncurrent {key} {} marker={}",
+                    version.id, version.delete_marker
+                )
+            }
+            Action::RemoveMarker { key, version } => format!("marker {key} {}", version.id),
         })
         .collect()
 }
@@ -179,5 +180,29 @@ fn a_key_first_seen_without_its_latest_version_is_not_judged() {
     assert_eq!(
         walk(&lifecycle, 100, &listing),
         ["noncurrent a v1 marker=false"]
+    );
+}
+
+#[test]
+fn a_listing_that_starts_a_key_over_judges_no_more_of_it() {
+    // Resumed from a version that went, a listing can list the key's newer versions again:
+    // taken as older ones they would look long noncurrent, the current one too.
+    let lifecycle = rules(NONCURRENT_KEEP_ONE);
+    let listing = [
+        version("a", "v3", true, 40),
+        version("a", "v2", false, 30),
+        version("a", "v1", false, 20),
+        version("a", "v3", false, 40),
+        version("a", "v2", false, 30),
+        version("b", "new", true, 10),
+        version("b", "n1", false, 5),
+        version("b", "n2", false, 4),
+    ];
+    assert_eq!(
+        walk(&lifecycle, 100, &listing),
+        [
+            "noncurrent a v1 marker=false",
+            "noncurrent b n2 marker=false"
+        ]
     );
 }

@@ -2,7 +2,7 @@
 //! helpers every test module here uses; the tests sit in one module per concept.
 
 #[path = "../../../../tests/it/sx_fake/mod.rs"]
-mod sx_fake;
+pub(crate) mod sx_fake;
 
 mod access;
 mod cluster;
@@ -12,7 +12,7 @@ mod multipart;
 mod objects;
 mod real_cluster;
 mod upload;
-mod versions;
+pub(crate) mod versions;
 
 use bytes::Bytes;
 use futures_util::{stream, StreamExt, TryStreamExt};
@@ -47,7 +47,7 @@ async fn connect(fake: &FakeSx) -> SxStore {
 }
 
 /// A one-node fake cluster where the user alice owns `volume`, and a store connected to it.
-async fn alice_with_volume(volume: &str) -> (FakeSx, SxStore, Principal) {
+pub(crate) async fn alice_with_volume(volume: &str) -> (FakeSx, SxStore, Principal) {
     let fake = FakeSx::start(1);
     fake.add_user("alice");
     fake.add_volume(volume, "alice", 1, &[]);

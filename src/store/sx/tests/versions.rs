@@ -9,7 +9,7 @@ use crate::store::{Deleted, ObjectInfo, VersionStart, VersionSummary, Versioning
 
 use Versioning::{Enabled, Suspended, Unversioned};
 
-async fn put_v(
+pub(crate) async fn put_v(
     store: &SxStore,
     who: &Principal,
     bucket: &str,
