@@ -52,6 +52,16 @@ pub struct DefaultRetention {
     pub period: Period,
 }
 
+impl DefaultRetention {
+    /// The retention of a version created at `now`.
+    pub fn from(self, now: SystemTime) -> Retention {
+        Retention {
+            mode: self.mode,
+            until: now + Duration::from_secs(self.period.days() * 86_400),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Period {
     Days(u64),
@@ -340,10 +350,7 @@ pub fn lock_for_write<'a>(
             }
             Some(Retention { mode, until })
         }
-        (None, None) => config.default.map(|default| Retention {
-            mode: default.mode,
-            until: now + Duration::from_secs(default.period.days() * 86_400),
-        }),
+        (None, None) => config.default.map(|default| default.from(now)),
         _ => return Err(invalid_argument(
             "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied",
         )),

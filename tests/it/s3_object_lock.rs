@@ -465,8 +465,62 @@ fn aws_locks_through_uploads_copies_and_batch_deletes(s: &TestServer) {
     assert_eq!(out["Deleted"].as_array().map(Vec::len), Some(1), "{out}");
 }
 
+/// A multipart upload's version is created when it completes: a default retention runs
+/// from then, not from CreateMultipartUpload.
+fn raw_default_retention_of_an_upload_runs_from_its_completion(s: &TestServer) {
+    let c = s.raw();
+    let b = unique_bucket("lockdefault");
+    c.put(&format!("/{b}"))
+        .header("x-amz-bucket-object-lock-enabled", "true")
+        .send()
+        .ok();
+    let config = b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>\
+        <Rule><DefaultRetention><Mode>GOVERNANCE</Mode><Days>1</Days></DefaultRetention></Rule>\
+        </ObjectLockConfiguration>";
+    c.put(&format!("/{b}"))
+        .sub("object-lock")
+        .header("Content-MD5", &content_md5(config))
+        .body(config.to_vec())
+        .send()
+        .ok();
+    let path = obj_path(&b, "m");
+    let created = c.post(&path).sub("uploads").send().ok().text();
+    let upload_id = xml_text(&created, "UploadId").expect("UploadId");
+    let etag = c
+        .put(&path)
+        .query("partNumber", "1")
+        .query("uploadId", &upload_id)
+        .body(b"part".to_vec())
+        .send()
+        .ok()
+        .header("etag")
+        .expect("part ETag")
+        .to_string();
+    // Two seconds between the upload's creation and its completion (the retention date
+    // has seconds), so a date counted from the creation falls short of the one expected.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let earliest = in_secs(86_400);
+    let complete = format!(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part>\
+         </CompleteMultipartUpload>"
+    );
+    c.post(&path)
+        .query("uploadId", &upload_id)
+        .body(complete)
+        .send()
+        .ok();
+    let retention = c.get(&path).sub("retention").send().ok().text();
+    let until = xml_text(&retention, "RetainUntilDate").expect("RetainUntilDate");
+    assert_eq!(xml_text(&retention, "Mode").as_deref(), Some("GOVERNANCE"));
+    assert!(
+        until.get(..19) >= earliest.get(..19),
+        "retained until {until}, expected {earliest} or later"
+    );
+}
+
 crate::backend_tests!(
     aws_locked_versions_resist_deletion,
     raw_object_lock_errors,
-    aws_locks_through_uploads_copies_and_batch_deletes
+    aws_locks_through_uploads_copies_and_batch_deletes,
+    raw_default_retention_of_an_upload_runs_from_its_completion
 );

@@ -316,3 +316,37 @@ pub fn lock_for_write<'a, S>(
     }
     Ok(Some(lock))
 }
+
+/// A multipart upload's version is created at its completion, so a default retention runs
+/// from then, not from CreateMultipartUpload: the upload keeps only what its request named
+/// ([`upload_lock_headers`]), and the completion adds the bucket's default, as it is then,
+/// when the request named no retention.
+pub fn default_retention_at_completion<S>(ctx: &Ctx<'_, S>, headers: &mut Vec<(String, String)>) {
+    if headers
+        .iter()
+        .any(|(name, _)| name == object_lock::MODE_HEADER)
+    {
+        return;
+    }
+    let config = ctx.access.rules().and_then(|r| r.object_lock.as_ref());
+    let Some(default) = config.and_then(|c| c.default) else {
+        return;
+    };
+    let mut lock = VersionLock::of(&ObjectMeta {
+        headers: headers.clone(),
+        ..ObjectMeta::default()
+    });
+    lock.retention = Some(default.from(SystemTime::now()));
+    lock.store(headers);
+}
+
+/// The lock headers a CreateMultipartUpload keeps: without the default retention
+/// [`crate::s3::handlers::object::apply_request_documents`] put in, which the completion
+/// works out again ([`default_retention_at_completion`]).
+pub fn upload_lock_headers<S>(ctx: &Ctx<'_, S>, headers: &mut Vec<(String, String)>) {
+    if ctx.header(object_lock::MODE_HEADER).is_none() {
+        headers.retain(|(name, _)| {
+            name != object_lock::MODE_HEADER && name != object_lock::UNTIL_HEADER
+        });
+    }
+}
