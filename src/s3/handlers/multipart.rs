@@ -8,7 +8,6 @@ use super::object::{
     apply_request_documents, check_write_options, condition_conflict, describe_write, meta_headers,
     stage_body, write_condition, written_xml,
 };
-use super::object_lock;
 use super::{initiator, quoted, xml_response};
 use crate::encoding::{hex, unhex};
 use crate::s3::body::{RequestBody, MAX_XML_BODY};
@@ -44,7 +43,7 @@ pub async fn create<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpResponse, S3
     check_write_options(ctx.req.headers())?;
     let mut headers = meta_headers(ctx)?;
     apply_request_documents(ctx, &mut headers, true, None)?;
-    object_lock::upload_lock_headers(ctx, &mut headers);
+    super::object_lock::upload_lock_headers(ctx, &mut headers);
     let wanted = sse_object::wanted(ctx, &ctx.header_fn()).await?;
     let keyed = sse_object::begin(ctx, &wanted)?;
     let sealing = keyed.map(|k| k.sealing);
@@ -324,7 +323,7 @@ pub async fn complete<S: ObjectStore>(
     );
     objmeta::set(&mut headers, objmeta::UPLOAD_CHECKSUM, None);
     objmeta::set(&mut headers, objmeta::INITIATOR, None);
-    object_lock::default_retention_at_completion(ctx, &mut headers);
+    super::object_lock::default_retention_at_completion(ctx, &mut headers);
     objmeta::set(
         &mut headers,
         objmeta::CHECKSUM,

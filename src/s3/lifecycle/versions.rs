@@ -24,11 +24,11 @@
 
 use std::time::SystemTime;
 
-use super::config::{Expiration, Lifecycle};
+use super::config::{Expiration, Lifecycle, Rule};
 use super::expiry::{days_after, object_expiry};
-use super::worker::{common_prefix, BucketWork, LifecycleCounters};
+use super::worker::{BucketWork, LifecycleCounters};
 use crate::s3::object_lock::VersionLock;
-use crate::s3::{objmeta, tagging};
+use crate::s3::tagging;
 use crate::store::{
     Judged, ObjectMeta, ObjectReader, ObjectStore, StoreError, VersionStart, VersionSummary,
 };
@@ -237,20 +237,10 @@ fn tags_of(version: &VersionSummary) -> tagging::TagSet {
 impl<S: ObjectStore> BucketWork<'_, S> {
     /// The pass over a versioned bucket's versions (module doc).
     pub async fn expire_versions(&mut self) -> Result<(), StoreError> {
-        let acting: Vec<_> = self
-            .lifecycle
-            .rules
-            .iter()
-            .filter(|r| r.enabled && (r.expires_current() || r.expires_versions()))
-            .collect();
-        if acting.is_empty() {
+        let acts = |r: &Rule| r.expires_current() || r.expires_versions();
+        let Some((prefix, header)) = self.listing_scope(acts) else {
             return Ok(());
-        }
-        let prefix = common_prefix(acting.iter().map(|r| r.filter.prefix())).to_string();
-        let header = acting
-            .iter()
-            .any(|r| r.filter.has_tags())
-            .then_some(objmeta::TAGGING);
+        };
         let mut walk = VersionWalk::new(self.lifecycle, self.settings.day, self.now);
         let mut start = VersionStart::Beginning;
         let mut due = Vec::new();

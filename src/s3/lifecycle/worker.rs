@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::config::Lifecycle;
+use super::config::{Lifecycle, Rule};
 use super::expiry::{days_after, object_expiry};
 use super::DOC_LIFECYCLE;
 use crate::s3::{objmeta, tagging, versioning};
@@ -344,7 +344,7 @@ async fn configuration<S: ObjectStore>(
 }
 
 /// The longest prefix every key of `prefixes` starts with.
-pub(super) fn common_prefix<'a>(mut prefixes: impl Iterator<Item = &'a str>) -> &'a str {
+fn common_prefix<'a>(mut prefixes: impl Iterator<Item = &'a str>) -> &'a str {
     let Some(mut common) = prefixes.next() else {
         return "";
     };
@@ -378,22 +378,35 @@ impl<S: ObjectStore> BucketWork<'_, S> {
         Ok(held)
     }
 
-    /// Expiration (Days, Date) on the current objects of an unversioned bucket.
-    async fn expire_objects(&mut self) -> Result<(), StoreError> {
-        let expiring: Vec<_> = self
+    /// What to list for the enabled rules that `acts` says act on objects: the prefix all
+    /// their keys share, and the stored header their filters read (the tags); None when no
+    /// such rule is enabled.
+    pub fn listing_scope(
+        &self,
+        acts: impl Fn(&Rule) -> bool,
+    ) -> Option<(String, Option<&'static str>)> {
+        let acting: Vec<&Rule> = self
             .lifecycle
             .rules
             .iter()
-            .filter(|r| r.enabled && r.expires_current())
+            .filter(|r| r.enabled && acts(r))
             .collect();
-        if expiring.is_empty() {
-            return Ok(());
+        if acting.is_empty() {
+            return None;
         }
-        let prefix = common_prefix(expiring.iter().map(|r| r.filter.prefix())).to_string();
-        let header = expiring
+        let prefix = common_prefix(acting.iter().map(|r| r.filter.prefix())).to_string();
+        let header = acting
             .iter()
             .any(|r| r.filter.has_tags())
             .then_some(objmeta::TAGGING);
+        Some((prefix, header))
+    }
+
+    /// Expiration (Days, Date) on the current objects of an unversioned bucket.
+    async fn expire_objects(&mut self) -> Result<(), StoreError> {
+        let Some((prefix, header)) = self.listing_scope(Rule::expires_current) else {
+            return Ok(());
+        };
         let mut start = ListStart::Beginning;
         loop {
             let page = self

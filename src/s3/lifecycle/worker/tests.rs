@@ -103,6 +103,18 @@ fn settings() -> WorkerSettings {
     }
 }
 
+async fn enable_versioning(store: &LocalStore) {
+    store
+        .put_bucket_document(
+            &who(),
+            "b",
+            versioning::DOC_VERSIONING,
+            Some("Enabled".into()),
+        )
+        .await
+        .unwrap();
+}
+
 async fn configure(store: &LocalStore, xml: &str) {
     let lifecycle = crate::s3::lifecycle::parse_xml(xml.as_bytes()).unwrap();
     store
@@ -238,15 +250,7 @@ async fn the_same_bytes_written_again_after_judgement_survive() {
 #[actix_web::test]
 async fn expiration_in_a_versioned_bucket_adds_a_delete_marker() {
     let w = world("versioned").await;
-    w.store
-        .put_bucket_document(
-            &who(),
-            "b",
-            versioning::DOC_VERSIONING,
-            Some("Enabled".into()),
-        )
-        .await
-        .unwrap();
+    enable_versioning(&w.store).await;
     configure(
         &w.store,
         "<LifecycleConfiguration><Rule><ID>all</ID><Filter/><Status>Enabled</Status>\
@@ -374,15 +378,7 @@ async fn versions(store: &LocalStore) -> Vec<String> {
 #[actix_web::test]
 async fn noncurrent_versions_go_unless_locked_and_lone_markers_after_them() {
     let w = world("noncurrent").await;
-    w.store
-        .put_bucket_document(
-            &who(),
-            "b",
-            versioning::DOC_VERSIONING,
-            Some("Enabled".into()),
-        )
-        .await
-        .unwrap();
+    enable_versioning(&w.store).await;
     configure(
         &w.store,
         "<LifecycleConfiguration>\
