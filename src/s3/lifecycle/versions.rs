@@ -16,11 +16,12 @@
 //! come is kept (counted), and the delete goes through only while the version still has the
 //! metadata read, so a hold placed in between wins.
 //!
-//! The listing resumes after the last version of a page, so what is due in the key a full
-//! page ended in is done only once the next page is read: deleting that version first would
-//! leave the listing nowhere to resume from (SX lists the key again from its newest
-//! version). Should a listing still start a key over, the walk sees a version newer than the
-//! one before it and judges nothing more of that key.
+//! The listing resumes after the last version of a page, so an action that would remove
+//! that version waits until the next page is read: deleting it first would leave the
+//! listing nowhere to resume from (SX lists the key again from its newest version; the
+//! embedded store skips the rest of the key, for a `null` version). Should a listing still
+//! start a key over (a client deleted the version meanwhile), the walk sees a version newer
+//! than the one before it and judges nothing more of that key.
 
 use std::time::SystemTime;
 
@@ -31,6 +32,7 @@ use crate::s3::object_lock::VersionLock;
 use crate::s3::tagging;
 use crate::store::{
     Judged, ObjectMeta, ObjectReader, ObjectStore, StoreError, VersionStart, VersionSummary,
+    NULL_VERSION,
 };
 
 /// What the walk decides about a version.
@@ -45,11 +47,14 @@ pub enum Action {
 }
 
 impl Action {
-    fn key(&self) -> &str {
+    /// Whether this action can remove `version_id` of `key`: deleting it, or, for the `null`
+    /// one, expiring the key's current version (in a Suspended bucket the new `null` delete
+    /// marker replaces it).
+    fn removes(&self, key: &str, version_id: &str) -> bool {
         match self {
-            Action::ExpireCurrent { key, .. }
-            | Action::ExpireNoncurrent { key, .. }
-            | Action::RemoveMarker { key, .. } => key,
+            Action::ExpireCurrent { key: k, .. } => k == key && version_id == NULL_VERSION,
+            Action::ExpireNoncurrent { key: k, version }
+            | Action::RemoveMarker { key: k, version } => k == key && version.id == version_id,
         }
     }
 }
@@ -244,8 +249,9 @@ impl<S: ObjectStore> BucketWork<'_, S> {
         let mut walk = VersionWalk::new(self.lifecycle, self.settings.day, self.now);
         let mut start = VersionStart::Beginning;
         let mut due = Vec::new();
-        // Actions on the key a full page ended in wait until the next page is read: the
-        // listing resumes from that page's last version, which must still be there.
+        // The listing resumes from a full page's last version, which must still be there
+        // when the next page is read: an action that would remove it waits until then (at
+        // most two: that version's own, and the key's current one's when it is `null`).
         let mut held: Vec<Action> = Vec::new();
         loop {
             let page = self
@@ -267,12 +273,10 @@ impl<S: ObjectStore> BucketWork<'_, S> {
             if !full {
                 walk.finish(&mut due);
             }
-            for action in held.drain(..) {
-                self.apply(action).await;
-            }
-            let resume_key = page.last().filter(|_| full).map(|v| v.key.as_str());
-            for action in due.drain(..) {
-                if Some(action.key()) == resume_key {
+            let resume = page.last().filter(|_| full);
+            let ready: Vec<Action> = held.drain(..).chain(due.drain(..)).collect();
+            for action in ready {
+                if resume.is_some_and(|v| action.removes(&v.key, &v.version_id)) {
                     held.push(action);
                 } else {
                     self.apply(action).await;

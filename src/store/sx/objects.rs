@@ -1,7 +1,7 @@
 //! Object writes under a condition (SX has no compare-and-swap), copies made of the source's
 //! blocks, and file deletion.
 
-use crate::store::sx::cluster::from_secs;
+use super::versioned::{file_micros, from_micros};
 use crate::store::Judged;
 use std::time::SystemTime;
 
@@ -161,8 +161,9 @@ impl Cluster {
         self.delete_path(vol, path).await
     }
 
-    /// Deletes a file only while it has `judged`'s ETag and creation time (the listing's
-    /// last-modified), serialised with this gateway's writes of the path.
+    /// Deletes a file only while it has `judged`'s ETag and last-modified time (as the
+    /// listing shows it: a metadata change rewrites the file, and its creation time, but
+    /// keeps that), serialised with this gateway's writes of the path.
     pub(super) async fn delete_path_if_unchanged(
         &self,
         vol: &Vol,
@@ -172,7 +173,7 @@ impl Cluster {
         let _turn = self.writing_turn(vol, path).await;
         let (file, meta) = self.file_with_meta(vol, path).await?;
         if meta_from_sx(Some(&meta), &file.file_revision).etag != judged.etag
-            || from_secs(file.created_at) != judged.last_modified
+            || from_micros(file_micros(Some(&meta), file.created_at)) != judged.last_modified
         {
             return Err(StoreError::PreconditionFailed);
         }

@@ -206,3 +206,30 @@ fn a_listing_that_starts_a_key_over_judges_no_more_of_it() {
         ]
     );
 }
+
+#[test]
+fn what_a_held_action_could_remove() {
+    let listed = |id: &str| ListedVersion::from(&version("k", id, false, 1));
+    let current = Action::ExpireCurrent {
+        key: "k".into(),
+        judged: Judged {
+            etag: "e".into(),
+            last_modified: at(1),
+        },
+    };
+    // Expiring the current version of a Suspended bucket replaces its null version.
+    assert!(current.removes("k", "null"));
+    assert!(!current.removes("k", "v1"));
+    assert!(!current.removes("other", "null"));
+    let noncurrent = Action::ExpireNoncurrent {
+        key: "k".into(),
+        version: listed("v1"),
+    };
+    assert!(noncurrent.removes("k", "v1"));
+    assert!(!noncurrent.removes("k", "v2"));
+    let marker = Action::RemoveMarker {
+        key: "k".into(),
+        version: listed("null"),
+    };
+    assert!(marker.removes("k", "null"));
+}

@@ -356,3 +356,47 @@ async fn copies_move_no_data() {
         Err(StoreError::NoSuchKey)
     ));
 }
+
+/// A tag change rewrites the SX file, which gets a new creation time, but keeps the object's
+/// last-modified: the lifecycle's conditional delete judges by the time the listing shows.
+#[actix_web::test]
+async fn a_conditional_delete_after_a_metadata_change_goes_through() {
+    let (fake, store, alice) = alice_with_volume("cond").await;
+    put(&store, &alice, "cond", "k", b"data").await;
+    let before = store
+        .open_object(&alice, "cond", "k", None)
+        .await
+        .unwrap()
+        .info()
+        .meta
+        .clone();
+    // The rewrite happens seconds later by the cluster's clock.
+    fake.set_clock_offset(5);
+    let mut tagged = before.clone();
+    tagged
+        .headers
+        .push(("x-libres3-tagging".into(), "t=1".into()));
+    store
+        .update_meta(&alice, "cond", "k", None, tagged, &before)
+        .await
+        .unwrap();
+    let listed = store
+        .list_objects(&alice, "cond", "", &ListStart::Beginning, 10, None)
+        .await
+        .unwrap();
+    let judged = crate::store::Judged {
+        etag: listed[0].etag.clone(),
+        last_modified: listed[0].last_modified,
+    };
+    store
+        .delete_object_if_unchanged(
+            &alice,
+            "cond",
+            "k",
+            &judged,
+            crate::store::Versioning::Unversioned,
+        )
+        .await
+        .unwrap();
+    assert!(fake.files("cond").is_empty(), "{:?}", fake.files("cond"));
+}
