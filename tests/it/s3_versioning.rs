@@ -516,6 +516,27 @@ fn copies_tags_and_attributes_of_versions(s: &TestServer) {
         .ok();
     assert!(r.header("x-amz-version-id").is_some());
     assert_eq!(c.get_object(&b, "mp"), b"new bytes");
+    let latest = put_version(&c, &b, "k", b"latest");
+    // Without a versionId the latest version is copied, and named (the source keeps
+    // versions); a copy from an unversioned bucket names none.
+    let r = c
+        .put(&obj_path(&b, "copy"))
+        .header("x-amz-copy-source", &format!("/{b}/k"))
+        .send()
+        .ok();
+    assert_eq!(
+        r.header("x-amz-copy-source-version-id"),
+        Some(latest.as_str())
+    );
+    let plain = unique_bucket("vcopy-plain");
+    c.create_bucket(&plain);
+    c.put_object(&plain, "p", b"plain");
+    let r = c
+        .put(&obj_path(&b, "from-plain"))
+        .header("x-amz-copy-source", &format!("/{plain}/p"))
+        .send()
+        .ok();
+    assert_eq!(r.header("x-amz-copy-source-version-id"), None);
 }
 
 /// `versionId` requests need AWS's `*Version` actions: a policy can deny them alone.

@@ -188,6 +188,7 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
             src_bucket,
             src_key,
             src_version,
+            answered_version,
             reader,
             mut meta,
             ..
@@ -227,7 +228,7 @@ pub async fn copy_object<S: ObjectStore>(ctx: &Ctx<'_, S>) -> Result<HttpRespons
                 let info = result.map_err(condition_conflict)?;
                 let document = copy_result("CopyObjectResult", &info.meta.etag, &info);
                 super::lifecycle::add_expiration(ctx, &info, &mut response);
-                copied_headers(ctx, &mut response, &info, src_version.as_deref());
+                copied_headers(ctx, &mut response, &info, answered_version.as_deref());
                 return Ok(response
                     .insert_header((CONTENT_TYPE, "application/xml"))
                     .body(document));
@@ -248,7 +249,7 @@ async fn copy_through<S: ObjectStore>(
     let CopyPlan {
         reader,
         mut meta,
-        src_version,
+        answered_version,
         ..
     } = plan;
     let size = sse_object::plain_size(reader.info());
@@ -297,14 +298,14 @@ async fn copy_through<S: ObjectStore>(
         .map_err(condition_conflict)?;
     let document = copy_result("CopyObjectResult", &info.meta.etag, &info);
     super::lifecycle::add_expiration(ctx, &info, &mut response);
-    copied_headers(ctx, &mut response, &info, src_version.as_deref());
+    copied_headers(ctx, &mut response, &info, answered_version.as_deref());
     Ok(response
         .insert_header((CONTENT_TYPE, "application/xml"))
         .body(document))
 }
 
 /// The version headers of a copy's answer: the new version's id, and the source version's
-/// when the request named one.
+/// ([`answered_source_version`]).
 fn copied_headers<S>(
     ctx: &Ctx<'_, S>,
     response: &mut actix_web::HttpResponseBuilder,
@@ -319,12 +320,25 @@ fn copied_headers<S>(
     }
 }
 
+/// The source version a copy answers in `x-amz-copy-source-version-id`: the one the request
+/// named, else the one read when it has an id, that is when its bucket keeps versions (AWS
+/// answers it then too; a `null` version read without naming it is not told apart from an
+/// unversioned object, and is not answered).
+fn answered_source_version(named: Option<&str>, read: &ObjectInfo) -> Option<String> {
+    match named {
+        Some(id) => Some(id.to_owned()),
+        None => (read.version_id != crate::store::NULL_VERSION).then(|| read.version_id.clone()),
+    }
+}
+
 /// What a copy reads of its source: where it is, the source opened (its version fixed), and
 /// the destination's metadata made from it.
 struct CopyPlan<R> {
     src_bucket: String,
     src_key: String,
     src_version: Option<String>,
+    /// [`answered_source_version`].
+    answered_version: Option<String>,
     reader: R,
     meta: ObjectMeta,
     /// The store may copy the source as the destination's principal.
@@ -389,6 +403,7 @@ async fn copy_plan<S: ObjectStore>(
         size: source.meta.size,
     };
     Ok(CopyPlan {
+        answered_version: answered_source_version(src_version.as_deref(), &source),
         src_bucket,
         src_key,
         src_version,
@@ -455,6 +470,7 @@ pub async fn upload_part_copy<S: ObjectStore>(
     let Source {
         reader, version_id, ..
     } = open_source(ctx).await?;
+    let version_id = answered_source_version(version_id.as_deref(), reader.info());
     let opened = sse_object::open(ctx, reader.info(), true)?;
     let size = sse_object::plain_size(reader.info());
     let range = match ctx.header("x-amz-copy-source-range") {
