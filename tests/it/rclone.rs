@@ -114,13 +114,7 @@ fn rclone_multipart_upload(s: &TestServer) {
 fn rclone_lists_and_restores_old_versions(s: &TestServer) {
     let rc = Rclone::new(s);
     let c = s.raw();
-    let b = unique_bucket("rclone-versions");
-    c.create_bucket(&b);
-    c.put(&format!("/{b}"))
-        .sub("versioning")
-        .body("<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>")
-        .send()
-        .ok();
+    let b = crate::s3_versioning::versioned_bucket(&c, "rclone-versions");
     let local = s.scratch("rclone-versions").join("doc.txt");
     let local_s = local.to_str().unwrap();
     let remote = format!("it:{b}/doc.txt");

@@ -14,6 +14,7 @@ use crate::common::{
     md5_bytes, now_secs, unique_bucket, wait_for, write, xml_text, xml_texts, Backend, ServerOpts,
     TestServer,
 };
+use crate::s3_versioning::{put_version, versioned_bucket};
 
 /// How long the worker may take to act: it runs every second and objects are due in 2-4 s, but
 /// on a real cluster a pass reads the documents of every volume, other tests' too.
@@ -492,23 +493,6 @@ worker_tests! {
     worker_keeps_locked_versions,
 }
 
-fn enable_versioning(c: &RawClient, bucket: &str) {
-    c.put(&format!("/{bucket}"))
-        .sub("versioning")
-        .body("<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>")
-        .send()
-        .ok();
-}
-
-/// Writes a version and returns its id.
-fn put_version(c: &RawClient, bucket: &str, key: &str, data: &[u8]) -> String {
-    let response = c.put_object(bucket, key, data).ok();
-    response
-        .header("x-amz-version-id")
-        .expect("x-amz-version-id")
-        .to_string()
-}
-
 /// The version ids (delete markers too) of keys under `prefix`, in listing order.
 fn version_ids(c: &RawClient, bucket: &str, prefix: &str) -> Vec<String> {
     let text = c
@@ -526,9 +510,7 @@ fn version_ids(c: &RawClient, bucket: &str, prefix: &str) -> Vec<String> {
 fn worker_expires_noncurrent_versions_and_lone_markers(s: &TestServer) {
     let c = s.raw();
     let admin = admin_addr(s);
-    let b = unique_bucket("lc-noncurrent");
-    c.create_bucket(&b);
-    enable_versioning(&c, &b);
+    let b = versioned_bucket(&c, "lc-noncurrent");
     let n: Vec<String> = (1..=3)
         .map(|i| put_version(&c, &b, "n/a", format!("v{i}").as_bytes()))
         .collect();
@@ -624,13 +606,7 @@ fn worker_keeps_locked_versions(s: &TestServer) {
 /// Expiration in a versioned bucket adds a delete marker and keeps the version (AWS).
 fn worker_marks_versioned_objects_deleted(s: &TestServer) {
     let c = s.raw();
-    let b = unique_bucket("lc-versioned");
-    c.create_bucket(&b);
-    c.put(&format!("/{b}"))
-        .sub("versioning")
-        .body("<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>")
-        .send()
-        .ok();
+    let b = versioned_bucket(&c, "lc-versioned");
     c.put_object(&b, "logs/a", b"data");
     put_lifecycle(
         &c,

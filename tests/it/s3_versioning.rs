@@ -8,7 +8,7 @@ use crate::common::clients::Aws;
 use crate::common::raw::{obj_path, percent_decode, RawClient};
 use crate::common::{unique_bucket, write, xml_child_texts, xml_text, xml_texts, TestServer};
 
-fn set_versioning(c: &RawClient, bucket: &str, status: &str) {
+pub fn set_versioning(c: &RawClient, bucket: &str, status: &str) {
     c.put(&format!("/{bucket}"))
         .sub("versioning")
         .body(format!(
@@ -18,7 +18,7 @@ fn set_versioning(c: &RawClient, bucket: &str, status: &str) {
         .ok();
 }
 
-fn versioned_bucket(c: &RawClient, test: &str) -> String {
+pub fn versioned_bucket(c: &RawClient, test: &str) -> String {
     let b = unique_bucket(test);
     c.create_bucket(&b);
     set_versioning(c, &b, "Enabled");
@@ -26,7 +26,7 @@ fn versioned_bucket(c: &RawClient, test: &str) -> String {
 }
 
 /// PUTs `data`; returns the version id the answer names.
-fn put_version(c: &RawClient, bucket: &str, key: &str, data: &[u8]) -> String {
+pub fn put_version(c: &RawClient, bucket: &str, key: &str, data: &[u8]) -> String {
     let r = c.put_object(bucket, key, data);
     r.header("x-amz-version-id")
         .unwrap_or_else(|| panic!("PUT {key}: no x-amz-version-id"))
