@@ -100,7 +100,7 @@ impl Cluster {
         let (loc, fresh) = match self.inner.volumes.get(&key) {
             Some(loc) => (loc, false),
             None => {
-                let loc = Arc::new(self.locate(&token, bucket, None).await?);
+                let loc = Arc::new(self.locate(&token, bucket).await?);
                 self.inner.volumes.insert(key, loc.clone());
                 (loc, true)
             }
@@ -141,19 +141,11 @@ impl Cluster {
         Ok(vol)
     }
 
-    pub(super) async fn locate(
-        &self,
-        token: &Token,
-        bucket: &str,
-        size: Option<u64>,
-    ) -> Result<Locate, StoreError> {
+    pub(super) async fn locate(&self, token: &Token, bucket: &str) -> Result<Locate, StoreError> {
         if bucket.is_empty() || bucket.starts_with('.') || bucket.contains('/') {
             return Err(StoreError::NoSuchBucket);
         }
-        let mut path = format!("/{}?o=locate&volumeMeta", url_encode(bucket, false));
-        if let Some(size) = size {
-            path.push_str(&format!("&size={size}"));
-        }
+        let path = format!("/{}?o=locate&volumeMeta", url_encode(bucket, false));
         self.client()
             .request(
                 &self.client().nodes(),

@@ -66,7 +66,7 @@ impl Cluster {
         if !self.inner.cfg.allow_volume_create_any_user && !self.is_admin(who) {
             return Err(StoreError::AccessDenied);
         }
-        match self.locate(self.admin(), bucket, None).await {
+        match self.locate(self.admin(), bucket).await {
             Ok(loc) if loc.owner == user => return Err(StoreError::BucketAlreadyOwnedByYou),
             Ok(_) => return Err(StoreError::BucketAlreadyExists),
             Err(StoreError::NoSuchBucket) => {}

@@ -321,7 +321,7 @@ impl Cluster {
             nodes.sort();
             nodes
         };
-        let fresh = match self.locate(&vol.token, &vol.name, None).await {
+        let fresh = match self.locate(&vol.token, &vol.name).await {
             Ok(loc) if sorted(&loc.node_list) != sorted(&vol.loc.node_list) => loc,
             _ => return first,
         };

@@ -20,7 +20,8 @@
 //! caches, routing to a volume's nodes), `access` (users, tokens, volumes, key to path),
 //! `upload` (writing a file block by block), `staged` (staged bodies), `objects`
 //! (conditional writes, copies, deletes), `reader` (revision-consistent reads, [`SxReader`]),
-//! `batches` (which node serves which blocks of a read), `listing`, `multipart`, `buckets` (volumes and bucket documents); and the SX protocol
+//! `batches` (which node serves which blocks of a read), `listing`, `multipart`, `unflushed`
+//! (parts kept as unflushed 1 MiB blocks so a large completion moves no data), `buckets` (volumes and bucket documents); and the SX protocol
 //! pieces: `client` (HTTP, failover, jobs), `tls`, `auth` (signing), `proto` (wire JSON),
 //! `mapping` (pure S3-to-SX mapping), `config`.
 
@@ -43,6 +44,7 @@ mod reader;
 mod staged;
 mod store;
 mod tls;
+mod unflushed;
 mod upload;
 mod version_list;
 mod versioned;

@@ -1,6 +1,7 @@
 //! Multipart uploads, kept on the cluster so that any gateway can continue one: a record file
 //! per upload (`.libres3/up/<id>`, key and metadata in its meta) and a file per part
-//! (`.libres3/parts/<id>/<number>`); completion reuses the parts' blocks where they line up.
+//! (`.libres3/parts/<id>/<number>`), or for a part past the first 128 MiB, a record of its
+//! blocks (see [`unflushed`]); completion reuses the parts' blocks where they line up.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,6 +13,7 @@ use super::listing::Scan;
 use super::mapping::{self, block_count, block_size, SxPath};
 use super::proto::{self, HexMeta};
 use super::staged::SxStaged;
+use super::unflushed;
 use super::upload::Segment;
 use crate::store::{
     part_list_digest, AbortedUpload, BodyError, ByteRange, CompletedUpload, ObjectInfo, ObjectMeta,
@@ -31,7 +33,7 @@ const STAGED_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Uploads older than this are removed when a new one starts.
 const ABANDONED_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
-fn part_path(upload_id: &str, number: u32) -> SxPath {
+pub(super) fn part_path(upload_id: &str, number: u32) -> SxPath {
     SxPath::internal(format!("{PARTS_DIR}{upload_id}/{number:05}"))
 }
 
@@ -58,6 +60,31 @@ fn block_hashes(file: &proto::File) -> impl Iterator<Item = String> + '_ {
     file.file_data
         .iter()
         .filter_map(|b| b.keys().next().cloned())
+}
+
+/// Where a part's bytes are.
+#[derive(Clone)]
+enum PartData {
+    /// A part file of its own.
+    File(proto::File),
+    /// Unflushed blocks of [`unflushed::BLOCK`] bytes, listed in the part's record.
+    Kept(Vec<String>),
+}
+
+impl PartData {
+    fn block_size(&self) -> u64 {
+        match self {
+            PartData::File(file) => file.block_size,
+            PartData::Kept(_) => unflushed::BLOCK,
+        }
+    }
+
+    fn hashes(&self) -> Vec<String> {
+        match self {
+            PartData::File(file) => block_hashes(file).collect(),
+            PartData::Kept(hashes) => hashes.clone(),
+        }
+    }
 }
 
 /// A multipart upload's record: key, metadata and start time in the file meta.
@@ -130,9 +157,14 @@ impl Cluster {
                 .as_ref()
                 .and_then(|m| m.get(PART_CHECKSUM_META))
                 .and_then(|c| String::from_utf8(c).ok());
+            let kept_size = entry
+                .file_meta
+                .as_ref()
+                .and_then(unflushed::recorded_blocks)
+                .map(|(size, _)| size);
             parts.push(PartInfo {
                 number,
-                size: entry.file_size.unwrap_or(0),
+                size: kept_size.unwrap_or(entry.file_size.unwrap_or(0)),
                 etag,
                 last_modified: from_secs(entry.created_at.unwrap_or(0)),
                 checksum,
@@ -191,20 +223,42 @@ impl Cluster {
         Ok(())
     }
 
-    /// The SX files of `parts`, checked against the sizes the parts were listed with.
+    /// Where the bytes of `parts` are, checked against the sizes the parts were listed with.
+    /// A kept part older than [`unflushed::LIFETIME`] is missing: SX may have dropped it.
     async fn part_files(
         &self,
         vol: &Vol,
         upload_id: &str,
         parts: &[PartInfo],
-    ) -> Result<Vec<(PartInfo, proto::File)>, StoreError> {
+    ) -> Result<Vec<(PartInfo, PartData)>, StoreError> {
         let mut files = Vec::with_capacity(parts.len());
         for part in parts {
-            let file = self.file(vol, &part_path(upload_id, part.number)).await?;
-            if file.file_size != part.size {
+            let path = part_path(upload_id, part.number);
+            let file = self.file(vol, &path).await?;
+            let data = if file.file_size == 0 && part.size > 0 {
+                let meta = self.file_meta(vol, &path).await?;
+                let Some((size, hashes)) = unflushed::recorded_blocks(&meta) else {
+                    return Err(StoreError::InvalidPart(part.number));
+                };
+                let age = SystemTime::now()
+                    .duration_since(part.last_modified)
+                    .unwrap_or_default();
+                if size != part.size || age > unflushed::LIFETIME {
+                    log::warn!(
+                        "SX: upload {upload_id}: part {} was written {} h ago; SX keeps the \
+                         blocks of such a part for a day, so it must be uploaded again",
+                        part.number,
+                        age.as_secs() / 3600
+                    );
+                    return Err(StoreError::InvalidPart(part.number));
+                }
+                PartData::Kept(hashes)
+            } else if file.file_size == part.size {
+                PartData::File(file)
+            } else {
                 return Err(StoreError::InvalidPart(part.number));
-            }
-            files.push((part.clone(), file));
+            };
+            files.push((part.clone(), data));
         }
         Ok(files)
     }
@@ -220,7 +274,7 @@ impl Cluster {
         &self,
         vol: &Vol,
         upload_id: &str,
-        files: &[(PartInfo, proto::File)],
+        files: &[(PartInfo, PartData)],
         total: u64,
     ) -> Vec<Segment> {
         let bs = block_size(total);
@@ -232,7 +286,7 @@ impl Cluster {
                 continue;
             }
             let last = i + 1 == files.len();
-            let aligned = offset % bs == 0 && file.block_size == bs;
+            let aligned = offset % bs == 0 && file.block_size() == bs;
             // Bytes of this part whose blocks are reused as they are.
             let reused = match (aligned, last) {
                 (false, _) => 0,
@@ -240,9 +294,8 @@ impl Cluster {
                 (true, false) => part.size / bs * bs,
             };
             if reused > 0 {
-                let hashes = block_hashes(file)
-                    .take(block_count(reused, bs) as usize)
-                    .collect();
+                let mut hashes = file.hashes();
+                hashes.truncate(block_count(reused, bs) as usize);
                 segments.push(Segment::Hashes(hashes, reused));
             }
             if reused < part.size {
@@ -251,11 +304,14 @@ impl Cluster {
                     first: reused,
                     last: part.size - 1,
                 };
-                let body = self
-                    .reader(vol, String::new(), file.clone(), &HexMeta::default())
-                    .stream(Some(range))
-                    .map(|chunk| chunk.map_err(|e| BodyError(Box::new(e))))
-                    .boxed_local();
+                let body = match file {
+                    PartData::File(file) => self
+                        .reader(vol, String::new(), file.clone(), &HexMeta::default())
+                        .stream(Some(range))
+                        .map(|chunk| chunk.map_err(|e| BodyError(Box::new(e))))
+                        .boxed_local(),
+                    PartData::Kept(hashes) => self.unflushed_stream(vol, hashes, range),
+                };
                 segments.push(Segment::Data(body, part.size - reused));
             }
             offset += part.size;
@@ -281,7 +337,7 @@ impl Cluster {
         upload_id: &str,
         key: &str,
         stored: &[PartInfo],
-        chosen: &[(PartInfo, proto::File)],
+        chosen: &[(PartInfo, PartData)],
         total: u64,
         meta: &ObjectMeta,
         condition: &WriteCondition,
@@ -308,18 +364,21 @@ impl Cluster {
             .await;
         if let Err(e) = &written {
             log::warn!("SX: upload {upload_id}: completion failed ({e}); restoring its parts");
-            for (part, file) in &kept {
-                let hashes: Vec<String> = block_hashes(file).collect();
-                let part_meta = part_file_meta(&part.etag, part.checksum.as_deref());
-                let restored = self
-                    .create_from_hashes(
-                        vol,
-                        &part_path(upload_id, part.number),
-                        part.size,
-                        &hashes,
-                        Some(&part_meta),
-                    )
-                    .await;
+            for (part, data) in &kept {
+                let mut part_meta = part_file_meta(&part.etag, part.checksum.as_deref());
+                let path = part_path(upload_id, part.number);
+                let restored = match data {
+                    PartData::File(file) => {
+                        let hashes: Vec<String> = block_hashes(file).collect();
+                        self.create_from_hashes(vol, &path, part.size, &hashes, Some(&part_meta))
+                            .await
+                    }
+                    PartData::Kept(hashes) => {
+                        unflushed::record_blocks(&mut part_meta, part.size, hashes);
+                        self.create_from_hashes(vol, &path, 0, &[], Some(&part_meta))
+                            .await
+                    }
+                };
                 if let Err(e) = restored {
                     log::error!(
                         "SX: upload {upload_id}: part {} could not be restored: {e}",
@@ -365,16 +424,34 @@ impl Cluster {
         checksum: Option<String>,
     ) -> Result<PartInfo, StoreError> {
         self.upload_record(vol, key, upload_id).await?;
-        let meta = part_file_meta(&etag, checksum.as_deref());
-        self.write_file(
-            vol,
-            &part_path(upload_id, part_number),
-            data.size,
-            data.segments(),
-            Some(&meta),
-            None,
-        )
-        .await?;
+        let mut meta = part_file_meta(&etag, checksum.as_deref());
+        let path = part_path(upload_id, part_number);
+        if let Some(bytes) = data
+            .held()
+            .filter(|b| unflushed::keeps(part_number, b.len() as u64))
+        {
+            match self.upload_unflushed(vol, bytes).await {
+                Ok(hashes) => {
+                    unflushed::record_blocks(&mut meta, data.size, &hashes);
+                    self.create_from_hashes(vol, &path, 0, &[], Some(&meta))
+                        .await?;
+                    return Ok(PartInfo {
+                        number: part_number,
+                        size: data.size,
+                        etag,
+                        last_modified: SystemTime::now(),
+                        checksum,
+                    });
+                }
+                // The volume has less than 128 MiB of room: a part file of its own fits.
+                Err(StoreError::QuotaExceeded(e)) => {
+                    log::debug!("SX: upload {upload_id}: part {part_number} stored as a file: {e}")
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.write_file(vol, &path, data.size, data.segments(), Some(&meta), None)
+            .await?;
         Ok(PartInfo {
             number: part_number,
             size: data.size,

@@ -67,8 +67,6 @@ pub struct NodeList {
 pub struct Locate {
     pub node_list: Vec<String>,
     #[serde(default)]
-    pub block_size: Option<u64>,
-    #[serde(default)]
     pub owner: String,
     #[serde(default)]
     pub privs: String,
@@ -209,7 +207,7 @@ mod tests {
             "volumeMeta":{"mykey":"6d7976616c"},"customVolumeMeta":{}}"#,
         )
         .unwrap();
-        assert_eq!(locate.block_size, Some(16384));
+        assert_eq!(locate.owner, "alice");
         assert_eq!(locate.volume_meta.unwrap().get("mykey").unwrap(), b"myval");
         let list: Listing = serde_json::from_str(
             r#"{"volumeSize":104857600,"volumeUsedSize":200068,"fileList":{

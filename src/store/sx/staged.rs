@@ -28,6 +28,11 @@ pub struct SxStaged {
 }
 
 impl SxStaged {
+    /// The body, when it is held in memory.
+    pub(super) fn held(&self) -> Option<&Bytes> {
+        self.held.as_ref()
+    }
+
     /// What a file made of this body is made of: its bytes when held, else the blocks of
     /// the hidden file (no data moves).
     pub(super) fn segments(&self) -> Vec<Segment> {

@@ -264,11 +264,9 @@ impl Cluster {
         meta: Option<&HexMeta>,
         recheck: Option<&WriteCondition>,
     ) -> Result<(u64, Vec<String>), StoreError> {
-        let located = self.locate(&vol.token, &vol.name, Some(size)).await?;
-        let bs = located
-            .block_size
-            .unwrap_or_else(|| block_size(size))
-            .max(1);
+        // SX derives the block size from the file size alone (sx-protocol.md §10, checked
+        // against SX 2.3's `size_to_blocks`): no locate request per write.
+        let bs = block_size(size);
         let uuid = self
             .client()
             .uuid()
@@ -348,6 +346,32 @@ impl Cluster {
             None => return Err(StoreError::Internal("no SX upload was started".into())),
         }
         Ok((bs, all))
+    }
+
+    /// Announces `blocks` as the start of an upload of `declared` bytes at `path` and sends
+    /// those SX lacks, without a flush: the upload stays invisible (see `super::unflushed`).
+    pub(super) async fn upload_blocks(
+        &self,
+        vol: &Vol,
+        path: &SxPath,
+        declared: u64,
+        bs: u64,
+        blocks: &[(String, Bytes)],
+    ) -> Result<(), StoreError> {
+        let hashes: Vec<String> = blocks.iter().map(|(hash, _)| hash.clone()).collect();
+        let mut session = None;
+        let upload = self
+            .create_or_extend(vol, path, &mut session, declared, 0, &hashes, None)
+            .await?;
+        if !upload.upload_data.is_empty() {
+            let data: HashMap<&str, Bytes> = blocks
+                .iter()
+                .map(|(hash, block)| (hash.as_str(), block.clone()))
+                .collect();
+            self.send_blocks(vol, &upload.upload_token, bs, &upload.upload_data, &data)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Creates a file from blocks SX already holds (commit, parts, multipart completion).

@@ -6,6 +6,7 @@ pub(crate) mod sx_fake;
 
 mod access;
 mod cluster;
+mod kept_parts;
 mod lease;
 mod listing;
 mod multipart;

@@ -7,6 +7,11 @@ use super::*;
 /// for a self-signed cluster certificate).
 /// A store connected to the real cluster `LIBRES3_TEST_SX_URL` names, if it is set.
 pub(super) async fn real_store() -> Option<SxStore> {
+    real_store_sized("100M").await
+}
+
+/// [`real_store`] making buckets of `volume_size`.
+pub(super) async fn real_store_sized(volume_size: &str) -> Option<SxStore> {
     let (Ok(url), Ok(key)) = (
         std::env::var("LIBRES3_TEST_SX_URL"),
         std::env::var("LIBRES3_TEST_SX_ADMIN_KEY"),
@@ -22,7 +27,7 @@ pub(super) async fn real_store() -> Option<SxStore> {
     let mut list = vec![
         ("secret_key", key),
         ("sx_use_ssl", ssl.to_owned()),
-        ("volume_size", "100M".to_owned()),
+        ("volume_size", volume_size.to_owned()),
     ];
     match rest.rsplit_once(':') {
         Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => {

@@ -1,0 +1,194 @@
+//! Parts kept as the blocks of an SX upload that is never flushed, so that completing a large
+//! upload moves no data.
+//!
+//! SX derives a file's block size from its size: a part of up to 128 MiB gets 16 KiB blocks
+//! and an object over 128 MiB 1 MiB blocks, so the blocks of part files can never make up a
+//! large object and its completion would copy it whole. An upload declared at SX's growable
+//! size gets 1 MiB blocks whatever it holds; its blocks stay on the cluster, reserved by
+//! the unflushed upload, until SX's garbage collector drops them a day later
+//! (`GC_GRACE_PERIOD`), unless a flushed file references them first. The part's record is
+//! an empty file whose meta lists the blocks; the object's creation references them.
+//!
+//! Only parts that are sure to start beyond the first 128 MiB of their object are kept so
+//! (an object that large gets 1 MiB blocks); the others stay durable part files of their
+//! own, as before. A kept part whose record is older than [`LIFETIME`] is reported missing
+//! at completion (InvalidPart), before SX could have dropped its blocks.
+
+use std::time::Duration;
+
+use actix_web::http::Method;
+use bytes::Bytes;
+use futures_util::stream::{self, StreamExt};
+
+use super::client::Response;
+use super::cluster::{random_hex, Cluster, Vol};
+use super::mapping::{self, block_count, SxPath, TMP_DIR};
+use super::proto::HexMeta;
+use crate::store::{BodyError, BodyStream, ByteRange, StoreError};
+
+/// The block size of a kept part, and of every file over 128 MiB.
+pub const BLOCK: u64 = 1 << 20;
+/// The size an upload is declared at to get [`BLOCK`]-sized blocks whatever it holds (SX's
+/// `sx_hashfs_growable_filesize`: the largest 16 KiB-block size plus one). SX checks that
+/// the volume has this much room when the upload starts, without counting it afterwards.
+const GROWABLE_SIZE: u64 = (128 << 20) + 1;
+/// Kept parts older than this are treated as gone: SX keeps the blocks of an unflushed
+/// upload for a day after it starts.
+pub const LIFETIME: Duration = Duration::from_secs(20 * 3600);
+/// The part record's meta entries: the part's size and its blocks' hashes, concatenated.
+const SIZE_META: &str = "size";
+const BLOCKS_META: &str = "blocks";
+/// Block downloads in flight when a kept part is read (only when its bytes must be copied).
+const READS_IN_FLIGHT: usize = 4;
+
+/// Whether part `number` of `size` bytes is kept as unflushed blocks: only when it is made of
+/// whole [`BLOCK`]s and, if the parts before it are as large (as clients make them), starts
+/// past the first 128 MiB, so the object will have [`BLOCK`]-sized blocks too.
+pub fn keeps(number: u32, size: u64) -> bool {
+    size > 0 && size % BLOCK == 0 && u64::from(number.saturating_sub(1)) * size >= 128 << 20
+}
+
+/// Adds a kept part's size and blocks to its record's meta.
+pub fn record_blocks(meta: &mut HexMeta, size: u64, hashes: &[String]) {
+    meta.insert(SIZE_META, size.to_string().as_bytes());
+    meta.insert(BLOCKS_META, hashes.concat().as_bytes());
+}
+
+/// The size and blocks of a kept part's record, or None for a part stored as a file.
+pub fn recorded_blocks(meta: &HexMeta) -> Option<(u64, Vec<String>)> {
+    let size: u64 = String::from_utf8(meta.get(SIZE_META)?).ok()?.parse().ok()?;
+    let all = String::from_utf8(meta.get(BLOCKS_META)?).ok()?;
+    if all.len() % 40 != 0 || !all.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let hashes: Vec<String> = (0..all.len())
+        .step_by(40)
+        .map(|i| all[i..i + 40].to_owned())
+        .collect();
+    (hashes.len() as u64 == block_count(size, BLOCK)).then_some((size, hashes))
+}
+
+impl Cluster {
+    /// Uploads `data` as [`BLOCK`]-sized blocks of an upload that is never flushed; returns
+    /// their hashes. QuotaExceeded when the volume has less than 128 MiB of room.
+    pub(super) async fn upload_unflushed(
+        &self,
+        vol: &Vol,
+        data: &Bytes,
+    ) -> Result<Vec<String>, StoreError> {
+        let uuid = self
+            .client()
+            .uuid()
+            .ok_or_else(|| StoreError::Internal("SX cluster UUID unknown".into()))?;
+        let bs = BLOCK as usize;
+        let blocks: Vec<(String, Bytes)> = (0..data.len())
+            .step_by(bs)
+            .map(|start| {
+                let whole = data.slice(start..data.len().min(start + bs));
+                // Whole blocks are slices of the body; only a partial last one is copied, to
+                // be zero-padded as SX pads it.
+                let block = if whole.len() == bs {
+                    whole
+                } else {
+                    let mut padded = whole.to_vec();
+                    padded.resize(bs, 0);
+                    Bytes::from(padded)
+                };
+                (mapping::block_hash(&uuid, &block), block)
+            })
+            .collect();
+        let path = SxPath::internal(format!("{TMP_DIR}{}", random_hex(16)?));
+        self.upload_blocks(vol, &path, GROWABLE_SIZE, BLOCK, &blocks)
+            .await?;
+        Ok(blocks.into_iter().map(|(hash, _)| hash).collect())
+    }
+
+    /// Bytes `range` of a kept part. SX has not told which nodes hold its blocks (and an
+    /// unflushed block is on one node only), so each block is asked of every node in turn.
+    pub(super) fn unflushed_stream(
+        &self,
+        vol: &Vol,
+        hashes: &[String],
+        range: ByteRange,
+    ) -> BodyStream {
+        let client = self.client().clone();
+        let token = vol.token.clone();
+        let first_block = range.first / BLOCK;
+        let end_block = range.last / BLOCK + 1;
+        let hashes: Vec<(u64, String)> = (first_block..end_block)
+            .filter_map(|i| hashes.get(i as usize).map(|h| (i, h.clone())))
+            .collect();
+        stream::iter(hashes)
+            .map(move |(i, hash)| {
+                let client = client.clone();
+                let token = token.clone();
+                async move {
+                    let path = format!("/.data/{BLOCK}/{hash}");
+                    let mut last = format!("no SX node holds block {hash}");
+                    for node in client.nodes() {
+                        let answer = client
+                            .request(
+                                std::slice::from_ref(&node),
+                                Method::GET,
+                                &path,
+                                Bytes::new(),
+                                &token,
+                            )
+                            .await
+                            .and_then(Response::ok);
+                        match answer {
+                            Ok(resp) if resp.body.len() as u64 == BLOCK => {
+                                let start = i * BLOCK;
+                                let from = range.first.max(start) - start;
+                                let to = (range.last + 1).min(start + BLOCK) - start;
+                                return Ok(resp.body.slice(from as usize..to as usize));
+                            }
+                            Ok(resp) => {
+                                last = format!(
+                                    "{node} sent {} bytes for block {hash}",
+                                    resp.body.len()
+                                )
+                            }
+                            Err(e) => last = format!("{node}: {e}"),
+                        }
+                    }
+                    Err(BodyError(last.into()))
+                }
+            })
+            .buffered(READS_IN_FLIGHT)
+            .boxed_local()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_whole_block_parts_past_the_first_128_mib_are_kept() {
+        let mib = 1 << 20;
+        assert!(!keeps(1, 8 * mib));
+        assert!(!keeps(16, 8 * mib), "starts at 120 MiB");
+        assert!(keeps(17, 8 * mib), "starts at 128 MiB");
+        assert!(keeps(2, 128 * mib));
+        assert!(!keeps(1000, 5 * mib + 1), "not whole blocks");
+        assert!(!keeps(1000, 0));
+        assert!(keeps(10_000, 5 * mib));
+    }
+
+    #[test]
+    fn a_record_gives_back_the_blocks_it_was_given() {
+        let hashes: Vec<String> = (0..3).map(|i| format!("{i:040x}")).collect();
+        let mut meta = HexMeta::default();
+        meta.insert("etag", b"\"x\"");
+        record_blocks(&mut meta, 2 * BLOCK + 5, &hashes);
+        assert_eq!(
+            recorded_blocks(&meta),
+            Some((2 * BLOCK + 5, hashes.clone()))
+        );
+        // A count that does not match the size is no record.
+        record_blocks(&mut meta, BLOCK, &hashes);
+        assert_eq!(recorded_blocks(&meta), None);
+        assert_eq!(recorded_blocks(&HexMeta::default()), None);
+    }
+}
