@@ -136,8 +136,13 @@ pub fn parse_authorization(value: &str) -> Option<([u8; 20], [u8; 20], [u8; 2])>
 }
 
 /// Lower-case hex SHA-1 of a body.
-pub fn sha1_hex(body: &[u8]) -> String {
-    hex(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, body).as_ref())
+/// The hex SHA-1 of a body sent in `parts` (SX signs the digest of all its bytes).
+pub fn sha1_hex<B: AsRef<[u8]>>(parts: &[B]) -> String {
+    let mut ctx = digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY);
+    for part in parts {
+        ctx.update(part.as_ref());
+    }
+    hex(ctx.finish().as_ref())
 }
 
 #[cfg(test)]
@@ -176,7 +181,8 @@ mod tests {
             "SKY 0DPiKuNIrrVmD8IUCuw1hQxNqZeJTka7vttDuDWmI2arZO8qBDXWEwAA"
         );
         let body = br#"{"fileSize":3,"fileData":["x"]}"#;
-        let sha = sha1_hex(body);
+        let sha = sha1_hex(&[body]);
+        assert_eq!(sha1_hex(&[&body[..5], &body[5..]]), sha);
         assert!(
             sha.starts_with("b77af943") && sha.ends_with("a5c0a5a3"),
             "{sha}"
@@ -185,7 +191,7 @@ mod tests {
             t.authorization("PUT", "/vol1/dir/a%20b.txt", DATE, &sha),
             "SKY 0DPiKuNIrrVmD8IUCuw1hQxNqZceDNBPD/g1wsJ3L5InLQkH7jy/SQAA"
         );
-        assert_eq!(sha1_hex(b""), EMPTY_SHA1);
+        assert_eq!(sha1_hex::<&[u8]>(&[]), EMPTY_SHA1);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
+use actix_web::body::SizedStream;
 use actix_web::http::Method;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -389,10 +390,25 @@ impl SxClient {
         body: Bytes,
         token: &Token,
     ) -> Result<Response, SxError> {
+        self.request_parts(nodes, method, path, vec![body], token)
+            .await
+    }
+
+    /// [`SxClient::request`] with a body sent as the concatenation of `parts`, which are
+    /// not copied into one buffer (block uploads of several blocks).
+    pub async fn request_parts(
+        &self,
+        nodes: &[String],
+        method: Method,
+        path: &str,
+        body: Vec<Bytes>,
+        token: &Token,
+    ) -> Result<Response, SxError> {
         if nodes.is_empty() {
             return Err(SxError::Unavailable("no SX node to ask".into()));
         }
         let body_sha1 = sha1_hex(&body);
+        let body_len: usize = body.iter().map(Bytes::len).sum();
         let mut last = String::new();
         for (tried, node) in nodes.iter().enumerate() {
             let mut clock_retry = true;
@@ -421,8 +437,7 @@ impl SxClient {
                         (n, _) => format!(", node {} of {}", n + 1, nodes.len()),
                     };
                     log::debug!(
-                        "SX {method} {node} {path} ({} bytes sent{retry}): {outcome} in {} ms",
-                        body.len(),
+                        "SX {method} {node} {path} ({body_len} bytes sent{retry}): {outcome} in {} ms",
                         took.as_millis()
                     );
                 }
@@ -452,7 +467,7 @@ impl SxClient {
         node: &str,
         method: &Method,
         path: &str,
-        body: Bytes,
+        body: Vec<Bytes>,
         body_sha1: &str,
         token: &Token,
     ) -> Result<Attempt, NodeError> {
@@ -482,7 +497,14 @@ impl SxClient {
         let exchange = async {
             // Only PUT carries a body: SX refuses any other request that has one.
             let sent = if *method == Method::PUT {
-                req.send_body(body)
+                match <[Bytes; 1]>::try_from(body) {
+                    Ok([whole]) => req.send_body(whole),
+                    Err(parts) => {
+                        let len = parts.iter().map(|p| p.len() as u64).sum();
+                        let parts = parts.into_iter().map(Ok::<_, std::convert::Infallible>);
+                        req.send_body(SizedStream::new(len, futures_util::stream::iter(parts)))
+                    }
+                }
             } else {
                 req.send()
             };

@@ -181,11 +181,8 @@ impl Cluster {
         let mut batches = Vec::new();
         for (nodes, blocks) in per_node {
             for chunk in blocks.chunks(per_batch) {
-                let mut body = BytesMut::with_capacity(chunk.len() * bs as usize);
-                for block in chunk {
-                    body.extend_from_slice(block);
-                }
-                batches.push((nodes.to_vec(), body.freeze()));
+                // Sent as the blocks themselves: no batch-sized copy per upload in flight.
+                batches.push((nodes.to_vec(), chunk.to_vec()));
             }
         }
         let path = format!("/.data/{bs}/{upload_token}");
@@ -193,7 +190,7 @@ impl Cluster {
             let path = &path;
             async move {
                 self.client()
-                    .request(&nodes, Method::PUT, path, body, &vol.token)
+                    .request_parts(&nodes, Method::PUT, path, body, &vol.token)
                     .await
                     .and_then(Response::ok)
                     .map(|_| ())
@@ -305,6 +302,13 @@ impl Cluster {
                             return Err(body_error("the body is longer than its declared length"));
                         }
                         while !chunk.is_empty() {
+                            if block.is_empty() && chunk.len() >= bs as usize {
+                                // A whole block of the chunk: kept as a slice, not copied.
+                                let full = chunk.split_to(bs as usize);
+                                w.push(mapping::block_hash(&uuid, &full), Some(full))
+                                    .await?;
+                                continue;
+                            }
                             let take = (bs as usize - block.len()).min(chunk.len());
                             block.extend_from_slice(&chunk.split_to(take));
                             if block.len() == bs as usize {
