@@ -56,6 +56,9 @@ pub struct SxConfig {
     pub allow_list_all_volumes: bool,
     /// How often the cluster's node list is read again (`sx_node_refresh`).
     pub node_refresh: Duration,
+    /// Keep multipart parts past an object's first 128 MiB as unflushed blocks
+    /// (`sx_fast_large_multipart`, see `unflushed`).
+    pub fast_large_multipart: bool,
 }
 
 fn parse_bool(key: &str, value: &str) -> Result<bool, SxConfigError> {
@@ -125,6 +128,7 @@ impl SxConfig {
         let mut create_any = true;
         let mut list_all = false;
         let mut node_refresh = Duration::from_secs(60);
+        let mut fast_large_multipart = false;
         for (key, value) in pairs {
             let value = value.trim();
             match key.as_str() {
@@ -165,6 +169,7 @@ impl SxConfig {
                 }
                 "allow_volume_create_any_user" => create_any = parse_bool(key, value)?,
                 "allow_list_all_volumes" => list_all = parse_bool(key, value)?,
+                "sx_fast_large_multipart" => fast_large_multipart = parse_bool(key, value)?,
                 "sx_node_refresh" => {
                     node_refresh = value
                         .parse()
@@ -196,6 +201,7 @@ impl SxConfig {
             allow_volume_create_any_user: create_any,
             allow_list_all_volumes: list_all,
             node_refresh,
+            fast_large_multipart,
         })
     }
 }
@@ -223,6 +229,7 @@ mod tests {
             ("replica_count", "2"),
             ("allow_list_all_volumes", "true"),
             ("sx_node_refresh", "5"),
+            ("sx_fast_large_multipart", "yes"),
             ("s3_host", "ignored"),
         ]))
         .unwrap();
@@ -234,8 +241,10 @@ mod tests {
         assert!(c.allow_list_all_volumes && c.allow_volume_create_any_user);
         assert_eq!(c.admin_key_id, "admin");
         assert_eq!(c.node_refresh, Duration::from_secs(5));
+        assert!(c.fast_large_multipart);
         let ssl = SxConfig::from_pairs(&pairs(&[("sx_host", "h"), ("secret_key", KEY)])).unwrap();
         assert_eq!(ssl.port, 443);
+        assert!(!ssl.fast_large_multipart, "off unless asked for");
     }
 
     /// `check-config --keys` and the man page show the key table's defaults: they must be

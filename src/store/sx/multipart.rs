@@ -5,6 +5,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use futures_util::stream::StreamExt;
 
 use super::access::path_of;
@@ -68,7 +69,14 @@ enum PartData {
     /// A part file of its own.
     File(proto::File),
     /// Unflushed blocks of [`unflushed::BLOCK`] bytes, listed in the part's record.
-    Kept(Vec<String>),
+    Kept(unflushed::KeptPart),
+}
+
+/// What [`Cluster::part_files`] does with a kept part SX may have dropped.
+#[derive(Clone, Copy)]
+enum Stale {
+    Invalid,
+    LeftOut,
 }
 
 impl PartData {
@@ -82,7 +90,7 @@ impl PartData {
     fn hashes(&self) -> Vec<String> {
         match self {
             PartData::File(file) => block_hashes(file).collect(),
-            PartData::Kept(hashes) => hashes.clone(),
+            PartData::Kept(kept) => kept.hashes.clone(),
         }
     }
 }
@@ -137,6 +145,17 @@ impl Cluster {
     }
 
     async fn parts(&self, vol: &Vol, upload_id: &str) -> Result<Vec<PartInfo>, StoreError> {
+        let parts = self.stored_parts(vol, upload_id).await?;
+        Ok(parts.into_iter().map(|(part, _)| part).collect())
+    }
+
+    /// The parts of an upload, with the blocks of those kept unflushed (their record's meta
+    /// comes with the listing).
+    async fn stored_parts(
+        &self,
+        vol: &Vol,
+        upload_id: &str,
+    ) -> Result<Vec<(PartInfo, Option<unflushed::KeptPart>)>, StoreError> {
         let dir = format!("{PARTS_DIR}{upload_id}/");
         let mut parts = Vec::new();
         self.scan(vol, dir.clone(), usize::MAX, |name, entry| {
@@ -157,22 +176,22 @@ impl Cluster {
                 .as_ref()
                 .and_then(|m| m.get(PART_CHECKSUM_META))
                 .and_then(|c| String::from_utf8(c).ok());
-            let kept_size = entry
-                .file_meta
-                .as_ref()
-                .and_then(unflushed::recorded_blocks)
-                .map(|(size, _)| size);
-            parts.push(PartInfo {
-                number,
-                size: kept_size.unwrap_or(entry.file_size.unwrap_or(0)),
-                etag,
-                last_modified: from_secs(entry.created_at.unwrap_or(0)),
-                checksum,
-            });
+            let kept = entry.file_meta.as_ref().and_then(unflushed::recorded);
+            let size = kept.as_ref().map(|k| k.size);
+            parts.push((
+                PartInfo {
+                    number,
+                    size: size.unwrap_or(entry.file_size.unwrap_or(0)),
+                    etag,
+                    last_modified: from_secs(entry.created_at.unwrap_or(0)),
+                    checksum,
+                },
+                kept,
+            ));
             Scan::Take
         })
         .await?;
-        parts.sort_by_key(|p| p.number);
+        parts.sort_by_key(|(p, _)| p.number);
         Ok(parts)
     }
 
@@ -224,39 +243,38 @@ impl Cluster {
     }
 
     /// Where the bytes of `parts` are, checked against the sizes the parts were listed with.
-    /// A kept part older than [`unflushed::LIFETIME`] is missing: SX may have dropped it.
+    /// A kept part sent longer ago than [`unflushed::LIFETIME`] is missing (SX may have
+    /// dropped its blocks): InvalidPart, or left out when `stale` says so.
     async fn part_files(
         &self,
         vol: &Vol,
         upload_id: &str,
-        parts: &[PartInfo],
+        parts: &[(PartInfo, Option<unflushed::KeptPart>)],
+        stale: Stale,
     ) -> Result<Vec<(PartInfo, PartData)>, StoreError> {
         let mut files = Vec::with_capacity(parts.len());
-        for part in parts {
-            let path = part_path(upload_id, part.number);
-            let file = self.file(vol, &path).await?;
-            let data = if file.file_size == 0 && part.size > 0 {
-                let meta = self.file_meta(vol, &path).await?;
-                let Some((size, hashes)) = unflushed::recorded_blocks(&meta) else {
-                    return Err(StoreError::InvalidPart(part.number));
-                };
-                let age = SystemTime::now()
-                    .duration_since(part.last_modified)
-                    .unwrap_or_default();
-                if size != part.size || age > unflushed::LIFETIME {
+        for (part, kept) in parts {
+            let data = match kept {
+                Some(kept) if kept.stale() => {
                     log::warn!(
-                        "SX: upload {upload_id}: part {} was written {} h ago; SX keeps the \
-                         blocks of such a part for a day, so it must be uploaded again",
+                        "SX: upload {upload_id}: part {} was kept as unflushed blocks {} h \
+                         ago; SX drops those after a day, so it must be uploaded again",
                         part.number,
-                        age.as_secs() / 3600
+                        now_secs().saturating_sub(kept.sent) / 3600
                     );
-                    return Err(StoreError::InvalidPart(part.number));
+                    match stale {
+                        Stale::Invalid => return Err(StoreError::InvalidPart(part.number)),
+                        Stale::LeftOut => continue,
+                    }
                 }
-                PartData::Kept(hashes)
-            } else if file.file_size == part.size {
-                PartData::File(file)
-            } else {
-                return Err(StoreError::InvalidPart(part.number));
+                Some(kept) => PartData::Kept(kept.clone()),
+                None => {
+                    let file = self.file(vol, &part_path(upload_id, part.number)).await?;
+                    if file.file_size != part.size {
+                        return Err(StoreError::InvalidPart(part.number));
+                    }
+                    PartData::File(file)
+                }
             };
             files.push((part.clone(), data));
         }
@@ -310,7 +328,7 @@ impl Cluster {
                         .stream(Some(range))
                         .map(|chunk| chunk.map_err(|e| BodyError(Box::new(e))))
                         .boxed_local(),
-                    PartData::Kept(hashes) => self.unflushed_stream(vol, hashes, range),
+                    PartData::Kept(kept) => self.unflushed_stream(vol, &kept.hashes, range),
                 };
                 segments.push(Segment::Data(body, part.size - reused));
             }
@@ -336,7 +354,7 @@ impl Cluster {
         vol: &Vol,
         upload_id: &str,
         key: &str,
-        stored: &[PartInfo],
+        stored: &[(PartInfo, Option<unflushed::KeptPart>)],
         chosen: &[(PartInfo, PartData)],
         total: u64,
         meta: &ObjectMeta,
@@ -344,12 +362,15 @@ impl Cluster {
         versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
         // Every part, chosen or not, is removed with the directory; all are restored on failure.
-        let unchosen: Vec<PartInfo> = stored
+        let unchosen: Vec<_> = stored
             .iter()
-            .filter(|p| !chosen.iter().any(|(c, _)| c.number == p.number))
+            .filter(|(p, _)| !chosen.iter().any(|(c, _)| c.number == p.number))
             .cloned()
             .collect();
-        let mut kept = self.part_files(vol, upload_id, &unchosen).await?;
+        // An unchosen part SX may have dropped is not worth restoring.
+        let mut kept = self
+            .part_files(vol, upload_id, &unchosen, Stale::LeftOut)
+            .await?;
         kept.extend_from_slice(chosen);
         log::info!(
             "SX: upload {upload_id}: {} cannot hold the {total}-byte object beside its parts; \
@@ -373,8 +394,9 @@ impl Cluster {
                         self.create_from_hashes(vol, &path, part.size, &hashes, Some(&part_meta))
                             .await
                     }
-                    PartData::Kept(hashes) => {
-                        unflushed::record_blocks(&mut part_meta, part.size, hashes);
+                    PartData::Kept(kept) => {
+                        // The same record: the time its blocks were sent still counts.
+                        kept.record(&mut part_meta);
                         self.create_from_hashes(vol, &path, 0, &[], Some(&part_meta))
                             .await
                     }
@@ -426,13 +448,15 @@ impl Cluster {
         self.upload_record(vol, key, upload_id).await?;
         let mut meta = part_file_meta(&etag, checksum.as_deref());
         let path = part_path(upload_id, part_number);
-        if let Some(bytes) = data
-            .held()
-            .filter(|b| unflushed::keeps(part_number, b.len() as u64))
-        {
+        let keeps = |b: &&Bytes| {
+            self.inner.cfg.fast_large_multipart && unflushed::keeps(part_number, b.len() as u64)
+        };
+        if let Some(bytes) = data.held().filter(keeps) {
             match self.upload_unflushed(vol, bytes).await {
-                Ok(hashes) => {
-                    unflushed::record_blocks(&mut meta, data.size, &hashes);
+                // SX held some of the blocks already: a part file of its own is safer.
+                Ok(None) => {}
+                Ok(Some(kept)) => {
+                    kept.record(&mut meta);
                     self.create_from_hashes(vol, &path, 0, &[], Some(&meta))
                         .await?;
                     return Ok(PartInfo {
@@ -498,19 +522,21 @@ impl Cluster {
         versioning: Versioning,
     ) -> Result<ObjectInfo, StoreError> {
         self.upload_record(vol, key, upload_id).await?;
-        let stored = self.parts(vol, upload_id).await?;
+        let stored = self.stored_parts(vol, upload_id).await?;
         let mut chosen = Vec::with_capacity(parts.len());
         for (number, etag) in parts {
-            match stored.iter().find(|p| p.number == *number) {
-                Some(p) if p.etag == *etag => chosen.push(p.clone()),
+            match stored.iter().find(|(p, _)| p.number == *number) {
+                Some(found) if found.0.etag == *etag => chosen.push(found.clone()),
                 _ => return Err(StoreError::InvalidPart(*number)),
             }
         }
         let path = path_of(key)?;
         // Checked before any data moves; write_object checks again.
         self.check_condition(vol, &path, &condition).await?;
-        let total: u64 = chosen.iter().map(|p| p.size).sum();
-        let files = self.part_files(vol, upload_id, &chosen).await?;
+        let total: u64 = chosen.iter().map(|(p, _)| p.size).sum();
+        let files = self
+            .part_files(vol, upload_id, &chosen, Stale::Invalid)
+            .await?;
         let segments = self.completion_segments(vol, upload_id, &files, total);
         let info = match self
             .write_in_bucket(vol, key, total, segments, &meta, &condition, versioning)

@@ -9,10 +9,13 @@
 //! (`GC_GRACE_PERIOD`), unless a flushed file references them first. The part's record is
 //! an empty file whose meta lists the blocks; the object's creation references them.
 //!
-//! Only parts that are sure to start beyond the first 128 MiB of their object are kept so
-//! (an object that large gets 1 MiB blocks); the others stay durable part files of their
-//! own, as before. A kept part whose record is older than [`LIFETIME`] is reported missing
-//! at completion (InvalidPart), before SX could have dropped its blocks.
+//! Only with `sx_fast_large_multipart`, and only parts that are sure to start beyond the
+//! first 128 MiB of their object (an object that large gets 1 MiB blocks) and whose blocks
+//! SX lacks every one of (SX dates a block from its first upload, and drops the blocks of an
+//! unflushed upload once they are all a day old: a block it already held could go at its
+//! next hourly collection); the others stay durable part files of their own, as before. A
+//! kept part sent longer than [`LIFETIME`] ago is reported missing at completion
+//! (InvalidPart), before SX could have dropped its blocks.
 
 use std::time::Duration;
 
@@ -21,7 +24,7 @@ use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 
 use super::client::Response;
-use super::cluster::{random_hex, Cluster, Vol};
+use super::cluster::{now_secs, random_hex, Cluster, Vol};
 use super::mapping::{self, block_count, SxPath, TMP_DIR};
 use super::proto::HexMeta;
 use crate::store::{BodyError, BodyStream, ByteRange, StoreError};
@@ -35,9 +38,11 @@ const GROWABLE_SIZE: u64 = (128 << 20) + 1;
 /// Kept parts older than this are treated as gone: SX keeps the blocks of an unflushed
 /// upload for a day after it starts.
 pub const LIFETIME: Duration = Duration::from_secs(20 * 3600);
-/// The part record's meta entries: the part's size and its blocks' hashes, concatenated.
+/// The part record's meta entries: the part's size, its blocks' hashes (concatenated) and
+/// when they were sent (Unix seconds, the gateway's clock, as the age is judged).
 const SIZE_META: &str = "size";
 const BLOCKS_META: &str = "blocks";
+const SENT_META: &str = "sent";
 /// Block downloads in flight when a kept part is read (only when its bytes must be copied).
 const READS_IN_FLIGHT: usize = 4;
 
@@ -48,15 +53,34 @@ pub fn keeps(number: u32, size: u64) -> bool {
     size > 0 && size % BLOCK == 0 && u64::from(number.saturating_sub(1)) * size >= 128 << 20
 }
 
-/// Adds a kept part's size and blocks to its record's meta.
-pub fn record_blocks(meta: &mut HexMeta, size: u64, hashes: &[String]) {
-    meta.insert(SIZE_META, size.to_string().as_bytes());
-    meta.insert(BLOCKS_META, hashes.concat().as_bytes());
+/// A kept part, as its record describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeptPart {
+    pub size: u64,
+    pub hashes: Vec<String>,
+    /// When its blocks were sent, in Unix seconds.
+    pub sent: u64,
 }
 
-/// The size and blocks of a kept part's record, or None for a part stored as a file.
-pub fn recorded_blocks(meta: &HexMeta) -> Option<(u64, Vec<String>)> {
-    let size: u64 = String::from_utf8(meta.get(SIZE_META)?).ok()?.parse().ok()?;
+impl KeptPart {
+    /// Whether SX may have dropped the blocks by now.
+    pub fn stale(&self) -> bool {
+        now_secs().saturating_sub(self.sent) > LIFETIME.as_secs()
+    }
+
+    /// Adds the part to its record's meta.
+    pub fn record(&self, meta: &mut HexMeta) {
+        meta.insert(SIZE_META, self.size.to_string().as_bytes());
+        meta.insert(BLOCKS_META, self.hashes.concat().as_bytes());
+        meta.insert(SENT_META, self.sent.to_string().as_bytes());
+    }
+}
+
+/// The kept part a record's meta describes, or None for a part stored as a file.
+pub fn recorded(meta: &HexMeta) -> Option<KeptPart> {
+    let number =
+        |key: &str| -> Option<u64> { String::from_utf8(meta.get(key)?).ok()?.parse().ok() };
+    let (size, sent) = (number(SIZE_META)?, number(SENT_META)?);
     let all = String::from_utf8(meta.get(BLOCKS_META)?).ok()?;
     if all.len() % 40 != 0 || !all.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
@@ -65,17 +89,18 @@ pub fn recorded_blocks(meta: &HexMeta) -> Option<(u64, Vec<String>)> {
         .step_by(40)
         .map(|i| all[i..i + 40].to_owned())
         .collect();
-    (hashes.len() as u64 == block_count(size, BLOCK)).then_some((size, hashes))
+    (hashes.len() as u64 == block_count(size, BLOCK)).then_some(KeptPart { size, hashes, sent })
 }
 
 impl Cluster {
-    /// Uploads `data` as [`BLOCK`]-sized blocks of an upload that is never flushed; returns
-    /// their hashes. QuotaExceeded when the volume has less than 128 MiB of room.
+    /// Uploads `data` as [`BLOCK`]-sized blocks of an upload that is never flushed, when SX
+    /// lacks all of them (else None, nothing sent). QuotaExceeded when the volume has less
+    /// than 128 MiB of room.
     pub(super) async fn upload_unflushed(
         &self,
         vol: &Vol,
         data: &Bytes,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Option<KeptPart>, StoreError> {
         let uuid = self
             .client()
             .uuid()
@@ -98,9 +123,18 @@ impl Cluster {
             })
             .collect();
         let path = SxPath::internal(format!("{TMP_DIR}{}", random_hex(16)?));
-        self.upload_blocks(vol, &path, GROWABLE_SIZE, BLOCK, &blocks)
-            .await?;
-        Ok(blocks.into_iter().map(|(hash, _)| hash).collect())
+        let sent = now_secs();
+        if !self
+            .upload_new_blocks(vol, &path, GROWABLE_SIZE, BLOCK, &blocks)
+            .await?
+        {
+            return Ok(None);
+        }
+        Ok(Some(KeptPart {
+            size: data.len() as u64,
+            hashes: blocks.into_iter().map(|(hash, _)| hash).collect(),
+            sent,
+        }))
     }
 
     /// Bytes `range` of a kept part. SX has not told which nodes hold its blocks (and an
@@ -177,18 +211,29 @@ mod tests {
     }
 
     #[test]
-    fn a_record_gives_back_the_blocks_it_was_given() {
-        let hashes: Vec<String> = (0..3).map(|i| format!("{i:040x}")).collect();
+    fn a_record_gives_back_the_part_it_was_given() {
+        let part = KeptPart {
+            size: 2 * BLOCK + 5,
+            hashes: (0..3).map(|i| format!("{i:040x}")).collect(),
+            sent: now_secs(),
+        };
         let mut meta = HexMeta::default();
         meta.insert("etag", b"\"x\"");
-        record_blocks(&mut meta, 2 * BLOCK + 5, &hashes);
-        assert_eq!(
-            recorded_blocks(&meta),
-            Some((2 * BLOCK + 5, hashes.clone()))
-        );
+        part.record(&mut meta);
+        assert_eq!(recorded(&meta), Some(part.clone()));
+        assert!(!part.stale());
+        let old = KeptPart {
+            sent: part.sent - LIFETIME.as_secs() - 1,
+            ..part.clone()
+        };
+        assert!(old.stale());
         // A count that does not match the size is no record.
-        record_blocks(&mut meta, BLOCK, &hashes);
-        assert_eq!(recorded_blocks(&meta), None);
-        assert_eq!(recorded_blocks(&HexMeta::default()), None);
+        KeptPart {
+            size: BLOCK,
+            ..part
+        }
+        .record(&mut meta);
+        assert_eq!(recorded(&meta), None);
+        assert_eq!(recorded(&HexMeta::default()), None);
     }
 }

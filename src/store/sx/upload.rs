@@ -352,30 +352,32 @@ impl Cluster {
         Ok((bs, all))
     }
 
-    /// Announces `blocks` as the start of an upload of `declared` bytes at `path` and sends
-    /// those SX lacks, without a flush: the upload stays invisible (see `super::unflushed`).
-    pub(super) async fn upload_blocks(
+    /// Announces `blocks` as the start of an upload of `declared` bytes at `path` and, if
+    /// SX lacks every one of them, sends them without a flush: the upload stays invisible
+    /// (see `super::unflushed`). False, with nothing sent, when SX holds any of them already.
+    pub(super) async fn upload_new_blocks(
         &self,
         vol: &Vol,
         path: &SxPath,
         declared: u64,
         bs: u64,
         blocks: &[(String, Bytes)],
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
+        let data: HashMap<&str, Bytes> = blocks
+            .iter()
+            .map(|(hash, block)| (hash.as_str(), block.clone()))
+            .collect();
         let hashes: Vec<String> = blocks.iter().map(|(hash, _)| hash.clone()).collect();
         let mut session = None;
         let upload = self
             .create_or_extend(vol, path, &mut session, declared, 0, &hashes, None)
             .await?;
-        if !upload.upload_data.is_empty() {
-            let data: HashMap<&str, Bytes> = blocks
-                .iter()
-                .map(|(hash, block)| (hash.as_str(), block.clone()))
-                .collect();
-            self.send_blocks(vol, &upload.upload_token, bs, &upload.upload_data, &data)
-                .await?;
+        if upload.upload_data.len() < data.len() {
+            return Ok(false);
         }
-        Ok(())
+        self.send_blocks(vol, &upload.upload_token, bs, &upload.upload_data, &data)
+            .await?;
+        Ok(true)
     }
 
     /// Creates a file from blocks SX already holds (commit, parts, multipart completion).

@@ -7,6 +7,18 @@ use super::*;
 use crate::store::Versioning;
 
 const MIB: usize = 1 << 20;
+const FAST: (&str, &str) = ("sx_fast_large_multipart", "yes");
+
+/// [`alice_with_volume`] with `sx_fast_large_multipart` on.
+async fn alice_keeping_parts(volume: &str) -> (FakeSx, SxStore, Principal) {
+    let fake = FakeSx::start(1);
+    fake.add_user("alice");
+    fake.add_volume(volume, "alice", 1, &[]);
+    let store = SxStore::connect(config(&fake, &[(FAST.0, FAST.1.to_owned())]))
+        .await
+        .unwrap();
+    (fake, store, user("alice"))
+}
 
 async fn commit_part(store: &SxStore, who: &Principal, b: &str, id: &str, n: u32, data: &[u8]) {
     let staged = store
@@ -105,7 +117,12 @@ async fn large_object(store: &SxStore, who: &Principal, b: &str) -> ([bool; 3], 
 /// A 10 MiB object of a 5 MiB part and a kept part 30: the object has 16 KiB blocks, so the
 /// kept part's bytes are read back (from whichever node holds each block) and copied.
 async fn small_object(store: &SxStore, who: &Principal, b: &str) -> bool {
-    let parts = [random(5 * MIB + 1), random(5 * MIB)];
+    small_object_of(store, who, b, random(5 * MIB)).await
+}
+
+/// [`small_object`] whose part 30 is `part30`.
+async fn small_object_of(store: &SxStore, who: &Principal, b: &str, part30: Vec<u8>) -> bool {
+    let parts = [random(5 * MIB + 1), part30];
     let id = store.create_multipart(who, b, "k", meta("")).await.unwrap();
     commit_part(store, who, b, &id, 1, &parts[0]).await;
     commit_part(store, who, b, &id, 30, &parts[1]).await;
@@ -117,7 +134,7 @@ async fn small_object(store: &SxStore, who: &Principal, b: &str) -> bool {
 
 #[actix_web::test]
 async fn a_kept_part_is_reused_by_a_large_object() {
-    let (fake, store, alice) = alice_with_volume("big").await;
+    let (fake, store, alice) = alice_keeping_parts("big").await;
     let id = store
         .create_multipart(&alice, "big", "k", meta(""))
         .await
@@ -145,43 +162,79 @@ async fn a_kept_part_is_reused_by_a_large_object() {
 
 #[actix_web::test]
 async fn a_kept_part_in_a_small_object_is_copied() {
-    let (_fake, store, alice) = alice_with_volume("small").await;
+    let (_fake, store, alice) = alice_keeping_parts("small").await;
     assert!(small_object(&store, &alice, "small").await);
+}
+
+/// Without `sx_fast_large_multipart` every part is a file of its own.
+#[actix_web::test]
+async fn parts_are_kept_only_when_configured() {
+    let (_fake, store, alice) = alice_with_volume("plain").await;
+    assert!(!small_object(&store, &alice, "plain").await);
+}
+
+/// SX dates a block from its first upload and drops an unflushed upload's blocks once all
+/// are a day old: a part whose blocks SX already holds is stored as a file instead.
+#[actix_web::test]
+async fn a_part_of_blocks_sx_holds_is_a_file() {
+    let (_fake, store, alice) = alice_keeping_parts("again").await;
+    let part = random(5 * MIB);
+    assert!(small_object_of(&store, &alice, "again", part.clone()).await);
+    assert!(!small_object_of(&store, &alice, "again", part).await);
 }
 
 /// A volume without 128 MiB of room (SX checks the declared size) stores parts as files.
 #[actix_web::test]
 async fn a_small_volume_stores_every_part_as_a_file() {
-    let (fake, store, alice) = alice_with_volume("tiny").await;
+    let (fake, store, alice) = alice_keeping_parts("tiny").await;
     fake.set_volume_size("tiny", 100 * MIB as u64);
     assert!(!small_object(&store, &alice, "tiny").await);
 }
 
-/// SX drops the blocks of an unflushed upload a day after it starts: a kept part written
-/// longer ago than `unflushed::LIFETIME` is reported missing rather than read.
+/// SX drops the blocks of an unflushed upload a day after it starts: a kept part sent
+/// longer ago than `unflushed::LIFETIME` is reported missing rather than read, and an
+/// unchosen one does not stop a completion.
 #[actix_web::test]
 async fn a_stale_kept_part_is_an_invalid_part() {
-    let (fake, store, alice) = alice_with_volume("old").await;
+    let (_fake, store, alice) = alice_keeping_parts("old").await;
     let id = store
         .create_multipart(&alice, "old", "k", meta(""))
         .await
         .unwrap();
-    commit_part(&store, &alice, "old", &id, 1, &random(MIB)).await;
-    fake.state().clock_offset = -21 * 3600;
-    commit_part(&store, &alice, "old", &id, 200, &random(MIB)).await;
-    fake.state().clock_offset = 0;
-    assert!(is_kept(&store, &alice, "old", &id, 200).await);
+    for n in [1, 200, 201] {
+        commit_part(&store, &alice, "old", &id, n, &random(MIB)).await;
+    }
+    // Parts 200 and 201 were kept; their records now say they were sent 21 hours ago.
+    let cluster = store.cluster().unwrap();
+    let vol = cluster.data_volume(&alice, "old").await.unwrap();
+    for n in [200, 201] {
+        let path = super::super::multipart::part_path(&id, n);
+        let mut record = cluster.file_meta(&vol, &path).await.unwrap();
+        let kept = super::super::unflushed::recorded(&record).expect("a kept part");
+        super::super::unflushed::KeptPart {
+            sent: kept.sent - 21 * 3600,
+            ..kept
+        }
+        .record(&mut record);
+        cluster
+            .create_from_hashes(&vol, &path, 0, &[], Some(&record))
+            .await
+            .unwrap();
+    }
     assert!(matches!(
         complete(&store, &alice, "old", &id, &[1, 200]).await,
         Err(StoreError::InvalidPart(200))
     ));
+    complete(&store, &alice, "old", &id, &[1]).await.unwrap();
+    assert_eq!(get(&store, &alice, "old", "k").await.unwrap().len(), MIB);
 }
 
 /// On a real cluster (two nodes in CI, replica 2): an unflushed block is on one node only
 /// until a flushed file takes it, so both the reuse and the read-back are checked there.
 #[actix_web::test]
 async fn kept_parts_on_a_real_cluster() {
-    let Some(store) = super::real_cluster::real_store_sized("1G").await else {
+    let settings = [("volume_size", "1G"), FAST];
+    let Some(store) = super::real_cluster::real_store_with(&settings).await else {
         eprintln!("kept_parts_on_a_real_cluster: skipped (no LIBRES3_TEST_SX_URL)");
         return;
     };

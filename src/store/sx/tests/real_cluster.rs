@@ -7,11 +7,11 @@ use super::*;
 /// for a self-signed cluster certificate).
 /// A store connected to the real cluster `LIBRES3_TEST_SX_URL` names, if it is set.
 pub(super) async fn real_store() -> Option<SxStore> {
-    real_store_sized("100M").await
+    real_store_with(&[("volume_size", "100M")]).await
 }
 
-/// [`real_store`] making buckets of `volume_size`.
-pub(super) async fn real_store_sized(volume_size: &str) -> Option<SxStore> {
+/// [`real_store`] with these settings (`volume_size` among them).
+pub(super) async fn real_store_with(settings: &[(&str, &str)]) -> Option<SxStore> {
     let (Ok(url), Ok(key)) = (
         std::env::var("LIBRES3_TEST_SX_URL"),
         std::env::var("LIBRES3_TEST_SX_ADMIN_KEY"),
@@ -24,11 +24,8 @@ pub(super) async fn real_store_sized(volume_size: &str) -> Option<SxStore> {
         None => ("no", url.as_str()),
     };
     let rest = rest.trim_end_matches('/');
-    let mut list = vec![
-        ("secret_key", key),
-        ("sx_use_ssl", ssl.to_owned()),
-        ("volume_size", volume_size.to_owned()),
-    ];
+    let mut list = vec![("secret_key", key), ("sx_use_ssl", ssl.to_owned())];
+    list.extend(settings.iter().map(|(k, v)| (*k, v.to_string())));
     match rest.rsplit_once(':') {
         Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => {
             list.push(("sx_host", host.to_owned()));
