@@ -144,9 +144,15 @@ impl Cluster {
         }
     }
 
+    /// The parts ListParts shows: not kept parts SX may have dropped, so that a client that
+    /// resumes an upload from this list uploads them again.
     async fn parts(&self, vol: &Vol, upload_id: &str) -> Result<Vec<PartInfo>, StoreError> {
         let parts = self.stored_parts(vol, upload_id).await?;
-        Ok(parts.into_iter().map(|(part, _)| part).collect())
+        Ok(parts
+            .into_iter()
+            .filter(|(_, kept)| !kept.as_ref().is_some_and(unflushed::KeptPart::stale))
+            .map(|(part, _)| part)
+            .collect())
     }
 
     /// The parts of an upload, with the blocks of those kept unflushed (their record's meta

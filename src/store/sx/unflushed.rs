@@ -76,8 +76,20 @@ impl KeptPart {
     }
 }
 
-/// The kept part a record's meta describes, or None for a part stored as a file.
+/// The kept part a record's meta describes, or None for a part stored as a file. A record
+/// that cannot be read (damaged, or from an older build) gives a part sent at time 0: stale,
+/// so it is neither listed nor used, and its bytes are never taken as an empty part.
 pub fn recorded(meta: &HexMeta) -> Option<KeptPart> {
+    meta.contains(BLOCKS_META).then(|| {
+        parse(meta).unwrap_or(KeptPart {
+            size: 0,
+            hashes: Vec::new(),
+            sent: 0,
+        })
+    })
+}
+
+fn parse(meta: &HexMeta) -> Option<KeptPart> {
     let number =
         |key: &str| -> Option<u64> { String::from_utf8(meta.get(key)?).ok()?.parse().ok() };
     let (size, sent) = (number(SIZE_META)?, number(SENT_META)?);
@@ -227,13 +239,13 @@ mod tests {
             ..part.clone()
         };
         assert!(old.stale());
-        // A count that does not match the size is no record.
+        // A count that does not match the size is a damaged record: stale, never used.
         KeptPart {
             size: BLOCK,
             ..part
         }
         .record(&mut meta);
-        assert_eq!(recorded(&meta), None);
+        assert!(recorded(&meta).is_some_and(|k| k.stale()));
         assert_eq!(recorded(&HexMeta::default()), None);
     }
 }
