@@ -457,31 +457,29 @@ impl Cluster {
         let keeps = |b: &&Bytes| {
             self.inner.cfg.fast_large_multipart && unflushed::keeps(part_number, b.len() as u64)
         };
-        if let Some(bytes) = data.held().filter(keeps) {
-            match self.upload_unflushed(vol, bytes).await {
-                // SX held some of the blocks already: a part file of its own is safer.
-                Ok(None) => {}
-                Ok(Some(kept)) => {
-                    kept.record(&mut meta);
-                    self.create_from_hashes(vol, &path, 0, &[], Some(&meta))
-                        .await?;
-                    return Ok(PartInfo {
-                        number: part_number,
-                        size: data.size,
-                        etag,
-                        last_modified: SystemTime::now(),
-                        checksum,
-                    });
-                }
-                // The volume has less than 128 MiB of room: a part file of its own fits.
+        // None (a part file of its own) also when SX held some of the blocks already, or the
+        // volume has less than 128 MiB of room.
+        let kept = match data.held().filter(keeps) {
+            Some(bytes) => match self.upload_unflushed(vol, bytes).await {
                 Err(StoreError::QuotaExceeded(e)) => {
-                    log::debug!("SX: upload {upload_id}: part {part_number} stored as a file: {e}")
+                    log::debug!("SX: upload {upload_id}: part {part_number} stored as a file: {e}");
+                    None
                 }
-                Err(e) => return Err(e),
+                other => other?,
+            },
+            None => None,
+        };
+        match kept {
+            Some(kept) => {
+                kept.record(&mut meta);
+                self.create_from_hashes(vol, &path, 0, &[], Some(&meta))
+                    .await?;
+            }
+            None => {
+                self.write_file(vol, &path, data.size, data.segments(), Some(&meta), None)
+                    .await?;
             }
         }
-        self.write_file(vol, &path, data.size, data.segments(), Some(&meta), None)
-            .await?;
         Ok(PartInfo {
             number: part_number,
             size: data.size,

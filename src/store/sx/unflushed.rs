@@ -105,9 +105,9 @@ fn parse(meta: &HexMeta) -> Option<KeptPart> {
 }
 
 impl Cluster {
-    /// Uploads `data` as [`BLOCK`]-sized blocks of an upload that is never flushed, when SX
-    /// lacks all of them (else None, nothing sent). QuotaExceeded when the volume has less
-    /// than 128 MiB of room.
+    /// Uploads `data`, whole [`BLOCK`]s (see [`keeps`]), as the blocks of an upload that is
+    /// never flushed, when SX lacks all of them (else None, nothing sent). QuotaExceeded
+    /// when the volume has less than 128 MiB of room.
     pub(super) async fn upload_unflushed(
         &self,
         vol: &Vol,
@@ -118,19 +118,14 @@ impl Cluster {
             .uuid()
             .ok_or_else(|| StoreError::Internal("SX cluster UUID unknown".into()))?;
         let bs = BLOCK as usize;
+        if data.is_empty() || data.len() % bs != 0 {
+            return Ok(None);
+        }
+        // Slices of the body: no block is copied.
         let blocks: Vec<(String, Bytes)> = (0..data.len())
             .step_by(bs)
             .map(|start| {
-                let whole = data.slice(start..data.len().min(start + bs));
-                // Whole blocks are slices of the body; only a partial last one is copied, to
-                // be zero-padded as SX pads it.
-                let block = if whole.len() == bs {
-                    whole
-                } else {
-                    let mut padded = whole.to_vec();
-                    padded.resize(bs, 0);
-                    Bytes::from(padded)
-                };
+                let block = data.slice(start..start + bs);
                 (mapping::block_hash(&uuid, &block), block)
             })
             .collect();
