@@ -1,6 +1,7 @@
 //! libres3: an Amazon S3 compatible server. The binary (src/main.rs) only calls [`run`]; the
 //! library form lets the fuzz targets (fuzz/) reach the parsers that see network bytes.
 
+pub mod access_line;
 pub mod admin;
 pub mod cli;
 pub mod config;

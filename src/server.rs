@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 use std::sync::{Arc, RwLock};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::Service;
@@ -444,76 +444,6 @@ fn declared_length(req: &HttpRequest) -> Option<u64> {
     header("x-amz-decoded-content-length").or_else(|| header("content-length"))
 }
 
-/// The access key a request is signed with, for the access log's user field.
-fn access_key(req: &HttpRequest) -> Option<String> {
-    if let Some(auth) = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-    {
-        if let Some(rest) = auth.split("Credential=").nth(1) {
-            return rest.split('/').next().map(str::to_string);
-        }
-        if let Some(rest) = auth.strip_prefix("AWS ") {
-            return rest.split(':').next().map(str::to_string);
-        }
-    }
-    req.query_string().split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        match k {
-            "X-Amz-Credential" => v.split("%2F").next().map(str::to_string),
-            "AWSAccessKeyId" => Some(v.to_string()),
-            _ => None,
-        }
-    })
-}
-
-/// `10/Oct/2000:13:55:36 +0000`, the Apache log date, from the HTTP date.
-fn apache_date(t: SystemTime) -> String {
-    let http = crate::time::http_date(t); // "Sun, 06 Nov 1994 08:49:37 GMT"
-    let parts: Vec<&str> = http.split_whitespace().collect();
-    match parts.as_slice() {
-        [_, day, month, year, time, _] => format!("{day}/{month}/{year}:{time} +0000"),
-        _ => http,
-    }
-}
-
-/// The request target for the access log, with signatures and session tokens blanked: a
-/// presigned URL in a log could otherwise be replayed until it expires.
-fn loggable_target(req: &HttpRequest) -> String {
-    let query = req.query_string();
-    if query.is_empty() {
-        return req.path().to_string();
-    }
-    let pairs: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((k, _))
-                if ["signature", "x-amz-signature", "x-amz-security-token"]
-                    .contains(&k.to_ascii_lowercase().as_str()) =>
-            {
-                format!("{k}=REDACTED")
-            }
-            _ => pair.to_string(),
-        })
-        .collect();
-    format!("{}?{}", req.path(), pairs.join("&"))
-}
-
-fn quoted(value: Option<&str>) -> String {
-    match value {
-        Some(v) => v
-            .chars()
-            .flat_map(|c| match c {
-                '"' | '\\' => vec!['\\', c],
-                c if c.is_control() => vec!['?'],
-                c => vec![c],
-            })
-            .collect(),
-        None => "-".into(),
-    }
-}
-
 /// Every S3 request: limits checked, counted, logged in the access log.
 async fn serve_s3<S: ObjectStore>(
     req: HttpRequest,
@@ -606,28 +536,19 @@ async fn serve_s3<S: ObjectStore>(
         if upload { declared.unwrap_or(0) } else { 0 },
         sent.unwrap_or(0),
     );
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let request_id = response
         .headers()
         .get("x-amz-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
-    let line = format!(
-        "{} - {} [{}] \"{} {} {:?}\" {} {} \"{}\" \"{}\" {} {} {}ms",
-        req.peer_addr().map_or("-".into(), |a| a.ip().to_string()),
-        access_key(&req).unwrap_or_else(|| "-".into()),
-        apache_date(SystemTime::now()),
-        req.method(),
-        quoted(Some(&loggable_target(&req))),
-        req.version(),
-        status.as_u16(),
-        sent.map_or("-".into(), |n| n.to_string()),
-        quoted(header("referer")),
-        quoted(header("user-agent")),
+    let outcome = crate::access_line::Outcome {
+        status: status.as_u16(),
+        sent,
         request_id,
         operation,
-        started.elapsed().as_millis(),
-    );
+        elapsed: started.elapsed(),
+    };
+    let line = crate::access_line::line(&req, &outcome);
     if status.is_server_error() {
         log::warn!("{request_id} {operation} {}: answered {status}", req.path());
     }
@@ -645,37 +566,5 @@ fn panic_if_asked(req: &HttpRequest) {
         && std::env::var_os("LIBRES3_TEST_PANICS").is_some()
     {
         panic!("a test asked this request to panic");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use actix_web::test::TestRequest;
-
-    #[test]
-    fn log_fields() {
-        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(784_111_777);
-        assert_eq!(apache_date(t), "06/Nov/1994:08:49:37 +0000");
-        assert_eq!(quoted(Some("a\"b\n")), "a\\\"b?");
-        assert_eq!(quoted(None), "-");
-        let req = TestRequest::default()
-            .insert_header((
-                "authorization",
-                "AWS4-HMAC-SHA256 Credential=AKID/20130524/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=x",
-            ))
-            .to_http_request();
-        assert_eq!(access_key(&req).as_deref(), Some("AKID"));
-        let req = TestRequest::with_uri("/b/k?AWSAccessKeyId=OLD&Signature=x").to_http_request();
-        assert_eq!(access_key(&req).as_deref(), Some("OLD"));
-        assert_eq!(
-            loggable_target(&req),
-            "/b/k?AWSAccessKeyId=OLD&Signature=REDACTED"
-        );
-        let req = TestRequest::with_uri("/b?X-Amz-Signature=abc&list-type=2").to_http_request();
-        assert_eq!(
-            loggable_target(&req),
-            "/b?X-Amz-Signature=REDACTED&list-type=2"
-        );
     }
 }
