@@ -299,18 +299,18 @@ impl WriterThread {
         let conn = &self.conn;
         let mut tx = Tx::new(conn);
         let outcome = (|| -> rusqlite::Result<()> {
-            conn.execute_batch(index::BEGIN_WRITE)?;
+            index::control(conn, index::BEGIN_WRITE)?;
             for job in jobs.iter_mut() {
-                conn.execute_batch(index::BEGIN_REQUEST)?;
+                index::control(conn, index::BEGIN_REQUEST)?;
                 let mark = tx.mark();
                 if job.run(&mut tx) {
-                    conn.execute_batch(index::END_REQUEST)?;
+                    index::control(conn, index::END_REQUEST)?;
                 } else {
                     tx.rewind(mark);
                     conn.execute_batch(index::UNDO_REQUEST)?;
                 }
             }
-            conn.execute_batch(index::COMMIT)
+            index::control(conn, index::COMMIT)
         })();
         let (zeroed, redundant) = (tx.zeroed, tx.redundant);
         let committed = match outcome {

@@ -26,6 +26,16 @@ pub const BEGIN_REQUEST: &str = "SAVEPOINT request";
 pub const END_REQUEST: &str = "RELEASE request";
 pub const UNDO_REQUEST: &str = "ROLLBACK TO request; RELEASE request";
 
+/// Statements each connection keeps prepared: the writer alone runs a few dozen, and an
+/// evicted one is parsed again on its next use (rusqlite keeps 16 by default).
+const CACHED_STATEMENTS: usize = 64;
+
+/// Runs one transaction-control statement (BEGIN, COMMIT, SAVEPOINT, RELEASE) prepared once
+/// per connection: `execute_batch` parses it again every time, on every request.
+pub fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
 /// Opens the connection the writer thread owns and creates the schema.
 pub fn open_write_connection(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
@@ -35,6 +45,7 @@ pub fn open_write_connection(path: &Path) -> rusqlite::Result<Connection> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(CACHED_STATEMENTS);
     // WAL lets readers run beside the writer; FULL makes every acknowledged commit survive a
     // power loss.
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -88,6 +99,7 @@ fn open_read_connection(path: &Path) -> rusqlite::Result<Connection> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(CACHED_STATEMENTS);
     Ok(conn)
 }
 
@@ -134,10 +146,10 @@ impl ReadPool {
             Some(conn) => conn,
             None => open_read_connection(&self.path).db()?,
         };
-        conn.execute_batch(BEGIN_READ).db()?;
+        control(&conn, BEGIN_READ).db()?;
         let result = f(&conn);
         // A read transaction has nothing to commit; ending it releases the snapshot.
-        let ended = conn.execute_batch(COMMIT).db();
+        let ended = control(&conn, COMMIT).db();
         if ended.is_ok() {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
             if idle.len() < self.max_idle {

@@ -19,8 +19,8 @@ pub use codec::{
     meta_from_db, now_ms, prefix_successor, size_from_db, size_to_db, sql_limit, to_ms,
 };
 pub use connection::{
-    checkpoint, open_checkpoint_connection, open_probe_connection, open_write_connection, ReadPool,
-    BEGIN_REQUEST, BEGIN_WRITE, COMMIT, END_REQUEST, ROLLBACK, UNDO_REQUEST,
+    checkpoint, control, open_checkpoint_connection, open_probe_connection, open_write_connection,
+    ReadPool, BEGIN_REQUEST, BEGIN_WRITE, COMMIT, END_REQUEST, ROLLBACK, UNDO_REQUEST,
     WRITER_CHECKPOINT_PAGES,
 };
 
