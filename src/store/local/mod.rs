@@ -118,7 +118,9 @@ impl LocalStore {
             .run(None, move |tx| {
                 users::add(tx.conn, &name, &access_key, &secret)
             })
-            .await
+            .await?;
+        self.shared.users.changed();
+        Ok(())
     }
 
     pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {

@@ -119,6 +119,33 @@ async fn users_are_managed() {
     assert!(store.user_by_access_key("AK2").await.unwrap().is_none());
 }
 
+/// A users change that does not rewrite the users stamp (an older `libres3 user`, the sqlite3
+/// shell) still reaches the running store, within the time it trusts an unchanged stamp.
+#[actix_web::test]
+async fn users_changed_behind_the_stamp_are_seen() {
+    let scratch = Scratch::new("users-unstamped");
+    let store = LocalStore::open(&[scratch.dir("d0")]).unwrap();
+    let secret = SecretKey::new("s3cr3t".into());
+    store.add_user("bob", "AK2", &secret).await.unwrap();
+    assert!(store.user_by_access_key("AK2").await.unwrap().is_some());
+
+    let index = rusqlite::Connection::open(scratch.dir("d0").join("index.sqlite")).unwrap();
+    index
+        .busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    index
+        .execute("DELETE FROM users WHERE access_key = 'AK2'", [])
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.user_by_access_key("AK2").await.unwrap().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a removed user is still accepted after 10 s"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
 #[actix_web::test]
 async fn bucket_documents_and_upload_expiry() {
     let scratch = Scratch::new("docs");
