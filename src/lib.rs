@@ -12,6 +12,7 @@ pub mod front;
 pub mod health;
 pub mod http;
 pub mod logging;
+pub mod md5_digest;
 pub mod process;
 pub mod s3;
 pub mod serve;

@@ -5,10 +5,10 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+use crate::md5_digest::Md5;
 use base64::Engine;
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, LocalBoxStream, Stream, StreamExt};
-use md5::{Digest, Md5};
 
 use crate::s3::checksum::{Algorithm, Expected, Hasher};
 use crate::s3::error::{S3Error, S3ErrorCode};
@@ -77,7 +77,7 @@ impl RequestBody {
             expected.verify(&hasher.finish())?;
         }
         if let Some(expected) = self.content_md5 {
-            if <[u8; 16]>::from(Md5::digest(&buf)) != expected {
+            if Md5::digest(&buf) != expected {
                 return Err(S3Error::new(
                     S3ErrorCode::BadDigest,
                     "The Content-MD5 you specified did not match what we received.",
@@ -184,7 +184,7 @@ impl HashState {
     /// Called at the end of the body: the digests become available.
     fn finish(&mut self) {
         if let Some(md5) = self.md5.take() {
-            self.digest = Some(md5.finalize().into());
+            self.digest = Some(md5.finalize());
         }
         if let Some(hasher) = self.checksum.take() {
             self.computed_checksum = Some(hasher.finish());

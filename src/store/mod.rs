@@ -247,8 +247,7 @@ pub const COMPLETED_UPLOAD_KEPT: std::time::Duration = std::time::Duration::from
 /// A short fixed-size digest of a completion's (part number, ETag) list, so a record need
 /// not hold up to 10,000 entries.
 pub fn part_list_digest(parts: &[(u32, String)]) -> String {
-    use md5::{Digest, Md5};
-    let mut md5 = Md5::new();
+    let mut md5 = crate::md5_digest::Md5::new();
     for (number, etag) in parts {
         md5.update(format!("{number}:{etag}\n"));
     }

@@ -1,9 +1,9 @@
 //! Put/Get/DeleteBucketLifecycleConfiguration, and the `x-amz-expiration` header of objects
 //! a rule will expire.
 
+use crate::md5_digest::Md5;
 use actix_web::http::header::HeaderValue;
 use actix_web::{HttpResponse, HttpResponseBuilder};
-use md5::{Digest, Md5};
 
 use super::config::set_bucket_document;
 use super::xml_response;

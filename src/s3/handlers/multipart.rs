@@ -1,7 +1,7 @@
 //! Multipart upload: create, upload parts, complete, abort, and the two listings.
 
+use crate::md5_digest::Md5;
 use actix_web::HttpResponse;
-use md5::{Digest, Md5};
 
 use super::list::common_prefix;
 use super::object::{

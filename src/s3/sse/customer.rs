@@ -2,9 +2,9 @@
 //! ("Specifying server-side encryption with customer-provided keys (SSE-C)", and the
 //! PutObject / GetObject / CopyObject references), and the fingerprint stored instead of it.
 
+use crate::md5_digest::Md5;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use md5::{Digest, Md5};
 use ring::hmac;
 
 use crate::s3::error::{S3Error, S3ErrorCode};

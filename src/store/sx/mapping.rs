@@ -204,8 +204,10 @@ pub fn meta_from_sx(meta: Option<&HexMeta>, revision: &str) -> ObjectMeta {
 /// suffix is how S3 marks an ETag that is not the MD5 of the data (as for multipart objects),
 /// so clients such as rclone do not compare it with their own MD5. One ETag per revision.
 pub fn revision_etag(revision: &str) -> String {
-    use md5::{Digest, Md5};
-    format!("{}-1", hex(&Md5::digest(revision.as_bytes())))
+    format!(
+        "{}-1",
+        hex(&crate::md5_digest::Md5::digest(revision.as_bytes()))
+    )
 }
 
 /// The client-side filters of libsxclient, by the UUID SX clients store (as 16 raw bytes) in
