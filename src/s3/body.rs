@@ -3,12 +3,14 @@
 use std::cell::RefCell;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::md5_digest::Md5;
 use base64::Engine;
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, LocalBoxStream, Stream, StreamExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::s3::checksum::{Algorithm, Expected, Hasher};
 use crate::s3::error::{S3Error, S3ErrorCode};
@@ -110,12 +112,13 @@ impl RequestBody {
             };
             return (Box::pin(stream), handle);
         }
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Option<Bytes>>(HASH_QUEUE);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Option<Queued>>(HASH_QUEUE);
         let task = tokio::task::spawn_blocking(move || {
             let mut state = state;
             while let Some(item) = rx.blocking_recv() {
                 match item {
-                    Some(chunk) => state.update(&chunk),
+                    // The permit goes with the hashed chunk: its bytes may be queued again.
+                    Some((chunk, _permit)) => state.update(&chunk),
                     None => {
                         state.finish();
                         break;
@@ -124,21 +127,31 @@ impl RequestBody {
             }
             state
         });
-        let stream = stream::unfold((self.stream, Some(tx)), |(mut inner, tx)| async move {
-            let tx = tx?;
-            match inner.next().await {
-                Some(Ok(chunk)) => {
-                    if tx.send(Some(chunk.clone())).await.is_err() {
-                        let e = S3Error::internal("the body hashing task stopped");
-                        return Some((Err(e.into()), (inner, None)));
+        let budget = Arc::new(Semaphore::new(HASH_QUEUE_BYTES as usize));
+        let stream = stream::unfold((self.stream, Some(tx)), move |(mut inner, tx)| {
+            let budget = budget.clone();
+            async move {
+                let tx = tx?;
+                match inner.next().await {
+                    Some(Ok(chunk)) => {
+                        let bytes = u32::try_from(chunk.len())
+                            .map_or(HASH_QUEUE_BYTES, |n| n.min(HASH_QUEUE_BYTES));
+                        let queued = match budget.acquire_many_owned(bytes).await {
+                            Ok(permit) => tx.send(Some((chunk.clone(), permit))).await.is_ok(),
+                            Err(_) => false,
+                        };
+                        if !queued {
+                            let e = S3Error::internal("the body hashing task stopped");
+                            return Some((Err(e.into()), (inner, None)));
+                        }
+                        Some((Ok(chunk), (inner, Some(tx))))
                     }
-                    Some((Ok(chunk), (inner, Some(tx))))
-                }
-                // Dropping the sender ends the hashing task without a digest.
-                Some(Err(e)) => Some((Err(e.into()), (inner, None))),
-                None => {
-                    let _ = tx.send(None).await;
-                    None
+                    // Dropping the sender ends the hashing task without a digest.
+                    Some(Err(e)) => Some((Err(e.into()), (inner, None))),
+                    None => {
+                        let _ = tx.send(None).await;
+                        None
+                    }
                 }
             }
         });
@@ -152,8 +165,15 @@ impl RequestBody {
 
 /// Bodies of at least this size (or of unknown size) are hashed off the worker thread.
 const OFFLOAD_MIN: u64 = 1024 * 1024;
-/// Chunks queued for the hashing thread: bounds the memory a slow hasher can hold.
+/// Chunks queued for the hashing thread.
 const HASH_QUEUE: usize = 64;
+/// Bytes queued for one body's hashing thread: what a hasher that falls behind (16 uploads
+/// share two cores) holds of the body, whatever the chunk size. 64 chunks held up to 4 MiB
+/// per upload. MD5 hashes 1 MiB in about 1.5 ms, so one stream never waits on this.
+const HASH_QUEUE_BYTES: u32 = 1024 * 1024;
+
+/// A chunk on its way to the hashing thread, with its share of [`HASH_QUEUE_BYTES`].
+type Queued = (Bytes, OwnedSemaphorePermit);
 
 fn too_long(cap: usize) -> S3Error {
     S3Error::new(
@@ -293,6 +313,27 @@ mod tests {
             assert_eq!(hex(&done.md5), "5eb63bbbe01eeed093cb22bb8f5acdc3");
             assert_eq!(done.length, 11);
         }
+    }
+
+    /// Chunks larger than the hashing queue's byte budget take all of it, one at a time.
+    #[actix_web::test]
+    async fn chunks_beyond_the_hash_queue_budget() {
+        let chunk = Bytes::from(vec![7u8; HASH_QUEUE_BYTES as usize * 3 / 2]);
+        let chunks: Vec<Result<Bytes, S3Error>> = (0..5).map(|_| Ok(chunk.clone())).collect();
+        let body = RequestBody {
+            stream: stream::iter(chunks).boxed_local(),
+            length: None,
+            checksum: None,
+            content_md5: None,
+        };
+        let (mut stream, digest) = body.into_hashed();
+        let mut whole = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            whole.extend_from_slice(&chunk.unwrap());
+        }
+        let done = digest.finish().await.unwrap();
+        assert_eq!(done.md5, Md5::digest(&whole));
+        assert_eq!(done.length, whole.len() as u64);
     }
 
     #[actix_web::test]
