@@ -212,9 +212,9 @@ impl Drop for PinnedBlock {
 
 /// Hashes `data` and makes it a durable block file, unless that block exists already.
 /// Blocking: run it on a blocking thread.
-pub fn store_block(shared: &Arc<Shared>, data: Bytes) -> Result<PinnedBlock, StoreError> {
+pub fn store_block(shared: &Arc<Shared>, data: &Bytes) -> Result<PinnedBlock, StoreError> {
     // SHA-256, or a keyed hash when the store is encrypted.
-    let hash = shared.sealing.block_id(&data);
+    let hash = shared.sealing.block_id(data);
     let len = u32::try_from(data.len())
         .map_err(|_| StoreError::Internal(format!("block of {} bytes", data.len())))?;
     // Pin before looking: from here on the collector will not delete this block's file.
@@ -241,7 +241,7 @@ pub fn store_block(shared: &Arc<Shared>, data: Bytes) -> Result<PinnedBlock, Sto
                     path.display(),
                     found.len()
                 );
-                let leaf = write_block_file(shared, dir, &hash, data)?;
+                let leaf = write_block_file(shared, dir, &hash, data.clone())?;
                 return Ok(pinned(dir.id, Some(&leaf)));
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -249,7 +249,7 @@ pub fn store_block(shared: &Arc<Shared>, data: Bytes) -> Result<PinnedBlock, Sto
         }
     }
     let dir = pick_dir(&shared.dirs)?;
-    let leaf = write_block_file(shared, dir, &hash, data)?;
+    let leaf = write_block_file(shared, dir, &hash, data.clone())?;
     Ok(pinned(dir.id, Some(&leaf)))
 }
 
@@ -365,7 +365,7 @@ pub fn aligned_buffer(capacity: usize) -> BytesMut {
     buffer
 }
 
-fn is_direct_io_aligned(data: &[u8]) -> bool {
+pub fn is_direct_io_aligned(data: &[u8]) -> bool {
     data.as_ptr().align_offset(DIRECT_IO_ALIGN) == 0 && data.len() % DIRECT_IO_ALIGN == 0
 }
 

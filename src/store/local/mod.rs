@@ -78,8 +78,8 @@ pub(crate) struct Shared {
     bucket_owners: moka::sync::Cache<String, String>,
     /// Users by access key, checked against the index's users generation on every use.
     users: users::UserCache,
-    /// Shares of the block buffers all uploads may hold at once (`staging::BLOCK_BUFFERS`).
-    block_buffers: Arc<tokio::sync::Semaphore>,
+    /// The block buffers all uploads share (at most `staging::BLOCK_BUFFERS`).
+    block_buffers: staging::BlockBuffers,
     /// Transactions the writer committed (each holds a group of requests).
     commits: AtomicU64,
     /// flock()ed identity files: one process per storage directory.

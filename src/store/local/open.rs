@@ -113,7 +113,7 @@ impl LocalStore {
             sealing,
             bucket_owners: moka::sync::Cache::new(BUCKET_OWNER_HINTS),
             users: users::UserCache::new(&index_path),
-            block_buffers: Arc::new(tokio::sync::Semaphore::new(staging::BLOCK_BUFFERS)),
+            block_buffers: staging::BlockBuffers::new(),
             commits: AtomicU64::new(0),
             _locks: locks,
         });

@@ -1,13 +1,14 @@
 //! Staging: a request body becomes durable, invisible data with bounded memory.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use tokio::task::JoinHandle;
 
 use super::blocks::{
-    aligned_buffer, store_block, sync_block_dirs, BlockRef, PinnedBlock, BLOCK_SIZE,
+    aligned_buffer, is_direct_io_aligned, store_block, sync_block_dirs, BlockRef, PinnedBlock,
+    BLOCK_SIZE,
 };
 use super::Shared;
 use crate::store::{BodyStream, Staged, StoreError};
@@ -28,14 +29,54 @@ pub const BLOCK_BUFFERS: usize = 10;
 /// A block buffer's share of [`BLOCK_BUFFERS`], held until its block is written.
 type BufferPermit = tokio::sync::OwnedSemaphorePermit;
 
-async fn block_buffer(shared: &Arc<Shared>) -> Result<(BytesMut, BufferPermit), StoreError> {
-    let permit = shared
-        .block_buffers
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|e| StoreError::Internal(format!("block buffers: {e}")))?;
-    Ok((aligned_buffer(BLOCK_SIZE), permit))
+/// The block buffers of all uploads, at most [`BLOCK_BUFFERS`] at once. A written block's
+/// buffer is handed to the next block instead of going back to the allocator, which kept
+/// freed buffers resident beside fresh ones: 16 concurrent uploads held 16 buffers' worth of
+/// memory instead of 10, and each fresh buffer costs a page fault per 4 KiB. The idle buffers
+/// are freed when no upload holds one.
+pub struct BlockBuffers {
+    shares: Arc<tokio::sync::Semaphore>,
+    idle: Mutex<Vec<BytesMut>>,
+}
+
+impl BlockBuffers {
+    pub fn new() -> BlockBuffers {
+        BlockBuffers {
+            shares: Arc::new(tokio::sync::Semaphore::new(BLOCK_BUFFERS)),
+            idle: Mutex::new(Vec::with_capacity(BLOCK_BUFFERS)),
+        }
+    }
+
+    /// An empty, aligned buffer for a block, once one of the shares is free.
+    async fn take(&self) -> Result<(BytesMut, BufferPermit), StoreError> {
+        let permit = self
+            .shares
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| StoreError::Internal(format!("block buffers: {e}")))?;
+        let reused = self.idle().pop();
+        Ok((reused.unwrap_or_else(|| aligned_buffer(BLOCK_SIZE)), permit))
+    }
+
+    /// Takes back the buffer of a written block (when nothing else still refers to it) and
+    /// its share.
+    fn give_back(&self, block: Bytes, permit: BufferPermit) {
+        if let Ok(mut buffer) = block.try_into_mut() {
+            buffer.clear();
+            if buffer.capacity() >= BLOCK_SIZE && is_direct_io_aligned(&buffer) {
+                self.idle().push(buffer);
+            }
+        }
+        drop(permit);
+        if self.shares.available_permits() == BLOCK_BUFFERS {
+            self.idle().clear();
+        }
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<BytesMut>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Data staged by [`LocalStore::stage`](super::LocalStore). Dropping it uncommitted hands its
@@ -109,7 +150,7 @@ async fn stage_into(
         .unwrap_or(INLINE_MAX)
         .min(BLOCK_SIZE);
     let (mut buffer, mut permit) = if first_capacity == BLOCK_SIZE {
-        let (buffer, permit) = block_buffer(shared).await?;
+        let (buffer, permit) = shared.block_buffers.take().await?;
         (buffer, Some(permit))
     } else {
         (BytesMut::with_capacity(first_capacity), None)
@@ -123,7 +164,7 @@ async fn stage_into(
         size += chunk.len() as u64;
         while !chunk.is_empty() {
             if buffer.capacity() == 0 {
-                let (fresh, granted) = block_buffer(shared).await?;
+                let (fresh, granted) = shared.block_buffers.take().await?;
                 buffer = fresh;
                 permit = Some(granted);
             }
@@ -179,7 +220,7 @@ pub async fn into_blocks(
     let mut blocks = Vec::new();
     if !data.is_empty() {
         let shared = shared.clone();
-        let stored = tokio::task::spawn_blocking(move || store_block(&shared, data))
+        let stored = tokio::task::spawn_blocking(move || store_block(&shared, &data))
             .await
             .map_err(|e| StoreError::Internal(format!("block write task failed: {e}")))?;
         blocks.push(stored?);
@@ -205,9 +246,12 @@ async fn start_block(
     // A task that outlives an abandoned upload still drops its PinnedBlock when it ends, which
     // hands the file to the garbage collector.
     in_flight.push_back(tokio::task::spawn_blocking(move || {
-        let stored = store_block(&shared, data);
-        // The buffer is gone with `data`: its share goes to the next upload that needs one.
-        drop(permit);
+        let stored = store_block(&shared, &data);
+        // The buffer and its share go to the next block that needs one.
+        match permit {
+            Some(permit) => shared.block_buffers.give_back(data, permit),
+            None => drop(data),
+        }
         stored
     }));
     Ok(())
@@ -227,5 +271,42 @@ async fn finish_one(
             "block write task failed: {e}"
         ))),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_web::test]
+    async fn block_buffers_are_reused_then_freed_when_idle() {
+        let buffers = BlockBuffers::new();
+        let (mut first, first_share) = buffers.take().await.unwrap();
+        let (second, second_share) = buffers.take().await.unwrap();
+        let first_start = first.as_ptr();
+        first.extend_from_slice(&[1; 100]);
+        buffers.give_back(first.freeze(), first_share);
+        assert_eq!(buffers.idle().len(), 1, "a written block's buffer is kept");
+
+        let (again, again_share) = buffers.take().await.unwrap();
+        assert_eq!(
+            again.as_ptr(),
+            first_start,
+            "the kept buffer is handed out again"
+        );
+        assert!(again.is_empty() && again.capacity() >= BLOCK_SIZE);
+        assert!(is_direct_io_aligned(&again));
+
+        // A block something else still refers to is left to it.
+        let block = again.freeze();
+        let still_read = block.clone();
+        buffers.give_back(block, again_share);
+        assert!(buffers.idle().is_empty());
+        drop(still_read);
+
+        // The last share back: no upload holds a buffer, so none stays allocated.
+        buffers.give_back(second.freeze(), second_share);
+        assert!(buffers.idle().is_empty());
+        assert_eq!(buffers.shares.available_permits(), BLOCK_BUFFERS);
     }
 }
