@@ -26,56 +26,76 @@ pub const MAX_BLOCKS_IN_FLIGHT: usize = 4;
 /// took the server to 279 MiB). Two uploads still run at full speed.
 pub const BLOCK_BUFFERS: usize = 10;
 
-/// A block buffer's share of [`BLOCK_BUFFERS`], held until its block is written.
-type BufferPermit = tokio::sync::OwnedSemaphorePermit;
-
 /// The block buffers of all uploads, at most [`BLOCK_BUFFERS`] at once. A written block's
 /// buffer is handed to the next block instead of going back to the allocator, which kept
 /// freed buffers resident beside fresh ones: 16 concurrent uploads held 16 buffers' worth of
 /// memory instead of 10, and each fresh buffer costs a page fault per 4 KiB. The idle buffers
 /// are freed when no upload holds one.
-pub struct BlockBuffers {
+pub struct BlockBuffers(Arc<Pool>);
+
+struct Pool {
     shares: Arc<tokio::sync::Semaphore>,
     idle: Mutex<Vec<BytesMut>>,
 }
 
+impl Pool {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<BytesMut>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 impl BlockBuffers {
     pub fn new() -> BlockBuffers {
-        BlockBuffers {
+        BlockBuffers(Arc::new(Pool {
             shares: Arc::new(tokio::sync::Semaphore::new(BLOCK_BUFFERS)),
             idle: Mutex::new(Vec::with_capacity(BLOCK_BUFFERS)),
-        }
+        }))
     }
 
     /// An empty, aligned buffer for a block, once one of the shares is free.
-    async fn take(&self) -> Result<(BytesMut, BufferPermit), StoreError> {
+    async fn take(&self) -> Result<(BytesMut, BufferShare), StoreError> {
         let permit = self
+            .0
             .shares
             .clone()
             .acquire_owned()
             .await
             .map_err(|e| StoreError::Internal(format!("block buffers: {e}")))?;
-        let reused = self.idle().pop();
-        Ok((reused.unwrap_or_else(|| aligned_buffer(BLOCK_SIZE)), permit))
+        let share = BufferShare {
+            permit: Some(permit),
+            pool: self.0.clone(),
+        };
+        let reused = self.0.idle().pop();
+        Ok((reused.unwrap_or_else(|| aligned_buffer(BLOCK_SIZE)), share))
     }
+}
 
-    /// Takes back the buffer of a written block (when nothing else still refers to it) and
-    /// its share.
-    fn give_back(&self, block: Bytes, permit: BufferPermit) {
+/// A block buffer's share of [`BLOCK_BUFFERS`], held until its block is written (or its
+/// upload ends). The last share to go frees the idle buffers.
+pub struct BufferShare {
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    pool: Arc<Pool>,
+}
+
+impl BufferShare {
+    /// Hands the buffer of a written block to the next block, unless something else still
+    /// refers to it; the share goes with it.
+    fn give_back(self, block: Bytes) {
         if let Ok(mut buffer) = block.try_into_mut() {
             buffer.clear();
             if buffer.capacity() >= BLOCK_SIZE && is_direct_io_aligned(&buffer) {
-                self.idle().push(buffer);
+                self.pool.idle().push(buffer);
             }
         }
-        drop(permit);
-        if self.shares.available_permits() == BLOCK_BUFFERS {
-            self.idle().clear();
-        }
     }
+}
 
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<BytesMut>> {
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+impl Drop for BufferShare {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        if self.pool.shares.available_permits() == BLOCK_BUFFERS {
+            self.pool.idle().clear();
+        }
     }
 }
 
@@ -149,9 +169,9 @@ async fn stage_into(
         .and_then(|size| usize::try_from(size).ok())
         .unwrap_or(INLINE_MAX)
         .min(BLOCK_SIZE);
-    let (mut buffer, mut permit) = if first_capacity == BLOCK_SIZE {
-        let (buffer, permit) = shared.block_buffers.take().await?;
-        (buffer, Some(permit))
+    let (mut buffer, mut share) = if first_capacity == BLOCK_SIZE {
+        let (buffer, share) = shared.block_buffers.take().await?;
+        (buffer, Some(share))
     } else {
         (BytesMut::with_capacity(first_capacity), None)
     };
@@ -166,7 +186,7 @@ async fn stage_into(
             if buffer.capacity() == 0 {
                 let (fresh, granted) = shared.block_buffers.take().await?;
                 buffer = fresh;
-                permit = Some(granted);
+                share = Some(granted);
             }
             let take = (BLOCK_SIZE - buffer.len()).min(chunk.len());
             buffer.extend_from_slice(&chunk.split_to(take));
@@ -175,7 +195,7 @@ async fn stage_into(
                 // those in flight; the next one is allocated when bytes arrive.
                 let full = std::mem::take(&mut buffer).freeze();
                 any_block = true;
-                start_block(shared, in_flight, &mut done, full, permit.take()).await?;
+                start_block(shared, in_flight, &mut done, full, share.take()).await?;
             }
         }
     }
@@ -187,7 +207,7 @@ async fn stage_into(
         });
     }
     if !buffer.is_empty() {
-        start_block(shared, in_flight, &mut done, buffer.freeze(), permit.take()).await?;
+        start_block(shared, in_flight, &mut done, buffer.freeze(), share.take()).await?;
     }
     while !in_flight.is_empty() {
         finish_one(in_flight, &mut done).await?;
@@ -237,7 +257,7 @@ async fn start_block(
     in_flight: &mut FuturesOrdered<BlockTask>,
     done: &mut Vec<PinnedBlock>,
     data: Bytes,
-    permit: Option<BufferPermit>,
+    share: Option<BufferShare>,
 ) -> Result<(), StoreError> {
     while in_flight.len() >= MAX_BLOCKS_IN_FLIGHT {
         finish_one(in_flight, done).await?;
@@ -248,8 +268,8 @@ async fn start_block(
     in_flight.push_back(tokio::task::spawn_blocking(move || {
         let stored = store_block(&shared, &data);
         // The buffer and its share go to the next block that needs one.
-        match permit {
-            Some(permit) => shared.block_buffers.give_back(data, permit),
+        match share {
+            Some(share) => share.give_back(data),
             None => drop(data),
         }
         stored
@@ -281,12 +301,13 @@ mod tests {
     #[actix_web::test]
     async fn block_buffers_are_reused_then_freed_when_idle() {
         let buffers = BlockBuffers::new();
+        let idle = || buffers.0.idle().len();
         let (mut first, first_share) = buffers.take().await.unwrap();
         let (second, second_share) = buffers.take().await.unwrap();
         let first_start = first.as_ptr();
         first.extend_from_slice(&[1; 100]);
-        buffers.give_back(first.freeze(), first_share);
-        assert_eq!(buffers.idle().len(), 1, "a written block's buffer is kept");
+        first_share.give_back(first.freeze());
+        assert_eq!(idle(), 1, "a written block's buffer is kept");
 
         let (again, again_share) = buffers.take().await.unwrap();
         assert_eq!(
@@ -300,13 +321,26 @@ mod tests {
         // A block something else still refers to is left to it.
         let block = again.freeze();
         let still_read = block.clone();
-        buffers.give_back(block, again_share);
-        assert!(buffers.idle().is_empty());
+        again_share.give_back(block);
+        assert_eq!(idle(), 0);
         drop(still_read);
 
         // The last share back: no upload holds a buffer, so none stays allocated.
-        buffers.give_back(second.freeze(), second_share);
-        assert!(buffers.idle().is_empty());
-        assert_eq!(buffers.shares.available_permits(), BLOCK_BUFFERS);
+        second_share.give_back(second.freeze());
+        assert_eq!(idle(), 0);
+        assert_eq!(buffers.0.shares.available_permits(), BLOCK_BUFFERS);
+    }
+
+    /// An upload that ends without writing its block (an error, a client gone) still frees
+    /// the idle buffers when its share was the last one held.
+    #[actix_web::test]
+    async fn the_last_share_dropped_frees_the_idle_buffers() {
+        let buffers = BlockBuffers::new();
+        let (written, written_share) = buffers.take().await.unwrap();
+        let (_abandoned, abandoned_share) = buffers.take().await.unwrap();
+        written_share.give_back(written.freeze());
+        assert_eq!(buffers.0.idle().len(), 1);
+        drop(abandoned_share);
+        assert_eq!(buffers.0.idle().len(), 0);
     }
 }
