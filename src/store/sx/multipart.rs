@@ -3,6 +3,7 @@
 //! (`.libres3/parts/<id>/<number>`), or for a part past the first 128 MiB, a record of its
 //! blocks (see [`unflushed`]); completion reuses the parts' blocks where they line up.
 
+use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -33,6 +34,9 @@ const TMP_DIR: &str = mapping::TMP_DIR;
 const STAGED_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Uploads older than this are removed when a new one starts.
 const ABANDONED_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Parts without an upload record are swept once this old, so that the removal following a
+/// completion (which its client does not wait for) is never raced.
+const ORPHANED_PARTS_AGE: Duration = Duration::from_secs(3600);
 
 pub(super) fn part_path(upload_id: &str, number: u32) -> SxPath {
     SxPath::internal(format!("{PARTS_DIR}{upload_id}/{number:05}"))
@@ -561,10 +565,63 @@ impl Cluster {
             completed: SystemTime::now(),
         };
         self.record_completion(vol, upload_id, &done).await;
-        self.delete_tree(vol, &format!("{PARTS_DIR}{upload_id}"))
-            .await?;
+        // The upload ends with its record: ListParts and UploadPart find it no more.
         self.delete_path(vol, &upload_path(upload_id)).await?;
+        self.remove_parts_later(vol, upload_id);
         Ok(info)
+    }
+
+    /// Removes a completed upload's parts without keeping its client waiting: SX's mass
+    /// delete of 128 part files takes about 5 s. Once SX has taken the job it runs it even
+    /// if this gateway stops; parts that a failed removal leaves are swept by
+    /// [`Cluster::remove_orphaned_parts`].
+    fn remove_parts_later(&self, vol: &Vol, upload_id: &str) {
+        let (cluster, vol) = (self.clone(), vol.clone());
+        let (id, dir) = (upload_id.to_owned(), format!("{PARTS_DIR}{upload_id}"));
+        actix_web::rt::spawn(async move {
+            if let Err(e) = cluster.delete_tree(&vol, &dir).await {
+                log::warn!(
+                    "SX: removing the parts of completed upload {id} in {}: {e}; \
+                     the hourly clean-up removes them",
+                    vol.name
+                );
+            }
+        });
+    }
+
+    /// Removes parts whose upload record is gone (`live` names the uploads that have one)
+    /// once they are [`ORPHANED_PARTS_AGE`] old: the leftovers of a failed removal after a
+    /// completion, or of a part that landed after its upload ended. One listing request per
+    /// upload, as each visit jumps past the upload's parts.
+    async fn remove_orphaned_parts(
+        &self,
+        vol: &Vol,
+        live: &HashSet<&str>,
+    ) -> Result<(), StoreError> {
+        let old = now_secs().saturating_sub(ORPHANED_PARTS_AGE.as_secs()) as i64;
+        let mut orphans = Vec::new();
+        self.scan(vol, PARTS_DIR.to_owned(), usize::MAX, |name, entry| {
+            let Some((id, _)) = name
+                .strip_prefix(PARTS_DIR)
+                .and_then(|rest| rest.split_once('/'))
+            else {
+                return Scan::Stop;
+            };
+            if !live.contains(id) && entry.created_at.unwrap_or(0) < old {
+                orphans.push(id.to_owned());
+            }
+            // '0' sorts right after '/': the first name past this upload's parts.
+            Scan::Jump(format!("{PARTS_DIR}{id}0"))
+        })
+        .await?;
+        for id in orphans {
+            log::info!(
+                "SX: removing the parts of ended upload {id} in {}",
+                vol.name
+            );
+            self.delete_tree(vol, &format!("{PARTS_DIR}{id}")).await?;
+        }
+        Ok(())
     }
 
     pub(super) async fn abort_multipart(
@@ -621,7 +678,10 @@ impl Cluster {
         for bucket in self.list_buckets(&admin).await? {
             let vol = self.volume(&admin, &bucket.name).await?;
             self.forget_old_completions(&vol).await?;
-            for (id, record) in self.uploads(&vol).await? {
+            let uploads = self.uploads(&vol).await?;
+            let live = uploads.iter().map(|(id, _)| id.as_str()).collect();
+            self.remove_orphaned_parts(&vol, &live).await?;
+            for (id, record) in uploads {
                 if aborted.len() >= limit {
                     return Ok(aborted);
                 }

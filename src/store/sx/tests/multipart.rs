@@ -337,3 +337,98 @@ async fn an_abort_waits_out_another_mass_job_of_the_volume() {
     })
     .await;
 }
+
+/// A completion answers once the object and its record are written, before SX has removed
+/// the parts: here SX refuses mass jobs at first, and the completion succeeds regardless;
+/// the parts go once SX takes the job.
+#[actix_web::test]
+async fn a_completion_does_not_wait_for_its_parts_removal() {
+    let (fake, store, alice) = alice_with_volume("quick").await;
+    let id = store
+        .create_multipart(&alice, "quick", "k", meta(""))
+        .await
+        .unwrap();
+    let staged = store
+        .stage(&alice, "quick", body(b"abc", 1), Some(3))
+        .await
+        .unwrap();
+    store
+        .commit_part(&alice, "quick", "k", &id, 1, staged, "e1".into(), None)
+        .await
+        .unwrap();
+    fake.state().mass_jobs_locked = usize::MAX;
+    store
+        .complete_multipart(
+            &alice,
+            "quick",
+            "k",
+            &id,
+            &[(1, "e1".into())],
+            meta("m-1"),
+            WriteCondition::None,
+            crate::store::Versioning::Unversioned,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.list_parts(&alice, "quick", "k", &id).await,
+        Err(StoreError::NoSuchUpload)
+    ));
+    let part = format!(".libres3/parts/{id}/00001");
+    assert!(fake.files("quick").contains(&part), "removal still refused");
+    fake.state().mass_jobs_locked = 0;
+    let done = format!(".libres3/done/{id}");
+    eventually("the parts removed once SX takes the job", || {
+        fake.files("quick") == [done.as_str(), "k"]
+    })
+    .await;
+}
+
+/// Parts whose upload record is gone (a removal after completion that failed) are removed
+/// by the hourly clean-up once an hour old; the parts of a live upload, and recent
+/// leftovers a removal may still be busy with, stay.
+#[actix_web::test]
+async fn the_hourly_clean_up_removes_parts_left_without_their_upload() {
+    let (fake, store, alice) = alice_with_volume("left").await;
+    let live = store
+        .create_multipart(&alice, "left", "k", meta(""))
+        .await
+        .unwrap();
+    let staged = store
+        .stage(&alice, "left", body(b"abc", 1), Some(3))
+        .await
+        .unwrap();
+    store
+        .commit_part(&alice, "left", "k", &live, 1, staged, "e1".into(), None)
+        .await
+        .unwrap();
+    let (old, recent) = ("0".repeat(32), "1".repeat(32));
+    {
+        let mut sx = fake.state();
+        sx.clock_offset = -2 * 3600;
+        for n in ["00001", "00002"] {
+            sx.write_file("left", &format!(".libres3/parts/{old}/{n}"), b"x", &[]);
+        }
+        sx.clock_offset = 0;
+        sx.write_file("left", &format!(".libres3/parts/{recent}/00001"), b"x", &[]);
+    }
+    let week_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7 * 24 * 3600);
+    let aborted = store
+        .abort_uploads_initiated_before(week_ago, 10)
+        .await
+        .unwrap();
+    assert!(aborted.is_empty(), "the live upload is not abandoned");
+    let expected = [
+        format!(".libres3/parts/{recent}/00001"),
+        format!(".libres3/parts/{live}/00001"),
+        format!(".libres3/up/{live}"),
+    ];
+    eventually("only the old leftovers removed", || {
+        let mut files = fake.files("left");
+        files.sort();
+        let mut want = expected.to_vec();
+        want.sort();
+        files == want
+    })
+    .await;
+}
