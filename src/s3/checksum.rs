@@ -93,9 +93,7 @@ impl Algorithm {
             Algorithm::Crc64Nvme => {
                 Hasher::Crc64Nvme(crc_fast::Digest::new(CrcAlgorithm::Crc64Nvme))
             }
-            Algorithm::Sha1 => Hasher::Digest(Box::new(ring::digest::Context::new(
-                &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
-            ))),
+            Algorithm::Sha1 => Hasher::Sha1(Box::default()),
             Algorithm::Sha256 => {
                 Hasher::Digest(Box::new(ring::digest::Context::new(&ring::digest::SHA256)))
             }
@@ -108,6 +106,8 @@ pub enum Hasher {
     /// crc-fast uses the CPU's CRC32 and carry-less multiply instructions where it has them.
     Crc32c(crc_fast::Digest),
     Crc64Nvme(crc_fast::Digest),
+    /// The sha1 crate uses the CPU's SHA instructions where it has them; ring does not.
+    Sha1(Box<sha1::Sha1>),
     Digest(Box<ring::digest::Context>),
 }
 
@@ -116,6 +116,7 @@ impl Hasher {
         match self {
             Hasher::Crc32(h) => h.update(data),
             Hasher::Crc32c(digest) | Hasher::Crc64Nvme(digest) => digest.update(data),
+            Hasher::Sha1(h) => sha1::Digest::update(h.as_mut(), data),
             Hasher::Digest(ctx) => ctx.update(data),
         }
     }
@@ -127,6 +128,7 @@ impl Hasher {
             // crc-fast returns every CRC in a u64: a 32-bit one is its low half.
             Hasher::Crc32c(digest) => digest.finalize().to_be_bytes()[4..].to_vec(),
             Hasher::Crc64Nvme(digest) => digest.finalize().to_be_bytes().to_vec(),
+            Hasher::Sha1(h) => sha1::Digest::finalize(*h).to_vec(),
             Hasher::Digest(ctx) => ctx.finish().as_ref().to_vec(),
         }
     }

@@ -135,14 +135,14 @@ pub fn parse_authorization(value: &str) -> Option<([u8; 20], [u8; 20], [u8; 2])>
     Some((uid, sig, flags))
 }
 
-/// Lower-case hex SHA-1 of a body.
 /// The hex SHA-1 of a body sent in `parts` (SX signs the digest of all its bytes).
 pub fn sha1_hex<B: AsRef<[u8]>>(parts: &[B]) -> String {
-    let mut ctx = digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY);
+    use sha1::Digest;
+    let mut ctx = sha1::Sha1::new();
     for part in parts {
         ctx.update(part.as_ref());
     }
-    hex(ctx.finish().as_ref())
+    hex(&ctx.finalize())
 }
 
 #[cfg(test)]

@@ -8,8 +8,6 @@
 //! two streams that are each already in key order: the plain names (skipping the reserved
 //! subtree) and the escaped ones (decoded). Prefix, delimiter and marker semantics stay exact.
 
-use ring::digest;
-
 use super::proto::{HexMeta, VolumeAcl};
 use crate::encoding::{hex, uuid_text};
 use crate::store::{BackendGrant, ObjectMeta};
@@ -154,10 +152,11 @@ pub fn block_count(size: u64, bs: u64) -> u64 {
 
 /// Block id: hex SHA1(cluster UUID ‖ block), the block zero-padded to full size by the caller.
 pub fn block_hash(uuid: &str, block: &[u8]) -> String {
-    let mut ctx = digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY);
+    use sha1::Digest;
+    let mut ctx = sha1::Sha1::new();
     ctx.update(uuid.as_bytes());
     ctx.update(block);
-    hex(ctx.finish().as_ref())
+    hex(&ctx.finalize())
 }
 
 /// The cluster UUID of an `SX-Cluster: 2.3 (uuid)[ ssl]` header.
