@@ -136,7 +136,7 @@ pub const KEYS: &[Key] = &[
     live(key("allow_volume_create_any_user", Kind::Sx, "yes", "SX backend: any user may create buckets")),
     live(key("allow_list_all_volumes", Kind::Sx, "no", "SX backend: list every volume a user can read")),
     live(key("sx_node_refresh", Kind::Sx, "60", "SX backend: seconds between two readings of the cluster's node list, so that nodes added to the cluster are used")),
-    live(key("sx_fast_large_multipart", Kind::Sx, "no", "SX backend: keep multipart parts past an object's first 128 MiB as unflushed 1 MiB blocks, so completing it moves no more than that 128 MiB; such an upload must be completed within 20 hours of those parts")),
+    live(key("sx_fast_large_multipart", Kind::Sx, "no", "SX backend: keep multipart parts made of whole MiB as unflushed 1 MiB blocks, so completing an object over 128 MiB moves no data (a smaller one is copied); such an upload must be completed within 20 hours of those parts")),
 ];
 
 pub fn find_key(name: &str) -> Option<&'static Key> {

@@ -1,6 +1,6 @@
 //! Multipart uploads, kept on the cluster so that any gateway can continue one: a record file
 //! per upload (`.libres3/up/<id>`, key and metadata in its meta) and a file per part
-//! (`.libres3/parts/<id>/<number>`), or for a part past the first 128 MiB, a record of its
+//! (`.libres3/parts/<id>/<number>`), or with `sx_fast_large_multipart`, a record of its
 //! blocks (see [`unflushed`]); completion reuses the parts' blocks where they line up.
 
 use std::collections::HashSet;
@@ -458,9 +458,8 @@ impl Cluster {
         self.upload_record(vol, key, upload_id).await?;
         let mut meta = part_file_meta(&etag, checksum.as_deref());
         let path = part_path(upload_id, part_number);
-        let keeps = |b: &&Bytes| {
-            self.inner.cfg.fast_large_multipart && unflushed::keeps(part_number, b.len() as u64)
-        };
+        let keeps =
+            |b: &&Bytes| self.inner.cfg.fast_large_multipart && unflushed::keeps(b.len() as u64);
         // None (a part file of its own) also when SX held some of the blocks already, or the
         // volume has less than 128 MiB of room.
         let kept = match data.held().filter(keeps) {

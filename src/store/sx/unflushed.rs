@@ -9,13 +9,13 @@
 //! (`GC_GRACE_PERIOD`), unless a flushed file references them first. The part's record is
 //! an empty file whose meta lists the blocks; the object's creation references them.
 //!
-//! Only with `sx_fast_large_multipart`, and only parts that are sure to start beyond the
-//! first 128 MiB of their object (an object that large gets 1 MiB blocks) and whose blocks
-//! SX lacks every one of (SX dates a block from its first upload, and drops the blocks of an
-//! unflushed upload once they are all a day old: a block it already held could go at its
-//! next hourly collection); the others stay durable part files of their own, as before. A
-//! kept part sent longer than [`LIFETIME`] ago is reported missing at completion
-//! (InvalidPart), before SX could have dropped its blocks.
+//! Only with `sx_fast_large_multipart`, and only parts made of whole 1 MiB blocks whose
+//! blocks SX lacks every one of (SX dates a block from its first upload, and drops the
+//! blocks of an unflushed upload once they are all a day old: a block it already held could
+//! go at its next hourly collection); the others stay durable part files of their own, as
+//! before. An object of up to 128 MiB has 16 KiB blocks, so its kept parts are copied at
+//! completion. A kept part sent longer than [`LIFETIME`] ago is reported missing at
+//! completion (InvalidPart), before SX could have dropped its blocks.
 
 use std::time::Duration;
 
@@ -46,11 +46,13 @@ const SENT_META: &str = "sent";
 /// Block downloads in flight when a kept part is read (only when its bytes must be copied).
 const READS_IN_FLIGHT: usize = 4;
 
-/// Whether part `number` of `size` bytes is kept as unflushed blocks: only when it is made of
-/// whole [`BLOCK`]s and, if the parts before it are as large (as clients make them), starts
-/// past the first 128 MiB, so the object will have [`BLOCK`]-sized blocks too.
-pub fn keeps(number: u32, size: u64) -> bool {
-    size > 0 && size % BLOCK == 0 && u64::from(number.saturating_sub(1)) * size >= 128 << 20
+/// Whether a part of `size` bytes is kept as unflushed blocks: only when it is made of whole
+/// [`BLOCK`]s. Its position does not matter: in an object over 128 MiB (the one that has
+/// [`BLOCK`]-sized blocks too) its blocks are reused, and in a smaller one they are copied,
+/// which moves no more than the object's 128 MiB. Storing the first 128 MiB of a large
+/// object as part files instead cost SX a third of its writes and the completion a copy.
+pub fn keeps(size: u64) -> bool {
+    size > 0 && size % BLOCK == 0
 }
 
 /// A kept part, as its record describes it.
@@ -206,15 +208,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_whole_block_parts_past_the_first_128_mib_are_kept() {
+    fn only_parts_of_whole_blocks_are_kept() {
         let mib = 1 << 20;
-        assert!(!keeps(1, 8 * mib));
-        assert!(!keeps(16, 8 * mib), "starts at 120 MiB");
-        assert!(keeps(17, 8 * mib), "starts at 128 MiB");
-        assert!(keeps(2, 128 * mib));
-        assert!(!keeps(1000, 5 * mib + 1), "not whole blocks");
-        assert!(!keeps(1000, 0));
-        assert!(keeps(10_000, 5 * mib));
+        assert!(keeps(8 * mib));
+        assert!(keeps(5 * mib));
+        assert!(keeps(mib));
+        assert!(!keeps(5 * mib + 1), "not whole blocks");
+        assert!(!keeps(mib - 1));
+        assert!(!keeps(0));
     }
 
     #[test]

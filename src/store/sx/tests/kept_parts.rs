@@ -1,4 +1,4 @@
-//! Parts past an object's first 128 MiB kept as unflushed 1 MiB blocks (`unflushed`): what
+//! Parts kept as unflushed 1 MiB blocks (`unflushed`): what
 //! they send, what completion moves, and that they read back, on the fake and on real SX.
 
 use ring::digest;
@@ -158,6 +158,30 @@ async fn a_kept_part_is_reused_by_a_large_object() {
     // sent only the tail again, as 4 blocks of 1 MiB.
     let parts = (129 + 8 + 3) * MIB + 16384;
     assert_eq!(fake.block_bytes_in() - before, (parts + 4 * MIB) as u64);
+}
+
+/// A 1 GiB `aws s3 cp` in small: every 8 MiB part is kept, the first ones too, and an
+/// object over 128 MiB made of them moves no data at completion.
+#[actix_web::test]
+async fn an_object_over_128_mib_of_kept_parts_moves_nothing() {
+    let (fake, store, alice) = alice_keeping_parts("whole").await;
+    let parts: Vec<Vec<u8>> = (0..17).map(|_| random(8 * MIB)).collect();
+    let numbers: Vec<u32> = (1..=17).collect();
+    let id = store
+        .create_multipart(&alice, "whole", "k", meta(""))
+        .await
+        .unwrap();
+    for (n, data) in numbers.iter().zip(&parts) {
+        commit_part(&store, &alice, "whole", &id, *n, data).await;
+        assert!(is_kept(&store, &alice, "whole", &id, *n).await, "part {n}");
+    }
+    let before = fake.block_bytes_in();
+    complete(&store, &alice, "whole", &id, &numbers)
+        .await
+        .unwrap();
+    assert_eq!(fake.block_bytes_in(), before, "no block sent at completion");
+    let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    assert!(object_digest(&store, &alice, "whole").await == digest_of(&refs));
 }
 
 #[actix_web::test]
