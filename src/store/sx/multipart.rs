@@ -34,8 +34,9 @@ const TMP_DIR: &str = mapping::TMP_DIR;
 const STAGED_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Uploads older than this are removed when a new one starts.
 const ABANDONED_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
-/// Parts without an upload record are swept once this old, so that the removal following a
-/// completion (which its client does not wait for) is never raced.
+/// Parts without an upload record are swept once this old (by their first part's date), so
+/// that a part committed as its upload ends is not taken for a leftover. The sweep may meet
+/// the removal that follows a completion; both delete the same files.
 const ORPHANED_PARTS_AGE: Duration = Duration::from_secs(3600);
 
 pub(super) fn part_path(upload_id: &str, number: u32) -> SxPath {
@@ -571,13 +572,14 @@ impl Cluster {
     }
 
     /// Removes a completed upload's parts without keeping its client waiting: SX's mass
-    /// delete of 128 part files takes about 5 s. Once SX has taken the job it runs it even
-    /// if this gateway stops; parts that a failed removal leaves are swept by
-    /// [`Cluster::remove_orphaned_parts`].
+    /// delete of 128 part files takes about 5 s. Removals run one at a time, as SX runs its
+    /// mass jobs. Once SX has taken the job it runs it even if this gateway stops; parts
+    /// that a failed removal leaves are swept by [`Cluster::remove_orphaned_parts`].
     fn remove_parts_later(&self, vol: &Vol, upload_id: &str) {
         let (cluster, vol) = (self.clone(), vol.clone());
         let (id, dir) = (upload_id.to_owned(), format!("{PARTS_DIR}{upload_id}"));
         actix_web::rt::spawn(async move {
+            let _one_at_a_time = cluster.inner.removing_parts.lock().await;
             if let Err(e) = cluster.delete_tree(&vol, &dir).await {
                 log::warn!(
                     "SX: removing the parts of completed upload {id} in {}: {e}; \
@@ -588,39 +590,56 @@ impl Cluster {
         });
     }
 
-    /// Removes parts whose upload record is gone (`live` names the uploads that have one)
+    /// Removes parts whose upload record is gone (`live` names the uploads listed with one)
     /// once they are [`ORPHANED_PARTS_AGE`] old: the leftovers of a failed removal after a
-    /// completion, or of a part that landed after its upload ended. One listing request per
-    /// upload, as each visit jumps past the upload's parts.
-    async fn remove_orphaned_parts(
-        &self,
-        vol: &Vol,
-        live: &HashSet<&str>,
-    ) -> Result<(), StoreError> {
+    /// completion, or of a part that landed after its upload ended. Each is checked again
+    /// before it goes; a failure is logged and the others are still tried.
+    async fn remove_orphaned_parts(&self, vol: &Vol, live: &HashSet<&str>) {
         let old = now_secs().saturating_sub(ORPHANED_PARTS_AGE.as_secs()) as i64;
-        let mut orphans = Vec::new();
-        self.scan(vol, PARTS_DIR.to_owned(), usize::MAX, |name, entry| {
-            let Some((id, _)) = name
-                .strip_prefix(PARTS_DIR)
-                .and_then(|rest| rest.split_once('/'))
-            else {
-                return Scan::Stop;
-            };
-            if !live.contains(id) && entry.created_at.unwrap_or(0) < old {
-                orphans.push(id.to_owned());
-            }
-            // '0' sorts right after '/': the first name past this upload's parts.
-            Scan::Jump(format!("{PARTS_DIR}{id}0"))
-        })
-        .await?;
+        let mut orphans: Vec<String> = Vec::new();
+        let mut last_id = String::new();
+        let listed = self
+            .scan(vol, PARTS_DIR.to_owned(), usize::MAX, |name, entry| {
+                let Some(rest) = name.strip_prefix(PARTS_DIR) else {
+                    return Scan::Stop;
+                };
+                let Some((id, _)) = rest.split_once('/') else {
+                    return Scan::Skip;
+                };
+                // The parts of one upload come together, the first one first.
+                if id != last_id {
+                    last_id = id.to_owned();
+                    let old_enough = entry.created_at.unwrap_or(0) < old;
+                    if !live.contains(id) && valid_upload_id(id) && old_enough {
+                        orphans.push(id.to_owned());
+                    }
+                }
+                Scan::Skip
+            })
+            .await;
+        if let Err(e) = listed {
+            log::warn!("SX: listing the parts of {} for leftovers: {e}", vol.name);
+        }
         for id in orphans {
+            match self.file_meta(vol, &upload_path(&id)).await {
+                Err(StoreError::NoSuchKey) => {}
+                Ok(_) => continue, // the upload is live after all
+                Err(e) => {
+                    log::warn!("SX: upload {id} in {}: {e}; its parts stay", vol.name);
+                    continue;
+                }
+            }
             log::info!(
                 "SX: removing the parts of ended upload {id} in {}",
                 vol.name
             );
-            self.delete_tree(vol, &format!("{PARTS_DIR}{id}")).await?;
+            if let Err(e) = self.delete_tree(vol, &format!("{PARTS_DIR}{id}")).await {
+                log::warn!(
+                    "SX: removing the parts of ended upload {id} in {}: {e}",
+                    vol.name
+                );
+            }
         }
-        Ok(())
     }
 
     pub(super) async fn abort_multipart(
@@ -679,7 +698,7 @@ impl Cluster {
             self.forget_old_completions(&vol).await?;
             let uploads = self.uploads(&vol).await?;
             let live = uploads.iter().map(|(id, _)| id.as_str()).collect();
-            self.remove_orphaned_parts(&vol, &live).await?;
+            self.remove_orphaned_parts(&vol, &live).await;
             for (id, record) in uploads {
                 if aborted.len() >= limit {
                     return Ok(aborted);

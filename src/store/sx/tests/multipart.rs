@@ -402,12 +402,14 @@ async fn the_hourly_clean_up_removes_parts_left_without_their_upload() {
         .commit_part(&alice, "left", "k", &live, 1, staged, "e1".into(), None)
         .await
         .unwrap();
-    let (old, recent) = ("0".repeat(32), "1".repeat(32));
+    // Leftovers sort before and after the live upload's parts.
+    let (old, older, recent) = ("0".repeat(32), "f".repeat(32), "1".repeat(32));
     {
         let mut sx = fake.state();
         sx.clock_offset = -2 * 3600;
-        for n in ["00001", "00002"] {
+        for n in ["00001", "00002", "00003"] {
             sx.write_file("left", &format!(".libres3/parts/{old}/{n}"), b"x", &[]);
+            sx.write_file("left", &format!(".libres3/parts/{older}/{n}"), b"x", &[]);
         }
         sx.clock_offset = 0;
         sx.write_file("left", &format!(".libres3/parts/{recent}/00001"), b"x", &[]);
