@@ -309,23 +309,29 @@ async fn old_completion_records_are_forgotten() {
     .await;
 }
 
+/// A multipart upload of key `k` with one part, 1 ("abc", ETag `e1`): its id.
+async fn upload_of_one_part(store: &SxStore, alice: &Principal, bucket: &str) -> String {
+    let id = store
+        .create_multipart(alice, bucket, "k", meta(""))
+        .await
+        .unwrap();
+    let staged = store
+        .stage(alice, bucket, body(b"abc", 1), Some(3))
+        .await
+        .unwrap();
+    store
+        .commit_part(alice, bucket, "k", &id, 1, staged, "e1".into(), None)
+        .await
+        .unwrap();
+    id
+}
+
 /// SX runs one mass job per volume at a time and fails another started meanwhile: an abort
 /// that meets such a refusal starts its mass delete again and succeeds.
 #[actix_web::test]
 async fn an_abort_waits_out_another_mass_job_of_the_volume() {
     let (fake, store, alice) = alice_with_volume("busy").await;
-    let id = store
-        .create_multipart(&alice, "busy", "k", meta(""))
-        .await
-        .unwrap();
-    let staged = store
-        .stage(&alice, "busy", body(b"abc", 1), Some(3))
-        .await
-        .unwrap();
-    store
-        .commit_part(&alice, "busy", "k", &id, 1, staged, "e1".into(), None)
-        .await
-        .unwrap();
+    let id = upload_of_one_part(&store, &alice, "busy").await;
     fake.state().mass_jobs_locked = 2;
     store
         .abort_multipart(&alice, "busy", "k", &id)
@@ -344,18 +350,7 @@ async fn an_abort_waits_out_another_mass_job_of_the_volume() {
 #[actix_web::test]
 async fn a_completion_does_not_wait_for_its_parts_removal() {
     let (fake, store, alice) = alice_with_volume("quick").await;
-    let id = store
-        .create_multipart(&alice, "quick", "k", meta(""))
-        .await
-        .unwrap();
-    let staged = store
-        .stage(&alice, "quick", body(b"abc", 1), Some(3))
-        .await
-        .unwrap();
-    store
-        .commit_part(&alice, "quick", "k", &id, 1, staged, "e1".into(), None)
-        .await
-        .unwrap();
+    let id = upload_of_one_part(&store, &alice, "quick").await;
     fake.state().mass_jobs_locked = usize::MAX;
     store
         .complete_multipart(
@@ -390,18 +385,7 @@ async fn a_completion_does_not_wait_for_its_parts_removal() {
 #[actix_web::test]
 async fn the_hourly_clean_up_removes_parts_left_without_their_upload() {
     let (fake, store, alice) = alice_with_volume("left").await;
-    let live = store
-        .create_multipart(&alice, "left", "k", meta(""))
-        .await
-        .unwrap();
-    let staged = store
-        .stage(&alice, "left", body(b"abc", 1), Some(3))
-        .await
-        .unwrap();
-    store
-        .commit_part(&alice, "left", "k", &live, 1, staged, "e1".into(), None)
-        .await
-        .unwrap();
+    let live = upload_of_one_part(&store, &alice, "left").await;
     // Leftovers sort before and after the live upload's parts.
     let (old, older, recent) = ("0".repeat(32), "f".repeat(32), "1".repeat(32));
     {
