@@ -39,9 +39,6 @@ pub(super) struct Inner {
     pub(super) writing: moka::sync::Cache<(String, String), Arc<tokio::sync::Mutex<()>>>,
     /// Volume -> whether it may hold version records (see [`Cluster::may_have_versions`]).
     pub(super) versioned: moka::sync::Cache<String, bool>,
-    /// Taken by each removal of a completed upload's parts, so that they run one at a time
-    /// (SX runs one mass job at a time) rather than wear out each other's patience.
-    pub(super) removing_parts: tokio::sync::Mutex<()>,
 }
 
 /// A checked connection to one cluster, cheap to clone; the operation modules add its
@@ -227,7 +224,6 @@ impl Cluster {
                     .max_capacity(10_000)
                     .time_to_live(VERSIONED_KNOWN)
                     .build(),
-                removing_parts: tokio::sync::Mutex::new(()),
             }),
         })
     }

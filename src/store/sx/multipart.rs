@@ -35,8 +35,7 @@ const STAGED_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Uploads older than this are removed when a new one starts.
 const ABANDONED_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Parts without an upload record are swept once this old (by their first part's date), so
-/// that a part committed as its upload ends is not taken for a leftover. The sweep may meet
-/// the removal that follows a completion; both delete the same files.
+/// that a part committed as its upload ends is not taken for a leftover.
 const ORPHANED_PARTS_AGE: Duration = Duration::from_secs(3600);
 
 pub(super) fn part_path(upload_id: &str, number: u32) -> SxPath {
@@ -565,34 +564,15 @@ impl Cluster {
             completed: SystemTime::now(),
         };
         self.record_completion(vol, upload_id, &done).await;
-        // The upload ends with its record: ListParts and UploadPart find it no more.
+        self.delete_tree(vol, &format!("{PARTS_DIR}{upload_id}"))
+            .await?;
         self.delete_path(vol, &upload_path(upload_id)).await?;
-        self.remove_parts_later(vol, upload_id);
         Ok(info)
     }
 
-    /// Removes a completed upload's parts without keeping its client waiting: SX's mass
-    /// delete of 128 part files takes about 5 s. Removals run one at a time, as SX runs its
-    /// mass jobs. Once SX has taken the job it runs it even if this gateway stops; parts
-    /// that a failed removal leaves are swept by [`Cluster::remove_orphaned_parts`].
-    fn remove_parts_later(&self, vol: &Vol, upload_id: &str) {
-        let (cluster, vol) = (self.clone(), vol.clone());
-        let (id, dir) = (upload_id.to_owned(), format!("{PARTS_DIR}{upload_id}"));
-        actix_web::rt::spawn(async move {
-            let _one_at_a_time = cluster.inner.removing_parts.lock().await;
-            if let Err(e) = cluster.delete_tree(&vol, &dir).await {
-                log::warn!(
-                    "SX: removing the parts of completed upload {id} in {}: {e}; \
-                     the hourly clean-up removes them",
-                    vol.name
-                );
-            }
-        });
-    }
-
     /// Removes parts whose upload record is gone (`live` names the uploads listed with one)
-    /// once they are [`ORPHANED_PARTS_AGE`] old: the leftovers of a failed removal after a
-    /// completion, or of a part that landed after its upload ended. Each is checked again
+    /// once they are [`ORPHANED_PARTS_AGE`] old: the leftovers of a part that landed after
+    /// its upload was completed or aborted. Each is checked again
     /// before it goes; a failure is logged and the others are still tried.
     async fn remove_orphaned_parts(&self, vol: &Vol, live: &HashSet<&str>) {
         let old = now_secs().saturating_sub(ORPHANED_PARTS_AGE.as_secs()) as i64;

@@ -25,8 +25,10 @@ use crate::sx_fake::FakeSx;
 
 /// How often a test's clean-up asks a real cluster to delete a volume before giving up.
 const VOLUME_DELETE_ATTEMPTS: u32 = 4;
-/// How often it starts a mass delete refused because another holds the volume's job lock.
-const MASS_JOB_ATTEMPTS: u32 = 50;
+/// How long it keeps starting a mass delete refused because another holds SX's job lock,
+/// which is the whole cluster's: the gateways of the tests running beside it complete and
+/// abort multipart uploads (a mass delete of the parts, seconds each).
+const MASS_JOB_PATIENCE: Duration = Duration::from_secs(120);
 
 /// Nodes of the fake cluster: enough for per-volume routing to matter.
 const FAKE_NODES: usize = 2;
@@ -519,10 +521,11 @@ impl SxCluster {
                 .unwrap_or_default();
             for filter in ["*", ".libres3"] {
                 let path = format!("/{}?filter={}&recursive", encode(&name), encode(filter));
-                // SX runs one mass job per volume at a time: one of the gateway's (a
-                // lifecycle abort, say) makes this one fail, and it is asked again.
+                // SX runs one mass job at a time on the whole cluster: one of a gateway's (a
+                // multipart completion, a lifecycle abort) makes this one fail, and it is
+                // asked again.
                 let what = format!("emptying volume {name}");
-                let mut attempt = 1;
+                let give_up = std::time::Instant::now() + MASS_JOB_PATIENCE;
                 loop {
                     let answer = self.request(&volnodes, "DELETE", &path, b"");
                     let result = match answer.response.status {
@@ -536,8 +539,7 @@ impl SxCluster {
                     };
                     match result {
                         Ok(()) => break,
-                        Err(e) if locked(&e) && attempt < MASS_JOB_ATTEMPTS => {
-                            attempt += 1;
+                        Err(e) if locked(&e) && std::time::Instant::now() < give_up => {
                             std::thread::sleep(Duration::from_millis(200));
                         }
                         Err(e) => panic!("{e}"),

@@ -344,44 +344,9 @@ async fn an_abort_waits_out_another_mass_job_of_the_volume() {
     .await;
 }
 
-/// A completion answers once the object and its record are written, before SX has removed
-/// the parts: here SX refuses mass jobs at first, and the completion succeeds regardless;
-/// the parts go once SX takes the job.
-#[actix_web::test]
-async fn a_completion_does_not_wait_for_its_parts_removal() {
-    let (fake, store, alice) = alice_with_volume("quick").await;
-    let id = upload_of_one_part(&store, &alice, "quick").await;
-    fake.state().mass_jobs_locked = usize::MAX;
-    store
-        .complete_multipart(
-            &alice,
-            "quick",
-            "k",
-            &id,
-            &[(1, "e1".into())],
-            meta("m-1"),
-            WriteCondition::None,
-            crate::store::Versioning::Unversioned,
-        )
-        .await
-        .unwrap();
-    assert!(matches!(
-        store.list_parts(&alice, "quick", "k", &id).await,
-        Err(StoreError::NoSuchUpload)
-    ));
-    let part = format!(".libres3/parts/{id}/00001");
-    assert!(fake.files("quick").contains(&part), "removal still refused");
-    fake.state().mass_jobs_locked = 0;
-    let done = format!(".libres3/done/{id}");
-    eventually("the parts removed once SX takes the job", || {
-        fake.files("quick") == [done.as_str(), "k"]
-    })
-    .await;
-}
-
-/// Parts whose upload record is gone (a removal after completion that failed) are removed
-/// by the hourly clean-up once an hour old; the parts of a live upload, and recent
-/// leftovers a removal may still be busy with, stay.
+/// Parts whose upload record is gone (a part that landed after its upload ended) are
+/// removed by the hourly clean-up once an hour old; the parts of a live upload, and recent
+/// leftovers, stay.
 #[actix_web::test]
 async fn the_hourly_clean_up_removes_parts_left_without_their_upload() {
     let (fake, store, alice) = alice_with_volume("left").await;
