@@ -12,6 +12,7 @@ use super::client::{Response, SxClient, SxError};
 use super::config::SxConfig;
 use super::mapping::{url_encode, SxPath};
 use super::proto::{self, Locate};
+use super::staged;
 use super::tls::SettingsError;
 use crate::store::{BackendPart, BackendState, StoreError};
 
@@ -39,6 +40,9 @@ pub(super) struct Inner {
     pub(super) writing: moka::sync::Cache<(String, String), Arc<tokio::sync::Mutex<()>>>,
     /// Volume -> whether it may hold version records (see [`Cluster::may_have_versions`]).
     pub(super) versioned: moka::sync::Cache<String, bool>,
+    /// Bytes of request bodies held in memory, all uploads together (see
+    /// [`Cluster::stage`]).
+    pub(super) held_bodies: Arc<tokio::sync::Semaphore>,
 }
 
 /// A checked connection to one cluster, cheap to clone; the operation modules add its
@@ -224,6 +228,7 @@ impl Cluster {
                     .max_capacity(10_000)
                     .time_to_live(VERSIONED_KNOWN)
                     .build(),
+                held_bodies: Arc::new(tokio::sync::Semaphore::new(staged::HELD_BUDGET)),
             }),
         })
     }

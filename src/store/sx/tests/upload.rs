@@ -61,3 +61,43 @@ async fn same_data_twice_sends_blocks_once() {
     );
     assert_eq!(get(&store, &alice, "dedup", "second").await.unwrap(), data);
 }
+
+/// Bodies staged in memory share a budget of 64 MiB: the ninth body of 8 MiB waits, unread,
+/// until one of the eight before it is dropped; a body of unknown length takes 8 MiB of it.
+#[actix_web::test]
+async fn bodies_held_in_memory_wait_for_their_share_of_the_budget() {
+    use futures_util::FutureExt;
+    let (_fake, store, alice) = alice_with_volume("vol").await;
+    let part = random(8 << 20);
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        let staged = store
+            .stage(&alice, "vol", body(&part, 1 << 20), Some(part.len() as u64))
+            .await
+            .unwrap();
+        held.push(staged);
+    }
+    let mut ninth = Box::pin(store.stage(&alice, "vol", body(b"abc", 3), Some(3)));
+    assert!(
+        (&mut ninth).now_or_never().is_none(),
+        "staged beyond the budget"
+    );
+    held.pop();
+    // Nothing else changed: the budget alone held it back.
+    let small = (&mut ninth)
+        .now_or_never()
+        .expect("staged once a share is free");
+    let small = small.unwrap();
+    assert_eq!(small.size(), 3);
+    let mut unknown = Box::pin(store.stage(&alice, "vol", body(b"abc", 3), None));
+    assert!(
+        (&mut unknown).now_or_never().is_none(),
+        "a body of unknown length staged with less than 8 MiB of the budget left"
+    );
+    held.pop();
+    let staged = (&mut unknown)
+        .now_or_never()
+        .expect("staged once 8 MiB are free");
+    assert_eq!(staged.unwrap().size(), 3);
+    drop(small);
+}
