@@ -4,7 +4,7 @@ use std::fmt;
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine;
-use ring::{digest, hmac};
+use ring::hmac;
 
 use crate::encoding::{hex, unhex};
 
@@ -64,9 +64,7 @@ impl Token {
     /// A token whose uid is SHA1(name), as SX gives ordinary users and admin.
     pub fn for_user(name: &str, key: [u8; 20]) -> Token {
         let mut bin = [0u8; 42];
-        bin[..20].copy_from_slice(
-            digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, name.as_bytes()).as_ref(),
-        );
+        bin[..20].copy_from_slice(&<sha1::Sha1 as sha1::Digest>::digest(name.as_bytes()));
         bin[20..40].copy_from_slice(&key);
         Token { bin }
     }

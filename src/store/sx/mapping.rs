@@ -152,11 +152,7 @@ pub fn block_count(size: u64, bs: u64) -> u64 {
 
 /// Block id: hex SHA1(cluster UUID ‖ block), the block zero-padded to full size by the caller.
 pub fn block_hash(uuid: &str, block: &[u8]) -> String {
-    use sha1::Digest;
-    let mut ctx = sha1::Sha1::new();
-    ctx.update(uuid.as_bytes());
-    ctx.update(block);
-    hex(&ctx.finalize())
+    super::auth::sha1_hex(&[uuid.as_bytes(), block])
 }
 
 /// The cluster UUID of an `SX-Cluster: 2.3 (uuid)[ ssl]` header.

@@ -572,8 +572,8 @@ impl Cluster {
 
     /// Removes parts whose upload record is gone (`live` names the uploads listed with one)
     /// once they are [`ORPHANED_PARTS_AGE`] old: the leftovers of a part that landed after
-    /// its upload was completed or aborted. Each is checked again
-    /// before it goes; a failure is logged and the others are still tried.
+    /// its upload was completed or aborted. Each upload is checked again before its parts
+    /// go; a failure is logged and the others are still tried.
     async fn remove_orphaned_parts(&self, vol: &Vol, live: &HashSet<&str>) {
         let old = now_secs().saturating_sub(ORPHANED_PARTS_AGE.as_secs()) as i64;
         let mut orphans: Vec<String> = Vec::new();

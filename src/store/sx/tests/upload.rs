@@ -86,8 +86,8 @@ async fn bodies_held_in_memory_wait_for_their_share_of_the_budget() {
     // Nothing else changed: the budget alone held it back.
     let small = (&mut ninth)
         .now_or_never()
-        .expect("staged once a share is free");
-    let small = small.unwrap();
+        .expect("staged once a share is free")
+        .unwrap();
     assert_eq!(small.size(), 3);
     let mut unknown = Box::pin(store.stage(&alice, "vol", body(b"abc", 3), None));
     assert!(
