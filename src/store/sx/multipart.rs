@@ -60,13 +60,6 @@ fn part_file_meta(etag: &str, checksum: Option<&str>) -> HexMeta {
     meta
 }
 
-/// The block hashes of a file, in order.
-fn block_hashes(file: &proto::File) -> impl Iterator<Item = String> + '_ {
-    file.file_data
-        .iter()
-        .filter_map(|b| b.keys().next().cloned())
-}
-
 /// Where a part's bytes are.
 #[derive(Clone)]
 enum PartData {
@@ -93,7 +86,7 @@ impl PartData {
 
     fn hashes(&self) -> Vec<String> {
         match self {
-            PartData::File(file) => block_hashes(file).collect(),
+            PartData::File(file) => file.hashes(),
             PartData::Kept(kept) => kept.hashes.clone(),
         }
     }
@@ -400,7 +393,7 @@ impl Cluster {
                 let path = part_path(upload_id, part.number);
                 let restored = match data {
                     PartData::File(file) => {
-                        let hashes: Vec<String> = block_hashes(file).collect();
+                        let hashes = file.hashes();
                         self.create_from_hashes(vol, &path, part.size, &hashes, Some(&part_meta))
                             .await
                     }

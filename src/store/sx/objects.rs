@@ -270,11 +270,7 @@ impl Cluster {
             }
         };
         let size = file.file_size;
-        let hashes: Vec<String> = file
-            .file_data
-            .into_iter()
-            .filter_map(|b| b.into_keys().next())
-            .collect();
+        let hashes: Vec<String> = file.file_data.into_iter().map(|b| b.hash).collect();
         let blocks = vec![Segment::Hashes(hashes, size)];
         self.write_in_bucket(&dst, dst_key, size, blocks, &meta, &condition, versioning)
             .await

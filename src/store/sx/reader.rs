@@ -95,11 +95,7 @@ impl Cluster {
                 version_id: file_version(Some(sx_meta)),
             },
             block_size: file.block_size.max(1),
-            blocks: file
-                .file_data
-                .into_iter()
-                .filter_map(|b| b.into_iter().next())
-                .collect(),
+            blocks: file.file_data,
         }
     }
 }
@@ -110,7 +106,7 @@ pub struct SxReader {
     token: Token,
     info: ObjectInfo,
     block_size: u64,
-    blocks: Vec<(String, Vec<String>)>,
+    blocks: Vec<proto::Block>,
 }
 
 impl SxReader {
@@ -146,7 +142,7 @@ impl ObjectReader for SxReader {
         let bs = self.block_size;
         let first_block = (first / bs) as usize;
         let end_block = (end.div_ceil(bs) as usize).min(self.blocks.len());
-        let holders: Vec<&[String]> = self.blocks.iter().map(|(_, n)| n.as_slice()).collect();
+        let holders: Vec<&[String]> = self.blocks.iter().map(|b| &*b.nodes).collect();
         let plan = batches::plan(&holders, first_block..end_block, bs);
         let reader = Arc::new(self);
         // `buffered` runs the next batches while the client reads, and only while it reads:
@@ -157,8 +153,8 @@ impl ObjectReader for SxReader {
                 async move {
                     let (i, j) = (batch.blocks.start, batch.blocks.end);
                     let mut path = format!("/.data/{bs}/");
-                    for (hash, _) in &reader.blocks[i..j] {
-                        path.push_str(hash);
+                    for block in &reader.blocks[i..j] {
+                        path.push_str(&block.hash);
                     }
                     let nodes = reader.failed_nodes_last(batch.nodes);
                     let resp = reader

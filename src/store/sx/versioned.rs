@@ -176,11 +176,7 @@ impl Cluster {
         let micros = file_micros(Some(&meta), file.created_at);
         // The S3 metadata as it reads now (a native SX file's ETag comes from its revision).
         let s3 = meta_from_sx(Some(&meta), &file.file_revision);
-        let hashes: Vec<String> = file
-            .file_data
-            .iter()
-            .filter_map(|b| b.keys().next().cloned())
-            .collect();
+        let hashes = file.hashes();
         let record = record_path(prefix, micros, NULL_VERSION);
         self.create_from_hashes(
             vol,
@@ -424,11 +420,7 @@ impl Cluster {
             Err(StoreError::NoSuchKey) => return Ok(false),
             Err(e) => return Err(e),
         };
-        let hashes: Vec<String> = file
-            .file_data
-            .iter()
-            .filter_map(|b| b.keys().next().cloned())
-            .collect();
+        let hashes = file.hashes();
         self.create_from_hashes(vol, path, file.file_size, &hashes, Some(&meta))
             .await?;
         Ok(!self.is_tombstoned(vol, record).await?)
@@ -626,11 +618,7 @@ impl Cluster {
         let mut sx_meta = found.clone();
         sx_meta.insert(META_KEY, &serde_json::to_vec(&meta).unwrap_or_default());
         sx_meta.insert(TIME_KEY, micros.to_string().as_bytes());
-        let hashes: Vec<String> = file
-            .file_data
-            .iter()
-            .filter_map(|b| b.keys().next().cloned())
-            .collect();
+        let hashes = file.hashes();
         let size = file.file_size;
         let record = match (&prefix, found.contains(VID_KEY)) {
             (Some(prefix), true) => Some(record_path(prefix, micros, &version)),

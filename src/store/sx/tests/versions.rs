@@ -312,11 +312,7 @@ pub(super) async fn crash_states(store: &SxStore, who: &Principal, b: &str) {
     let v1 = put_v(store, who, b, "c", b"one", Enabled).await.version_id;
     let one = record_path(&prefix, 0, &v1);
     let (file, sx_meta) = cluster.file_with_meta(&vol, &one).await.unwrap();
-    let hashes: Vec<String> = file
-        .file_data
-        .iter()
-        .filter_map(|b| b.keys().next().cloned())
-        .collect();
+    let hashes = file.hashes();
     let v2 = put_v(store, who, b, "c", b"two", Enabled).await.version_id;
     cluster
         .create_from_hashes(&vol, &path, file.file_size, &hashes, Some(&sx_meta))
