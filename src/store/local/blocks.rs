@@ -1,5 +1,6 @@
-//! Block files: content-addressed by SHA-256, spread over the storage directories, written
-//! durably before any index row names them. Also the pins that keep the garbage collector
+//! Block files: content-addressed (BLAKE3, SHA-256 in older stores, or a keyed hash; see
+//! `sealing`), spread over the storage directories, written durably before any index row
+//! names them. Also the pins that keep the garbage collector
 //! away from blocks an upload is about to reference, and the crash-recovery sweeps.
 
 use std::collections::HashMap;
@@ -31,6 +32,10 @@ pub type Hash = [u8; 32];
 pub struct BlockRef {
     pub hash: Hash,
     pub len: u32,
+}
+
+pub fn blake3(data: &[u8]) -> Hash {
+    *::blake3::hash(data).as_bytes()
 }
 
 pub fn sha256(data: &[u8]) -> Hash {
@@ -213,7 +218,7 @@ impl Drop for PinnedBlock {
 /// Hashes `data` and makes it a durable block file, unless that block exists already.
 /// Blocking: run it on a blocking thread.
 pub fn store_block(shared: &Arc<Shared>, data: &Bytes) -> Result<PinnedBlock, StoreError> {
-    // SHA-256, or a keyed hash when the store is encrypted.
+    // A plain hash (`sealing::PlainNames`), or a keyed hash when the store is encrypted.
     let hash = shared.sealing.block_id(data);
     let len = u32::try_from(data.len())
         .map_err(|_| StoreError::Internal(format!("block of {} bytes", data.len())))?;

@@ -60,6 +60,8 @@ pub enum LocalError {
     NotEncrypted { key: String, index: PathBuf },
     #[error("{index}: the store is encrypted with {scheme}, which this version of libres3 does not know; run the version that created the store")]
     UnknownEncryption { index: PathBuf, scheme: String },
+    #[error("{index}: the store names its blocks by {names}, which this version of libres3 does not know; run the version that created the store")]
+    UnknownBlockNames { index: PathBuf, names: String },
     #[error("encryption at rest: {0}")]
     Crypto(String),
 }

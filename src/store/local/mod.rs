@@ -5,8 +5,10 @@
 //! ```text
 //! d0/index.sqlite (+ -wal, -shm)   users, buckets, objects, uploads, parts, block records
 //! dN/libres3-dir                   identity: this store's id and the directory's id
-//! dN/blocks/ab/cd/<hex sha-256>    block files (4 MiB, the last of an object shorter); named by
-//!                                  HMAC-SHA256 and sealed when the store is encrypted
+//! dN/blocks/ab/cd/<hex hash>       block files (4 MiB, the last of an object shorter); named by
+//!                                  BLAKE3 (SHA-256 in stores older than the index's
+//!                                  `block_names` row), or by HMAC-SHA256 and sealed when the
+//!                                  store is encrypted
 //! dN/tmp/                          blocks being written; emptied at startup
 //! ```
 //!

@@ -92,8 +92,8 @@ impl LocalStore {
             locks.push(lock);
         }
         // Checked once the directories are locked, before recovery touches anything.
-        let sealing = Sealing::new(key)?;
-        sealing::check_store(&conn, &index_path, key, &sealing)?;
+        let mut sealing = Sealing::new(key)?;
+        sealing::check_store(&conn, &index_path, key, &mut sealing)?;
         if let Some(key) = key {
             log::info!("{}", sealing::describe(key, &sealing));
         }

@@ -1,5 +1,5 @@
-//! The `meta` and `dirs` tables: the store's id, how it is encrypted, and its storage
-//! directories.
+//! The `meta` and `dirs` tables: the store's id, how it is encrypted and names its blocks, and
+//! its storage directories.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -48,6 +48,18 @@ pub fn record_encryption(conn: &Connection, scheme: &str, key_id: &str) -> rusql
         "INSERT INTO meta(name, value)
          VALUES ('encryption', ?1), ('encryption_key_id', ?2)",
         params![scheme, key_id],
+    )?;
+    Ok(())
+}
+
+/// The `meta` row naming the hash a store without encryption names its blocks by.
+pub const BLOCK_NAMES: &str = "block_names";
+
+/// Records how a store without encryption names its blocks.
+pub fn record_block_names(conn: &Connection, names: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO meta(name, value) VALUES (?1, ?2)",
+        params![BLOCK_NAMES, names],
     )?;
     Ok(())
 }

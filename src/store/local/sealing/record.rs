@@ -1,5 +1,5 @@
-//! What the index records about encryption: checked against the key given at startup, and
-//! written once for a new store.
+//! What the index records about encryption and block names: checked against the key given at
+//! startup, and written once for a new store.
 
 use std::path::Path;
 
@@ -7,12 +7,49 @@ use rusqlite::Connection;
 
 use super::super::index;
 use super::super::LocalError;
-use super::{Sealing, StoreKey, PLAIN, SCHEME};
+use super::{PlainNames, Sealing, StoreKey, PLAIN, SCHEME};
 
 /// Checks the key given at startup against the encryption the store was created with, and
-/// records it for a store that holds no data yet. Encryption is decided once per store: data is
-/// never encrypted or decrypted in place, so a store never mixes sealed and plain data.
+/// records it for a store that holds no data yet; then settles how a store without encryption
+/// names its blocks.
 pub fn check_store(
+    conn: &Connection,
+    index: &Path,
+    key: Option<&StoreKey>,
+    sealing: &mut Sealing,
+) -> Result<(), LocalError> {
+    check_encryption(conn, index, key, sealing)?;
+    if !sealing.is_on() {
+        sealing.plain_names = plain_names(conn, index)?;
+    }
+    Ok(())
+}
+
+/// The block names of a store without encryption, as recorded; recorded first when missing:
+/// BLAKE3 for a store that holds no data yet, SHA-256 for one whose data is older than the
+/// record (its blocks were named so). Decided once: blocks are never renamed.
+fn plain_names(conn: &Connection, index: &Path) -> Result<PlainNames, LocalError> {
+    let db = |source| LocalError::Index {
+        path: index.to_path_buf(),
+        source,
+    };
+    if let Some(recorded) = index::meta::value(conn, index::meta::BLOCK_NAMES).map_err(db)? {
+        return PlainNames::from_recorded(&recorded).ok_or_else(|| LocalError::UnknownBlockNames {
+            index: index.to_path_buf(),
+            names: recorded,
+        });
+    }
+    let names = match index::meta::holds_data(conn).map_err(db)? {
+        true => PlainNames::Sha256,
+        false => PlainNames::Blake3,
+    };
+    index::meta::record_block_names(conn, names.recorded()).map_err(db)?;
+    Ok(names)
+}
+
+/// Encryption is decided once per store: data is never encrypted or decrypted in place, so a
+/// store never mixes sealed and plain data.
+fn check_encryption(
     conn: &Connection,
     index: &Path,
     key: Option<&StoreKey>,

@@ -160,14 +160,21 @@ fn wrong_key_fails_and_names_differ() {
     // Names depend on the key and are not the SHA-256 of the content.
     assert_ne!(right.block_id(&data), wrong.block_id(&data));
     assert_ne!(right.block_id(&data), sha256(&data));
-    assert_eq!(Sealing::plain().block_id(&data), sha256(&data));
+    assert_eq!(
+        Sealing::plain(PlainNames::Sha256).block_id(&data),
+        sha256(&data)
+    );
+    assert_eq!(
+        Sealing::plain(PlainNames::Blake3).block_id(&data),
+        *::blake3::hash(&data).as_bytes()
+    );
     assert_ne!(right.key_id(), wrong.key_id());
     assert_eq!(right.key_id(), sealing(5).key_id());
 }
 
 #[test]
 fn plain_passes_data_through() {
-    let plain = Sealing::plain();
+    let plain = Sealing::plain(PlainNames::Blake3);
     assert!(!plain.is_on());
     assert_eq!(plain.stored_len(10), 10);
     let mut out = Vec::new();

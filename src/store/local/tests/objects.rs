@@ -106,7 +106,7 @@ async fn missing_block_file_is_an_error_not_wrong_bytes() {
 
     let data = pattern(2 * BLOCK + 10, 12);
     put(&store, "k", &data).await;
-    let second = crate::encoding::hex(&super::blocks::sha256(&data[BLOCK..2 * BLOCK]));
+    let second = crate::encoding::hex(&store.shared.sealing.block_id(&data[BLOCK..2 * BLOCK]));
     let victim = block_files(&dirs)
         .into_iter()
         .find(|file| file.ends_with(&second))

@@ -95,3 +95,77 @@ async fn storage_directories_keep_their_identity() {
         Err(LocalError::NoDirectory)
     ));
 }
+
+/// Block file names, without their directories.
+fn block_names(dirs: &[PathBuf]) -> Vec<String> {
+    block_files(dirs)
+        .iter()
+        .filter_map(|f| Some(f.file_name()?.to_str()?.to_owned()))
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_new_store_names_blocks_by_blake3_and_an_older_one_keeps_sha256() {
+    let scratch = Scratch::new("names");
+    let dirs = [scratch.dir("d0")];
+    let first = pattern(BLOCK + 1, 40);
+    {
+        let store = store_with_bucket(&dirs).await;
+        put(&store, "first", &first).await;
+    }
+    let expected: Vec<String> = first
+        .chunks(BLOCK)
+        .map(|c| crate::encoding::hex(&super::blocks::blake3(c)))
+        .collect();
+    let mut names = block_names(&dirs);
+    names.sort();
+    let mut sorted = expected.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+
+    // A store whose data is older than the record: its blocks are named by SHA-256.
+    let index = Connection::open(dirs[0].join(INDEX_FILE)).unwrap();
+    index
+        .execute("DELETE FROM meta WHERE name = 'block_names'", [])
+        .unwrap();
+    drop(index);
+    let second = pattern(BLOCK, 41);
+    {
+        let store = LocalStore::open(&dirs).unwrap();
+        put(&store, "second", &second).await;
+        assert_eq!(get(&store, "first", None).await, first);
+    }
+    let names = block_names(&dirs);
+    assert!(names.contains(&crate::encoding::hex(&super::blocks::sha256(&second))));
+    assert_eq!(names.len(), 3, "{names:?}");
+    // Decided once: the next start names blocks the same way.
+    {
+        let store = LocalStore::open(&dirs).unwrap();
+        put(&store, "again", &second).await;
+    }
+    assert_eq!(block_names(&dirs).len(), 3);
+}
+
+#[actix_web::test]
+async fn unknown_block_names_stop_the_start() {
+    let scratch = Scratch::new("names-unknown");
+    let dirs = [scratch.dir("d0")];
+    drop(store_with_bucket(&dirs).await);
+    let index = Connection::open(dirs[0].join(INDEX_FILE)).unwrap();
+    index
+        .execute(
+            "UPDATE meta SET value = 'sha3-512' WHERE name = 'block_names'",
+            [],
+        )
+        .unwrap();
+    drop(index);
+    match LocalStore::open(&dirs) {
+        Err(e @ LocalError::UnknownBlockNames { .. }) => {
+            let message = e.to_string();
+            assert!(message.contains("sha3-512"), "{message}");
+            assert!(message.contains(INDEX_FILE), "{message}");
+        }
+        Err(other) => panic!("unexpected error: {other}"),
+        Ok(_) => panic!("a store with unknown block names opened"),
+    }
+}
