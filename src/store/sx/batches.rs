@@ -23,9 +23,14 @@ pub struct Batch {
     pub nodes: Vec<String>,
 }
 
+/// Most blocks of `block_size` bytes in one batch.
+pub fn per_batch(block_size: u64) -> usize {
+    ((MAX_BYTES / block_size.max(1)) as usize).clamp(1, MAX_BLOCKS)
+}
+
 /// The batches that read `range` of `holders` (each block's nodes, in the file's order).
 pub fn plan<H: AsRef<[String]>>(holders: &[H], range: Range<usize>, block_size: u64) -> Vec<Batch> {
-    let per_batch = ((MAX_BYTES / block_size.max(1)) as usize).clamp(1, MAX_BLOCKS);
+    let per_batch = per_batch(block_size);
     let mut given: Vec<(String, usize)> = Vec::new();
     let mut batches = Vec::new();
     let mut i = range.start;

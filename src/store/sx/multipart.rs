@@ -14,7 +14,8 @@ use super::cluster::{from_secs, now_secs, random_hex, Cluster, Vol};
 use super::listing::Scan;
 use super::mapping::{self, block_count, block_size, SxPath};
 use super::proto::{self, HexMeta};
-use super::staged::SxStaged;
+use super::reader;
+use super::staged::{streamed_window, SxStaged};
 use super::unflushed;
 use super::upload::Segment;
 use crate::store::{
@@ -81,6 +82,14 @@ impl PartData {
         match self {
             PartData::File(file) => file.block_size,
             PartData::Kept(_) => unflushed::BLOCK,
+        }
+    }
+
+    /// Bytes a read of this part's data holds at most.
+    fn read_ahead(&self) -> u64 {
+        match self {
+            PartData::File(file) => reader::read_ahead(file.block_size),
+            PartData::Kept(_) => unflushed::READ_AHEAD,
         }
     }
 
@@ -538,6 +547,17 @@ impl Cluster {
             .part_files(vol, upload_id, &chosen, Stale::Invalid)
             .await?;
         let segments = self.completion_segments(vol, upload_id, &files, total);
+        // Copied bytes are read ahead and streamed into the object: that memory counts
+        // against the budget of all SX writes (held the whole completion, both tries).
+        let copies = segments.iter().any(|s| matches!(s, Segment::Data(..)));
+        let read_ahead = files.iter().map(|(_, d)| d.read_ahead()).max().unwrap_or(0);
+        let _window = match copies {
+            true => Some(
+                self.held_budget(streamed_window(total) + read_ahead)
+                    .await?,
+            ),
+            false => None,
+        };
         let info = match self
             .write_in_bucket(vol, key, total, segments, &meta, &condition, versioning)
             .await

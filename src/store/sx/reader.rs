@@ -24,6 +24,11 @@ const DOWNLOADS_IN_FLIGHT: usize = 8;
 /// How long a node that failed is asked only after the other holders of a batch.
 const FAILURE_REMEMBERED: Duration = Duration::from_secs(30);
 
+/// Bytes one read of a file of `block_size`-byte blocks holds at most: its batches in flight.
+pub(super) fn read_ahead(block_size: u64) -> u64 {
+    DOWNLOADS_IN_FLIGHT as u64 * batches::per_batch(block_size) as u64 * block_size
+}
+
 impl Cluster {
     /// A file's block list (`GET /<vol>/<path>`).
     pub(super) async fn file(&self, vol: &Vol, path: &SxPath) -> Result<proto::File, StoreError> {

@@ -6,19 +6,30 @@ use futures_util::stream::{self, StreamExt};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::cluster::{random_hex, Cluster, Vol};
-use super::mapping::{SxPath, TMP_DIR};
+use super::mapping::{block_size, SxPath, TMP_DIR};
 use super::upload::{body_error, Segment, PART_BYTES};
 use crate::store::{BodyError, BodyStream, Staged, StoreError};
 
 /// Bodies up to this size are staged in memory (see [`SxStaged`]): no more than an upload
-/// holds anyway while it waits for SX to say which blocks it lacks.
-const HELD_BYTES: u64 = PART_BYTES;
+/// holds anyway while it waits for SX to say which blocks it lacks, and room for what
+/// encryption adds (28 bytes per 64 KiB: an 8 MiB part sealed by SSE is 3.5 KiB longer), so
+/// that clients' usual 8 MiB parts are held when encrypted too.
+pub(super) const HELD_BYTES: u64 = PART_BYTES + PART_BYTES / 1024;
 
-/// Bytes of bodies staged in memory at once, all uploads together: sixteen parallel part
-/// uploads of 8 MiB each took the gateway to 152-154 MiB without it, 89-90 MiB with it. A
-/// body beyond it waits, unread (TCP slows its client), until another staged body is dropped;
-/// it is taken whole before reading, so that partly read bodies cannot hold it all.
+/// Bytes of request data SX writes hold in memory at once, all requests together: bodies
+/// staged in memory, and the window of every body streamed into a file (see
+/// [`streamed_window`]). Sixteen parallel part uploads of 8 MiB each took the gateway to
+/// 152-154 MiB without it, 89-90 MiB with it; sixteen of 8 MiB encrypted by SSE-S3, each
+/// streamed, to 203 MiB when only held bodies counted. A body beyond it waits, unread (TCP
+/// slows its client), until another is done; its share is taken whole before reading, and
+/// no request holds a share while it waits for another, so shares cannot deadlock.
 pub(super) const HELD_BUDGET: usize = 64 << 20;
+
+/// What a body streamed into a file of `size` bytes holds in memory at most: one round of
+/// blocks announced to SX together ([`PART_BYTES`]) and the block being filled.
+pub(super) fn streamed_window(size: u64) -> u64 {
+    PART_BYTES + block_size(size)
+}
 
 /// A staged body: held in memory when small, else the hidden file `path`, deleted on drop.
 pub struct SxStaged {
@@ -188,10 +199,10 @@ impl Cluster {
         }
     }
 
-    /// `bytes` of [`HELD_BUDGET`], once other staged bodies leave that much.
-    async fn held_budget(&self, bytes: u64) -> Result<OwnedSemaphorePermit, StoreError> {
-        // At most HELD_BYTES, far below u32::MAX.
-        let bytes = u32::try_from(bytes.min(HELD_BYTES)).unwrap_or(u32::MAX);
+    /// `bytes` of [`HELD_BUDGET`] (at most all of it), once other requests leave that much.
+    pub(super) async fn held_budget(&self, bytes: u64) -> Result<OwnedSemaphorePermit, StoreError> {
+        // At most HELD_BUDGET, far below u32::MAX.
+        let bytes = u32::try_from(bytes.min(HELD_BUDGET as u64)).unwrap_or(u32::MAX);
         self.inner
             .held_bodies
             .clone()
@@ -226,6 +237,7 @@ impl Cluster {
                 }
             }
         };
+        let _window = self.held_budget(streamed_window(size)).await?;
         let path = SxPath::internal(format!("{TMP_DIR}{}", random_hex(16)?));
         // Armed before the first byte goes out: if this future is dropped (the client went
         // away) after the hidden file became visible, the drop removes it.

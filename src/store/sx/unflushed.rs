@@ -46,6 +46,9 @@ const SENT_META: &str = "sent";
 /// Block downloads in flight when a kept part is read (only when its bytes must be copied).
 const READS_IN_FLIGHT: usize = 4;
 
+/// Bytes one read of kept blocks holds at most: its blocks in flight.
+pub(super) const READ_AHEAD: u64 = READS_IN_FLIGHT as u64 * BLOCK;
+
 /// Whether a part of `size` bytes is kept as unflushed blocks: only when it is made of whole
 /// [`BLOCK`]s. Its position does not matter: in an object over 128 MiB (the one that has
 /// [`BLOCK`]-sized blocks too) its blocks are reused, and in a smaller one they are copied,
