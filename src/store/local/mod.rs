@@ -18,7 +18,7 @@
 //! are collected by the writer thread once no reader or upload can need them.
 //!
 //! With a key (`encryption_key_file`), block files and inline data are sealed and blocks are
-//! named by a keyed hash instead of SHA-256 (`sealing`); the index records it at creation.
+//! named by a keyed hash instead of a plain one (`sealing`); the index records it at creation.
 //!
 //! Map: `open` (directories, identity files, locks, key check) then `recover` (crash
 //! recovery); `index` holds every SQL statement; `object_store` implements

@@ -8,7 +8,7 @@
 //!   `.libres3/` directory of each volume: staged bodies (`tmp/`), multipart uploads (`up/`),
 //!   their parts (`parts/`), for a while completed uploads (`done/`), and leases (`lease/`,
 //!   `lease`). Several gateways in front of one cluster share no other state.
-//! - `stage` keeps a body of up to [`PART_BYTES`] in memory, and the commit uploads it under
+//! - `stage` keeps a body of up to `staged::HELD_BYTES` in memory, and the commit uploads it under
 //!   its real name. A larger body is hashed block by block as it arrives, SX is sent only the
 //!   blocks it lacks, in parts of [`PART_BYTES`] so memory stays bounded, and the staged body
 //!   becomes a hidden file; the commit re-creates the file under its real name from the same

@@ -548,12 +548,12 @@ impl Cluster {
             .await?;
         let segments = self.completion_segments(vol, upload_id, &files, total);
         // Copied bytes are read ahead and streamed into the object: that memory counts
-        // against the budget of all SX writes (held the whole completion, both tries).
+        // against the budget of all SX writes, for both tries of the write.
         let copies = segments.iter().any(|s| matches!(s, Segment::Data(..)));
         let read_ahead = files.iter().map(|(_, d)| d.read_ahead()).max().unwrap_or(0);
-        let _window = match copies {
+        let window = match copies {
             true => Some(
-                self.held_budget(streamed_window(total) + read_ahead)
+                self.held_budget(streamed_window(total).saturating_add(read_ahead))
                     .await?,
             ),
             false => None,
@@ -570,6 +570,7 @@ impl Cluster {
             }
             other => other?,
         };
+        drop(window);
         let done = CompletedUpload {
             key: key.to_owned(),
             etag: meta.etag.clone(),

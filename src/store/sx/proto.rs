@@ -1,6 +1,6 @@
 //! JSON bodies of the SX REST API (sx-protocol.md §5–§13).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -153,14 +153,14 @@ fn blocks<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Block>, D::E
             f.write_str("a list of {hash: [node, ...]} objects")
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Block>, A::Error> {
-            let mut lists: HashMap<Vec<String>, Arc<[String]>> = HashMap::new();
+            let mut lists: HashSet<Arc<[String]>> = HashSet::new();
             let mut blocks = Vec::new();
             while let Some(OneBlock(hash, nodes)) = seq.next_element()? {
-                let nodes = match lists.get(&nodes) {
+                let nodes = match lists.get(nodes.as_slice()) {
                     Some(shared) => shared.clone(),
                     None => {
-                        let shared: Arc<[String]> = nodes.as_slice().into();
-                        lists.insert(nodes, shared.clone());
+                        let shared: Arc<[String]> = nodes.into();
+                        lists.insert(shared.clone());
                         shared
                     }
                 };

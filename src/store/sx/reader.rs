@@ -26,7 +26,10 @@ const FAILURE_REMEMBERED: Duration = Duration::from_secs(30);
 
 /// Bytes one read of a file of `block_size`-byte blocks holds at most: its batches in flight.
 pub(super) fn read_ahead(block_size: u64) -> u64 {
-    DOWNLOADS_IN_FLIGHT as u64 * batches::per_batch(block_size) as u64 * block_size
+    // The block size comes from SX: saturating, since it is not checked here.
+    (DOWNLOADS_IN_FLIGHT as u64)
+        .saturating_mul(batches::per_batch(block_size) as u64)
+        .saturating_mul(block_size)
 }
 
 impl Cluster {

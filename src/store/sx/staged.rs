@@ -20,7 +20,7 @@ pub(super) const HELD_BYTES: u64 = PART_BYTES + PART_BYTES / 1024;
 /// staged in memory, and the window of every body streamed into a file (see
 /// [`streamed_window`]). Sixteen parallel part uploads of 8 MiB each took the gateway to
 /// 152-154 MiB without it, 89-90 MiB with it; sixteen of 8 MiB encrypted by SSE-S3, each
-/// streamed, to 203 MiB when only held bodies counted. A body beyond it waits, unread (TCP
+/// streamed, to 202 MiB when only held bodies counted. A body beyond it waits, unread (TCP
 /// slows its client), until another is done; its share is taken whole before reading, and
 /// no request holds a share while it waits for another, so shares cannot deadlock.
 pub(super) const HELD_BUDGET: usize = 64 << 20;
@@ -28,7 +28,7 @@ pub(super) const HELD_BUDGET: usize = 64 << 20;
 /// What a body streamed into a file of `size` bytes holds in memory at most: one round of
 /// blocks announced to SX together ([`PART_BYTES`]) and the block being filled.
 pub(super) fn streamed_window(size: u64) -> u64 {
-    PART_BYTES + block_size(size)
+    PART_BYTES.saturating_add(block_size(size))
 }
 
 /// A staged body: held in memory when small, else the hidden file `path`, deleted on drop.

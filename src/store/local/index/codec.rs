@@ -5,7 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::store::local::blocks::{BlockRef, Hash};
 use crate::store::{ObjectMeta, StoreError};
 
-/// Bytes of one entry of a block list: 32-byte SHA-256, then the length as u32 little-endian.
+/// Bytes of one entry of a block list: the 32-byte block name, then the length as u32
+/// little-endian.
 const BLOCK_ENTRY_LEN: usize = 36;
 
 pub fn encode_blocks(blocks: &[BlockRef]) -> Vec<u8> {
