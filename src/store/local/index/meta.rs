@@ -32,11 +32,12 @@ pub fn value(conn: &Connection, name: &str) -> rusqlite::Result<Option<String>> 
     .optional()
 }
 
-/// Whether any object, part or block is recorded.
+/// Whether any object, version, part or block is recorded (a version kept in its row, behind
+/// a delete marker, is data too).
 pub fn holds_data(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM objects) OR EXISTS(SELECT 1 FROM parts)
-         OR EXISTS(SELECT 1 FROM blocks)",
+        "SELECT EXISTS(SELECT 1 FROM objects) OR EXISTS(SELECT 1 FROM versions)
+         OR EXISTS(SELECT 1 FROM parts) OR EXISTS(SELECT 1 FROM blocks)",
         [],
         |row| row.get(0),
     )

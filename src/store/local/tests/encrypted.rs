@@ -323,6 +323,17 @@ async fn tampered_data_is_an_error_not_wrong_bytes() {
     assert_eq!(get(&store, "small", None).await, b"small object");
 }
 
+/// The store in `dirs`, made to look older than the encryption record (the record removed),
+/// is found to hold plain data and refuses a key.
+fn assert_older_plain_store_refuses_a_key(dirs: &[PathBuf]) {
+    let conn = Connection::open(dirs[0].join(INDEX_FILE)).unwrap();
+    conn.execute("DELETE FROM meta WHERE name LIKE 'encryption%'", [])
+        .unwrap();
+    drop(conn);
+    let refused = LocalStore::open_with_key(dirs, Some(&key(4)));
+    assert!(matches!(refused, Err(LocalError::NotEncrypted { .. })));
+}
+
 #[actix_web::test]
 async fn startup_refuses_a_missing_wrong_or_unexpected_key() {
     let scratch = Scratch::new("keys");
@@ -379,12 +390,22 @@ async fn startup_refuses_a_missing_wrong_or_unexpected_key() {
         let store = store_with_bucket(&old).await;
         put(&store, "k", b"old data").await;
     }
-    let conn = Connection::open(old[0].join(INDEX_FILE)).unwrap();
-    conn.execute("DELETE FROM meta WHERE name LIKE 'encryption%'", [])
-        .unwrap();
-    drop(conn);
-    let refused = LocalStore::open_with_key(&old, Some(&key(4)));
-    assert!(matches!(refused, Err(LocalError::NotEncrypted { .. })));
+    assert_older_plain_store_refuses_a_key(&old);
+    // Also when all it holds is a small version behind a delete marker: that version's bytes
+    // are in its row, unsealed.
+    let hidden = [scratch.dir("hidden")];
+    {
+        let store = store_with_bucket(&hidden).await;
+        let enabled = crate::store::Versioning::Enabled;
+        put_versioned(&store, "k", b"old", WriteCondition::None, enabled)
+            .await
+            .unwrap();
+        store
+            .delete_object(&alice(), "b", "k", enabled)
+            .await
+            .unwrap();
+    }
+    assert_older_plain_store_refuses_a_key(&hidden);
     let store = LocalStore::open(&old).unwrap();
     assert_eq!(get(&store, "k", None).await, b"old data");
     drop(store);

@@ -102,6 +102,23 @@ async fn put_if(
     data: &[u8],
     condition: WriteCondition,
 ) -> Result<ObjectInfo, StoreError> {
+    put_versioned(
+        store,
+        key,
+        data,
+        condition,
+        crate::store::Versioning::Unversioned,
+    )
+    .await
+}
+
+async fn put_versioned(
+    store: &LocalStore,
+    key: &str,
+    data: &[u8],
+    condition: WriteCondition,
+    versioning: crate::store::Versioning,
+) -> Result<ObjectInfo, StoreError> {
     let staged = store
         .stage(&alice(), "b", body(data), Some(data.len() as u64))
         .await?;
@@ -114,7 +131,7 @@ async fn put_if(
             staged,
             meta(&etag),
             condition,
-            crate::store::Versioning::Unversioned,
+            versioning,
         )
         .await
 }

@@ -19,21 +19,7 @@ async fn put_cond_v(
     condition: WriteCondition,
     versioning: Versioning,
 ) -> Result<ObjectInfo, StoreError> {
-    let staged = store
-        .stage(&alice(), "b", body(data), Some(data.len() as u64))
-        .await?;
-    let etag = format!("etag-{}", data.len());
-    store
-        .commit_object(
-            &alice(),
-            "b",
-            key,
-            staged,
-            meta(&etag),
-            condition,
-            versioning,
-        )
-        .await
+    put_versioned(store, key, data, condition, versioning).await
 }
 
 async fn get_v(
