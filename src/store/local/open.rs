@@ -17,6 +17,7 @@ use super::blocks::{self, random_hex, BlockGuards, StorageDir};
 use super::index::{self, ReadPool, INDEX_FILE};
 use super::reader::ReaderRegistry;
 use super::sealing::{self, Sealing, StoreKey};
+use super::small_objects::SmallObjects;
 use super::writer::Writer;
 use super::{recover, staging, users, LocalError, LocalStore, Shared};
 
@@ -115,6 +116,7 @@ impl LocalStore {
             users: users::UserCache::new(&index_path),
             block_buffers: staging::BlockBuffers::new(),
             commits: AtomicU64::new(0),
+            small_objects: SmallObjects::new(),
             _locks: locks,
         });
         let writer = Writer::start(conn, shared.clone()).map_err(LocalError::Thread)?;

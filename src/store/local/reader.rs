@@ -354,6 +354,13 @@ pub(super) fn locate_blocks(
 /// block is one index lookup, a random read when the page cache does not hold it.
 pub(super) const IN_PLACE_BLOCKS: usize = 16;
 
+/// An object version read from the index, with its bucket's owner.
+pub(super) struct FoundObject {
+    pub info: ObjectInfo,
+    pub body: Body,
+    pub owner: String,
+}
+
 /// The version (`bucket`, `key`, version id; None: the latest) with its body located; None
 /// when it has more than `max_blocks` blocks. The latest of a key is read with its bucket's
 /// owner in one statement; an older version, a marker or a missing key takes more.
@@ -363,10 +370,12 @@ pub(super) fn read_object(
     who: &Principal,
     (bucket, key, version_id): (&str, &str, Option<&str>),
     max_blocks: Option<usize>,
-) -> Result<Option<(ObjectInfo, Body)>, StoreError> {
-    let found = index::objects::stored_object_with_owner(conn, bucket, key)?;
-    check_owned_by(found.as_ref().map(|f| f.owner.as_str()), who)?;
-    let current = found.and_then(|f| f.object);
+) -> Result<Option<FoundObject>, StoreError> {
+    let Some(found) = index::objects::stored_object_with_owner(conn, bucket, key)? else {
+        return Err(StoreError::NoSuchBucket);
+    };
+    check_owned_by(Some(&found.owner), who)?;
+    let (owner, current) = (found.owner, found.object);
     let (row, _) = version_rows::find(conn, bucket, key, current, version_id)?;
     let body = match (row.inline, row.blocks) {
         (Some(data), _) => Body::Inline(shared.sealing.open_inline(data).map_err(|e| {
@@ -401,7 +410,7 @@ pub(super) fn read_object(
             ..meta_from_db(row.etag, &row.meta_json)?
         },
     };
-    Ok(Some((info, body)))
+    Ok(Some(FoundObject { info, body, owner }))
 }
 
 #[cfg(test)]

@@ -315,7 +315,9 @@ impl WriterThread {
         let (zeroed, redundant) = (tx.zeroed, tx.redundant);
         let committed = match outcome {
             Ok(()) => {
-                self.shared.commits.fetch_add(1, Ordering::Relaxed);
+                // Before the requests are answered: cached reads from before it stop answering.
+                let commits = self.shared.commits.fetch_add(1, Ordering::Release) + 1;
+                self.shared.small_objects.empty_after_commit(commits);
                 self.commits_since_checkpoint += 1;
                 if self.commits_since_checkpoint >= COMMITS_PER_CHECKPOINT {
                     self.commits_since_checkpoint = 0;

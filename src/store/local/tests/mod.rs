@@ -206,4 +206,5 @@ mod multipart;
 mod objects;
 mod open;
 mod sharing;
+mod small_objects;
 mod versions;
