@@ -24,7 +24,7 @@
 //! recovery); `index` holds every SQL statement; `object_store` implements
 //! [`ObjectStore`](crate::store::ObjectStore) over `staging` (bodies to blocks), `blocks` (block files, pins), `writer` (the writer
 //! thread, group commit, GC) and `reader` (object bodies), with `small_objects` answering
-//! repeated reads of small objects until the next commit; `sealing` is encryption at rest;
+//! repeated reads of small objects until the next write; `sealing` is encryption at rest;
 //! `users` the user table for `libres3 user ...` and the request path's user cache; `state`
 //! the admin health report.
 
@@ -84,10 +84,9 @@ pub(crate) struct Shared {
     users: users::UserCache,
     /// The block buffers all uploads share (at most `staging::BLOCK_BUFFERS`).
     block_buffers: staging::BlockBuffers,
-    /// Transactions the writer committed (each holds a group of requests), counted before
-    /// their requests are answered.
+    /// Transactions the writer committed (each holds a group of requests).
     commits: AtomicU64,
-    /// Small objects read since the last commit.
+    /// Small objects read since the writer's last transaction.
     small_objects: small_objects::SmallObjects,
     /// flock()ed identity files: one process per storage directory.
     _locks: Vec<Flock<File>>,

@@ -2,8 +2,6 @@
 //! (reads on a pooled connection, writes on the writer thread) and hands blocks to the
 //! staging, writer and reader modules.
 
-use std::sync::atomic::Ordering;
-
 use crate::store::Judged;
 use rusqlite::Connection;
 
@@ -16,7 +14,6 @@ use super::index::{
     headers_to_json, key_from_db, meta_from_db, now_ms, size_from_db, size_to_db,
 };
 use super::reader::{read_object, LocalReader, ReaderTicket, IN_PLACE_BLOCKS};
-use super::small_objects::Lookup;
 use super::staging::{self, LocalStaged};
 use super::version_rows;
 use super::writer::Tx;
@@ -263,21 +260,14 @@ impl ObjectStore for LocalStore {
     ) -> Result<LocalReader, StoreError> {
         // Registered before the index read: the blocks it finds stay until the ticket drops.
         let ticket = ReaderTicket::new(&self.shared);
-        // Read before the index read begins: see small_objects.
-        let commits = self.shared.commits.load(Ordering::Acquire);
         let small = &self.shared.small_objects;
-        let lookup = match version_id {
-            None => small.get(bucket, key, commits),
-            Some(_) => Lookup::Skip,
-        };
-        let take_in = match lookup {
-            Lookup::Hit(hit) => {
-                let (info, body) = hit.answer(who)?;
-                return Ok(LocalReader { info, body, ticket });
-            }
-            Lookup::Miss { take_in } => take_in,
-            Lookup::Skip => false,
-        };
+        // Loaded before the index read begins: see small_objects.
+        let sequence = small.sequence();
+        let latest = version_id.is_none();
+        if let Some(hit) = latest.then(|| small.get(bucket, key, sequence)).flatten() {
+            let (info, body) = hit.answer(who)?;
+            return Ok(LocalReader { info, body, ticket });
+        }
         let in_place = self.read_here(|conn| {
             let at = (bucket, key, version_id);
             read_object(conn, &self.shared, who, at, Some(IN_PLACE_BLOCKS))
@@ -297,8 +287,8 @@ impl ObjectStore for LocalStore {
                 .ok_or_else(|| StoreError::Internal("object read without a limit".into()))?
             }
         };
-        if take_in {
-            small.remember((bucket, key), commits, &found);
+        if latest {
+            small.remember((bucket, key), sequence, &found);
         }
         let (info, body) = (found.info, found.body);
         Ok(LocalReader { info, body, ticket })

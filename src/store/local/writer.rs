@@ -298,6 +298,7 @@ impl WriterThread {
     fn commit_batch(&mut self, mut jobs: Vec<Box<dyn Job>>) {
         let conn = &self.conn;
         let mut tx = Tx::new(conn);
+        let stale_reads = self.shared.small_objects.writes_begin();
         let outcome = (|| -> rusqlite::Result<()> {
             index::control(conn, index::BEGIN_WRITE)?;
             for job in jobs.iter_mut() {
@@ -312,12 +313,11 @@ impl WriterThread {
             }
             index::control(conn, index::COMMIT)
         })();
+        self.shared.small_objects.writes_end();
         let (zeroed, redundant) = (tx.zeroed, tx.redundant);
         let committed = match outcome {
             Ok(()) => {
-                // Before the requests are answered: cached reads from before it stop answering.
-                let commits = self.shared.commits.fetch_add(1, Ordering::Release) + 1;
-                self.shared.small_objects.empty_after_commit(commits);
+                self.shared.commits.fetch_add(1, Ordering::Relaxed);
                 self.commits_since_checkpoint += 1;
                 if self.commits_since_checkpoint >= COMMITS_PER_CHECKPOINT {
                     self.commits_since_checkpoint = 0;
@@ -351,6 +351,7 @@ impl WriterThread {
         for job in jobs {
             job.finish(committed.clone());
         }
+        drop(stale_reads);
     }
 
     fn has_garbage(&self) -> bool {
