@@ -91,7 +91,7 @@ impl RequestBody {
 
     /// The body as the store consumes it, hashed with MD5 (and the flexible checksum) on the
     /// way. Large bodies are hashed on a blocking thread fed with the chunks (no copy), so MD5
-    /// runs beside the receiving worker instead of in series with it.
+    /// runs beside the receiving worker instead of in series with it; see [`OffloadedHasher`].
     pub fn into_hashed(self) -> (BodyStream, DigestHandle) {
         let state = HashState {
             md5: Some(Md5::new()),
@@ -112,51 +112,31 @@ impl RequestBody {
             };
             return (Box::pin(stream), handle);
         }
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Option<Queued>>(HASH_QUEUE);
-        let task = tokio::task::spawn_blocking(move || {
-            let mut state = state;
-            while let Some(item) = rx.blocking_recv() {
-                match item {
-                    // The permit goes with the hashed chunk: its bytes may be queued again.
-                    Some((chunk, _permit)) => state.update(&chunk),
-                    None => {
-                        state.finish();
-                        break;
-                    }
-                }
-            }
-            state
-        });
-        let budget = Arc::new(Semaphore::new(HASH_QUEUE_BYTES as usize));
-        let stream = stream::unfold((self.stream, Some(tx)), move |(mut inner, tx)| {
-            let budget = budget.clone();
-            async move {
-                let tx = tx?;
+        let (done, digest) = tokio::sync::oneshot::channel();
+        let hasher = OffloadedHasher::new(state);
+        let stream = stream::unfold(
+            (self.stream, Some((hasher, done))),
+            |(mut inner, hashing)| async move {
+                let (mut hasher, done) = hashing?;
                 match inner.next().await {
-                    Some(Ok(chunk)) => {
-                        let bytes = u32::try_from(chunk.len())
-                            .map_or(HASH_QUEUE_BYTES, |n| n.min(HASH_QUEUE_BYTES));
-                        let queued = match budget.acquire_many_owned(bytes).await {
-                            Ok(permit) => tx.send(Some((chunk.clone(), permit))).await.is_ok(),
-                            Err(_) => false,
-                        };
-                        if !queued {
-                            let e = S3Error::internal("the body hashing task stopped");
-                            return Some((Err(e.into()), (inner, None)));
-                        }
-                        Some((Ok(chunk), (inner, Some(tx))))
-                    }
-                    // Dropping the sender ends the hashing task without a digest.
+                    Some(Ok(chunk)) => match hasher.queue(chunk.clone()).await {
+                        Ok(()) => Some((Ok(chunk), (inner, Some((hasher, done))))),
+                        Err(e) => Some((Err(e.into()), (inner, None))),
+                    },
+                    // Dropping `done` leaves the digest handle without a digest.
                     Some(Err(e)) => Some((Err(e.into()), (inner, None))),
-                    None => {
-                        let _ = tx.send(None).await;
-                        None
-                    }
+                    None => match hasher.finish().await {
+                        Ok(state) => {
+                            let _ = done.send(state);
+                            None
+                        }
+                        Err(e) => Some((Err(e.into()), (inner, None))),
+                    },
                 }
-            }
-        });
+            },
+        );
         let handle = DigestHandle {
-            hashing: Hashing::Offloaded(task),
+            hashing: Hashing::Offloaded(digest),
             expected: self.checksum,
         };
         (Box::pin(stream), handle)
@@ -165,15 +145,108 @@ impl RequestBody {
 
 /// Bodies of at least this size (or of unknown size) are hashed off the worker thread.
 const OFFLOAD_MIN: u64 = 1024 * 1024;
-/// Chunks queued for the hashing thread.
-const HASH_QUEUE: usize = 64;
-/// Bytes queued for one body's hashing thread: what a hasher that falls behind (16 uploads
-/// share two cores) holds of the body, whatever the chunk size. 64 chunks held up to 4 MiB
-/// per upload. MD5 hashes 1 MiB in about 1.5 ms, so one stream never waits on this.
+/// Bytes queued for one body's hashing task: what a hasher that falls behind (16 uploads
+/// share two cores) holds of the body, whatever the chunk size. MD5 hashes 1 MiB in about
+/// 1.5 ms, so one stream never waits on this.
 const HASH_QUEUE_BYTES: u32 = 1024 * 1024;
 
-/// A chunk on its way to the hashing thread, with its share of [`HASH_QUEUE_BYTES`].
+/// A chunk on its way to the hashing task, with its share of [`HASH_QUEUE_BYTES`].
 type Queued = (Bytes, OwnedSemaphorePermit);
+type Queue = tokio::sync::mpsc::UnboundedReceiver<Queued>;
+
+/// Hashes a large body on the blocking pool beside the worker that receives it. The task
+/// hashes what is queued and ends when the queue is empty, to be started again by the next
+/// chunk: while bytes keep coming it keeps its thread, and a body that waits, unread (for a
+/// share of the store's memory, say), holds none, so waiting uploads cannot use up the pool
+/// that the uploads being received need for their own hashing.
+struct OffloadedHasher {
+    sender: tokio::sync::mpsc::UnboundedSender<Queued>,
+    budget: Arc<Semaphore>,
+    /// The state and the queue, when no task has them.
+    idle: Option<(HashState, Queue)>,
+    running: Option<tokio::task::JoinHandle<(HashState, Queue)>>,
+}
+
+impl OffloadedHasher {
+    fn new(state: HashState) -> OffloadedHasher {
+        let (sender, queue) = tokio::sync::mpsc::unbounded_channel();
+        OffloadedHasher {
+            sender,
+            budget: Arc::new(Semaphore::new(HASH_QUEUE_BYTES as usize)),
+            idle: Some((state, queue)),
+            running: None,
+        }
+    }
+
+    async fn queue(&mut self, chunk: Bytes) -> Result<(), S3Error> {
+        let bytes =
+            u32::try_from(chunk.len()).map_or(HASH_QUEUE_BYTES, |n| n.min(HASH_QUEUE_BYTES));
+        let permit = loop {
+            if let Ok(permit) = self.budget.clone().try_acquire_many_owned(bytes) {
+                break permit;
+            }
+            // The queue is full: wait for the task to hash some of it. It may end without
+            // seeing what was queued last: then start it again.
+            self.restart_if_ended().await?;
+            let Some(task) = self.running.as_mut() else {
+                return Err(S3Error::internal("the body hasher has no task"));
+            };
+            tokio::select! {
+                permit = self.budget.clone().acquire_many_owned(bytes) => {
+                    break permit.map_err(S3Error::internal)?;
+                }
+                ended = task => {
+                    self.running = None;
+                    self.idle = Some(ended.map_err(S3Error::internal)?);
+                }
+            }
+        };
+        self.sender
+            .send((chunk, permit))
+            .map_err(|_| S3Error::internal("the body hashing queue closed"))?;
+        self.restart_if_ended().await
+    }
+
+    /// Starts a task over the queue unless one runs; one that has ended is taken back first.
+    async fn restart_if_ended(&mut self) -> Result<(), S3Error> {
+        if self.running.as_ref().is_some_and(|task| task.is_finished()) {
+            self.take_back().await?;
+        }
+        if let Some((mut state, mut queue)) = self.idle.take() {
+            self.running = Some(tokio::task::spawn_blocking(move || {
+                // The permit goes with the hashed chunk: its bytes may be queued again.
+                while let Ok((chunk, _permit)) = queue.try_recv() {
+                    state.update(&chunk);
+                }
+                (state, queue)
+            }));
+        }
+        Ok(())
+    }
+
+    async fn take_back(&mut self) -> Result<(), S3Error> {
+        if let Some(task) = self.running.take() {
+            self.idle = Some(task.await.map_err(S3Error::internal)?);
+        }
+        Ok(())
+    }
+
+    /// The digests, once every queued chunk is hashed.
+    async fn finish(mut self) -> Result<HashState, S3Error> {
+        loop {
+            self.take_back().await?;
+            match self.idle.as_ref() {
+                Some((_, queue)) if !queue.is_empty() => self.restart_if_ended().await?,
+                _ => break,
+            }
+        }
+        let Some((mut state, _)) = self.idle.take() else {
+            return Err(S3Error::internal("the body hasher has no state"));
+        };
+        state.finish();
+        Ok(state)
+    }
+}
 
 fn too_long(cap: usize) -> S3Error {
     S3Error::new(
@@ -246,7 +319,8 @@ pub struct BodyDigest {
 
 enum Hashing {
     Inline(Rc<RefCell<HashState>>),
-    Offloaded(tokio::task::JoinHandle<HashState>),
+    /// The state at the end of the body; the sender is dropped if the body is not read to it.
+    Offloaded(tokio::sync::oneshot::Receiver<HashState>),
 }
 
 /// Gives the digests of a hashed body once the store has read it to the end.
@@ -263,10 +337,10 @@ impl DigestHandle {
                 let state = state.borrow();
                 (state.digest, state.length, state.computed_checksum.clone())
             }
-            Hashing::Offloaded(task) => {
-                let state = task.await.map_err(S3Error::internal)?;
-                (state.digest, state.length, state.computed_checksum)
-            }
+            Hashing::Offloaded(done) => match done.await {
+                Ok(state) => (state.digest, state.length, state.computed_checksum),
+                Err(_) => (None, 0, None),
+            },
         };
         let Some(md5) = digest else {
             return Err(S3Error::internal(
@@ -334,6 +408,62 @@ mod tests {
         let done = digest.finish().await.unwrap();
         assert_eq!(done.md5, Md5::digest(&whole));
         assert_eq!(done.length, whole.len() as u64);
+    }
+
+    fn unsized_body(chunks: Vec<Bytes>) -> RequestBody {
+        RequestBody {
+            stream: stream::iter(chunks.into_iter().map(Ok)).boxed_local(),
+            length: None,
+            checksum: None,
+            content_md5: None,
+        }
+    }
+
+    /// Chunks of many sizes, each its own bytes, hashed in order whatever the task's restarts.
+    #[actix_web::test]
+    async fn chunks_of_every_size_are_hashed_in_order() {
+        let sizes = [
+            1, 70_000, 300_000, 2_000_000, 5, 600_000, 1_048_576, 16_384, 3,
+        ];
+        let chunks: Vec<Bytes> = (0u8..)
+            .zip(sizes.iter().cycle().take(40))
+            .map(|(seed, &size)| {
+                Bytes::from((0..size).map(|i| (i as u8) ^ seed).collect::<Vec<_>>())
+            })
+            .collect();
+        let whole: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+        let (mut stream, digest) = unsized_body(chunks).into_hashed();
+        while stream.next().await.is_some() {}
+        let done = digest.finish().await.unwrap();
+        assert_eq!(done.md5, Md5::digest(&whole));
+        assert_eq!(done.length, whole.len() as u64);
+    }
+
+    /// A body that waits, unread, holds no blocking thread: another body is hashed to its end
+    /// with a pool of one thread.
+    #[test]
+    fn a_waiting_body_holds_no_blocking_thread() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .max_blocking_threads(1)
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let batch = Bytes::from(vec![1u8; HASH_QUEUE_BYTES as usize]);
+            let (mut waiting, _) = unsized_body(vec![batch.clone(), batch]).into_hashed();
+            assert!(waiting.next().await.is_some());
+            let other = Bytes::from(vec![2u8; 4 * HASH_QUEUE_BYTES as usize]);
+            let (mut stream, digest) = unsized_body(vec![other.clone()]).into_hashed();
+            let received = async move {
+                while stream.next().await.is_some() {}
+                digest.finish().await
+            };
+            let done = tokio::time::timeout(std::time::Duration::from_secs(30), received)
+                .await
+                .expect("the second body waited for the first one's thread")
+                .unwrap();
+            assert_eq!(done.md5, Md5::digest(&other));
+        });
     }
 
     #[actix_web::test]
