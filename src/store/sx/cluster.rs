@@ -38,6 +38,9 @@ pub(super) struct Inner {
     /// (volume, path) -> the lock its writes through this gateway take in turn (see
     /// [`Cluster::write_file`]).
     pub(super) writing: moka::sync::Cache<(String, String), Arc<tokio::sync::Mutex<()>>>,
+    /// Volume -> the lock this gateway's mass jobs in it take in turn (see
+    /// [`Cluster::vol_mass_job`]).
+    pub(super) mass_jobs: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
     /// Volume -> whether it may hold version records (see [`Cluster::may_have_versions`]).
     pub(super) versioned: moka::sync::Cache<String, bool>,
     /// Bytes of request bodies held in memory, all uploads together (see
@@ -224,6 +227,10 @@ impl Cluster {
                     .max_capacity(100_000)
                     .time_to_idle(Duration::from_secs(600))
                     .build(),
+                mass_jobs: moka::sync::Cache::builder()
+                    .max_capacity(10_000)
+                    .time_to_idle(Duration::from_secs(600))
+                    .build(),
                 versioned: moka::sync::Cache::builder()
                     .max_capacity(10_000)
                     .time_to_live(VERSIONED_KNOWN)
@@ -358,15 +365,25 @@ impl Cluster {
     }
 
     /// [`Cluster::vol_job`] for a mass job (a DELETE with `filter`): SX runs one at a time
-    /// per volume and fails another started meanwhile ([`SxError::is_job_lock`]), so two
-    /// multipart completions or aborts in one bucket would collide. Such a job is started
-    /// again after a pause, doubling from 50 ms to 2 s, for up to [`JOB_LOCK_PATIENCE`].
+    /// per volume and fails another started meanwhile ([`SxError::is_job_lock`]). Two
+    /// started at once on different nodes can even fail half-way and leave every mass job of
+    /// the volume, and volume creation on the whole cluster, refused for minutes (SX 2.3:
+    /// "Some files were left in an inconsistent state after a failed mass job attempt"). So
+    /// this gateway runs a volume's mass jobs (multipart completions and aborts, DeleteBucket,
+    /// the clean-ups) one at a time; one refused all the same, by another gateway's or a
+    /// cluster-wide operation, is started again after a pause, doubling from 50 ms to 2 s,
+    /// for up to [`JOB_LOCK_PATIENCE`].
     pub(super) async fn vol_mass_job(
         &self,
         vol: &Vol,
         method: Method,
         path: &str,
     ) -> Result<(), SxError> {
+        let turn = self
+            .inner
+            .mass_jobs
+            .get_with(vol.name.clone(), || Arc::new(tokio::sync::Mutex::new(())));
+        let _turn = turn.lock().await;
         let give_up = std::time::Instant::now() + JOB_LOCK_PATIENCE;
         let mut pause = Duration::from_millis(50);
         loop {

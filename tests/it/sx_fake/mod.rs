@@ -203,6 +203,11 @@ pub struct State {
     /// This many next mass jobs (a DELETE with `filter`) fail as real SX fails one while
     /// another holds the cluster's job lock (`FAIL_LOCKED` in jobmgr.c).
     pub mass_jobs_locked: usize,
+    /// Volume -> its mass job that has not yet answered a poll with its end: like real SX,
+    /// the fake refuses another mass job of the volume meanwhile.
+    running_mass_jobs: HashMap<String, String>,
+    /// Mass jobs refused because another one of their volume ran.
+    pub mass_jobs_overlapping: usize,
     /// Actions run once around the next request that matches (see [`FakeSx::before_next`]).
     hooks: Vec<Hook>,
     /// The next 200 answer to a request that matches ends with this error, as real SX ends

@@ -214,6 +214,9 @@ pub(super) fn answer(req: &HttpRequest, uri: &str, body: Bytes, node: &NodeCtx) 
                     Some(e) => ("ERROR", e.clone()),
                 }
             };
+            if status != "PENDING" {
+                st.running_mass_jobs.retain(|_, running| running != id);
+            }
             json_ok(json!({"requestId": id, "requestStatus": status, "requestMessage": message}))
         }
         (".data", Some(rest)) => data_request(&mut st, &method, rest, &user, body),

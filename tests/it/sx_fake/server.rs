@@ -97,6 +97,8 @@ impl FakeSx {
             hooks: Vec::new(),
             partial_errors: Vec::new(),
             mass_jobs_locked: 0,
+            running_mass_jobs: HashMap::new(),
+            mass_jobs_overlapping: 0,
         };
         let admin = STANDARD_NO_PAD.decode(ADMIN_TOKEN).expect("admin token");
         state.users.insert(

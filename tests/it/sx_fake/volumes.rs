@@ -181,9 +181,13 @@ pub(super) fn volume_request(
                 })
                 .cloned()
                 .collect();
+            let refused = "A complex operation is already running on the cluster";
             if st.mass_jobs_locked > 0 {
                 st.mass_jobs_locked -= 1;
-                let refused = "A complex operation is already running on the cluster";
+                return st.new_job(n, user, Some(refused.to_owned()));
+            }
+            if st.running_mass_jobs.contains_key(name) {
+                st.mass_jobs_overlapping += 1;
                 return st.new_job(n, user, Some(refused.to_owned()));
             }
             if let Some(v) = st.volumes.get_mut(name) {
@@ -191,7 +195,10 @@ pub(super) fn volume_request(
                     v.files.remove(&p);
                 }
             }
-            return st.new_job(n, user, None);
+            let answer = st.new_job(n, user, None);
+            let id = format!("{}:{}", st.node_uuids[n], st.next_job);
+            st.running_mass_jobs.insert(name.to_owned(), id);
+            return answer;
         }
         if !st.is_admin(user) {
             return fail(403, "Permission denied: not enough privileges");

@@ -344,6 +344,25 @@ async fn an_abort_waits_out_another_mass_job_of_the_volume() {
     .await;
 }
 
+/// SX refuses a mass job in a volume while another runs there, and two started at once on
+/// different nodes can leave the volume refusing them for minutes: a gateway runs its own
+/// mass jobs of a volume one at a time, so two aborts at once in one bucket never meet.
+#[actix_web::test]
+async fn mass_jobs_of_one_volume_run_one_at_a_time() {
+    let (fake, store, alice) = alice_with_volume("turns").await;
+    let one = upload_of_one_part(&store, &alice, "turns").await;
+    let two = upload_of_one_part(&store, &alice, "turns").await;
+    let (first, second) = futures_util::future::join(
+        store.abort_multipart(&alice, "turns", "k", &one),
+        store.abort_multipart(&alice, "turns", "k", &two),
+    )
+    .await;
+    first.unwrap();
+    second.unwrap();
+    assert_eq!(fake.state().mass_jobs_overlapping, 0);
+    assert!(fake.files("turns").is_empty(), "{:?}", fake.files("turns"));
+}
+
 /// Parts whose upload record is gone (a part that landed after its upload ended) are
 /// removed by the hourly clean-up once an hour old; the parts of a live upload, and recent
 /// leftovers, stay.
