@@ -298,6 +298,7 @@ where
     loop {
         tokio::select! {
             result = &mut s3 => {
+                logging::flush_access();
                 log::info!("stopped");
                 return result.map_err(|e| format!("the server stopped: {e}"));
             }
