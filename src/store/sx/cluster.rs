@@ -26,6 +26,21 @@ pub(super) struct Vol {
     pub(super) fresh: bool,
 }
 
+/// Key -> a lock that the operations on that key through this gateway take in turn.
+pub(super) type Turns<K> = moka::sync::Cache<K, Arc<tokio::sync::Mutex<()>>>;
+
+/// Waits until no other holder of `key`'s lock in `turns` runs; the turn lasts as long as the
+/// guard.
+pub(super) async fn take_turn<K>(turns: &Turns<K>, key: K) -> tokio::sync::OwnedMutexGuard<()>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+{
+    turns
+        .get_with(key, || Arc::new(tokio::sync::Mutex::new(())))
+        .lock_owned()
+        .await
+}
+
 pub(super) struct Inner {
     pub(super) cfg: SxConfig,
     pub(super) client: SxClient,
@@ -37,10 +52,10 @@ pub(super) struct Inner {
     pub(super) volumes: moka::sync::Cache<(String, String), Arc<Locate>>,
     /// (volume, path) -> the lock its writes through this gateway take in turn (see
     /// [`Cluster::write_file`]).
-    pub(super) writing: moka::sync::Cache<(String, String), Arc<tokio::sync::Mutex<()>>>,
+    pub(super) writing: Turns<(String, String)>,
     /// Volume -> the lock this gateway's mass jobs in it take in turn (see
     /// [`Cluster::vol_mass_job`]).
-    pub(super) mass_jobs: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
+    pub(super) mass_jobs: Turns<String>,
     /// Volume -> whether it may hold version records (see [`Cluster::may_have_versions`]).
     pub(super) versioned: moka::sync::Cache<String, bool>,
     /// Bytes of request bodies held in memory, all uploads together (see
@@ -379,11 +394,7 @@ impl Cluster {
         method: Method,
         path: &str,
     ) -> Result<(), SxError> {
-        let turn = self
-            .inner
-            .mass_jobs
-            .get_with(vol.name.clone(), || Arc::new(tokio::sync::Mutex::new(())));
-        let _turn = turn.lock().await;
+        let _turn = take_turn(&self.inner.mass_jobs, vol.name.clone()).await;
         let give_up = std::time::Instant::now() + JOB_LOCK_PATIENCE;
         let mut pause = Duration::from_millis(50);
         loop {

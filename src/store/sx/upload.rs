@@ -2,7 +2,6 @@
 //! only the blocks SX lacks sent, in parts of [`PART_BYTES`]; then the flush that shows it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::Method;
@@ -10,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, StreamExt};
 
 use super::client::{Response, SxError};
-use super::cluster::{internal, json_body, store_error, Cluster, Vol};
+use super::cluster::{internal, json_body, store_error, take_turn, Cluster, Vol};
 use super::mapping::{self, block_count, block_size, SxPath};
 use super::objects::ConditionalWrite;
 use super::proto::{CreateFile, ExtendFile, HexMeta, Upload};
@@ -243,13 +242,11 @@ impl Cluster {
         vol: &Vol,
         path: &SxPath,
     ) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = self
-            .inner
-            .writing
-            .get_with((vol.name.clone(), path.as_str().to_owned()), || {
-                Arc::new(tokio::sync::Mutex::new(()))
-            });
-        lock.lock_owned().await
+        take_turn(
+            &self.inner.writing,
+            (vol.name.clone(), path.as_str().to_owned()),
+        )
+        .await
     }
 
     async fn write_file_now(
