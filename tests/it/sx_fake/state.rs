@@ -150,6 +150,12 @@ impl State {
     }
 
     pub(super) fn new_job(&mut self, node: usize, user: &str, error: Option<String>) -> Answer {
+        let id = self.start_job(node, user, error);
+        job_answer(&id)
+    }
+
+    /// Records a job started on `node` and returns its id.
+    pub(super) fn start_job(&mut self, node: usize, user: &str, error: Option<String>) -> String {
         self.next_job += 1;
         let id = format!("{}:{}", self.node_uuids[node], self.next_job);
         self.jobs.insert(
@@ -161,7 +167,7 @@ impl State {
                 error,
             },
         );
-        json_ok(json!({"requestId": id, "minPollInterval": 10, "maxPollInterval": 50}))
+        id
     }
 
     pub(super) fn volume(&self, name: &str) -> Result<&VolumeRec, Fail> {
@@ -215,4 +221,9 @@ impl State {
         }
         out
     }
+}
+
+/// The answer to a request that started job `id`.
+pub(super) fn job_answer(id: &str) -> Answer {
+    json_ok(json!({"requestId": id, "minPollInterval": 10, "maxPollInterval": 50}))
 }

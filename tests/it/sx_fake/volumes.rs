@@ -195,8 +195,8 @@ pub(super) fn volume_request(
                     v.files.remove(&p);
                 }
             }
-            let answer = st.new_job(n, user, None);
-            let id = format!("{}:{}", st.node_uuids[n], st.next_job);
+            let id = st.start_job(n, user, None);
+            let answer = state::job_answer(&id);
             st.running_mass_jobs.insert(name.to_owned(), id);
             return answer;
         }
