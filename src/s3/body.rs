@@ -10,7 +10,7 @@ use crate::md5_digest::Md5;
 use base64::Engine;
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, LocalBoxStream, Stream, StreamExt};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
 use crate::s3::checksum::{Algorithm, Expected, Hasher};
 use crate::s3::error::{S3Error, S3ErrorCode};
@@ -145,13 +145,19 @@ impl RequestBody {
 
 /// Bodies of at least this size (or of unknown size) are hashed off the worker thread.
 const OFFLOAD_MIN: u64 = 1024 * 1024;
-/// Bytes queued for one body's hashing task: what a hasher that falls behind (16 uploads
-/// share two cores) holds of the body, whatever the chunk size. MD5 hashes 1 MiB in about
-/// 1.5 ms, so one stream never waits on this.
-const HASH_QUEUE_BYTES: u32 = 1024 * 1024;
+/// Bytes queued for one body's hashing task, whatever the chunk size. With 1 MiB the queue of
+/// a lone 1 GiB upload ran dry 46-180 times (the receiving worker shares the other core with
+/// the client and the block writes), and each time MD5, which bounds the upload, stopped;
+/// with 4 MiB, 1-8 times.
+const HASH_QUEUE_BYTES: u32 = 4 * 1024 * 1024;
+/// Bytes queued for the hashing tasks of all bodies together: what the hashers hold when they
+/// fall behind (16 uploads share two cores). Two uploads still get a whole queue each.
+const HASH_QUEUES_TOTAL_BYTES: u32 = 2 * HASH_QUEUE_BYTES;
+static HASH_QUEUES_TOTAL: Semaphore = Semaphore::const_new(HASH_QUEUES_TOTAL_BYTES as usize);
 
-/// A chunk on its way to the hashing task, with its share of [`HASH_QUEUE_BYTES`].
-type Queued = (Bytes, OwnedSemaphorePermit);
+/// A chunk on its way to the hashing task, with its share of [`HASH_QUEUE_BYTES`] and of
+/// [`HASH_QUEUES_TOTAL`].
+type Queued = (Bytes, OwnedSemaphorePermit, SemaphorePermit<'static>);
 type Queue = tokio::sync::mpsc::UnboundedReceiver<Queued>;
 
 /// Hashes a large body on the blocking pool beside the worker that receives it. The task
@@ -181,41 +187,67 @@ impl OffloadedHasher {
     async fn queue(&mut self, chunk: Bytes) -> Result<(), S3Error> {
         let bytes =
             u32::try_from(chunk.len()).map_or(HASH_QUEUE_BYTES, |n| n.min(HASH_QUEUE_BYTES));
-        let permit = loop {
-            if let Ok(permit) = self.budget.clone().try_acquire_many_owned(bytes) {
-                break permit;
+        let own = match self.budget.clone().try_acquire_many_owned(bytes) {
+            Ok(permit) => permit,
+            Err(_) => {
+                let budget = self.budget.clone();
+                self.wait_while_hashing(budget.acquire_many_owned(bytes))
+                    .await?
             }
-            // The queue is full: wait for the task to hash some of it. It may end without
-            // seeing what was queued last: then start it again.
+        };
+        let shared = match HASH_QUEUES_TOTAL.try_acquire_many(bytes) {
+            Ok(permit) => permit,
+            Err(_) => {
+                self.wait_while_hashing(HASH_QUEUES_TOTAL.acquire_many(bytes))
+                    .await?
+            }
+        };
+        self.sender
+            .send((chunk, own, shared))
+            .map_err(|_| S3Error::internal("the body hashing queue closed"))?;
+        self.restart_if_ended().await
+    }
+
+    /// Waits for a share of a queue budget. The shares come back as queued chunks are hashed;
+    /// the task may end without seeing what was queued last, so it is started again.
+    async fn wait_while_hashing<P>(
+        &mut self,
+        acquire: impl std::future::Future<Output = Result<P, AcquireError>>,
+    ) -> Result<P, S3Error> {
+        let mut acquire = std::pin::pin!(acquire);
+        loop {
             self.restart_if_ended().await?;
             let Some(task) = self.running.as_mut() else {
-                return Err(S3Error::internal("the body hasher has no task"));
+                // Nothing of this body is queued: the shares are held by other bodies.
+                return acquire.await.map_err(S3Error::internal);
             };
             tokio::select! {
-                permit = self.budget.clone().acquire_many_owned(bytes) => {
-                    break permit.map_err(S3Error::internal)?;
-                }
+                permit = &mut acquire => return permit.map_err(S3Error::internal),
                 ended = task => {
                     self.running = None;
                     self.idle = Some(ended.map_err(S3Error::internal)?);
                 }
             }
-        };
-        self.sender
-            .send((chunk, permit))
-            .map_err(|_| S3Error::internal("the body hashing queue closed"))?;
-        self.restart_if_ended().await
+        }
     }
 
-    /// Starts a task over the queue unless one runs; one that has ended is taken back first.
+    /// Starts a task over the queue unless one runs or nothing is queued; one that has ended is
+    /// taken back first.
     async fn restart_if_ended(&mut self) -> Result<(), S3Error> {
         if self.running.as_ref().is_some_and(|task| task.is_finished()) {
             self.take_back().await?;
         }
+        if self
+            .idle
+            .as_ref()
+            .is_some_and(|(_, queue)| queue.is_empty())
+        {
+            return Ok(());
+        }
         if let Some((mut state, mut queue)) = self.idle.take() {
             self.running = Some(tokio::task::spawn_blocking(move || {
-                // The permit goes with the hashed chunk: its bytes may be queued again.
-                while let Ok((chunk, _permit)) = queue.try_recv() {
+                // The shares go with the hashed chunk: its bytes may be queued again.
+                while let Ok((chunk, _own, _shared)) = queue.try_recv() {
                     state.update(&chunk);
                 }
                 (state, queue)
@@ -365,7 +397,7 @@ impl DigestHandle {
 mod tests {
     use super::*;
     use crate::encoding::hex;
-    use futures_util::stream;
+    use futures_util::{stream, FutureExt};
 
     #[actix_web::test]
     async fn md5_of_a_split_body() {
@@ -464,6 +496,25 @@ mod tests {
                 .unwrap();
             assert_eq!(done.md5, Md5::digest(&other));
         });
+    }
+
+    /// A body waits while other bodies' queues hold the shared budget, then goes on.
+    #[actix_web::test]
+    async fn a_body_waits_for_the_shared_queue_budget() {
+        let taken = HASH_QUEUES_TOTAL
+            .acquire_many(HASH_QUEUES_TOTAL_BYTES)
+            .await
+            .unwrap();
+        let chunk = Bytes::from(vec![3u8; 100_000]);
+        let (mut stream, digest) = unsized_body(vec![chunk.clone()]).into_hashed();
+        assert!(
+            stream.next().now_or_never().is_none(),
+            "a chunk was queued beyond the shared budget"
+        );
+        drop(taken);
+        assert!(stream.next().await.is_some());
+        assert!(stream.next().await.is_none());
+        assert_eq!(digest.finish().await.unwrap().md5, Md5::digest(&chunk));
     }
 
     #[actix_web::test]
