@@ -10,7 +10,7 @@ use crate::md5_digest::Md5;
 use base64::Engine;
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, LocalBoxStream, Stream, StreamExt};
-use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
 use crate::s3::checksum::{Algorithm, Expected, Hasher};
 use crate::s3::error::{S3Error, S3ErrorCode};
@@ -145,19 +145,26 @@ impl RequestBody {
 
 /// Bodies of at least this size (or of unknown size) are hashed off the worker thread.
 const OFFLOAD_MIN: u64 = 1024 * 1024;
-/// Bytes queued for one body's hashing task, whatever the chunk size. With 1 MiB the queue of
-/// a lone 1 GiB upload ran dry 46-180 times (the receiving worker shares the other core with
-/// the client and the block writes), and each time MD5, which bounds the upload, stopped;
-/// with 4 MiB, 1-8 times.
-const HASH_QUEUE_BYTES: u32 = 4 * 1024 * 1024;
-/// Bytes queued for the hashing tasks of all bodies together: what the hashers hold when they
-/// fall behind (16 uploads share two cores). Two uploads still get a whole queue each.
-const HASH_QUEUES_TOTAL_BYTES: u32 = 2 * HASH_QUEUE_BYTES;
-static HASH_QUEUES_TOTAL: Semaphore = Semaphore::const_new(HASH_QUEUES_TOTAL_BYTES as usize);
+/// Bytes a body may always queue for its hashing task (a chunk counts for at most this much).
+const HASH_QUEUE_OWN: u32 = 1024 * 1024;
+/// Bytes a body may queue while the shared reserve lends it what is beyond its own. With
+/// 1 MiB, the queue of a lone 1 GiB upload ran dry 46-180 times (the receiving worker shares
+/// the other core with the client and the block writes), and each time MD5, which bounds the
+/// upload, stopped; with 4 MiB, 1-8 times.
+const HASH_QUEUE_MOST: u32 = 4 * 1024 * 1024;
+/// What all bodies borrow beyond their own: two at a time get whole 4 MiB queues. A body never
+/// waits for the reserve, only for its own queue, which its own hashing empties; so a body
+/// whose hashing stopped (its task ended just before a chunk came) holds up no other.
+static HASH_QUEUE_RESERVE: Semaphore =
+    Semaphore::const_new(2 * (HASH_QUEUE_MOST - HASH_QUEUE_OWN) as usize);
 
-/// A chunk on its way to the hashing task, with its share of [`HASH_QUEUE_BYTES`] and of
-/// [`HASH_QUEUES_TOTAL`].
-type Queued = (Bytes, OwnedSemaphorePermit, SemaphorePermit<'static>);
+/// A chunk on its way to the hashing task, with its share of the body's queue and what it
+/// borrowed from [`HASH_QUEUE_RESERVE`]: both are given back once it is hashed.
+type Queued = (
+    Bytes,
+    OwnedSemaphorePermit,
+    Option<SemaphorePermit<'static>>,
+);
 type Queue = tokio::sync::mpsc::UnboundedReceiver<Queued>;
 
 /// Hashes a large body on the blocking pool beside the worker that receives it. The task
@@ -167,6 +174,7 @@ type Queue = tokio::sync::mpsc::UnboundedReceiver<Queued>;
 /// that the uploads being received need for their own hashing.
 struct OffloadedHasher {
     sender: tokio::sync::mpsc::UnboundedSender<Queued>,
+    /// [`HASH_QUEUE_MOST`] bytes, taken by the chunks queued.
     budget: Arc<Semaphore>,
     /// The state and the queue, when no task has them.
     idle: Option<(HashState, Queue)>,
@@ -178,48 +186,51 @@ impl OffloadedHasher {
         let (sender, queue) = tokio::sync::mpsc::unbounded_channel();
         OffloadedHasher {
             sender,
-            budget: Arc::new(Semaphore::new(HASH_QUEUE_BYTES as usize)),
+            budget: Arc::new(Semaphore::new(HASH_QUEUE_MOST as usize)),
             idle: Some((state, queue)),
             running: None,
         }
     }
 
     async fn queue(&mut self, chunk: Bytes) -> Result<(), S3Error> {
-        let bytes =
-            u32::try_from(chunk.len()).map_or(HASH_QUEUE_BYTES, |n| n.min(HASH_QUEUE_BYTES));
-        let own = match self.budget.clone().try_acquire_many_owned(bytes) {
-            Ok(permit) => permit,
-            Err(_) => {
-                let budget = self.budget.clone();
-                self.wait_while_hashing(budget.acquire_many_owned(bytes))
-                    .await?
-            }
+        let bytes = u32::try_from(chunk.len()).map_or(HASH_QUEUE_OWN, |n| n.min(HASH_QUEUE_OWN));
+        let share = match self.budget.clone().try_acquire_many_owned(bytes) {
+            Ok(share) => share,
+            Err(_) => self.wait_for_queue(bytes).await?,
         };
-        let shared = match HASH_QUEUES_TOTAL.try_acquire_many(bytes) {
-            Ok(permit) => permit,
-            Err(_) => {
-                self.wait_while_hashing(HASH_QUEUES_TOTAL.acquire_many(bytes))
-                    .await?
+        let queued = HASH_QUEUE_MOST.saturating_sub(self.queue_room());
+        let beyond_own = queued.saturating_sub(HASH_QUEUE_OWN).min(bytes);
+        let mut borrowed = None;
+        if beyond_own > 0 {
+            match HASH_QUEUE_RESERVE.try_acquire_many(beyond_own) {
+                Ok(lent) => borrowed = Some(lent),
+                // Nothing to borrow: wait until the queue, this chunk included, is within
+                // the body's own share.
+                Err(_) => drop(
+                    self.wait_for_queue(HASH_QUEUE_MOST - HASH_QUEUE_OWN)
+                        .await?,
+                ),
             }
-        };
+        }
         self.sender
-            .send((chunk, own, shared))
+            .send((chunk, share, borrowed))
             .map_err(|_| S3Error::internal("the body hashing queue closed"))?;
         self.restart_if_ended().await
     }
 
-    /// Waits for a share of a queue budget. The shares come back as queued chunks are hashed;
-    /// the task may end without seeing what was queued last, so it is started again.
-    async fn wait_while_hashing<P>(
-        &mut self,
-        acquire: impl std::future::Future<Output = Result<P, AcquireError>>,
-    ) -> Result<P, S3Error> {
+    fn queue_room(&self) -> u32 {
+        u32::try_from(self.budget.available_permits()).unwrap_or(HASH_QUEUE_MOST)
+    }
+
+    /// Waits until `bytes` of this body's queue are free, as its task hashes what is queued.
+    /// The task may end without seeing what was queued last: then it is started again.
+    async fn wait_for_queue(&mut self, bytes: u32) -> Result<OwnedSemaphorePermit, S3Error> {
+        let acquire = self.budget.clone().acquire_many_owned(bytes);
         let mut acquire = std::pin::pin!(acquire);
         loop {
             self.restart_if_ended().await?;
             let Some(task) = self.running.as_mut() else {
-                // Nothing of this body is queued: the shares are held by other bodies.
-                return acquire.await.map_err(S3Error::internal);
+                return Err(S3Error::internal("the body hasher has no task"));
             };
             tokio::select! {
                 permit = &mut acquire => return permit.map_err(S3Error::internal),
@@ -231,23 +242,15 @@ impl OffloadedHasher {
         }
     }
 
-    /// Starts a task over the queue unless one runs or nothing is queued; one that has ended is
-    /// taken back first.
+    /// Starts a task over the queue unless one runs; one that has ended is taken back first.
     async fn restart_if_ended(&mut self) -> Result<(), S3Error> {
         if self.running.as_ref().is_some_and(|task| task.is_finished()) {
             self.take_back().await?;
         }
-        if self
-            .idle
-            .as_ref()
-            .is_some_and(|(_, queue)| queue.is_empty())
-        {
-            return Ok(());
-        }
         if let Some((mut state, mut queue)) = self.idle.take() {
             self.running = Some(tokio::task::spawn_blocking(move || {
                 // The shares go with the hashed chunk: its bytes may be queued again.
-                while let Ok((chunk, _own, _shared)) = queue.try_recv() {
+                while let Ok((chunk, _share, _borrowed)) = queue.try_recv() {
                     state.update(&chunk);
                 }
                 (state, queue)
@@ -397,7 +400,7 @@ impl DigestHandle {
 mod tests {
     use super::*;
     use crate::encoding::hex;
-    use futures_util::{stream, FutureExt};
+    use futures_util::stream;
 
     #[actix_web::test]
     async fn md5_of_a_split_body() {
@@ -424,7 +427,7 @@ mod tests {
     /// Chunks larger than the hashing queue's byte budget take all of it, one at a time.
     #[actix_web::test]
     async fn chunks_beyond_the_hash_queue_budget() {
-        let chunk = Bytes::from(vec![7u8; HASH_QUEUE_BYTES as usize * 3 / 2]);
+        let chunk = Bytes::from(vec![7u8; HASH_QUEUE_OWN as usize * 3 / 2]);
         let chunks: Vec<Result<Bytes, S3Error>> = (0..5).map(|_| Ok(chunk.clone())).collect();
         let body = RequestBody {
             stream: stream::iter(chunks).boxed_local(),
@@ -481,10 +484,10 @@ mod tests {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let batch = Bytes::from(vec![1u8; HASH_QUEUE_BYTES as usize]);
+            let batch = Bytes::from(vec![1u8; HASH_QUEUE_OWN as usize]);
             let (mut waiting, _) = unsized_body(vec![batch.clone(), batch]).into_hashed();
             assert!(waiting.next().await.is_some());
-            let other = Bytes::from(vec![2u8; 4 * HASH_QUEUE_BYTES as usize]);
+            let other = Bytes::from(vec![2u8; 4 * HASH_QUEUE_OWN as usize]);
             let (mut stream, digest) = unsized_body(vec![other.clone()]).into_hashed();
             let received = async move {
                 while stream.next().await.is_some() {}
@@ -498,23 +501,27 @@ mod tests {
         });
     }
 
-    /// A body waits while other bodies' queues hold the shared budget, then goes on.
+    /// With the whole reserve borrowed by others, a body is hashed to its end in its own queue.
     #[actix_web::test]
-    async fn a_body_waits_for_the_shared_queue_budget() {
-        let taken = HASH_QUEUES_TOTAL
-            .acquire_many(HASH_QUEUES_TOTAL_BYTES)
+    async fn a_body_never_waits_for_the_reserve() {
+        let _taken = HASH_QUEUE_RESERVE
+            .acquire_many(2 * (HASH_QUEUE_MOST - HASH_QUEUE_OWN))
             .await
             .unwrap();
-        let chunk = Bytes::from(vec![3u8; 100_000]);
-        let (mut stream, digest) = unsized_body(vec![chunk.clone()]).into_hashed();
-        assert!(
-            stream.next().now_or_never().is_none(),
-            "a chunk was queued beyond the shared budget"
-        );
-        drop(taken);
-        assert!(stream.next().await.is_some());
-        assert!(stream.next().await.is_none());
-        assert_eq!(digest.finish().await.unwrap().md5, Md5::digest(&chunk));
+        let chunks: Vec<Bytes> = (0u8..6)
+            .map(|seed| Bytes::from(vec![seed; HASH_QUEUE_OWN as usize]))
+            .collect();
+        let whole: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+        let (mut stream, digest) = unsized_body(chunks).into_hashed();
+        let received = async move {
+            while stream.next().await.is_some() {}
+            digest.finish().await
+        };
+        let done = tokio::time::timeout(std::time::Duration::from_secs(30), received)
+            .await
+            .expect("the body waited for the reserve")
+            .unwrap();
+        assert_eq!(done.md5, Md5::digest(&whole));
     }
 
     #[actix_web::test]
