@@ -230,7 +230,8 @@ impl OffloadedHasher {
         loop {
             self.restart_if_ended().await?;
             let Some(task) = self.running.as_mut() else {
-                return Err(S3Error::internal("the body hasher has no task"));
+                // Nothing is queued, so all the room but what the caller holds is free.
+                return acquire.await.map_err(S3Error::internal);
             };
             tokio::select! {
                 permit = &mut acquire => return permit.map_err(S3Error::internal),
@@ -242,10 +243,18 @@ impl OffloadedHasher {
         }
     }
 
-    /// Starts a task over the queue unless one runs; one that has ended is taken back first.
+    /// Starts a task over the queue unless one runs or nothing is queued; one that has ended is
+    /// taken back first.
     async fn restart_if_ended(&mut self) -> Result<(), S3Error> {
         if self.running.as_ref().is_some_and(|task| task.is_finished()) {
             self.take_back().await?;
+        }
+        if self
+            .idle
+            .as_ref()
+            .is_some_and(|(_, queue)| queue.is_empty())
+        {
+            return Ok(());
         }
         if let Some((mut state, mut queue)) = self.idle.take() {
             self.running = Some(tokio::task::spawn_blocking(move || {
