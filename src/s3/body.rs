@@ -145,9 +145,10 @@ impl RequestBody {
 
 /// Bodies of at least this size (or of unknown size) are hashed off the worker thread.
 const OFFLOAD_MIN: u64 = 1024 * 1024;
-/// Bytes a body may always queue for its hashing task (a chunk counts for at most this much).
+/// Bytes a body may always queue for its hashing task (or one chunk, whatever its size).
 const HASH_QUEUE_OWN: u32 = 1024 * 1024;
-/// Bytes a body may queue while the shared reserve lends it what is beyond its own. With
+/// Bytes a body may queue while the shared reserve lends it what is beyond its own (a chunk
+/// counts for at most this much, so that it can always be queued alone). With
 /// 1 MiB, the queue of a lone 1 GiB upload ran dry 46-180 times (the receiving worker shares
 /// the other core with the client and the block writes), and each time MD5, which bounds the
 /// upload, stopped; with 4 MiB, 1-8 times.
@@ -193,23 +194,21 @@ impl OffloadedHasher {
     }
 
     async fn queue(&mut self, chunk: Bytes) -> Result<(), S3Error> {
-        let bytes = u32::try_from(chunk.len()).map_or(HASH_QUEUE_OWN, |n| n.min(HASH_QUEUE_OWN));
+        let bytes = u32::try_from(chunk.len()).map_or(HASH_QUEUE_MOST, |n| n.min(HASH_QUEUE_MOST));
         let share = match self.budget.clone().try_acquire_many_owned(bytes) {
             Ok(share) => share,
             Err(_) => self.wait_for_queue(bytes).await?,
         };
+        let own = HASH_QUEUE_OWN.max(bytes);
         let queued = HASH_QUEUE_MOST.saturating_sub(self.queue_room());
-        let beyond_own = queued.saturating_sub(HASH_QUEUE_OWN).min(bytes);
+        let beyond_own = queued.saturating_sub(own).min(bytes);
         let mut borrowed = None;
         if beyond_own > 0 {
             match HASH_QUEUE_RESERVE.try_acquire_many(beyond_own) {
                 Ok(lent) => borrowed = Some(lent),
                 // Nothing to borrow: wait until the queue, this chunk included, is within
                 // the body's own share.
-                Err(_) => drop(
-                    self.wait_for_queue(HASH_QUEUE_MOST - HASH_QUEUE_OWN)
-                        .await?,
-                ),
+                Err(_) => drop(self.wait_for_queue(HASH_QUEUE_MOST - own).await?),
             }
         }
         self.sender
@@ -436,7 +435,7 @@ mod tests {
     /// Chunks larger than the hashing queue's byte budget take all of it, one at a time.
     #[actix_web::test]
     async fn chunks_beyond_the_hash_queue_budget() {
-        let chunk = Bytes::from(vec![7u8; HASH_QUEUE_OWN as usize * 3 / 2]);
+        let chunk = Bytes::from(vec![7u8; HASH_QUEUE_MOST as usize * 3 / 2]);
         let chunks: Vec<Result<Bytes, S3Error>> = (0..5).map(|_| Ok(chunk.clone())).collect();
         let body = RequestBody {
             stream: stream::iter(chunks).boxed_local(),
@@ -517,8 +516,21 @@ mod tests {
             .acquire_many(2 * (HASH_QUEUE_MOST - HASH_QUEUE_OWN))
             .await
             .unwrap();
-        let chunks: Vec<Bytes> = (0u8..6)
-            .map(|seed| Bytes::from(vec![seed; HASH_QUEUE_OWN as usize]))
+        let mib = HASH_QUEUE_OWN as usize;
+        let sizes = [
+            mib,
+            mib,
+            5 * mib / 2,
+            6 * mib,
+            300_000,
+            mib,
+            4 * mib,
+            mib / 2,
+            mib,
+        ];
+        let chunks: Vec<Bytes> = (0u8..)
+            .zip(sizes)
+            .map(|(seed, size)| Bytes::from(vec![seed; size]))
             .collect();
         let whole: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
         let (mut stream, digest) = unsized_body(chunks).into_hashed();
