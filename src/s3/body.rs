@@ -496,15 +496,11 @@ mod tests {
             let (mut waiting, _) = unsized_body(vec![batch.clone(), batch]).into_hashed();
             assert!(waiting.next().await.is_some());
             let other = Bytes::from(vec![2u8; 4 * HASH_QUEUE_OWN as usize]);
-            let (mut stream, digest) = unsized_body(vec![other.clone()]).into_hashed();
-            let received = async move {
-                while stream.next().await.is_some() {}
-                digest.finish().await
-            };
-            let done = tokio::time::timeout(std::time::Duration::from_secs(30), received)
-                .await
-                .expect("the second body waited for the first one's thread")
-                .unwrap();
+            let done = digest_in_time(
+                vec![other.clone()],
+                "the second body waited for the first one's thread",
+            )
+            .await;
             assert_eq!(done.md5, Md5::digest(&other));
         });
     }
@@ -533,16 +529,21 @@ mod tests {
             .map(|(seed, size)| Bytes::from(vec![seed; size]))
             .collect();
         let whole: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+        let done = digest_in_time(chunks, "the body waited for the reserve").await;
+        assert_eq!(done.md5, Md5::digest(&whole));
+    }
+
+    /// Reads a body to its end and gives its digests; fails with `waited` after 30 s.
+    async fn digest_in_time(chunks: Vec<Bytes>, waited: &str) -> BodyDigest {
         let (mut stream, digest) = unsized_body(chunks).into_hashed();
         let received = async move {
             while stream.next().await.is_some() {}
             digest.finish().await
         };
-        let done = tokio::time::timeout(std::time::Duration::from_secs(30), received)
+        tokio::time::timeout(std::time::Duration::from_secs(30), received)
             .await
-            .expect("the body waited for the reserve")
-            .unwrap();
-        assert_eq!(done.md5, Md5::digest(&whole));
+            .expect(waited)
+            .unwrap()
     }
 
     #[actix_web::test]
