@@ -261,7 +261,9 @@ impl QueryParams {
 }
 
 fn decode_lossy(encoded: &str) -> String {
-    String::from_utf8_lossy(&percent_decode(encoded)).into_owned()
+    // One allocation for the usual UTF-8 (from_utf8_lossy would copy it again).
+    String::from_utf8(percent_decode(encoded))
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Decodes `%XX` escapes only. A `%` not followed by two hex digits stays literal, as the
@@ -271,17 +273,26 @@ pub(crate) fn percent_decode(encoded: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(hi), Some(lo)) = (hex_digit(bytes[i + 1]), hex_digit(bytes[i + 2])) {
-                out.push(hi << 4 | lo);
+        match escaped_byte(bytes, i) {
+            Some(byte) => {
+                out.push(byte);
                 i += 3;
-                continue;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
             }
         }
-        out.push(bytes[i]);
-        i += 1;
     }
     out
+}
+
+/// The byte a `%XX` escape at `bytes[i]` stands for; None when there is no such escape there.
+pub(crate) fn escaped_byte(bytes: &[u8], i: usize) -> Option<u8> {
+    match bytes.get(i..i + 3)? {
+        [b'%', hi, lo] => Some(hex_digit(*hi)? << 4 | hex_digit(*lo)?),
+        _ => None,
+    }
 }
 
 /// All values of a header, trimmed, with inner runs of spaces collapsed, joined by `,`.
@@ -422,6 +433,10 @@ mod tests {
         assert_eq!(percent_decode("100%"), b"100%");
         assert_eq!(percent_decode("%zz%4"), b"%zz%4");
         assert_eq!(percent_decode("%C3%A9"), "é".as_bytes());
+        let query = QueryParams::parse("X-Amz-Date=%C3%A9&bad=%FFx&flag");
+        assert_eq!(query.get("X-Amz-Date"), Some("é"));
+        assert_eq!(query.get("bad"), Some("\u{FFFD}x"));
+        assert_eq!(query.get("flag"), Some(""));
     }
 
     #[test]

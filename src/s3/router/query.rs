@@ -34,8 +34,7 @@ impl Query {
 }
 
 fn decode_query_part(part: &str) -> Result<String, S3Error> {
-    let spaced = part.replace('+', " ");
-    percent_decode(&spaced).ok_or_else(|| {
+    decode(part, true).ok_or_else(|| {
         S3Error::new(
             S3ErrorCode::InvalidURI,
             "Couldn't parse the specified URI: bad percent-encoding in the query string.",
@@ -45,25 +44,39 @@ fn decode_query_part(part: &str) -> Result<String, S3Error> {
 
 /// Decodes `%XX` escapes once. None when an escape is broken or the result is not UTF-8.
 pub fn percent_decode(s: &str) -> Option<String> {
+    decode(s, false)
+}
+
+/// Decodes `%XX` escapes, and a literal `+` as a space when `plus_is_space` (an escaped one,
+/// `%2B`, stays a `+`), in one pass: every request decodes a dozen query names and values.
+fn decode(s: &str, plus_is_space: bool) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' {
-            // Two hex digits: from_str_radix alone would also take a sign ("%+1").
-            let hex = bytes.get(i + 1..i + 3)?;
-            if !hex.iter().all(u8::is_ascii_hexdigit) {
-                return None;
+        match bytes[i] {
+            b'%' => {
+                let (hi, lo) = (*bytes.get(i + 1)?, *bytes.get(i + 2)?);
+                out.push(hex_value(hi)? << 4 | hex_value(lo)?);
+                i += 3;
             }
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            byte => {
+                out.push(byte);
+                i += 1;
+            }
         }
     }
     String::from_utf8(out).ok()
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    char::from(digit)
+        .to_digit(16)
+        .and_then(|v| u8::try_from(v).ok())
 }
 
 /// Encodes everything but `A-Za-z0-9-_.~`, and `/` when `keep_slash`.

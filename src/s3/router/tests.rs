@@ -230,6 +230,15 @@ fn query_decoding() {
     assert_eq!(q.get("delimiter"), Some("/"));
     assert!(q.has("uploads"));
     assert_eq!(q.get("empty"), Some(""));
+    // Only a literal `+` is a space; an escaped one is a `+`.
+    assert!(Query::parse("tag=%2B&key=%zz").is_err());
+    let q = Query::parse("tag=%2B+%2b&key=%C3%A9&plus+name=1").unwrap();
+    assert_eq!(q.get("tag"), Some("+ +"));
+    assert_eq!(q.get("key"), Some("é"));
+    assert_eq!(q.get("plus name"), Some("1"));
+    assert_eq!(percent_decode("a+b%2B"), Some("a+b+".to_owned()));
+    assert_eq!(percent_decode("%C3"), None, "not UTF-8");
+    assert_eq!(percent_decode("%4"), None);
     assert_eq!(percent_encode("a b/€~", true), "a%20b/%E2%82%AC~");
     assert_eq!(percent_encode("a/b", false), "a%2Fb");
 }

@@ -548,6 +548,14 @@ fn canonical_query_encoding() {
     );
     assert_eq!(canonical_query("uploads&acl=", false), "acl=&uploads=");
     assert_eq!(canonical_query("x=%7e", false), "x=~");
+    // A `%` that starts no escape is a literal `%`; escapes are decoded once, not twice.
+    assert_eq!(
+        canonical_query("p=100%&q=%zz%4&r=%252F", false),
+        "p=100%25&q=%25zz%254&r=%252F"
+    );
+    assert_eq!(canonical_query("k=%c3%a9/%2f", false), "k=%C3%A9%2F%2F");
+    // An escaped name is the same parameter: `X-Amz-%53ignature` is not signed either.
+    assert_eq!(canonical_query("X-Amz-%53ignature=abc&a=1", true), "a=1");
     assert_eq!(canonical_query("X-Amz-Signature=abc&a=1", true), "a=1");
     assert_eq!(
         canonical_query("X-Amz-Signature=abc&a=1", false),
