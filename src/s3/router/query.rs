@@ -1,5 +1,6 @@
 //! The query string decoded once, and the percent-encoding of paths and keys.
 
+use crate::encoding::hex_digit;
 use crate::s3::error::{S3Error, S3ErrorCode};
 
 /// The decoded query string, in the order received.
@@ -57,7 +58,7 @@ fn decode(s: &str, plus_is_space: bool) -> Option<String> {
         match bytes[i] {
             b'%' => {
                 let (hi, lo) = (*bytes.get(i + 1)?, *bytes.get(i + 2)?);
-                out.push(hex_value(hi)? << 4 | hex_value(lo)?);
+                out.push(hex_digit(hi)? << 4 | hex_digit(lo)?);
                 i += 3;
             }
             b'+' if plus_is_space => {
@@ -71,12 +72,6 @@ fn decode(s: &str, plus_is_space: bool) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
-}
-
-fn hex_value(digit: u8) -> Option<u8> {
-    char::from(digit)
-        .to_digit(16)
-        .and_then(|v| u8::try_from(v).ok())
 }
 
 /// Encodes everything but `A-Za-z0-9-_.~`, and `/` when `keep_slash`.

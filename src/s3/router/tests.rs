@@ -230,8 +230,8 @@ fn query_decoding() {
     assert_eq!(q.get("delimiter"), Some("/"));
     assert!(q.has("uploads"));
     assert_eq!(q.get("empty"), Some(""));
-    // Only a literal `+` is a space; an escaped one is a `+`.
     assert!(Query::parse("tag=%2B&key=%zz").is_err());
+    // Only a literal `+` is a space; an escaped one is a `+`.
     let q = Query::parse("tag=%2B+%2b&key=%C3%A9&plus+name=1").unwrap();
     assert_eq!(q.get("tag"), Some("+ +"));
     assert_eq!(q.get("key"), Some("é"));
