@@ -34,6 +34,14 @@ pub fn hex_digit(b: u8) -> Option<u8> {
     }
 }
 
+/// The byte a `%XX` escape at `bytes[i]` stands for; None when there is no such escape there.
+pub fn escaped_byte(bytes: &[u8], i: usize) -> Option<u8> {
+    match bytes.get(i..i + 3)? {
+        [b'%', hi, lo] => Some(hex_digit(*hi)? << 4 | hex_digit(*lo)?),
+        _ => None,
+    }
+}
+
 /// Hex of any even length, either case; None for anything else (a sign, a space, an odd digit).
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
     let text = text.as_bytes();

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use actix_web::http::header::HeaderMap;
 use bytes::Bytes;
 
-use crate::encoding::{hex, hex_digit};
+use crate::encoding::{escaped_byte, hex};
 use futures_util::stream::{self, LocalBoxStream, StreamExt};
 use ring::digest;
 
@@ -285,14 +285,6 @@ pub(crate) fn percent_decode(encoded: &str) -> Vec<u8> {
         }
     }
     out
-}
-
-/// The byte a `%XX` escape at `bytes[i]` stands for; None when there is no such escape there.
-pub(crate) fn escaped_byte(bytes: &[u8], i: usize) -> Option<u8> {
-    match bytes.get(i..i + 3)? {
-        [b'%', hi, lo] => Some(hex_digit(*hi)? << 4 | hex_digit(*lo)?),
-        _ => None,
-    }
 }
 
 /// All values of a header, trimmed, with inner runs of spaces collapsed, joined by `,`.

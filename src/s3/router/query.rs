@@ -1,6 +1,6 @@
 //! The query string decoded once, and the percent-encoding of paths and keys.
 
-use crate::encoding::hex_digit;
+use crate::encoding::escaped_byte;
 use crate::s3::error::{S3Error, S3ErrorCode};
 
 /// The decoded query string, in the order received.
@@ -56,9 +56,9 @@ fn decode(s: &str, plus_is_space: bool) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
+            // Unlike the signer's decoding, a `%` that starts no escape makes the text invalid.
             b'%' => {
-                let (hi, lo) = (*bytes.get(i + 1)?, *bytes.get(i + 2)?);
-                out.push(hex_digit(hi)? << 4 | hex_digit(lo)?);
+                out.push(escaped_byte(bytes, i)?);
                 i += 3;
             }
             b'+' if plus_is_space => {

@@ -7,8 +7,8 @@ use actix_web::http::header::HeaderMap;
 use ring::{digest, hmac};
 
 use super::{ALGORITHM, SERVICE, TERMINATOR};
-use crate::encoding::hex;
-use crate::s3::auth::{canonical_header_value, escaped_byte};
+use crate::encoding::{escaped_byte, hex};
+use crate::s3::auth::canonical_header_value;
 use crate::store::SecretKey;
 
 /// Signing keys one thread keeps: a client signs a whole day's requests with one key, and
