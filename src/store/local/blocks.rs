@@ -34,10 +34,13 @@ pub struct BlockRef {
     pub len: u32,
 }
 
+/// One-shot hashes, the reference the incremental block namers are tested against.
+#[cfg(test)]
 pub fn blake3(data: &[u8]) -> Hash {
     *::blake3::hash(data).as_bytes()
 }
 
+#[cfg(test)]
 pub fn sha256(data: &[u8]) -> Hash {
     let digest = ring::digest::digest(&ring::digest::SHA256, data);
     let mut hash = [0; 32];
@@ -215,11 +218,13 @@ impl Drop for PinnedBlock {
     }
 }
 
-/// Hashes `data` and makes it a durable block file, unless that block exists already.
-/// Blocking: run it on a blocking thread.
-pub fn store_block(shared: &Arc<Shared>, data: &Bytes) -> Result<PinnedBlock, StoreError> {
-    // A plain hash (`sealing::PlainNames`), or a keyed hash when the store is encrypted.
-    let hash = shared.sealing.block_id(data);
+/// Makes `data`, named `hash` (`Sealing::block_id`), a durable block file, unless that block
+/// exists already. Blocking: run it on a blocking thread.
+pub fn store_block(
+    shared: &Arc<Shared>,
+    data: &Bytes,
+    hash: Hash,
+) -> Result<PinnedBlock, StoreError> {
     let len = u32::try_from(data.len())
         .map_err(|_| StoreError::Internal(format!("block of {} bytes", data.len())))?;
     // Pin before looking: from here on the collector will not delete this block's file.

@@ -7,8 +7,8 @@ use futures_util::stream::{FuturesOrdered, StreamExt};
 use tokio::task::JoinHandle;
 
 use super::blocks::{
-    aligned_buffer, is_direct_io_aligned, store_block, sync_block_dirs, BlockRef, PinnedBlock,
-    BLOCK_SIZE,
+    aligned_buffer, is_direct_io_aligned, store_block, sync_block_dirs, BlockRef, Hash,
+    PinnedBlock, BLOCK_SIZE,
 };
 use super::Shared;
 use crate::store::{BodyStream, Staged, StoreError};
@@ -178,6 +178,11 @@ async fn stage_into(
     let mut done: Vec<PinnedBlock> = Vec::new();
     let mut any_block = false;
     let mut size: u64 = 0;
+    // The block being filled is named as it fills, each piece right after its copy while the
+    // CPU's cache still holds it (the block task used to read all 4 MiB again), from the
+    // moment the body is too large to stay inline.
+    let mut namer = shared.sealing.block_namer();
+    let mut named = 0;
 
     while let Some(chunk) = body.next().await {
         let mut chunk = chunk.map_err(StoreError::Body)?;
@@ -190,12 +195,18 @@ async fn stage_into(
             }
             let take = (BLOCK_SIZE - buffer.len()).min(chunk.len());
             buffer.extend_from_slice(&chunk.split_to(take));
+            if any_block || buffer.len() > INLINE_MAX {
+                namer.update(&buffer[named..]);
+                named = buffer.len();
+            }
             if buffer.len() == BLOCK_SIZE {
                 // Take the full block out first so at most one block buffer exists besides
                 // those in flight; the next one is allocated when bytes arrive.
                 let full = std::mem::take(&mut buffer).freeze();
+                let name = std::mem::replace(&mut namer, shared.sealing.block_namer()).finish();
+                named = 0;
                 any_block = true;
-                start_block(shared, in_flight, &mut done, full, share.take()).await?;
+                start_block(shared, in_flight, &mut done, (full, name), share.take()).await?;
             }
         }
     }
@@ -207,7 +218,9 @@ async fn stage_into(
         });
     }
     if !buffer.is_empty() {
-        start_block(shared, in_flight, &mut done, buffer.freeze(), share.take()).await?;
+        namer.update(&buffer[named..]);
+        let last = (buffer.freeze(), namer.finish());
+        start_block(shared, in_flight, &mut done, last, share.take()).await?;
     }
     while !in_flight.is_empty() {
         finish_one(in_flight, &mut done).await?;
@@ -240,9 +253,11 @@ pub async fn into_blocks(
     let mut blocks = Vec::new();
     if !data.is_empty() {
         let shared = shared.clone();
-        let stored = tokio::task::spawn_blocking(move || store_block(&shared, &data))
-            .await
-            .map_err(|e| StoreError::Internal(format!("block write task failed: {e}")))?;
+        let stored = tokio::task::spawn_blocking(move || {
+            store_block(&shared, &data, shared.sealing.block_id(&data))
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("block write task failed: {e}")))?;
         blocks.push(stored?);
     }
     let blocks = sync_dirs(blocks).await?;
@@ -256,7 +271,7 @@ async fn start_block(
     shared: &Arc<Shared>,
     in_flight: &mut FuturesOrdered<BlockTask>,
     done: &mut Vec<PinnedBlock>,
-    data: Bytes,
+    (data, name): (Bytes, Hash),
     share: Option<BufferShare>,
 ) -> Result<(), StoreError> {
     while in_flight.len() >= MAX_BLOCKS_IN_FLIGHT {
@@ -266,7 +281,7 @@ async fn start_block(
     // A task that outlives an abandoned upload still drops its PinnedBlock when it ends, which
     // hands the file to the garbage collector.
     in_flight.push_back(tokio::task::spawn_blocking(move || {
-        let stored = store_block(&shared, &data);
+        let stored = store_block(&shared, &data, name);
         // The buffer and its share go to the next block that needs one.
         match share {
             Some(share) => share.give_back(data),

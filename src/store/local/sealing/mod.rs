@@ -62,12 +62,13 @@ use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
 use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_256_GCM, NONCE_LEN};
+use ring::digest;
 use ring::error::Unspecified;
 use ring::hkdf::{self, Prk, Salt, HKDF_SHA256};
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
-use super::blocks::{blake3, read_exactly, sha256, BlockRef, Hash};
+use super::blocks::{read_exactly, BlockRef, Hash};
 use super::LocalError;
 use crate::encoding::hex;
 use crate::store::StoreError;
@@ -172,6 +173,38 @@ impl PlainNames {
     }
 }
 
+/// A block's name computed as its bytes arrive, from [`Sealing::block_namer`]: the upload
+/// path hashes each piece right after copying it, while it is still in the CPU's cache.
+pub struct BlockNamer(Namer);
+
+enum Namer {
+    Sha256(digest::Context),
+    Blake3(Box<::blake3::Hasher>),
+    Keyed(hmac::Context),
+}
+
+impl BlockNamer {
+    pub fn update(&mut self, piece: &[u8]) {
+        match &mut self.0 {
+            Namer::Sha256(context) => context.update(piece),
+            Namer::Blake3(hasher) => {
+                hasher.update(piece);
+            }
+            Namer::Keyed(context) => context.update(piece),
+        }
+    }
+
+    pub fn finish(self) -> Hash {
+        let mut id = [0; 32];
+        match self.0 {
+            Namer::Sha256(context) => id.copy_from_slice(context.finish().as_ref()),
+            Namer::Blake3(hasher) => id = *hasher.finalize().as_bytes(),
+            Namer::Keyed(context) => id.copy_from_slice(context.sign().as_ref()),
+        }
+        id
+    }
+}
+
 /// Seals and opens a store's data, or passes it through when the store is not encrypted.
 pub struct Sealing {
     keys: Option<Keys>,
@@ -235,18 +268,20 @@ impl Sealing {
     /// The name of a block: the plain hash of its content, or HMAC-SHA256 under the naming
     /// key.
     pub fn block_id(&self, data: &[u8]) -> Hash {
-        match &self.keys {
+        let mut namer = self.block_namer();
+        namer.update(data);
+        namer.finish()
+    }
+
+    /// [`Sealing::block_id`] over content that arrives in pieces.
+    pub fn block_namer(&self) -> BlockNamer {
+        BlockNamer(match &self.keys {
             None => match self.plain_names {
-                PlainNames::Sha256 => sha256(data),
-                PlainNames::Blake3 => blake3(data),
+                PlainNames::Sha256 => Namer::Sha256(digest::Context::new(&digest::SHA256)),
+                PlainNames::Blake3 => Namer::Blake3(Box::default()),
             },
-            Some(keys) => {
-                let tag = hmac::sign(&keys.names, data);
-                let mut id = [0; 32];
-                id.copy_from_slice(tag.as_ref());
-                id
-            }
-        }
+            Some(keys) => Namer::Keyed(hmac::Context::with_key(&keys.names)),
+        })
     }
 
     /// The size of the file holding a block of `len` bytes.

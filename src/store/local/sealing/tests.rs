@@ -2,6 +2,7 @@
 //! open.
 
 use super::*;
+use crate::store::local::blocks::{blake3, sha256};
 
 fn key(byte: u8) -> StoreKey {
     let mut bytes = [byte; KEY_LEN];
@@ -146,6 +147,37 @@ fn a_block_under_another_name_or_kind_does_not_open() {
     assert!(sealing.open_inline(sealed_a.clone()).is_err());
     let inline = sealing.seal_inline(Bytes::from_static(b"block A")).unwrap();
     assert!(open_block(&sealing, id_a, 7, &inline).is_err());
+}
+
+#[test]
+fn names_computed_piece_by_piece_are_the_names_of_the_whole() {
+    // Pieces that end inside, at and across BLAKE3's 1 KiB chunks and SHA-256's 64-byte blocks.
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let keyed = sealing(9);
+    for sealing in [
+        Sealing::plain(PlainNames::Sha256),
+        Sealing::plain(PlainNames::Blake3),
+        keyed,
+    ] {
+        for piece in [1, 63, 64, 1000, 1024, 5000, 65_536, 200_000] {
+            let mut namer = sealing.block_namer();
+            for part in data.chunks(piece) {
+                namer.update(part);
+            }
+            assert_eq!(namer.finish(), sealing.block_id(&data), "pieces of {piece}");
+        }
+    }
+    // The whole-content names, against the one-shot functions.
+    assert_eq!(
+        Sealing::plain(PlainNames::Blake3).block_id(&data),
+        blake3(&data)
+    );
+    let keyed = sealing(9);
+    let names = &keyed.keys.as_ref().expect("encrypted").names;
+    assert_eq!(
+        keyed.block_id(&data)[..],
+        *hmac::sign(names, &data).as_ref()
+    );
 }
 
 #[test]
