@@ -36,6 +36,16 @@ pub fn describe(config: &Config) -> String {
     line("kms_key_dir", config.kms_key_dir.display().to_string());
     line("http", list(&config.listen));
     line("https", list(&config.https_listen));
+    if let Some(tls) = &config.tls {
+        line(
+            "s3_ssl_certificate_file",
+            tls.certificate.display().to_string(),
+        );
+        line(
+            "s3_ssl_privatekey_file",
+            tls.private_key.display().to_string(),
+        );
+    }
     line(
         "admin_listen",
         config.admin_listen.map_or("off".into(), |a| a.to_string()),
@@ -102,6 +112,15 @@ pub fn describe(config: &Config) -> String {
     );
     line("max_connections", config.limits.max_connections.to_string());
     line("max_parallel", config.limits.max_parallel.to_string());
+    line("workers", config.limits.workers.to_string());
+    line(
+        "client_request_timeout",
+        format!("{}s", config.limits.client_request_timeout.as_secs()),
+    );
+    line(
+        "keep_alive",
+        format!("{}s", config.limits.keep_alive.as_secs()),
+    );
     line("max_header_size", config.live.max_header_size.to_string());
     line("max_object_size", config.live.max_object_size.to_string());
     line(

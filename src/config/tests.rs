@@ -51,6 +51,37 @@ fn encryption_key_origin_names_file_and_line() {
     assert!(describe(&c).contains("encryption_key_file = /etc/k\n"));
 }
 
+/// `check-config` promises the effective settings: every key but those it sums up otherwise.
+#[test]
+fn check_config_shows_every_setting() {
+    let c = config(
+        "encryption_key_file = /etc/k\ns3_ssl_certificate_file = /c.pem\n\
+         s3_ssl_privatekey_file = /k.pem\nsx_fast_large_multipart = yes\n",
+    )
+    .unwrap();
+    let shown = describe(&c);
+    // The listeners are shown as `http` and `https`; the permission override only decides
+    // whether the files load, and SX keys appear once set (one is, above).
+    let summed_up = [
+        "s3_listen_ip",
+        "s3_http_port",
+        "s3_https_port",
+        "allow_insecure_permissions",
+    ];
+    for key in KEYS {
+        let unset_sx = matches!(key.kind, Kind::Sx) && key.name != "sx_fast_large_multipart";
+        if summed_up.contains(&key.name) || unset_sx {
+            continue;
+        }
+        assert!(
+            shown.contains(&format!("\n{} = ", key.name))
+                || shown.starts_with(&format!("{} = ", key.name)),
+            "check-config does not show {}:\n{shown}",
+            key.name
+        );
+    }
+}
+
 #[test]
 fn errors_name_file_and_line() {
     let e = parse("\n\ns3_htp_port = 1\n").unwrap_err();
