@@ -1,6 +1,7 @@
 //! `libres3 check-config`: the effective settings, one `key = value` per line.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use super::keys::find_key;
 use super::settings::{Backend, Config};
@@ -18,6 +19,7 @@ pub fn describe(config: &Config) -> String {
                 .join(" ")
         }
     };
+    let seconds = |d: Duration| format!("{}s", d.as_secs());
     let mut out = String::new();
     let mut line = |k: &str, v: String| out.push_str(&format!("{k} = {v}\n"));
     line(
@@ -78,14 +80,8 @@ pub fn describe(config: &Config) -> String {
         "object_ownership",
         config.s3.object_ownership.as_str().into(),
     );
-    line(
-        "lifecycle_interval",
-        format!("{}s", config.s3.lifecycle_interval.as_secs()),
-    );
-    line(
-        "lifecycle_day_seconds",
-        format!("{}s", config.s3.lifecycle_day.as_secs()),
-    );
+    line("lifecycle_interval", seconds(config.s3.lifecycle_interval));
+    line("lifecycle_day_seconds", seconds(config.s3.lifecycle_day));
     line(
         "daemonize",
         if config.daemonize { "yes" } else { "no" }.into(),
@@ -106,26 +102,20 @@ pub fn describe(config: &Config) -> String {
         "log_level",
         config.live.log_level.to_string().to_lowercase(),
     );
-    line(
-        "shutdown_timeout",
-        format!("{}s", config.shutdown_timeout.as_secs()),
-    );
+    line("shutdown_timeout", seconds(config.shutdown_timeout));
     line("max_connections", config.limits.max_connections.to_string());
     line("max_parallel", config.limits.max_parallel.to_string());
     line("workers", config.limits.workers.to_string());
     line(
         "client_request_timeout",
-        format!("{}s", config.limits.client_request_timeout.as_secs()),
+        seconds(config.limits.client_request_timeout),
     );
-    line(
-        "keep_alive",
-        format!("{}s", config.limits.keep_alive.as_secs()),
-    );
+    line("keep_alive", seconds(config.limits.keep_alive));
     line("max_header_size", config.live.max_header_size.to_string());
     line("max_object_size", config.live.max_object_size.to_string());
     line(
         "client_body_timeout",
-        format!("{}s", config.live.client_body_timeout.as_secs()),
+        seconds(config.live.client_body_timeout),
     );
     for entry in &config.sx {
         let value = if find_key(entry.key).is_some_and(|k| k.secret) {
