@@ -179,6 +179,8 @@ pub struct BlockNamer(Namer);
 
 enum Namer {
     Sha256(digest::Context),
+    /// Boxed: the hasher keeps a stack of chaining values (about 1.9 KiB), which would make
+    /// every namer, moved once per block, that large.
     Blake3(Box<::blake3::Hasher>),
     Keyed(hmac::Context),
 }

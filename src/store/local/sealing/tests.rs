@@ -153,18 +153,17 @@ fn a_block_under_another_name_or_kind_does_not_open() {
 fn names_computed_piece_by_piece_are_the_names_of_the_whole() {
     // Pieces that end inside, at and across BLAKE3's 1 KiB chunks and SHA-256's 64-byte blocks.
     let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
-    let keyed = sealing(9);
-    for sealing in [
+    for store in [
         Sealing::plain(PlainNames::Sha256),
         Sealing::plain(PlainNames::Blake3),
-        keyed,
+        sealing(9),
     ] {
         for piece in [1, 63, 64, 1000, 1024, 5000, 65_536, 200_000] {
-            let mut namer = sealing.block_namer();
+            let mut namer = store.block_namer();
             for part in data.chunks(piece) {
                 namer.update(part);
             }
-            assert_eq!(namer.finish(), sealing.block_id(&data), "pieces of {piece}");
+            assert_eq!(namer.finish(), store.block_id(&data), "pieces of {piece}");
         }
     }
     // The whole-content names, against the one-shot functions.
