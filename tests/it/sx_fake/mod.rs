@@ -28,7 +28,7 @@ mod volumes;
 use std::collections::{BTreeMap, HashMap};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::dev::ServerHandle;
 use actix_web::http::{Method, StatusCode};
@@ -48,6 +48,11 @@ use routing::{answer, Query};
 use volumes::volume_request;
 
 pub use server::FakeSx;
+
+/// How long a mass job runs on the fake whether or not anyone polls it. Real SX runs a job
+/// to its end by itself; a small mass delete ends within seconds. A gateway killed between
+/// starting one and seeing it end must not leave the volume refusing mass jobs for ever.
+const MASS_JOB_RUNS: Duration = Duration::from_secs(2);
 
 /// The cluster UUID of the document's vectors (§4, §7).
 pub const CLUSTER_UUID: &str = "e78c2788-5488-4a43-a2c5-5635faa43903";
@@ -203,9 +208,10 @@ pub struct State {
     /// This many next mass jobs (a DELETE with `filter`) fail as real SX fails one while
     /// another holds the cluster's job lock (`FAIL_LOCKED` in jobmgr.c).
     pub mass_jobs_locked: usize,
-    /// Volume -> its mass job that has not yet answered a poll with its end: like real SX,
-    /// the fake refuses another mass job of the volume meanwhile.
-    running_mass_jobs: HashMap<String, String>,
+    /// Volume -> its mass job and when it started, until a poll sees its end or
+    /// [`MASS_JOB_RUNS`] passes: like real SX, the fake refuses another mass job of the volume
+    /// meanwhile.
+    running_mass_jobs: HashMap<String, (String, Instant)>,
     /// Mass jobs refused because another one of their volume ran.
     pub mass_jobs_overlapping: usize,
     /// Actions run once around the next request that matches (see [`FakeSx::before_next`]).

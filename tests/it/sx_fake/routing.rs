@@ -215,7 +215,7 @@ pub(super) fn answer(req: &HttpRequest, uri: &str, body: Bytes, node: &NodeCtx) 
                 }
             };
             if status != "PENDING" {
-                st.running_mass_jobs.retain(|_, running| running != id);
+                st.running_mass_jobs.retain(|_, (running, _)| running != id);
             }
             json_ok(json!({"requestId": id, "requestStatus": status, "requestMessage": message}))
         }

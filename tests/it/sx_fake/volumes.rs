@@ -186,6 +186,8 @@ pub(super) fn volume_request(
                 st.mass_jobs_locked -= 1;
                 return st.new_job(n, user, Some(refused.to_owned()));
             }
+            st.running_mass_jobs
+                .retain(|_, (_, started)| started.elapsed() < MASS_JOB_RUNS);
             if st.running_mass_jobs.contains_key(name) {
                 st.mass_jobs_overlapping += 1;
                 return st.new_job(n, user, Some(refused.to_owned()));
@@ -197,7 +199,8 @@ pub(super) fn volume_request(
             }
             let id = st.start_job(n, user, None);
             let answer = state::job_answer(&id);
-            st.running_mass_jobs.insert(name.to_owned(), id);
+            st.running_mass_jobs
+                .insert(name.to_owned(), (id, Instant::now()));
             return answer;
         }
         if !st.is_admin(user) {
